@@ -1,0 +1,31 @@
+//! # ninjaone-servicenow
+//!
+//! Keeps NinjaOne organizations and ServiceNow companies (and, with Customer Service Management,
+//! customer accounts) mapped to each other, and routes NinjaOne alerts into ServiceNow incidents
+//! that carry the mapped company.
+//!
+//! The crate is layered as a functional core with an imperative shell:
+//!
+//! - [`model`]: pure data — identifiers, NinjaOne and ServiceNow types, [`model::SyncConfig`],
+//!   [`model::SyncStatus`], the audit trail;
+//! - [`machine`]: the pure status machine over [`model::SyncStatus`];
+//! - [`ports`]: the async traits hosts implement or plug in ([`ports::NinjaOneApi`],
+//!   [`ports::ServiceNowApi`], [`ports::ConfigStore`]), their errors and paging;
+//! - [`clock`]: time as a dependency;
+//! - [`store`]: ready [`ports::ConfigStore`]s — in memory and a locked JSON file;
+//! - `testing` (feature `test-util`): in-memory fakes of both APIs and the store contract suite.
+//!
+//! The core has no async runtime: every future is runtime-agnostic.
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod clock;
+pub mod machine;
+pub mod model;
+pub mod ports;
+pub mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,26 @@
+//! Pure data: identifiers, NinjaOne and ServiceNow types, the mapping configuration and the audit
+//! trail. Nothing here does I/O or reads the clock.
+
+mod audit;
+mod ids;
+mod mapping;
+mod ninjaone;
+mod open_enum;
+mod rows;
+mod servicenow;
+pub(crate) mod wire;
+
+pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
+pub use ids::{AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId};
+pub use mapping::{
+    CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, UnknownMode,
+};
+pub use ninjaone::{
+    Alert, ChassisType, Device, DeviceRole, Location, NodeApprovalMode, NodeClass, Organization,
+    OrganizationDetailed, PolicyAssignment, Priority, Severity,
+};
+pub use rows::{RowError, decode_rows};
+pub use servicenow::{
+    CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company, CorrelationId,
+    CustomerAccount, Incident, IncidentState, IncidentUpdate, Level, NewCompany, NewIncident,
+};

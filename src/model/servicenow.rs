@@ -1,0 +1,564 @@
+//! ServiceNow Table API types: companies, customer accounts, incidents and CMDB items.
+//!
+//! Decoding accepts what the Table API really sends (API-NOTES.md): booleans and numbers as
+//! strings, references as `""`, a bare sys_id or `{"link", "value"}`, and UTC
+//! `yyyy-MM-dd HH:mm:ss` dates. Use [`decode_rows`](super::decode_rows) on a page so that a row with a malformed
+//! `sys_id` is an error for that row only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::ids::{IdError, SysId};
+use super::open_enum::open_enum;
+use super::wire::{sn_bool, sn_datetime, sn_opt_string, sn_opt_u32, sn_raw_reference, sn_reference};
+
+/// A company (`core_company`).
+///
+/// ```
+/// use ninjaone_servicenow::model::Company;
+/// let c: Company = serde_json::from_str(r#"{
+///     "sys_id": "0c43f35d4f5a1200c0a8016a9310c7d5", "name": "Acme", "customer": "true",
+///     "vendor": "false", "parent": "", "sys_updated_on": "2024-05-01 08:00:00"
+/// }"#)?;
+/// assert!(c.customer);
+/// assert_eq!(c.parent, None);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Company {
+    /// The row's sys_id.
+    pub sys_id: SysId,
+    /// The company's name. Names are expected to be unique but ServiceNow does not enforce it.
+    #[serde(default)]
+    pub name: String,
+    /// Whether the company is a customer.
+    #[serde(default, with = "sn_bool")]
+    pub customer: bool,
+    /// Whether the company is a vendor.
+    #[serde(default, with = "sn_bool")]
+    pub vendor: bool,
+    /// Whether the company is a manufacturer.
+    #[serde(default, with = "sn_bool")]
+    pub manufacturer: bool,
+    /// The parent company, kept as received (not relied on, so not validated).
+    #[serde(default, with = "sn_raw_reference")]
+    pub parent: Option<String>,
+    /// When the row was created.
+    #[serde(default, rename = "sys_created_on", with = "sn_datetime")]
+    pub created_on: Option<DateTime<Utc>>,
+    /// When the row was last updated.
+    #[serde(default, rename = "sys_updated_on", with = "sn_datetime")]
+    pub updated_on: Option<DateTime<Utc>>,
+}
+
+/// The body of a company to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewCompany {
+    /// The name, as it should appear in ServiceNow.
+    pub name: String,
+    /// Whether the company is a customer (the sync creates customers).
+    #[serde(with = "sn_bool")]
+    pub customer: bool,
+}
+
+/// A Customer Service Management customer account (`customer_account`, which extends
+/// `core_company`: its sys_id is valid wherever a company reference is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerAccount {
+    /// The row's sys_id.
+    pub sys_id: SysId,
+    /// The account's name.
+    #[serde(default)]
+    pub name: String,
+    /// The account number (`ACCT...`).
+    #[serde(default, with = "sn_opt_string")]
+    pub number: Option<String>,
+    /// Whether the account is a customer.
+    #[serde(default, with = "sn_bool")]
+    pub customer: bool,
+    /// Whether the account is a partner.
+    #[serde(default, with = "sn_bool")]
+    pub partner: bool,
+    /// An external account code.
+    #[serde(default, with = "sn_opt_string")]
+    pub account_code: Option<String>,
+    /// The parent account (`account_parent`), kept as received.
+    #[serde(default, rename = "account_parent", with = "sn_raw_reference")]
+    pub parent: Option<String>,
+    /// When the row was created.
+    #[serde(default, rename = "sys_created_on", with = "sn_datetime")]
+    pub created_on: Option<DateTime<Utc>>,
+    /// When the row was last updated.
+    #[serde(default, rename = "sys_updated_on", with = "sn_datetime")]
+    pub updated_on: Option<DateTime<Utc>>,
+}
+
+/// An incident's state (`state`). Numbers outside the base system's choices are kept in
+/// [`IncidentState::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum IncidentState {
+    /// 1: New.
+    New,
+    /// 2: In Progress.
+    InProgress,
+    /// 3: On Hold.
+    OnHold,
+    /// 6: Resolved.
+    Resolved,
+    /// 7: Closed.
+    Closed,
+    /// 8: Canceled.
+    Canceled,
+    /// Another value of the instance's choice list.
+    Other(u32),
+}
+
+impl IncidentState {
+    /// The numeric value ServiceNow stores.
+    #[must_use]
+    pub const fn code(self) -> u32 {
+        match self {
+            Self::New => 1,
+            Self::InProgress => 2,
+            Self::OnHold => 3,
+            Self::Resolved => 6,
+            Self::Closed => 7,
+            Self::Canceled => 8,
+            Self::Other(n) => n,
+        }
+    }
+
+    /// The state for a numeric value.
+    #[must_use]
+    pub const fn from_code(code: u32) -> Self {
+        match code {
+            1 => Self::New,
+            2 => Self::InProgress,
+            3 => Self::OnHold,
+            6 => Self::Resolved,
+            7 => Self::Closed,
+            8 => Self::Canceled,
+            n => Self::Other(n),
+        }
+    }
+
+    /// Whether a person or a process has finished with the incident (resolved, closed or
+    /// canceled).
+    #[must_use]
+    pub const fn is_finished(self) -> bool {
+        matches!(self, Self::Resolved | Self::Closed | Self::Canceled)
+    }
+}
+
+impl fmt::Display for IncidentState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::New => f.write_str("new"),
+            Self::InProgress => f.write_str("in progress"),
+            Self::OnHold => f.write_str("on hold"),
+            Self::Resolved => f.write_str("resolved"),
+            Self::Closed => f.write_str("closed"),
+            Self::Canceled => f.write_str("canceled"),
+            Self::Other(n) => write!(f, "state {n}"),
+        }
+    }
+}
+
+impl Serialize for IncidentState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.code().to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for IncidentState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match sn_opt_u32::deserialize(d)? {
+            Some(n) => Ok(Self::from_code(n)),
+            None => Err(serde::de::Error::custom("incident state is empty")),
+        }
+    }
+}
+
+/// Urgency or impact of an incident: `"1"` high, `"2"` medium, `"3"` low.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Level {
+    /// 1: High.
+    High,
+    /// 2: Medium.
+    Medium,
+    /// 3: Low.
+    Low,
+    /// Another value of the instance's choice list.
+    Other(u32),
+}
+
+impl Level {
+    /// The numeric value ServiceNow stores.
+    #[must_use]
+    pub const fn code(self) -> u32 {
+        match self {
+            Self::High => 1,
+            Self::Medium => 2,
+            Self::Low => 3,
+            Self::Other(n) => n,
+        }
+    }
+
+    /// The level for a numeric value.
+    #[must_use]
+    pub const fn from_code(code: u32) -> Self {
+        match code {
+            1 => Self::High,
+            2 => Self::Medium,
+            3 => Self::Low,
+            n => Self::Other(n),
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::High => f.write_str("1 - high"),
+            Self::Medium => f.write_str("2 - medium"),
+            Self::Low => f.write_str("3 - low"),
+            Self::Other(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Level {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.code().to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Level {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match sn_opt_u32::deserialize(d)? {
+            Some(n) => Ok(Self::from_code(n)),
+            None => Err(serde::de::Error::custom("level is empty")),
+        }
+    }
+}
+
+fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
+        Some(v) => T::deserialize(v).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// A value for `correlation_id`: the id of the record in the other system.
+///
+/// Only `[A-Za-z0-9._:-]`, 1 to 100 characters (the field's default length), so that it can also
+/// serve as a `STARTSWITH` prefix in an encoded query without any escaping.
+///
+/// ```
+/// use ninjaone_servicenow::model::CorrelationId;
+/// assert!("ninjaone:acme:alert:50edcf11".parse::<CorrelationId>().is_ok());
+/// assert!("x^NQname=Acme".parse::<CorrelationId>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CorrelationId(String);
+
+impl CorrelationId {
+    /// The value.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this id starts with `prefix`.
+    #[must_use]
+    pub fn starts_with(&self, prefix: &CorrelationId) -> bool {
+        self.0.starts_with(&prefix.0)
+    }
+}
+
+impl fmt::Display for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for CorrelationId {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        if s.is_empty() {
+            return Err(IdError::new("CorrelationId", "empty", s));
+        }
+        if s.len() > 100 {
+            return Err(IdError::new(
+                "CorrelationId",
+                "longer than 100 characters",
+                s,
+            ));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        {
+            return Err(IdError::new(
+                "CorrelationId",
+                "only letters, digits and . _ : - are allowed",
+                s,
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl Serialize for CorrelationId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CorrelationId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An incident as read back from ServiceNow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    /// The row's sys_id.
+    pub sys_id: SysId,
+    /// The incident number (`INC0010001`).
+    #[serde(default, with = "sn_opt_string")]
+    pub number: Option<String>,
+    /// Its state.
+    #[serde(default = "default_state")]
+    pub state: IncidentState,
+    /// One-line summary.
+    #[serde(default)]
+    pub short_description: String,
+    /// Full description.
+    #[serde(default)]
+    pub description: String,
+    /// The company the incident is for.
+    #[serde(default, with = "sn_reference")]
+    pub company: Option<SysId>,
+    /// The customer account (Customer Service Management), when set.
+    #[serde(default, with = "sn_reference")]
+    pub account: Option<SysId>,
+    /// The configuration item, when set.
+    #[serde(default, with = "sn_reference")]
+    pub cmdb_ci: Option<SysId>,
+    /// The id of the record in the other system. Kept as text: rows written by others may hold
+    /// any value, and ServiceNow does not enforce uniqueness.
+    #[serde(default, with = "sn_opt_string")]
+    pub correlation_id: Option<String>,
+    /// The other system's name.
+    #[serde(default, with = "sn_opt_string")]
+    pub correlation_display: Option<String>,
+    /// Urgency, when set.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub urgency: Option<Level>,
+    /// Impact, when set.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub impact: Option<Level>,
+    /// Resolution code, when resolved.
+    #[serde(default, with = "sn_opt_string")]
+    pub close_code: Option<String>,
+    /// Resolution notes, when resolved.
+    #[serde(default, with = "sn_opt_string")]
+    pub close_notes: Option<String>,
+    /// When the row was created.
+    #[serde(default, rename = "sys_created_on", with = "sn_datetime")]
+    pub created_on: Option<DateTime<Utc>>,
+    /// When the row was last updated.
+    #[serde(default, rename = "sys_updated_on", with = "sn_datetime")]
+    pub updated_on: Option<DateTime<Utc>>,
+}
+
+fn default_state() -> IncidentState {
+    IncidentState::New
+}
+
+/// The body of an incident to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewIncident {
+    /// One-line summary.
+    pub short_description: String,
+    /// Full description.
+    pub description: String,
+    /// The mapped company.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<SysId>,
+    /// The mapped customer account, when Customer Service Management is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<SysId>,
+    /// The device's configuration item, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmdb_ci: Option<SysId>,
+    /// The alert's correlation id.
+    pub correlation_id: CorrelationId,
+    /// The other system's name (`"NinjaOne"`).
+    pub correlation_display: String,
+    /// Urgency.
+    pub urgency: Level,
+    /// Impact.
+    pub impact: Level,
+}
+
+/// The fields of an incident to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IncidentUpdate {
+    /// New state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<IncidentState>,
+    /// Resolution code (required by most instances when resolving).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_code: Option<String>,
+    /// Resolution notes (required by most instances when resolving).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_notes: Option<String>,
+    /// A work note to add.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub work_notes: Option<String>,
+}
+
+/// A CMDB class, that is a validated table name such as `cmdb_ci_win_server`.
+///
+/// Table names are lowercase ASCII letters, digits and `_`, start with a letter and are at most
+/// 80 characters; custom (`u_`) and scoped (`x_vendor_`) classes are accepted.
+///
+/// ```
+/// use ninjaone_servicenow::model::CiClass;
+/// let class: CiClass = "cmdb_ci_win_server".parse()?;
+/// assert_eq!(class.as_str(), "cmdb_ci_win_server");
+/// assert!("cmdb_ci_win_server^ORname=x".parse::<CiClass>().is_err());
+/// # Ok::<(), ninjaone_servicenow::model::IdError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CiClass(String);
+
+impl CiClass {
+    /// The table name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CiClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for CiClass {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        if s.is_empty() || s.len() > 80 {
+            return Err(IdError::new("CiClass", "must be 1 to 80 characters", s));
+        }
+        if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Err(IdError::new(
+                "CiClass",
+                "must start with a lowercase letter",
+                s,
+            ));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(IdError::new(
+                "CiClass",
+                "only lowercase letters, digits and _ are allowed",
+                s,
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl Serialize for CiClass {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CiClass {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One item for the Identification and Reconciliation API
+/// (`POST /api/now/identifyreconcile`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CiItem {
+    /// The CMDB class.
+    pub class_name: CiClass,
+    /// Field values (`name`, `serial_number`, `company`, ...).
+    pub values: BTreeMap<String, String>,
+    /// The caller's id for the item, echoed back in the result.
+    #[serde(rename = "internal_id", skip_serializing_if = "Option::is_none")]
+    pub internal_id: Option<String>,
+}
+
+open_enum! {
+    /// What the Identification and Reconciliation API did with an item.
+    CiOperation {
+        /// A new CI was inserted.
+        Insert = "INSERT",
+        /// An existing CI was updated.
+        Update = "UPDATE",
+        /// An existing CI already had these values.
+        NoChange = "NO_CHANGE",
+    }
+}
+
+/// An error the Identification and Reconciliation API reported for one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiItemError {
+    /// The error's type, such as `MISSING_MATCHING_ATTRIBUTES`.
+    #[serde(default, rename = "error")]
+    pub kind: String,
+    /// The message.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// The Identification and Reconciliation API's answer for one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CiItemResult {
+    /// The class the item was identified as.
+    #[serde(default)]
+    pub class_name: Option<String>,
+    /// What was done, when the item was processed.
+    #[serde(default)]
+    pub operation: Option<CiOperation>,
+    /// The CI's sys_id, when identified.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub sys_id: Option<SysId>,
+    /// The caller's id for the item, when one was sent.
+    #[serde(default, rename = "internal_id")]
+    pub internal_id: Option<String>,
+    /// Errors for this item; empty on success.
+    #[serde(default)]
+    pub errors: Vec<CiItemError>,
+}

@@ -1,0 +1,278 @@
+//! Ports: the async traits hosts implement or plug in — [`NinjaOneApi`], [`ServiceNowApi`] and
+//! [`ConfigStore`].
+//!
+//! All three are object safe, `Send + Sync + Debug`, and meant to be held as `Arc<dyn …>`. Methods
+//! added in later versions come with default bodies, so a host's implementation keeps compiling.
+
+mod error;
+mod page;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use error::{ApiError, ApiErrorKind, StoreError, StoreErrorKind};
+pub use page::{
+    Cursor, DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE, Listing, Page, PageRequest, collect_all,
+};
+
+use crate::model::{
+    Alert, AuditEntry, AuditFilter, CiItem, CiItemResult, CiMapping, CiMappingName, Company,
+    CorrelationId, CustomerAccount, Device, DeviceRole, Incident, IncidentUpdate, IntegrationMode,
+    NewCompany, NewIncident, Organization, OrganizationDetailed, OrganizationId, SyncConfig, SysId,
+};
+
+/// The NinjaOne public API v2, as far as the sync needs it.
+///
+/// Paged methods follow NinjaOne's `pageSize`/`after` paging: an implementation returns
+/// `next = None` only when it knows the listing has ended (a short or empty page).
+#[async_trait]
+pub trait NinjaOneApi: Send + Sync + Debug {
+    /// One page of organizations (`GET /v2/organizations`), ordered by id.
+    async fn organizations(&self, page: PageRequest) -> Result<Page<Organization>, ApiError>;
+
+    /// One organization with its locations and policies; `None` when it does not exist.
+    async fn organization(
+        &self,
+        id: OrganizationId,
+    ) -> Result<Option<OrganizationDetailed>, ApiError>;
+
+    /// Every device role (`GET /v2/roles`, not paged).
+    async fn device_roles(&self) -> Result<Page<DeviceRole>, ApiError>;
+
+    /// One page of the tenant's devices (`GET /v2/devices`), ordered by id.
+    async fn devices(&self, page: PageRequest) -> Result<Page<Device>, ApiError>;
+
+    /// One page of one organization's devices (`GET /v2/organization/{id}/devices`).
+    async fn organization_devices(
+        &self,
+        organization: OrganizationId,
+        page: PageRequest,
+    ) -> Result<Page<Device>, ApiError>;
+
+    /// Every open alert (`GET /v2/alerts`, not paged).
+    async fn alerts(&self) -> Result<Page<Alert>, ApiError>;
+}
+
+/// Which incidents to list: those whose `correlation_id` starts with `prefix`, optionally only
+/// those created at or after `created_since`. Only validated values, so an implementation can
+/// put them in an encoded query without escaping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IncidentQuery {
+    /// The correlation-id prefix (this integration's incidents).
+    pub prefix: CorrelationId,
+    /// Only incidents created at or after this time.
+    pub created_since: Option<DateTime<Utc>>,
+}
+
+impl IncidentQuery {
+    /// Incidents whose `correlation_id` starts with `prefix`.
+    #[must_use]
+    pub fn with_prefix(prefix: CorrelationId) -> Self {
+        Self {
+            prefix,
+            created_since: None,
+        }
+    }
+
+    /// Only those created at or after `since`.
+    #[must_use]
+    pub fn created_since(mut self, since: DateTime<Utc>) -> Self {
+        self.created_since = Some(since);
+        self
+    }
+}
+
+/// The ServiceNow Table API (and the Identification and Reconciliation API), as far as the sync
+/// and the incident router need it.
+///
+/// Paged methods must page stably (by `sys_id`), so rows written meanwhile are neither skipped nor
+/// repeated.
+#[async_trait]
+pub trait ServiceNowApi: Send + Sync + Debug {
+    /// One page of companies (`core_company`), ordered by `sys_id`.
+    async fn companies(&self, page: PageRequest) -> Result<Page<Company>, ApiError>;
+
+    /// One company; `None` when no row has this sys_id.
+    async fn company(&self, id: &SysId) -> Result<Option<Company>, ApiError>;
+
+    /// Creates a company and returns the created row.
+    ///
+    /// Not idempotent: callers look before they create again after an unknown failure.
+    async fn create_company(&self, company: &NewCompany) -> Result<Company, ApiError>;
+
+    /// Whether Customer Service Management (`com.sn_customerservice`) is installed and active.
+    async fn customer_service_management(&self) -> Result<bool, ApiError>;
+
+    /// One page of customer accounts (`customer_account`), ordered by `sys_id`.
+    ///
+    /// An error of kind [`ApiErrorKind::NotFound`] when Customer Service Management is not
+    /// installed.
+    async fn customer_accounts(&self, page: PageRequest) -> Result<Page<CustomerAccount>, ApiError>;
+
+    /// One customer account; `None` when no row has this sys_id.
+    async fn customer_account(&self, id: &SysId) -> Result<Option<CustomerAccount>, ApiError>;
+
+    /// One page of incidents matching `query`, ordered by `sys_id`.
+    async fn incidents(
+        &self,
+        query: &IncidentQuery,
+        page: PageRequest,
+    ) -> Result<Page<Incident>, ApiError>;
+
+    /// Creates an incident and returns the created row. Not idempotent.
+    async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, ApiError>;
+
+    /// Changes an incident and returns the updated row.
+    async fn update_incident(
+        &self,
+        id: &SysId,
+        update: &IncidentUpdate,
+    ) -> Result<Incident, ApiError>;
+
+    /// Sends configuration items through the Identification and Reconciliation API with
+    /// `data_source` (a choice of `cmdb_ci.discovery_source`), returning one result per item in
+    /// the order sent.
+    async fn identify_reconcile(
+        &self,
+        data_source: &str,
+        items: &[CiItem],
+    ) -> Result<Vec<CiItemResult>, ApiError>;
+}
+
+/// A set of changes a [`ConfigStore`] writes all together or not at all.
+///
+/// A configuration with version 0 is inserted and must not exist yet (one configuration per
+/// organization); any other must carry the stored version. Audit entries are appended in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteBatch {
+    /// Configurations to insert or update.
+    pub configs: Vec<SyncConfig>,
+    /// Audit entries to append.
+    pub audit: Vec<AuditEntry>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a configuration to insert or update.
+    #[must_use]
+    pub fn config(mut self, config: SyncConfig) -> Self {
+        self.configs.push(config);
+        self
+    }
+
+    /// Adds configurations to insert or update.
+    #[must_use]
+    pub fn configs(mut self, configs: impl IntoIterator<Item = SyncConfig>) -> Self {
+        self.configs.extend(configs);
+        self
+    }
+
+    /// Adds an audit entry.
+    #[must_use]
+    pub fn audit(mut self, entry: AuditEntry) -> Self {
+        self.audit.push(entry);
+        self
+    }
+
+    /// Whether the batch holds nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.configs.is_empty() && self.audit.is_empty()
+    }
+
+    /// Checks what every store must refuse before touching anything: two writes of one
+    /// organization in the same batch.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Invalid`] naming the organization.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        let mut seen = std::collections::HashSet::with_capacity(self.configs.len());
+        for config in &self.configs {
+            if !seen.insert(config.organization()) {
+                return Err(StoreError::new(
+                    StoreErrorKind::Invalid,
+                    format!(
+                        "the batch writes organization {} twice; merge the changes into one write",
+                        config.organization()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where configurations, the mode, CI mappings and the audit log live.
+///
+/// # Guarantees every implementation gives
+/// - Optimistic versioning: a write of a configuration whose version is not the stored one is a
+///   [`StoreErrorKind::Conflict`], never a lost update; inserting a configuration for an
+///   organization that already has one is a `Conflict` too.
+/// - [`write`](Self::write) is atomic: all of the batch or none of it.
+/// - The audit log is append-only; entries get increasing `seq` numbers.
+///
+/// [`testing::store_contract`](crate::testing::store_contract) (feature `test-util`) checks an
+/// implementation against these rules.
+#[async_trait]
+pub trait ConfigStore: Send + Sync + Debug {
+    /// Every configuration, ordered by organization.
+    async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError>;
+
+    /// One organization's configuration, if any.
+    async fn config(&self, organization: OrganizationId) -> Result<Option<SyncConfig>, StoreError>;
+
+    /// Writes a batch atomically and returns the configurations as stored (with their new
+    /// versions), in the batch's order.
+    async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError>;
+
+    /// The integration mode; [`IntegrationMode::Disabled`] until one is set.
+    async fn mode(&self) -> Result<IntegrationMode, StoreError>;
+
+    /// Sets the integration mode.
+    async fn set_mode(&self, mode: IntegrationMode) -> Result<(), StoreError>;
+
+    /// Every CI mapping, ordered by name.
+    async fn ci_mappings(&self) -> Result<Vec<CiMapping>, StoreError>;
+
+    /// Creates or replaces a CI mapping (by name).
+    async fn put_ci_mapping(&self, mapping: CiMapping) -> Result<(), StoreError>;
+
+    /// Deletes a CI mapping; `false` when there was none by that name.
+    async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError>;
+
+    /// Audit entries matching `filter`, oldest first.
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Writes one configuration; see [`write`](Self::write).
+    async fn write_config(&self, config: SyncConfig) -> Result<SyncConfig, StoreError> {
+        let organization = config.organization();
+        self.write(WriteBatch::new().config(config))
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    format!("the store returned nothing for organization {organization}'s write"),
+                )
+            })
+    }
+
+    /// Appends audit entries; see [`write`](Self::write).
+    async fn append_audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+        self.write(WriteBatch {
+            configs: Vec::new(),
+            audit: entries,
+        })
+        .await
+        .map(drop)
+    }
+}

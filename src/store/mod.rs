@@ -1,0 +1,1 @@
+//! Ready [`ConfigStore`](crate::ports::ConfigStore) implementations.
