@@ -1,1 +1,2 @@
+//! Demo (placeholder until the fakes land).
 fn main() {}

@@ -15,16 +15,16 @@ use super::ids::{SysId, quote_prefix};
 pub(crate) mod epoch_seconds {
     use super::{DateTime, Deserialize, Deserializer, Serializer, Utc, de};
 
-    /// Converts epoch seconds to a UTC time, refusing NaN, infinities and out-of-range values.
+    /// Converts epoch seconds to a UTC time at microsecond precision (NinjaOne sends at most
+    /// microseconds; rounding there avoids float noise such as `.892431999`), refusing NaN,
+    /// infinities and out-of-range values.
     pub(crate) fn from_f64(secs: f64) -> Option<DateTime<Utc>> {
         if !secs.is_finite() || secs.abs() > 8.0e12 {
             return None;
         }
-        let whole = secs.floor();
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let nanos = (((secs - whole) * 1e9).round() as u32).min(999_999_999);
         #[allow(clippy::cast_possible_truncation)]
-        DateTime::from_timestamp(whole as i64, nanos)
+        let micros = (secs * 1e6).round() as i64;
+        DateTime::from_timestamp_micros(micros)
     }
 
     /// Decodes an optional epoch timestamp; `null` or an absent field is `None`.
@@ -282,7 +282,7 @@ mod tests {
     struct Row {
         #[serde(default, with = "sn_bool")]
         b: bool,
-        #[serde(default, with = "sn_opt_u32")]
+        #[serde(default, deserialize_with = "sn_opt_u32::deserialize")]
         n: Option<u32>,
         #[serde(default, with = "sn_reference")]
         r: Option<SysId>,
