@@ -67,10 +67,10 @@ fn parse_ninja_id(kind: &'static str, s: &str) -> Result<u32, IdError> {
     if !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IdError::new(kind, "not an integer", s));
     }
-    match s.parse::<u64>() {
-        Ok(n) if n <= i32::MAX as u64 => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
-        _ => Err(IdError::new(kind, "above i32::MAX", s)),
-    }
+    s.parse::<i32>()
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| IdError::new(kind, "above i32::MAX", s))
 }
 
 /// Checks a numeric value against the int32 range used by NinjaOne.
