@@ -90,7 +90,11 @@ impl Visitor<'_> for NinjaIdVisitor {
     type Value = u32;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a NinjaOne {} (a non-negative int32, as a number or a numeric string)", self.0)
+        write!(
+            f,
+            "a NinjaOne {} (a non-negative int32, as a number or a numeric string)",
+            self.0
+        )
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
@@ -338,7 +342,9 @@ mod tests {
         assert_eq!(serde_json::from_str::<DeviceId>("7").unwrap().get(), 7);
         assert_eq!(serde_json::from_str::<DeviceId>("\"7\"").unwrap().get(), 7);
         assert_eq!(
-            serde_json::from_str::<DeviceId>("2147483647").unwrap().get(),
+            serde_json::from_str::<DeviceId>("2147483647")
+                .unwrap()
+                .get(),
             2_147_483_647
         );
     }
@@ -384,7 +390,11 @@ mod tests {
 
     #[test]
     fn alert_uid_refuses_query_metacharacters() {
-        assert!("50edcf11-de92-4ecb-955b-c8066488b6cc".parse::<AlertUid>().is_ok());
+        assert!(
+            "50edcf11-de92-4ecb-955b-c8066488b6cc"
+                .parse::<AlertUid>()
+                .is_ok()
+        );
         assert!("a^NQname=x".parse::<AlertUid>().is_err());
         assert!("".parse::<AlertUid>().is_err());
     }

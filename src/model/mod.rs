@@ -11,10 +11,10 @@ mod servicenow;
 pub(crate) mod wire;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
-pub use ids::{AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId};
-pub use mapping::{
-    CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, UnknownMode,
+pub use ids::{
+    AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId,
 };
+pub use mapping::{CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, UnknownMode};
 pub use ninjaone::{
     Alert, ChassisType, Device, DeviceRole, Location, NodeApprovalMode, NodeClass, Organization,
     OrganizationDetailed, PolicyAssignment, Priority, Severity,
