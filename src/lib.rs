@@ -26,6 +26,6 @@ pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "test-util"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

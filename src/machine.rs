@@ -109,6 +109,8 @@ pub struct TransitionError {
 /// assert_eq!(refused.to_string(), "a deleted configuration cannot take the event \"changed\"");
 /// # Ok::<(), ninjaone_servicenow::machine::TransitionError>(())
 /// ```
+// Arms follow the table event by event; merging equal outcomes across events would hide it.
+#[allow(clippy::match_same_arms)]
 pub const fn transition(from: SyncStatus, event: SyncEvent) -> Result<SyncStatus, TransitionError> {
     use SyncEvent as E;
     use SyncStatus as S;
@@ -250,12 +252,30 @@ mod tests {
         [
             (SyncEvent::Enqueue, [Some(Q), Some(Q), None, None, None]),
             (SyncEvent::Succeeded, [None, Some(A), None, None, None]),
-            (SyncEvent::FailedTransient, [None, Some(P), None, None, None]),
-            (SyncEvent::FailedPermanent, [None, Some(I), Some(I), None, None]),
-            (SyncEvent::Changed, [Some(P), Some(P), Some(P), Some(I), None]),
-            (SyncEvent::Deactivate, [Some(I), Some(I), Some(I), Some(I), None]),
-            (SyncEvent::Activate, [Some(P), Some(Q), Some(A), Some(P), None]),
-            (SyncEvent::Delete, [Some(D), Some(D), Some(D), Some(D), Some(D)]),
+            (
+                SyncEvent::FailedTransient,
+                [None, Some(P), None, None, None],
+            ),
+            (
+                SyncEvent::FailedPermanent,
+                [None, Some(I), Some(I), None, None],
+            ),
+            (
+                SyncEvent::Changed,
+                [Some(P), Some(P), Some(P), Some(I), None],
+            ),
+            (
+                SyncEvent::Deactivate,
+                [Some(I), Some(I), Some(I), Some(I), None],
+            ),
+            (
+                SyncEvent::Activate,
+                [Some(P), Some(Q), Some(A), Some(P), None],
+            ),
+            (
+                SyncEvent::Delete,
+                [Some(D), Some(D), Some(D), Some(D), Some(D)],
+            ),
             (SyncEvent::Restore, [None, None, None, None, Some(P)]),
         ]
     };
@@ -278,8 +298,7 @@ mod tests {
     #[test]
     fn a_refused_event_leaves_the_config_unchanged() {
         let now = Utc::now();
-        let mut config =
-            SyncConfig::new(crate::model::OrganizationId::new(1).unwrap(), None, now);
+        let mut config = SyncConfig::new(crate::model::OrganizationId::new(1).unwrap(), None, now);
         let before = config.clone();
         let err = config.apply(SyncEvent::Succeeded, None, now).unwrap_err();
         assert_eq!(err.status, SyncStatus::Pending);
@@ -292,20 +311,25 @@ mod tests {
         let mut c = SyncConfig::new(crate::model::OrganizationId::new(1).unwrap(), None, now);
         for n in 1..=3 {
             c.apply(SyncEvent::Enqueue, None, now).unwrap();
-            c.apply(SyncEvent::FailedTransient, Some("503"), now).unwrap();
+            c.apply(SyncEvent::FailedTransient, Some("503"), now)
+                .unwrap();
             assert_eq!(c.attempts(), n);
             assert_eq!(c.last_error(), Some("503"));
         }
         c.apply(SyncEvent::Enqueue, None, now).unwrap();
         c.apply(SyncEvent::Succeeded, None, now).unwrap();
-        assert_eq!((c.attempts(), c.last_error(), c.status()), (0, None, SyncStatus::Active));
+        assert_eq!(
+            (c.attempts(), c.last_error(), c.status()),
+            (0, None, SyncStatus::Active)
+        );
     }
 
     #[test]
     fn an_inactive_config_keeps_its_reason_through_edits() {
         let now = Utc::now();
         let mut c = SyncConfig::new(crate::model::OrganizationId::new(1).unwrap(), None, now);
-        c.apply(SyncEvent::Deactivate, Some("paused by alice"), now).unwrap();
+        c.apply(SyncEvent::Deactivate, Some("paused by alice"), now)
+            .unwrap();
         c.apply(SyncEvent::Changed, None, now).unwrap();
         assert_eq!(c.status(), SyncStatus::Inactive);
         assert_eq!(c.status_reason(), Some("paused by alice"));

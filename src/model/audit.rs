@@ -175,7 +175,8 @@ impl AuditFilter {
     /// Whether `entry` passes the filter's conditions (the limit is applied by the caller).
     #[must_use]
     pub fn matches(&self, entry: &AuditEntry) -> bool {
-        self.organization.is_none_or(|o| entry.organization == Some(o))
+        self.organization
+            .is_none_or(|o| entry.organization == Some(o))
             && self.actor.as_deref().is_none_or(|a| entry.actor == a)
             && self.since.is_none_or(|s| entry.at >= s)
     }

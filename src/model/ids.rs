@@ -67,10 +67,10 @@ fn parse_ninja_id(kind: &'static str, s: &str) -> Result<u32, IdError> {
     if !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IdError::new(kind, "not an integer", s));
     }
-    match s.parse::<u64>() {
-        Ok(n) if n <= i32::MAX as u64 => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
-        _ => Err(IdError::new(kind, "above i32::MAX", s)),
-    }
+    s.parse::<i32>()
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| IdError::new(kind, "above i32::MAX", s))
 }
 
 /// Checks a numeric value against the int32 range used by NinjaOne.
@@ -90,7 +90,11 @@ impl Visitor<'_> for NinjaIdVisitor {
     type Value = u32;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a NinjaOne {} (a non-negative int32, as a number or a numeric string)", self.0)
+        write!(
+            f,
+            "a NinjaOne {} (a non-negative int32, as a number or a numeric string)",
+            self.0
+        )
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
@@ -338,7 +342,9 @@ mod tests {
         assert_eq!(serde_json::from_str::<DeviceId>("7").unwrap().get(), 7);
         assert_eq!(serde_json::from_str::<DeviceId>("\"7\"").unwrap().get(), 7);
         assert_eq!(
-            serde_json::from_str::<DeviceId>("2147483647").unwrap().get(),
+            serde_json::from_str::<DeviceId>("2147483647")
+                .unwrap()
+                .get(),
             2_147_483_647
         );
     }
@@ -384,7 +390,11 @@ mod tests {
 
     #[test]
     fn alert_uid_refuses_query_metacharacters() {
-        assert!("50edcf11-de92-4ecb-955b-c8066488b6cc".parse::<AlertUid>().is_ok());
+        assert!(
+            "50edcf11-de92-4ecb-955b-c8066488b6cc"
+                .parse::<AlertUid>()
+                .is_ok()
+        );
         assert!("a^NQname=x".parse::<AlertUid>().is_err());
         assert!("".parse::<AlertUid>().is_err());
     }

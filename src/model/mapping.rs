@@ -132,7 +132,11 @@ impl FromStr for CiMappingName {
     fn from_str(s: &str) -> Result<Self, IdError> {
         let t = s.trim();
         if t.is_empty() || t.chars().count() > 100 {
-            return Err(IdError::new("CiMappingName", "must be 1 to 100 characters", s));
+            return Err(IdError::new(
+                "CiMappingName",
+                "must be 1 to 100 characters",
+                s,
+            ));
         }
         if t.chars().any(char::is_control) {
             return Err(IdError::new(

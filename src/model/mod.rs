@@ -4,6 +4,7 @@
 mod audit;
 mod ids;
 mod mapping;
+mod names;
 mod ninjaone;
 mod open_enum;
 mod rows;
@@ -11,10 +12,11 @@ mod servicenow;
 pub(crate) mod wire;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
-pub use ids::{AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId};
-pub use mapping::{
-    CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, UnknownMode,
+pub use ids::{
+    AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId,
 };
+pub use mapping::{CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, UnknownMode};
+pub use names::normalize_name;
 pub use ninjaone::{
     Alert, ChassisType, Device, DeviceRole, Location, NodeApprovalMode, NodeClass, Organization,
     OrganizationDetailed, PolicyAssignment, Priority, Severity,

@@ -14,7 +14,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ids::{IdError, SysId};
 use super::open_enum::open_enum;
-use super::wire::{sn_bool, sn_datetime, sn_opt_string, sn_opt_u32, sn_raw_reference, sn_reference};
+use super::wire::{
+    sn_bool, sn_datetime, sn_opt_string, sn_opt_u32, sn_raw_reference, sn_reference,
+};
 
 /// A company (`core_company`).
 ///
@@ -257,7 +259,9 @@ where
     match value {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
-        Some(v) => T::deserialize(v).map(Some).map_err(serde::de::Error::custom),
+        Some(v) => T::deserialize(v)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
@@ -549,8 +553,8 @@ pub struct CiItemResult {
     /// The class the item was identified as.
     #[serde(default)]
     pub class_name: Option<String>,
-    /// What was done, when the item was processed.
-    #[serde(default)]
+    /// What was done, when the item was processed (`""` on the wire when it was not).
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub operation: Option<CiOperation>,
     /// The CI's sys_id, when identified.
     #[serde(default, deserialize_with = "empty_as_none")]

@@ -59,8 +59,8 @@ pub(crate) const SN_DATETIME: &str = "%Y-%m-%d %H:%M:%S";
 /// ServiceNow date-times: `"yyyy-MM-dd HH:mm:ss"` in UTC; `""` or absent is `None`.
 pub(crate) mod sn_datetime {
     use super::{
-        DateTime, Deserialize, Deserializer, NaiveDateTime, SN_DATETIME, Serializer, TimeZone,
-        Utc, de, quote_prefix,
+        DateTime, Deserialize, Deserializer, NaiveDateTime, SN_DATETIME, Serializer, TimeZone, Utc,
+        de, quote_prefix,
     };
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
@@ -187,9 +187,7 @@ pub(crate) mod sn_opt_u32 {
 #[serde(untagged)]
 enum RawReference {
     Text(String),
-    Linked {
-        value: Option<String>,
-    },
+    Linked { value: Option<String> },
 }
 
 fn reference_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -218,10 +216,7 @@ pub(crate) mod sn_reference {
     }
 
     #[allow(clippy::ref_option)]
-    pub(crate) fn serialize<S: Serializer>(
-        value: &Option<SysId>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(value: &Option<SysId>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(value.as_ref().map_or("", SysId::as_str))
     }
 }
@@ -230,9 +225,7 @@ pub(crate) mod sn_reference {
 pub(crate) mod sn_raw_reference {
     use super::{Deserializer, Serialize, Serializer, reference_text};
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<String>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         reference_text(d)
     }
 
@@ -249,9 +242,7 @@ pub(crate) mod sn_raw_reference {
 pub(crate) mod sn_opt_string {
     use super::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<String>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
     }
 

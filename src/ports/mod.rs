@@ -110,7 +110,8 @@ pub trait ServiceNowApi: Send + Sync + Debug {
     ///
     /// An error of kind [`ApiErrorKind::NotFound`] when Customer Service Management is not
     /// installed.
-    async fn customer_accounts(&self, page: PageRequest) -> Result<Page<CustomerAccount>, ApiError>;
+    async fn customer_accounts(&self, page: PageRequest)
+    -> Result<Page<CustomerAccount>, ApiError>;
 
     /// One customer account; `None` when no row has this sys_id.
     async fn customer_account(&self, id: &SysId) -> Result<Option<CustomerAccount>, ApiError>;

@@ -200,7 +200,9 @@ where
             Some(next) if Some(&next) == asked.as_ref() => {
                 return Err(ApiError::new(
                     ApiErrorKind::InvalidResponse,
-                    format!("the server returned the cursor {next} it was asked for; paging would never end"),
+                    format!(
+                        "the server returned the cursor {next} it was asked for; paging would never end"
+                    ),
                 ));
             }
             Some(next) => request = request.next(next),
@@ -236,16 +238,21 @@ mod tests {
     #[test]
     fn errors_pass_through_and_rejected_rows_are_kept() {
         let listing = futures::executor::block_on(collect_all(PageRequest::first(1), 5, |_| {
-            std::future::ready(Ok(Page::<u8>::new(vec![], None).with_rejected(vec![RowError {
-                index: 0,
-                id_prefix: None,
-                message: "bad".into(),
-            }])))
+            std::future::ready(Ok(Page::<u8>::new(vec![], None).with_rejected(vec![
+                RowError {
+                    index: 0,
+                    id_prefix: None,
+                    message: "bad".into(),
+                },
+            ])))
         }))
         .unwrap();
         assert!(!listing.is_complete());
         let err = futures::executor::block_on(collect_all(PageRequest::first(1), 5, |_| {
-            std::future::ready(Err::<Page<u8>, _>(ApiError::new(ApiErrorKind::Transient, "x")))
+            std::future::ready(Err::<Page<u8>, _>(ApiError::new(
+                ApiErrorKind::Transient,
+                "x",
+            )))
         }))
         .unwrap_err();
         assert_eq!(err.kind(), ApiErrorKind::Transient);

@@ -1,0 +1,663 @@
+//! [`FakeServiceNow`]: an in-memory ServiceNow Table API (companies, customer accounts,
+//! incidents) and Identification and Reconciliation API.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Timelike, Utc};
+
+use super::faults::Faults;
+use super::paging::{after_key, page_of};
+use super::tenant::{customer_name, fixed_time};
+use crate::model::{
+    CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company, CustomerAccount, Incident,
+    IncidentState, IncidentUpdate, NewCompany, NewIncident, SysId,
+};
+use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, ServiceNowApi};
+
+/// An in-memory [`ServiceNowApi`].
+///
+/// - Companies, customer accounts and incidents are paged in `sys_id` order; the cursor is the
+///   last `sys_id` of the previous page and `next` is set whenever a page is full. A cursor that
+///   is not a `sys_id` is an [`ApiErrorKind::Other`].
+/// - `sys_ids` are generated from a counter as 32 lowercase hex digits, so rows created later sort
+///   later. Company names are not unique (ServiceNow does not enforce it), nor are incidents'
+///   `correlation_id`s.
+/// - Customer accounts extend `core_company`, as in ServiceNow: each account is also listed as a
+///   company and readable through [`company`](ServiceNowApi::company).
+/// - Without Customer Service Management (the default), the customer-account calls fail with
+///   [`ApiErrorKind::NotFound`] (`invalid table customer_account`).
+/// - Time is [`set_now`](Self::set_now)'s (whole seconds, as ServiceNow stores them), starting at
+///   [`fixed_time`](super::fixed_time); the system clock is never read.
+/// - Every call goes through [`Faults`] ([`faults`](Self::faults)) under the names in
+///   [`METHODS`](Self::METHODS); `create_company`, `create_incident`, `update_incident` and
+///   `identify_reconcile` count as writes.
+///
+/// ```
+/// use ninjaone_servicenow::model::{NewCompany, SysId};
+/// use ninjaone_servicenow::ports::{PageRequest, ServiceNowApi, collect_all};
+/// use ninjaone_servicenow::testing::FakeServiceNow;
+/// # futures::executor::block_on(async {
+/// let sn = FakeServiceNow::builder().companies(2).build();
+/// let created = sn
+///     .create_company(&NewCompany { name: "Contoso Dental 0001".into(), customer: true })
+///     .await?;
+/// // ServiceNow does not enforce unique names: there are now two.
+/// let listing = collect_all(PageRequest::first(100), 10, |req| sn.companies(req)).await?;
+/// assert_eq!(listing.items.iter().filter(|c| c.name == "Contoso Dental 0001").count(), 2);
+/// assert_eq!(sn.company(&created.sys_id).await?, Some(created));
+/// assert_eq!(sn.faults().writes(), 1);
+/// # Ok::<(), ninjaone_servicenow::ports::ApiError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FakeServiceNow {
+    state: Arc<Mutex<SnState>>,
+    faults: Faults,
+}
+
+/// A configuration item as the fake's CMDB holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredCi {
+    /// The CI's `sys_id`.
+    pub sys_id: SysId,
+    /// Its class.
+    pub class_name: CiClass,
+    /// Its field values, as last reconciled.
+    pub values: BTreeMap<String, String>,
+    /// The data source that last inserted or updated it.
+    pub data_source: String,
+}
+
+#[derive(Debug)]
+struct SnState {
+    sys_counter: u64,
+    incident_counter: u64,
+    account_counter: u64,
+    now: DateTime<Utc>,
+    csm: bool,
+    companies: BTreeMap<SysId, Company>,
+    accounts: BTreeMap<SysId, CustomerAccount>,
+    incidents: BTreeMap<SysId, Incident>,
+    work_notes: BTreeMap<SysId, Vec<String>>,
+    cis: BTreeMap<SysId, StoredCi>,
+    rejected_cis: BTreeMap<String, String>,
+}
+
+impl Default for SnState {
+    fn default() -> Self {
+        Self {
+            sys_counter: 0,
+            incident_counter: 0,
+            account_counter: 0,
+            now: fixed_time(),
+            csm: false,
+            companies: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            incidents: BTreeMap::new(),
+            work_notes: BTreeMap::new(),
+            cis: BTreeMap::new(),
+            rejected_cis: BTreeMap::new(),
+        }
+    }
+}
+
+impl SnState {
+    fn next_sys_id(&mut self) -> SysId {
+        loop {
+            self.sys_counter = self.sys_counter.wrapping_add(1);
+            // 32 hex digits always parse; a counter never repeats a live row's id in practice,
+            // and the loop skips one that does.
+            if let Ok(id) = format!("{:032x}", self.sys_counter).parse::<SysId>()
+                && !self.companies.contains_key(&id)
+                && !self.incidents.contains_key(&id)
+                && !self.cis.contains_key(&id)
+            {
+                return id;
+            }
+        }
+    }
+
+    fn add_company(&mut self, name: String, customer: bool) -> Company {
+        let company = Company {
+            sys_id: self.next_sys_id(),
+            name,
+            customer,
+            vendor: false,
+            manufacturer: false,
+            parent: None,
+            created_on: Some(self.now),
+            updated_on: Some(self.now),
+        };
+        self.companies
+            .insert(company.sys_id.clone(), company.clone());
+        company
+    }
+
+    fn add_account(&mut self, name: String) -> CustomerAccount {
+        let company = self.add_company(name, true);
+        self.account_counter += 1;
+        let account = CustomerAccount {
+            sys_id: company.sys_id,
+            name: company.name,
+            number: Some(format!("ACCT{:07}", 1000 + self.account_counter)),
+            customer: true,
+            partner: false,
+            account_code: None,
+            parent: None,
+            created_on: Some(self.now),
+            updated_on: Some(self.now),
+        };
+        self.accounts
+            .insert(account.sys_id.clone(), account.clone());
+        account
+    }
+
+    fn require_csm(&self) -> Result<(), ApiError> {
+        if self.csm {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ApiErrorKind::NotFound,
+                "invalid table customer_account (Customer Service Management is not installed)",
+            ))
+        }
+    }
+
+    fn reconcile(&mut self, data_source: &str, item: &CiItem) -> CiItemResult {
+        let mut result = CiItemResult {
+            class_name: Some(item.class_name.as_str().to_owned()),
+            operation: None,
+            sys_id: None,
+            internal_id: item.internal_id.clone(),
+            errors: Vec::new(),
+        };
+        let field = |key: &str| item.values.get(key).filter(|v| !v.trim().is_empty());
+        let (name, serial) = (field("name"), field("serial_number"));
+        if name.is_none() && serial.is_none() {
+            result.errors.push(CiItemError {
+                kind: "MISSING_MATCHING_ATTRIBUTES".to_owned(),
+                message: format!(
+                    "in payload for class {}, no identification rule matched: neither name nor \
+                     serial_number is set",
+                    item.class_name
+                ),
+            });
+            return result;
+        }
+        if let Some(message) = name.and_then(|n| self.rejected_cis.get(n)) {
+            result.errors.push(CiItemError {
+                kind: "INVALID_INPUT_DATA".to_owned(),
+                message: message.clone(),
+            });
+            return result;
+        }
+        // Identification rule of hardware classes: serial number first, then name.
+        let same = |key: &str, wanted: Option<&String>, ci: &StoredCi| {
+            wanted.is_some_and(|w| ci.values.get(key) == Some(w))
+        };
+        let found = self
+            .cis
+            .values()
+            .filter(|ci| ci.class_name == item.class_name)
+            .find(|ci| same("serial_number", serial, ci))
+            .or_else(|| {
+                self.cis
+                    .values()
+                    .filter(|ci| ci.class_name == item.class_name)
+                    .find(|ci| same("name", name, ci))
+            })
+            .map(|ci| ci.sys_id.clone());
+        if let Some(ci) = found.and_then(|id| self.cis.get_mut(&id)) {
+            let mut merged = ci.values.clone();
+            merged.extend(item.values.iter().map(|(k, v)| (k.clone(), v.clone())));
+            if merged == ci.values {
+                result.operation = Some(CiOperation::NoChange);
+            } else {
+                ci.values = merged;
+                data_source.clone_into(&mut ci.data_source);
+                result.operation = Some(CiOperation::Update);
+            }
+            result.sys_id = Some(ci.sys_id.clone());
+        } else {
+            let sys_id = self.next_sys_id();
+            self.cis.insert(
+                sys_id.clone(),
+                StoredCi {
+                    sys_id: sys_id.clone(),
+                    class_name: item.class_name.clone(),
+                    values: item.values.clone(),
+                    data_source: data_source.to_owned(),
+                },
+            );
+            result.operation = Some(CiOperation::Insert);
+            result.sys_id = Some(sys_id);
+        }
+        result
+    }
+}
+
+const COMPANIES: &str = "companies";
+const COMPANY: &str = "company";
+const CREATE_COMPANY: &str = "create_company";
+const CUSTOMER_SERVICE_MANAGEMENT: &str = "customer_service_management";
+const CUSTOMER_ACCOUNTS: &str = "customer_accounts";
+const CUSTOMER_ACCOUNT: &str = "customer_account";
+const INCIDENTS: &str = "incidents";
+const CREATE_INCIDENT: &str = "create_incident";
+const UPDATE_INCIDENT: &str = "update_incident";
+const IDENTIFY_RECONCILE: &str = "identify_reconcile";
+
+impl FakeServiceNow {
+    /// The method names [`Faults`] knows this fake's calls by (the [`ServiceNowApi`] methods).
+    pub const METHODS: [&'static str; 10] = [
+        COMPANIES,
+        COMPANY,
+        CREATE_COMPANY,
+        CUSTOMER_SERVICE_MANAGEMENT,
+        CUSTOMER_ACCOUNTS,
+        CUSTOMER_ACCOUNT,
+        INCIDENTS,
+        CREATE_INCIDENT,
+        UPDATE_INCIDENT,
+        IDENTIFY_RECONCILE,
+    ];
+
+    /// An empty instance without Customer Service Management.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder for a realistic instance.
+    pub fn builder() -> FakeServiceNowBuilder {
+        FakeServiceNowBuilder::default()
+    }
+
+    /// The fault injection and call counts of this fake (shared by its clones).
+    #[must_use]
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SnState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    // ---- time ----
+
+    /// Sets the instance's time (cut to whole seconds), used for `sys_created_on` and
+    /// `sys_updated_on` of rows written from now on.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        self.lock().now = now.with_nanosecond(0).unwrap_or(now);
+    }
+
+    /// The instance's time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.lock().now
+    }
+
+    // ---- companies and accounts ----
+
+    /// Adds a company (names need not be unique) and returns its `sys_id`.
+    pub fn add_company(&self, name: impl Into<String>, customer: bool) -> SysId {
+        self.lock().add_company(name.into(), customer).sys_id
+    }
+
+    /// Adds a customer account (also listed as a company) and returns its `sys_id`. Works whether
+    /// or not Customer Service Management is on.
+    pub fn add_customer_account(&self, name: impl Into<String>) -> SysId {
+        self.lock().add_account(name.into()).sys_id
+    }
+
+    /// Deletes a company (or customer account) row, as a person in ServiceNow might. `false`
+    /// when there was none.
+    pub fn delete_company(&self, id: &SysId) -> bool {
+        let mut state = self.lock();
+        state.accounts.remove(id);
+        state.companies.remove(id).is_some()
+    }
+
+    /// Renames a company (or customer account). `false` when there is none.
+    pub fn rename_company(&self, id: &SysId, name: impl Into<String>) -> bool {
+        let mut state = self.lock();
+        let name = name.into();
+        let now = state.now;
+        if let Some(account) = state.accounts.get_mut(id) {
+            account.name.clone_from(&name);
+            account.updated_on = Some(now);
+        }
+        match state.companies.get_mut(id) {
+            Some(company) => {
+                company.name = name;
+                company.updated_on = Some(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Turns Customer Service Management on or off.
+    pub fn set_customer_service_management(&self, installed: bool) {
+        self.lock().csm = installed;
+    }
+
+    /// Every company (customer accounts included), in `sys_id` order.
+    pub fn all_companies(&self) -> Vec<Company> {
+        self.lock().companies.values().cloned().collect()
+    }
+
+    /// Every customer account, in `sys_id` order, whether or not Customer Service Management is on.
+    pub fn all_customer_accounts(&self) -> Vec<CustomerAccount> {
+        self.lock().accounts.values().cloned().collect()
+    }
+
+    // ---- incidents ----
+
+    /// Every incident, in `sys_id` order (the order created).
+    pub fn all_incidents(&self) -> Vec<Incident> {
+        self.lock().incidents.values().cloned().collect()
+    }
+
+    /// The work notes added to an incident, oldest first.
+    pub fn work_notes(&self, id: &SysId) -> Vec<String> {
+        self.lock().work_notes.get(id).cloned().unwrap_or_default()
+    }
+
+    /// Changes an incident as a person in ServiceNow might (for example resolving it), without
+    /// faults or counts. `false` when there is none.
+    pub fn set_incident_state(&self, id: &SysId, state: IncidentState) -> bool {
+        let mut guard = self.lock();
+        let now = guard.now;
+        guard
+            .incidents
+            .get_mut(id)
+            .map(|i| {
+                i.state = state;
+                i.updated_on = Some(now);
+            })
+            .is_some()
+    }
+
+    // ---- CMDB ----
+
+    /// Every configuration item, in `sys_id` order.
+    pub fn cis(&self) -> Vec<StoredCi> {
+        self.lock().cis.values().cloned().collect()
+    }
+
+    /// Makes [`identify_reconcile`](ServiceNowApi::identify_reconcile) refuse items whose `name`
+    /// is `name`, with an `INVALID_INPUT_DATA` error carrying `message` (for that item only).
+    pub fn reject_ci(&self, name: impl Into<String>, message: impl Into<String>) {
+        self.lock().rejected_cis.insert(name.into(), message.into());
+    }
+
+    /// Stops refusing items named `name`.
+    pub fn accept_ci(&self, name: &str) {
+        self.lock().rejected_cis.remove(name);
+    }
+}
+
+#[async_trait]
+impl ServiceNowApi for FakeServiceNow {
+    async fn companies(&self, page: PageRequest) -> Result<Page<Company>, ApiError> {
+        let admission = self.faults.admit(COMPANIES)?;
+        let result = after_key::<SysId>(COMPANIES, &page).map(|after| {
+            page_of(&self.lock().companies, after.as_ref(), page.limit(), |c| {
+                Some(c.clone())
+            })
+        });
+        admission.finish(result)
+    }
+
+    async fn company(&self, id: &SysId) -> Result<Option<Company>, ApiError> {
+        let admission = self.faults.admit(COMPANY)?;
+        let result = self.lock().companies.get(id).cloned();
+        admission.finish(Ok(result))
+    }
+
+    async fn create_company(&self, company: &NewCompany) -> Result<Company, ApiError> {
+        let admission = self.faults.admit(CREATE_COMPANY)?;
+        let created = self
+            .lock()
+            .add_company(company.name.clone(), company.customer);
+        self.faults.record_write(CREATE_COMPANY);
+        admission.finish(Ok(created))
+    }
+
+    async fn customer_service_management(&self) -> Result<bool, ApiError> {
+        let admission = self.faults.admit(CUSTOMER_SERVICE_MANAGEMENT)?;
+        let csm = self.lock().csm;
+        admission.finish(Ok(csm))
+    }
+
+    async fn customer_accounts(
+        &self,
+        page: PageRequest,
+    ) -> Result<Page<CustomerAccount>, ApiError> {
+        let admission = self.faults.admit(CUSTOMER_ACCOUNTS)?;
+        let result = {
+            let state = self.lock();
+            state.require_csm().and_then(|()| {
+                after_key::<SysId>(CUSTOMER_ACCOUNTS, &page).map(|after| {
+                    page_of(&state.accounts, after.as_ref(), page.limit(), |a| {
+                        Some(a.clone())
+                    })
+                })
+            })
+        };
+        admission.finish(result)
+    }
+
+    async fn customer_account(&self, id: &SysId) -> Result<Option<CustomerAccount>, ApiError> {
+        let admission = self.faults.admit(CUSTOMER_ACCOUNT)?;
+        let result = {
+            let state = self.lock();
+            state
+                .require_csm()
+                .map(|()| state.accounts.get(id).cloned())
+        };
+        admission.finish(result)
+    }
+
+    async fn incidents(
+        &self,
+        query: &IncidentQuery,
+        page: PageRequest,
+    ) -> Result<Page<Incident>, ApiError> {
+        let admission = self.faults.admit(INCIDENTS)?;
+        let prefix = query.prefix.as_str();
+        let result = after_key::<SysId>(INCIDENTS, &page).map(|after| {
+            page_of(&self.lock().incidents, after.as_ref(), page.limit(), |i| {
+                let prefixed = i
+                    .correlation_id
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(prefix));
+                let recent = query
+                    .created_since
+                    .is_none_or(|since| i.created_on.is_some_and(|c| c >= since));
+                (prefixed && recent).then(|| i.clone())
+            })
+        });
+        admission.finish(result)
+    }
+
+    async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, ApiError> {
+        let admission = self.faults.admit(CREATE_INCIDENT)?;
+        let created = {
+            let mut state = self.lock();
+            state.incident_counter += 1;
+            let row = Incident {
+                sys_id: state.next_sys_id(),
+                number: Some(format!("INC{:07}", 10_000 + state.incident_counter)),
+                state: IncidentState::New,
+                short_description: incident.short_description.clone(),
+                description: incident.description.clone(),
+                company: incident.company.clone(),
+                account: incident.account.clone(),
+                cmdb_ci: incident.cmdb_ci.clone(),
+                correlation_id: Some(incident.correlation_id.as_str().to_owned()),
+                correlation_display: Some(incident.correlation_display.clone())
+                    .filter(|s| !s.is_empty()),
+                urgency: Some(incident.urgency),
+                impact: Some(incident.impact),
+                close_code: None,
+                close_notes: None,
+                created_on: Some(state.now),
+                updated_on: Some(state.now),
+            };
+            state.incidents.insert(row.sys_id.clone(), row.clone());
+            row
+        };
+        self.faults.record_write(CREATE_INCIDENT);
+        admission.finish(Ok(created))
+    }
+
+    async fn update_incident(
+        &self,
+        id: &SysId,
+        update: &IncidentUpdate,
+    ) -> Result<Incident, ApiError> {
+        let admission = self.faults.admit(UPDATE_INCIDENT)?;
+        let result = {
+            let mut state = self.lock();
+            let now = state.now;
+            let updated = state.incidents.get_mut(id).map(|row| {
+                if let Some(s) = update.state {
+                    row.state = s;
+                }
+                if let Some(code) = &update.close_code {
+                    row.close_code = Some(code.clone());
+                }
+                if let Some(notes) = &update.close_notes {
+                    row.close_notes = Some(notes.clone());
+                }
+                row.updated_on = Some(now);
+                row.clone()
+            });
+            if let (Some(_), Some(note)) = (&updated, &update.work_notes) {
+                state
+                    .work_notes
+                    .entry(id.clone())
+                    .or_default()
+                    .push(note.clone());
+            }
+            updated.ok_or_else(|| {
+                ApiError::new(
+                    ApiErrorKind::NotFound,
+                    format!("no incident has sys_id {id}"),
+                )
+            })
+        };
+        if result.is_ok() {
+            self.faults.record_write(UPDATE_INCIDENT);
+        }
+        admission.finish(result)
+    }
+
+    async fn identify_reconcile(
+        &self,
+        data_source: &str,
+        items: &[CiItem],
+    ) -> Result<Vec<CiItemResult>, ApiError> {
+        let admission = self.faults.admit(IDENTIFY_RECONCILE)?;
+        if data_source.trim().is_empty() {
+            return admission.finish(Err(ApiError::new(
+                ApiErrorKind::Other,
+                "identifyreconcile: sysparm_data_source is required",
+            )));
+        }
+        let results: Vec<CiItemResult> = {
+            let mut state = self.lock();
+            items
+                .iter()
+                .map(|item| state.reconcile(data_source, item))
+                .collect()
+        };
+        self.faults.record_write(IDENTIFY_RECONCILE);
+        admission.finish(Ok(results))
+    }
+}
+
+/// Builds a [`FakeServiceNow`].
+///
+/// Generated companies come first (so they get the lowest `sys_ids`), then explicit companies and
+/// accounts in the order given.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct FakeServiceNowBuilder {
+    companies: usize,
+    explicit_companies: Vec<(String, bool)>,
+    accounts: Vec<String>,
+    csm: bool,
+    now: Option<DateTime<Utc>>,
+    faults: Option<Faults>,
+}
+
+impl FakeServiceNowBuilder {
+    /// `n` customer companies named [`customer_name`](super::customer_name)`(1..=n)`: the names
+    /// of [`FakeNinjaOneBuilder::organizations`](super::FakeNinjaOneBuilder::organizations)'s
+    /// first `n` organizations.
+    pub fn companies(mut self, n: usize) -> Self {
+        self.companies = n;
+        self
+    }
+
+    /// Adds a company (names need not be unique).
+    pub fn company(mut self, name: impl Into<String>, customer: bool) -> Self {
+        self.explicit_companies.push((name.into(), customer));
+        self
+    }
+
+    /// Adds a customer account (also listed as a company).
+    pub fn customer_account(mut self, name: impl Into<String>) -> Self {
+        self.accounts.push(name.into());
+        self
+    }
+
+    /// Whether Customer Service Management is installed (default: not).
+    pub fn customer_service_management(mut self, installed: bool) -> Self {
+        self.csm = installed;
+        self
+    }
+
+    /// The instance's time (default: [`fixed_time`](super::fixed_time)).
+    pub fn now(mut self, now: DateTime<Utc>) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// Uses `faults` (for example one shared with a [`FakeNinjaOne`](super::FakeNinjaOne)).
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// The fake.
+    #[must_use]
+    pub fn build(self) -> FakeServiceNow {
+        let fake = FakeServiceNow {
+            state: Arc::default(),
+            faults: self.faults.unwrap_or_default(),
+        };
+        if let Some(now) = self.now {
+            fake.set_now(now);
+        }
+        {
+            let mut state = fake.lock();
+            state.csm = self.csm;
+            for i in 1..=self.companies {
+                state.add_company(customer_name(i), true);
+            }
+            for (name, customer) in self.explicit_companies {
+                state.add_company(name, customer);
+            }
+            for name in self.accounts {
+                state.add_account(name);
+            }
+        }
+        fake
+    }
+}

@@ -1,0 +1,50 @@
+//! Compile-time checks: the ports are object safe and `Send + Sync` behind `Arc<dyn …>`, the
+//! errors are `Send + Sync + 'static`, and the futures hosts will spawn are `Send`.
+
+use std::sync::Arc;
+
+use ninjaone_servicenow::clock::{Clock, ManualClock, SystemClock};
+use ninjaone_servicenow::machine::TransitionError;
+use ninjaone_servicenow::model::{IdError, SyncConfig};
+use ninjaone_servicenow::ports::{
+    ApiError, ConfigStore, NinjaOneApi, Page, PageRequest, ServiceNowApi, StoreError,
+};
+
+fn assert_send_sync<T: Send + Sync + ?Sized>() {}
+fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}
+fn assert_send<T: Send>(_: &T) {}
+
+#[test]
+fn ports_are_object_safe_and_thread_safe() {
+    assert_send_sync::<dyn NinjaOneApi>();
+    assert_send_sync::<dyn ServiceNowApi>();
+    assert_send_sync::<dyn ConfigStore>();
+    assert_send_sync::<dyn Clock>();
+    assert_send_sync::<Arc<dyn NinjaOneApi>>();
+    assert_send_sync::<Arc<dyn ServiceNowApi>>();
+    assert_send_sync::<Arc<dyn ConfigStore>>();
+    assert_send_sync::<SystemClock>();
+    assert_send_sync::<ManualClock>();
+    assert_send_sync::<SyncConfig>();
+    assert_send_sync::<Page<SyncConfig>>();
+}
+
+#[test]
+fn errors_are_good_errors() {
+    assert_error::<ApiError>();
+    assert_error::<StoreError>();
+    assert_error::<IdError>();
+    assert_error::<TransitionError>();
+}
+
+/// The futures of trait-object calls can be spawned on a multi-threaded runtime.
+#[allow(dead_code)]
+fn futures_are_send(
+    n: &Arc<dyn NinjaOneApi>,
+    s: &Arc<dyn ServiceNowApi>,
+    c: &Arc<dyn ConfigStore>,
+) {
+    assert_send(&n.organizations(PageRequest::default()));
+    assert_send(&s.companies(PageRequest::default()));
+    assert_send(&c.configs());
+}
