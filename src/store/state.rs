@@ -1,0 +1,382 @@
+//! The state every bundled store keeps, and the one place that decides how a write changes it.
+//!
+//! [`MemoryStore`](super::MemoryStore) keeps a [`StoreState`] behind a mutex;
+//! [`JsonFileStore`](super::JsonFileStore) keeps one too and persists it as JSON. Both call the
+//! same methods here, so the rules of the [`ConfigStore`](crate::ports::ConfigStore) trait
+//! (optimistic versions, atomic batches, increasing audit numbers) are written once.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode, OrganizationId, SyncConfig,
+};
+use crate::ports::{StoreError, StoreErrorKind, WriteBatch};
+
+/// Everything a store holds.
+///
+/// Serialized through [`StateRepr`] (lists instead of maps), and checked when read back: a
+/// state that breaks the store's invariants (two configurations of one organization, a version
+/// 0 configuration, audit numbers that do not increase) does not deserialize.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "StateRepr", try_from = "StateRepr")]
+pub(crate) struct StoreState {
+    mode: IntegrationMode,
+    configs: BTreeMap<OrganizationId, SyncConfig>,
+    ci_mappings: BTreeMap<CiMappingName, CiMapping>,
+    audit: Vec<AuditEntry>,
+}
+
+impl StoreState {
+    /// Every configuration, ordered by organization.
+    pub(crate) fn configs(&self) -> Vec<SyncConfig> {
+        self.configs.values().cloned().collect()
+    }
+
+    /// One organization's configuration.
+    pub(crate) fn config(&self, organization: OrganizationId) -> Option<SyncConfig> {
+        self.configs.get(&organization).cloned()
+    }
+
+    /// How many configurations, CI mappings and audit entries are stored.
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        (self.configs.len(), self.ci_mappings.len(), self.audit.len())
+    }
+
+    /// The integration mode.
+    pub(crate) fn mode(&self) -> IntegrationMode {
+        self.mode
+    }
+
+    /// Sets the mode; `true` when it changed.
+    pub(crate) fn set_mode(&mut self, mode: IntegrationMode) -> bool {
+        let changed = self.mode != mode;
+        self.mode = mode;
+        changed
+    }
+
+    /// Every CI mapping, ordered by name.
+    pub(crate) fn ci_mappings(&self) -> Vec<CiMapping> {
+        self.ci_mappings.values().cloned().collect()
+    }
+
+    /// Creates or replaces a CI mapping; `true` when anything changed.
+    pub(crate) fn put_ci_mapping(&mut self, mapping: CiMapping) -> bool {
+        match self.ci_mappings.entry(mapping.name().clone()) {
+            Entry::Occupied(mut stored) if stored.get() != &mapping => {
+                stored.insert(mapping);
+                true
+            }
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(mapping);
+                true
+            }
+        }
+    }
+
+    /// Deletes a CI mapping; `false` when there was none by that name.
+    pub(crate) fn delete_ci_mapping(&mut self, name: &CiMappingName) -> bool {
+        self.ci_mappings.remove(name).is_some()
+    }
+
+    /// Audit entries matching `filter`, oldest first.
+    pub(crate) fn audit(&self, filter: &AuditFilter) -> Vec<AuditEntry> {
+        filter.select(&self.audit)
+    }
+
+    /// Checks a batch against the state without changing anything.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Invalid`] for an organization written twice, [`StoreErrorKind::Conflict`]
+    /// for an insert of an existing configuration or a version that is not the stored one.
+    pub(crate) fn check(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        batch.validate()?;
+        for config in &batch.configs {
+            let organization = config.organization();
+            let expected = config.version();
+            match (self.configs.get(&organization), expected) {
+                (None, 0) => {}
+                (Some(stored), 0) => {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Conflict,
+                        format!(
+                            "organization {organization} already has a configuration (version {} is \
+                             stored) but the write inserts a new one (expected version 0); read \
+                             the configuration again and re-apply the change",
+                            stored.version()
+                        ),
+                    ));
+                }
+                (None, _) => {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Conflict,
+                        format!(
+                            "organization {organization} has no stored configuration but the write \
+                             expected version {expected}; read the configuration again and \
+                             re-apply the change"
+                        ),
+                    ));
+                }
+                (Some(stored), _) if stored.version() != expected => {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Conflict,
+                        format!(
+                            "organization {organization}'s configuration changed meanwhile: the \
+                             write expected version {expected} but version {} is stored; read the \
+                             configuration again and re-apply the change",
+                            stored.version()
+                        ),
+                    ));
+                }
+                (Some(_), _) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a batch all together or not at all: checks every item first (see
+    /// [`check`](Self::check)), then stores each configuration with its version plus one and
+    /// appends the audit entries with the next sequence numbers.
+    ///
+    /// Returns the configurations as stored, in the batch's order.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check); the state is unchanged on error.
+    pub(crate) fn apply(&mut self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
+        self.check(&batch)?;
+        let WriteBatch { configs, audit } = batch;
+        let mut stored = Vec::with_capacity(configs.len());
+        for mut config in configs {
+            config.set_version(config.version() + 1);
+            self.configs.insert(config.organization(), config.clone());
+            stored.push(config);
+        }
+        let mut seq = self.last_seq();
+        for mut entry in audit {
+            seq += 1;
+            entry.seq = seq;
+            self.audit.push(entry);
+        }
+        Ok(stored)
+    }
+
+    /// The sequence number of the newest audit entry; 0 for an empty log.
+    fn last_seq(&self) -> u64 {
+        self.audit.last().map_or(0, |e| e.seq)
+    }
+}
+
+/// How a [`StoreState`] is written: lists, so the JSON needs no map keys, in the store's order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateRepr {
+    #[serde(default)]
+    mode: IntegrationMode,
+    #[serde(default)]
+    configs: Vec<SyncConfig>,
+    #[serde(default)]
+    ci_mappings: Vec<CiMapping>,
+    #[serde(default)]
+    audit: Vec<AuditEntry>,
+}
+
+impl From<StoreState> for StateRepr {
+    fn from(state: StoreState) -> Self {
+        Self {
+            mode: state.mode,
+            configs: state.configs.into_values().collect(),
+            ci_mappings: state.ci_mappings.into_values().collect(),
+            audit: state.audit,
+        }
+    }
+}
+
+impl TryFrom<StateRepr> for StoreState {
+    type Error = String;
+
+    fn try_from(repr: StateRepr) -> Result<Self, String> {
+        let mut configs = BTreeMap::new();
+        for config in repr.configs {
+            let organization = config.organization();
+            if config.version() == 0 {
+                return Err(format!(
+                    "organization {organization}'s configuration has version 0, which is never stored"
+                ));
+            }
+            if configs.insert(organization, config).is_some() {
+                return Err(format!(
+                    "organization {organization} has more than one configuration"
+                ));
+            }
+        }
+        let mut ci_mappings = BTreeMap::new();
+        for mapping in repr.ci_mappings {
+            let name = mapping.name().clone();
+            if ci_mappings.insert(name.clone(), mapping).is_some() {
+                return Err(format!("CI mapping {name:?} appears more than once"));
+            }
+        }
+        let mut last = 0;
+        for entry in &repr.audit {
+            if entry.seq <= last {
+                return Err(format!(
+                    "audit entry number {} follows number {last}; numbers must increase",
+                    entry.seq
+                ));
+            }
+            last = entry.seq;
+        }
+        Ok(Self {
+            mode: repr.mode,
+            configs,
+            ci_mappings,
+            audit: repr.audit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::model::AuditAction;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("a valid timestamp")
+    }
+
+    fn org(id: u32) -> OrganizationId {
+        OrganizationId::new(id).expect("a valid organization id")
+    }
+
+    fn entry(secs: i64) -> AuditEntry {
+        AuditEntry::applied(at(secs), "tester", AuditAction::UpdateConfig)
+    }
+
+    #[test]
+    fn apply_numbers_versions_and_audit() {
+        let mut state = StoreState::default();
+        let stored = state
+            .apply(
+                WriteBatch::new()
+                    .config(SyncConfig::new(org(2), None, at(0)))
+                    .config(SyncConfig::new(org(1), None, at(0)))
+                    .audit(entry(1))
+                    .audit(entry(2)),
+            )
+            .expect("a valid batch");
+        assert_eq!(
+            stored.iter().map(SyncConfig::version).collect::<Vec<_>>(),
+            [1, 1]
+        );
+        assert_eq!(
+            state
+                .configs()
+                .iter()
+                .map(SyncConfig::organization)
+                .collect::<Vec<_>>(),
+            [org(1), org(2)]
+        );
+        let seqs: Vec<u64> = state
+            .audit(&AuditFilter::all())
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [1, 2]);
+    }
+
+    #[test]
+    fn a_failed_batch_changes_nothing() {
+        let mut state = StoreState::default();
+        state
+            .apply(WriteBatch::new().config(SyncConfig::new(org(1), None, at(0))))
+            .expect("insert");
+        let before = state.clone();
+        let err = state
+            .apply(
+                WriteBatch::new()
+                    .config(SyncConfig::new(org(2), None, at(0)))
+                    .config(SyncConfig::new(org(1), None, at(0)))
+                    .audit(entry(1)),
+            )
+            .expect_err("an insert over an existing configuration");
+        assert_eq!(err.kind(), StoreErrorKind::Conflict);
+        assert!(err.message().contains("organization 1"), "{err}");
+        assert!(err.message().contains("re-apply the change"), "{err}");
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn stale_version_message_names_both_versions() {
+        let mut state = StoreState::default();
+        let mut config = state
+            .apply(WriteBatch::new().config(SyncConfig::new(org(7), None, at(0))))
+            .expect("insert")
+            .remove(0);
+        state
+            .apply(WriteBatch::new().config(config.clone()))
+            .expect("update");
+        config.set_version(1);
+        let err = state
+            .apply(WriteBatch::new().config(config))
+            .expect_err("stale");
+        assert_eq!(err.kind(), StoreErrorKind::Conflict);
+        let message = err.message();
+        assert!(message.contains("organization 7"), "{message}");
+        assert!(message.contains("expected version 1"), "{message}");
+        assert!(message.contains("version 2 is stored"), "{message}");
+        assert!(
+            message.contains("read the configuration again and re-apply the change"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn serde_round_trip_and_invariants() {
+        let mut state = StoreState::default();
+        state.set_mode(IntegrationMode::Inactive);
+        state
+            .apply(
+                WriteBatch::new()
+                    .config(SyncConfig::new(org(3), None, at(0)))
+                    .audit(entry(1)),
+            )
+            .expect("insert");
+        state.put_ci_mapping(CiMapping::new("servers".parse().expect("a name")));
+        let json = serde_json::to_value(&state).expect("serializable");
+        let back: StoreState = serde_json::from_value(json.clone()).expect("readable");
+        assert_eq!(back, state);
+
+        let mut twice = json.clone();
+        let config = twice["configs"][0].clone();
+        twice["configs"]
+            .as_array_mut()
+            .expect("a list")
+            .push(config);
+        assert!(serde_json::from_value::<StoreState>(twice).is_err());
+
+        let mut unsaved = json.clone();
+        unsaved["configs"][0]["version"] = 0.into();
+        assert!(serde_json::from_value::<StoreState>(unsaved).is_err());
+
+        let mut unknown = json;
+        unknown["extra"] = true.into();
+        assert!(serde_json::from_value::<StoreState>(unknown).is_err());
+    }
+
+    #[test]
+    fn unchanged_mode_and_mapping_report_no_change() {
+        let mut state = StoreState::default();
+        assert!(!state.set_mode(IntegrationMode::Disabled));
+        assert!(state.set_mode(IntegrationMode::Active));
+        let mapping = CiMapping::new("servers".parse().expect("a name"));
+        assert!(state.put_ci_mapping(mapping.clone()));
+        assert!(!state.put_ci_mapping(mapping.clone()));
+        assert!(state.delete_ci_mapping(mapping.name()));
+        assert!(!state.delete_ci_mapping(mapping.name()));
+    }
+}

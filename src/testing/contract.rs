@@ -1,0 +1,668 @@
+//! [`store_contract`]: the rules every [`ConfigStore`] keeps, as a test suite.
+
+use std::fmt::Debug;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{
+    AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, DeviceRoleId, IntegrationMode,
+    OrganizationId, SyncConfig, SysId,
+};
+use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
+
+/// Runs the [`ConfigStore`] contract against `store`, which must be new and empty.
+///
+/// Checks, in order: an empty store reads as empty (no configurations, mode
+/// [`IntegrationMode::Disabled`], no CI mappings, an empty audit log); an insert returns version
+/// 1 and reads back equal; an update with the stored version returns version 2; a stale version
+/// and a second insert for one organization are each a [`StoreErrorKind::Conflict`] that leaves
+/// the stored value as it was; a batch with one conflicting item writes nothing (not even its
+/// audit entries); a batch writing one organization twice is [`StoreErrorKind::Invalid`];
+/// configurations come back ordered by organization and the stored ones in the batch's order;
+/// the mode can be set and read; CI mappings are created, replaced, listed by name and deleted;
+/// audit entries keep their order, get increasing sequence numbers and filter by organization,
+/// actor, time and limit; the trait's default [`write_config`](ConfigStore::write_config) and
+/// [`append_audit`](ConfigStore::append_audit) work. It uses no async runtime, so any executor
+/// can drive it.
+///
+/// ```
+/// use ninjaone_servicenow::store::MemoryStore;
+/// use ninjaone_servicenow::testing::store_contract;
+///
+/// futures::executor::block_on(store_contract(&MemoryStore::new()));
+/// ```
+///
+/// # Panics
+/// On the first rule `store` breaks, with a message naming the rule, what was expected and what
+/// the store did.
+pub async fn store_contract(store: &dyn ConfigStore) {
+    empty_store(store).await;
+    insert_update_and_conflicts(store).await;
+    batches_are_atomic(store).await;
+    one_organization_twice_is_invalid(store).await;
+    configs_are_ordered(store).await;
+    mode(store).await;
+    ci_mappings(store).await;
+    audit_log(store).await;
+}
+
+/// A fixed time, `secs` seconds after 2024-01-01T00:00:00Z.
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_704_067_200 + secs, 0).expect("store_contract: a valid timestamp")
+}
+
+fn org(id: u32) -> OrganizationId {
+    OrganizationId::new(id).expect("store_contract: a valid organization id")
+}
+
+fn sys_id(n: u8) -> SysId {
+    format!("{n:032x}")
+        .parse()
+        .expect("store_contract: a valid sys_id")
+}
+
+fn name(s: &str) -> CiMappingName {
+    s.parse().expect("store_contract: a valid CI mapping name")
+}
+
+/// The value of `result`, or a panic naming the step and the store's error.
+fn ok<T>(result: Result<T, StoreError>, step: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("store_contract: {step} failed: {e}"),
+    }
+}
+
+/// The error of `result`, which must be of `kind`.
+fn refused<T: Debug>(
+    result: Result<T, StoreError>,
+    kind: StoreErrorKind,
+    step: &str,
+) -> StoreError {
+    match result {
+        Ok(value) => {
+            panic!("store_contract: {step} must fail with {kind:?} but returned {value:?}")
+        }
+        Err(e) => {
+            assert_eq!(
+                e.kind(),
+                kind,
+                "store_contract: {step} must fail with {kind:?} but failed with {e}"
+            );
+            e
+        }
+    }
+}
+
+/// `config` as a store returns it after saving it as `version`.
+fn saved(config: &SyncConfig, version: u64) -> SyncConfig {
+    let mut config = config.clone();
+    config.set_version(version);
+    config
+}
+
+async fn all_audit(store: &dyn ConfigStore) -> Vec<AuditEntry> {
+    ok(
+        store.audit(&AuditFilter::all()).await,
+        "reading the audit log",
+    )
+}
+
+async fn empty_store(store: &dyn ConfigStore) {
+    assert_eq!(
+        ok(store.configs().await, "listing configs of an empty store"),
+        Vec::new(),
+        "store_contract: a new store must hold no configurations"
+    );
+    assert_eq!(
+        ok(
+            store.config(org(1)).await,
+            "reading a config of an empty store"
+        ),
+        None,
+        "store_contract: a new store must hold no configuration for organization 1"
+    );
+    assert_eq!(
+        ok(store.mode().await, "reading the mode of an empty store"),
+        IntegrationMode::Disabled,
+        "store_contract: a new store's mode must be disabled"
+    );
+    assert_eq!(
+        ok(
+            store.ci_mappings().await,
+            "listing CI mappings of an empty store"
+        ),
+        Vec::new(),
+        "store_contract: a new store must hold no CI mappings"
+    );
+    assert_eq!(
+        all_audit(store).await,
+        Vec::new(),
+        "store_contract: a new store's audit log must be empty"
+    );
+    assert_eq!(
+        ok(
+            store.write(WriteBatch::new()).await,
+            "writing an empty batch"
+        ),
+        Vec::new(),
+        "store_contract: an empty batch must store nothing"
+    );
+}
+
+async fn insert_update_and_conflicts(store: &dyn ConfigStore) {
+    // Insert through the trait's default `write_config`.
+    let mut new = SyncConfig::new(org(1), Some(sys_id(1)), at(0));
+    new.set_ci_mappings([name("servers")]);
+    let v1 = ok(
+        store.write_config(new.clone()).await,
+        "inserting organization 1",
+    );
+    assert_eq!(
+        v1.version(),
+        1,
+        "store_contract: an inserted configuration must come back with version 1"
+    );
+    assert_eq!(
+        v1,
+        saved(&new, 1),
+        "store_contract: an insert must store the configuration as given, with version 1"
+    );
+    assert_eq!(
+        ok(store.config(org(1)).await, "reading organization 1 back"),
+        Some(v1.clone()),
+        "store_contract: reading an inserted configuration must give it back unchanged"
+    );
+
+    // Update with the stored version.
+    let mut edit = v1.clone();
+    edit.set_company(Some(sys_id(2)));
+    edit.set_allow_incidents(true);
+    let v2 = ok(
+        store.write(WriteBatch::new().config(edit.clone())).await,
+        "updating organization 1 with the stored version",
+    );
+    assert_eq!(
+        v2,
+        vec![saved(&edit, 2)],
+        "store_contract: an update with the stored version must come back with version 2"
+    );
+    let v2 = v2.into_iter().next().expect("one stored configuration");
+    assert_eq!(
+        ok(
+            store.config(org(1)).await,
+            "reading organization 1 after the update"
+        ),
+        Some(v2.clone()),
+        "store_contract: reading an updated configuration must give the update"
+    );
+
+    // A stale version is a conflict and changes nothing.
+    let mut stale = v1.clone();
+    stale.set_company(Some(sys_id(3)));
+    let e = refused(
+        store.write_config(stale).await,
+        StoreErrorKind::Conflict,
+        "an update of organization 1 with the stale version 1 (2 is stored)",
+    );
+    assert!(
+        !e.message().is_empty(),
+        "store_contract: a conflict must say what conflicted"
+    );
+    let mut future = v2.clone();
+    future.set_version(7);
+    refused(
+        store.write_config(future).await,
+        StoreErrorKind::Conflict,
+        "an update of organization 1 with version 7 (2 is stored)",
+    );
+    assert_eq!(
+        ok(
+            store.config(org(1)).await,
+            "reading organization 1 after conflicts"
+        ),
+        Some(v2.clone()),
+        "store_contract: a conflicting write must leave the stored configuration unchanged"
+    );
+
+    // A second insert for the same organization is a conflict too.
+    refused(
+        store
+            .write_config(SyncConfig::new(org(1), None, at(1)))
+            .await,
+        StoreErrorKind::Conflict,
+        "inserting a second configuration for organization 1",
+    );
+    assert_eq!(
+        ok(
+            store.config(org(1)).await,
+            "reading organization 1 after a second insert"
+        ),
+        Some(v2),
+        "store_contract: a refused insert must leave the stored configuration unchanged"
+    );
+
+    // An update of a configuration that was never stored is a conflict.
+    let mut unknown = SyncConfig::new(org(2), None, at(0));
+    unknown.set_version(1);
+    refused(
+        store.write_config(unknown).await,
+        StoreErrorKind::Conflict,
+        "an update (version 1) of organization 2, which has no configuration",
+    );
+    assert_eq!(
+        ok(store.config(org(2)).await, "reading organization 2"),
+        None,
+        "store_contract: a refused update must not create a configuration"
+    );
+}
+
+async fn batches_are_atomic(store: &dyn ConfigStore) {
+    let base = ok(
+        store
+            .write_config(SyncConfig::new(org(10), None, at(10)))
+            .await,
+        "inserting organization 10",
+    );
+    let configs_before = ok(store.configs().await, "listing configs before batches");
+    let audit_before = all_audit(store).await;
+
+    let mut edit = base.clone();
+    edit.set_allow_incidents(true);
+    let entry = AuditEntry::applied(at(11), "contract:atomic", AuditAction::UpdateConfig);
+
+    // The conflicting item first, last, and as a stale update among valid ones.
+    let mut stale = base.clone();
+    stale.set_version(base.version() + 1);
+    let batches = [
+        (
+            "a batch whose first item inserts organization 10 again",
+            WriteBatch::new()
+                .config(SyncConfig::new(org(10), None, at(11)))
+                .config(SyncConfig::new(org(11), None, at(11)))
+                .audit(entry.clone()),
+        ),
+        (
+            "a batch whose last item inserts organization 10 again",
+            WriteBatch::new()
+                .config(SyncConfig::new(org(11), None, at(11)))
+                .config(SyncConfig::new(org(12), None, at(11)))
+                .config(SyncConfig::new(org(10), None, at(11)))
+                .audit(entry.clone()),
+        ),
+        (
+            "a batch with a valid insert and a stale update of organization 10",
+            WriteBatch::new()
+                .config(SyncConfig::new(org(11), None, at(11)))
+                .config(stale)
+                .audit(entry.clone()),
+        ),
+    ];
+    for (what, batch) in batches {
+        refused(store.write(batch).await, StoreErrorKind::Conflict, what);
+        assert_eq!(
+            ok(
+                store.configs().await,
+                "listing configs after a refused batch"
+            ),
+            configs_before,
+            "store_contract: {what} must write none of its configurations"
+        );
+        assert_eq!(
+            all_audit(store).await,
+            audit_before,
+            "store_contract: {what} must append none of its audit entries"
+        );
+    }
+
+    // The same batch without the conflict writes all of it.
+    let stored = ok(
+        store
+            .write(
+                WriteBatch::new()
+                    .config(SyncConfig::new(org(11), None, at(11)))
+                    .config(edit.clone())
+                    .audit(entry.clone()),
+            )
+            .await,
+        "a valid batch inserting organization 11 and updating organization 10",
+    );
+    assert_eq!(
+        stored,
+        vec![
+            saved(&SyncConfig::new(org(11), None, at(11)), 1),
+            saved(&edit, base.version() + 1)
+        ],
+        "store_contract: a batch must return its configurations as stored, in the batch's order"
+    );
+    let audit_after = all_audit(store).await;
+    assert_eq!(
+        audit_after.len(),
+        audit_before.len() + 1,
+        "store_contract: a valid batch must append its audit entries"
+    );
+    let appended = audit_after.last().expect("one appended entry");
+    assert_eq!(
+        (appended.actor.as_str(), appended.at),
+        (entry.actor.as_str(), entry.at),
+        "store_contract: a valid batch must append its audit entry as given"
+    );
+}
+
+async fn one_organization_twice_is_invalid(store: &dyn ConfigStore) {
+    let base = ok(store.config(org(10)).await, "reading organization 10")
+        .expect("store_contract: organization 10 was inserted earlier");
+    let configs_before = ok(store.configs().await, "listing configs before batches");
+    let audit_before = all_audit(store).await;
+    let mut edit = base.clone();
+    edit.set_allow_incidents(true);
+    let entry = AuditEntry::applied(at(11), "contract:atomic", AuditAction::UpdateConfig);
+
+    // One organization twice in a batch is invalid, even when each write alone would pass.
+    let what = "a batch writing organization 10 twice";
+    refused(
+        store
+            .write(
+                WriteBatch::new()
+                    .config(edit.clone())
+                    .config(edit.clone())
+                    .audit(entry.clone()),
+            )
+            .await,
+        StoreErrorKind::Invalid,
+        what,
+    );
+    refused(
+        store
+            .write(
+                WriteBatch::new()
+                    .config(SyncConfig::new(org(13), None, at(11)))
+                    .config(SyncConfig::new(org(13), None, at(12))),
+            )
+            .await,
+        StoreErrorKind::Invalid,
+        "a batch inserting organization 13 twice",
+    );
+    assert_eq!(
+        ok(
+            store.configs().await,
+            "listing configs after an invalid batch"
+        ),
+        configs_before,
+        "store_contract: {what} must write nothing"
+    );
+    assert_eq!(
+        all_audit(store).await,
+        audit_before,
+        "store_contract: {what} must append nothing"
+    );
+}
+
+async fn configs_are_ordered(store: &dyn ConfigStore) {
+    let batch = [30, 5, 20, 400, 3]
+        .map(|id| SyncConfig::new(org(id), None, at(20)))
+        .to_vec();
+    let stored = ok(
+        store.write(WriteBatch::new().configs(batch.clone())).await,
+        "inserting organizations 30, 5, 20, 400 and 3 in one batch",
+    );
+    assert_eq!(
+        stored,
+        batch.iter().map(|c| saved(c, 1)).collect::<Vec<_>>(),
+        "store_contract: a batch's configurations must come back in the batch's order"
+    );
+    let listed: Vec<OrganizationId> = ok(store.configs().await, "listing configs")
+        .iter()
+        .map(SyncConfig::organization)
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        listed, sorted,
+        "store_contract: configs() must list each organization once, ordered by organization"
+    );
+    for id in [1, 3, 5, 10, 11, 20, 30, 400] {
+        assert!(
+            listed.contains(&org(id)),
+            "store_contract: configs() must list organization {id}, written earlier"
+        );
+    }
+}
+
+async fn mode(store: &dyn ConfigStore) {
+    for mode in [
+        IntegrationMode::Active,
+        IntegrationMode::Inactive,
+        IntegrationMode::Inactive,
+        IntegrationMode::Disabled,
+        IntegrationMode::Active,
+    ] {
+        ok(store.set_mode(mode).await, "setting the mode");
+        assert_eq!(
+            ok(store.mode().await, "reading the mode"),
+            mode,
+            "store_contract: the mode must read back as set"
+        );
+    }
+}
+
+async fn ci_mappings(store: &dyn ConfigStore) {
+    let mut servers = CiMapping::new(name("servers"));
+    servers.set_rule(
+        DeviceRoleId::new(9).expect("store_contract: a valid role id"),
+        "cmdb_ci_win_server"
+            .parse()
+            .expect("store_contract: a valid class"),
+    );
+    let mut laptops = CiMapping::new(name("laptops"));
+    laptops.set_rule(
+        DeviceRoleId::new(3).expect("store_contract: a valid role id"),
+        "cmdb_ci_computer"
+            .parse()
+            .expect("store_contract: a valid class"),
+    );
+    let desktops = CiMapping::new(name("desktops"));
+
+    for mapping in [&servers, &laptops, &desktops] {
+        ok(
+            store.put_ci_mapping(mapping.clone()).await,
+            "creating a CI mapping",
+        );
+    }
+    assert_eq!(
+        ok(store.ci_mappings().await, "listing CI mappings"),
+        vec![desktops.clone(), laptops.clone(), servers.clone()],
+        "store_contract: CI mappings must be listed ordered by name"
+    );
+
+    let mut replaced = servers.clone();
+    replaced.set_rule(
+        DeviceRoleId::new(10).expect("store_contract: a valid role id"),
+        "cmdb_ci_linux_server"
+            .parse()
+            .expect("store_contract: a valid class"),
+    );
+    ok(
+        store.put_ci_mapping(replaced.clone()).await,
+        "replacing the CI mapping \"servers\"",
+    );
+    assert_eq!(
+        ok(
+            store.ci_mappings().await,
+            "listing CI mappings after a replace"
+        ),
+        vec![desktops.clone(), laptops.clone(), replaced.clone()],
+        "store_contract: putting a CI mapping with an existing name must replace it"
+    );
+
+    assert!(
+        ok(
+            store.delete_ci_mapping(laptops.name()).await,
+            "deleting the CI mapping \"laptops\""
+        ),
+        "store_contract: deleting an existing CI mapping must return true"
+    );
+    assert!(
+        !ok(
+            store.delete_ci_mapping(laptops.name()).await,
+            "deleting the CI mapping \"laptops\" again"
+        ),
+        "store_contract: deleting a CI mapping that does not exist must return false"
+    );
+    assert!(
+        !ok(
+            store.delete_ci_mapping(&name("never-stored")).await,
+            "deleting a CI mapping never stored"
+        ),
+        "store_contract: deleting a CI mapping that never existed must return false"
+    );
+    assert_eq!(
+        ok(
+            store.ci_mappings().await,
+            "listing CI mappings after a delete"
+        ),
+        vec![desktops, replaced],
+        "store_contract: a deleted CI mapping must no longer be listed"
+    );
+}
+
+async fn audit_log(store: &dyn ConfigStore) {
+    let before = all_audit(store).await;
+    let t = |secs: i64| at(1_000_000 + secs);
+    let entries = vec![
+        AuditEntry::applied(t(1), "contract:alice", AuditAction::SetMode),
+        AuditEntry::applied(t(2), "contract:bob", AuditAction::AddConfig).for_organization(org(1)),
+        AuditEntry::refused(
+            t(3),
+            "contract:alice",
+            AuditAction::DeleteConfig,
+            "the user may not see this organization",
+        )
+        .for_organization(org(5)),
+        AuditEntry::applied(t(4), "contract:alice", AuditAction::UpdateConfig)
+            .for_organization(org(1))
+            .with_states(
+                Some(serde_json::json!({"allow_incidents": false})),
+                Some(serde_json::json!({"allow_incidents": true})),
+            ),
+        AuditEntry::applied(
+            t(5),
+            "contract:bob",
+            AuditAction::Other("host-defined".to_owned()),
+        ),
+    ];
+    // The trait's default `append_audit`, split over two calls, plus an empty append.
+    ok(
+        store.append_audit(entries[..2].to_vec()).await,
+        "appending two audit entries",
+    );
+    ok(
+        store.append_audit(Vec::new()).await,
+        "appending no audit entries",
+    );
+    ok(
+        store.append_audit(entries[2..].to_vec()).await,
+        "appending three audit entries",
+    );
+
+    let all = all_audit(store).await;
+    assert_eq!(
+        all.len(),
+        before.len() + entries.len(),
+        "store_contract: appending must add exactly the appended entries"
+    );
+    assert_eq!(
+        &all[..before.len()],
+        &before[..],
+        "store_contract: appending must leave earlier audit entries as they were"
+    );
+    for pair in all.windows(2) {
+        assert!(
+            pair[0].seq < pair[1].seq,
+            "store_contract: audit seq numbers must increase in log order, got {} then {}",
+            pair[0].seq,
+            pair[1].seq
+        );
+    }
+    let appended = &all[before.len()..];
+    let with_seq = |expected: &[AuditEntry], got: &[AuditEntry]| -> Vec<AuditEntry> {
+        expected
+            .iter()
+            .zip(got)
+            .map(|(e, g)| AuditEntry {
+                seq: g.seq,
+                ..e.clone()
+            })
+            .collect()
+    };
+    assert_eq!(
+        appended,
+        &with_seq(&entries, appended)[..],
+        "store_contract: audit entries must be stored as given, in the order appended"
+    );
+    audit_filters(store).await;
+}
+
+/// Filters over the entries `audit_log` appended (at 1 000 001 to 1 000 005 seconds after the
+/// suite's epoch, later than any other entry).
+async fn audit_filters(store: &dyn ConfigStore) {
+    let t = |secs: i64| at(1_000_000 + secs);
+    let select = |filter: AuditFilter| async move {
+        ok(store.audit(&filter).await, "reading a filtered audit log")
+            .into_iter()
+            .map(|e| e.at)
+            .collect::<Vec<_>>()
+    };
+    let since = AuditFilter::all().since(t(1));
+    assert_eq!(
+        select(since.clone()).await,
+        vec![t(1), t(2), t(3), t(4), t(5)],
+        "store_contract: filtering the audit log by time must keep entries at or after it"
+    );
+    assert_eq!(
+        select(AuditFilter::all().since(t(4))).await,
+        vec![t(4), t(5)],
+        "store_contract: filtering the audit log by time must keep entries at or after it"
+    );
+    assert_eq!(
+        select(since.clone().organization(org(1))).await,
+        vec![t(2), t(4)],
+        "store_contract: filtering the audit log by organization must keep only its entries"
+    );
+    assert_eq!(
+        select(AuditFilter::all().actor("contract:alice")).await,
+        vec![t(1), t(3), t(4)],
+        "store_contract: filtering the audit log by actor must keep only that actor's entries"
+    );
+    assert_eq!(
+        select(
+            AuditFilter::all()
+                .actor("contract:bob")
+                .organization(org(1))
+        )
+        .await,
+        vec![t(2)],
+        "store_contract: audit filters must combine"
+    );
+    assert_eq!(
+        select(AuditFilter::all().limit(2)).await,
+        vec![t(4), t(5)],
+        "store_contract: an audit limit must keep the most recent entries, oldest first"
+    );
+    assert_eq!(
+        select(AuditFilter::all().actor("contract:alice").limit(2)).await,
+        vec![t(3), t(4)],
+        "store_contract: an audit limit must apply after the other filters"
+    );
+    assert_eq!(
+        select(AuditFilter::all().limit(0)).await,
+        Vec::<DateTime<Utc>>::new(),
+        "store_contract: an audit limit of 0 must return nothing"
+    );
+    assert_eq!(
+        select(AuditFilter::all().actor("contract:nobody")).await,
+        Vec::<DateTime<Utc>>::new(),
+        "store_contract: filtering by an actor with no entries must return nothing"
+    );
+}
