@@ -2,12 +2,16 @@
 //!
 //! - [`MemoryStore`]: everything in memory, shared between clones; for tests, demos and hosts
 //!   that rebuild their state on start.
+//! - [`JsonFileStore`]: one JSON file, replaced atomically on each write and locked against a
+//!   second process; for single-instance hosts that need no database.
 //!
-//! It applies writes through an internal state other stores can share, and passes
+//! Both apply writes through the same internal state, so they behave identically; both pass
 //! [`testing::store_contract`](crate::testing::store_contract) (feature `test-util`), which a
 //! host's own store (a database, say) should pass too.
 
+mod json_file;
 mod memory;
 mod state;
 
+pub use json_file::JsonFileStore;
 pub use memory::MemoryStore;

@@ -1,0 +1,476 @@
+//! [`JsonFileStore`]: a [`ConfigStore`] in one JSON file, locked against other processes.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::state::StoreState;
+use crate::model::{
+    AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode, OrganizationId, SyncConfig,
+};
+use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
+
+/// The schema number this version writes and the newest it reads.
+const SCHEMA: u64 = 1;
+
+/// A [`ConfigStore`] that keeps everything in one JSON file, for hosts that need no database.
+///
+/// # The file
+/// `{"schema": 1, "mode": …, "configs": […], "ci_mappings": […], "audit": […]}`, pretty-printed
+/// so a person can read it. A missing file is an empty store; the file is created by the first
+/// write (its directory must exist).
+///
+/// # Locking
+/// [`open`](Self::open) takes an exclusive operating-system lock on a sidecar file
+/// `<path>.lock` (not on the data file, which each write replaces) and holds it until the store
+/// is dropped. A second `open` of the same file — from another process or from this one — is
+/// refused with [`StoreErrorKind::Locked`]. The kernel releases the lock when the process dies,
+/// so a crash never leaves the file locked. The lock file itself is left in place.
+///
+/// # Durability
+/// Each write serializes the whole state, writes it to `.<name>.tmp` in the same directory,
+/// syncs it to disk, renames it over the data file and syncs the directory. A crash at any
+/// point leaves either the old or the new file, never a mix; a stray temporary file left by a
+/// crash is ignored (and later overwritten). The in-memory state changes only after the rename,
+/// so a failed write — reported as [`StoreErrorKind::Unavailable`] — changes nothing that later
+/// reads see. Writes that change nothing (an empty batch, setting the current mode) do not
+/// touch the file.
+///
+/// # Damaged files
+/// A file that cannot be read, is not complete JSON, or was written by a newer version (a
+/// higher `schema`) is refused with [`StoreErrorKind::Corrupt`] naming it, and left untouched:
+/// this store never overwrites or resets a file it could not read.
+///
+/// # Blocking
+/// File I/O is synchronous inside the async methods: the file is small and a write takes one
+/// `fsync`, so the calls block the executor thread briefly rather than depend on a runtime.
+/// Every write rewrites the whole file, audit log included; hosts with a large audit log should
+/// use a database-backed store.
+///
+/// ```
+/// use chrono::Utc;
+/// use ninjaone_servicenow::model::{OrganizationId, SyncConfig};
+/// use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind};
+/// use ninjaone_servicenow::store::JsonFileStore;
+///
+/// # futures::executor::block_on(async {
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("sync.json");
+/// let store = JsonFileStore::open(&path)?;
+/// let config = SyncConfig::new(OrganizationId::new(2)?, None, Utc::now());
+/// store.write_config(config).await?;
+///
+/// // While `store` is open, nobody else can open the file.
+/// assert_eq!(JsonFileStore::open(&path).unwrap_err().kind(), StoreErrorKind::Locked);
+///
+/// drop(store);
+/// let reopened = JsonFileStore::open(&path)?;
+/// assert_eq!(reopened.configs().await?.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct JsonFileStore {
+    path: PathBuf,
+    temp: PathBuf,
+    state: Mutex<StoreState>,
+    /// Held open for the store's lifetime: closing it releases the lock.
+    _lock: File,
+}
+
+impl JsonFileStore {
+    /// Opens (or prepares to create) the store file at `path` and locks it.
+    ///
+    /// # Errors
+    /// - [`StoreErrorKind::Locked`] when another process, or another open store in this
+    ///   process, holds the file;
+    /// - [`StoreErrorKind::Corrupt`] when the file exists but cannot be read, is not complete
+    ///   JSON, does not hold a store's state, or has a newer schema; the file is left untouched;
+    /// - [`StoreErrorKind::Unavailable`] when the lock file cannot be created (for example the
+    ///   directory does not exist);
+    /// - [`StoreErrorKind::Invalid`] when `path` does not name a file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let lock_path = sibling(&path, "", ".lock")?;
+        let temp = sibling(&path, ".", ".tmp")?;
+        let lock = lock(&path, &lock_path)?;
+        let state = read_state(&path)?;
+        Ok(Self {
+            path,
+            temp,
+            state: Mutex::new(state),
+            _lock: lock,
+        })
+    }
+
+    /// The data file's path, as given to [`open`](Self::open).
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The state, even if a thread panicked while holding it: the state is replaced only as a
+    /// whole, after the file was written, so it is always consistent.
+    fn state(&self) -> MutexGuard<'_, StoreState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `change` on a copy of the state; when it reports a change, saves the copy to the file
+    /// and only then makes it the state. The lock is held throughout, so writes are serialized.
+    fn update<T>(
+        &self,
+        change: impl FnOnce(&mut StoreState) -> Result<(T, bool), StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut state = self.state();
+        let mut next = state.clone();
+        let (value, changed) = change(&mut next)?;
+        if changed {
+            self.save(&next)?;
+            *state = next;
+        }
+        Ok(value)
+    }
+
+    /// Writes `state` to the temporary file, syncs it, renames it over the data file and syncs
+    /// the directory.
+    fn save(&self, state: &StoreState) -> Result<(), StoreError> {
+        let mut bytes = serde_json::to_vec_pretty(&FileContents {
+            schema: SCHEMA,
+            state,
+        })
+        .map_err(|e| {
+            unavailable(
+                &self.path,
+                "the state could not be serialized; nothing was written",
+                e,
+            )
+        })?;
+        bytes.push(b'\n');
+
+        if let Err(e) = write_synced(&self.temp, &bytes) {
+            // Best effort: a stray temporary file is harmless, the next write replaces it.
+            let _ = fs::remove_file(&self.temp);
+            return Err(unavailable(
+                &self.path,
+                &format!(
+                    "writing the temporary file {} failed; the store is unchanged, try again once \
+                     the directory is writable",
+                    self.temp.display()
+                ),
+                e,
+            ));
+        }
+        if let Err(e) = fs::rename(&self.temp, &self.path) {
+            let _ = fs::remove_file(&self.temp);
+            return Err(unavailable(
+                &self.path,
+                &format!(
+                    "renaming {} over it failed; the store is unchanged, try again",
+                    self.temp.display()
+                ),
+                e,
+            ));
+        }
+        sync_dir(&self.path).map_err(|e| {
+            unavailable(
+                &self.path,
+                "syncing its directory after the rename failed, so the write may not survive a \
+                 power loss; the write is reported as failed, read again and retry",
+                e,
+            )
+        })
+    }
+}
+
+impl fmt::Debug for JsonFileStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonFileStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl ConfigStore for JsonFileStore {
+    async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError> {
+        Ok(self.state().configs())
+    }
+
+    async fn config(&self, organization: OrganizationId) -> Result<Option<SyncConfig>, StoreError> {
+        Ok(self.state().config(organization))
+    }
+
+    async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
+        self.update(|state| {
+            let changed = !batch.is_empty();
+            state.apply(batch).map(|stored| (stored, changed))
+        })
+    }
+
+    async fn mode(&self) -> Result<IntegrationMode, StoreError> {
+        Ok(self.state().mode())
+    }
+
+    async fn set_mode(&self, mode: IntegrationMode) -> Result<(), StoreError> {
+        self.update(|state| Ok(((), state.set_mode(mode))))
+    }
+
+    async fn ci_mappings(&self) -> Result<Vec<CiMapping>, StoreError> {
+        Ok(self.state().ci_mappings())
+    }
+
+    async fn put_ci_mapping(&self, mapping: CiMapping) -> Result<(), StoreError> {
+        self.update(|state| Ok(((), state.put_ci_mapping(mapping))))
+    }
+
+    async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError> {
+        self.update(|state| {
+            let deleted = state.delete_ci_mapping(name);
+            Ok((deleted, deleted))
+        })
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.state().audit(filter))
+    }
+}
+
+/// What the file holds: the schema number, then the state's fields.
+#[derive(Serialize)]
+struct FileContents<'a> {
+    schema: u64,
+    #[serde(flatten)]
+    state: &'a StoreState,
+}
+
+/// `<dir>/<prefix><file name><suffix>` next to `path`.
+fn sibling(path: &Path, prefix: &str, suffix: &str) -> Result<PathBuf, StoreError> {
+    let name = path.file_name().ok_or_else(|| {
+        StoreError::new(
+            StoreErrorKind::Invalid,
+            format!(
+                "the store path {} does not name a file; give a path such as sync.json",
+                path.display()
+            ),
+        )
+    })?;
+    let mut sibling = OsString::from(prefix);
+    sibling.push(name);
+    sibling.push(suffix);
+    Ok(path.with_file_name(sibling))
+}
+
+/// Creates (if needed) and exclusively locks the lock file; the returned handle holds the lock.
+fn lock(path: &Path, lock_path: &Path) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_path)
+        .map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!(
+                    "could not create the lock file {} for the store file {}; check that the \
+                     directory exists and is writable",
+                    lock_path.display(),
+                    path.display()
+                ),
+            )
+            .with_source(e)
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::new(
+            StoreErrorKind::Locked,
+            format!(
+                "the store file {} is in use by another process (or another open store in this \
+                 one), which holds its lock file {}; stop the other user or use another file",
+                path.display(),
+                lock_path.display()
+            ),
+        )),
+        Err(TryLockError::Error(e)) => Err(StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!(
+                "could not lock {} for the store file {}; the file system may not support locks",
+                lock_path.display(),
+                path.display()
+            ),
+        )
+        .with_source(e)),
+    }
+}
+
+/// Reads the state from `path`: empty when the file does not exist, a `Corrupt` error when it
+/// exists but cannot be used.
+fn read_state(path: &Path) -> Result<StoreState, StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(StoreState::default()),
+        Err(e) => return Err(corrupt(path, "could not be read").with_source(e)),
+    };
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let what = if e.is_eof() {
+            "ends in the middle of its JSON (it looks truncated)"
+        } else {
+            "is not valid JSON"
+        };
+        corrupt(path, what).with_source(e)
+    })?;
+    let Value::Object(mut object) = value else {
+        return Err(corrupt(path, "does not hold a JSON object"));
+    };
+    match object.remove("schema") {
+        Some(Value::Number(n)) if n.as_u64() == Some(SCHEMA) => {}
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v > SCHEMA) => {
+            return Err(corrupt(
+                path,
+                &format!(
+                    "was written by a newer version (schema {n}; this version reads schema \
+                     {SCHEMA}); upgrade this program"
+                ),
+            ));
+        }
+        Some(other) => {
+            return Err(corrupt(
+                path,
+                &format!("has an unknown schema {other}; expected {SCHEMA}"),
+            ));
+        }
+        None => return Err(corrupt(path, "has no schema number")),
+    }
+    serde_json::from_value(Value::Object(object)).map_err(|e| {
+        corrupt(path, &format!("does not hold a valid store state ({e})")).with_source(e)
+    })
+}
+
+/// A `Corrupt` error: the file `what`, and was left untouched.
+fn corrupt(path: &Path, what: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Corrupt,
+        format!(
+            "the store file {} {what}; it was left untouched: inspect or restore it, then open \
+             the store again",
+            path.display()
+        ),
+    )
+}
+
+/// An `Unavailable` error about saving the file at `path`.
+fn unavailable(
+    path: &Path,
+    what: &str,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Unavailable,
+        format!("could not save the store file {}: {what}", path.display()),
+    )
+    .with_source(source)
+}
+
+/// Creates or truncates `path`, writes `bytes` and syncs them to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Syncs the directory holding `path`, so a rename in it survives a power loss.
+#[cfg(unix)]
+fn sync_dir(path: &Path) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+/// Directories cannot be opened for syncing here; the rename is as durable as the platform
+/// makes it.
+#[cfg(not(unix))]
+#[allow(clippy::unnecessary_wraps)]
+fn sync_dir(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sibling_paths() {
+        let path = Path::new("/var/lib/nsn/sync.json");
+        assert_eq!(
+            sibling(path, "", ".lock").expect("a file path"),
+            Path::new("/var/lib/nsn/sync.json.lock")
+        );
+        assert_eq!(
+            sibling(path, ".", ".tmp").expect("a file path"),
+            Path::new("/var/lib/nsn/.sync.json.tmp")
+        );
+        assert_eq!(
+            sibling(Path::new("sync.json"), ".", ".tmp").expect("a file path"),
+            Path::new(".sync.json.tmp")
+        );
+        let err = sibling(Path::new("/"), "", ".lock").expect_err("not a file");
+        assert_eq!(err.kind(), StoreErrorKind::Invalid);
+    }
+
+    #[test]
+    fn file_contents_start_with_the_schema() {
+        let state = StoreState::default();
+        let json = serde_json::to_value(FileContents {
+            schema: SCHEMA,
+            state: &state,
+        })
+        .expect("serializable");
+        assert_eq!(json["schema"], 1);
+        assert_eq!(json["mode"], "disabled");
+        assert_eq!(json["configs"], Value::Array(Vec::new()));
+    }
+
+    #[test]
+    fn schema_checks() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("s.json");
+        for (contents, expect) in [
+            (r#"{"schema": 1}"#, None),
+            (r#"{"schema": 2}"#, Some("newer version (schema 2")),
+            (r#"{"schema": "1"}"#, Some("unknown schema")),
+            (r#"{"schema": 0}"#, Some("unknown schema")),
+            (r#"{"mode": "active"}"#, Some("no schema number")),
+            ("[1, 2]", Some("does not hold a JSON object")),
+            (
+                r#"{"schema": 1, "mode": "sideways"}"#,
+                Some("valid store state"),
+            ),
+            (r#"{"schema": 1, "mod"#, Some("truncated")),
+            ("", Some("truncated")),
+            ("\u{0}garbage", Some("not valid JSON")),
+        ] {
+            fs::write(&path, contents).expect("write the test file");
+            match (read_state(&path), expect) {
+                (Ok(state), None) => assert_eq!(state, StoreState::default()),
+                (Err(e), Some(part)) => {
+                    assert_eq!(e.kind(), StoreErrorKind::Corrupt, "{contents}: {e}");
+                    assert!(e.message().contains(part), "{contents}: {e}");
+                    assert!(e.message().contains("left untouched"), "{contents}: {e}");
+                }
+                (other, _) => panic!("{contents}: unexpected {other:?}"),
+            }
+        }
+    }
+}

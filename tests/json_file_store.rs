@@ -1,0 +1,326 @@
+//! `JsonFileStore` on damaged files, crashes, failing writes and a second user of the file.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::DateTime;
+use futures::executor::block_on;
+use ninjaone_servicenow::model::{
+    AuditAction, AuditEntry, AuditFilter, IntegrationMode, OrganizationId, SyncConfig,
+};
+use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WriteBatch};
+use ninjaone_servicenow::store::JsonFileStore;
+
+/// Set in a child process to the file it must try to open.
+const CHILD_PATH_VAR: &str = "NSN_LOCK_CHILD_PATH";
+/// The line a child prints with the result of its open.
+const CHILD_MARKER: &str = "NSN_LOCK_CHILD_RESULT=";
+
+fn org(id: u32) -> OrganizationId {
+    OrganizationId::new(id).expect("a valid organization id")
+}
+
+fn config(id: u32) -> SyncConfig {
+    SyncConfig::new(
+        org(id),
+        None,
+        DateTime::from_timestamp(1_700_000_000, 0).expect("a valid time"),
+    )
+}
+
+fn entry() -> AuditEntry {
+    AuditEntry::applied(
+        DateTime::from_timestamp(1_700_000_000, 0).expect("a valid time"),
+        "tester",
+        AuditAction::AddConfig,
+    )
+}
+
+/// A directory with a store file holding organizations 1 and 2, one audit entry and mode
+/// active; the store is closed.
+fn populated() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("sync.json");
+    let store = JsonFileStore::open(&path).expect("open a new store");
+    block_on(async {
+        store
+            .write(
+                WriteBatch::new()
+                    .config(config(1))
+                    .config(config(2))
+                    .audit(entry()),
+            )
+            .await
+            .expect("write");
+        store
+            .set_mode(IntegrationMode::Active)
+            .await
+            .expect("set mode");
+    });
+    drop(store);
+    (dir, path)
+}
+
+/// Opening `path` must fail as corrupt, name the file, and leave its bytes as they were.
+fn assert_refused_untouched(path: &Path, contents: &[u8], what: &str) {
+    fs::write(path, contents).expect("write the damaged file");
+    for attempt in 1..=2 {
+        let err = JsonFileStore::open(path).expect_err(what);
+        assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{what}: {err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&path.display().to_string()),
+            "{what}: the error must name the file: {message}"
+        );
+        assert!(
+            message.contains("left untouched"),
+            "{what}: the error must say the file was left untouched: {message}"
+        );
+        assert_eq!(
+            fs::read(path).expect("read the file back"),
+            contents,
+            "{what}: the file must be unchanged after open attempt {attempt}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_empty_store_created_on_first_write() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("sync.json");
+    let store = JsonFileStore::open(&path).expect("open");
+    assert_eq!(store.path(), path);
+    assert!(format!("{store:?}").contains("sync.json"));
+    block_on(async {
+        assert!(store.configs().await.unwrap().is_empty());
+        // Writes that change nothing do not create the file.
+        store.set_mode(IntegrationMode::Disabled).await.unwrap();
+        store.write(WriteBatch::new()).await.unwrap();
+        assert!(
+            !store
+                .delete_ci_mapping(&"x".parse().unwrap())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !path.exists(),
+            "a write that changes nothing must not create the file"
+        );
+        store.write_config(config(1)).await.unwrap();
+    });
+    let json: serde_json::Value =
+        serde_json::from_slice(&fs::read(&path).expect("the file exists")).expect("valid JSON");
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["configs"][0]["organization"], 1);
+    assert!(!dir.path().join(".sync.json.tmp").exists());
+}
+
+#[test]
+fn a_truncated_file_is_refused_and_left_untouched() {
+    let (_dir, path) = populated();
+    let good = fs::read(&path).expect("read");
+    assert_refused_untouched(&path, &good[..good.len() / 2], "a truncated file");
+    assert_refused_untouched(&path, b"", "an empty file");
+
+    // Restoring the file makes the store open again: a refused open kept no lock.
+    fs::write(&path, &good).expect("restore");
+    let store = JsonFileStore::open(&path).expect("open the restored file");
+    assert_eq!(block_on(store.configs()).unwrap().len(), 2);
+}
+
+#[test]
+fn garbage_and_newer_schemas_are_refused_and_left_untouched() {
+    let (_dir, path) = populated();
+    let good: serde_json::Value =
+        serde_json::from_slice(&fs::read(&path).expect("read")).expect("valid JSON");
+
+    assert_refused_untouched(&path, b"\x00\xffnot json at all", "garbage");
+    assert_refused_untouched(&path, b"[1, 2, 3]", "a JSON list");
+    assert_refused_untouched(&path, br#"{"configs": []}"#, "no schema");
+
+    let mut newer = good.clone();
+    newer["schema"] = 2.into();
+    let bytes = serde_json::to_vec(&newer).unwrap();
+    assert_refused_untouched(&path, &bytes, "a newer schema");
+    let err = JsonFileStore::open(&path).unwrap_err();
+    assert!(err.message().contains("newer version"), "{err}");
+
+    let mut twice = good.clone();
+    let first = twice["configs"][0].clone();
+    twice["configs"].as_array_mut().unwrap().push(first);
+    let bytes = serde_json::to_vec(&twice).unwrap();
+    assert_refused_untouched(&path, &bytes, "one organization configured twice");
+
+    let mut bad_value = good;
+    bad_value["configs"][0]["status"] = "sideways".into();
+    let bytes = serde_json::to_vec(&bad_value).unwrap();
+    assert_refused_untouched(&path, &bytes, "an unknown status");
+}
+
+#[test]
+fn an_unreadable_path_is_refused() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("sync.json");
+    fs::create_dir(&path).expect("a directory where the file should be");
+    let err = JsonFileStore::open(&path).expect_err("a directory is not a store file");
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+    assert!(err.message().contains("could not be read"), "{err}");
+    assert!(path.is_dir(), "the directory must be left alone");
+}
+
+#[test]
+fn a_missing_directory_is_unavailable() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("absent").join("sync.json");
+    let err = JsonFileStore::open(&path).expect_err("no directory");
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+    assert!(err.message().contains("sync.json"), "{err}");
+}
+
+#[test]
+fn a_crash_before_the_rename_leaves_the_old_state() {
+    let (dir, path) = populated();
+    let before = fs::read(&path).expect("read");
+    // A crash after writing the temporary file and before renaming it.
+    let temp = dir.path().join(".sync.json.tmp");
+    fs::write(
+        &temp,
+        br#"{"schema": 1, "mode": "inactive", "configs": [], "ci_mappi"#,
+    )
+    .expect("write a stray temp file");
+
+    let store = JsonFileStore::open(&path).expect("a stray temp file is ignored");
+    block_on(async {
+        assert_eq!(store.mode().await.unwrap(), IntegrationMode::Active);
+        assert_eq!(store.configs().await.unwrap().len(), 2);
+    });
+    assert_eq!(fs::read(&path).unwrap(), before);
+
+    // The next write replaces the stray file and renames it into place.
+    block_on(store.write_config(config(3))).expect("write over the stray temp file");
+    assert!(!temp.exists(), "the temporary file must have been renamed");
+    drop(store);
+    let reopened = JsonFileStore::open(&path).expect("reopen");
+    assert_eq!(block_on(reopened.configs()).unwrap().len(), 3);
+}
+
+#[test]
+fn a_failing_write_changes_neither_memory_nor_file() {
+    let (dir, path) = populated();
+    let store = JsonFileStore::open(&path).expect("open");
+    let before_file = fs::read(&path).expect("read");
+    let stored = block_on(store.config(org(1)))
+        .unwrap()
+        .expect("organization 1");
+    let audit_before = block_on(store.audit(&AuditFilter::all())).unwrap();
+
+    // Creating the temporary file fails while a directory has its name.
+    let temp = dir.path().join(".sync.json.tmp");
+    fs::create_dir(&temp).expect("block the temp path");
+
+    let mut edit = stored.clone();
+    edit.set_allow_incidents(true);
+    block_on(async {
+        let err = store
+            .write(WriteBatch::new().config(edit.clone()).audit(entry()))
+            .await
+            .expect_err("the temp file cannot be created");
+        assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+        assert!(
+            err.message().contains(&path.display().to_string()),
+            "the error must name the file: {err}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+
+        let err = store
+            .set_mode(IntegrationMode::Inactive)
+            .await
+            .expect_err("the mode cannot be saved either");
+        assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+
+        assert_eq!(store.config(org(1)).await.unwrap(), Some(stored.clone()));
+        assert_eq!(
+            store.audit(&AuditFilter::all()).await.unwrap(),
+            audit_before
+        );
+        assert_eq!(store.mode().await.unwrap(), IntegrationMode::Active);
+    });
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        before_file,
+        "the file must be unchanged"
+    );
+
+    // Once the obstacle is gone, the same write (same expected version) succeeds.
+    fs::remove_dir(&temp).expect("unblock");
+    let saved = block_on(store.write_config(edit)).expect("the retried write");
+    assert_eq!(saved.version(), stored.version() + 1);
+    drop(store);
+    let reopened = JsonFileStore::open(&path).expect("reopen");
+    assert_eq!(block_on(reopened.config(org(1))).unwrap(), Some(saved));
+}
+
+#[test]
+fn a_second_open_in_this_process_is_locked() {
+    let (_dir, path) = populated();
+    let first = JsonFileStore::open(&path).expect("the first open");
+    let err = JsonFileStore::open(&path).expect_err("the second open");
+    assert_eq!(err.kind(), StoreErrorKind::Locked, "{err}");
+    assert!(err.message().contains(&path.display().to_string()), "{err}");
+    assert!(err.message().contains("another process"), "{err}");
+    drop(first);
+    JsonFileStore::open(&path).expect("an open after the first store is dropped");
+}
+
+/// Runs this test binary's `lock_child` test in a new process against `path` and returns the
+/// result it printed.
+fn open_in_child(path: &Path) -> String {
+    let output = Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", "lock_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD_PATH_VAR, path)
+        .output()
+        .expect("run the child process");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the child process failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        // The test harness may print "test lock_child ... " before the marker on the same line.
+        .find_map(|line| {
+            line.split_once(CHILD_MARKER)
+                .map(|(_, result)| result.trim())
+        })
+        .unwrap_or_else(|| panic!("the child printed no result: {stdout}"))
+        .to_owned()
+}
+
+#[test]
+fn another_process_cannot_open_the_file_while_it_is_open() {
+    let (_dir, path) = populated();
+    let store = JsonFileStore::open(&path).expect("open in this process");
+    assert_eq!(open_in_child(&path), "Locked");
+    // The store here still works while the other process was refused.
+    block_on(store.write_config(config(3))).expect("write");
+    drop(store);
+    assert_eq!(open_in_child(&path), "opened 3");
+}
+
+/// The child side of `another_process_cannot_open_the_file_while_it_is_open`: does nothing
+/// unless started by it.
+#[test]
+fn lock_child() {
+    let Some(path) = std::env::var_os(CHILD_PATH_VAR) else {
+        return;
+    };
+    match JsonFileStore::open(&path) {
+        Ok(store) => {
+            let configs = block_on(store.configs()).expect("configs");
+            println!("{CHILD_MARKER}opened {}", configs.len());
+        }
+        Err(e) => println!("{CHILD_MARKER}{:?}", e.kind()),
+    }
+}
