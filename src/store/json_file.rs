@@ -323,7 +323,8 @@ fn read_state(path: &Path) -> Result<StoreState, StoreError> {
         } else {
             "is not valid JSON"
         };
-        corrupt(path, what).with_source(e)
+        let what = format!("{what} at line {}, column {}", e.line(), e.column());
+        corrupt(path, &what).with_source(e)
     })?;
     let Value::Object(mut object) = value else {
         return Err(corrupt(path, "does not hold a JSON object"));
@@ -347,9 +348,10 @@ fn read_state(path: &Path) -> Result<StoreState, StoreError> {
         }
         None => return Err(corrupt(path, "has no schema number")),
     }
-    serde_json::from_value(Value::Object(object)).map_err(|e| {
-        corrupt(path, &format!("does not hold a valid store state ({e})")).with_source(e)
-    })
+    // The detail goes into the message (a person fixing the file needs it), so it is not
+    // attached as the source as well.
+    serde_json::from_value(Value::Object(object))
+        .map_err(|e| corrupt(path, &format!("does not hold a valid store state ({e})")))
 }
 
 /// A `Corrupt` error: the file `what`, and was left untouched.
