@@ -66,7 +66,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
     // Match locally: free text never goes into a ServiceNow query.
     let mut by_name: HashMap<String, Vec<&Company>> = HashMap::new();
     for company in &companies.items {
-        by_name.entry(normalize_name(&company.name)).or_default().push(company);
+        by_name
+            .entry(normalize_name(&company.name))
+            .or_default()
+            .push(company);
     }
 
     // Save a pending configuration per organization, in one batch with its audit entries.
@@ -78,7 +81,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
         };
         let config = SyncConfig::new(org.id, company, clock.now());
         batch = batch.config(config).audit(
-            AuditEntry::applied(clock.now(), ACTOR, AuditAction::AddConfig).for_organization(org.id),
+            AuditEntry::applied(clock.now(), ACTOR, AuditAction::AddConfig)
+                .for_organization(org.id),
         );
     }
     let saved = store.write(batch).await?;
@@ -109,7 +113,22 @@ async fn run() -> Result<(), Box<dyn Error>> {
     store.write(batch).await?;
 
     print_configs(&store, &orgs.items, &companies.items, &devices.items).await?;
+    show_refusals(&store, &clock).await?;
 
+    let audit = store.audit(&AuditFilter::all()).await?;
+    println!(
+        "\naudit log: {} entries; remote calls: NinjaOne {}, ServiceNow {} (writes: {})",
+        audit.len(),
+        ninja.faults().total_calls(),
+        snow.faults().total_calls(),
+        snow.faults().writes()
+    );
+    Ok(())
+}
+
+/// What the status machine and the store refuse: a transition the table does not allow, and a
+/// write from a stale copy.
+async fn show_refusals(store: &MemoryStore, clock: &ManualClock) -> Result<(), Box<dyn Error>> {
     println!("\n== The machine refuses what the table refuses");
     let mut active = store
         .configs()
@@ -130,15 +149,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
     if let Err(conflict) = store.write_config(stale).await {
         println!("{conflict}");
     }
-
-    let audit = store.audit(&AuditFilter::all()).await?;
-    println!(
-        "\naudit log: {} entries; remote calls: NinjaOne {}, ServiceNow {} (writes: {})",
-        audit.len(),
-        ninja.faults().total_calls(),
-        snow.faults().total_calls(),
-        snow.faults().writes()
-    );
     Ok(())
 }
 
@@ -149,7 +159,7 @@ async fn print_configs(
     devices: &[Device],
 ) -> Result<(), Box<dyn Error>> {
     println!(
-        "\n{:<4} {:<24} {:<24} {:>7}  {:<9} reason",
+        "\n{:<4} {:<26} {:<26} {:>7}  {:<9} reason",
         "org", "organization", "company", "devices", "status"
     );
     for config in store.configs().await? {
@@ -162,7 +172,7 @@ async fn print_configs(
             .filter(|d| d.organization_id == config.organization())
             .count();
         println!(
-            "{:<4} {:<24} {:<24} {:>7}  {:<9} {}",
+            "{:<4} {:<26} {:<26} {:>7}  {:<9} {}",
             config.organization(),
             org.map_or("?", |o| o.name.as_str()),
             company.map_or("(unmapped)", |c| c.name.trim()),
@@ -176,8 +186,9 @@ async fn print_configs(
 
 fn decode_real_shaped_json() -> Result<(), Box<dyn Error>> {
     println!("== Decoding real-shaped JSON");
-    let orgs: serde_json::Value =
-        serde_json::from_str(include_str!("../tests/fixtures/ninjaone/organizations.json"))?;
+    let orgs: serde_json::Value = serde_json::from_str(include_str!(
+        "../tests/fixtures/ninjaone/organizations.json"
+    ))?;
     let (orgs, rejected) = decode_rows::<Organization>(orgs);
     println!(
         "NinjaOne organizations: {} decoded, {} rejected; omitted fields are fine: {:?}",

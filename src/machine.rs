@@ -88,7 +88,7 @@ impl fmt::Display for SyncEvent {
 
 /// A refused transition: the event does not apply to the status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a {status} configuration cannot take the event \"{event}\"")]
+#[error("a configuration in status \"{status}\" cannot take the event \"{event}\"")]
 pub struct TransitionError {
     /// The status the configuration was in.
     pub status: SyncStatus,
@@ -106,7 +106,10 @@ pub struct TransitionError {
 /// use ninjaone_servicenow::model::SyncStatus;
 /// assert_eq!(transition(SyncStatus::Pending, SyncEvent::Enqueue)?, SyncStatus::InQueue);
 /// let refused = transition(SyncStatus::Deleted, SyncEvent::Changed).unwrap_err();
-/// assert_eq!(refused.to_string(), "a deleted configuration cannot take the event \"changed\"");
+/// assert_eq!(
+///     refused.to_string(),
+///     "a configuration in status \"deleted\" cannot take the event \"changed\""
+/// );
 /// # Ok::<(), ninjaone_servicenow::machine::TransitionError>(())
 /// ```
 // Arms follow the table event by event; merging equal outcomes across events would hide it.

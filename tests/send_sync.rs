@@ -9,6 +9,7 @@ use ninjaone_servicenow::model::{IdError, SyncConfig};
 use ninjaone_servicenow::ports::{
     ApiError, ConfigStore, NinjaOneApi, Page, PageRequest, ServiceNowApi, StoreError,
 };
+use ninjaone_servicenow::store::{JsonFileStore, MemoryStore};
 
 fn assert_send_sync<T: Send + Sync + ?Sized>() {}
 fn assert_error<T: std::error::Error + Send + Sync + 'static>() {}
@@ -27,6 +28,19 @@ fn ports_are_object_safe_and_thread_safe() {
     assert_send_sync::<ManualClock>();
     assert_send_sync::<SyncConfig>();
     assert_send_sync::<Page<SyncConfig>>();
+    assert_send_sync::<MemoryStore>();
+    assert_send_sync::<JsonFileStore>();
+}
+
+/// The ready stores plug in where the engine expects a port.
+#[test]
+fn stores_coerce_to_the_port() {
+    let memory: Arc<dyn ConfigStore> = Arc::new(MemoryStore::new());
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file: Arc<dyn ConfigStore> =
+        Arc::new(JsonFileStore::open(dir.path().join("state.json")).expect("a new store file"));
+    assert!(format!("{memory:?}").contains("MemoryStore"));
+    assert!(format!("{file:?}").contains("JsonFileStore"));
 }
 
 #[test]

@@ -34,6 +34,11 @@ const SCHEMA: u64 = 1;
 /// refused with [`StoreErrorKind::Locked`]. The kernel releases the lock when the process dies,
 /// so a crash never leaves the file locked. The lock file itself is left in place.
 ///
+/// The lock belongs to the open file, which a child process shares from the moment it is
+/// spawned until it starts its own program. A host that spawns processes may therefore see
+/// `Locked` when it reopens a file right after dropping its store, while a spawn is under way;
+/// trying again a moment later succeeds.
+///
 /// # Durability
 /// Each write serializes the whole state, writes it to `.<name>.tmp` in the same directory,
 /// syncs it to disk, renames it over the data file and syncs the directory. A crash at any
