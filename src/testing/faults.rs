@@ -84,11 +84,7 @@ impl Faults {
     /// The next `n` calls of `method` fail with `kind` before doing anything. Queues after any
     /// failures already queued for the method, so kinds can be chained.
     pub fn fail_next(&self, method: &'static str, n: usize, kind: ApiErrorKind) -> &Self {
-        self.lock()
-            .fail_next
-            .entry(method)
-            .or_default()
-            .extend(std::iter::repeat_n(kind, n));
+        enqueue(&mut self.lock().fail_next, method, n, kind);
         self
     }
 
@@ -135,11 +131,7 @@ impl Faults {
     /// The next `n` calls of `method` do their work (a write is committed) and then fail with
     /// `kind` — for example [`ApiErrorKind::Transient`] for a timeout after commit.
     pub fn commit_then_fail(&self, method: &'static str, n: usize, kind: ApiErrorKind) -> &Self {
-        self.lock()
-            .commit_then_fail
-            .entry(method)
-            .or_default()
-            .extend(std::iter::repeat_n(kind, n));
+        enqueue(&mut self.lock().commit_then_fail, method, n, kind);
         self
     }
 
@@ -228,6 +220,19 @@ impl Faults {
     pub(crate) fn record_write(&self, method: &'static str) {
         *self.lock().writes.entry(method).or_insert(0) += 1;
     }
+}
+
+/// Queues `n` failures of `kind` for `method`, after those already queued.
+fn enqueue(
+    queues: &mut BTreeMap<&'static str, VecDeque<ApiErrorKind>>,
+    method: &'static str,
+    n: usize,
+    kind: ApiErrorKind,
+) {
+    queues
+        .entry(method)
+        .or_default()
+        .extend(std::iter::repeat_n(kind, n));
 }
 
 fn injected(kind: ApiErrorKind, method: &str, call: usize, when: &str) -> ApiError {

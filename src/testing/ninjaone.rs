@@ -66,6 +66,30 @@ struct NinjaState {
     alert_counter: u64,
 }
 
+impl NinjaState {
+    /// Adds `alert`, or replaces the open alert with the same uid.
+    fn put_alert(&mut self, alert: Alert) {
+        match self.alerts.iter_mut().find(|a| a.uid == alert.uid) {
+            Some(existing) => *existing = alert,
+            None => self.alerts.push(alert),
+        }
+    }
+
+    /// Raises a new alert with the next generated uid; `None` only if that uid were refused.
+    fn raise_alert(
+        &mut self,
+        device: Option<DeviceId>,
+        message: String,
+        at: DateTime<Utc>,
+    ) -> Option<AlertUid> {
+        self.alert_counter += 1;
+        let alert = alert(self.alert_counter, device, message, at)?;
+        let uid = alert.uid.clone();
+        self.alerts.push(alert);
+        Some(uid)
+    }
+}
+
 const ORGANIZATIONS: &str = "organizations";
 const ORGANIZATION: &str = "organization";
 const DEVICE_ROLES: &str = "device_roles";
@@ -282,11 +306,7 @@ impl FakeNinjaOne {
 
     /// Raises an alert (or replaces the one with the same uid).
     pub fn add_alert(&self, alert: Alert) {
-        let mut state = self.lock();
-        match state.alerts.iter_mut().find(|a| a.uid == alert.uid) {
-            Some(existing) => *existing = alert,
-            None => state.alerts.push(alert),
-        }
+        self.lock().put_alert(alert);
     }
 
     /// Raises an alert on `device` with a generated, UUID-shaped uid
@@ -298,12 +318,7 @@ impl FakeNinjaOne {
         message: impl Into<String>,
         at: DateTime<Utc>,
     ) -> Option<AlertUid> {
-        let mut state = self.lock();
-        state.alert_counter += 1;
-        let alert = alert(state.alert_counter, Some(device), message.into(), at)?;
-        let uid = alert.uid.clone();
-        state.alerts.push(alert);
-        Some(uid)
+        self.lock().raise_alert(Some(device), message.into(), at)
     }
 
     /// Clears an alert, as when its condition resets. `false` when there was none.
@@ -513,17 +528,10 @@ impl FakeNinjaOneBuilder {
                 else {
                     break;
                 };
-                let role = (!roles.is_empty()).then(|| &roles[k % roles.len()]);
-                let class = role.map_or(NodeClass::WindowsWorkstation, |r| r.node_class.clone());
+                let role = (!roles.is_empty()).then(|| roles[k % roles.len()].id);
+                let class = class_of(&state.roles, role);
                 let name = format!("{}-{:04}-{:02}", host_prefix(&class), id.get(), k + 1);
-                let mut d = device(
-                    device_id,
-                    id,
-                    role.map(|r| r.id),
-                    class,
-                    &name,
-                    fixed_time(),
-                );
+                let mut d = device(device_id, id, role, class, &name, fixed_time());
                 d.location_id = org.locations.first().map(|l| l.id);
                 d.dns_name = Some(format!("{}.org{:04}.local", name.to_lowercase(), id.get()));
                 state.devices.insert(device_id, d);
@@ -533,14 +541,8 @@ impl FakeNinjaOneBuilder {
         }
         for i in 0..self.alerts {
             let device = (!device_ids.is_empty()).then(|| device_ids[i % device_ids.len()]);
-            state.alert_counter += 1;
             let message = format!("CPU utilization above 90% for 5 minutes (check {})", i + 1);
-            state.alerts.extend(alert(
-                state.alert_counter,
-                device,
-                message,
-                fixed_time_plus(i),
-            ));
+            state.raise_alert(device, message, fixed_time_plus(i));
         }
         for org in self.explicit_organizations {
             state.organizations.insert(org.organization.id, org);
@@ -549,10 +551,7 @@ impl FakeNinjaOneBuilder {
             state.devices.insert(d.id, d);
         }
         for a in self.explicit_alerts {
-            match state.alerts.iter_mut().find(|x| x.uid == a.uid) {
-                Some(existing) => *existing = a,
-                None => state.alerts.push(a),
-            }
+            state.put_alert(a);
         }
         FakeNinjaOne {
             state: Arc::new(Mutex::new(state)),
