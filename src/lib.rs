@@ -19,8 +19,10 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod clock;
+pub mod engine;
 pub mod machine;
 pub mod model;
+pub mod plan;
 pub mod ports;
 pub mod store;
 #[cfg(feature = "test-util")]

@@ -51,6 +51,7 @@ struct FaultState {
     rate: Option<RateFault>,
     calls: BTreeMap<&'static str, usize>,
     writes: BTreeMap<&'static str, usize>,
+    stall_after_writes: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -135,12 +136,50 @@ impl Faults {
         self
     }
 
-    /// Removes every queued and rate fault; counts are kept.
+    /// Once `k` writes have been committed (counting from now on, as [`writes`](Self::writes)
+    /// does), every further write call never completes: it hangs before doing anything, as
+    /// if the process had died there. Poll the code under test until it is stuck, then drop
+    /// its future: a crash after exactly `k` remote writes.
+    ///
+    /// ```
+    /// use futures::FutureExt;
+    /// use ninjaone_servicenow::model::NewCompany;
+    /// use ninjaone_servicenow::ports::ServiceNowApi;
+    /// use ninjaone_servicenow::testing::FakeServiceNow;
+    /// let sn = FakeServiceNow::new();
+    /// sn.faults().stall_after_writes(1);
+    /// let body = NewCompany { name: "Acme".into(), customer: true };
+    /// assert!(sn.create_company(&body).now_or_never().is_some());
+    /// assert!(sn.create_company(&body).now_or_never().is_none()); // stuck: never completes
+    /// assert_eq!(sn.all_companies().len(), 1);
+    /// ```
+    pub fn stall_after_writes(&self, k: usize) -> &Self {
+        let mut state = self.lock();
+        let done: usize = state.writes.values().sum();
+        state.stall_after_writes = Some(done.saturating_add(k));
+        self
+    }
+
+    /// Removes every queued and rate fault and any stall; counts are kept.
     pub fn clear_faults(&self) {
         let mut state = self.lock();
         state.fail_next.clear();
         state.commit_then_fail.clear();
         state.rate = None;
+        state.stall_after_writes = None;
+    }
+
+    /// Never completes when [`stall_after_writes`](Self::stall_after_writes) says the next
+    /// write must hang.
+    pub(crate) async fn stall_if_due(&self) {
+        let due = {
+            let state = self.lock();
+            let done: usize = state.writes.values().sum();
+            state.stall_after_writes.is_some_and(|limit| done >= limit)
+        };
+        if due {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// How many times `method` was called, failed calls included.

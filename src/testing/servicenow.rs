@@ -419,6 +419,7 @@ impl ServiceNowApi for FakeServiceNow {
     }
 
     async fn create_company(&self, company: &NewCompany) -> Result<Company, ApiError> {
+        self.faults.stall_if_due().await;
         let admission = self.faults.admit(CREATE_COMPANY)?;
         let created = self
             .lock()
@@ -485,6 +486,7 @@ impl ServiceNowApi for FakeServiceNow {
     }
 
     async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, ApiError> {
+        self.faults.stall_if_due().await;
         let admission = self.faults.admit(CREATE_INCIDENT)?;
         let created = {
             let mut state = self.lock();
@@ -520,6 +522,7 @@ impl ServiceNowApi for FakeServiceNow {
         id: &SysId,
         update: &IncidentUpdate,
     ) -> Result<Incident, ApiError> {
+        self.faults.stall_if_due().await;
         let admission = self.faults.admit(UPDATE_INCIDENT)?;
         let result = {
             let mut state = self.lock();
@@ -562,6 +565,7 @@ impl ServiceNowApi for FakeServiceNow {
         data_source: &str,
         items: &[CiItem],
     ) -> Result<Vec<CiItemResult>, ApiError> {
+        self.faults.stall_if_due().await;
         let admission = self.faults.admit(IDENTIFY_RECONCILE)?;
         if data_source.trim().is_empty() {
             return admission.finish(Err(ApiError::new(

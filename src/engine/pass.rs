@@ -1,0 +1,827 @@
+//! The reconcile pass: snapshot, plan, apply.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tracing::Instrument;
+
+use super::actor::Actor;
+use super::error::SyncError;
+use super::report::{ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, Stop};
+use super::{OrganizationSync, system_entry};
+use crate::machine::{SyncEvent, TransitionError};
+use crate::model::{
+    AuditAction, AuditEntry, CiMapping, Company, IntegrationMode, NewCompany, OrganizationId,
+    RowError, SyncConfig, SyncStatus,
+};
+use crate::plan::{Decision, Observed, Plan, PlanItem, Snapshot, plan};
+use crate::ports::{
+    ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind, WriteBatch, collect_all,
+};
+
+impl OrganizationSync {
+    /// Runs one reconcile pass: takes a snapshot of both sides, plans and, unless
+    /// [`ApplyMode::DryRun`], applies. Changes held by the deletion guard stay held (see
+    /// [`approve_deletions`](Self::approve_deletions)).
+    ///
+    /// # Guarantees
+    /// - In disabled mode nothing is read or written remotely.
+    /// - Remote reads are whole-list pages: at most `ceil(N / page) + 1` organization list
+    ///   calls and `ceil(C / page) + 1` company list calls for N organizations and C companies.
+    /// - Exactly one remote write per company created; a pass with nothing to change writes
+    ///   nothing, remotely or to the store.
+    /// - A company is created only after the store records the configuration as `in_queue`,
+    ///   and only when the complete company listing has no company of that name. After a crash,
+    ///   a dropped future or a create that failed in an unknown way, the next pass maps the
+    ///   company it finds rather than creating another.
+    /// - One organization's failure is recorded on its configuration; the pass goes on with
+    ///   the others. An authentication or permission failure of the integration's own
+    ///   credentials stops the pass's writes at once and changes no status ([`Stop`]).
+    /// - The engine never sleeps: see [`Report::next_run`].
+    ///
+    /// # Errors
+    /// [`SyncError::Store`] when the store cannot be read or written; the pass stops there, and
+    /// the next pass converges from what was saved.
+    pub async fn run_once(&self, mode: ApplyMode) -> Result<Report, SyncError> {
+        self.pass(mode, None).await
+    }
+
+    /// Approves the changes the deletion guard holds and runs a pass that applies them (and
+    /// everything else). System administrators only; the approval is audited with the list of
+    /// organizations it released.
+    ///
+    /// # Errors
+    /// [`SyncError::PermissionDenied`] for anyone else; as for [`run_once`](Self::run_once).
+    pub async fn approve_deletions(&self, actor: &Actor) -> Result<Report, SyncError> {
+        self.require(
+            actor.admin_refusal(),
+            actor,
+            "approve held deletions",
+            AuditAction::ApproveDeletions,
+            None,
+        )
+        .await?;
+        self.pass(ApplyMode::Apply, Some(actor)).await
+    }
+
+    async fn pass(&self, apply: ApplyMode, approver: Option<&Actor>) -> Result<Report, SyncError> {
+        let started = self.now();
+        let mode = self.mode().await?;
+        let mut report = Report::start(mode, apply, started);
+        if mode == IntegrationMode::Disabled {
+            tracing::info!("the integration is disabled: nothing to do");
+            return Ok(report);
+        }
+        let configs = self
+            .store
+            .configs()
+            .await
+            .map_err(SyncError::store("could not read the configurations"))?;
+        let mappings = self
+            .store
+            .ci_mappings()
+            .await
+            .map_err(SyncError::store("could not read the CI mappings"))?;
+        let snapshot = match self.snapshot(&configs, mappings).await {
+            Ok(snapshot) => snapshot,
+            Err(stop) => {
+                tracing::error!(%stop, "pass stopped");
+                report.stop = Some(stop);
+                report.finished_at = self.now();
+                return Ok(report);
+            }
+        };
+        let mut planned = plan(&snapshot, &configs, mode, &self.policy, started);
+        let retry_listing =
+            snapshot.organizations.gap().is_some() || snapshot.companies.gap().is_some();
+        if let Some(actor) = approver
+            && planned.needs_approval()
+        {
+            let held = planned.held();
+            planned.release_held();
+            report.approved_by = Some(actor.name().to_owned());
+            let entry = AuditEntry::applied(started, actor.name(), AuditAction::ApproveDeletions)
+                .with_states(None, Some(serde_json::json!({ "organizations": held })));
+            if apply == ApplyMode::Apply {
+                self.audit_entry(entry).await?;
+            }
+        }
+        if planned.needs_approval() {
+            tracing::warn!(
+                removals = planned.guard.removals,
+                limit = planned.guard.limit,
+                "the deletion guard holds changes that need approval"
+            );
+        }
+        let mut next_run = NextRun::Regular;
+        if retry_listing {
+            next_run = next_run.min(NextRun::At(after(started, self.policy.retry.initial)));
+        }
+        if apply == ApplyMode::DryRun {
+            report.outcomes = planned.items.iter().map(planned_outcome).collect();
+            report.plan = planned;
+            report.next_run = next_run;
+            report.finished_at = self.now();
+            return Ok(report);
+        }
+        let mut run = Applier {
+            sync: self,
+            configs: configs.into_iter().map(|c| (c.organization(), c)).collect(),
+            outcomes: Vec::with_capacity(planned.items.len()),
+            next_run,
+            remote_writes: 0,
+            stop: None,
+        };
+        run.apply(&planned).await?;
+        let Applier {
+            mut outcomes,
+            next_run,
+            remote_writes,
+            stop,
+            ..
+        } = run;
+        outcomes.sort_by_key(|o| o.organization);
+        report.outcomes = outcomes;
+        report.plan = planned;
+        report.remote_writes = remote_writes;
+        report.stop = stop;
+        report.next_run = next_run;
+        report.finished_at = self.now();
+        Ok(report)
+    }
+
+    /// Lists both sides. Listings that fail are [`Observed::Unavailable`]; only a failure of the
+    /// integration's own credentials stops the pass.
+    async fn snapshot(
+        &self,
+        configs: &[SyncConfig],
+        mappings: Vec<CiMapping>,
+    ) -> Result<Snapshot, Stop> {
+        let first = PageRequest::first(self.policy.page_size);
+        let max_pages = self.policy.max_pages;
+        let (organizations, companies) = futures_util::future::join(
+            collect_all(first.clone(), max_pages, |page| {
+                self.ninja.organizations(page)
+            }),
+            collect_all(first.clone(), max_pages, |page| self.snow.companies(page)),
+        )
+        .await;
+        let organizations = observe("NinjaOne", "organizations", organizations)?;
+        let companies = observe("ServiceNow", "companies", companies)?;
+        let live = || configs.iter().filter(|c| c.status() != SyncStatus::Deleted);
+        let mut snapshot = Snapshot::new(organizations, companies);
+        if live().any(|c| c.customer_account().is_some()) {
+            let installed = match self.snow.customer_service_management().await {
+                Ok(installed) => Some(installed),
+                Err(err) if err.kind().is_auth() => return Err(credentials("ServiceNow", &err)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not detect Customer Service Management");
+                    None
+                }
+            };
+            let accounts = if installed == Some(true) {
+                let listing = collect_all(first.clone(), max_pages, |page| {
+                    self.snow.customer_accounts(page)
+                })
+                .await;
+                observe("ServiceNow", "customer accounts", listing)?
+            } else {
+                Observed::Unavailable {
+                    reason: "customer accounts were not listed".to_owned(),
+                }
+            };
+            snapshot = snapshot.with_customer_accounts(installed, accounts);
+        }
+        let roles = if live().any(|c| !c.ci_mappings().is_empty()) {
+            let page = self.ninja.device_roles().await.map(|page| Listing {
+                items: page.items,
+                rejected: page.rejected,
+                pages: 1,
+            });
+            observe("NinjaOne", "device roles", page)?
+        } else {
+            Observed::Unavailable {
+                reason: "device roles were not listed".to_owned(),
+            }
+        };
+        Ok(snapshot.with_ci(roles, mappings))
+    }
+}
+
+/// Turns a listing into what the planner may conclude from it.
+fn observe<T>(
+    api: &str,
+    what: &str,
+    listing: Result<Listing<T>, ApiError>,
+) -> Result<Observed<T>, Stop> {
+    match listing {
+        Ok(listing) if listing.is_complete() => Ok(Observed::complete(listing.items)),
+        Ok(listing) => {
+            let reason = rejected_reason(api, what, &listing.rejected);
+            tracing::warn!("{reason}");
+            Ok(Observed::Incomplete {
+                items: listing.items,
+                reason,
+            })
+        }
+        Err(err) if err.kind().is_auth() => Err(credentials(api, &err)),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not list {api} {what}");
+            Ok(Observed::Unavailable {
+                reason: format!("listing {api} {what} failed: {err}"),
+            })
+        }
+    }
+}
+
+fn rejected_reason(api: &str, what: &str, rejected: &[RowError]) -> String {
+    let first = rejected
+        .first()
+        .map(|r| format!("; first: {r}"))
+        .unwrap_or_default();
+    format!(
+        "{} {api} {what} could not be decoded{first}",
+        rejected.len()
+    )
+}
+
+fn planned_outcome(item: &PlanItem) -> OrganizationOutcome {
+    OrganizationOutcome {
+        organization: item.organization,
+        organization_name: item.organization_name.clone(),
+        status: item.status,
+        outcome: Outcome::Planned {
+            decision: item.decision.to_string(),
+        },
+    }
+}
+
+fn credentials(api: &str, err: &ApiError) -> Stop {
+    Stop::Credentials {
+        api: api.to_owned(),
+        message: err.to_string(),
+    }
+}
+
+fn after(at: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(wait)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// A company to create for one configuration.
+struct Job {
+    organization: OrganizationId,
+    organization_name: Option<String>,
+    name: String,
+    /// The configuration before the pass (`None`: new), for the audit log.
+    before: Option<SyncConfig>,
+    /// The configuration as stored `in_queue`.
+    queued: SyncConfig,
+}
+
+/// The state of one pass while it applies its plan.
+struct Applier<'a> {
+    sync: &'a OrganizationSync,
+    configs: HashMap<OrganizationId, SyncConfig>,
+    outcomes: Vec<OrganizationOutcome>,
+    next_run: NextRun,
+    remote_writes: usize,
+    stop: Option<Stop>,
+}
+
+/// A configuration change and its audit entries, to be written together.
+struct Change {
+    config: SyncConfig,
+    audit: Vec<AuditEntry>,
+}
+
+impl Applier<'_> {
+    async fn apply(&mut self, planned: &Plan) -> Result<(), SyncError> {
+        let now = planned.now;
+        let mut changes: Vec<Change> = Vec::new();
+        let mut jobs: Vec<Job> = Vec::new();
+        for item in &planned.items {
+            let org = item.organization;
+            let _span = tracing::info_span!("organization", id = %org).entered();
+            let existing = self.configs.get(&org);
+            if let Decision::Deferred { until } = &item.decision {
+                self.next_run = self.next_run.min(NextRun::At(*until));
+            }
+            let line = |outcome: Outcome, status: Option<SyncStatus>| OrganizationOutcome {
+                organization: org,
+                organization_name: item.organization_name.clone(),
+                status,
+                outcome,
+            };
+            match step(item, existing, now) {
+                Ok(Step::Job(job, queued)) => {
+                    changes.push(queued);
+                    jobs.push(*job);
+                }
+                Ok(Step::Done(outcome, change)) => {
+                    let status = change
+                        .as_ref()
+                        .map(|c| c.config.status())
+                        .or(existing.map(SyncConfig::status));
+                    tracing::info!(outcome = %outcome, "planned change");
+                    changes.extend(change);
+                    self.outcomes.push(line(outcome, status));
+                }
+                Err(err) => {
+                    // The planner only decides what the machine allows; reaching this is a bug
+                    // worth seeing, not a reason to stop the pass.
+                    tracing::error!(error = %err, "the status machine refused a planned change");
+                    let outcome = Outcome::Failed {
+                        kind: FailureKind::Conflict,
+                        reason: err.to_string(),
+                    };
+                    self.outcomes
+                        .push(line(outcome, existing.map(SyncConfig::status)));
+                }
+            }
+        }
+        // Phase 1: every local change and every configuration about to get a company, before
+        // any remote write.
+        let written = self.write_changes(changes).await?;
+        jobs.retain_mut(|job| {
+            if let Some(saved) = written.get(&job.organization) {
+                job.queued = saved.clone();
+                return true;
+            }
+            self.outcomes.push(OrganizationOutcome {
+                organization: job.organization,
+                organization_name: job.organization_name.clone(),
+                status: job.before.as_ref().map(SyncConfig::status),
+                outcome: conflict_outcome(),
+            });
+            false
+        });
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        // Phase 2 and 3: the remote writes, results recorded in batches as they come.
+        self.create_companies(jobs).await
+    }
+
+    async fn create_companies(&mut self, jobs: Vec<Job>) -> Result<(), SyncError> {
+        let policy = &self.sync.policy;
+        let mut limit = policy.concurrency.max(1);
+        let mut queue: VecDeque<Job> = jobs.into();
+        let mut in_flight = FuturesUnordered::new();
+        let mut pending: Vec<Change> = Vec::new();
+        let mut lines: Vec<OrganizationOutcome> = Vec::new();
+        let mut defer_rest: Option<String> = None;
+        loop {
+            while self.stop.is_none() && defer_rest.is_none() && in_flight.len() < limit {
+                let Some(job) = queue.pop_front() else { break };
+                let snow = self.sync.snow.clone();
+                let span = tracing::info_span!("organization", id = %job.organization);
+                in_flight.push(
+                    async move {
+                        let body = NewCompany {
+                            name: job.name.clone(),
+                            customer: true,
+                        };
+                        let result = snow.create_company(&body).await;
+                        (job, result)
+                    }
+                    .instrument(span),
+                );
+            }
+            let Some((job, result)) = in_flight.next().await else {
+                break;
+            };
+            let now = self.sync.now();
+            let (line, change) = match result {
+                Ok(company) => {
+                    self.remote_writes += 1;
+                    created(&job, company, now)
+                }
+                Err(err) => {
+                    let kind = err.kind();
+                    if !matches!(kind, ApiErrorKind::RateLimited { .. }) && !kind.is_auth() {
+                        // A failure after sending may have committed: count it as a write.
+                        self.remote_writes += 1;
+                    }
+                    match kind {
+                        k if k.is_auth() => {
+                            if self.stop.is_none() {
+                                tracing::error!(error = %err, "ServiceNow refused the integration's credentials");
+                                self.stop = Some(credentials("ServiceNow", &err));
+                            }
+                            (
+                                deferred(&job, None, format!("the pass stopped: {err}")),
+                                None,
+                            )
+                        }
+                        ApiErrorKind::RateLimited { retry_after } => {
+                            let wait = retry_after.unwrap_or(policy.retry.initial);
+                            let until = after(now, wait);
+                            self.next_run = self.next_run.min(NextRun::At(until));
+                            if limit == 1 {
+                                defer_rest.get_or_insert_with(|| {
+                                    format!("ServiceNow is rate limiting at concurrency 1 ({err})")
+                                });
+                            }
+                            limit = (limit / 2).max(1);
+                            tracing::warn!(error = %err, concurrency = limit, "rate limited; lowering concurrency");
+                            let mut config = job.queued.clone();
+                            config.set_next_attempt_at(Some(until));
+                            let line = deferred(&job, Some(until), format!("rate limited: {err}"));
+                            (
+                                line,
+                                Some(Change {
+                                    config,
+                                    audit: Vec::new(),
+                                }),
+                            )
+                        }
+                        _ => self.failed(job, &err, now),
+                    }
+                }
+            };
+            tracing::info!(organization = %line.organization, outcome = %line.outcome, "result");
+            lines.push(line);
+            if let Some(change) = change {
+                pending.push(change);
+            }
+            if pending.len() >= policy.store_batch.max(1) {
+                let batch = std::mem::take(&mut pending);
+                self.record(batch, &mut lines).await?;
+            }
+        }
+        let reason =
+            defer_rest.or_else(|| self.stop.as_ref().map(|s| format!("the pass stopped: {s}")));
+        for job in queue {
+            let reason = reason
+                .clone()
+                .unwrap_or_else(|| "not attempted in this pass".to_owned());
+            lines.push(deferred(&job, None, reason));
+        }
+        self.record(pending, &mut lines).await
+    }
+
+    /// The result of a failed create that was not a rate limit or a credentials failure.
+    fn failed(
+        &mut self,
+        job: Job,
+        err: &ApiError,
+        now: DateTime<Utc>,
+    ) -> (OrganizationOutcome, Option<Change>) {
+        let retry = &self.sync.policy.retry;
+        let mut config = job.queued.clone();
+        let message = format!("could not create company {:?}: {err}", job.name);
+        // A timeout or an unreadable answer may hide a committed create: retry later, and the
+        // next pass looks for the company before creating it again.
+        let transient = err.kind().is_transient() || err.kind() == ApiErrorKind::InvalidResponse;
+        let result = if transient {
+            config
+                .apply(SyncEvent::FailedTransient, Some(&message), now)
+                .and_then(|_| {
+                    if config.attempts() >= retry.quarantine_after {
+                        let reason = format!(
+                            "quarantined after {} failed attempts in a row; last: {message}",
+                            config.attempts()
+                        );
+                        config.apply(SyncEvent::Deactivate, Some(&reason), now)?;
+                        Ok(Outcome::Failed {
+                            kind: FailureKind::Quarantined,
+                            reason,
+                        })
+                    } else {
+                        let retry_after = match err.kind() {
+                            ApiErrorKind::RateLimited { retry_after } => retry_after,
+                            _ => None,
+                        };
+                        let until = after(now, retry.backoff(config.attempts(), retry_after));
+                        config.set_next_attempt_at(Some(until));
+                        self.next_run = self.next_run.min(NextRun::At(until));
+                        Ok(Outcome::Failed {
+                            kind: FailureKind::Transient,
+                            reason: message.clone(),
+                        })
+                    }
+                })
+        } else {
+            config
+                .apply(SyncEvent::FailedPermanent, Some(&message), now)
+                .map(|_| Outcome::Failed {
+                    kind: FailureKind::Permanent,
+                    reason: message.clone(),
+                })
+        };
+        match result {
+            Ok(outcome) => {
+                let audit = vec![status_entry(
+                    now,
+                    job.organization,
+                    job.before.as_ref(),
+                    &config,
+                )];
+                let line = OrganizationOutcome {
+                    organization: job.organization,
+                    organization_name: job.organization_name,
+                    status: Some(config.status()),
+                    outcome,
+                };
+                (line, Some(Change { config, audit }))
+            }
+            Err(err) => {
+                let line = OrganizationOutcome {
+                    organization: job.organization,
+                    organization_name: job.organization_name,
+                    status: Some(job.queued.status()),
+                    outcome: Outcome::Failed {
+                        kind: FailureKind::Conflict,
+                        reason: err.to_string(),
+                    },
+                };
+                (line, None)
+            }
+        }
+    }
+
+    /// Writes results; lines whose configuration changed meanwhile become conflicts.
+    async fn record(
+        &mut self,
+        changes: Vec<Change>,
+        lines: &mut Vec<OrganizationOutcome>,
+    ) -> Result<(), SyncError> {
+        let written = self
+            .write_changes(
+                changes
+                    .iter()
+                    .map(|c| Change {
+                        config: c.config.clone(),
+                        audit: c.audit.clone(),
+                    })
+                    .collect(),
+            )
+            .await?;
+        for change in &changes {
+            let org = change.config.organization();
+            if !written.contains_key(&org)
+                && let Some(line) = lines.iter_mut().find(|l| l.organization == org)
+            {
+                line.outcome = conflict_outcome();
+                line.status = None;
+            }
+        }
+        self.outcomes.append(lines);
+        Ok(())
+    }
+
+    /// Writes changes in batches of the policy's size. A batch refused for a version conflict
+    /// is written again one configuration at a time, skipping those that changed meanwhile.
+    /// Returns the saved configurations by organization.
+    async fn write_changes(
+        &mut self,
+        changes: Vec<Change>,
+    ) -> Result<HashMap<OrganizationId, SyncConfig>, SyncError> {
+        let mut saved = HashMap::with_capacity(changes.len());
+        if changes.is_empty() {
+            return Ok(saved);
+        }
+        // One batch for the whole phase keeps a file-backed store to one rewrite; results are
+        // written in `store_batch` chunks by the caller.
+        let mut batch = WriteBatch::new();
+        let mut singles = Vec::with_capacity(changes.len());
+        for change in changes {
+            batch.configs.push(change.config.clone());
+            batch.audit.extend(change.audit.iter().cloned());
+            singles.push(change);
+        }
+        match self.sync.store.write(batch).await {
+            Ok(configs) => {
+                for config in configs {
+                    self.configs.insert(config.organization(), config.clone());
+                    saved.insert(config.organization(), config);
+                }
+                Ok(saved)
+            }
+            Err(err) if err.kind() == StoreErrorKind::Conflict => {
+                for change in singles {
+                    let org = change.config.organization();
+                    let batch = WriteBatch {
+                        configs: vec![change.config],
+                        audit: change.audit,
+                    };
+                    match self.sync.store.write(batch).await {
+                        Ok(mut configs) => {
+                            if let Some(config) = configs.pop() {
+                                self.configs.insert(org, config.clone());
+                                saved.insert(org, config);
+                            }
+                        }
+                        Err(err) if err.kind() == StoreErrorKind::Conflict => {
+                            tracing::warn!(organization = %org, "the configuration changed during the pass; left for the next pass");
+                        }
+                        Err(err) => {
+                            return Err(SyncError::Store {
+                                context: format!(
+                                    "could not save organization {org}'s configuration"
+                                ),
+                                source: err,
+                            });
+                        }
+                    }
+                }
+                Ok(saved)
+            }
+            Err(err) => Err(SyncError::Store {
+                context: "could not save the pass's changes".to_owned(),
+                source: err,
+            }),
+        }
+    }
+}
+
+/// What a plan item turns into: a local change (or none) with its outcome, or a company to
+/// create with the `in_queue` configuration to store first.
+enum Step {
+    Done(Outcome, Option<Change>),
+    Job(Box<Job>, Change),
+}
+
+/// Applies one plan item's decision to its configuration, without I/O.
+fn step(
+    item: &PlanItem,
+    existing: Option<&SyncConfig>,
+    now: DateTime<Utc>,
+) -> Result<Step, TransitionError> {
+    let org = item.organization;
+    let done = |outcome| Ok(Step::Done(outcome, None));
+    match &item.decision {
+        Decision::Adopt {
+            company,
+            company_name,
+        } => finish(existing, org, now, |c| {
+            c.set_company(Some(company.clone()));
+            start(c, now)?;
+            c.apply(SyncEvent::Succeeded, None, now)?;
+            Ok(Outcome::Matched {
+                company: company.clone(),
+                name: company_name.clone(),
+            })
+        }),
+        Decision::Activate => finish(existing, org, now, |c| {
+            start(c, now)?;
+            c.apply(SyncEvent::Succeeded, None, now)?;
+            Ok(Outcome::Activated)
+        }),
+        Decision::Fail { reason } => finish(existing, org, now, |c| {
+            let reason = reason.to_string();
+            start(c, now)?;
+            c.apply(SyncEvent::FailedPermanent, Some(&reason), now)?;
+            Ok(Outcome::Failed {
+                kind: FailureKind::Permanent,
+                reason,
+            })
+        }),
+        Decision::Tombstone => finish(existing, org, now, |c| {
+            let reason = format!("organization {org} is gone from NinjaOne");
+            c.apply(SyncEvent::Delete, Some(&reason), now)?;
+            Ok(Outcome::Deleted)
+        }),
+        Decision::CreateCompany { name } => {
+            let mut queued = existing
+                .cloned()
+                .unwrap_or_else(|| SyncConfig::new(org, None, now));
+            start(&mut queued, now)?;
+            let change = Change {
+                config: queued.clone(),
+                audit: Vec::new(),
+            };
+            let job = Job {
+                organization: org,
+                organization_name: item.organization_name.clone(),
+                name: name.clone(),
+                before: existing.cloned(),
+                queued,
+            };
+            Ok(Step::Job(Box::new(job), change))
+        }
+        Decision::Unchanged => done(Outcome::Unchanged),
+        Decision::Deferred { until } => done(Outcome::Deferred {
+            until: Some(*until),
+            reason: "waiting for its backoff after a failure".to_owned(),
+        }),
+        Decision::Held { change } => done(Outcome::Held {
+            change: change.to_string(),
+        }),
+        Decision::Unknown { reason } => done(Outcome::Unknown {
+            reason: reason.clone(),
+        }),
+    }
+}
+
+/// Brings a configuration into the queue: pending and queued ones are enqueued; an active one
+/// being changed by the engine (it has no company) goes through `Changed` first.
+fn start(config: &mut SyncConfig, now: DateTime<Utc>) -> Result<(), TransitionError> {
+    if config.status() == SyncStatus::Active {
+        config.apply(SyncEvent::Changed, None, now)?;
+    }
+    config.apply(SyncEvent::Enqueue, None, now).map(drop)
+}
+
+/// Applies a local decision to the existing configuration (or a new one) and returns the
+/// outcome with the change to write.
+fn finish(
+    existing: Option<&SyncConfig>,
+    org: OrganizationId,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut SyncConfig) -> Result<Outcome, TransitionError>,
+) -> Result<Step, TransitionError> {
+    let mut config = existing
+        .cloned()
+        .unwrap_or_else(|| SyncConfig::new(org, None, now));
+    let outcome = change(&mut config)?;
+    let audit = vec![status_entry(now, org, existing, &config)];
+    Ok(Step::Done(outcome, Some(Change { config, audit })))
+}
+
+/// The audit entry of a pass's change: a new configuration, or a status change.
+fn status_entry(
+    now: DateTime<Utc>,
+    org: OrganizationId,
+    before: Option<&SyncConfig>,
+    after: &SyncConfig,
+) -> AuditEntry {
+    let action = if before.is_none() {
+        AuditAction::AddConfig
+    } else {
+        AuditAction::StatusChange
+    };
+    system_entry(now, action, org, before, Some(after))
+}
+
+fn created(
+    job: &Job,
+    company: Company,
+    now: DateTime<Utc>,
+) -> (OrganizationOutcome, Option<Change>) {
+    let mut config = job.queued.clone();
+    config.set_company(Some(company.sys_id.clone()));
+    let line = |outcome, status| OrganizationOutcome {
+        organization: job.organization,
+        organization_name: job.organization_name.clone(),
+        status,
+        outcome,
+    };
+    match config.apply(SyncEvent::Succeeded, None, now) {
+        Ok(_) => {
+            let mut created =
+                AuditEntry::applied(now, super::SYSTEM_ACTOR, AuditAction::CreateCompany)
+                    .for_organization(job.organization);
+            created.after = Some(serde_json::json!({
+                "sys_id": company.sys_id,
+                "name": company.name,
+            }));
+            let audit = vec![
+                created,
+                status_entry(now, job.organization, job.before.as_ref(), &config),
+            ];
+            let outcome = Outcome::Created {
+                company: company.sys_id,
+                name: company.name,
+            };
+            (
+                line(outcome, Some(config.status())),
+                Some(Change { config, audit }),
+            )
+        }
+        Err(err) => (
+            line(
+                Outcome::Failed {
+                    kind: FailureKind::Conflict,
+                    reason: err.to_string(),
+                },
+                Some(job.queued.status()),
+            ),
+            None,
+        ),
+    }
+}
+
+fn deferred(job: &Job, until: Option<DateTime<Utc>>, reason: String) -> OrganizationOutcome {
+    OrganizationOutcome {
+        organization: job.organization,
+        organization_name: job.organization_name.clone(),
+        status: Some(job.queued.status()),
+        outcome: Outcome::Deferred { until, reason },
+    }
+}
+
+fn conflict_outcome() -> Outcome {
+    Outcome::Failed {
+        kind: FailureKind::Conflict,
+        reason: "the configuration changed during the pass (a person edited it); the next pass \
+                 takes the new version"
+            .to_owned(),
+    }
+}

@@ -1,0 +1,240 @@
+//! The knobs of a pass: what to do with unmatched organizations, retries and quarantine, the
+//! deletion guard, concurrency and paging.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::{DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE};
+
+/// What active mode does with an organization whose name matches no ServiceNow company.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmatchedPolicy {
+    /// Create a company with the organization's name, as a customer (the default).
+    #[default]
+    CreateCompany,
+    /// Create nothing: the configuration is saved inactive, with a reason, for a person to map.
+    LeaveUnmapped,
+}
+
+/// Retries between passes: exponential backoff and quarantine.
+///
+/// The `n`-th transient failure in a row waits `initial × 2^(n-1)`, capped at `max`, or longer
+/// when the server asked for longer; after `quarantine_after` failures in a row the
+/// configuration is deactivated with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// The wait after the first failure (default 1 minute).
+    pub initial: Duration,
+    /// The longest wait (default 1 hour).
+    pub max: Duration,
+    /// Failures in a row before quarantine (default 5; at least 1).
+    pub quarantine_after: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(60),
+            max: Duration::from_secs(3600),
+            quarantine_after: 5,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before the next attempt after `attempts` transient failures in a row (at least
+    /// 1), honouring the server's `retry_after` when it asked for longer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ninjaone_servicenow::plan::RetryPolicy;
+    /// let retry = RetryPolicy::default();
+    /// assert_eq!(retry.backoff(1, None), Duration::from_secs(60));
+    /// assert_eq!(retry.backoff(3, None), Duration::from_secs(240));
+    /// assert_eq!(retry.backoff(30, None), Duration::from_secs(3600));
+    /// assert_eq!(retry.backoff(1, Some(Duration::from_secs(600))), Duration::from_secs(600));
+    /// ```
+    #[must_use]
+    pub fn backoff(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
+        let doublings = attempts.saturating_sub(1).min(31);
+        let wait = self
+            .initial
+            .checked_mul(1u32 << doublings)
+            .unwrap_or(self.max)
+            .min(self.max);
+        retry_after.map_or(wait, |server| wait.max(server))
+    }
+}
+
+/// The deletion guard: a pass that would tombstone or deactivate more configurations than
+/// [`limit`](Self::limit) holds all of those changes until a person approves them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeletionGuard {
+    /// The limit is never below this (default 10).
+    pub floor: usize,
+    /// The limit is this percentage of the live configurations, rounded up (default 10).
+    pub percent: usize,
+    /// The limit is never above this (default 500).
+    pub ceiling: usize,
+}
+
+impl Default for DeletionGuard {
+    fn default() -> Self {
+        Self {
+            floor: 10,
+            percent: 10,
+            ceiling: 500,
+        }
+    }
+}
+
+impl DeletionGuard {
+    /// How many configurations one pass may tombstone or deactivate without approval, out of
+    /// `live` (not deleted) ones: `min(max(floor, ceil(live × percent / 100)), ceiling)`.
+    ///
+    /// ```
+    /// use ninjaone_servicenow::plan::DeletionGuard;
+    /// let guard = DeletionGuard::default();
+    /// assert_eq!(guard.limit(0), 10);
+    /// assert_eq!(guard.limit(101), 11);
+    /// assert_eq!(guard.limit(1_000_000), 500);
+    /// ```
+    #[must_use]
+    pub fn limit(&self, live: usize) -> usize {
+        let share = live.saturating_mul(self.percent).div_ceil(100);
+        share.max(self.floor).min(self.ceiling)
+    }
+}
+
+/// Everything a pass may be told, with the defaults DESIGN.md gives.
+///
+/// ```
+/// use ninjaone_servicenow::plan::{Policy, UnmatchedPolicy};
+/// let policy = Policy::default()
+///     .unmatched(UnmatchedPolicy::LeaveUnmapped)
+///     .concurrency(4);
+/// assert_eq!(policy.concurrency, 4);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Policy {
+    /// What to do with organizations that match no company (active mode).
+    pub unmatched: UnmatchedPolicy,
+    /// Backoff and quarantine.
+    pub retry: RetryPolicy,
+    /// The deletion guard.
+    pub deletion_guard: DeletionGuard,
+    /// Remote writes in flight at once (default 8; at least 1).
+    pub concurrency: usize,
+    /// Rows per listing page (default [`DEFAULT_PAGE_SIZE`]).
+    pub page_size: u32,
+    /// Pages a listing may take before it is refused as endless (default
+    /// [`DEFAULT_MAX_PAGES`]).
+    pub max_pages: usize,
+    /// Configurations per store write while a pass records results (default 100; at least 1).
+    pub store_batch: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            unmatched: UnmatchedPolicy::default(),
+            retry: RetryPolicy::default(),
+            deletion_guard: DeletionGuard::default(),
+            concurrency: 8,
+            page_size: DEFAULT_PAGE_SIZE,
+            max_pages: DEFAULT_MAX_PAGES,
+            store_batch: 100,
+        }
+    }
+}
+
+impl Policy {
+    /// Sets what to do with unmatched organizations.
+    #[must_use]
+    pub fn unmatched(mut self, unmatched: UnmatchedPolicy) -> Self {
+        self.unmatched = unmatched;
+        self
+    }
+
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the deletion guard.
+    #[must_use]
+    pub fn deletion_guard(mut self, guard: DeletionGuard) -> Self {
+        self.deletion_guard = guard;
+        self
+    }
+
+    /// Sets how many remote writes may be in flight at once (at least 1).
+    #[must_use]
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Sets the listing page size (at least 1).
+    #[must_use]
+    pub fn page_size(mut self, page_size: u32) -> Self {
+        self.page_size = page_size.max(1);
+        self
+    }
+
+    /// Sets how many pages a listing may take.
+    #[must_use]
+    pub fn max_pages(mut self, max_pages: usize) -> Self {
+        self.max_pages = max_pages.max(1);
+        self
+    }
+
+    /// Sets how many configurations go into one store write while results are recorded.
+    #[must_use]
+    pub fn store_batch(mut self, store_batch: usize) -> Self {
+        self.store_batch = store_batch.max(1);
+        self
+    }
+}
+
+impl RetryPolicy {
+    /// Sets the first wait.
+    #[must_use]
+    pub fn initial(mut self, initial: Duration) -> Self {
+        self.initial = initial;
+        self
+    }
+
+    /// Sets the longest wait.
+    #[must_use]
+    pub fn max(mut self, max: Duration) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// Sets the failures in a row before quarantine (at least 1).
+    #[must_use]
+    pub fn quarantine_after(mut self, attempts: u32) -> Self {
+        self.quarantine_after = attempts.max(1);
+        self
+    }
+}
+
+impl DeletionGuard {
+    /// A guard with the given floor, percentage and ceiling.
+    #[must_use]
+    pub fn new(floor: usize, percent: usize, ceiling: usize) -> Self {
+        Self {
+            floor,
+            percent,
+            ceiling,
+        }
+    }
+}
