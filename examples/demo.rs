@@ -1,211 +1,396 @@
-//! The demo: runs on in-memory fakes, no network, no credentials.
+//! The demo: Organization Sync on in-memory fakes — no network, no credentials.
 //!
 //! ```text
 //! cargo run --example demo --features test-util
 //! ```
 //!
-//! It decodes real-shaped NinjaOne and ServiceNow JSON (a malformed row is rejected on its own),
-//! then walks a small tenant through what the sync will do: list both sides page by page, match
-//! organizations to companies by normalised name, save one configuration per organization in a
-//! store, and move each through the status machine, with an audit entry per change.
+//! A managed-service provider's tenant: twelve NinjaOne organizations; a ServiceNow instance with
+//! Customer Service Management that already has companies for some of them (one name twice,
+//! one spelled in capitals with stray spaces). The integration first runs in inactive mode,
+//! where people add organizations by hand (and are refused what their permissions forbid), then
+//! in active mode, where every organization is matched or gets a company. It prints what an MSP
+//! wants to read: the plan, the report, a status table, the request counts and the audit log.
 
-use std::collections::HashMap;
 use std::error::Error;
+use std::sync::Arc;
 
-use ninjaone_servicenow::clock::{Clock, ManualClock};
-use ninjaone_servicenow::machine::SyncEvent;
+use ninjaone_servicenow::clock::ManualClock;
+use ninjaone_servicenow::engine::{Actor, ApplyMode, ConfigDraft, OrganizationSync, Report};
 use ninjaone_servicenow::model::{
-    AuditAction, AuditEntry, AuditFilter, Company, Device, IntegrationMode, Organization,
-    SyncConfig, decode_rows, normalize_name,
+    AuditFilter, AuditOutcome, CiMapping, CiMappingName, IntegrationMode, Organization,
+    OrganizationId, SysId,
 };
-use ninjaone_servicenow::ports::{
-    ConfigStore, NinjaOneApi, PageRequest, ServiceNowApi, WriteBatch, collect_all,
-};
+use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::store::MemoryStore;
-use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
-
-const ACTOR: &str = "system:demo";
+use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
 
 fn main() -> Result<(), Box<dyn Error>> {
     futures::executor::block_on(run())
 }
 
-async fn run() -> Result<(), Box<dyn Error>> {
-    decode_real_shaped_json()?;
+fn org_id(n: u32) -> Result<OrganizationId, Box<dyn Error>> {
+    Ok(OrganizationId::new(n)?)
+}
 
-    println!("\n== A tenant of 12 organizations; ServiceNow already has 8 matching companies");
+async fn run() -> Result<(), Box<dyn Error>> {
+    // ---- the tenant ----
     let ninja = FakeNinjaOne::builder()
         .organizations(12)
         .roles_standard()
         .devices_per_organization(3)
         .build();
-    let snow = FakeServiceNow::builder().companies(8).build();
-    // A company whose name differs only in case and spacing still matches.
-    let renamed = snow.all_companies()[0].sys_id.clone();
-    let loose_name = format!("  {}  ", snow.all_companies()[0].name.to_uppercase());
-    snow.rename_company(&renamed, loose_name);
-
+    let snow = FakeServiceNow::builder()
+        .companies(4) // organizations 1-4 already have companies of the same name
+        .company(customer_name(6), true) // organization 6's name, twice: ambiguous
+        .company(customer_name(6), false)
+        .company(format!("  {}  ", customer_name(7).to_uppercase()), true) // same name, other spelling
+        .customer_account("Fabrikam Legal 0002 (CSM account)")
+        .customer_service_management(true)
+        .build();
     let clock = ManualClock::new(fixed_time());
     let store = MemoryStore::new();
-    store.set_mode(IntegrationMode::Active).await?;
+    let sync = OrganizationSync::new(
+        Arc::new(ninja.clone()),
+        Arc::new(snow.clone()),
+        Arc::new(store.clone()),
+        Arc::new(clock.clone()),
+    )
+    .with_policy(Policy::default().page_size(5));
 
-    let page = PageRequest::first(5);
-    let orgs = collect_all(page.clone(), 100, |p| ninja.organizations(p)).await?;
-    let companies = collect_all(page.clone(), 100, |p| snow.companies(p)).await?;
-    let devices = collect_all(page, 100, |p| ninja.devices(p)).await?;
+    let alice = Actor::administrator("alice");
+    let bob = Actor::technician("bob")
+        .with_integration_permission()
+        .seeing([org_id(1)?, org_id(2)?, org_id(3)?]);
+    let carol = Actor::technician("carol").seeing_all();
+    let orgs = ninja.all_organizations();
+
+    println!("== The tenant");
     println!(
-        "listed {} organizations in {} pages, {} companies in {} pages, {} devices in {} pages",
-        orgs.items.len(),
-        orgs.pages,
-        companies.items.len(),
-        companies.pages,
-        devices.items.len(),
-        devices.pages
+        "NinjaOne: {} organizations, {} devices. ServiceNow: {} companies, Customer Service \
+         Management installed.",
+        orgs.len(),
+        ninja.all_devices().len(),
+        snow.all_companies().len()
     );
 
-    // Match locally: free text never goes into a ServiceNow query.
-    let mut by_name: HashMap<String, Vec<&Company>> = HashMap::new();
-    for company in &companies.items {
-        by_name
-            .entry(normalize_name(&company.name))
-            .or_default()
-            .push(company);
-    }
+    let demo = Demo {
+        sync,
+        ninja,
+        snow,
+        clock,
+        alice,
+        bob,
+        carol,
+    };
+    inactive_mode(&demo).await?;
+    active_mode(&demo).await?;
+    people_and_renames(&demo).await?;
+    let Demo {
+        sync, snow, alice, ..
+    } = demo;
+    print_status(&sync, &alice, &orgs, &snow).await?;
+    print_audit(&sync, &alice).await?;
+    Ok(())
+}
 
-    // Save a pending configuration per organization, in one batch with its audit entries.
-    let mut batch = WriteBatch::new();
-    for org in &orgs.items {
-        let company = match by_name.get(&normalize_name(&org.name)).map(Vec::as_slice) {
-            Some([one]) => Some(one.sys_id.clone()),
-            _ => None,
-        };
-        let config = SyncConfig::new(org.id, company, clock.now());
-        batch = batch.config(config).audit(
-            AuditEntry::applied(clock.now(), ACTOR, AuditAction::AddConfig)
-                .for_organization(org.id),
+fn print_report(title: &str, report: &Report) {
+    let c = report.counts();
+    println!(
+        "\n-- {title}: {} created, {} matched, {} activated, {} unchanged, {} deferred, {} held, \
+         {} failed, {} deleted, {} unknown; {} remote writes",
+        c.created,
+        c.matched,
+        c.activated,
+        c.unchanged,
+        c.deferred,
+        c.held,
+        c.failed,
+        c.deleted,
+        c.unknown,
+        report.remote_writes
+    );
+    if report.plan.unconfigured > 0 {
+        println!(
+            "  ({} organizations have no configuration: inactive mode leaves them alone)",
+            report.plan.unconfigured
         );
     }
-    let saved = store.write(batch).await?;
-    println!("saved {} pending configurations", saved.len());
-
-    // One pass through the status machine.
-    clock.advance(chrono::Duration::minutes(1));
-    let mut batch = WriteBatch::new();
-    for mut config in saved {
-        let before = config.status();
-        config.apply(SyncEvent::Enqueue, None, clock.now())?;
-        match config.company() {
-            Some(_) => config.apply(SyncEvent::Succeeded, None, clock.now())?,
-            None => config.apply(
-                SyncEvent::FailedPermanent,
-                Some("no ServiceNow company has this name; map one by hand"),
-                clock.now(),
-            )?,
-        };
-        let entry = AuditEntry::applied(clock.now(), ACTOR, AuditAction::StatusChange)
-            .for_organization(config.organization())
-            .with_states(
-                Some(before.to_string().into()),
-                Some(config.status().to_string().into()),
-            );
-        batch = batch.config(config).audit(entry);
-    }
-    store.write(batch).await?;
-
-    print_configs(&store, &orgs.items, &companies.items, &devices.items).await?;
-    show_refusals(&store, &clock).await?;
-
-    let audit = store.audit(&AuditFilter::all()).await?;
-    println!(
-        "\naudit log: {} entries; remote calls: NinjaOne {}, ServiceNow {} (writes: {})",
-        audit.len(),
-        ninja.faults().total_calls(),
-        snow.faults().total_calls(),
-        snow.faults().writes()
-    );
-    Ok(())
-}
-
-/// What the status machine and the store refuse: a transition the table does not allow, and a
-/// write from a stale copy.
-async fn show_refusals(store: &MemoryStore, clock: &ManualClock) -> Result<(), Box<dyn Error>> {
-    println!("\n== The machine refuses what the table refuses");
-    let mut active = store
-        .configs()
-        .await?
-        .into_iter()
-        .find(|c| c.company().is_some())
-        .ok_or("no active configuration")?;
-    if let Err(refusal) = active.apply(SyncEvent::Restore, None, clock.now()) {
-        println!("organization {}: {refusal}", active.organization());
-    }
-
-    println!("\n== A stale write is a conflict, never a lost update");
-    let mut stale = active.clone();
-    active.set_allow_incidents(true);
-    active.apply(SyncEvent::Changed, None, clock.now())?;
-    store.write_config(active).await?;
-    stale.set_allow_incidents(false);
-    if let Err(conflict) = store.write_config(stale).await {
-        println!("{conflict}");
-    }
-    Ok(())
-}
-
-async fn print_configs(
-    store: &MemoryStore,
-    orgs: &[Organization],
-    companies: &[Company],
-    devices: &[Device],
-) -> Result<(), Box<dyn Error>> {
-    println!(
-        "\n{:<4} {:<26} {:<26} {:>7}  {:<9} reason",
-        "org", "organization", "company", "devices", "status"
-    );
-    for config in store.configs().await? {
-        let org = orgs.iter().find(|o| o.id == config.organization());
-        let company = config
-            .company()
-            .and_then(|id| companies.iter().find(|c| &c.sys_id == id));
-        let device_count = devices
-            .iter()
-            .filter(|d| d.organization_id == config.organization())
-            .count();
+    for line in &report.outcomes {
         println!(
-            "{:<4} {:<26} {:<26} {:>7}  {:<9} {}",
+            "  org {:>2} {:<25} {:<9} {}",
+            line.organization,
+            line.organization_name.as_deref().unwrap_or("?"),
+            line.status.map_or("-", |s| s.label()),
+            line.outcome
+        );
+    }
+    if let Some(stop) = &report.stop {
+        println!("  stopped: {stop}");
+    }
+    match report.next_run.delay_from(report.finished_at) {
+        Some(wait) => println!("  next run: in {} s", wait.as_secs()),
+        None => println!("  next run: on the regular schedule"),
+    }
+}
+
+async fn print_status(
+    sync: &OrganizationSync,
+    actor: &Actor,
+    orgs: &[Organization],
+    snow: &FakeServiceNow,
+) -> Result<(), Box<dyn Error>> {
+    let companies = snow.all_companies();
+    println!("\n== Status");
+    println!(
+        "{:>3}  {:<25} {:<9} {:<27} {:<7} {:<9} {:<9} reason",
+        "org", "organization", "status", "company", "account", "CI", "incidents"
+    );
+    for config in sync.list(actor).await? {
+        let name = orgs
+            .iter()
+            .find(|o| o.id == config.organization())
+            .map_or("?", |o| o.name.as_str());
+        let company = config.company().map_or("(none)".to_owned(), |id| {
+            companies
+                .iter()
+                .find(|c| &c.sys_id == id)
+                .map_or_else(|| id.to_string(), |c| c.name.trim().to_owned())
+        });
+        let mappings: Vec<&str> = config
+            .ci_mappings()
+            .iter()
+            .map(CiMappingName::as_str)
+            .collect();
+        println!(
+            "{:>3}  {:<25} {:<9} {:<27} {:<7} {:<9} {:<9} {}",
             config.organization(),
-            org.map_or("?", |o| o.name.as_str()),
-            company.map_or("(unmapped)", |c| c.name.trim()),
-            device_count,
-            config.status(),
+            name,
+            config.status().label(),
+            company,
+            if config.customer_account().is_some() {
+                "yes"
+            } else {
+                "-"
+            },
+            if mappings.is_empty() {
+                "-".to_owned()
+            } else {
+                mappings.join(",")
+            },
+            if config.allow_incidents() {
+                "allowed"
+            } else {
+                "-"
+            },
             config.status_reason().unwrap_or("")
         );
     }
     Ok(())
 }
 
-fn decode_real_shaped_json() -> Result<(), Box<dyn Error>> {
-    println!("== Decoding real-shaped JSON");
-    let orgs: serde_json::Value = serde_json::from_str(include_str!(
-        "../tests/fixtures/ninjaone/organizations.json"
-    ))?;
-    let (orgs, rejected) = decode_rows::<Organization>(orgs);
+async fn print_audit(sync: &OrganizationSync, actor: &Actor) -> Result<(), Box<dyn Error>> {
+    let entries = sync.audit(actor, &AuditFilter::all()).await?;
+    let refused = entries
+        .iter()
+        .filter(|e| matches!(e.outcome, AuditOutcome::Refused(_)))
+        .count();
     println!(
-        "NinjaOne organizations: {} decoded, {} rejected; omitted fields are fine: {:?}",
-        orgs.len(),
-        rejected.len(),
-        orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>()
+        "\n== Audit log: {} entries ({refused} refusals); the people's entries:",
+        entries.len()
     );
-    let mut body: serde_json::Value =
-        serde_json::from_str(include_str!("../tests/fixtures/servicenow/companies.json"))?;
-    let (companies, rejected) = decode_rows::<Company>(body["result"].take());
-    println!(
-        "ServiceNow companies: {} decoded, {} rejected on their own:",
-        companies.len(),
-        rejected.len()
-    );
-    for row in &rejected {
-        println!("  {row}");
+    for entry in entries.iter().filter(|e| !e.actor.starts_with("system:")) {
+        let what = match &entry.outcome {
+            AuditOutcome::Applied => "applied".to_owned(),
+            AuditOutcome::Refused(reason) => format!("refused: {reason}"),
+        };
+        let org = entry
+            .organization
+            .map_or(String::new(), |o| format!(" org {o}"));
+        println!(
+            "  #{:<3} {} {:<6} {:?}{org}: {what}",
+            entry.seq,
+            entry.at.format("%H:%M"),
+            entry.actor,
+            entry.action
+        );
     }
+    Ok(())
+}
+
+/// Everything the demo's steps share.
+struct Demo {
+    sync: OrganizationSync,
+    ninja: FakeNinjaOne,
+    snow: FakeServiceNow,
+    clock: ManualClock,
+    alice: Actor,
+    bob: Actor,
+    carol: Actor,
+}
+
+impl Demo {
+    fn company_of(&self, name: &str) -> Result<SysId, Box<dyn Error>> {
+        Ok(self
+            .snow
+            .all_companies()
+            .into_iter()
+            .find(|c| c.name == name)
+            .map(|c| c.sys_id)
+            .ok_or_else(|| format!("no company {name:?}"))?)
+    }
+}
+
+/// Inactive mode: people add organizations by hand.
+async fn inactive_mode(demo: &Demo) -> Result<(), Box<dyn Error>> {
+    let Demo {
+        sync,
+        snow,
+        clock,
+        alice,
+        bob,
+        carol,
+        ..
+    } = demo;
+    let company_of = |name: &str| demo.company_of(name);
+    println!("\n== Inactive mode: organizations are added by hand");
+    sync.set_mode(alice, IntegrationMode::Inactive).await?;
+    println!(
+        "can_add() = {} (the \"Add\" button is shown)",
+        sync.can_add().await?
+    );
+    let mut servers = CiMapping::new("servers".parse()?);
+    servers.set_rule("9".parse()?, "cmdb_ci_win_server".parse()?);
+    servers.set_rule("11".parse()?, "cmdb_ci_linux_server".parse()?);
+    sync.put_ci_mapping(alice, servers).await?;
+
+    let added = sync
+        .add(
+            alice,
+            ConfigDraft::new(org_id(1)?, company_of(&customer_name(1))?)
+                .ci_mapping("servers".parse()?)
+                .allow_incidents(true),
+        )
+        .await?;
+    println!("alice: {}", added.confirmation);
+    let account = snow
+        .all_customer_accounts()
+        .first()
+        .map(|a| a.sys_id.clone())
+        .ok_or("no customer account")?;
+    let added = sync
+        .add(
+            bob,
+            ConfigDraft::new(org_id(2)?, company_of(&customer_name(2))?).customer_account(account),
+        )
+        .await?;
+    println!("bob:   {}", added.confirmation);
+    for (who, actor, org) in [("bob", &bob, 9), ("carol", &carol, 3)] {
+        let draft = ConfigDraft::new(org_id(org)?, company_of(&customer_name(3))?);
+        if let Err(refused) = sync.add(actor, draft).await {
+            println!("{who}: refused: {refused}");
+        }
+    }
+    let bad = ConfigDraft::new(org_id(3)?, company_of(&customer_name(1))?)
+        .ci_mapping("workstations".parse()?);
+    if let Err(refused) = sync.add(alice, bad).await {
+        println!("alice: refused: {refused}");
+    }
+
+    clock.advance(chrono::Duration::minutes(5));
+    let report = sync.run_once(ApplyMode::Apply).await?;
+    print_report("Pass 1 (inactive mode)", &report);
+
+    Ok(())
+}
+
+/// Active mode: every organization is synced.
+async fn active_mode(demo: &Demo) -> Result<(), Box<dyn Error>> {
+    let Demo {
+        sync,
+        ninja,
+        snow,
+        clock,
+        alice,
+        ..
+    } = demo;
+    let company_of = |name: &str| demo.company_of(name);
+    println!("\n== Active mode: every organization is synced automatically");
+    sync.set_mode(alice, IntegrationMode::Active).await?;
+    let draft = ConfigDraft::new(org_id(5)?, company_of(&customer_name(1))?);
+    if let Err(refused) = sync.add(alice, draft).await {
+        println!("alice: add refused: {refused}");
+    }
+    clock.advance(chrono::Duration::minutes(5));
+    let dry = sync.run_once(ApplyMode::DryRun).await?;
+    println!("\n-- Dry run: the plan, nothing written");
+    for item in &dry.plan.items {
+        println!(
+            "  org {:>2} {:<25} {}",
+            item.organization,
+            item.organization_name.as_deref().unwrap_or("?"),
+            item.decision
+        );
+    }
+    ninja.faults().reset_counts();
+    snow.faults().reset_counts();
+    let report = sync.run_once(ApplyMode::Apply).await?;
+    print_report("Pass 2 (active mode)", &report);
+    println!(
+        "\nrequests: NinjaOne organizations x{}, ServiceNow companies x{}, companies created {}; \
+         no request per organization",
+        ninja.faults().calls("organizations"),
+        snow.faults().calls("companies"),
+        snow.faults().writes_of("create_company")
+    );
+
+    Ok(())
+}
+
+/// A person resolves the ambiguity; renames on either side keep the mapping; an idle pass.
+async fn people_and_renames(demo: &Demo) -> Result<(), Box<dyn Error>> {
+    let Demo {
+        sync,
+        snow,
+        clock,
+        alice,
+        ..
+    } = demo;
+    let company_of = |name: &str| demo.company_of(name);
+    println!("\n== A person maps the ambiguous organization; a company is renamed");
+    let six = org_id(6)?;
+    let chosen = snow
+        .all_companies()
+        .into_iter()
+        .find(|c| c.name == customer_name(6) && c.customer)
+        .ok_or("no customer company for organization 6")?;
+    sync.update(
+        alice,
+        six,
+        ninjaone_servicenow::engine::ConfigChanges::new().company(chosen.sys_id),
+    )
+    .await?;
+    sync.resume(alice, six).await?;
+    let renamed = company_of(&customer_name(1))?;
+    snow.rename_company(&renamed, "Contoso Dental Group");
+    clock.advance(chrono::Duration::minutes(5));
+    let report = sync.run_once(ApplyMode::Apply).await?;
+    print_report("Pass 3", &report);
+    for drift in &report.plan.drift {
+        println!(
+            "drift: organization {} is {:?} in NinjaOne, its company is {:?} in ServiceNow (kept)",
+            drift.organization, drift.organization_name, drift.company_name
+        );
+    }
+
+    clock.advance(chrono::Duration::minutes(5));
+    let before = snow.faults().writes();
+    let report = sync.run_once(ApplyMode::Apply).await?;
+    println!(
+        "\n== Pass 4: nothing changed, so nothing is written: {} remote writes ({} before, {} after)",
+        report.remote_writes,
+        before,
+        snow.faults().writes()
+    );
+
     Ok(())
 }

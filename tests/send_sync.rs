@@ -62,3 +62,25 @@ fn futures_are_send(
     assert_send(&s.companies(PageRequest::default()));
     assert_send(&c.configs());
 }
+
+/// The engine and the futures of its passes and acts can be spawned on a multi-threaded runtime.
+#[allow(dead_code)]
+fn engine_futures_are_send(
+    sync: &ninjaone_servicenow::engine::OrganizationSync,
+    actor: &ninjaone_servicenow::engine::Actor,
+    org: ninjaone_servicenow::model::OrganizationId,
+) {
+    use ninjaone_servicenow::engine::{ApplyMode, ConfigChanges};
+    assert_send(sync);
+    assert_send(&sync.run_once(ApplyMode::Apply));
+    assert_send(&sync.approve_deletions(actor));
+    assert_send(&sync.update(actor, org, ConfigChanges::new()));
+    assert_send(&sync.pause(actor, org));
+    assert_send(&sync.list(actor));
+}
+
+#[test]
+fn engine_errors_are_good_errors() {
+    assert_error::<ninjaone_servicenow::engine::SyncError>();
+    assert_send_sync::<ninjaone_servicenow::engine::Report>();
+}

@@ -172,7 +172,9 @@ pub struct OrganizationOutcome {
 #[non_exhaustive]
 pub enum Stop {
     /// The integration's own credentials were refused (401 or 403). No further write was
-    /// started and no status was changed for it: fix the credentials or their roles.
+    /// started, and no configuration was failed, counted or quarantined for it: those the pass
+    /// had queued stay `in_queue` and are picked up by the next pass. Fix the credentials or
+    /// their roles.
     Credentials {
         /// Which API: "NinjaOne" or "ServiceNow".
         api: String,
