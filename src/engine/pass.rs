@@ -420,7 +420,8 @@ impl Applier<'_> {
                             )
                         }
                         ApiErrorKind::RateLimited { retry_after } => {
-                            let wait = retry_after.unwrap_or(policy.retry.initial);
+                            let wait = retry_after
+                                .map_or(policy.retry.initial, |w| policy.retry.server_wait(w));
                             let until = after(now, wait);
                             self.next_run = self.next_run.min(NextRun::At(until));
                             if limit == 1 {

@@ -21,8 +21,8 @@ pub enum UnmatchedPolicy {
 /// Retries between passes: exponential backoff and quarantine.
 ///
 /// The `n`-th transient failure in a row waits `initial × 2^(n-1)`, capped at `max`, or longer
-/// when the server asked for longer; after `quarantine_after` failures in a row the
-/// configuration is deactivated with the reason.
+/// when the server asked for longer (a server's wait is believed up to `max_server_wait`); after
+/// `quarantine_after` failures in a row the configuration is deactivated with the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
@@ -32,6 +32,9 @@ pub struct RetryPolicy {
     pub max: Duration,
     /// Failures in a row before quarantine (default 5; at least 1).
     pub quarantine_after: u32,
+    /// The longest wait a server's `Retry-After` may impose (default 24 hours), so a buggy
+    /// header cannot park a configuration for years.
+    pub max_server_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -40,6 +43,7 @@ impl Default for RetryPolicy {
             initial: Duration::from_secs(60),
             max: Duration::from_secs(3600),
             quarantine_after: 5,
+            max_server_wait: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -56,6 +60,7 @@ impl RetryPolicy {
     /// assert_eq!(retry.backoff(3, None), Duration::from_secs(240));
     /// assert_eq!(retry.backoff(30, None), Duration::from_secs(3600));
     /// assert_eq!(retry.backoff(1, Some(Duration::from_secs(600))), Duration::from_secs(600));
+    /// assert_eq!(retry.backoff(1, Some(Duration::MAX)), retry.max_server_wait);
     /// ```
     #[must_use]
     pub fn backoff(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
@@ -65,7 +70,13 @@ impl RetryPolicy {
             .checked_mul(1u32 << doublings)
             .unwrap_or(self.max)
             .min(self.max);
-        retry_after.map_or(wait, |server| wait.max(server))
+        retry_after.map_or(wait, |server| wait.max(self.server_wait(server)))
+    }
+
+    /// A server's requested wait, capped at [`max_server_wait`](Self::max_server_wait).
+    #[must_use]
+    pub fn server_wait(&self, requested: Duration) -> Duration {
+        requested.min(self.max_server_wait)
     }
 }
 
@@ -216,6 +227,13 @@ impl RetryPolicy {
     #[must_use]
     pub fn max(mut self, max: Duration) -> Self {
         self.max = max;
+        self
+    }
+
+    /// Sets the longest wait a server's `Retry-After` may impose.
+    #[must_use]
+    pub fn max_server_wait(mut self, cap: Duration) -> Self {
+        self.max_server_wait = cap;
         self
     }
 
