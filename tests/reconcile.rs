@@ -1,0 +1,1208 @@
+#![cfg(feature = "test-util")]
+//! The reconcile pass of `OrganizationSync` (what one pass does): request counts, name matching,
+//! renames, removals, the deletion guard, unknown listings, modes, Customer Service Management,
+//! dry runs and refused credentials.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::executor::block_on;
+use ninjaone_servicenow::clock::ManualClock;
+use ninjaone_servicenow::engine::{
+    Actor, ApplyMode, ConfigDraft, FailureKind, NextRun, OrganizationSync, Outcome, Report, Stop,
+    SyncError,
+};
+use ninjaone_servicenow::machine::SyncEvent;
+use ninjaone_servicenow::model::{
+    Alert, AuditAction, AuditFilter, AuditOutcome, Company, Device, DeviceRole, IntegrationMode,
+    Organization, OrganizationDetailed, OrganizationId, RowError, SyncConfig, SyncStatus, SysId,
+};
+use ninjaone_servicenow::plan::{
+    Decision, Observed, Plan, Policy, Snapshot, UnmatchedPolicy, plan,
+};
+use ninjaone_servicenow::ports::{
+    ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest,
+};
+use ninjaone_servicenow::store::MemoryStore;
+use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
+
+// ---- harness ----
+
+fn id(n: u32) -> OrganizationId {
+    OrganizationId::new(n).expect("a valid organization id")
+}
+
+fn index(n: usize) -> OrganizationId {
+    id(u32::try_from(n).expect("a small index"))
+}
+
+/// Both fakes, a store, a manual clock and the service over them.
+struct World {
+    ninja: FakeNinjaOne,
+    snow: FakeServiceNow,
+    store: MemoryStore,
+    sync: OrganizationSync,
+    admin: Actor,
+}
+
+impl World {
+    fn new(
+        ninja: FakeNinjaOne,
+        snow: FakeServiceNow,
+        policy: Policy,
+        mode: IntegrationMode,
+    ) -> Self {
+        Self::with_api(Arc::new(ninja.clone()), ninja, snow, policy, mode)
+    }
+
+    fn active(ninja: FakeNinjaOne, snow: FakeServiceNow) -> Self {
+        Self::new(ninja, snow, Policy::default(), IntegrationMode::Active)
+    }
+
+    /// `api` is what the service calls; `ninja` is the fake behind it.
+    fn with_api(
+        api: Arc<dyn NinjaOneApi>,
+        ninja: FakeNinjaOne,
+        snow: FakeServiceNow,
+        policy: Policy,
+        mode: IntegrationMode,
+    ) -> Self {
+        let store = MemoryStore::new();
+        let clock = ManualClock::new(fixed_time());
+        let sync = OrganizationSync::new(
+            api,
+            Arc::new(snow.clone()),
+            Arc::new(store.clone()),
+            Arc::new(clock),
+        )
+        .with_policy(policy);
+        let admin = Actor::administrator("a");
+        block_on(sync.set_mode(&admin, mode)).expect("set the mode");
+        Self {
+            ninja,
+            snow,
+            store,
+            sync,
+            admin,
+        }
+    }
+
+    fn run(&self) -> Report {
+        block_on(self.sync.run_once(ApplyMode::Apply)).expect("a pass")
+    }
+
+    fn configs(&self) -> Vec<SyncConfig> {
+        block_on(self.store.configs()).expect("read the configurations")
+    }
+
+    fn config(&self, org: OrganizationId) -> SyncConfig {
+        block_on(self.store.config(org))
+            .expect("read a configuration")
+            .unwrap_or_else(|| panic!("organization {org} has a configuration"))
+    }
+
+    fn has_config(&self, org: OrganizationId) -> bool {
+        block_on(self.store.config(org))
+            .expect("read a configuration")
+            .is_some()
+    }
+
+    fn audit_len(&self) -> usize {
+        block_on(self.store.audit(&AuditFilter::all()))
+            .expect("read the audit log")
+            .len()
+    }
+
+    fn reset_counts(&self) {
+        self.ninja.faults().reset_counts();
+        self.snow.faults().reset_counts();
+    }
+
+    /// Companies in ServiceNow with exactly this name.
+    fn companies_named(&self, name: &str) -> Vec<SysId> {
+        self.snow
+            .all_companies()
+            .into_iter()
+            .filter(|c| c.name == name)
+            .map(|c| c.sys_id)
+            .collect()
+    }
+
+    /// The only company with exactly this name.
+    fn company_named(&self, name: &str) -> SysId {
+        let found = self.companies_named(name);
+        assert_eq!(found.len(), 1, "exactly one company is named {name:?}");
+        found.into_iter().next().expect("one company")
+    }
+}
+
+fn outcome(report: &Report, org: OrganizationId) -> &Outcome {
+    &report
+        .outcome(org)
+        .unwrap_or_else(|| panic!("the report has a line for organization {org}"))
+        .outcome
+}
+
+fn reason(config: &SyncConfig) -> &str {
+    config.status_reason().unwrap_or_default()
+}
+
+// ---- request counts ----
+
+/// A full pass over `n` organizations and `c` companies (companies 1..=c match organizations
+/// 1..=c), then a second pass that has nothing to do.
+fn check_request_counts(n: usize, c: usize, page: u32) {
+    let ninja = FakeNinjaOne::builder().organizations(n).build();
+    let snow = FakeServiceNow::builder().companies(c).build();
+    let w = World::new(
+        ninja,
+        snow,
+        Policy::default().page_size(page),
+        IntegrationMode::Active,
+    );
+    let page_rows = usize::try_from(page).expect("a small page");
+    let pages = |rows: usize| rows.div_ceil(page_rows);
+
+    let report = w.run();
+    let (nf, sf) = (w.ninja.faults(), w.snow.faults());
+    assert!(
+        nf.calls("organizations") <= pages(n) + 1,
+        "{:?}",
+        nf.call_counts()
+    );
+    assert!(
+        sf.calls("companies") <= pages(c) + 1,
+        "{:?}",
+        sf.call_counts()
+    );
+    assert_eq!(nf.calls("organization"), 0, "no per-organization read");
+    assert_eq!(sf.calls("company"), 0, "no per-company read");
+    let counts = report.counts();
+    assert_eq!((counts.matched, counts.created), (c, n - c));
+    assert_eq!(sf.writes_of("create_company"), n - c);
+    assert_eq!(sf.calls("create_company"), n - c);
+    assert_eq!(report.remote_writes, n - c);
+    assert_eq!(
+        w.snow.all_companies().len(),
+        n,
+        "one company per organization"
+    );
+    let configs = w.configs();
+    assert_eq!(configs.len(), n);
+    assert!(configs.iter().all(|c| c.status() == SyncStatus::Active));
+
+    // Nothing changed: nothing is written anywhere.
+    let audit = w.audit_len();
+    w.reset_counts();
+    let again = w.run();
+    assert_eq!(again.remote_writes, 0);
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert!(w.snow.faults().calls("companies") <= pages(n) + 1);
+    assert_eq!(again.counts().unchanged, n);
+    assert_eq!(w.configs(), configs, "no configuration was written again");
+    assert_eq!(w.audit_len(), audit, "no audit entry was written");
+}
+
+#[test]
+fn a_pass_reads_whole_pages_and_writes_once_per_created_company() {
+    check_request_counts(250, 120, 50);
+}
+
+#[test]
+fn request_counts_hold_when_listings_are_exact_multiples_of_the_page() {
+    check_request_counts(200, 100, 50);
+    // The fakes end such a listing with one empty page, as the real APIs do: exactly +1.
+    let w = World::new(
+        FakeNinjaOne::builder().organizations(100).build(),
+        FakeServiceNow::builder().companies(100).build(),
+        Policy::default().page_size(50),
+        IntegrationMode::Active,
+    );
+    w.run();
+    assert_eq!(w.ninja.faults().calls("organizations"), 3);
+    assert_eq!(w.snow.faults().calls("companies"), 3);
+}
+
+// ---- matching ----
+
+#[test]
+fn names_differing_in_case_whitespace_or_width_map_to_the_existing_company() {
+    let pairs = [
+        ("  acme \t  CORP ", "Acme Corp"),
+        ("Ｆａｂｒｉｋａｍ　Ｌｅｇａｌ", "Fabrikam Legal"),
+        ("Northwind\u{00A0}\u{00A0}Traders", "northwind traders"),
+        ("ﬁnance ﬁrm", "Finance Firm"),
+        ("ÅNGSTRÖM\nAB", "ångström ab"),
+    ];
+    let ninja = FakeNinjaOne::new();
+    let snow = FakeServiceNow::new();
+    // Decoys that share words but not the whole name.
+    for decoy in [
+        "Acme",
+        "Acme Corporation",
+        "Fabrikam",
+        "Northwind",
+        "Finance",
+    ] {
+        snow.add_company(decoy, true);
+    }
+    let expected: Vec<(OrganizationId, SysId)> = pairs
+        .iter()
+        .map(|(org, company)| {
+            let sys = snow.add_company(*company, true);
+            (ninja.add_organization(*org).expect("an id"), sys)
+        })
+        .collect();
+    let w = World::active(ninja, snow);
+
+    let report = w.run();
+    assert_eq!(
+        w.snow.faults().calls("create_company"),
+        0,
+        "nothing created"
+    );
+    for (org, sys) in &expected {
+        match outcome(&report, *org) {
+            Outcome::Matched { company, .. } => assert_eq!(company, sys, "organization {org}"),
+            other => panic!("organization {org}: {other}"),
+        }
+        let config = w.config(*org);
+        assert_eq!(config.status(), SyncStatus::Active);
+        assert_eq!(config.company(), Some(sys));
+    }
+}
+
+#[test]
+fn query_syntax_and_unicode_in_names_match_exactly_the_same_name() {
+    let targets = [
+        "Acme^Beta",
+        "a=b",
+        "Smith, Jones",
+        "javascript:alert(1)",
+        "^NQname=Other",
+        "Zürich Straße 株式会社 🚀",
+        "Café Crème",
+    ];
+    let decoys = [
+        "Other",
+        "Acme",
+        "Beta",
+        "a",
+        "b",
+        "Smith",
+        "Jones",
+        "javascript",
+        "alert(1)",
+        "NQname=Other",
+        "name=Other",
+        "Zurich Strasse",
+        "株式会社",
+        "Cafe Creme",
+    ];
+    let ninja = FakeNinjaOne::new();
+    let snow = FakeServiceNow::new();
+    for decoy in decoys {
+        snow.add_company(decoy, true);
+    }
+    let expected: Vec<(OrganizationId, SysId)> = targets
+        .iter()
+        .map(|name| {
+            let sys = snow.add_company(*name, true);
+            (ninja.add_organization(*name).expect("an id"), sys)
+        })
+        .collect();
+    // Same name in another case still maps to the same company and no other.
+    let upper = ninja.add_organization("ACME^beta ").expect("an id");
+    let w = World::active(ninja, snow);
+
+    let report = w.run();
+    assert_eq!(
+        w.snow.faults().calls("create_company"),
+        0,
+        "nothing created"
+    );
+    assert_eq!(w.snow.all_companies().len(), targets.len() + decoys.len());
+    for (org, sys) in &expected[1..] {
+        assert!(
+            matches!(outcome(&report, *org), Outcome::Matched { company, .. } if company == sys),
+            "organization {org}: {}",
+            outcome(&report, *org)
+        );
+        assert_eq!(w.config(*org).company(), Some(sys));
+    }
+    // "Acme^Beta" and "ACME^beta " share a name: neither gets the company (nor "Acme"/"Beta").
+    for org in [expected[0].0, upper] {
+        let config = w.config(org);
+        assert_eq!(config.status(), SyncStatus::Inactive);
+        assert_eq!(config.company(), None);
+        assert!(
+            reason(&config).contains("share the name"),
+            "{}",
+            reason(&config)
+        );
+    }
+}
+
+#[test]
+fn several_companies_with_the_name_is_an_ambiguity_that_maps_nothing() {
+    let ninja = FakeNinjaOne::new();
+    let org = ninja.add_organization("Globex").expect("an id");
+    let snow = FakeServiceNow::new();
+    let first = snow.add_company("Globex", true);
+    let second = snow.add_company(" GLOBEX ", false);
+    snow.add_company("Globex Corporation", true);
+    let w = World::active(ninja, snow);
+
+    let report = w.run();
+    assert!(matches!(
+        outcome(&report, org),
+        Outcome::Failed {
+            kind: FailureKind::Permanent,
+            ..
+        }
+    ));
+    let config = w.config(org);
+    assert_eq!(config.status(), SyncStatus::Inactive);
+    assert_eq!(config.company(), None);
+    for sys in [&first, &second] {
+        assert!(
+            reason(&config).contains(sys.as_str()),
+            "{}",
+            reason(&config)
+        );
+    }
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    // An inactive configuration waits for a person: later passes do not retry it.
+    w.run();
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.config(org).status(), SyncStatus::Inactive);
+}
+
+#[test]
+fn organizations_sharing_a_name_get_no_company() {
+    for with_company in [false, true] {
+        let ninja = FakeNinjaOne::new();
+        let a = ninja.add_organization("Initech").expect("an id");
+        let b = ninja.add_organization("  INITECH").expect("an id");
+        let other = ninja
+            .add_organization("Vandelay Industries")
+            .expect("an id");
+        let snow = FakeServiceNow::new();
+        let existing = with_company.then(|| snow.add_company("Initech", true));
+        let w = World::active(ninja, snow);
+
+        w.run();
+        for org in [a, b] {
+            let config = w.config(org);
+            assert_eq!(
+                config.status(),
+                SyncStatus::Inactive,
+                "company exists: {with_company}"
+            );
+            assert_eq!(config.company(), None);
+            let why = reason(&config);
+            assert!(why.contains("share the name"), "{why}");
+            assert!(
+                why.contains(&a.to_string()) && why.contains(&b.to_string()),
+                "{why}"
+            );
+        }
+        // Only the unrelated organization got a company; never two "Initech"s.
+        assert_eq!(w.snow.faults().writes_of("create_company"), 1);
+        assert_eq!(w.config(other).status(), SyncStatus::Active);
+        let initechs = w.companies_named("Initech");
+        assert_eq!(initechs, existing.into_iter().collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_company_mapped_to_one_organization_is_not_given_to_another_of_the_same_name() {
+    let ninja = FakeNinjaOne::new();
+    let a = ninja.add_organization("Umbrella").expect("an id");
+    let snow = FakeServiceNow::new();
+    let umbrella = snow.add_company("Umbrella", true);
+    let w = World::active(ninja, snow);
+    w.run();
+    assert_eq!(w.config(a).company(), Some(&umbrella));
+
+    let b = w.ninja.add_organization("UMBRELLA").expect("an id");
+    w.run();
+    let config = w.config(b);
+    assert_eq!(config.status(), SyncStatus::Inactive);
+    assert_eq!(config.company(), None);
+    assert_eq!(
+        w.config(a).company(),
+        Some(&umbrella),
+        "A keeps its company"
+    );
+    assert_eq!(w.config(a).status(), SyncStatus::Active);
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+}
+
+#[test]
+fn a_company_held_by_a_renamed_organization_is_not_taken_by_a_new_one() {
+    let ninja = FakeNinjaOne::new();
+    let a = ninja.add_organization("Umbrella").expect("an id");
+    let snow = FakeServiceNow::new();
+    let umbrella = snow.add_company("Umbrella", true);
+    let w = World::active(ninja, snow);
+    w.run();
+    w.ninja.rename_organization(a, "Umbrella Holdings");
+    let b = w.ninja.add_organization("Umbrella").expect("an id");
+
+    let report = w.run();
+    let config = w.config(b);
+    assert_eq!(config.status(), SyncStatus::Inactive);
+    assert_eq!(config.company(), None);
+    let why = reason(&config);
+    assert!(
+        why.contains(umbrella.as_str()) && why.contains(&a.to_string()),
+        "{why}"
+    );
+    assert_eq!(w.config(a).company(), Some(&umbrella));
+    assert_eq!(w.config(a).status(), SyncStatus::Active);
+    assert_eq!(report.remote_writes, 0);
+    assert_eq!(w.companies_named("Umbrella"), vec![umbrella]);
+}
+
+#[test]
+fn leave_unmapped_creates_nothing_and_says_why() {
+    let ninja = FakeNinjaOne::builder().organizations(3).build();
+    let snow = FakeServiceNow::builder().companies(1).build();
+    let w = World::new(
+        ninja,
+        snow,
+        Policy::default().unmatched(UnmatchedPolicy::LeaveUnmapped),
+        IntegrationMode::Active,
+    );
+
+    let report = w.run();
+    assert_eq!(report.counts().matched, 1);
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.all_companies().len(), 1);
+    for n in [2, 3] {
+        let config = w.config(id(n));
+        assert_eq!(config.status(), SyncStatus::Inactive);
+        assert_eq!(config.company(), None);
+        assert!(
+            reason(&config).contains("no ServiceNow company is named"),
+            "{}",
+            reason(&config)
+        );
+    }
+}
+
+// ---- renames and removals ----
+
+#[test]
+fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
+    let ninja = FakeNinjaOne::builder().organizations(3).build();
+    let snow = FakeServiceNow::builder().companies(3).build();
+    let w = World::active(ninja, snow);
+    w.run();
+    let before: Vec<SyncConfig> = w.configs();
+    let second = w.company_named(&customer_name(2));
+
+    w.ninja.rename_organization(id(1), "Contoso Dental Group");
+    w.snow.rename_company(&second, "Fabrikam Legal LLP");
+    // A rename that normalises to the same name is no drift.
+    w.ninja
+        .rename_organization(id(3), customer_name(3).to_uppercase());
+    w.reset_counts();
+    let report = w.run();
+
+    assert_eq!(report.remote_writes, 0);
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert_eq!(
+        w.configs(),
+        before,
+        "same companies, same statuses, nothing written"
+    );
+    let drift: Vec<(OrganizationId, &str, &SysId, &str)> = report
+        .plan
+        .drift
+        .iter()
+        .map(|d| {
+            (
+                d.organization,
+                d.organization_name.as_str(),
+                &d.company,
+                d.company_name.as_str(),
+            )
+        })
+        .collect();
+    let first = w.company_named(&customer_name(1));
+    assert_eq!(
+        drift,
+        vec![
+            (
+                id(1),
+                "Contoso Dental Group",
+                &first,
+                customer_name(1).as_str()
+            ),
+            (
+                id(2),
+                customer_name(2).as_str(),
+                &second,
+                "Fabrikam Legal LLP"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn an_organization_gone_from_ninjaone_is_tombstoned_without_remote_writes() {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(3).build(),
+        FakeServiceNow::builder().companies(3).build(),
+    );
+    w.run();
+    assert!(w.ninja.remove_organization(id(2)));
+    w.reset_counts();
+
+    let report = w.run();
+    assert_eq!(outcome(&report, id(2)), &Outcome::Deleted);
+    let config = w.config(id(2));
+    assert_eq!(config.status(), SyncStatus::Deleted);
+    assert!(reason(&config).contains("gone"), "{}", reason(&config));
+    assert_eq!(report.remote_writes, 0);
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert_eq!(
+        w.snow.all_companies().len(),
+        3,
+        "nothing in ServiceNow is deleted"
+    );
+    assert_eq!(w.config(id(1)).status(), SyncStatus::Active);
+    // The tombstone stays: later passes neither revive nor report it.
+    let later = w.run();
+    assert!(later.outcome(id(2)).is_none());
+    assert_eq!(w.config(id(2)).status(), SyncStatus::Deleted);
+}
+
+#[test]
+fn a_company_deleted_in_servicenow_deactivates_the_configuration() {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(2).build(),
+        FakeServiceNow::builder().companies(2).build(),
+    );
+    w.run();
+    let gone = w.company_named(&customer_name(1));
+    assert!(w.snow.delete_company(&gone));
+
+    let report = w.run();
+    assert!(matches!(
+        outcome(&report, id(1)),
+        Outcome::Failed {
+            kind: FailureKind::Permanent,
+            ..
+        }
+    ));
+    let config = w.config(id(1));
+    assert_eq!(config.status(), SyncStatus::Inactive);
+    assert!(
+        reason(&config).contains("no longer exists"),
+        "{}",
+        reason(&config)
+    );
+    assert_eq!(
+        w.snow.faults().calls("create_company"),
+        0,
+        "no replacement is created"
+    );
+    assert_eq!(w.config(id(2)).status(), SyncStatus::Active);
+}
+
+// ---- deletion guard ----
+
+/// 200 organizations mapped to 200 companies, all active.
+fn two_hundred() -> World {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(200).build(),
+        FakeServiceNow::builder().companies(200).build(),
+    );
+    assert_eq!(w.run().counts().matched, 200);
+    w
+}
+
+#[test]
+fn removals_over_the_limit_are_held_until_an_administrator_approves() {
+    let w = two_hundred();
+    for n in 1..=30 {
+        assert!(w.ninja.remove_organization(id(n * 5)));
+    }
+    let newcomer = w.ninja.add_organization("Brand New Co").expect("an id");
+    let audit = w.audit_len();
+
+    let report = w.run();
+    assert!(report.needs_approval());
+    assert_eq!(
+        (report.plan.guard.removals, report.plan.guard.limit),
+        (30, 20)
+    );
+    assert_eq!(report.counts().held, 30);
+    for n in 1..=30 {
+        assert!(matches!(outcome(&report, id(n * 5)), Outcome::Held { .. }));
+        assert_eq!(w.config(id(n * 5)).status(), SyncStatus::Active);
+    }
+    // The rest of the pass is applied.
+    assert!(matches!(
+        outcome(&report, newcomer),
+        Outcome::Created { .. }
+    ));
+    assert_eq!(w.config(newcomer).status(), SyncStatus::Active);
+    assert!(w.audit_len() > audit);
+
+    let technician = Actor::technician("t")
+        .with_integration_permission()
+        .seeing_all();
+    let refused = block_on(w.sync.approve_deletions(&technician));
+    assert!(
+        matches!(refused, Err(SyncError::PermissionDenied { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(w.config(id(5)).status(), SyncStatus::Active);
+
+    let approved = block_on(w.sync.approve_deletions(&w.admin)).expect("approve");
+    assert_eq!(approved.counts().deleted, 30);
+    assert!(!approved.needs_approval());
+    assert_eq!(approved.approved_by.as_deref(), Some("a"));
+    assert_eq!(approved.remote_writes, 0);
+    for n in 1..=30 {
+        assert_eq!(w.config(id(n * 5)).status(), SyncStatus::Deleted);
+    }
+    assert_eq!(w.config(id(1)).status(), SyncStatus::Active);
+    let log = block_on(w.store.audit(&AuditFilter::all())).expect("audit");
+    let approvals: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == AuditAction::ApproveDeletions)
+        .collect();
+    assert!(
+        approvals
+            .iter()
+            .any(|e| e.actor == "a" && e.outcome == AuditOutcome::Applied)
+    );
+    assert!(
+        approvals
+            .iter()
+            .any(|e| e.actor == "t" && matches!(e.outcome, AuditOutcome::Refused(_)))
+    );
+}
+
+#[test]
+fn removals_within_the_limit_are_applied_without_approval() {
+    for removed in [15, 20] {
+        let w = two_hundred();
+        for n in 1..=removed {
+            assert!(w.ninja.remove_organization(id(n * 7)));
+        }
+        let report = w.run();
+        assert!(!report.needs_approval(), "{removed} removed");
+        assert_eq!(
+            report.counts().deleted,
+            usize::try_from(removed).expect("small")
+        );
+        assert_eq!(report.counts().held, 0);
+        for n in 1..=removed {
+            assert_eq!(w.config(id(n * 7)).status(), SyncStatus::Deleted);
+        }
+    }
+}
+
+// ---- unknown, never absent ----
+
+#[test]
+fn a_failed_organization_listing_is_unknown_never_absent() {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(5).build(),
+        FakeServiceNow::builder().companies(5).build(),
+    );
+    w.run();
+    w.ninja.remove_organization(id(2));
+    w.ninja.remove_organization(id(4));
+    let newcomer = w.ninja.add_organization("Newcomer Ltd").expect("an id");
+    let before = w.configs();
+    let audit = w.audit_len();
+    w.reset_counts();
+    w.ninja
+        .faults()
+        .fail_next("organizations", 1, ApiErrorKind::Transient);
+
+    let report = w.run();
+    assert!(report.stop.is_none());
+    assert_eq!(report.counts().unknown, 5);
+    assert_eq!(report.counts().deleted, 0);
+    for n in 1..=5 {
+        assert!(matches!(outcome(&report, id(n)), Outcome::Unknown { .. }));
+    }
+    assert_eq!(w.configs(), before, "no configuration changed");
+    assert_eq!(w.audit_len(), audit);
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert!(!w.has_config(newcomer));
+    // The listing is worth retrying soon.
+    assert!(matches!(report.next_run, NextRun::At(_)));
+
+    // Once the listing works, the pass converges.
+    let report = w.run();
+    assert_eq!(report.counts().deleted, 2);
+    assert!(matches!(
+        outcome(&report, newcomer),
+        Outcome::Created { .. }
+    ));
+}
+
+/// A NinjaOne whose organization listing can be made to carry one row that failed to decode.
+#[derive(Debug)]
+struct RejectingNinja {
+    inner: FakeNinjaOne,
+    reject: AtomicBool,
+}
+
+#[async_trait]
+impl NinjaOneApi for RejectingNinja {
+    async fn organizations(&self, request: PageRequest) -> Result<Page<Organization>, ApiError> {
+        let first = request.after().is_none();
+        let page = self.inner.organizations(request).await?;
+        if first && self.reject.load(Ordering::SeqCst) {
+            return Ok(page.with_rejected(vec![RowError {
+                index: 0,
+                id_prefix: Some("2".to_owned()),
+                message: "invalid type: map, expected a string at line 1 column 20".to_owned(),
+            }]));
+        }
+        Ok(page)
+    }
+
+    async fn organization(
+        &self,
+        id: OrganizationId,
+    ) -> Result<Option<OrganizationDetailed>, ApiError> {
+        self.inner.organization(id).await
+    }
+
+    async fn device_roles(&self) -> Result<Page<DeviceRole>, ApiError> {
+        self.inner.device_roles().await
+    }
+
+    async fn devices(&self, page: PageRequest) -> Result<Page<Device>, ApiError> {
+        self.inner.devices(page).await
+    }
+
+    async fn organization_devices(
+        &self,
+        organization: OrganizationId,
+        page: PageRequest,
+    ) -> Result<Page<Device>, ApiError> {
+        self.inner.organization_devices(organization, page).await
+    }
+
+    async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
+        self.inner.alerts().await
+    }
+}
+
+#[test]
+fn an_incomplete_organization_listing_is_unknown_never_absent() {
+    // The fake never rejects rows itself, so a thin wrapper adds one undecodable row.
+    let ninja = FakeNinjaOne::builder().organizations(4).build();
+    let api = Arc::new(RejectingNinja {
+        inner: ninja.clone(),
+        reject: AtomicBool::new(false),
+    });
+    let w = World::with_api(
+        api.clone(),
+        ninja,
+        FakeServiceNow::builder().companies(4).build(),
+        Policy::default(),
+        IntegrationMode::Active,
+    );
+    w.run();
+    w.ninja.remove_organization(id(2)); // the row that "failed to decode"
+    api.reject.store(true, Ordering::SeqCst);
+    let before = w.configs();
+
+    let report = w.run();
+    match outcome(&report, id(2)) {
+        Outcome::Unknown { reason } => assert!(reason.contains("not complete"), "{reason}"),
+        other => panic!("organization 2: {other}"),
+    }
+    assert_eq!(report.counts().deleted, 0);
+    assert_eq!(w.configs(), before);
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert!(matches!(report.next_run, NextRun::At(_)));
+
+    api.reject.store(false, Ordering::SeqCst);
+    assert_eq!(outcome(&w.run(), id(2)), &Outcome::Deleted);
+}
+
+fn organization(n: u32, name: &str) -> Organization {
+    serde_json::from_value(serde_json::json!({ "id": n, "name": name })).expect("organization")
+}
+
+fn company(n: u64, name: &str) -> Company {
+    serde_json::from_value(serde_json::json!({ "sys_id": format!("{n:032x}"), "name": name }))
+        .expect("company")
+}
+
+fn active_config(org: u32, company: u64, now: DateTime<Utc>) -> SyncConfig {
+    let sys: SysId = format!("{company:032x}").parse().expect("sys_id");
+    let mut config = SyncConfig::new(id(org), Some(sys), now);
+    config
+        .apply(SyncEvent::Enqueue, None, now)
+        .expect("enqueue");
+    config
+        .apply(SyncEvent::Succeeded, None, now)
+        .expect("succeed");
+    config.set_version(1);
+    config
+}
+
+fn decision(p: &Plan, org: u32) -> &Decision {
+    &p.items
+        .iter()
+        .find(|i| i.organization == id(org))
+        .unwrap_or_else(|| panic!("an item for organization {org}"))
+        .decision
+}
+
+#[test]
+fn the_planner_concludes_nothing_from_an_incomplete_listing() {
+    let now = fixed_time();
+    let configs = [active_config(1, 1, now), active_config(2, 2, now)];
+    let all_orgs = || {
+        vec![
+            organization(1, "Alpha"),
+            organization(2, "Beta"),
+            organization(3, "Gamma"),
+        ]
+    };
+    let all_companies = || vec![company(1, "Alpha"), company(2, "Beta")];
+    let policy = Policy::default();
+    let run = |s: &Snapshot| plan(s, &configs, IntegrationMode::Active, &policy, now);
+
+    // Organization 2 is not among the decoded rows: unknown, not gone.
+    let orgs = Observed::Incomplete {
+        items: vec![organization(1, "Alpha")],
+        reason: "1 NinjaOne organizations could not be decoded".to_owned(),
+    };
+    let p = run(&Snapshot::new(orgs, Observed::complete(all_companies())));
+    assert!(
+        matches!(decision(&p, 2), Decision::Unknown { .. }),
+        "{}",
+        decision(&p, 2)
+    );
+    assert_eq!(decision(&p, 1), &Decision::Unchanged);
+    assert_eq!(p.guard.removals, 0);
+
+    // Company 2 and any company named "Gamma" may be among the rows that were not decoded or
+    // listed: nothing fails, nothing is created.
+    for companies in [
+        Observed::Incomplete {
+            items: vec![company(1, "Alpha")],
+            reason: "1 ServiceNow companies could not be decoded".to_owned(),
+        },
+        Observed::Unavailable {
+            reason: "listing ServiceNow companies failed".to_owned(),
+        },
+    ] {
+        let p = run(&Snapshot::new(Observed::complete(all_orgs()), companies));
+        assert!(
+            matches!(decision(&p, 2), Decision::Unknown { .. }),
+            "{}",
+            decision(&p, 2)
+        );
+        assert!(
+            matches!(decision(&p, 3), Decision::Unknown { .. }),
+            "{}",
+            decision(&p, 3)
+        );
+        assert!(p.items.iter().all(|i| !i.decision.writes_remotely()));
+        assert_eq!(p.guard.removals, 0);
+    }
+}
+
+#[test]
+fn a_failed_company_listing_never_creates_a_company_or_fails_a_configuration() {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(3).build(),
+        FakeServiceNow::builder().companies(3).build(),
+    );
+    w.run();
+    let gone = w.company_named(&customer_name(1));
+    w.snow.delete_company(&gone);
+    let newcomer = w.ninja.add_organization("Newcomer Ltd").expect("an id");
+    let before = w.configs();
+    w.reset_counts();
+    w.snow
+        .faults()
+        .fail_next("companies", 1, ApiErrorKind::Transient);
+
+    let report = w.run();
+    assert!(matches!(outcome(&report, id(1)), Outcome::Unknown { .. }));
+    assert!(matches!(
+        outcome(&report, newcomer),
+        Outcome::Unknown { .. }
+    ));
+    assert_eq!(report.counts().failed, 0);
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.configs(), before, "no configuration changed");
+    assert!(!w.has_config(newcomer));
+
+    // With the listing back: the gone company deactivates, the newcomer gets one company.
+    w.run();
+    assert_eq!(w.config(id(1)).status(), SyncStatus::Inactive);
+    assert_eq!(w.config(newcomer).status(), SyncStatus::Active);
+    assert_eq!(w.companies_named("Newcomer Ltd").len(), 1);
+}
+
+// ---- modes ----
+
+#[test]
+fn disabled_mode_makes_no_remote_call_and_changes_nothing() {
+    // A new store is disabled.
+    let fresh = World::new(
+        FakeNinjaOne::builder().organizations(3).build(),
+        FakeServiceNow::builder().companies(1).build(),
+        Policy::default(),
+        IntegrationMode::Disabled,
+    );
+    let report = fresh.run();
+    assert_eq!(fresh.ninja.faults().total_calls(), 0);
+    assert_eq!(fresh.snow.faults().total_calls(), 0);
+    assert!(report.outcomes.is_empty() && report.plan.items.is_empty());
+    assert!(fresh.configs().is_empty());
+
+    // Disabled after configurations exist: whatever changed on either side, nothing happens.
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(3).build(),
+        FakeServiceNow::builder().companies(3).build(),
+    );
+    w.run();
+    block_on(w.sync.set_mode(&w.admin, IntegrationMode::Disabled)).expect("disable");
+    w.ninja.remove_organization(id(1));
+    w.ninja.add_organization("Newcomer Ltd");
+    w.snow.delete_company(&w.company_named(&customer_name(2)));
+    let before = w.configs();
+    let audit = w.audit_len();
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(w.ninja.faults().total_calls(), 0);
+    assert_eq!(w.snow.faults().total_calls(), 0);
+    assert_eq!(report.mode, IntegrationMode::Disabled);
+    assert!(report.outcomes.is_empty());
+    assert_eq!(w.configs(), before);
+    assert_eq!(w.audit_len(), audit);
+}
+
+#[test]
+fn inactive_mode_leaves_unconfigured_organizations_alone_and_activates_added_ones() {
+    let w = World::new(
+        FakeNinjaOne::builder().organizations(5).build(),
+        FakeServiceNow::builder().companies(3).build(),
+        Policy::default(),
+        IntegrationMode::Inactive,
+    );
+    let company = w.company_named(&customer_name(2));
+    let added = block_on(
+        w.sync
+            .add(&w.admin, ConfigDraft::new(id(2), company.clone())),
+    )
+    .expect("add");
+    assert_eq!(added.config.status(), SyncStatus::Pending);
+    w.reset_counts();
+
+    let report = w.run();
+    assert_eq!(outcome(&report, id(2)), &Outcome::Activated);
+    assert_eq!(report.plan.unconfigured, 4);
+    assert_eq!(report.outcomes.len(), 1);
+    let config = w.config(id(2));
+    assert_eq!(config.status(), SyncStatus::Active);
+    assert_eq!(config.company(), Some(&company));
+    assert_eq!(w.configs().len(), 1, "no configuration for the others");
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.ninja.faults().calls("organization"), 0);
+    assert_eq!(w.snow.faults().calls("company"), 0);
+}
+
+// ---- Customer Service Management ----
+
+#[test]
+fn customer_accounts_need_customer_service_management() {
+    let snow = FakeServiceNow::builder()
+        .companies(3)
+        .customer_account("Contoso Dental 0001 (CSM)")
+        .customer_account("Fabrikam Legal 0002 (CSM)")
+        .customer_service_management(true)
+        .build();
+    let accounts: Vec<SysId> = snow
+        .all_customer_accounts()
+        .into_iter()
+        .map(|a| a.sys_id)
+        .collect();
+    let w = World::new(
+        FakeNinjaOne::builder().organizations(3).build(),
+        snow,
+        Policy::default(),
+        IntegrationMode::Inactive,
+    );
+    for (n, account) in [1, 2].into_iter().zip(&accounts) {
+        let company = w.company_named(&customer_name(n));
+        let draft = ConfigDraft::new(index(n), company).customer_account(account.clone());
+        block_on(w.sync.add(&w.admin, draft)).expect("add");
+    }
+    w.reset_counts();
+
+    let report = w.run();
+    assert_eq!(outcome(&report, id(1)), &Outcome::Activated);
+    assert_eq!(outcome(&report, id(2)), &Outcome::Activated);
+    assert_eq!(w.snow.faults().calls("customer_service_management"), 1);
+    assert_eq!(
+        w.snow.faults().calls("customer_account"),
+        0,
+        "listed, not read one by one"
+    );
+
+    w.snow.set_customer_service_management(false);
+    w.reset_counts();
+    w.run();
+    for n in [1, 2] {
+        let config = w.config(id(n));
+        assert_eq!(config.status(), SyncStatus::Inactive);
+        assert!(
+            reason(&config).contains("Customer Service Management"),
+            "{}",
+            reason(&config)
+        );
+    }
+    assert_eq!(w.snow.faults().calls("customer_service_management"), 1);
+    assert_eq!(w.snow.faults().calls("customer_accounts"), 0);
+}
+
+#[test]
+fn customer_service_management_is_not_detected_without_accounts() {
+    let w = World::new(
+        FakeNinjaOne::builder().organizations(2).build(),
+        FakeServiceNow::builder()
+            .companies(2)
+            .customer_service_management(true)
+            .build(),
+        Policy::default(),
+        IntegrationMode::Inactive,
+    );
+    let company = w.company_named(&customer_name(1));
+    block_on(w.sync.add(&w.admin, ConfigDraft::new(id(1), company))).expect("add");
+    w.reset_counts();
+    assert_eq!(outcome(&w.run(), id(1)), &Outcome::Activated);
+    assert_eq!(w.snow.faults().calls("customer_service_management"), 0);
+    assert_eq!(w.snow.faults().calls("customer_accounts"), 0);
+}
+
+// ---- dry run ----
+
+#[test]
+fn a_dry_run_returns_the_plan_and_writes_nothing() {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(5).build(),
+        FakeServiceNow::builder().companies(3).build(),
+    );
+    let audit = w.audit_len();
+    let report = block_on(w.sync.run_once(ApplyMode::DryRun)).expect("a dry run");
+    assert_eq!(report.apply_mode, ApplyMode::DryRun);
+    assert_eq!(report.outcomes.len(), 5);
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|o| matches!(o.outcome, Outcome::Planned { .. }))
+    );
+    let counts = report.plan.counts();
+    assert_eq!((counts.adopt, counts.create_company), (3, 2));
+    assert_eq!(report.remote_writes, 0);
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert!(w.configs().is_empty());
+    assert_eq!(w.audit_len(), audit);
+
+    // With configurations: a planned tombstone is not applied either.
+    w.run();
+    w.ninja.remove_organization(id(1));
+    let before = w.configs();
+    let audit = w.audit_len();
+    w.reset_counts();
+    let report = block_on(w.sync.run_once(ApplyMode::DryRun)).expect("a dry run");
+    assert!(
+        matches!(outcome(&report, id(1)), Outcome::Planned { decision } if decision.contains("tombstone"))
+    );
+    assert_eq!(w.configs(), before);
+    assert_eq!(w.audit_len(), audit);
+    assert_eq!(w.snow.faults().writes(), 0);
+}
+
+// ---- refused credentials ----
+
+#[test]
+fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
+    let w = World::new(
+        FakeNinjaOne::builder().organizations(5).build(),
+        FakeServiceNow::new(),
+        Policy::default().concurrency(1),
+        IntegrationMode::Active,
+    );
+    w.snow
+        .faults()
+        .fail_next("create_company", 1, ApiErrorKind::Unauthorized);
+
+    let report = w.run();
+    match &report.stop {
+        Some(Stop::Credentials { api, .. }) => assert_eq!(api, "ServiceNow"),
+        other => panic!("expected a credentials stop, got {other:?}"),
+    }
+    assert_eq!(
+        w.snow.faults().calls("create_company"),
+        1,
+        "one attempt, then stop"
+    );
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert_eq!(report.counts().failed, 0);
+    for config in w.configs() {
+        assert_ne!(config.status(), SyncStatus::Inactive);
+        assert_eq!(config.attempts(), 0);
+        assert_eq!(config.company(), None);
+    }
+
+    // Credentials fixed: the next pass converges, one company each.
+    let report = w.run();
+    assert!(report.stop.is_none());
+    assert_eq!(report.counts().created, 5);
+    assert_eq!(w.snow.all_companies().len(), 5);
+    assert!(w.configs().iter().all(|c| c.status() == SyncStatus::Active));
+}
+
+#[test]
+fn refused_credentials_on_a_listing_stop_the_pass_before_any_write() {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(3).build(),
+        FakeServiceNow::builder().companies(2).build(),
+    );
+    w.run();
+    w.ninja.remove_organization(id(1));
+    w.ninja.add_organization("Newcomer Ltd");
+    let before = w.configs();
+    let audit = w.audit_len();
+    w.reset_counts();
+    w.ninja
+        .faults()
+        .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
+
+    let report = w.run();
+    match &report.stop {
+        Some(Stop::Credentials { api, .. }) => assert_eq!(api, "NinjaOne"),
+        other => panic!("expected a credentials stop, got {other:?}"),
+    }
+    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert_eq!(w.configs(), before, "no status changed");
+    assert_eq!(w.audit_len(), audit);
+}
