@@ -388,6 +388,20 @@ fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
     }
     assert_eq!(report.next_run, NextRun::At(t0 + TimeDelta::seconds(120)));
     assert!(w.configs().iter().all(|c| c.attempts() == 0));
+    // Everything not attempted waits for the server's window too.
+    assert!(
+        w.configs()
+            .iter()
+            .all(|c| c.next_attempt_at() == Some(t0 + TimeDelta::seconds(120)))
+    );
+
+    // A pass inside the window sends nothing, and a dry run says when to come back.
+    w.clock.set(t0 + TimeDelta::seconds(10));
+    let early = w.run();
+    assert_eq!(w.creates(), 1, "nothing is sent inside the server's window");
+    assert_eq!(early.counts().deferred, 4);
+    let dry = block_on(w.sync.run_once(ApplyMode::DryRun)).expect("a dry run");
+    assert_eq!(dry.next_run, NextRun::At(t0 + TimeDelta::seconds(120)));
 
     w.clock.set(t0 + TimeDelta::seconds(120));
     let report = w.run();

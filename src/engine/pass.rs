@@ -116,7 +116,14 @@ impl OrganizationSync {
                 "the deletion guard holds changes that need approval"
             );
         }
-        let mut next_run = NextRun::Regular;
+        let mut next_run = planned
+            .items
+            .iter()
+            .filter_map(|item| match &item.decision {
+                Decision::Deferred { until } => Some(NextRun::At(*until)),
+                _ => None,
+            })
+            .fold(NextRun::Regular, NextRun::min);
         if retry_listing {
             next_run = next_run.min(NextRun::At(after(started, self.policy.retry.initial)));
         }
@@ -309,9 +316,6 @@ impl Applier<'_> {
             let org = item.organization;
             let _span = tracing::info_span!("organization", id = %org).entered();
             let existing = self.configs.get(&org);
-            if let Decision::Deferred { until } = &item.decision {
-                self.next_run = self.next_run.min(NextRun::At(*until));
-            }
             let line = |outcome: Outcome, status: Option<SyncStatus>| OrganizationOutcome {
                 organization: org,
                 organization_name: item.organization_name.clone(),
@@ -375,7 +379,8 @@ impl Applier<'_> {
         let mut in_flight = FuturesUnordered::new();
         let mut pending: Vec<Change> = Vec::new();
         let mut lines: Vec<OrganizationOutcome> = Vec::new();
-        let mut defer_rest: Option<String> = None;
+        // Set by a rate limit at concurrency 1: why, and until when, the rest waits.
+        let mut defer_rest: Option<(String, DateTime<Utc>)> = None;
         loop {
             while self.stop.is_none() && defer_rest.is_none() && in_flight.len() < limit {
                 let Some(job) = queue.pop_front() else { break };
@@ -397,55 +402,7 @@ impl Applier<'_> {
                 break;
             };
             let now = self.sync.now();
-            let (line, change) = match result {
-                Ok(company) => {
-                    self.remote_writes += 1;
-                    created(&job, company, now)
-                }
-                Err(err) => {
-                    let kind = err.kind();
-                    if !matches!(kind, ApiErrorKind::RateLimited { .. }) && !kind.is_auth() {
-                        // A failure after sending may have committed: count it as a write.
-                        self.remote_writes += 1;
-                    }
-                    match kind {
-                        k if k.is_auth() => {
-                            if self.stop.is_none() {
-                                tracing::error!(error = %err, "ServiceNow refused the integration's credentials");
-                                self.stop = Some(credentials("ServiceNow", &err));
-                            }
-                            (
-                                deferred(&job, None, format!("the pass stopped: {err}")),
-                                None,
-                            )
-                        }
-                        ApiErrorKind::RateLimited { retry_after } => {
-                            let wait = retry_after
-                                .map_or(policy.retry.initial, |w| policy.retry.server_wait(w));
-                            let until = after(now, wait);
-                            self.next_run = self.next_run.min(NextRun::At(until));
-                            if limit == 1 {
-                                defer_rest.get_or_insert_with(|| {
-                                    format!("ServiceNow is rate limiting at concurrency 1 ({err})")
-                                });
-                            }
-                            limit = (limit / 2).max(1);
-                            tracing::warn!(error = %err, concurrency = limit, "rate limited; lowering concurrency");
-                            let mut config = job.queued.clone();
-                            config.set_next_attempt_at(Some(until));
-                            let line = deferred(&job, Some(until), format!("rate limited: {err}"));
-                            (
-                                line,
-                                Some(Change {
-                                    config,
-                                    audit: Vec::new(),
-                                }),
-                            )
-                        }
-                        _ => self.failed(job, &err, now),
-                    }
-                }
-            };
+            let (line, change) = self.settle(job, result, now, &mut limit, &mut defer_rest);
             tracing::info!(organization = %line.organization, outcome = %line.outcome, "result");
             lines.push(line);
             if let Some(change) = change {
@@ -456,15 +413,96 @@ impl Applier<'_> {
                 self.record(batch, &mut lines).await?;
             }
         }
-        let reason =
-            defer_rest.or_else(|| self.stop.as_ref().map(|s| format!("the pass stopped: {s}")));
+        // What was never attempted waits: for the server's window after a rate limit (so an
+        // early pass does not hit it again), or for the next pass after a stop.
         for job in queue {
-            let reason = reason
-                .clone()
-                .unwrap_or_else(|| "not attempted in this pass".to_owned());
-            lines.push(deferred(&job, None, reason));
+            let (line, change) = match (&defer_rest, &self.stop) {
+                (Some((why, until)), _) => {
+                    let mut config = job.queued.clone();
+                    config.set_next_attempt_at(Some(*until));
+                    let change = Change {
+                        config,
+                        audit: Vec::new(),
+                    };
+                    (deferred(&job, Some(*until), why.clone()), Some(change))
+                }
+                (None, Some(stop)) => (
+                    deferred(&job, None, format!("the pass stopped: {stop}")),
+                    None,
+                ),
+                (None, None) => (
+                    deferred(&job, None, "not attempted in this pass".to_owned()),
+                    None,
+                ),
+            };
+            lines.push(line);
+            pending.extend(change);
         }
         self.record(pending, &mut lines).await
+    }
+
+    /// The result of one create: its report line and the change to record. A rate limit
+    /// lowers `limit` and, at 1, sets `defer_rest`; a credentials failure stops the pass.
+    fn settle(
+        &mut self,
+        job: Job,
+        result: Result<Company, ApiError>,
+        now: DateTime<Utc>,
+        limit: &mut usize,
+        defer_rest: &mut Option<(String, DateTime<Utc>)>,
+    ) -> (OrganizationOutcome, Option<Change>) {
+        let policy = &self.sync.policy;
+        match result {
+            Ok(company) => {
+                self.remote_writes += 1;
+                created(&job, company, now)
+            }
+            Err(err) => {
+                let kind = err.kind();
+                if !matches!(kind, ApiErrorKind::RateLimited { .. }) && !kind.is_auth() {
+                    // A failure after sending may have committed: count it as a write.
+                    self.remote_writes += 1;
+                }
+                match kind {
+                    k if k.is_auth() => {
+                        if self.stop.is_none() {
+                            tracing::error!(error = %err, "ServiceNow refused the integration's credentials");
+                            self.stop = Some(credentials("ServiceNow", &err));
+                        }
+                        (
+                            deferred(&job, None, format!("the pass stopped: {err}")),
+                            None,
+                        )
+                    }
+                    ApiErrorKind::RateLimited { retry_after } => {
+                        let wait = retry_after
+                            .map_or(policy.retry.initial, |w| policy.retry.server_wait(w));
+                        let until = after(now, wait);
+                        self.next_run = self.next_run.min(NextRun::At(until));
+                        if *limit == 1 {
+                            defer_rest.get_or_insert_with(|| {
+                                let why =
+                                    format!("ServiceNow is rate limiting at concurrency 1 ({err})");
+                                (why, until)
+                            });
+                        }
+                        *limit = (*limit / 2).max(1);
+                        tracing::warn!(error = %err, concurrency = *limit, "rate limited; lowering concurrency");
+                        let mut config = job.queued.clone();
+                        config.set_next_attempt_at(Some(until));
+                        let line = deferred(&job, Some(until), format!("rate limited: {err}"));
+                        (
+                            line,
+                            Some(Change {
+                                config,
+                                audit: Vec::new(),
+                            }),
+                        )
+                    }
+                    _ => self.failed(job, &err, now),
+                }
+            }
+        }
     }
 
     /// The result of a failed create that was not a rate limit or a credentials failure.
