@@ -132,13 +132,16 @@ pub enum SyncError {
     #[error("organization {0} already has a sync configuration; update it instead")]
     AlreadyConfigured(OrganizationId),
     /// The organization has no configuration.
-    #[error("organization {0} has no sync configuration")]
+    #[error(
+        "organization {0} has no sync configuration; add it (inactive mode) or let active mode \
+         create it"
+    )]
     NotConfigured(OrganizationId),
     /// What was asked for does not check out; nothing was saved.
     #[error("nothing was saved: {}", ProblemList(.0))]
     Invalid(Vec<Problem>),
     /// The configuration's status does not allow the act (for example editing a deleted one).
-    #[error(transparent)]
+    #[error("{0}{hint}", hint = transition_hint(.0))]
     Transition(#[from] TransitionError),
     /// The configuration kept changing under the act (a pass or another person); nothing was
     /// saved.
@@ -183,6 +186,17 @@ impl SyncError {
     #[must_use]
     pub fn is_refusal(&self) -> bool {
         !matches!(self, Self::Remote { .. } | Self::Store { .. })
+    }
+}
+
+/// What to do about a refused transition, when there is something to say.
+fn transition_hint(err: &TransitionError) -> &'static str {
+    use crate::machine::SyncEvent;
+    use crate::model::SyncStatus;
+    match (err.status, err.event) {
+        (SyncStatus::Deleted, _) => "; restore it first",
+        (_, SyncEvent::Restore) => "; only a deleted configuration can be restored",
+        _ => "",
     }
 }
 

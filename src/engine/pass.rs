@@ -1,6 +1,6 @@
 //! The reconcile pass: snapshot, plan, apply.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -351,16 +351,27 @@ impl Applier<'_> {
         }
         // Phase 1: every local change and every configuration about to get a company, before
         // any remote write.
+        let changed: HashSet<OrganizationId> =
+            changes.iter().map(|c| c.config.organization()).collect();
         let written = self.write_changes(changes).await?;
+        // A local change the store refused (a person edited the configuration meanwhile) was
+        // not made: its line is a conflict, as for results recorded later.
+        for line in &mut self.outcomes {
+            if changed.contains(&line.organization) && !written.contains_key(&line.organization) {
+                line.outcome = conflict_outcome();
+                line.status = self.configs.get(&line.organization).map(SyncConfig::status);
+            }
+        }
+        let (configs, outcomes) = (&self.configs, &mut self.outcomes);
         jobs.retain_mut(|job| {
             if let Some(saved) = written.get(&job.organization) {
                 job.queued = saved.clone();
                 return true;
             }
-            self.outcomes.push(OrganizationOutcome {
+            outcomes.push(OrganizationOutcome {
                 organization: job.organization,
                 organization_name: job.organization_name.clone(),
-                status: job.before.as_ref().map(SyncConfig::status),
+                status: configs.get(&job.organization).map(SyncConfig::status),
                 outcome: conflict_outcome(),
             });
             false
@@ -608,7 +619,7 @@ impl Applier<'_> {
                 && let Some(line) = lines.iter_mut().find(|l| l.organization == org)
             {
                 line.outcome = conflict_outcome();
-                line.status = None;
+                line.status = self.configs.get(&org).map(SyncConfig::status);
             }
         }
         self.outcomes.append(lines);
@@ -659,6 +670,18 @@ impl Applier<'_> {
                         }
                         Err(err) if err.kind() == StoreErrorKind::Conflict => {
                             tracing::warn!(organization = %org, "the configuration changed during the pass; left for the next pass");
+                            // Report what the store now holds, not what the pass saw.
+                            match self.sync.store.config(org).await {
+                                Ok(Some(current)) => {
+                                    self.configs.insert(org, current);
+                                }
+                                Ok(None) => {
+                                    self.configs.remove(&org);
+                                }
+                                Err(err) => {
+                                    tracing::warn!(organization = %org, error = %err, "could not re-read the configuration");
+                                }
+                            }
                         }
                         Err(err) => {
                             return Err(SyncError::Store {

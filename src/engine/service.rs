@@ -378,8 +378,9 @@ impl OrganizationSync {
         .await
     }
 
-    /// Resumes a configuration: an inactive one goes back to pending (its reason cleared), an
-    /// active, pending or queued one is unchanged.
+    /// Resumes a configuration: an inactive one goes back to pending (its reason cleared); a
+    /// pending one waiting for its backoff is retried by the next pass; an active or queued one
+    /// is unchanged, and nothing is saved or audited for it.
     ///
     /// # Errors
     /// As for [`pause`](Self::pause).
@@ -399,7 +400,8 @@ impl OrganizationSync {
     }
 
     /// Deletes a configuration: it becomes a `deleted` tombstone, so active mode does not bring
-    /// it back. Nothing is removed in ServiceNow.
+    /// it back. Nothing is removed in ServiceNow. Deleting a deleted configuration changes
+    /// nothing (it keeps its first reason).
     ///
     /// # Errors
     /// As for [`pause`](Self::pause).
@@ -654,8 +656,19 @@ impl OrganizationSync {
         )
         .await?;
         self.edit(actor, organization, action, |config, now| {
+            let before = config.clone();
             config.apply(event, reason.as_deref(), now)?;
-            Ok(true)
+            // Resuming an active configuration, or deleting a deleted one, changes nothing:
+            // nothing is saved or audited (a deleted one keeps its first reason).
+            let unchanged = config.status() == before.status()
+                && (config.status_reason() == before.status_reason()
+                    || before.status() == SyncStatus::Deleted)
+                && config.attempts() == before.attempts()
+                && config.next_attempt_at() == before.next_attempt_at();
+            if unchanged {
+                *config = before;
+            }
+            Ok(!unchanged)
         })
         .await
     }
