@@ -16,6 +16,14 @@ use unicode_normalization::UnicodeNormalization;
 /// ```
 #[must_use]
 pub fn normalize_name(name: &str) -> String {
+    if name.is_ascii() {
+        return normalize_ascii(name);
+    }
+    normalize_unicode(name)
+}
+
+/// The general path: NFKC, Unicode lowercase, whitespace collapsed.
+fn normalize_unicode(name: &str) -> String {
     let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
     let mut out = String::with_capacity(folded.len());
     for word in folded.split_whitespace() {
@@ -27,9 +35,31 @@ pub fn normalize_name(name: &str) -> String {
     out
 }
 
+/// The same for an ASCII name, in one pass: NFKC leaves ASCII as it is, Unicode lowercase is
+/// ASCII lowercase there, and whitespace is what [`char::is_whitespace`] says (so vertical tab
+/// and form feed too, as [`str::split_whitespace`] in the general path).
+fn normalize_ascii(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut space = false;
+    for c in name.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize_name;
+    use proptest::prelude::*;
+
+    use super::{normalize_ascii, normalize_name, normalize_unicode};
 
     #[test]
     fn equal_forms() {
@@ -56,5 +86,47 @@ mod tests {
             assert_ne!(normalize_name(a), normalize_name(b), "{a:?} vs {b:?}");
         }
         assert_eq!(normalize_name("   "), "");
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_on_every_byte() {
+        // Every ASCII character alone, between letters, and doubled at either end.
+        for b in 0u8..=127 {
+            let c = char::from(b);
+            for input in [
+                c.to_string(),
+                format!("A{c}b"),
+                format!("{c}{c}Acme{c}Corp{c}{c}"),
+            ] {
+                assert_eq!(
+                    normalize_ascii(&input),
+                    normalize_unicode(&input),
+                    "{input:?}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The ASCII fast path gives exactly what NFKC + Unicode lowercase + whitespace
+        /// collapsing gives, on any ASCII string (control characters and every ASCII whitespace
+        /// included), and `normalize_name` takes it.
+        #[test]
+        fn ascii_fast_path_agrees_with_the_general_path(name in "[\\x00-\\x7F]{0,40}") {
+            prop_assert!(name.is_ascii());
+            let fast = normalize_ascii(&name);
+            prop_assert_eq!(&fast, &normalize_unicode(&name));
+            prop_assert_eq!(&fast, &normalize_name(&name));
+        }
+
+        /// The same on name-like ASCII: words, mixed case, runs of spaces, tabs and newlines.
+        #[test]
+        fn ascii_fast_path_agrees_on_name_like_strings(
+            name in "[ \\t\\n\\r\\x0B\\x0Ca-zA-Z0-9&.,'()-]{0,60}"
+        ) {
+            prop_assert_eq!(normalize_ascii(&name), normalize_unicode(&name));
+        }
     }
 }

@@ -19,7 +19,7 @@
 //! beyond the [`DeletionGuard`] limit are all [`Decision::Held`] until approved
 //! ([`Plan::release_held`]).
 //!
-//! Names are compared with [`normalize_name`](crate::model::normalize_name); they are matched
+//! Names are compared with [`normalize_name`]; they are matched
 //! here, locally, and never sent to ServiceNow in a query.
 
 mod policy;
@@ -35,8 +35,8 @@ pub use policy::{DeletionGuard, Policy, RetryPolicy, UnmatchedPolicy};
 pub use snapshot::{Observed, Snapshot};
 
 use crate::model::{
-    CiMapping, CiMappingName, Company, DeviceRoleId, IntegrationMode, Organization, OrganizationId,
-    SyncConfig, SyncStatus, SysId, normalize_name,
+    CiMapping, CiMappingName, Company, DeviceRoleId, IntegrationMode, OrganizationId, SyncConfig,
+    SyncStatus, SysId, normalize_name,
 };
 
 /// Why a configuration fails permanently (it becomes inactive with this reason).
@@ -481,12 +481,12 @@ pub fn plan(
             items.push(item);
         }
     }
-    for org in snapshot.organizations.items() {
+    for (index, org) in snapshot.organizations.items().iter().enumerate() {
         if configured.contains(&org.id) {
             continue;
         }
         if mode == IntegrationMode::Active {
-            let decision = ctx.match_company(org);
+            let decision = ctx.match_company(index);
             items.push(PlanItem {
                 organization: org.id,
                 organization_name: Some(org.name.clone()),
@@ -527,17 +527,79 @@ pub fn plan(
     out
 }
 
+/// Up to one item inline, more on the heap: most names are held by one company and one
+/// organization, and a plan over 100k organizations would otherwise make 200k tiny vectors.
+enum Few<T> {
+    None,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Few<T> {
+    fn push(&mut self, item: T) {
+        match std::mem::replace(self, Self::None) {
+            Self::None => *self = Self::One(item),
+            Self::One(first) => *self = Self::Many(vec![first, item]),
+            Self::Many(mut items) => {
+                items.push(item);
+                *self = Self::Many(items);
+            }
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Self::None => &[],
+            Self::One(item) => std::slice::from_ref(item),
+            Self::Many(items) => items,
+        }
+    }
+}
+
+/// The companies and the organizations that have one normalised name, in listing order.
+struct SameName<'a> {
+    companies: Few<&'a Company>,
+    organizations: Few<OrganizationId>,
+}
+
+impl SameName<'_> {
+    /// The index in `names` of the entry for `name`'s normalised form, added if new; `None`
+    /// for a name that is empty once normalised (never matched, so never indexed).
+    fn slot(
+        slots: &mut HashMap<String, usize>,
+        names: &mut Vec<Self>,
+        name: &str,
+    ) -> Option<usize> {
+        let key = normalize_name(name);
+        if key.is_empty() {
+            return None;
+        }
+        Some(*slots.entry(key).or_insert_with(|| {
+            names.push(SameName {
+                companies: Few::None,
+                organizations: Few::None,
+            });
+            names.len() - 1
+        }))
+    }
+}
+
 /// Indexes built once per plan.
 struct Context<'a> {
     snapshot: &'a Snapshot,
     policy: &'a Policy,
-    organizations: HashMap<OrganizationId, &'a Organization>,
+    /// Organization id → its index in the listing (the last one when the listing repeats an
+    /// id). Built only when there are configurations.
+    organizations: HashMap<OrganizationId, usize>,
+    /// Built only when there are configurations.
     companies: HashMap<&'a SysId, &'a Company>,
-    /// Companies by normalised name (built only when some organization needs a match).
-    by_name: HashMap<String, Vec<&'a Company>>,
-    /// Organizations by normalised name, for organizations sharing a name.
-    org_names: HashMap<String, Vec<OrganizationId>>,
-    /// Which organization's (live) configuration holds each company.
+    /// One entry per distinct, non-empty normalised name (built only when some organization
+    /// needs a match).
+    names: Vec<SameName<'a>>,
+    /// For each organization of the listing, by index, its entry in `names`; `None` when its
+    /// name is empty once normalised. Built with `names`.
+    org_names: Vec<Option<usize>>,
+    /// Which organization's (live) configuration holds each company (built with `names`).
     taken: HashMap<&'a SysId, OrganizationId>,
     accounts: HashSet<&'a SysId>,
     mappings: HashMap<&'a CiMappingName, &'a CiMapping>,
@@ -563,35 +625,52 @@ impl<'a> Context<'a> {
                 )
         }) || (mode == IntegrationMode::Active
             && orgs.iter().any(|o| !configured.contains(&o.id)));
-        let mut by_name: HashMap<String, Vec<&Company>> = HashMap::new();
-        let mut org_names: HashMap<String, Vec<OrganizationId>> = HashMap::new();
+        let mut names: Vec<SameName> = Vec::new();
+        let mut org_names: Vec<Option<usize>> = Vec::new();
         if needs_matching {
-            by_name.reserve(companies.len());
+            // Each name is normalised once; the keys are dropped with `slots`, and matching
+            // reads the entries by index.
+            let mut slots: HashMap<String, usize> =
+                HashMap::with_capacity(companies.len() + orgs.len());
+            names.reserve(companies.len() + orgs.len());
             for company in companies {
-                by_name
-                    .entry(normalize_name(&company.name))
-                    .or_default()
-                    .push(company);
+                if let Some(slot) = SameName::slot(&mut slots, &mut names, &company.name) {
+                    names[slot].companies.push(company);
+                }
             }
             org_names.reserve(orgs.len());
             for org in orgs {
-                org_names
-                    .entry(normalize_name(&org.name))
-                    .or_default()
-                    .push(org.id);
+                let slot = SameName::slot(&mut slots, &mut names, &org.name);
+                if let Some(slot) = slot {
+                    names[slot].organizations.push(org.id);
+                }
+                org_names.push(slot);
             }
         }
-        let taken = configs
-            .iter()
-            .filter(|c| c.status() != SyncStatus::Deleted)
-            .filter_map(|c| c.company().map(|s| (s, c.organization())))
-            .collect();
+        // Only matching reads it.
+        let taken = if needs_matching {
+            configs
+                .iter()
+                .filter(|c| c.status() != SyncStatus::Deleted)
+                .filter_map(|c| c.company().map(|s| (s, c.organization())))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         Self {
             snapshot,
             policy,
-            organizations: orgs.iter().map(|o| (o.id, o)).collect(),
-            companies: companies.iter().map(|c| (&c.sys_id, c)).collect(),
-            by_name,
+            organizations: if configs.is_empty() {
+                HashMap::new()
+            } else {
+                orgs.iter().enumerate().map(|(i, o)| (o.id, i)).collect()
+            },
+            companies: if configs.is_empty() {
+                HashMap::new()
+            } else {
+                companies.iter().map(|c| (&c.sys_id, c)).collect()
+            },
+            names,
             org_names,
             taken,
             accounts: snapshot
@@ -612,14 +691,17 @@ impl<'a> Context<'a> {
         now: DateTime<Utc>,
         drift: &mut Vec<Drift>,
     ) -> Option<PlanItem> {
-        let org = self.organizations.get(&config.organization()).copied();
+        let found = self
+            .organizations
+            .get(&config.organization())
+            .map(|&index| (index, &self.snapshot.organizations.items()[index]));
         let item = |decision| PlanItem {
             organization: config.organization(),
-            organization_name: org.map(|o| o.name.clone()),
+            organization_name: found.map(|(_, o)| o.name.clone()),
             status: Some(config.status()),
             decision,
         };
-        let Some(org) = org else {
+        let Some((index, org)) = found else {
             return Some(item(match self.snapshot.organizations.gap() {
                 None => Decision::Tombstone,
                 Some(gap) => Decision::Unknown {
@@ -641,7 +723,7 @@ impl<'a> Context<'a> {
             SyncStatus::Active => {}
         }
         let Some(company) = config.company() else {
-            return Some(item(self.match_company(org)));
+            return Some(item(self.match_company(index)));
         };
         let decision = match self.check_references(config, company) {
             Err(decision) => decision,
@@ -753,14 +835,20 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Matches an organization that needs a company to the companies by name.
-    fn match_company(&self, org: &Organization) -> Decision {
-        let key = normalize_name(&org.name);
-        if key.is_empty() {
+    /// Matches an organization that needs a company to the companies by name: the
+    /// organization at `index` in the listing. Called only when [`Context::new`] built the name
+    /// index (some organization needs a match).
+    fn match_company(&self, index: usize) -> Decision {
+        let org = &self.snapshot.organizations.items()[index];
+        debug_assert_eq!(
+            self.org_names.len(),
+            self.snapshot.organizations.items().len()
+        );
+        let Some(same) = self.org_names[index].map(|slot| &self.names[slot]) else {
             return Decision::Fail {
                 reason: FailReason::NoName,
             };
-        }
+        };
         if let Some(gap) = self.snapshot.companies.gap() {
             return Decision::Unknown {
                 reason: format!(
@@ -770,8 +858,9 @@ impl<'a> Context<'a> {
                 ),
             };
         }
-        if let Some(sharing) = self.org_names.get(&key).filter(|ids| ids.len() > 1) {
-            let mut organizations = sharing.clone();
+        let sharing = same.organizations.as_slice();
+        if sharing.len() > 1 {
+            let mut organizations = sharing.to_vec();
             organizations.sort_unstable();
             organizations.dedup();
             if organizations.len() > 1 {
@@ -783,8 +872,8 @@ impl<'a> Context<'a> {
                 };
             }
         }
-        match self.by_name.get(&key).map(Vec::as_slice) {
-            None | Some([]) => match self.policy.unmatched {
+        match same.companies.as_slice() {
+            [] => match self.policy.unmatched {
                 UnmatchedPolicy::CreateCompany => Decision::CreateCompany {
                     name: display_name(&org.name),
                 },
@@ -794,7 +883,7 @@ impl<'a> Context<'a> {
                     },
                 },
             },
-            Some([company]) => match self.taken.get(&company.sys_id) {
+            [company] => match self.taken.get(&company.sys_id) {
                 Some(holder) if *holder != org.id => Decision::Fail {
                     reason: FailReason::CompanyTaken {
                         company: company.sys_id.clone(),
@@ -806,7 +895,7 @@ impl<'a> Context<'a> {
                     company_name: company.name.clone(),
                 },
             },
-            Some(several) => {
+            several => {
                 let mut companies: Vec<SysId> = several.iter().map(|c| c.sys_id.clone()).collect();
                 companies.sort_unstable();
                 Decision::Fail {
@@ -822,7 +911,14 @@ impl<'a> Context<'a> {
 
 /// A name as it should appear in ServiceNow: trimmed, inner whitespace collapsed, case kept.
 fn display_name(name: &str) -> String {
-    name.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(name.len());
+    for word in name.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 #[cfg(test)]
