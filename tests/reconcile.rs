@@ -1,4 +1,3 @@
-#![cfg(feature = "test-util")]
 //! The reconcile pass of `OrganizationSync` (what one pass does): request counts, name matching,
 //! renames, removals, the deletion guard, unknown listings, modes, Customer Service Management,
 //! dry runs and refused credentials.

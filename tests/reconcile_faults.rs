@@ -1,4 +1,3 @@
-#![cfg(feature = "test-util")]
 //! Randomised fault injection and crash injection for the reconcile pass of `OrganizationSync`:
 //! whatever fails (listings, creates, creates that commit and then time out, rate limits, a
 //! store write, a dropped future after any number of remote writes), later passes converge to

@@ -1,4 +1,3 @@
-#![cfg(feature = "test-util")]
 //! Schedules of the reconcile pass, on a manual clock: backoff after transient failures,
 //! quarantine and resume, the next-run hint, rate limits and creates that committed before they
 //! failed.

@@ -1,4 +1,3 @@
-#![cfg(feature = "test-util")]
 //! The `OrganizationSync` service API: permissions (the `Actor` table), modes, validation of
 //! manual adds, the status flow of edits, CI mappings, edits racing a pass, and what refusals say.
 

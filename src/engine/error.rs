@@ -141,7 +141,7 @@ pub enum SyncError {
     #[error("nothing was saved: {}", ProblemList(.0))]
     Invalid(Vec<Problem>),
     /// The configuration's status does not allow the act (for example editing a deleted one).
-    #[error("{0}{hint}", hint = transition_hint(.0))]
+    #[error("{0}{hint}", hint = transition_hint(.0.status, .0.event))]
     Transition(#[from] TransitionError),
     /// The configuration kept changing under the act (a pass or another person); nothing was
     /// saved.
@@ -190,10 +190,13 @@ impl SyncError {
 }
 
 /// What to do about a refused transition, when there is something to say.
-fn transition_hint(err: &TransitionError) -> &'static str {
+fn transition_hint(
+    status: crate::model::SyncStatus,
+    event: crate::machine::SyncEvent,
+) -> &'static str {
     use crate::machine::SyncEvent;
     use crate::model::SyncStatus;
-    match (err.status, err.event) {
+    match (status, event) {
         (SyncStatus::Deleted, _) => "; restore it first",
         (_, SyncEvent::Restore) => "; only a deleted configuration can be restored",
         _ => "",

@@ -1,0 +1,154 @@
+//! A large, deterministic tenant for the planner's benchmarks (`benches/plan.rs`) and the
+//! `plan_scale` example, which include this file with `#[path]` so both measure the same data.
+//!
+//! Names look like an MSP's customers ("Contoso Dental 00042"); one in ten starts with a
+//! non-ASCII word ("Zürich", "Ørsted", "東京", ...), which takes `normalize_name`'s Unicode path,
+//! and one in ten is spelled differently on the ServiceNow side (capitals, doubled and trailing
+//! spaces), so matching depends on normalisation. Both kinds fall on matched and unmatched
+//! organizations alike. The number keeps every name unique, so the
+//! plan has no shared or ambiguous names.
+
+use chrono::{DateTime, Utc};
+use ninjaone_servicenow::machine::SyncEvent;
+use ninjaone_servicenow::model::{Company, Organization, OrganizationId, SyncConfig, SysId};
+
+const FIRST: [&str; 12] = [
+    "Contoso",
+    "Fabrikam",
+    "Northwind",
+    "Tailspin",
+    "Woodgrove",
+    "Litware",
+    "Adatum",
+    "Proseware",
+    "Wingtip",
+    "Lucerne",
+    "Alpine Ski",
+    "Coho",
+];
+
+const FIRST_NON_ASCII: [&str; 8] = [
+    "Zürich",
+    "Ørsted",
+    "Café Müller",
+    "Łódź",
+    "Société Générale",
+    "Fjällräven",
+    "東京",
+    "Ｓｅｏｕｌ", // full-width: NFKC folds it to "Seoul"
+];
+
+const TRADE: [&str; 10] = [
+    "Dental",
+    "Legal",
+    "Accounting",
+    "Veterinary",
+    "Logistics",
+    "Architects",
+    "Pharmacy",
+    "Insurance",
+    "Bakery",
+    "Engineering",
+];
+
+/// The fixed planning time.
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_704_067_200, 0).unwrap_or_default()
+}
+
+/// Customer `index`'s name as NinjaOne spells it.
+pub fn name(index: usize) -> String {
+    let first = if matches!(index % 20, 3 | 14) {
+        FIRST_NON_ASCII[(index / 20) % FIRST_NON_ASCII.len()]
+    } else {
+        FIRST[index % FIRST.len()]
+    };
+    let trade = TRADE[(index / FIRST.len()) % TRADE.len()];
+    format!("{first} {trade} {index:05}")
+}
+
+/// Customer `index`'s name as ServiceNow spells it: one in ten in capitals with stray spaces.
+pub fn company_name(index: usize) -> String {
+    let plain = name(index);
+    if matches!(index % 20, 7 | 18) {
+        format!("  {}  ", plain.to_uppercase().replace(' ', "  "))
+    } else {
+        plain
+    }
+}
+
+fn organization_id(index: usize) -> OrganizationId {
+    u32::try_from(index)
+        .ok()
+        .and_then(|n| OrganizationId::new(n).ok())
+        .expect("organization ids are 1..=u32::MAX")
+}
+
+fn sys_id(index: usize) -> SysId {
+    format!("{index:032x}").parse().expect("32 hex digits")
+}
+
+/// Organizations `1..=n`, ordered by id as NinjaOne lists them.
+pub fn organizations(n: usize) -> Vec<Organization> {
+    (1..=n)
+        .map(|i| Organization {
+            id: organization_id(i),
+            name: name(i),
+            description: None,
+            node_approval_mode: None,
+            tags: Vec::new(),
+        })
+        .collect()
+}
+
+fn company(index: usize, name: String) -> Company {
+    Company {
+        sys_id: sys_id(index),
+        name,
+        customer: true,
+        vendor: false,
+        manufacturer: false,
+        parent: None,
+        created_on: Some(now()),
+        updated_on: Some(now()),
+    }
+}
+
+/// `n` companies for a first pass over [`organizations`]`(n)`: company `i` has organization
+/// `i`'s name when `i` is even, and a name no organization has (customer `n + i`'s) when `i` is
+/// odd — half the organizations are adopted, half get a new company. Take `n` a multiple of 20
+/// so the unmatched names have the same mix of spellings.
+pub fn first_pass_companies(n: usize) -> Vec<Company> {
+    (1..=n)
+        .map(|i| {
+            let name = if i % 2 == 0 {
+                company_name(i)
+            } else {
+                company_name(n + i)
+            };
+            company(i, name)
+        })
+        .collect()
+}
+
+/// `n` companies of which company `i` has organization `i`'s name (the steady state).
+pub fn matching_companies(n: usize) -> Vec<Company> {
+    (1..=n).map(|i| company(i, company_name(i))).collect()
+}
+
+/// One active configuration per organization, organization `i` mapped to company `i` (of
+/// [`matching_companies`]), driven to `active` through the status machine.
+pub fn active_configs(n: usize) -> Vec<SyncConfig> {
+    (1..=n)
+        .map(|i| {
+            let mut config = SyncConfig::new(organization_id(i), Some(sys_id(i)), now());
+            config
+                .apply(SyncEvent::Enqueue, None, now())
+                .expect("pending -> in_queue");
+            config
+                .apply(SyncEvent::Succeeded, None, now())
+                .expect("in_queue -> active");
+            config
+        })
+        .collect()
+}
