@@ -17,6 +17,7 @@ pub use ids::{
 };
 pub use mapping::{CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, UnknownMode};
 pub use names::normalize_name;
+pub(crate) use names::normalize_name_into;
 pub use ninjaone::{
     Alert, ChassisType, Device, DeviceRole, Location, NodeApprovalMode, NodeClass, Organization,
     OrganizationDetailed, PolicyAssignment, Priority, Severity,

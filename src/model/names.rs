@@ -16,50 +16,54 @@ use unicode_normalization::UnicodeNormalization;
 /// ```
 #[must_use]
 pub fn normalize_name(name: &str) -> String {
-    if name.is_ascii() {
-        return normalize_ascii(name);
-    }
-    normalize_unicode(name)
-}
-
-/// The general path: NFKC, Unicode lowercase, whitespace collapsed.
-fn normalize_unicode(name: &str) -> String {
-    let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
-    let mut out = String::with_capacity(folded.len());
-    for word in folded.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
+    let mut out = String::with_capacity(name.len());
+    normalize_name_into(name, &mut out);
     out
 }
 
-/// The same for an ASCII name, in one pass: NFKC leaves ASCII as it is, Unicode lowercase is
-/// ASCII lowercase there, and whitespace is what [`char::is_whitespace`] says (so vertical tab
-/// and form feed too, as [`str::split_whitespace`] in the general path).
-fn normalize_ascii(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
+/// Appends [`normalize_name`]`(name)` to `out`, so a caller normalising many names can keep
+/// them in one buffer instead of one allocation each.
+pub(crate) fn normalize_name_into(name: &str, out: &mut String) {
+    if name.is_ascii() {
+        push_words(name.chars().map(|c| c.to_ascii_lowercase()), out);
+    } else {
+        // The general path: NFKC, Unicode lowercase, whitespace collapsed.
+        push_words(name.nfkc().flat_map(char::to_lowercase), out);
+    }
+}
+
+/// Pushes `chars` to `out` with leading and trailing whitespace dropped and every inner run of
+/// whitespace (as [`char::is_whitespace`] says, so vertical tab and form feed too) made one
+/// space. For an ASCII name NFKC is the identity and Unicode lowercase is ASCII lowercase, so
+/// both paths give what `nfkc().to_lowercase().split_whitespace().join(" ")` would.
+fn push_words(chars: impl Iterator<Item = char>, out: &mut String) {
+    let start = out.len();
     let mut space = false;
-    for c in name.chars() {
+    for c in chars {
         if c.is_whitespace() {
-            space = !out.is_empty();
+            space = out.len() > start;
         } else {
             if space {
                 out.push(' ');
                 space = false;
             }
-            out.push(c.to_ascii_lowercase());
+            out.push(c);
         }
     }
-    out
+}
+
+/// The reference definition, for tests: NFKC, Unicode lowercase, `split_whitespace`, joined.
+#[cfg(test)]
+fn normalize_unicode(name: &str) -> String {
+    let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
-    use super::{normalize_ascii, normalize_name, normalize_unicode};
+    use super::{normalize_name, normalize_name_into, normalize_unicode};
 
     #[test]
     fn equal_forms() {
@@ -89,7 +93,7 @@ mod tests {
     }
 
     #[test]
-    fn ascii_fast_path_agrees_on_every_byte() {
+    fn fast_path_agrees_on_every_ascii_byte() {
         // Every ASCII character alone, between letters, and doubled at either end.
         for b in 0u8..=127 {
             let c = char::from(b);
@@ -99,7 +103,7 @@ mod tests {
                 format!("{c}{c}Acme{c}Corp{c}{c}"),
             ] {
                 assert_eq!(
-                    normalize_ascii(&input),
+                    normalize_name(&input),
                     normalize_unicode(&input),
                     "{input:?}"
                 );
@@ -116,7 +120,7 @@ mod tests {
         #[test]
         fn ascii_fast_path_agrees_with_the_general_path(name in "[\\x00-\\x7F]{0,40}") {
             prop_assert!(name.is_ascii());
-            let fast = normalize_ascii(&name);
+            let fast = normalize_name(&name);
             prop_assert_eq!(&fast, &normalize_unicode(&name));
             prop_assert_eq!(&fast, &normalize_name(&name));
         }
@@ -126,7 +130,21 @@ mod tests {
         fn ascii_fast_path_agrees_on_name_like_strings(
             name in "[ \\t\\n\\r\\x0B\\x0Ca-zA-Z0-9&.,'()-]{0,60}"
         ) {
-            prop_assert_eq!(normalize_ascii(&name), normalize_unicode(&name));
+            prop_assert_eq!(normalize_name(&name), normalize_unicode(&name));
+        }
+
+        /// Any Unicode string: the one-pass whitespace collapsing equals the reference.
+        #[test]
+        fn any_name_agrees_with_the_reference(name in any::<String>()) {
+            prop_assert_eq!(normalize_name(&name), normalize_unicode(&name));
+        }
+
+        /// Appending to a buffer that already holds text gives the same form after it.
+        #[test]
+        fn appending_keeps_what_was_there(prefix in "[a-z ]{0,10}", name in any::<String>()) {
+            let mut out = prefix.clone();
+            normalize_name_into(&name, &mut out);
+            prop_assert_eq!(out, format!("{prefix}{}", normalize_name(&name)));
         }
     }
 }

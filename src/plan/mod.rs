@@ -34,6 +34,7 @@ use serde::Serialize;
 pub use policy::{DeletionGuard, Policy, RetryPolicy, UnmatchedPolicy};
 pub use snapshot::{Observed, Snapshot};
 
+use crate::model::normalize_name_into;
 use crate::model::{
     CiMapping, CiMappingName, Company, DeviceRoleId, IntegrationMode, OrganizationId, SyncConfig,
     SyncStatus, SysId, normalize_name,
@@ -563,14 +564,13 @@ struct SameName<'a> {
 }
 
 impl SameName<'_> {
-    /// The index in `names` of the entry for `name`'s normalised form, added if new; `None`
+    /// The index in `names` of the entry for the normalised name `key`, added if new; `None`
     /// for a name that is empty once normalised (never matched, so never indexed).
-    fn slot(
-        slots: &mut HashMap<String, usize>,
+    fn slot<'k>(
+        slots: &mut HashMap<&'k str, usize>,
         names: &mut Vec<Self>,
-        name: &str,
+        key: &'k str,
     ) -> Option<usize> {
-        let key = normalize_name(name);
         if key.is_empty() {
             return None;
         }
@@ -581,6 +581,33 @@ impl SameName<'_> {
             });
             names.len() - 1
         }))
+    }
+}
+
+/// Every name of both listings normalised into one buffer, companies first: one allocation
+/// instead of one per name, and the keys of the name index are slices of it.
+struct NormalisedNames {
+    buffer: String,
+    ends: Vec<usize>,
+}
+
+impl NormalisedNames {
+    fn with_capacity(names: usize, bytes: usize) -> Self {
+        Self {
+            buffer: String::with_capacity(bytes),
+            ends: Vec::with_capacity(names),
+        }
+    }
+
+    fn push(&mut self, name: &str) {
+        normalize_name_into(name, &mut self.buffer);
+        self.ends.push(self.buffer.len());
+    }
+
+    /// The `i`-th normalised name.
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.buffer[start..self.ends[i]]
     }
 }
 
@@ -628,19 +655,30 @@ impl<'a> Context<'a> {
         let mut names: Vec<SameName> = Vec::new();
         let mut org_names: Vec<Option<usize>> = Vec::new();
         if needs_matching {
-            // Each name is normalised once; the keys are dropped with `slots`, and matching
-            // reads the entries by index.
-            let mut slots: HashMap<String, usize> =
+            // Each name is normalised once, into one buffer; the keys are dropped with `slots`,
+            // and matching reads the entries by index.
+            let bytes = companies.iter().map(|c| c.name.len()).sum::<usize>()
+                + orgs.iter().map(|o| o.name.len()).sum::<usize>();
+            let mut normalised =
+                NormalisedNames::with_capacity(companies.len() + orgs.len(), bytes);
+            for company in companies {
+                normalised.push(&company.name);
+            }
+            for org in orgs {
+                normalised.push(&org.name);
+            }
+            let mut slots: HashMap<&str, usize> =
                 HashMap::with_capacity(companies.len() + orgs.len());
             names.reserve(companies.len() + orgs.len());
-            for company in companies {
-                if let Some(slot) = SameName::slot(&mut slots, &mut names, &company.name) {
+            for (i, company) in companies.iter().enumerate() {
+                if let Some(slot) = SameName::slot(&mut slots, &mut names, normalised.get(i)) {
                     names[slot].companies.push(company);
                 }
             }
             org_names.reserve(orgs.len());
-            for org in orgs {
-                let slot = SameName::slot(&mut slots, &mut names, &org.name);
+            for (i, org) in orgs.iter().enumerate() {
+                let key = normalised.get(companies.len() + i);
+                let slot = SameName::slot(&mut slots, &mut names, key);
                 if let Some(slot) = slot {
                     names[slot].organizations.push(org.id);
                 }
