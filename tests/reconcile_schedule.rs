@@ -464,3 +464,28 @@ fn a_create_that_committed_before_failing_is_matched_not_repeated() {
     assert_eq!(w.config(id(1)).company(), Some(&created.sys_id));
     w.assert_converged(2);
 }
+
+#[test]
+fn a_rate_limited_listing_asks_to_come_back_when_the_server_says() {
+    let w = World::new(3, Policy::default());
+    let t0 = w.now();
+    w.ninja
+        .faults()
+        .fail_next("organizations", 1, rate_limited(300));
+    let report = w.run();
+    assert_eq!(report.next_run, NextRun::At(t0 + TimeDelta::seconds(300)));
+    assert_eq!(
+        w.snow.faults().writes(),
+        0,
+        "nothing is decided from a failed listing"
+    );
+
+    // Any other failure asks for the first backoff step.
+    w.ninja
+        .faults()
+        .fail_next("organizations", 1, ApiErrorKind::Transient);
+    let report = w.run();
+    assert_eq!(report.next_run, NextRun::At(t0 + minutes(1)));
+    w.run();
+    w.assert_converged(3);
+}

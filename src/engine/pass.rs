@@ -85,8 +85,8 @@ impl OrganizationSync {
             .ci_mappings()
             .await
             .map_err(SyncError::store("could not read the CI mappings"))?;
-        let snapshot = match self.snapshot(&configs, mappings).await {
-            Ok(snapshot) => snapshot,
+        let (snapshot, retry_reads) = match self.snapshot(&configs, mappings).await {
+            Ok(found) => found,
             Err(stop) => {
                 tracing::error!(%stop, "pass stopped");
                 report.stop = Some(stop);
@@ -95,8 +95,6 @@ impl OrganizationSync {
             }
         };
         let mut planned = plan(&snapshot, &configs, mode, &self.policy, started);
-        let retry_listing =
-            snapshot.organizations.gap().is_some() || snapshot.companies.gap().is_some();
         if let Some(actor) = approver
             && planned.needs_approval()
         {
@@ -124,8 +122,8 @@ impl OrganizationSync {
                 _ => None,
             })
             .fold(NextRun::Regular, NextRun::min);
-        if retry_listing {
-            next_run = next_run.min(NextRun::At(after(started, self.policy.retry.initial)));
+        if let Some(wait) = retry_reads {
+            next_run = next_run.min(NextRun::At(after(started, wait)));
         }
         if apply == ApplyMode::DryRun {
             report.outcomes = planned.items.iter().map(planned_outcome).collect();
@@ -166,8 +164,10 @@ impl OrganizationSync {
         &self,
         configs: &[SyncConfig],
         mappings: Vec<CiMapping>,
-    ) -> Result<Snapshot, Stop> {
+    ) -> Result<(Snapshot, Option<Duration>), Stop> {
         let first = PageRequest::first(self.policy.page_size);
+        // How soon a failed read is worth trying again (the earliest over all reads).
+        let mut retry: Option<Duration> = None;
         let max_pages = self.policy.max_pages;
         let (organizations, companies) = futures_util::future::join(
             collect_all(first.clone(), max_pages, |page| {
@@ -176,8 +176,8 @@ impl OrganizationSync {
             collect_all(first.clone(), max_pages, |page| self.snow.companies(page)),
         )
         .await;
-        let organizations = observe("NinjaOne", "organizations", organizations)?;
-        let companies = observe("ServiceNow", "companies", companies)?;
+        let organizations = self.observe("NinjaOne", "organizations", organizations, &mut retry)?;
+        let companies = self.observe("ServiceNow", "companies", companies, &mut retry)?;
         let live = || configs.iter().filter(|c| c.status() != SyncStatus::Deleted);
         let mut snapshot = Snapshot::new(organizations, companies);
         if live().any(|c| c.customer_account().is_some()) {
@@ -186,6 +186,7 @@ impl OrganizationSync {
                 Err(err) if err.kind().is_auth() => return Err(credentials("ServiceNow", &err)),
                 Err(err) => {
                     tracing::warn!(error = %err, "could not detect Customer Service Management");
+                    self.retry_after_failure(&err, &mut retry);
                     None
                 }
             };
@@ -194,7 +195,7 @@ impl OrganizationSync {
                     self.snow.customer_accounts(page)
                 })
                 .await;
-                observe("ServiceNow", "customer accounts", listing)?
+                self.observe("ServiceNow", "customer accounts", listing, &mut retry)?
             } else {
                 Observed::Unavailable {
                     reason: "customer accounts were not listed".to_owned(),
@@ -208,39 +209,56 @@ impl OrganizationSync {
                 rejected: page.rejected,
                 pages: 1,
             });
-            observe("NinjaOne", "device roles", page)?
+            self.observe("NinjaOne", "device roles", page, &mut retry)?
         } else {
             Observed::Unavailable {
                 reason: "device roles were not listed".to_owned(),
             }
         };
-        Ok(snapshot.with_ci(roles, mappings))
+        Ok((snapshot.with_ci(roles, mappings), retry))
     }
-}
 
-/// Turns a listing into what the planner may conclude from it.
-fn observe<T>(
-    api: &str,
-    what: &str,
-    listing: Result<Listing<T>, ApiError>,
-) -> Result<Observed<T>, Stop> {
-    match listing {
-        Ok(listing) if listing.is_complete() => Ok(Observed::complete(listing.items)),
-        Ok(listing) => {
-            let reason = rejected_reason(api, what, &listing.rejected);
-            tracing::warn!("{reason}");
-            Ok(Observed::Incomplete {
-                items: listing.items,
-                reason,
-            })
+    /// Turns a listing into what the planner may conclude from it; a failed one also says when
+    /// to try again.
+    fn observe<T>(
+        &self,
+        api: &str,
+        what: &str,
+        listing: Result<Listing<T>, ApiError>,
+        retry: &mut Option<Duration>,
+    ) -> Result<Observed<T>, Stop> {
+        match listing {
+            Ok(listing) if listing.is_complete() => Ok(Observed::complete(listing.items)),
+            Ok(listing) => {
+                let reason = rejected_reason(api, what, &listing.rejected);
+                tracing::warn!("{reason}");
+                Ok(Observed::Incomplete {
+                    items: listing.items,
+                    reason,
+                })
+            }
+            Err(err) if err.kind().is_auth() => Err(credentials(api, &err)),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not list {api} {what}");
+                self.retry_after_failure(&err, retry);
+                Ok(Observed::Unavailable {
+                    reason: format!("listing {api} {what} failed: {err}"),
+                })
+            }
         }
-        Err(err) if err.kind().is_auth() => Err(credentials(api, &err)),
-        Err(err) => {
-            tracing::warn!(error = %err, "could not list {api} {what}");
-            Ok(Observed::Unavailable {
-                reason: format!("listing {api} {what} failed: {err}"),
-            })
-        }
+    }
+
+    /// Notes when a failed read is worth trying again: the server's wait after a rate limit,
+    /// else the first backoff step.
+    fn retry_after_failure(&self, err: &ApiError, retry: &mut Option<Duration>) {
+        let policy = &self.policy.retry;
+        let wait = match err.kind() {
+            ApiErrorKind::RateLimited {
+                retry_after: Some(wait),
+            } => policy.server_wait(wait),
+            _ => policy.initial,
+        };
+        *retry = Some(retry.map_or(wait, |w| w.min(wait)));
     }
 }
 
