@@ -1207,3 +1207,42 @@ fn refused_credentials_on_a_listing_stop_the_pass_before_any_write() {
     assert_eq!(w.configs(), before, "no status changed");
     assert_eq!(w.audit_len(), audit);
 }
+
+/// The pass on the file store a single-instance host would use: the state survives a restart,
+/// and a pass after the restart has nothing to do.
+#[test]
+fn a_pass_on_the_json_file_store_survives_a_restart() {
+    use ninjaone_servicenow::store::JsonFileStore;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("orgsync-state.json");
+    let ninja = FakeNinjaOne::builder().organizations(30).build();
+    let snow = FakeServiceNow::builder().companies(10).build();
+    let clock = ManualClock::new(fixed_time());
+    let admin = Actor::administrator("a");
+    let open = || {
+        let store = JsonFileStore::open(&path).expect("open the state file");
+        OrganizationSync::new(
+            Arc::new(ninja.clone()),
+            Arc::new(snow.clone()),
+            Arc::new(store),
+            Arc::new(clock.clone()),
+        )
+        .with_policy(Policy::default().page_size(7).store_batch(4))
+    };
+    {
+        let sync = open();
+        block_on(sync.set_mode(&admin, IntegrationMode::Active)).expect("set the mode");
+        let report = block_on(sync.run_once(ApplyMode::Apply)).expect("a pass");
+        let counts = report.counts();
+        assert_eq!((counts.matched, counts.created), (10, 20));
+    } // the store (and its lock) is dropped: a restart
+
+    let sync = open();
+    let configs = block_on(sync.list(&admin)).expect("list");
+    assert_eq!(configs.len(), 30);
+    assert!(configs.iter().all(|c| c.status() == SyncStatus::Active));
+    let report = block_on(sync.run_once(ApplyMode::Apply)).expect("a pass after the restart");
+    assert_eq!(report.remote_writes, 0);
+    assert_eq!(report.counts().unchanged, 30);
+    assert_eq!(snow.faults().writes_of("create_company"), 20);
+}
