@@ -1,4 +1,4 @@
-//! Planner benchmarks: `cargo bench --bench plan`.
+//! Planner benchmarks: `cargo bench --features test-util --bench plan`.
 //!
 //! `plan/first_pass/N`: the first pass in active mode over N organizations and N companies, no
 //! configurations, half the organizations matching a company by name (so the plan is half
@@ -58,7 +58,7 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>, n: usize) {
 
 fn planner(c: &mut Criterion) {
     let policy = Policy::default();
-    let now = tenant::now();
+    let now = tenant::fixed_time();
     let mut group = c.benchmark_group("plan");
     for n in [1_000, 10_000, 100_000] {
         let snapshot = Snapshot::new(

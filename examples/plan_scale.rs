@@ -3,14 +3,14 @@
 //! and prints the plan's counts and how long `plan()` took.
 //!
 //! ```text
-//! cargo run --release --example plan_scale              # first pass
-//! cargo run --release --example plan_scale -- --no-plan # only build the snapshot
-//! cargo run --release --example plan_scale -- --steady  # 100k active configurations instead
+//! cargo run --release --features test-util --example plan_scale              # first pass
+//! cargo run --release --features test-util --example plan_scale -- --no-plan # only build the snapshot
+//! cargo run --release --features test-util --example plan_scale -- --steady  # 100k active configurations instead
 //! ```
 //!
 //! With `/usr/bin/time -v`, the difference between the first two runs' maximum resident set
 //! size is what planning itself adds. The data is `benches/support/tenant.rs`, the same as
-//! `cargo bench --bench plan`'s.
+//! `cargo bench --features test-util --bench plan`'s.
 
 #[path = "../benches/support/tenant.rs"]
 mod tenant;
@@ -63,7 +63,7 @@ fn main() {
         &configs,
         IntegrationMode::Active,
         &Policy::default(),
-        tenant::now(),
+        tenant::fixed_time(),
     );
     let elapsed = started.elapsed();
     let c = planned.counts();

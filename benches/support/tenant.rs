@@ -1,31 +1,17 @@
 //! A large, deterministic tenant for the planner's benchmarks (`benches/plan.rs`) and the
 //! `plan_scale` example, which include this file with `#[path]` so both measure the same data.
 //!
-//! Names look like an MSP's customers ("Contoso Dental 00042"); one in ten starts with a
-//! non-ASCII word ("Zürich", "Ørsted", "東京", ...), which takes `normalize_name`'s Unicode path,
+//! Names are the fakes' customer names ([`customer_name`], "Contoso Dental 0042"); one in ten
+//! starts with a non-ASCII word ("Zürich", "Ørsted", "東京", ...), which takes `normalize_name`'s Unicode path,
 //! and one in ten is spelled differently on the ServiceNow side (capitals, doubled and trailing
 //! spaces), so matching depends on normalisation. Both kinds fall on matched and unmatched
 //! organizations alike. The number keeps every name unique, so the
 //! plan has no shared or ambiguous names.
 
-use chrono::{DateTime, Utc};
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{Company, Organization, OrganizationId, SyncConfig, SysId};
-
-const FIRST: [&str; 12] = [
-    "Contoso",
-    "Fabrikam",
-    "Northwind",
-    "Tailspin",
-    "Woodgrove",
-    "Litware",
-    "Adatum",
-    "Proseware",
-    "Wingtip",
-    "Lucerne",
-    "Alpine Ski",
-    "Coho",
-];
+use ninjaone_servicenow::testing::customer_name;
+pub use ninjaone_servicenow::testing::fixed_time;
 
 const FIRST_NON_ASCII: [&str; 8] = [
     "Zürich",
@@ -38,33 +24,14 @@ const FIRST_NON_ASCII: [&str; 8] = [
     "Ｓｅｏｕｌ", // full-width: NFKC folds it to "Seoul"
 ];
 
-const TRADE: [&str; 10] = [
-    "Dental",
-    "Legal",
-    "Accounting",
-    "Veterinary",
-    "Logistics",
-    "Architects",
-    "Pharmacy",
-    "Insurance",
-    "Bakery",
-    "Engineering",
-];
-
-/// The fixed planning time.
-pub fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_704_067_200, 0).unwrap_or_default()
-}
-
 /// Customer `index`'s name as NinjaOne spells it.
 pub fn name(index: usize) -> String {
-    let first = if matches!(index % 20, 3 | 14) {
-        FIRST_NON_ASCII[(index / 20) % FIRST_NON_ASCII.len()]
+    if matches!(index % 20, 3 | 14) {
+        let first = FIRST_NON_ASCII[(index / 20) % FIRST_NON_ASCII.len()];
+        format!("{first} {}", customer_name(index))
     } else {
-        FIRST[index % FIRST.len()]
-    };
-    let trade = TRADE[(index / FIRST.len()) % TRADE.len()];
-    format!("{first} {trade} {index:05}")
+        customer_name(index)
+    }
 }
 
 /// Customer `index`'s name as ServiceNow spells it: one in ten in capitals with stray spaces.
@@ -109,8 +76,8 @@ fn company(index: usize, name: String) -> Company {
         vendor: false,
         manufacturer: false,
         parent: None,
-        created_on: Some(now()),
-        updated_on: Some(now()),
+        created_on: Some(fixed_time()),
+        updated_on: Some(fixed_time()),
     }
 }
 
@@ -141,12 +108,12 @@ pub fn matching_companies(n: usize) -> Vec<Company> {
 pub fn active_configs(n: usize) -> Vec<SyncConfig> {
     (1..=n)
         .map(|i| {
-            let mut config = SyncConfig::new(organization_id(i), Some(sys_id(i)), now());
+            let mut config = SyncConfig::new(organization_id(i), Some(sys_id(i)), fixed_time());
             config
-                .apply(SyncEvent::Enqueue, None, now())
+                .apply(SyncEvent::Enqueue, None, fixed_time())
                 .expect("pending -> in_queue");
             config
-                .apply(SyncEvent::Succeeded, None, now())
+                .apply(SyncEvent::Succeeded, None, fixed_time())
                 .expect("in_queue -> active");
             config
         })

@@ -1,6 +1,6 @@
 //! The reconcile pass: snapshot, plan, apply.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -369,17 +369,9 @@ impl Applier<'_> {
         }
         // Phase 1: every local change and every configuration about to get a company, before
         // any remote write.
-        let changed: HashSet<OrganizationId> =
-            changes.iter().map(|c| c.config.organization()).collect();
-        let written = self.write_changes(changes).await?;
-        // A local change the store refused (a person edited the configuration meanwhile) was
-        // not made: its line is a conflict, as for results recorded later.
-        for line in &mut self.outcomes {
-            if changed.contains(&line.organization) && !written.contains_key(&line.organization) {
-                line.outcome = conflict_outcome();
-                line.status = self.configs.get(&line.organization).map(SyncConfig::status);
-            }
-        }
+        let mut lines = std::mem::take(&mut self.outcomes);
+        let written = self.write_reporting_conflicts(changes, &mut lines).await?;
+        self.outcomes = lines;
         let (configs, outcomes) = (&self.configs, &mut self.outcomes);
         jobs.retain_mut(|job| {
             if let Some(saved) = written.get(&job.organization) {
@@ -620,32 +612,33 @@ impl Applier<'_> {
         changes: Vec<Change>,
         lines: &mut Vec<OrganizationOutcome>,
     ) -> Result<(), SyncError> {
-        let written = self
-            .write_changes(
-                changes
-                    .iter()
-                    .map(|c| Change {
-                        config: c.config.clone(),
-                        audit: c.audit.clone(),
-                    })
-                    .collect(),
-            )
-            .await?;
-        for change in &changes {
-            let org = change.config.organization();
-            if !written.contains_key(&org)
-                && let Some(line) = lines.iter_mut().find(|l| l.organization == org)
-            {
-                line.outcome = conflict_outcome();
-                line.status = self.configs.get(&org).map(SyncConfig::status);
-            }
-        }
+        self.write_reporting_conflicts(changes, lines).await?;
         self.outcomes.append(lines);
         Ok(())
     }
 
-    /// Writes changes in batches of the policy's size. A batch refused for a version conflict
-    /// is written again one configuration at a time, skipping those that changed meanwhile.
+    /// Writes changes; the line of a change the store refused (a person edited the
+    /// configuration meanwhile, so the change was not made) becomes a conflict showing what the
+    /// store holds. Returns the saved configurations by organization.
+    async fn write_reporting_conflicts(
+        &mut self,
+        changes: Vec<Change>,
+        lines: &mut [OrganizationOutcome],
+    ) -> Result<HashMap<OrganizationId, SyncConfig>, SyncError> {
+        let organizations: Vec<OrganizationId> =
+            changes.iter().map(|c| c.config.organization()).collect();
+        let written = self.write_changes(changes).await?;
+        for org in organizations.iter().filter(|o| !written.contains_key(o)) {
+            for line in lines.iter_mut().filter(|l| l.organization == *org) {
+                line.outcome = conflict_outcome();
+                line.status = self.configs.get(org).map(SyncConfig::status);
+            }
+        }
+        Ok(written)
+    }
+
+    /// Writes changes in one batch. A batch refused for a version conflict is written again one
+    /// configuration at a time, skipping those that changed meanwhile.
     /// Returns the saved configurations by organization.
     async fn write_changes(
         &mut self,

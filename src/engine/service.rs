@@ -342,11 +342,8 @@ impl OrganizationSync {
             if let Some(allow) = changes.allow_incidents {
                 config.set_allow_incidents(allow);
             }
-            let same = config.company() == before.company()
-                && config.customer_account() == before.customer_account()
-                && config.ci_mappings() == before.ci_mappings()
-                && config.allow_incidents() == before.allow_incidents();
-            if same {
+            // The setters touch nothing else, so equality means nothing was asked for.
+            if *config == before {
                 // Still refuse edits of a deleted configuration, even empty ones.
                 crate::machine::transition(config.status(), SyncEvent::Changed)?;
                 return Ok(false);

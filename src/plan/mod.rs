@@ -466,14 +466,17 @@ pub fn plan(
     if mode == IntegrationMode::Disabled {
         return out;
     }
-    let ctx = Context::new(snapshot, configs, mode, policy);
-    let mut items = Vec::with_capacity(configs.len().max(snapshot.organizations.items().len()));
+    // A store never holds two configurations of one organization; a host's duplicate is
+    // ignored rather than guessed about.
     let mut configured: HashSet<OrganizationId> = HashSet::with_capacity(configs.len());
+    let unique: Vec<&SyncConfig> = configs
+        .iter()
+        .filter(|c| configured.insert(c.organization()))
+        .collect();
+    let ctx = Context::new(snapshot, configs, &configured, mode, policy);
+    let mut items = Vec::with_capacity(configs.len().max(snapshot.organizations.items().len()));
     let mut live = 0usize;
-    for config in configs {
-        if !configured.insert(config.organization()) {
-            continue; // a store never holds two; ignore a host's duplicate rather than guess
-        }
+    for config in unique {
         if config.status() == SyncStatus::Deleted {
             continue;
         }
@@ -637,13 +640,12 @@ impl<'a> Context<'a> {
     fn new(
         snapshot: &'a Snapshot,
         configs: &'a [SyncConfig],
+        configured: &HashSet<OrganizationId>,
         mode: IntegrationMode,
         policy: &'a Policy,
     ) -> Self {
         let orgs = snapshot.organizations.items();
         let companies = snapshot.companies.items();
-        let configured: HashSet<OrganizationId> =
-            configs.iter().map(SyncConfig::organization).collect();
         let needs_matching = configs.iter().any(|c| {
             c.company().is_none()
                 && matches!(
