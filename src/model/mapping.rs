@@ -90,6 +90,65 @@ impl fmt::Display for IntegrationMode {
     }
 }
 
+/// What an organization's alerts become in ServiceNow.
+///
+/// Cases need a mapped customer account and Customer Service Management installed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketKind {
+    /// Incidents (`incident`), the default.
+    #[default]
+    Incident,
+    /// Customer Service Management cases (`sn_customerservice_case`).
+    Case,
+}
+
+impl TicketKind {
+    /// The kind's name: "incident" or "case".
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Incident => "incident",
+            Self::Case => "case",
+        }
+    }
+
+    /// The ServiceNow table: `incident` or `sn_customerservice_case`.
+    #[must_use]
+    pub const fn table(self) -> &'static str {
+        match self {
+            Self::Incident => "incident",
+            Self::Case => "sn_customerservice_case",
+        }
+    }
+}
+
+impl fmt::Display for TicketKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not a [`TicketKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown ticket kind {0:?}: expected incidents or cases")]
+pub struct UnknownTicketKind(String);
+
+impl FromStr for TicketKind {
+    type Err = UnknownTicketKind;
+
+    /// Accepts "incident", "incidents", "case" and "cases", in any case.
+    fn from_str(s: &str) -> Result<Self, UnknownTicketKind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "incident" | "incidents" => Ok(Self::Incident),
+            "case" | "cases" => Ok(Self::Case),
+            _ => Err(UnknownTicketKind(super::ids::quote_prefix(s))),
+        }
+    }
+}
+
 /// A string that is not an [`IntegrationMode`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown integration mode {0:?}: expected active, inactive or disabled")]
@@ -239,6 +298,8 @@ pub struct SyncConfig {
     pub(crate) ci_mappings: BTreeSet<CiMappingName>,
     #[serde(default)]
     pub(crate) allow_incidents: bool,
+    #[serde(default)]
+    pub(crate) tickets: TicketKind,
     pub(crate) status: SyncStatus,
     #[serde(default)]
     pub(crate) status_reason: Option<String>,
@@ -263,6 +324,7 @@ impl SyncConfig {
             customer_account: None,
             ci_mappings: BTreeSet::new(),
             allow_incidents: false,
+            tickets: TicketKind::Incident,
             status: SyncStatus::Pending,
             status_reason: None,
             last_error: None,
@@ -303,6 +365,12 @@ impl SyncConfig {
     #[must_use]
     pub fn allow_incidents(&self) -> bool {
         self.allow_incidents
+    }
+
+    /// What this organization's alerts become: incidents (the default) or cases.
+    #[must_use]
+    pub fn tickets(&self) -> TicketKind {
+        self.tickets
     }
 
     /// The sync status.
@@ -372,6 +440,11 @@ impl SyncConfig {
     /// Sets whether alerts may become incidents.
     pub fn set_allow_incidents(&mut self, allow: bool) {
         self.allow_incidents = allow;
+    }
+
+    /// Sets what this organization's alerts become.
+    pub fn set_tickets(&mut self, tickets: TicketKind) {
+        self.tickets = tickets;
     }
 
     /// Sets when the next attempt may be made (the engine's backoff policy decides).

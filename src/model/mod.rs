@@ -7,6 +7,7 @@ mod mapping;
 mod names;
 mod ninjaone;
 mod open_enum;
+mod records;
 mod rows;
 mod servicenow;
 pub(crate) mod wire;
@@ -15,15 +16,20 @@ pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
 pub use ids::{
     AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId,
 };
-pub use mapping::{CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, UnknownMode};
+pub use mapping::{
+    CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, TicketKind, UnknownMode,
+    UnknownTicketKind,
+};
 pub use names::normalize_name;
 pub(crate) use names::normalize_name_into;
 pub use ninjaone::{
     Alert, ChassisType, Device, DeviceRole, Location, NodeApprovalMode, NodeClass, Organization,
     OrganizationDetailed, PolicyAssignment, Priority, Severity,
 };
+pub use records::{CiRecord, TicketRecord, TicketRecordState};
 pub use rows::{RowError, decode_rows};
 pub use servicenow::{
-    CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company, CorrelationId,
-    CustomerAccount, Incident, IncidentState, IncidentUpdate, Level, NewCompany, NewIncident,
+    Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company,
+    CorrelationId, CustomerAccount, Incident, IncidentState, IncidentUpdate, Level, NewCase,
+    NewCompany, NewIncident,
 };

@@ -1,4 +1,5 @@
-//! ServiceNow Table API types: companies, customer accounts, incidents and CMDB items.
+//! ServiceNow Table API types: companies, customer accounts, incidents, Customer Service
+//! Management cases and CMDB items.
 //!
 //! Decoding accepts what the Table API really sends (API-NOTES.md): booleans and numbers as
 //! strings, references as `""`, a bare sys_id or `{"link", "value"}`, and UTC
@@ -432,6 +433,195 @@ pub struct IncidentUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub close_code: Option<String>,
     /// Resolution notes (required by most instances when resolving).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_notes: Option<String>,
+    /// A work note to add.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub work_notes: Option<String>,
+}
+
+/// A Customer Service Management case's state (`sn_customerservice_case.state`).
+///
+/// The base system's choices: 1 New, 10 Open, 18 Awaiting Info, 6 Resolved, 3 Closed,
+/// 7 Cancelled. Other numbers of an instance's choice list are kept in [`CaseState::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum CaseState {
+    /// 1: New.
+    New,
+    /// 10: Open (assigned to an agent).
+    Open,
+    /// 18: Awaiting Info (from the customer).
+    AwaitingInfo,
+    /// 6: Resolved (a solution was proposed).
+    Resolved,
+    /// 3: Closed.
+    Closed,
+    /// 7: Cancelled.
+    Canceled,
+    /// Another value of the instance's choice list.
+    Other(u32),
+}
+
+impl CaseState {
+    /// The numeric value ServiceNow stores.
+    #[must_use]
+    pub const fn code(self) -> u32 {
+        match self {
+            Self::New => 1,
+            Self::Open => 10,
+            Self::AwaitingInfo => 18,
+            Self::Resolved => 6,
+            Self::Closed => 3,
+            Self::Canceled => 7,
+            Self::Other(n) => n,
+        }
+    }
+
+    /// The state for a numeric value.
+    #[must_use]
+    pub const fn from_code(code: u32) -> Self {
+        match code {
+            1 => Self::New,
+            10 => Self::Open,
+            18 => Self::AwaitingInfo,
+            6 => Self::Resolved,
+            3 => Self::Closed,
+            7 => Self::Canceled,
+            n => Self::Other(n),
+        }
+    }
+
+    /// Whether an agent or a process has finished with the case (resolved, closed or cancelled).
+    #[must_use]
+    pub const fn is_finished(self) -> bool {
+        matches!(self, Self::Resolved | Self::Closed | Self::Canceled)
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::New => f.write_str("new"),
+            Self::Open => f.write_str("open"),
+            Self::AwaitingInfo => f.write_str("awaiting info"),
+            Self::Resolved => f.write_str("resolved"),
+            Self::Closed => f.write_str("closed"),
+            Self::Canceled => f.write_str("cancelled"),
+            Self::Other(n) => write!(f, "state {n}"),
+        }
+    }
+}
+
+impl Serialize for CaseState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.code().to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for CaseState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match sn_opt_u32::deserialize(d)? {
+            Some(n) => Ok(Self::from_code(n)),
+            None => Err(serde::de::Error::custom("case state is empty")),
+        }
+    }
+}
+
+/// A Customer Service Management case (`sn_customerservice_case`) as read back from ServiceNow.
+///
+/// The table extends `task`, so it has `company`, `cmdb_ci`, `correlation_id` and
+/// `correlation_display` like an incident, plus the customer `account`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// The row's sys_id.
+    pub sys_id: SysId,
+    /// The case number (`CS0001001`).
+    #[serde(default, with = "sn_opt_string")]
+    pub number: Option<String>,
+    /// Its state.
+    #[serde(default = "default_case_state")]
+    pub state: CaseState,
+    /// One-line summary.
+    #[serde(default)]
+    pub short_description: String,
+    /// Full description.
+    #[serde(default)]
+    pub description: String,
+    /// The customer account the case is for.
+    #[serde(default, with = "sn_reference")]
+    pub account: Option<SysId>,
+    /// The company, when set.
+    #[serde(default, with = "sn_reference")]
+    pub company: Option<SysId>,
+    /// The configuration item, when set.
+    #[serde(default, with = "sn_reference")]
+    pub cmdb_ci: Option<SysId>,
+    /// The id of the record in the other system (not unique in ServiceNow).
+    #[serde(default, with = "sn_opt_string")]
+    pub correlation_id: Option<String>,
+    /// The other system's name.
+    #[serde(default, with = "sn_opt_string")]
+    pub correlation_display: Option<String>,
+    /// Urgency, when set.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub urgency: Option<Level>,
+    /// Impact, when set.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub impact: Option<Level>,
+    /// Resolution code, when resolved.
+    #[serde(default, with = "sn_opt_string")]
+    pub resolution_code: Option<String>,
+    /// Resolution notes, when resolved.
+    #[serde(default, with = "sn_opt_string")]
+    pub close_notes: Option<String>,
+    /// When the row was created.
+    #[serde(default, rename = "sys_created_on", with = "sn_datetime")]
+    pub created_on: Option<DateTime<Utc>>,
+    /// When the row was last updated.
+    #[serde(default, rename = "sys_updated_on", with = "sn_datetime")]
+    pub updated_on: Option<DateTime<Utc>>,
+}
+
+fn default_case_state() -> CaseState {
+    CaseState::New
+}
+
+/// The body of a case to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewCase {
+    /// One-line summary.
+    pub short_description: String,
+    /// Full description.
+    pub description: String,
+    /// The mapped customer account (required for a case).
+    pub account: SysId,
+    /// The mapped company.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<SysId>,
+    /// The device's configuration item, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmdb_ci: Option<SysId>,
+    /// The alert's correlation id.
+    pub correlation_id: CorrelationId,
+    /// The other system's name (`"NinjaOne"`).
+    pub correlation_display: String,
+    /// Urgency.
+    pub urgency: Level,
+    /// Impact.
+    pub impact: Level,
+}
+
+/// The fields of a case to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CaseUpdate {
+    /// New state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<CaseState>,
+    /// Resolution code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution_code: Option<String>,
+    /// Resolution notes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub close_notes: Option<String>,
     /// A work note to add.

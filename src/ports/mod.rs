@@ -18,9 +18,10 @@ pub use page::{
 };
 
 use crate::model::{
-    Alert, AuditEntry, AuditFilter, CiItem, CiItemResult, CiMapping, CiMappingName, Company,
-    CorrelationId, CustomerAccount, Device, DeviceRole, Incident, IncidentUpdate, IntegrationMode,
-    NewCompany, NewIncident, Organization, OrganizationDetailed, OrganizationId, SyncConfig, SysId,
+    Alert, AlertUid, AuditEntry, AuditFilter, Case, CaseUpdate, CiItem, CiItemResult, CiMapping,
+    CiMappingName, CiRecord, Company, CorrelationId, CustomerAccount, Device, DeviceId, DeviceRole,
+    Incident, IncidentUpdate, IntegrationMode, NewCase, NewCompany, NewIncident, Organization,
+    OrganizationDetailed, OrganizationId, SyncConfig, SysId, TicketRecord,
 };
 
 /// The NinjaOne public API v2, as far as the sync needs it.
@@ -55,8 +56,8 @@ pub trait NinjaOneApi: Send + Sync + Debug {
     async fn alerts(&self) -> Result<Page<Alert>, ApiError>;
 }
 
-/// Which incidents to list: those whose `correlation_id` starts with `prefix`, optionally only
-/// those created at or after `created_since`. Only validated values, so an implementation can
+/// Which incidents (or cases) to list: those whose `correlation_id` starts with `prefix`,
+/// optionally only those created at or after `created_since`. Only validated values, so an implementation can
 /// put them in an encoded query without escaping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -141,6 +142,54 @@ pub trait ServiceNowApi: Send + Sync + Debug {
         data_source: &str,
         items: &[CiItem],
     ) -> Result<Vec<CiItemResult>, ApiError>;
+
+    /// One page of Customer Service Management cases (`sn_customerservice_case`) matching
+    /// `query`, ordered by `sys_id`.
+    ///
+    /// The default body answers [`ApiErrorKind::NotFound`]: an implementation written before
+    /// cases were supported has none.
+    async fn cases(
+        &self,
+        query: &IncidentQuery,
+        page: PageRequest,
+    ) -> Result<Page<Case>, ApiError> {
+        let _ = (query, page);
+        Err(cases_unsupported())
+    }
+
+    /// Creates a case and returns the created row. Not idempotent.
+    ///
+    /// The default body answers [`ApiErrorKind::NotFound`].
+    async fn create_case(&self, case: &NewCase) -> Result<Case, ApiError> {
+        let _ = case;
+        Err(cases_unsupported())
+    }
+
+    /// Changes a case and returns the updated row.
+    ///
+    /// The default body answers [`ApiErrorKind::NotFound`].
+    async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
+        let _ = (id, update);
+        Err(cases_unsupported())
+    }
+}
+
+fn cases_unsupported() -> ApiError {
+    ApiError::new(
+        ApiErrorKind::NotFound,
+        "this ServiceNowApi implementation does not support Customer Service Management cases; \
+         implement cases, create_case and update_case, or map the organization to incidents",
+    )
+}
+
+fn records_unsupported(what: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Unsupported,
+        format!(
+            "this ConfigStore does not keep {what}; implement the {what} methods of ConfigStore \
+             (see testing::store_contract)"
+        ),
+    )
 }
 
 /// A set of changes a [`ConfigStore`] writes all together or not at all.
@@ -212,7 +261,8 @@ impl WriteBatch {
     }
 }
 
-/// Where configurations, the mode, CI mappings and the audit log live.
+/// Where configurations, the mode, CI mappings, the audit log, and the alert → ticket and
+/// device → CI records live.
 ///
 /// # Guarantees every implementation gives
 /// - Optimistic versioning: a write of a configuration whose version is not the stored one is a
@@ -265,6 +315,48 @@ pub trait ConfigStore: Send + Sync + Debug {
                     format!("the store returned nothing for organization {organization}'s write"),
                 )
             })
+    }
+
+    /// Every alert → ticket record, ordered by alert uid.
+    ///
+    /// The default body answers [`StoreErrorKind::Unsupported`].
+    async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
+        Err(records_unsupported("ticket records"))
+    }
+
+    /// Inserts or replaces (by alert uid) the records in `put` and removes those of the alerts
+    /// in `remove`, all together or not at all. Removing an alert that has no record is not an
+    /// error. An alert in both lists is refused with [`StoreErrorKind::Invalid`].
+    ///
+    /// The default body answers [`StoreErrorKind::Unsupported`].
+    async fn write_ticket_records(
+        &self,
+        put: Vec<TicketRecord>,
+        remove: Vec<AlertUid>,
+    ) -> Result<(), StoreError> {
+        let _ = (put, remove);
+        Err(records_unsupported("ticket records"))
+    }
+
+    /// Every device → configuration item record, ordered by device id.
+    ///
+    /// The default body answers [`StoreErrorKind::Unsupported`].
+    async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
+        Err(records_unsupported("CI records"))
+    }
+
+    /// Inserts or replaces (by device id) the records in `put` and removes those of the devices
+    /// in `remove`, all together or not at all; as
+    /// [`write_ticket_records`](Self::write_ticket_records).
+    ///
+    /// The default body answers [`StoreErrorKind::Unsupported`].
+    async fn write_ci_records(
+        &self,
+        put: Vec<CiRecord>,
+        remove: Vec<DeviceId>,
+    ) -> Result<(), StoreError> {
+        let _ = (put, remove);
+        Err(records_unsupported("CI records"))
     }
 
     /// Appends audit entries; see [`write`](Self::write).

@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::state::StoreState;
 use crate::model::{
-    AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode, OrganizationId, SyncConfig,
+    AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
+    IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
 };
 use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 
@@ -243,6 +244,30 @@ impl ConfigStore for JsonFileStore {
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(self.state().audit(filter))
+    }
+
+    async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
+        Ok(self.state().ticket_records())
+    }
+
+    async fn write_ticket_records(
+        &self,
+        put: Vec<TicketRecord>,
+        remove: Vec<AlertUid>,
+    ) -> Result<(), StoreError> {
+        self.update(|state| Ok(((), state.write_ticket_records(put, &remove)?)))
+    }
+
+    async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
+        Ok(self.state().ci_records())
+    }
+
+    async fn write_ci_records(
+        &self,
+        put: Vec<CiRecord>,
+        remove: Vec<DeviceId>,
+    ) -> Result<(), StoreError> {
+        self.update(|state| Ok(((), state.write_ci_records(put, &remove)?)))
     }
 }
 

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 
 use super::state::StoreState;
 use crate::model::{
-    AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode, OrganizationId, SyncConfig,
+    AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
+    IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
 };
 use crate::ports::{ConfigStore, StoreError, WriteBatch};
 
@@ -105,6 +106,30 @@ impl ConfigStore for MemoryStore {
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(self.state().audit(filter))
+    }
+
+    async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
+        Ok(self.state().ticket_records())
+    }
+
+    async fn write_ticket_records(
+        &self,
+        put: Vec<TicketRecord>,
+        remove: Vec<AlertUid>,
+    ) -> Result<(), StoreError> {
+        self.state().write_ticket_records(put, &remove).map(drop)
+    }
+
+    async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
+        Ok(self.state().ci_records())
+    }
+
+    async fn write_ci_records(
+        &self,
+        put: Vec<CiRecord>,
+        remove: Vec<DeviceId>,
+    ) -> Result<(), StoreError> {
+        self.state().write_ci_records(put, &remove).map(drop)
     }
 }
 

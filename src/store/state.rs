@@ -11,7 +11,8 @@ use std::collections::btree_map::Entry;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode, OrganizationId, SyncConfig,
+    AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
+    IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
 };
 use crate::ports::{StoreError, StoreErrorKind, WriteBatch};
 
@@ -27,9 +28,45 @@ pub(crate) struct StoreState {
     configs: BTreeMap<OrganizationId, SyncConfig>,
     ci_mappings: BTreeMap<CiMappingName, CiMapping>,
     audit: Vec<AuditEntry>,
+    tickets: BTreeMap<AlertUid, TicketRecord>,
+    cis: BTreeMap<DeviceId, CiRecord>,
 }
 
 impl StoreState {
+    /// Every alert → ticket record, ordered by alert uid.
+    pub(crate) fn ticket_records(&self) -> Vec<TicketRecord> {
+        self.tickets.values().cloned().collect()
+    }
+
+    /// Upserts `put` and removes `remove`, all or nothing; `true` when anything changed.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Invalid`] when one alert is in both lists or twice in `put`.
+    pub(crate) fn write_ticket_records(
+        &mut self,
+        put: Vec<TicketRecord>,
+        remove: &[AlertUid],
+    ) -> Result<bool, StoreError> {
+        write_keyed(&mut self.tickets, put, remove, |r| r.alert.clone(), "alert")
+    }
+
+    /// Every device → CI record, ordered by device id.
+    pub(crate) fn ci_records(&self) -> Vec<CiRecord> {
+        self.cis.values().cloned().collect()
+    }
+
+    /// Upserts `put` and removes `remove`, all or nothing; `true` when anything changed.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Invalid`] when one device is in both lists or twice in `put`.
+    pub(crate) fn write_ci_records(
+        &mut self,
+        put: Vec<CiRecord>,
+        remove: &[DeviceId],
+    ) -> Result<bool, StoreError> {
+        write_keyed(&mut self.cis, put, remove, |r| r.device, "device")
+    }
+
     /// Every configuration, ordered by organization.
     pub(crate) fn configs(&self) -> Vec<SyncConfig> {
         self.configs.values().cloned().collect()
@@ -169,6 +206,49 @@ impl StoreState {
     }
 }
 
+/// Upserts `put` (by `key`) and removes `remove` in `map`, after checking that no key is named
+/// twice; `true` when anything changed.
+fn write_keyed<K, V>(
+    map: &mut BTreeMap<K, V>,
+    put: Vec<V>,
+    remove: &[K],
+    key: impl Fn(&V) -> K,
+    what: &str,
+) -> Result<bool, StoreError>
+where
+    K: Ord + Clone + std::fmt::Display,
+    V: PartialEq,
+{
+    let mut seen = std::collections::BTreeSet::new();
+    for k in put.iter().map(&key).chain(remove.iter().cloned()) {
+        if !seen.insert(k.clone()) {
+            return Err(StoreError::new(
+                StoreErrorKind::Invalid,
+                format!("the write names {what} {k} twice; merge the changes into one"),
+            ));
+        }
+    }
+    let mut changed = false;
+    for record in put {
+        match map.entry(key(&record)) {
+            Entry::Occupied(mut stored) => {
+                if stored.get() != &record {
+                    stored.insert(record);
+                    changed = true;
+                }
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(record);
+                changed = true;
+            }
+        }
+    }
+    for k in remove {
+        changed |= map.remove(k).is_some();
+    }
+    Ok(changed)
+}
+
 /// How a [`StoreState`] is written: lists, so the JSON needs no map keys, in the store's order.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +261,10 @@ struct StateRepr {
     ci_mappings: Vec<CiMapping>,
     #[serde(default)]
     audit: Vec<AuditEntry>,
+    #[serde(default)]
+    ticket_records: Vec<TicketRecord>,
+    #[serde(default)]
+    ci_records: Vec<CiRecord>,
 }
 
 impl From<StoreState> for StateRepr {
@@ -190,6 +274,8 @@ impl From<StoreState> for StateRepr {
             configs: state.configs.into_values().collect(),
             ci_mappings: state.ci_mappings.into_values().collect(),
             audit: state.audit,
+            ticket_records: state.tickets.into_values().collect(),
+            ci_records: state.cis.into_values().collect(),
         }
     }
 }
@@ -229,11 +315,27 @@ impl TryFrom<StateRepr> for StoreState {
             }
             last = entry.seq;
         }
+        let mut tickets = BTreeMap::new();
+        for record in repr.ticket_records {
+            let alert = record.alert.clone();
+            if tickets.insert(alert.clone(), record).is_some() {
+                return Err(format!("alert {alert} has more than one ticket record"));
+            }
+        }
+        let mut cis = BTreeMap::new();
+        for record in repr.ci_records {
+            let device = record.device;
+            if cis.insert(device, record).is_some() {
+                return Err(format!("device {device} has more than one CI record"));
+            }
+        }
         Ok(Self {
             mode: repr.mode,
             configs,
             ci_mappings,
             audit: repr.audit,
+            tickets,
+            cis,
         })
     }
 }

@@ -5,8 +5,9 @@ use std::fmt::Debug;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, DeviceRoleId, IntegrationMode,
-    OrganizationId, SyncConfig, SysId,
+    AlertUid, AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
+    DeviceRoleId, IntegrationMode, OrganizationId, SyncConfig, SysId, TicketKind, TicketRecord,
+    TicketRecordState,
 };
 use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 
@@ -22,7 +23,9 @@ use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 /// the mode can be set and read; CI mappings are created, replaced, listed by name and deleted;
 /// audit entries keep their order, get increasing sequence numbers and filter by organization,
 /// actor, time and limit; the trait's default [`write_config`](ConfigStore::write_config) and
-/// [`append_audit`](ConfigStore::append_audit) work. It uses no async runtime, so any executor
+/// [`append_audit`](ConfigStore::append_audit) work; alert → ticket and device → CI records are
+/// inserted, replaced by key, removed, listed by key, and a write naming one key twice is
+/// [`StoreErrorKind::Invalid`] and changes nothing. It uses no async runtime, so any executor
 /// can drive it.
 ///
 /// ```
@@ -44,6 +47,8 @@ pub async fn store_contract(store: &dyn ConfigStore) {
     mode(store).await;
     ci_mappings(store).await;
     audit_log(store).await;
+    ticket_records(store).await;
+    ci_records(store).await;
 }
 
 /// A fixed time, `secs` seconds after 2024-01-01T00:00:00Z.
@@ -664,5 +669,139 @@ async fn audit_filters(store: &dyn ConfigStore) {
         select(AuditFilter::all().actor("contract:nobody")).await,
         Vec::<DateTime<Utc>>::new(),
         "store_contract: filtering by an actor with no entries must return nothing"
+    );
+}
+
+fn ticket(uid: &str, secs: i64) -> TicketRecord {
+    let alert: AlertUid = uid.parse().expect("store_contract: a valid alert uid");
+    let correlation = format!("ninjaone:contract:alert:{uid}")
+        .parse()
+        .expect("store_contract: a valid correlation id");
+    TicketRecord::creating(alert, org(1), TicketKind::Incident, correlation, at(secs))
+}
+
+fn alert(uid: &str) -> AlertUid {
+    uid.parse().expect("store_contract: a valid alert uid")
+}
+
+async fn ticket_records(store: &dyn ConfigStore) {
+    assert_eq!(
+        ok(
+            store.ticket_records().await,
+            "listing ticket records of a new store"
+        ),
+        Vec::new(),
+        "store_contract: a new store has no ticket records"
+    );
+    let (b, a, c) = (ticket("b-2", 1), ticket("a-1", 2), ticket("c-3", 3));
+    ok(
+        store
+            .write_ticket_records(vec![b.clone(), a.clone(), c.clone()], Vec::new())
+            .await,
+        "inserting three ticket records",
+    );
+    assert_eq!(
+        ok(store.ticket_records().await, "listing ticket records"),
+        vec![a.clone(), b.clone(), c.clone()],
+        "store_contract: ticket records come back ordered by alert uid"
+    );
+
+    let mut opened = a.clone();
+    opened.ticket = Some(sys_id(7));
+    opened.number = Some("INC0010001".to_owned());
+    opened.state = TicketRecordState::Open;
+    opened.updated_at = at(10);
+    ok(
+        store
+            .write_ticket_records(vec![opened.clone()], vec![alert("c-3"), alert("zz-none")])
+            .await,
+        "replacing one ticket record and removing another (and one that never existed)",
+    );
+    assert_eq!(
+        ok(store.ticket_records().await, "listing ticket records"),
+        vec![opened.clone(), b.clone()],
+        "store_contract: a put replaces the record by alert uid and a remove deletes it"
+    );
+
+    refused(
+        store
+            .write_ticket_records(vec![ticket("d-4", 4)], vec![alert("d-4")])
+            .await,
+        StoreErrorKind::Invalid,
+        "a ticket-record write naming one alert in both lists",
+    );
+    refused(
+        store
+            .write_ticket_records(vec![ticket("e-5", 5), ticket("e-5", 6)], Vec::new())
+            .await,
+        StoreErrorKind::Invalid,
+        "a ticket-record write putting one alert twice",
+    );
+    assert_eq!(
+        ok(store.ticket_records().await, "listing ticket records"),
+        vec![opened, b],
+        "store_contract: a refused ticket-record write changes nothing"
+    );
+}
+
+fn device(id: u32) -> DeviceId {
+    DeviceId::new(id).expect("store_contract: a valid device id")
+}
+
+fn ci(id: u32, fingerprint: &str) -> CiRecord {
+    CiRecord::new(
+        device(id),
+        org(1),
+        "cmdb_ci_win_server"
+            .parse()
+            .expect("store_contract: a valid CI class"),
+        Some(sys_id(u8::try_from(id % 200).unwrap_or(1))),
+        fingerprint,
+        at(i64::from(id)),
+    )
+}
+
+async fn ci_records(store: &dyn ConfigStore) {
+    assert_eq!(
+        ok(
+            store.ci_records().await,
+            "listing CI records of a new store"
+        ),
+        Vec::new(),
+        "store_contract: a new store has no CI records"
+    );
+    ok(
+        store
+            .write_ci_records(vec![ci(30, "x"), ci(4, "y"), ci(12, "z")], Vec::new())
+            .await,
+        "inserting three CI records",
+    );
+    assert_eq!(
+        ok(store.ci_records().await, "listing CI records"),
+        vec![ci(4, "y"), ci(12, "z"), ci(30, "x")],
+        "store_contract: CI records come back ordered by device id"
+    );
+    ok(
+        store
+            .write_ci_records(vec![ci(4, "changed")], vec![device(30), device(999)])
+            .await,
+        "replacing one CI record and removing another (and one that never existed)",
+    );
+    assert_eq!(
+        ok(store.ci_records().await, "listing CI records"),
+        vec![ci(4, "changed"), ci(12, "z")],
+        "store_contract: a put replaces the CI record by device and a remove deletes it"
+    );
+    refused(
+        store
+            .write_ci_records(vec![ci(5, "a")], vec![device(5)])
+            .await,
+        StoreErrorKind::Invalid,
+        "a CI-record write naming one device in both lists",
+    );
+    assert_eq!(
+        ok(store.ci_records().await, "listing CI records"),
+        vec![ci(4, "changed"), ci(12, "z")],
+        "store_contract: a refused CI-record write changes nothing"
     );
 }
