@@ -10,10 +10,13 @@ use futures::FutureExt;
 use futures::executor::block_on;
 use ninjaone_servicenow::engine::incidents::{IncidentSettings, TicketOutcome};
 use ninjaone_servicenow::engine::{ApplyMode, Stop};
+use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
     CaseState, IncidentState, IntegrationMode, Level, Priority, Severity, TicketRecordState,
 };
-use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore};
+use ninjaone_servicenow::ports::{
+    ApiErrorKind, ConfigStore, IncidentQuery, PageRequest, ServiceNowApi,
+};
 use ninjaone_servicenow::testing::fixed_time;
 
 #[path = "support/incident_world.rs"]
@@ -111,7 +114,6 @@ fn the_listing_is_bounded_by_the_oldest_alert_minus_the_margin() {
         urgency: Level::Low,
         impact: Level::Low,
     };
-    use ninjaone_servicenow::ports::ServiceNowApi;
     block_on(w.snow.create_incident(&old)).unwrap();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.outcomes.len(), 1);
@@ -238,7 +240,7 @@ fn a_lost_store_adopts_every_ticket() {
         faults: w.faults.clone(),
     };
     w2.edit(1, |c| {
-        c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()))
+        c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()));
     });
     let report = block_on(w2.router().run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(
@@ -347,7 +349,6 @@ fn tickets_of_inactive_or_deleted_configurations_are_left_alone() {
     let w = world(2, 1, 2); // one alert on each organization's device
     let router = w.router();
     block_on(router.run_once(ApplyMode::Apply)).unwrap();
-    use ninjaone_servicenow::machine::SyncEvent;
     w.edit(1, |c| {
         c.apply(SyncEvent::Deactivate, Some("paused"), fixed_time())
             .unwrap();
@@ -385,7 +386,6 @@ fn tickets_of_inactive_or_deleted_configurations_are_left_alone() {
 #[test]
 fn new_alerts_of_organizations_that_do_not_route_are_skipped_with_reasons() {
     let w = world(3, 1, 3);
-    use ninjaone_servicenow::machine::SyncEvent;
     w.edit(1, |c| c.set_allow_incidents(false));
     w.edit(2, |c| {
         c.apply(SyncEvent::Deactivate, Some("paused"), fixed_time())
@@ -420,7 +420,7 @@ fn two_integrations_on_one_servicenow_never_touch_each_other() {
     // The second integration has its own store (and its own id).
     let other = support::world(1, 1, 0);
     other.edit(1, |c| {
-        c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()))
+        c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()));
     });
     let b = ninjaone_servicenow::engine::incidents::IncidentRouter::new(
         std::sync::Arc::new(w.ninja.clone()),
@@ -539,8 +539,67 @@ fn cases_without_customer_service_management_are_skipped_and_the_fake_refuses_th
         Some(&1)
     );
     assert_eq!(w.faults.calls("cases"), 0);
-    use ninjaone_servicenow::ports::{IncidentQuery, PageRequest, ServiceNowApi};
     let query = IncidentQuery::with_prefix("ninjaone:".parse().unwrap());
     let err = block_on(w.snow.cases(&query, PageRequest::first(10))).unwrap_err();
     assert_eq!(err.kind(), ApiErrorKind::NotFound);
+}
+
+#[test]
+fn configurations_choose_cases_only_with_an_account_and_customer_service_management() {
+    use ninjaone_servicenow::engine::{
+        Actor, ConfigChanges, ConfigDraft, OrganizationSync, Problem, SyncError,
+    };
+    use ninjaone_servicenow::model::{OrganizationId, TicketKind};
+    let w = world(2, 0, 0);
+    let sync = OrganizationSync::new(
+        std::sync::Arc::new(w.ninja.clone()),
+        std::sync::Arc::new(w.snow.clone()),
+        w.store.clone(),
+        std::sync::Arc::new(w.clock.clone()),
+    );
+    let alice = Actor::administrator("alice");
+    let one = OrganizationId::new(1).unwrap();
+    // No account: refused with the problem named.
+    let err = block_on(sync.update(&alice, one, ConfigChanges::new().tickets(TicketKind::Case)))
+        .unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Invalid(p) if p == &vec![Problem::CasesNeedAccount(one)]),
+        "{err}"
+    );
+    // An account but no Customer Service Management: refused.
+    let account = w.snow.add_customer_account("Acme account");
+    block_on(w.store.write_config({
+        let mut c = block_on(w.store.config(one)).unwrap().unwrap();
+        c.set_customer_account(Some(account.clone()));
+        c
+    }))
+    .unwrap();
+    let err = block_on(sync.update(&alice, one, ConfigChanges::new().tickets(TicketKind::Case)))
+        .unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Invalid(p) if p == &vec![Problem::CustomerServiceManagementMissing]),
+        "{err}"
+    );
+    // With Customer Service Management: saved.
+    w.snow.set_customer_service_management(true);
+    let saved =
+        block_on(sync.update(&alice, one, ConfigChanges::new().tickets(TicketKind::Case))).unwrap();
+    assert_eq!(saved.tickets(), TicketKind::Case);
+    // Removing the account while cases are chosen is refused.
+    let err = block_on(sync.update(&alice, one, ConfigChanges::new().customer_account(None)))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("without a customer account"),
+        "{err}"
+    );
+    // A draft asking for cases without an account is refused too.
+    block_on(sync.delete(&alice, OrganizationId::new(2).unwrap())).unwrap();
+    let company = w.snow.add_company("Fresh company", true);
+    let draft =
+        ConfigDraft::new(OrganizationId::new(2).unwrap(), company).tickets(TicketKind::Case);
+    let err = block_on(sync.add(&alice, draft)).unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Invalid(p) if p.contains(&Problem::CasesNeedAccount(OrganizationId::new(2).unwrap()))),
+        "{err}"
+    );
 }

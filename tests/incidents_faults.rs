@@ -158,6 +158,23 @@ fn run_seed(seed: u64) -> (usize, usize) {
     let last = last.unwrap();
     assert_eq!(last.remote_writes, 0, "{ctx}: did not converge: {last:#?}");
     assert_no_duplicates(&w, &ctx);
+    assert_converged(&w, &ctx, &finished_by_person);
+    (failed, crashes)
+}
+
+fn correlation(uid: &AlertUid) -> String {
+    format!("ninjaone:{INTEGRATION}:alert:{uid}")
+}
+
+fn assert_no_duplicates(w: &support::World, ctx: &str) {
+    for (id, n) in w.incident_counts() {
+        assert_eq!(n, 1, "{ctx}: {n} incidents carry {id}");
+    }
+}
+
+/// Every open alert has its incident; every incident of a cleared alert is finished; the
+/// incidents of open alerts are open unless a person finished them.
+fn assert_converged(w: &support::World, ctx: &str, finished_by_person: &BTreeSet<String>) {
     let open: BTreeSet<String> = w
         .ninja
         .all_alerts()
@@ -188,16 +205,5 @@ fn run_seed(seed: u64) -> (usize, usize) {
                 "{ctx}: {id}'s alert is open but its incident is {state}"
             );
         }
-    }
-    (failed, crashes)
-}
-
-fn correlation(uid: &AlertUid) -> String {
-    format!("ninjaone:{INTEGRATION}:alert:{uid}")
-}
-
-fn assert_no_duplicates(w: &support::World, ctx: &str) {
-    for (id, n) in w.incident_counts() {
-        assert_eq!(n, 1, "{ctx}: {n} incidents carry {id}");
     }
 }

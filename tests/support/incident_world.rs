@@ -2,7 +2,7 @@
 //! active configuration per organization (mapped to the company of the same name, incidents
 //! allowed), a manual clock and a router.
 
-#![allow(dead_code)] // each test file uses its own part
+#![allow(dead_code, clippy::unused_self)] // each test file uses its own part
 
 use std::sync::Arc;
 

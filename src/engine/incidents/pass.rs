@@ -1,7 +1,7 @@
 //! One incident pass: read both sides, decide per alert and per record, write the store,
 //! create and resolve tickets, record the results.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -475,9 +475,9 @@ impl IncidentRouter {
     ) -> Decided {
         let now = self.clock.now();
         let mut d = Decided::default();
-        let mut open: HashMap<&AlertUid, ()> = HashMap::with_capacity(alerts.len());
+        let mut open: HashSet<&AlertUid> = HashSet::with_capacity(alerts.len());
         for alert in alerts {
-            if open.insert(&alert.uid, ()).is_some() {
+            if !open.insert(&alert.uid) {
                 continue; // a uid listed twice is decided once
             }
             let decision = route(alert, index);
@@ -495,7 +495,7 @@ impl IncidentRouter {
             .iter()
             .map(|c| (c.organization(), c.status()))
             .collect();
-        for record in records.values().filter(|r| !open.contains_key(&r.alert)) {
+        for record in records.values().filter(|r| !open.contains(&r.alert)) {
             if !alerts_complete {
                 if matches!(
                     record.state,
@@ -513,7 +513,7 @@ impl IncidentRouter {
                 }
                 continue;
             }
-            self.decide_cleared(
+            Self::decide_cleared(
                 record,
                 statuses.get(&record.organization).copied(),
                 tickets,
@@ -524,7 +524,7 @@ impl IncidentRouter {
         d
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
     fn decide_open(
         &self,
         alert: &Alert,
@@ -556,7 +556,7 @@ impl IncidentRouter {
                         d.line(None, uid, organization, TicketOutcome::Skipped { reason });
                     }
                     (_, decision @ RouteDecision::Create { .. }, Some(org), _) => {
-                        self.plan_create(alert, decision, None, org, index, tickets, now, d);
+                        self.plan_create(alert, &decision, None, org, index, tickets, now, d);
                     }
                     (_, RouteDecision::Create { .. }, None, _) => {
                         // A create decision always names its organization.
@@ -596,7 +596,7 @@ impl IncidentRouter {
                                 let org = organization.unwrap_or(record.organization);
                                 self.plan_create(
                                     alert,
-                                    decision,
+                                    &decision,
                                     Some(record),
                                     org,
                                     index,
@@ -627,7 +627,6 @@ impl IncidentRouter {
                             );
                             d.put.push(finished);
                         }
-                        Some(_) => d.line(Some(record), uid, None, TicketOutcome::Unchanged),
                         None if tickets.of(record.kind).unknown.is_none() => {
                             let mut finished = record.clone();
                             finished.state = TicketRecordState::FinishedElsewhere;
@@ -641,7 +640,8 @@ impl IncidentRouter {
                             );
                             d.put.push(finished);
                         }
-                        None => d.line(Some(record), uid, None, TicketOutcome::Unchanged),
+                        // Open, or not known in this pass: nothing to do.
+                        Some(_) | None => d.line(Some(record), uid, None, TicketOutcome::Unchanged),
                     }
                 }
                 TicketRecordState::Resolved | TicketRecordState::FinishedElsewhere => {
@@ -657,7 +657,7 @@ impl IncidentRouter {
     fn plan_create(
         &self,
         alert: &Alert,
-        decision: RouteDecision,
+        decision: &RouteDecision,
         record: Option<&TicketRecord>,
         organization: OrganizationId,
         index: &RoutingIndex,
@@ -688,7 +688,7 @@ impl IncidentRouter {
             d.lines.push(line);
             return;
         }
-        let Some(body) = TicketBody::build(alert, &decision, index, &self.settings) else {
+        let Some(body) = TicketBody::build(alert, decision, index, &self.settings) else {
             return;
         };
         let mut creating = TicketRecord::creating(
@@ -710,7 +710,6 @@ impl IncidentRouter {
 
     /// What happens to a record whose alert is gone.
     fn decide_cleared(
-        &self,
         record: &TicketRecord,
         status: Option<SyncStatus>,
         tickets: &Tickets,
@@ -1069,8 +1068,8 @@ impl IncidentRouter {
 fn decision_organization(decision: &RouteDecision) -> Option<OrganizationId> {
     use super::route::SkipReason;
     match decision {
-        RouteDecision::Create { organization, .. } => Some(*organization),
-        RouteDecision::Skip(
+        RouteDecision::Create { organization, .. }
+        | RouteDecision::Skip(
             SkipReason::Unmapped { organization }
             | SkipReason::NotActive { organization, .. }
             | SkipReason::IncidentsNotAllowed { organization }

@@ -376,15 +376,15 @@ impl TicketBody {
 
 /// The short description and the description of an alert's ticket.
 fn describe(alert: &Alert, device_name: &str, organization: OrganizationId) -> (String, String) {
-    fn text(s: &Option<String>) -> Option<&str> {
-        s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    fn text(s: Option<&String>) -> Option<&str> {
+        s.map(|s| s.trim()).filter(|s| !s.is_empty())
     }
-    let title = text(&alert.subject)
-        .or(text(&alert.source_name))
-        .or(text(&alert.source_type))
+    let title = text(alert.subject.as_ref())
+        .or(text(alert.source_name.as_ref()))
+        .or(text(alert.source_type.as_ref()))
         .unwrap_or("NinjaOne alert");
     let mut short = format!("{device_name}: {title}");
-    if let Some(message) = text(&alert.message) {
+    if let Some(message) = text(alert.message.as_ref()) {
         short.push_str(" - ");
         short.push_str(message);
     }
@@ -401,13 +401,13 @@ fn describe(alert: &Alert, device_name: &str, organization: OrganizationId) -> (
         line("Device id", &device.to_string());
     }
     line("Organization id", &organization.to_string());
-    if let Some(source) = text(&alert.source_type) {
+    if let Some(source) = text(alert.source_type.as_ref()) {
         line("Source", source);
     }
-    if let Some(name) = text(&alert.source_name) {
+    if let Some(name) = text(alert.source_name.as_ref()) {
         line("Condition", name);
     }
-    if let Some(subject) = text(&alert.subject) {
+    if let Some(subject) = text(alert.subject.as_ref()) {
         line("Subject", subject);
     }
     if let Some(severity) = &alert.severity {
@@ -420,7 +420,7 @@ fn describe(alert: &Alert, device_name: &str, organization: OrganizationId) -> (
         line("Raised", &at.format("%Y-%m-%d %H:%M:%S UTC").to_string());
     }
     line("NinjaOne alert", alert.uid.as_str());
-    if let Some(message) = text(&alert.message) {
+    if let Some(message) = text(alert.message.as_ref()) {
         long.push('\n');
         long.push_str(message);
         long.push('\n');

@@ -32,7 +32,7 @@ pub const MAX_INTEGRATION_ID_LEN: usize = 32;
 /// ```
 /// use ninjaone_servicenow::engine::incidents::UrgencyImpactTable;
 /// use ninjaone_servicenow::model::{Level, Severity};
-/// let table = UrgencyImpactTable::default().impact(Severity::Major, Level::Medium);
+/// let table = UrgencyImpactTable::default().impact(&Severity::Major, Level::Medium);
 /// assert_eq!(table.impact_for(Some(&Severity::Major)), Level::Medium);
 /// assert_eq!(table.impact_for(Some(&Severity::Critical)), Level::High);
 /// ```
@@ -85,16 +85,16 @@ fn priority_slot(priority: &Priority) -> Option<usize> {
 
 impl UrgencyImpactTable {
     /// Sets the impact of alerts of `severity` (an unknown severity changes nothing).
-    pub fn impact(mut self, severity: Severity, level: Level) -> Self {
-        if let Some(slot) = severity_slot(&severity) {
+    pub fn impact(mut self, severity: &Severity, level: Level) -> Self {
+        if let Some(slot) = severity_slot(severity) {
             self.impact[slot] = level;
         }
         self
     }
 
     /// Sets the urgency of alerts of `priority` (an unknown priority changes nothing).
-    pub fn urgency(mut self, priority: Priority, level: Level) -> Self {
-        if let Some(slot) = priority_slot(&priority) {
+    pub fn urgency(mut self, priority: &Priority, level: Level) -> Self {
+        if let Some(slot) = priority_slot(priority) {
             self.urgency[slot] = level;
         }
         self
@@ -335,7 +335,7 @@ mod tests {
         alert.priority = Some(Priority::Low);
         assert_eq!(table.levels(&alert), (Level::Low, Level::High));
         let table = table
-            .urgency(Priority::Low, Level::Medium)
+            .urgency(&Priority::Low, Level::Medium)
             .fallback(Level::Medium);
         assert_eq!(table.levels(&alert), (Level::Medium, Level::High));
         alert.severity = Some(Severity::Other("WEIRD".into()));
