@@ -10,12 +10,18 @@
 //! where people add organizations by hand (and are refused what their permissions forbid), then
 //! in active mode, where every organization is matched or gets a company. It prints what an MSP
 //! wants to read: the plan, the report, a status table, the request counts and the audit log.
+//! Finally alerts are raised on a few devices and one incident pass turns them into incidents
+//! of the mapped companies.
 
 use std::error::Error;
 use std::sync::Arc;
 
+use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::clock::ManualClock;
-use ninjaone_servicenow::engine::{Actor, ApplyMode, ConfigDraft, OrganizationSync, Report};
+use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
+use ninjaone_servicenow::engine::{
+    Actor, ApplyMode, ConfigChanges, ConfigDraft, OrganizationSync, Report,
+};
 use ninjaone_servicenow::model::{
     AuditFilter, AuditOutcome, CiMapping, CiMappingName, IntegrationMode, Organization,
     OrganizationId, SysId,
@@ -85,11 +91,80 @@ async fn run() -> Result<(), Box<dyn Error>> {
     inactive_mode(&demo).await?;
     active_mode(&demo).await?;
     people_and_renames(&demo).await?;
+    print_status(&demo.sync, &demo.alice, &orgs, &demo.snow).await?;
+    print_audit(&demo.sync, &demo.alice).await?;
+    incidents(&demo, store).await
+}
+
+/// Three organizations allow incidents; alerts on a few devices; one incident pass.
+async fn incidents(demo: &Demo, store: MemoryStore) -> Result<(), Box<dyn Error>> {
     let Demo {
-        sync, snow, alice, ..
+        sync,
+        ninja,
+        snow,
+        clock,
+        alice,
+        ..
     } = demo;
-    print_status(&sync, &alice, &orgs, &snow).await?;
-    print_audit(&sync, &alice).await?;
+    println!("\n== Incidents: alerts of organizations 1-3 become incidents of their companies");
+    for n in 1..=3 {
+        sync.update(
+            alice,
+            org_id(n)?,
+            ConfigChanges::new().allow_incidents(true),
+        )
+        .await?;
+    }
+    clock.advance(chrono::Duration::minutes(5));
+    sync.run_once(ApplyMode::Apply).await?; // the edited configurations are active again
+    let devices = ninja.all_devices();
+    // The first device of organizations 1, 2, 3 and 5 (which does not allow incidents).
+    for (index, message) in [
+        (0, "Disk C: has less than 5% free space"),
+        (3, "CPU utilization above 90% for 15 minutes"),
+        (6, "Windows service 'Spooler' stopped"),
+        (12, "Backup job failed"),
+    ] {
+        let device = devices.get(index).ok_or("missing device")?;
+        ninja.raise_alert(device.id, message, clock.now());
+    }
+    let router = IncidentRouter::new(
+        Arc::new(ninja.clone()),
+        Arc::new(snow.clone()),
+        Arc::new(store),
+        Arc::new(clock.clone()),
+        IncidentSettings::new("demo")?,
+    );
+    let report = router.run_once(ApplyMode::Apply).await?;
+    println!(
+        "incident pass: {} alerts, {} created, {} skipped, {} remote writes",
+        report.alerts, report.created, report.skipped, report.remote_writes
+    );
+    for line in report
+        .outcomes
+        .iter()
+        .filter(|l| l.outcome.label() == "skipped")
+    {
+        println!("  alert {}: {}", line.alert, line.outcome);
+    }
+    let companies = snow.all_companies();
+    for incident in snow.all_incidents() {
+        let company = companies
+            .iter()
+            .find(|c| Some(&c.sys_id) == incident.company.as_ref())
+            .map_or("(no company)", |c| c.name.as_str());
+        println!(
+            "  {} {:<26} {}",
+            incident.number.as_deref().unwrap_or("-"),
+            company,
+            incident.short_description
+        );
+    }
+    let again = router.run_once(ApplyMode::Apply).await?;
+    println!(
+        "a second incident pass: {} created, {} remote writes",
+        again.created, again.remote_writes
+    );
     Ok(())
 }
 

@@ -54,6 +54,8 @@ pub enum Problem {
     CustomerServiceManagementMissing,
     /// Customer Service Management has no account with this sys_id.
     UnknownAccount(SysId),
+    /// The configuration uses Customer Service Management cases but maps no customer account.
+    CasesNeedAccount(OrganizationId),
     /// The CI mapping is used by these organizations' configurations.
     MappingInUse {
         /// The mapping.
@@ -85,6 +87,11 @@ impl fmt::Display for Problem {
                 "a customer account needs Customer Service Management, which is not installed",
             ),
             Self::UnknownAccount(id) => write!(f, "there is no customer account {id}"),
+            Self::CasesNeedAccount(org) => write!(
+                f,
+                "organization {org}'s alerts cannot become cases without a customer account; map \
+                 one, or keep incidents"
+            ),
             Self::MappingInUse {
                 mapping,
                 organizations,

@@ -19,9 +19,11 @@
 
 mod actor;
 mod error;
+pub mod incidents;
 mod pass;
 mod report;
 mod service;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -133,6 +135,7 @@ pub(crate) fn config_state(config: &SyncConfig) -> serde_json::Value {
         "customer_account": config.customer_account(),
         "ci_mappings": config.ci_mappings(),
         "allow_incidents": config.allow_incidents(),
+        "tickets": config.tickets(),
         "reason": config.status_reason(),
     })
 }

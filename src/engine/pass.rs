@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tracing::Instrument;
@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::actor::Actor;
 use super::error::SyncError;
 use super::report::{ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, Stop};
+use super::throttle::{Throttle, after, credentials};
 use super::{OrganizationSync, system_entry};
 use crate::machine::{SyncEvent, TransitionError};
 use crate::model::{
@@ -284,20 +285,6 @@ fn planned_outcome(item: &PlanItem) -> OrganizationOutcome {
     }
 }
 
-fn credentials(api: &str, err: &ApiError) -> Stop {
-    Stop::Credentials {
-        api: api.to_owned(),
-        message: err.to_string(),
-    }
-}
-
-fn after(at: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
-    TimeDelta::from_std(wait)
-        .ok()
-        .and_then(|d| at.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
 /// A company to create for one configuration.
 struct Job {
     organization: OrganizationId,
@@ -395,15 +382,13 @@ impl Applier<'_> {
 
     async fn create_companies(&mut self, jobs: Vec<Job>) -> Result<(), SyncError> {
         let policy = &self.sync.policy;
-        let mut limit = policy.concurrency.max(1);
+        let mut throttle = Throttle::new(policy.concurrency);
         let mut queue: VecDeque<Job> = jobs.into();
         let mut in_flight = FuturesUnordered::new();
         let mut pending: Vec<Change> = Vec::new();
         let mut lines: Vec<OrganizationOutcome> = Vec::new();
-        // Set by a rate limit at concurrency 1: why, and until when, the rest waits.
-        let mut defer_rest: Option<(String, DateTime<Utc>)> = None;
         loop {
-            while self.stop.is_none() && defer_rest.is_none() && in_flight.len() < limit {
+            while self.stop.is_none() && throttle.may_start(in_flight.len()) {
                 let Some(job) = queue.pop_front() else { break };
                 let snow = self.sync.snow.clone();
                 let span = tracing::info_span!("organization", id = %job.organization);
@@ -423,7 +408,7 @@ impl Applier<'_> {
                 break;
             };
             let now = self.sync.now();
-            let (line, change) = self.settle(job, result, now, &mut limit, &mut defer_rest);
+            let (line, change) = self.settle(job, result, now, &mut throttle);
             tracing::info!(organization = %line.organization, outcome = %line.outcome, "result");
             lines.push(line);
             if let Some(change) = change {
@@ -437,7 +422,7 @@ impl Applier<'_> {
         // What was never attempted waits: for the server's window after a rate limit (so an
         // early pass does not hit it again), or for the next pass after a stop.
         for job in queue {
-            let (line, change) = match (&defer_rest, &self.stop) {
+            let (line, change) = match (throttle.deferred(), &self.stop) {
                 (Some((why, until)), _) => {
                     let mut config = job.queued.clone();
                     config.set_next_attempt_at(Some(*until));
@@ -463,14 +448,13 @@ impl Applier<'_> {
     }
 
     /// The result of one create: its report line and the change to record. A rate limit
-    /// lowers `limit` and, at 1, sets `defer_rest`; a credentials failure stops the pass.
+    /// slows the `throttle` down; a credentials failure stops the pass.
     fn settle(
         &mut self,
         job: Job,
         result: Result<Company, ApiError>,
         now: DateTime<Utc>,
-        limit: &mut usize,
-        defer_rest: &mut Option<(String, DateTime<Utc>)>,
+        throttle: &mut Throttle,
     ) -> (OrganizationOutcome, Option<Change>) {
         let policy = &self.sync.policy;
         match result {
@@ -496,19 +480,14 @@ impl Applier<'_> {
                         )
                     }
                     ApiErrorKind::RateLimited { retry_after } => {
-                        let wait = retry_after
-                            .map_or(policy.retry.initial, |w| policy.retry.server_wait(w));
-                        let until = after(now, wait);
+                        let until = throttle.rate_limited(
+                            "ServiceNow",
+                            &err,
+                            retry_after,
+                            &policy.retry,
+                            now,
+                        );
                         self.next_run = self.next_run.min(NextRun::At(until));
-                        if *limit == 1 {
-                            defer_rest.get_or_insert_with(|| {
-                                let why =
-                                    format!("ServiceNow is rate limiting at concurrency 1 ({err})");
-                                (why, until)
-                            });
-                        }
-                        *limit = (*limit / 2).max(1);
-                        tracing::warn!(error = %err, concurrency = *limit, "rate limited; lowering concurrency");
                         let mut config = job.queued.clone();
                         config.set_next_attempt_at(Some(until));
                         let line = deferred(&job, Some(until), format!("rate limited: {err}"));

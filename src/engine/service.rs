@@ -11,7 +11,7 @@ use super::{OrganizationSync, config_state};
 use crate::machine::SyncEvent;
 use crate::model::{
     AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode,
-    OrganizationId, SyncConfig, SyncStatus, SysId,
+    OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind,
 };
 use crate::ports::{StoreErrorKind, WriteBatch};
 
@@ -38,6 +38,7 @@ pub struct ConfigDraft {
     customer_account: Option<SysId>,
     ci_mappings: BTreeSet<CiMappingName>,
     allow_incidents: bool,
+    tickets: TicketKind,
 }
 
 impl ConfigDraft {
@@ -50,6 +51,7 @@ impl ConfigDraft {
             customer_account: None,
             ci_mappings: BTreeSet::new(),
             allow_incidents: false,
+            tickets: TicketKind::Incident,
         }
     }
 
@@ -68,6 +70,13 @@ impl ConfigDraft {
     /// Whether alerts may become incidents.
     pub fn allow_incidents(mut self, allow: bool) -> Self {
         self.allow_incidents = allow;
+        self
+    }
+
+    /// What alerts become: incidents (the default) or Customer Service Management cases, which
+    /// need a customer account and Customer Service Management installed.
+    pub fn tickets(mut self, tickets: TicketKind) -> Self {
+        self.tickets = tickets;
         self
     }
 
@@ -94,6 +103,7 @@ pub struct ConfigChanges {
     customer_account: Option<Option<SysId>>,
     ci_mappings: Option<BTreeSet<CiMappingName>>,
     allow_incidents: Option<bool>,
+    tickets: Option<TicketKind>,
 }
 
 impl ConfigChanges {
@@ -123,6 +133,13 @@ impl ConfigChanges {
     /// Sets whether alerts may become incidents.
     pub fn allow_incidents(mut self, allow: bool) -> Self {
         self.allow_incidents = Some(allow);
+        self
+    }
+
+    /// Sets what alerts become: incidents or cases (which need a customer account and Customer
+    /// Service Management installed).
+    pub fn tickets(mut self, tickets: TicketKind) -> Self {
+        self.tickets = Some(tickets);
         self
     }
 
@@ -244,7 +261,11 @@ impl OrganizationSync {
                 Some(&draft.ci_mappings),
             )
             .await
-        {
+            .and_then(|checked| {
+                // The account itself (and Customer Service Management) was checked above.
+                cases_problem(org, draft.tickets, draft.customer_account.as_ref())
+                    .map_or(Ok(checked), |p| Err(SyncError::Invalid(vec![p])))
+            }) {
             Ok(checked) => checked,
             Err(err) => return Err(self.refuse_if(actor, action, Some(org), err).await),
         };
@@ -268,6 +289,7 @@ impl OrganizationSync {
             config.set_customer_account(draft.customer_account.clone());
             config.set_ci_mappings(draft.ci_mappings.iter().cloned());
             config.set_allow_incidents(draft.allow_incidents);
+            config.set_tickets(draft.tickets);
             let entry = AuditEntry::applied(now, actor.name(), action.clone())
                 .for_organization(org)
                 .with_states(
@@ -328,6 +350,9 @@ impl OrganizationSync {
         {
             return Err(self.refuse_if(actor, action, Some(organization), err).await);
         }
+        if let Err(err) = self.check_tickets(organization, &changes).await {
+            return Err(self.refuse_if(actor, action, Some(organization), err).await);
+        }
         self.edit(actor, organization, action, |config, now| {
             let before = config.clone();
             if let Some(company) = &changes.company {
@@ -341,6 +366,9 @@ impl OrganizationSync {
             }
             if let Some(allow) = changes.allow_incidents {
                 config.set_allow_incidents(allow);
+            }
+            if let Some(tickets) = changes.tickets {
+                config.set_tickets(tickets);
             }
             // The setters touch nothing else, so equality means nothing was asked for.
             if *config == before {
@@ -915,6 +943,45 @@ impl OrganizationSync {
 }
 
 impl OrganizationSync {
+    /// Checks that a configuration using cases after `changes` maps a customer account and
+    /// that Customer Service Management is installed (a changed account was checked by
+    /// `validate`; an unchanged one is checked here).
+    async fn check_tickets(
+        &self,
+        organization: OrganizationId,
+        changes: &ConfigChanges,
+    ) -> Result<(), SyncError> {
+        let Some(current) = self.read_config(organization).await? else {
+            return Ok(()); // `edit` reports that it is not configured
+        };
+        let tickets = changes.tickets.unwrap_or(current.tickets());
+        if tickets != TicketKind::Case {
+            return Ok(());
+        }
+        let account = match &changes.customer_account {
+            Some(account) => account.as_ref(),
+            None => current.customer_account(),
+        };
+        if let Some(problem) = cases_problem(organization, tickets, account) {
+            return Err(SyncError::Invalid(vec![problem]));
+        }
+        if changes.customer_account.is_none() {
+            let installed =
+                self.snow
+                    .customer_service_management()
+                    .await
+                    .map_err(SyncError::remote(
+                        "could not detect Customer Service Management in ServiceNow",
+                    ))?;
+            if !installed {
+                return Err(SyncError::Invalid(vec![
+                    Problem::CustomerServiceManagementMissing,
+                ]));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that each named CI mapping exists and names only device roles NinjaOne has.
     async fn check_mappings(
         &self,
@@ -952,6 +1019,16 @@ impl OrganizationSync {
         }
         Ok(())
     }
+}
+
+/// The problem of a configuration that uses cases without a customer account.
+fn cases_problem(
+    organization: OrganizationId,
+    tickets: TicketKind,
+    account: Option<&SysId>,
+) -> Option<Problem> {
+    (tickets == TicketKind::Case && account.is_none())
+        .then_some(Problem::CasesNeedAccount(organization))
 }
 
 fn confirmation(org: OrganizationId, checked: &Checked, company: &SysId) -> String {

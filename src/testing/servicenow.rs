@@ -11,8 +11,9 @@ use super::faults::Faults;
 use super::paging::{after_key, page_of};
 use super::tenant::{customer_name, fixed_time};
 use crate::model::{
-    CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company, CustomerAccount, Incident,
-    IncidentState, IncidentUpdate, NewCompany, NewIncident, SysId,
+    Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company,
+    CustomerAccount, Incident, IncidentState, IncidentUpdate, NewCase, NewCompany, NewIncident,
+    SysId,
 };
 use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, ServiceNowApi};
 
@@ -26,13 +27,15 @@ use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, Ser
 ///   `correlation_id`s.
 /// - Customer accounts extend `core_company`, as in ServiceNow: each account is also listed as a
 ///   company and readable through [`company`](ServiceNowApi::company).
-/// - Without Customer Service Management (the default), the customer-account calls fail with
-///   [`ApiErrorKind::NotFound`] (`invalid table customer_account`).
+/// - Without Customer Service Management (the default), the customer-account and case calls fail
+///   with [`ApiErrorKind::NotFound`] (`invalid table customer_account`).
+/// - Incidents and cases are listed by correlation-id prefix and `created_since` (compared with
+///   `sys_created_on`, the fake's time when the row was written).
 /// - Time is [`set_now`](Self::set_now)'s (whole seconds, as ServiceNow stores them), starting at
 ///   [`fixed_time`](super::fixed_time); the system clock is never read.
 /// - Every call goes through [`Faults`] ([`faults`](Self::faults)) under the names in
-///   [`METHODS`](Self::METHODS); `create_company`, `create_incident`, `update_incident` and
-///   `identify_reconcile` count as writes.
+///   [`METHODS`](Self::METHODS); `create_company`, `create_incident`, `update_incident`,
+///   `create_case`, `update_case` and `identify_reconcile` count as writes.
 ///
 /// ```
 /// use ninjaone_servicenow::model::{NewCompany, SysId};
@@ -75,12 +78,14 @@ pub struct StoredCi {
 struct SnState {
     sys_counter: u64,
     incident_counter: u64,
+    case_counter: u64,
     account_counter: u64,
     now: DateTime<Utc>,
     csm: bool,
     companies: BTreeMap<SysId, Company>,
     accounts: BTreeMap<SysId, CustomerAccount>,
     incidents: BTreeMap<SysId, Incident>,
+    cases: BTreeMap<SysId, Case>,
     work_notes: BTreeMap<SysId, Vec<String>>,
     cis: BTreeMap<SysId, StoredCi>,
     rejected_cis: BTreeMap<String, String>,
@@ -91,12 +96,14 @@ impl Default for SnState {
         Self {
             sys_counter: 0,
             incident_counter: 0,
+            case_counter: 0,
             account_counter: 0,
             now: fixed_time(),
             csm: false,
             companies: BTreeMap::new(),
             accounts: BTreeMap::new(),
             incidents: BTreeMap::new(),
+            cases: BTreeMap::new(),
             work_notes: BTreeMap::new(),
             cis: BTreeMap::new(),
             rejected_cis: BTreeMap::new(),
@@ -113,6 +120,7 @@ impl SnState {
             if let Ok(id) = format!("{:032x}", self.sys_counter).parse::<SysId>()
                 && !self.companies.contains_key(&id)
                 && !self.incidents.contains_key(&id)
+                && !self.cases.contains_key(&id)
                 && !self.cis.contains_key(&id)
             {
                 return id;
@@ -162,6 +170,18 @@ impl SnState {
             Err(ApiError::new(
                 ApiErrorKind::NotFound,
                 "invalid table customer_account (Customer Service Management is not installed)",
+            ))
+        }
+    }
+
+    fn require_cases(&self) -> Result<(), ApiError> {
+        if self.csm {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ApiErrorKind::NotFound,
+                "invalid table sn_customerservice_case (Customer Service Management is not \
+                 installed)",
             ))
         }
     }
@@ -249,10 +269,13 @@ const INCIDENTS: &str = "incidents";
 const CREATE_INCIDENT: &str = "create_incident";
 const UPDATE_INCIDENT: &str = "update_incident";
 const IDENTIFY_RECONCILE: &str = "identify_reconcile";
+const CASES: &str = "cases";
+const CREATE_CASE: &str = "create_case";
+const UPDATE_CASE: &str = "update_case";
 
 impl FakeServiceNow {
     /// The method names [`Faults`] knows this fake's calls by (the [`ServiceNowApi`] methods).
-    pub const METHODS: [&'static str; 10] = [
+    pub const METHODS: [&'static str; 13] = [
         COMPANIES,
         COMPANY,
         CREATE_COMPANY,
@@ -263,6 +286,9 @@ impl FakeServiceNow {
         CREATE_INCIDENT,
         UPDATE_INCIDENT,
         IDENTIFY_RECONCILE,
+        CASES,
+        CREATE_CASE,
+        UPDATE_CASE,
     ];
 
     /// An empty instance without Customer Service Management.
@@ -377,6 +403,29 @@ impl FakeServiceNow {
             .map(|i| {
                 i.state = state;
                 i.updated_on = Some(now);
+            })
+            .is_some()
+    }
+
+    // ---- cases ----
+
+    /// Every case, in `sys_id` order (the order created), whether or not Customer Service
+    /// Management is on.
+    pub fn all_cases(&self) -> Vec<Case> {
+        self.lock().cases.values().cloned().collect()
+    }
+
+    /// Changes a case as an agent might (for example closing it), without faults or counts.
+    /// `false` when there is none.
+    pub fn set_case_state(&self, id: &SysId, state: CaseState) -> bool {
+        let mut guard = self.lock();
+        let now = guard.now;
+        guard
+            .cases
+            .get_mut(id)
+            .map(|c| {
+                c.state = state;
+                c.updated_on = Some(now);
             })
             .is_some()
     }
@@ -556,6 +605,107 @@ impl ServiceNowApi for FakeServiceNow {
         };
         if result.is_ok() {
             self.faults.record_write(UPDATE_INCIDENT);
+        }
+        admission.finish(result)
+    }
+
+    async fn cases(
+        &self,
+        query: &IncidentQuery,
+        page: PageRequest,
+    ) -> Result<Page<Case>, ApiError> {
+        let admission = self.faults.admit(CASES)?;
+        let prefix = query.prefix.as_str();
+        let result = {
+            let state = self.lock();
+            state.require_cases().and_then(|()| {
+                after_key::<SysId>(CASES, &page).map(|after| {
+                    page_of(&state.cases, after.as_ref(), page.limit(), |c| {
+                        let prefixed = c
+                            .correlation_id
+                            .as_deref()
+                            .is_some_and(|id| id.starts_with(prefix));
+                        let recent = query
+                            .created_since
+                            .is_none_or(|since| c.created_on.is_some_and(|at| at >= since));
+                        (prefixed && recent).then(|| c.clone())
+                    })
+                })
+            })
+        };
+        admission.finish(result)
+    }
+
+    async fn create_case(&self, case: &NewCase) -> Result<Case, ApiError> {
+        self.faults.stall_if_due().await;
+        let admission = self.faults.admit(CREATE_CASE)?;
+        let created = {
+            let mut state = self.lock();
+            state.require_cases().map(|()| {
+                state.case_counter += 1;
+                let row = Case {
+                    sys_id: state.next_sys_id(),
+                    number: Some(format!("CS{:07}", 1_000 + state.case_counter)),
+                    state: CaseState::New,
+                    short_description: case.short_description.clone(),
+                    description: case.description.clone(),
+                    account: Some(case.account.clone()),
+                    company: case.company.clone(),
+                    cmdb_ci: case.cmdb_ci.clone(),
+                    correlation_id: Some(case.correlation_id.as_str().to_owned()),
+                    correlation_display: Some(case.correlation_display.clone())
+                        .filter(|s| !s.is_empty()),
+                    urgency: Some(case.urgency),
+                    impact: Some(case.impact),
+                    resolution_code: None,
+                    close_notes: None,
+                    created_on: Some(state.now),
+                    updated_on: Some(state.now),
+                };
+                state.cases.insert(row.sys_id.clone(), row.clone());
+                row
+            })
+        };
+        if created.is_ok() {
+            self.faults.record_write(CREATE_CASE);
+        }
+        admission.finish(created)
+    }
+
+    async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
+        self.faults.stall_if_due().await;
+        let admission = self.faults.admit(UPDATE_CASE)?;
+        let result = {
+            let mut state = self.lock();
+            let now = state.now;
+            state.require_cases().and_then(|()| {
+                let updated = state.cases.get_mut(id).map(|row| {
+                    if let Some(s) = update.state {
+                        row.state = s;
+                    }
+                    if let Some(code) = &update.resolution_code {
+                        row.resolution_code = Some(code.clone());
+                    }
+                    if let Some(notes) = &update.close_notes {
+                        row.close_notes = Some(notes.clone());
+                    }
+                    row.updated_on = Some(now);
+                    row.clone()
+                });
+                if let (Some(_), Some(note)) = (&updated, &update.work_notes) {
+                    state
+                        .work_notes
+                        .entry(id.clone())
+                        .or_default()
+                        .push(note.clone());
+                }
+                updated.ok_or_else(|| {
+                    ApiError::new(ApiErrorKind::NotFound, format!("no case has sys_id {id}"))
+                })
+            })
+        };
+        if result.is_ok() {
+            self.faults.record_write(UPDATE_CASE);
         }
         admission.finish(result)
     }

@@ -1,0 +1,165 @@
+//! The incident router: NinjaOne's open alerts become ServiceNow incidents (or Customer
+//! Service Management cases) of the mapped company, exactly once, and are resolved when the
+//! alert clears.
+//!
+//! - [`route`] decides, purely, whether an alert becomes a ticket ([`RouteDecision`]) or why
+//!   not ([`SkipReason`]).
+//! - [`IncidentRouter::run_once`] runs one pass over the ports, the store and the clock the
+//!   [`OrganizationSync`](crate::engine::OrganizationSync) uses, and returns an
+//!   [`IncidentReport`].
+//!
+//! Every ticket carries `correlation_id = ninjaone:<integration-id>:alert:<uid>`; the
+//! integration id is [`IncidentSettings`]' and keeps two integrations on one ServiceNow apart.
+//! ServiceNow does not enforce unique correlation ids: deduplication is this module's job,
+//! through the store's alert → ticket records ([`TicketRecord`](crate::model::TicketRecord))
+//! and by looking tickets up by correlation id before creating one.
+//!
+//! # What a pass does
+//!
+//! | the alert is | its record | the ticket found by correlation id | the pass |
+//! | --- | --- | --- | --- |
+//! | open, routed | none | none (complete listing) | records `creating`, then creates |
+//! | open | none or `creating` | any state | adopts it (`open` or `finished_elsewhere`) |
+//! | open, routed | `creating` | none (complete listing) | creates again (the first never committed) |
+//! | open | `open` | finished or gone | records `finished_elsewhere`: never reopened, never recreated |
+//! | open | `finished_elsewhere` | — | nothing |
+//! | gone | `open` (or adopted) | open | resolves it once (state 6 with close code and notes; a case: Resolved with resolution code and notes), removes the record |
+//! | gone | any | finished or gone | removes the record |
+//! | gone | `open`, configuration inactive | — | leaves the ticket, keeps the record (resolved after a resume) |
+//! | gone | `open`, configuration deleted | — | leaves the ticket, removes the record |
+//!
+//! Incidents of configurations that turn inactive or deleted are left as they are: the pass
+//! creates nothing new for them (the alert is skipped as not active) and resolves nothing of
+//! theirs; an inactive configuration's records are kept, so resuming it lets a later pass
+//! resolve what cleared meanwhile.
+pub(crate) mod pass;
+mod report;
+mod route;
+mod settings;
+
+use std::sync::Arc;
+
+pub use report::{AlertOutcome, IncidentReport, TicketOutcome};
+pub use route::{RouteDecision, RoutingIndex, SkipReason, route};
+pub use settings::{
+    IncidentSettings, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN, UrgencyImpactTable,
+};
+
+use crate::clock::Clock;
+use crate::engine::{ApplyMode, SyncError};
+use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+
+/// Routes NinjaOne alerts into ServiceNow tickets; see the [module](self) for the rules.
+///
+/// Cheap to clone (it holds `Arc`s). Run one pass at a time per integration id: two passes at
+/// once may both create a ticket for a new alert.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ninjaone_servicenow::clock::ManualClock;
+/// use ninjaone_servicenow::engine::ApplyMode;
+/// use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
+/// use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncConfig};
+/// use ninjaone_servicenow::ports::ConfigStore;
+/// use ninjaone_servicenow::store::MemoryStore;
+/// use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
+/// # futures::executor::block_on(async {
+/// let ninja = FakeNinjaOne::builder().organizations(1).devices_per_organization(1).alerts(2).build();
+/// let snow = FakeServiceNow::builder().companies(1).build();
+/// let store = MemoryStore::new();
+/// store.set_mode(IntegrationMode::Inactive).await?;
+/// // An active configuration of organization 1 that allows incidents (as a sync pass leaves it).
+/// let company = snow.all_companies()[0].sys_id.clone();
+/// let mut config = SyncConfig::new(OrganizationId::new(1)?, Some(company), fixed_time());
+/// config.set_allow_incidents(true);
+/// # use ninjaone_servicenow::machine::SyncEvent;
+/// config.apply(SyncEvent::Enqueue, None, fixed_time())?;
+/// config.apply(SyncEvent::Succeeded, None, fixed_time())?;
+/// store.write_config(config).await?;
+///
+/// let router = IncidentRouter::new(
+///     Arc::new(ninja.clone()),
+///     Arc::new(snow.clone()),
+///     Arc::new(store),
+///     Arc::new(ManualClock::new(fixed_time())),
+///     IncidentSettings::new("acme")?,
+/// );
+/// let report = router.run_once(ApplyMode::Apply).await?;
+/// assert_eq!((report.created, report.remote_writes), (2, 2));
+/// assert!(snow.all_incidents().iter().all(|i| i.correlation_id.as_deref().unwrap().starts_with("ninjaone:acme:alert:")));
+///
+/// // Nothing changed: the next pass writes nothing.
+/// assert_eq!(router.run_once(ApplyMode::Apply).await?.remote_writes, 0);
+///
+/// // One alert clears: exactly its incident is resolved.
+/// ninja.clear_alert(&ninja.all_alerts()[0].uid);
+/// let report = router.run_once(ApplyMode::Apply).await?;
+/// assert_eq!((report.resolved, report.remote_writes), (1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct IncidentRouter {
+    ninja: Arc<dyn NinjaOneApi>,
+    snow: Arc<dyn ServiceNowApi>,
+    store: Arc<dyn ConfigStore>,
+    clock: Arc<dyn Clock>,
+    settings: IncidentSettings,
+}
+
+impl IncidentRouter {
+    /// A router over the two APIs, a store and a clock.
+    #[must_use]
+    pub fn new(
+        ninja: Arc<dyn NinjaOneApi>,
+        snow: Arc<dyn ServiceNowApi>,
+        store: Arc<dyn ConfigStore>,
+        clock: Arc<dyn Clock>,
+        settings: IncidentSettings,
+    ) -> Self {
+        Self {
+            ninja,
+            snow,
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    /// The settings in use.
+    #[must_use]
+    pub fn settings(&self) -> &IncidentSettings {
+        &self.settings
+    }
+
+    /// Runs one pass: lists NinjaOne's open alerts (one call, not paged) and the tenant's
+    /// devices (paged, tenant-wide), reads the configurations and the alert → ticket and
+    /// device → CI records, lists this integration's incidents (and cases, when a
+    /// configuration uses them and Customer Service Management is installed) by
+    /// correlation-id prefix, created since the oldest open alert or unfinished record minus
+    /// [`IncidentSettings::window_margin`] — paged, never one lookup per alert — then decides
+    /// and, unless [`ApplyMode::DryRun`], writes.
+    ///
+    /// # Guarantees
+    /// - In disabled mode, or with no configuration allowing incidents and no record, nothing
+    ///   is read remotely and nothing written.
+    /// - At most one ticket per alert: a ticket is created only after the store records the
+    ///   alert as `creating`, and only when the complete listing has no ticket with its
+    ///   correlation id. A crash, a dropped future or a create that answered a timeout after
+    ///   committing leaves a `creating` record; the next pass adopts the ticket it finds.
+    /// - A listing that failed or came back incomplete is "unknown": nothing is created for
+    ///   what it might hold and no ticket is resolved without being seen open.
+    /// - A ticket finished by a person while its alert is open is never reopened or created
+    ///   again; a ticket whose alert cleared is resolved once.
+    /// - Creates and resolves run with at most [`IncidentSettings::concurrency`] in flight; a
+    ///   429 halves it and defers the ticket; a 401/403 stops starting writes
+    ///   ([`Stop`](crate::engine::Stop)). A pass with nothing to change makes no remote write.
+    /// - The engine never sleeps: see [`IncidentReport::next_run`].
+    ///
+    /// # Errors
+    /// [`SyncError::Store`] when the store cannot be read or written; the next pass converges
+    /// from what was saved.
+    pub async fn run_once(&self, mode: ApplyMode) -> Result<IncidentReport, SyncError> {
+        self.pass(mode).await
+    }
+}

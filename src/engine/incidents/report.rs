@@ -1,0 +1,252 @@
+//! What an incident pass did: the [`IncidentReport`] and one [`AlertOutcome`] per alert or
+//! record it concerned.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::route::SkipReason;
+use crate::engine::{ApplyMode, FailureKind, NextRun, Stop};
+use crate::model::{AlertUid, OrganizationId, SysId, TicketKind};
+
+/// What happened to one alert's ticket in a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+#[non_exhaustive]
+pub enum TicketOutcome {
+    /// A ticket was created.
+    Created,
+    /// A ticket with the alert's correlation id already existed (after a crash, a lost answer
+    /// or a lost store) and is now recorded; nothing was created.
+    Adopted {
+        /// Whether the ticket is still open.
+        open: bool,
+    },
+    /// The ticket is recorded and nothing changed.
+    Unchanged,
+    /// The alert cleared and the ticket was resolved.
+    Resolved,
+    /// A person (or another process) finished or deleted the ticket while the alert is still
+    /// open; it is neither reopened nor created again.
+    FinishedElsewhere {
+        /// What was found.
+        reason: String,
+    },
+    /// The alert cleared but the ticket is left as it is: its configuration is inactive or
+    /// deleted.
+    Left {
+        /// Why.
+        reason: String,
+    },
+    /// The record of a finished ticket (or of a create that never happened) whose alert is gone
+    /// was removed.
+    Pruned,
+    /// The alert does not become a ticket.
+    Skipped {
+        /// Why.
+        reason: SkipReason,
+    },
+    /// Not attempted in this pass (rate limit or stopped pass); the next pass retries.
+    Deferred {
+        /// The earliest next attempt, when known.
+        until: Option<DateTime<Utc>>,
+        /// Why.
+        reason: String,
+    },
+    /// A write failed; the record keeps what is needed to converge on the next pass.
+    Failed {
+        /// What kind of failure.
+        kind: FailureKind,
+        /// Why.
+        reason: String,
+    },
+    /// Not decidable in this pass: a listing failed or was incomplete. Nothing was created or
+    /// resolved.
+    Unknown {
+        /// Why.
+        reason: String,
+    },
+    /// A dry run: what the pass would do.
+    Planned {
+        /// The planned action, in words.
+        action: String,
+    },
+}
+
+impl TicketOutcome {
+    /// A short name: "created", "adopted", "unchanged", "resolved", "finished_elsewhere",
+    /// "left", "pruned", "skipped", "deferred", "failed", "unknown", "planned".
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Adopted { .. } => "adopted",
+            Self::Unchanged => "unchanged",
+            Self::Resolved => "resolved",
+            Self::FinishedElsewhere { .. } => "finished_elsewhere",
+            Self::Left { .. } => "left",
+            Self::Pruned => "pruned",
+            Self::Skipped { .. } => "skipped",
+            Self::Deferred { .. } => "deferred",
+            Self::Failed { .. } => "failed",
+            Self::Unknown { .. } => "unknown",
+            Self::Planned { .. } => "planned",
+        }
+    }
+}
+
+impl fmt::Display for TicketOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Created => f.write_str("created"),
+            Self::Adopted { open: true } => f.write_str("adopted an open ticket"),
+            Self::Adopted { open: false } => f.write_str("adopted a finished ticket"),
+            Self::Unchanged => f.write_str("unchanged"),
+            Self::Resolved => f.write_str("resolved: the alert cleared"),
+            Self::FinishedElsewhere { reason } => write!(f, "finished elsewhere: {reason}"),
+            Self::Left { reason } => write!(f, "left as it is: {reason}"),
+            Self::Pruned => f.write_str("record pruned"),
+            Self::Skipped { reason } => write!(f, "skipped: {reason}"),
+            Self::Deferred {
+                until: Some(until),
+                reason,
+            } => write!(
+                f,
+                "deferred until {}: {reason}",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            Self::Deferred {
+                until: None,
+                reason,
+            } => write!(f, "deferred: {reason}"),
+            Self::Failed { kind, reason } => write!(f, "failed ({kind}): {reason}"),
+            Self::Unknown { reason } => write!(f, "unknown: {reason}"),
+            Self::Planned { action } => write!(f, "would {action}"),
+        }
+    }
+}
+
+/// One alert's line of an [`IncidentReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AlertOutcome {
+    /// The alert.
+    pub alert: AlertUid,
+    /// Its device's organization, when known.
+    pub organization: Option<OrganizationId>,
+    /// Incident or case, when there is (or would be) a ticket.
+    pub kind: Option<TicketKind>,
+    /// The ticket's sys_id, when known.
+    pub ticket: Option<SysId>,
+    /// The ticket's number, when known.
+    pub number: Option<String>,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: TicketOutcome,
+}
+
+/// What one incident pass did. Field names are stable (snake_case) for hosts that log the
+/// report as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct IncidentReport {
+    /// Dry run or apply.
+    pub apply_mode: ApplyMode,
+    /// When the pass started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// Open alerts seen.
+    pub alerts: usize,
+    /// Tickets created.
+    pub created: usize,
+    /// Existing tickets adopted by correlation id.
+    pub adopted: usize,
+    /// Tickets resolved because their alert cleared.
+    pub resolved: usize,
+    /// Tickets found finished (or deleted) by someone else while their alert is open.
+    pub finished_elsewhere: usize,
+    /// Alerts that do not become tickets.
+    pub skipped: usize,
+    /// Skipped alerts by [`SkipReason::code`].
+    pub skip_reasons: BTreeMap<String, usize>,
+    /// Writes that failed.
+    pub failed: usize,
+    /// Alerts or records not decidable in this pass.
+    pub unknown: usize,
+    /// Records removed.
+    pub pruned: usize,
+    /// Remote writes made (calls that may have changed ServiceNow).
+    pub remote_writes: usize,
+    /// Listings that failed or came back incomplete, in words.
+    pub listing_problems: Vec<String>,
+    /// Why the pass stopped early, if it did.
+    pub stop: Option<Stop>,
+    /// When to run next.
+    pub next_run: NextRun,
+    /// One line per alert or record the pass concerned, sorted by alert uid.
+    pub outcomes: Vec<AlertOutcome>,
+}
+
+impl IncidentReport {
+    pub(crate) fn start(apply_mode: ApplyMode, at: DateTime<Utc>) -> Self {
+        Self {
+            apply_mode,
+            started_at: at,
+            finished_at: at,
+            alerts: 0,
+            created: 0,
+            adopted: 0,
+            resolved: 0,
+            finished_elsewhere: 0,
+            skipped: 0,
+            skip_reasons: BTreeMap::new(),
+            failed: 0,
+            unknown: 0,
+            pruned: 0,
+            remote_writes: 0,
+            listing_problems: Vec::new(),
+            stop: None,
+            next_run: NextRun::Regular,
+            outcomes: Vec::new(),
+        }
+    }
+
+    /// Sorts the outcomes and fills the counts from them.
+    pub(crate) fn finish(&mut self, at: DateTime<Utc>) {
+        self.outcomes.sort_by(|a, b| a.alert.cmp(&b.alert));
+        self.finished_at = at;
+        for line in &self.outcomes {
+            match &line.outcome {
+                TicketOutcome::Created => self.created += 1,
+                TicketOutcome::Adopted { .. } => self.adopted += 1,
+                TicketOutcome::Resolved => self.resolved += 1,
+                TicketOutcome::FinishedElsewhere { .. } => self.finished_elsewhere += 1,
+                TicketOutcome::Pruned => self.pruned += 1,
+                TicketOutcome::Skipped { reason } => {
+                    self.skipped += 1;
+                    *self
+                        .skip_reasons
+                        .entry(reason.code().to_owned())
+                        .or_insert(0) += 1;
+                }
+                TicketOutcome::Failed { .. } => self.failed += 1,
+                TicketOutcome::Unknown { .. } => self.unknown += 1,
+                TicketOutcome::Unchanged
+                | TicketOutcome::Left { .. }
+                | TicketOutcome::Deferred { .. }
+                | TicketOutcome::Planned { .. } => {}
+            }
+        }
+    }
+
+    /// The lines of one alert (usually one).
+    pub fn outcomes_of<'a>(
+        &'a self,
+        alert: &'a AlertUid,
+    ) -> impl Iterator<Item = &'a AlertOutcome> {
+        self.outcomes.iter().filter(move |o| &o.alert == alert)
+    }
+}

@@ -1,0 +1,468 @@
+//! The pure routing decision: which alert becomes which ticket, and why the others do not.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::settings::{IncidentSettings, correlation_id};
+use crate::model::{
+    Alert, CiRecord, CorrelationId, Device, DeviceId, NewCase, NewIncident, OrganizationId,
+    SyncConfig, SyncStatus, SysId, TicketKind,
+};
+
+/// What [`route`] knows about one device.
+#[derive(Debug, Clone)]
+struct DeviceEntry {
+    organization: OrganizationId,
+    name: String,
+}
+
+/// What [`route`] knows about one organization's configuration.
+#[derive(Debug, Clone)]
+struct ConfigEntry {
+    status: SyncStatus,
+    allow_incidents: bool,
+    company: Option<SysId>,
+    account: Option<SysId>,
+    tickets: TicketKind,
+}
+
+/// Everything [`route`] looks up, indexed once per pass: the tenant's devices, the
+/// configurations, the device → CI records, whether Customer Service Management is installed
+/// and this integration's correlation-id prefix.
+///
+/// ```
+/// use chrono::Utc;
+/// use ninjaone_servicenow::engine::incidents::{IncidentSettings, RoutingIndex, SkipReason, RouteDecision, route};
+/// use ninjaone_servicenow::model::Alert;
+/// let settings = IncidentSettings::new("acme")?;
+/// let index = RoutingIndex::new(&settings, &[], &[], &[], None);
+/// let alert: Alert = serde_json::from_str(r#"{"uid": "u-1", "deviceId": 7}"#)?;
+/// let decision = route(&alert, &index);
+/// assert!(matches!(decision, RouteDecision::Skip(SkipReason::UnknownDevice { .. })));
+/// assert_eq!(decision.to_string(), "skipped: device 7 is not in NinjaOne's device listing");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RoutingIndex {
+    prefix: CorrelationId,
+    devices: HashMap<DeviceId, DeviceEntry>,
+    configs: HashMap<OrganizationId, ConfigEntry>,
+    cis: HashMap<DeviceId, SysId>,
+    csm: Option<bool>,
+}
+
+impl RoutingIndex {
+    /// Indexes `devices`, `configs` and `ci_records` for `settings`' integration. `csm` is
+    /// whether Customer Service Management is installed (`None`: not known, so no case is
+    /// created).
+    #[must_use]
+    pub fn new(
+        settings: &IncidentSettings,
+        devices: &[Device],
+        configs: &[SyncConfig],
+        ci_records: &[CiRecord],
+        csm: Option<bool>,
+    ) -> Self {
+        Self {
+            prefix: settings.prefix().clone(),
+            devices: devices
+                .iter()
+                .map(|d| {
+                    let entry = DeviceEntry {
+                        organization: d.organization_id,
+                        name: d.name(),
+                    };
+                    (d.id, entry)
+                })
+                .collect(),
+            configs: configs
+                .iter()
+                .map(|c| {
+                    let entry = ConfigEntry {
+                        status: c.status(),
+                        allow_incidents: c.allow_incidents(),
+                        company: c.company().cloned(),
+                        account: c.customer_account().cloned(),
+                        tickets: c.tickets(),
+                    };
+                    (c.organization(), entry)
+                })
+                .collect(),
+            cis: ci_records
+                .iter()
+                .filter_map(|r| r.sys_id.clone().map(|id| (r.device, id)))
+                .collect(),
+            csm,
+        }
+    }
+
+    /// The name of a device in the listing.
+    #[must_use]
+    pub fn device_name(&self, device: DeviceId) -> Option<&str> {
+        self.devices.get(&device).map(|d| d.name.as_str())
+    }
+
+    /// The status of an organization's configuration, if it has one.
+    #[must_use]
+    pub fn config_status(&self, organization: OrganizationId) -> Option<SyncStatus> {
+        self.configs.get(&organization).map(|c| c.status)
+    }
+}
+
+/// Why an alert does not become a ticket. Shown to people through `Display`; `code()` is a
+/// stable name for counting.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// The alert names no device.
+    NoDevice,
+    /// The alert's device is not in NinjaOne's device listing.
+    UnknownDevice {
+        /// The device.
+        device: DeviceId,
+    },
+    /// The device's organization has no configuration, or one without a company.
+    Unmapped {
+        /// The organization.
+        organization: OrganizationId,
+    },
+    /// The organization's configuration is not active.
+    NotActive {
+        /// The organization.
+        organization: OrganizationId,
+        /// Its status.
+        status: SyncStatus,
+    },
+    /// The organization's configuration does not allow incidents.
+    IncidentsNotAllowed {
+        /// The organization.
+        organization: OrganizationId,
+    },
+    /// The configuration asks for cases but maps no customer account.
+    CasesNeedAccount {
+        /// The organization.
+        organization: OrganizationId,
+    },
+    /// The configuration asks for cases but Customer Service Management is not installed (or
+    /// could not be detected in this pass).
+    CasesNeedCustomerService {
+        /// The organization.
+        organization: OrganizationId,
+    },
+    /// The alert's uid is too long for a `correlation_id` after this integration's prefix.
+    UidTooLong,
+}
+
+impl SkipReason {
+    /// A stable name: "no_device", "unknown_device", "unmapped", "not_active",
+    /// "incidents_not_allowed", "cases_need_account", "cases_need_customer_service",
+    /// "uid_too_long".
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::NoDevice => "no_device",
+            Self::UnknownDevice { .. } => "unknown_device",
+            Self::Unmapped { .. } => "unmapped",
+            Self::NotActive { .. } => "not_active",
+            Self::IncidentsNotAllowed { .. } => "incidents_not_allowed",
+            Self::CasesNeedAccount { .. } => "cases_need_account",
+            Self::CasesNeedCustomerService { .. } => "cases_need_customer_service",
+            Self::UidTooLong => "uid_too_long",
+        }
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoDevice => f.write_str("the alert names no device"),
+            Self::UnknownDevice { device } => {
+                write!(f, "device {device} is not in NinjaOne's device listing")
+            }
+            Self::Unmapped { organization } => write!(
+                f,
+                "organization {organization} is not mapped to a ServiceNow company"
+            ),
+            Self::NotActive {
+                organization,
+                status,
+            } => write!(
+                f,
+                "organization {organization}'s sync configuration is {status}, not active"
+            ),
+            Self::IncidentsNotAllowed { organization } => write!(
+                f,
+                "organization {organization}'s sync configuration does not allow incidents"
+            ),
+            Self::CasesNeedAccount { organization } => write!(
+                f,
+                "organization {organization} uses cases but maps no customer account"
+            ),
+            Self::CasesNeedCustomerService { organization } => write!(
+                f,
+                "organization {organization} uses cases but Customer Service Management is not \
+                 installed (or could not be detected)"
+            ),
+            Self::UidTooLong => f.write_str(
+                "the alert's uid is too long for a correlation id; use a shorter integration id",
+            ),
+        }
+    }
+}
+
+/// What [`route`] decided for one alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RouteDecision {
+    /// The alert becomes a ticket (unless it already has one).
+    Create {
+        /// The device's organization.
+        organization: OrganizationId,
+        /// The device.
+        device: DeviceId,
+        /// Incident or case.
+        kind: TicketKind,
+        /// The mapped company.
+        company: SysId,
+        /// The mapped customer account, when any.
+        account: Option<SysId>,
+        /// The device's configuration item, when known.
+        cmdb_ci: Option<SysId>,
+        /// The ticket's correlation id.
+        correlation_id: CorrelationId,
+    },
+    /// The alert does not become a ticket.
+    Skip(SkipReason),
+}
+
+impl fmt::Display for RouteDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Create {
+                organization,
+                kind,
+                company,
+                ..
+            } => write!(
+                f,
+                "create an {kind} for organization {organization} (company {company})",
+                kind = kind.as_str()
+            ),
+            Self::Skip(reason) => write!(f, "skipped: {reason}"),
+        }
+    }
+}
+
+/// Decides whether `alert` becomes a ticket: only when its device is known, belongs to an
+/// organization whose configuration is active, mapped to a company and allows incidents —
+/// and, for a configuration that asks for cases, maps a customer account while Customer
+/// Service Management is installed. Every other alert is a [`RouteDecision::Skip`] with the
+/// first reason found, in that order.
+///
+/// Pure and cheap: hash lookups, no I/O. Whether the alert already has a ticket is the pass's
+/// business, not this function's.
+#[must_use]
+pub fn route(alert: &Alert, index: &RoutingIndex) -> RouteDecision {
+    let skip = RouteDecision::Skip;
+    let Some(device) = alert.device_id else {
+        return skip(SkipReason::NoDevice);
+    };
+    let Some(entry) = index.devices.get(&device) else {
+        return skip(SkipReason::UnknownDevice { device });
+    };
+    let organization = entry.organization;
+    let Some((config, company)) = index
+        .configs
+        .get(&organization)
+        .and_then(|c| c.company.as_ref().map(|company| (c, company)))
+    else {
+        return skip(SkipReason::Unmapped { organization });
+    };
+    if config.status != SyncStatus::Active {
+        return skip(SkipReason::NotActive {
+            organization,
+            status: config.status,
+        });
+    }
+    if !config.allow_incidents {
+        return skip(SkipReason::IncidentsNotAllowed { organization });
+    }
+    if config.tickets == TicketKind::Case {
+        if config.account.is_none() {
+            return skip(SkipReason::CasesNeedAccount { organization });
+        }
+        if index.csm != Some(true) {
+            return skip(SkipReason::CasesNeedCustomerService { organization });
+        }
+    }
+    let Some(correlation_id) = correlation_id(&index.prefix, &alert.uid) else {
+        return skip(SkipReason::UidTooLong);
+    };
+    RouteDecision::Create {
+        organization,
+        device,
+        kind: config.tickets,
+        company: company.clone(),
+        account: config.account.clone(),
+        cmdb_ci: index.cis.get(&device).cloned(),
+        correlation_id,
+    }
+}
+
+/// The most characters of `short_description` (the field's default length).
+const SHORT_DESCRIPTION_MAX: usize = 160;
+
+/// A ticket body for an alert that [`route`] decided to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TicketBody {
+    Incident(NewIncident),
+    Case(NewCase),
+}
+
+impl TicketBody {
+    /// The body for `alert` routed as `decision`; `None` for a skip.
+    pub(crate) fn build(
+        alert: &Alert,
+        decision: &RouteDecision,
+        index: &RoutingIndex,
+        settings: &IncidentSettings,
+    ) -> Option<Self> {
+        let RouteDecision::Create {
+            organization,
+            device,
+            kind,
+            company,
+            account,
+            cmdb_ci,
+            correlation_id,
+        } = decision
+        else {
+            return None;
+        };
+        let device_name = index
+            .device_name(*device)
+            .map_or_else(|| format!("device {device}"), str::to_owned);
+        let (short_description, description) = describe(alert, &device_name, *organization);
+        let (urgency, impact) = settings.urgency_impact.levels(alert);
+        Some(match (kind, account) {
+            (TicketKind::Case, Some(account)) => Self::Case(NewCase {
+                short_description,
+                description,
+                account: account.clone(),
+                company: Some(company.clone()),
+                cmdb_ci: cmdb_ci.clone(),
+                correlation_id: correlation_id.clone(),
+                correlation_display: settings.correlation_display.clone(),
+                urgency,
+                impact,
+            }),
+            _ => Self::Incident(NewIncident {
+                short_description,
+                description,
+                company: Some(company.clone()),
+                account: account.clone(),
+                cmdb_ci: cmdb_ci.clone(),
+                correlation_id: correlation_id.clone(),
+                correlation_display: settings.correlation_display.clone(),
+                urgency,
+                impact,
+            }),
+        })
+    }
+}
+
+/// The short description and the description of an alert's ticket.
+fn describe(alert: &Alert, device_name: &str, organization: OrganizationId) -> (String, String) {
+    fn text(s: Option<&String>) -> Option<&str> {
+        s.map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+    let title = text(alert.subject.as_ref())
+        .or(text(alert.source_name.as_ref()))
+        .or(text(alert.source_type.as_ref()))
+        .unwrap_or("NinjaOne alert");
+    let mut short = format!("{device_name}: {title}");
+    if let Some(message) = text(alert.message.as_ref()) {
+        short.push_str(" - ");
+        short.push_str(message);
+    }
+    let short = truncate(&short, SHORT_DESCRIPTION_MAX);
+    let mut long = String::new();
+    let mut line = |label: &str, value: &str| {
+        long.push_str(label);
+        long.push_str(": ");
+        long.push_str(value);
+        long.push('\n');
+    };
+    line("Device", device_name);
+    if let Some(device) = alert.device_id {
+        line("Device id", &device.to_string());
+    }
+    line("Organization id", &organization.to_string());
+    if let Some(source) = text(alert.source_type.as_ref()) {
+        line("Source", source);
+    }
+    if let Some(name) = text(alert.source_name.as_ref()) {
+        line("Condition", name);
+    }
+    if let Some(subject) = text(alert.subject.as_ref()) {
+        line("Subject", subject);
+    }
+    if let Some(severity) = &alert.severity {
+        line("Severity", severity.as_str());
+    }
+    if let Some(priority) = &alert.priority {
+        line("Priority", priority.as_str());
+    }
+    if let Some(at) = alert.create_time {
+        line("Raised", &at.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+    }
+    line("NinjaOne alert", alert.uid.as_str());
+    if let Some(message) = text(alert.message.as_ref()) {
+        long.push('\n');
+        long.push_str(message);
+        long.push('\n');
+    }
+    (short, long)
+}
+
+/// At most `max` characters, ending in "…" when cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_carry_the_alert_and_are_bounded() {
+        let mut alert: Alert = serde_json::from_str(
+            r#"{"uid":"u-1","deviceId":7,"subject":"CPU","sourceType":"CONDITION","message":"hot"}"#,
+        )
+        .unwrap();
+        let org = OrganizationId::new(2).unwrap();
+        let (short, long) = describe(&alert, "SRV-01", org);
+        assert_eq!(short, "SRV-01: CPU - hot");
+        for part in [
+            "Device: SRV-01",
+            "Source: CONDITION",
+            "Subject: CPU",
+            "u-1",
+            "hot",
+        ] {
+            assert!(long.contains(part), "{part} in {long}");
+        }
+        alert.message = Some("x".repeat(500));
+        let (short, _) = describe(&alert, "SRV-01", org);
+        assert_eq!(short.chars().count(), SHORT_DESCRIPTION_MAX);
+        assert!(short.ends_with('…'));
+    }
+}

@@ -1,0 +1,605 @@
+//! The incident router end to end against the fakes: one incident per alert across passes,
+//! person-finished tickets never reopened or recreated, cleared alerts resolved exactly once,
+//! crash injection, request counts, cases, listing failures, and the configuration states whose
+//! tickets are left alone.
+
+use std::collections::BTreeSet;
+
+use chrono::TimeDelta;
+use futures::FutureExt;
+use futures::executor::block_on;
+use ninjaone_servicenow::engine::incidents::{IncidentSettings, TicketOutcome};
+use ninjaone_servicenow::engine::{ApplyMode, Stop};
+use ninjaone_servicenow::machine::SyncEvent;
+use ninjaone_servicenow::model::{
+    CaseState, IncidentState, IntegrationMode, Level, Priority, Severity, TicketRecordState,
+};
+use ninjaone_servicenow::ports::{
+    ApiErrorKind, ConfigStore, IncidentQuery, PageRequest, ServiceNowApi,
+};
+use ninjaone_servicenow::testing::fixed_time;
+
+#[path = "support/incident_world.rs"]
+mod support;
+use support::{INTEGRATION, world};
+
+#[test]
+fn two_passes_create_each_incident_once_with_the_company() {
+    let w = world(3, 2, 12);
+    let router = w.router();
+    let first = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        (first.alerts, first.created, first.remote_writes),
+        (12, 12, 12)
+    );
+    let incidents = w.snow.all_incidents();
+    assert_eq!(incidents.len(), 12);
+    let companies = w.snow.all_companies();
+    let devices = w.ninja.all_devices();
+    for alert in w.ninja.all_alerts() {
+        let correlation = format!("ninjaone:{INTEGRATION}:alert:{}", alert.uid);
+        let incident = incidents
+            .iter()
+            .find(|i| i.correlation_id.as_deref() == Some(correlation.as_str()))
+            .expect("one incident per alert");
+        let device = devices
+            .iter()
+            .find(|d| Some(d.id) == alert.device_id)
+            .unwrap();
+        let company = &companies[device.organization_id.get() as usize - 1];
+        assert_eq!(incident.company.as_ref(), Some(&company.sys_id));
+        assert_eq!(incident.correlation_display.as_deref(), Some("NinjaOne"));
+        assert!(incident.short_description.starts_with(&device.name()));
+        assert!(incident.description.contains(alert.uid.as_str()));
+    }
+    let records = block_on(w.store.ticket_records()).unwrap();
+    assert_eq!(records.len(), 12);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.state == TicketRecordState::Open && r.ticket.is_some())
+    );
+
+    w.faults.reset_counts();
+    let second = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((second.created, second.remote_writes), (0, 0));
+    assert_eq!(w.faults.writes(), 0);
+    assert!(w.incident_counts().values().all(|n| *n == 1));
+}
+
+#[test]
+fn request_counts_are_paged_and_never_per_alert() {
+    // 5 organizations × 8 devices = 40 devices, 60 alerts; pages of 7.
+    let w = world(5, 8, 60);
+    let settings = w.settings().with_page_size(7);
+    let router = w.router_with(settings);
+    w.faults.reset_counts();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.created, 60);
+    assert_eq!(w.faults.calls("alerts"), 1);
+    assert_eq!(w.faults.calls("devices"), 40usize.div_ceil(7)); // 40 is not a multiple of 7
+    assert_eq!(w.faults.calls("organization_devices"), 0);
+    assert_eq!(w.faults.calls("incidents"), 1); // nothing of ours existed yet
+    assert_eq!(w.faults.calls("create_incident"), 60);
+    assert_eq!(w.faults.writes(), 60);
+
+    // Second pass: 60 incidents listed in pages of 7, zero writes.
+    w.faults.reset_counts();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.remote_writes, 0);
+    assert_eq!(w.faults.calls("alerts"), 1);
+    assert_eq!(w.faults.calls("incidents"), 60 / 7 + 1);
+    assert_eq!(w.faults.writes(), 0);
+    assert_eq!(w.faults.total_calls(), 1 + 40usize.div_ceil(7) + 60 / 7 + 1);
+}
+
+#[test]
+fn the_listing_is_bounded_by_the_oldest_alert_minus_the_margin() {
+    let w = world(1, 1, 1);
+    let router = w.router();
+    block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    // An incident of this integration created long before any open alert is not listed, so
+    // it is neither adopted nor resolved.
+    w.snow.set_now(fixed_time() - TimeDelta::days(30));
+    let old = ninjaone_servicenow::model::NewIncident {
+        short_description: "old".into(),
+        description: String::new(),
+        company: None,
+        account: None,
+        cmdb_ci: None,
+        correlation_id: format!("ninjaone:{INTEGRATION}:alert:ancient")
+            .parse()
+            .unwrap(),
+        correlation_display: "NinjaOne".into(),
+        urgency: Level::Low,
+        impact: Level::Low,
+    };
+    block_on(w.snow.create_incident(&old)).unwrap();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.outcomes.len(), 1);
+    assert_eq!(report.remote_writes, 0);
+}
+
+#[test]
+fn a_person_resolving_an_incident_while_the_alert_is_open_gets_no_new_one() {
+    let w = world(1, 1, 2);
+    let router = w.router();
+    block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    let incident = w.snow.all_incidents()[0].clone();
+    w.snow
+        .set_incident_state(&incident.sys_id, IncidentState::Resolved);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        (
+            report.finished_elsewhere,
+            report.created,
+            report.remote_writes
+        ),
+        (1, 0, 0)
+    );
+    for _ in 0..3 {
+        let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+        assert_eq!((report.created, report.remote_writes), (0, 0));
+    }
+    assert_eq!(w.snow.all_incidents().len(), 2);
+    let after = w.snow.all_incidents();
+    assert_eq!(after[0].state, IncidentState::Resolved, "never reopened");
+    // The alert clears: the record of the finished incident is pruned, nothing is written.
+    let uid = w.ninja.all_alerts()[0].uid.clone();
+    w.ninja.clear_alert(&uid);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        (report.pruned, report.resolved, report.remote_writes),
+        (1, 0, 0)
+    );
+}
+
+#[test]
+fn a_cleared_alert_resolves_exactly_its_incident_once() {
+    let w = world(2, 2, 6);
+    let router = w.router();
+    block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    let cleared = w.ninja.all_alerts()[3].uid.clone();
+    w.ninja.clear_alert(&cleared);
+    w.faults.reset_counts();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.resolved, report.remote_writes), (1, 1));
+    assert_eq!(w.faults.calls("update_incident"), 1);
+    let correlation = format!("ninjaone:{INTEGRATION}:alert:{cleared}");
+    for incident in w.snow.all_incidents() {
+        let ours = incident.correlation_id.as_deref() == Some(correlation.as_str());
+        assert_eq!(
+            incident.state == IncidentState::Resolved,
+            ours,
+            "{incident:?}"
+        );
+        if ours {
+            assert_eq!(incident.close_code.as_deref(), Some("Solved (Permanently)"));
+            assert!(incident.close_notes.is_some());
+        }
+    }
+    assert_eq!(block_on(w.store.ticket_records()).unwrap().len(), 5);
+    w.faults.reset_counts();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.resolved, report.remote_writes), (0, 0));
+    assert_eq!(w.faults.calls("update_incident"), 0);
+}
+
+#[test]
+fn a_crash_between_create_and_record_does_not_duplicate() {
+    for k in [0, 1, 3, 7] {
+        let w = world(2, 3, 8);
+        let router = w.router_with(w.settings().with_concurrency(3));
+        w.faults.stall_after_writes(k);
+        let crashed = router.run_once(ApplyMode::Apply).now_or_never();
+        assert!(crashed.is_none(), "k={k}: the pass should be stuck");
+        assert_eq!(w.snow.all_incidents().len(), k);
+        let records = block_on(w.store.ticket_records()).unwrap();
+        assert_eq!(records.len(), 8, "the creating records were written first");
+        assert!(
+            records
+                .iter()
+                .all(|r| r.state == TicketRecordState::Creating)
+        );
+        w.faults.clear_faults();
+        let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+        assert_eq!((report.adopted, report.created), (k, 8 - k), "k={k}");
+        assert_eq!(w.snow.all_incidents().len(), 8);
+        assert!(w.incident_counts().values().all(|n| *n == 1));
+    }
+}
+
+#[test]
+fn a_create_that_committed_then_timed_out_is_adopted_not_repeated() {
+    let w = world(1, 1, 3);
+    let router = w.router();
+    w.faults
+        .commit_then_fail("create_incident", 1, ApiErrorKind::Transient);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.created, report.failed), (2, 1));
+    assert_eq!(w.snow.all_incidents().len(), 3);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        (report.adopted, report.created, report.remote_writes),
+        (1, 0, 0)
+    );
+    assert_eq!(w.snow.all_incidents().len(), 3);
+}
+
+#[test]
+fn a_lost_store_adopts_every_ticket() {
+    let w = world(1, 2, 4);
+    block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    let fresh = support::world(1, 2, 0);
+    // Same remote sides, empty store with the same configurations.
+    let w2 = support::World {
+        ninja: w.ninja.clone(),
+        snow: w.snow.clone(),
+        store: fresh.store.clone(),
+        clock: w.clock.clone(),
+        faults: w.faults.clone(),
+    };
+    w2.edit(1, |c| {
+        c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()));
+    });
+    let report = block_on(w2.router().run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        (report.adopted, report.created, report.remote_writes),
+        (4, 0, 0)
+    );
+}
+
+#[test]
+fn a_failed_or_incomplete_listing_creates_and_resolves_nothing() {
+    let w = world(1, 1, 2);
+    let router = w.router();
+    block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    let uid = w
+        .ninja
+        .raise_alert(w.ninja.all_devices()[0].id, "disk full", fixed_time())
+        .unwrap();
+    w.ninja.clear_alert(&w.ninja.all_alerts()[0].uid);
+    w.faults.fail_next("incidents", 1, ApiErrorKind::Transient);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        (report.created, report.resolved, report.remote_writes),
+        (0, 0, 0)
+    );
+    assert!(report.unknown >= 2, "{report:?}");
+    assert!(!report.listing_problems.is_empty());
+    assert!(matches!(
+        report.next_run,
+        ninjaone_servicenow::engine::NextRun::At(_)
+    ));
+    assert!(
+        report
+            .outcomes_of(&uid)
+            .all(|o| matches!(o.outcome, TicketOutcome::Unknown { .. }))
+    );
+    // The alert listing fails: nothing at all happens.
+    w.faults.fail_next("alerts", 1, ApiErrorKind::Transient);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.remote_writes, report.outcomes.len()), (0, 0));
+    // Then it converges.
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.created, report.resolved), (1, 1));
+}
+
+#[test]
+fn refused_credentials_stop_the_writes() {
+    let w = world(1, 1, 4);
+    let router = w.router_with(w.settings().with_concurrency(1));
+    w.faults
+        .fail_next("create_incident", 1, ApiErrorKind::Unauthorized);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert!(matches!(report.stop, Some(Stop::Credentials { .. })));
+    assert_eq!(w.faults.calls("create_incident"), 1);
+    assert_eq!(w.snow.all_incidents().len(), 0);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.created, 4);
+    // A refused read stops the pass before any write.
+    w.faults.fail_next("alerts", 1, ApiErrorKind::Forbidden);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert!(report.stop.is_some());
+}
+
+#[test]
+fn rate_limits_defer_and_the_next_pass_finishes() {
+    let w = world(1, 2, 6);
+    let router = w.router_with(w.settings().with_concurrency(1));
+    w.faults.fail_next(
+        "create_incident",
+        1,
+        ApiErrorKind::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(30)),
+        },
+    );
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.created, 0, "a 429 at concurrency 1 defers the rest");
+    assert_eq!(w.faults.calls("create_incident"), 1);
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|o| matches!(o.outcome, TicketOutcome::Deferred { .. }))
+    );
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.created, 6);
+    assert!(w.incident_counts().values().all(|n| *n == 1));
+}
+
+#[test]
+fn dry_run_writes_nothing_and_disabled_mode_reads_nothing() {
+    let w = world(1, 1, 3);
+    let router = w.router();
+    let report = block_on(router.run_once(ApplyMode::DryRun)).unwrap();
+    assert_eq!(report.remote_writes, 0);
+    assert_eq!(report.outcomes.len(), 3);
+    assert!(report.outcomes.iter().all(|o| matches!(&o.outcome, TicketOutcome::Planned { action } if action == "create an incident")));
+    assert_eq!(w.faults.writes(), 0);
+    assert!(block_on(w.store.ticket_records()).unwrap().is_empty());
+    block_on(w.store.set_mode(IntegrationMode::Disabled)).unwrap();
+    w.faults.reset_counts();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((w.faults.total_calls(), report.outcomes.len()), (0, 0));
+}
+
+#[test]
+fn tickets_of_inactive_or_deleted_configurations_are_left_alone() {
+    let w = world(2, 1, 2); // one alert on each organization's device
+    let router = w.router();
+    block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    w.edit(1, |c| {
+        c.apply(SyncEvent::Deactivate, Some("paused"), fixed_time())
+            .unwrap();
+    });
+    w.edit(2, |c| {
+        c.apply(SyncEvent::Delete, Some("deleted"), fixed_time())
+            .unwrap();
+    });
+    for alert in w.ninja.all_alerts() {
+        w.ninja.clear_alert(&alert.uid);
+    }
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.resolved, report.remote_writes), (0, 0));
+    assert!(
+        w.snow
+            .all_incidents()
+            .iter()
+            .all(|i| i.state == IncidentState::New)
+    );
+    let left: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.outcome, TicketOutcome::Left { .. }))
+        .collect();
+    assert_eq!(left.len(), 2);
+    // The inactive one keeps its record and is resolved once resumed.
+    assert_eq!(block_on(w.store.ticket_records()).unwrap().len(), 1);
+    w.edit(1, |c| {
+        c.apply(SyncEvent::Activate, None, fixed_time()).unwrap();
+    });
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.resolved, 1);
+}
+
+#[test]
+fn new_alerts_of_organizations_that_do_not_route_are_skipped_with_reasons() {
+    let w = world(3, 1, 3);
+    w.edit(1, |c| c.set_allow_incidents(false));
+    w.edit(2, |c| {
+        c.apply(SyncEvent::Deactivate, Some("paused"), fixed_time())
+            .unwrap();
+    });
+    let report = block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.created, report.skipped), (1, 2));
+    let reasons: BTreeSet<&str> = report.skip_reasons.keys().map(String::as_str).collect();
+    assert_eq!(
+        reasons,
+        BTreeSet::from(["incidents_not_allowed", "not_active"])
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    for field in [
+        "created",
+        "resolved",
+        "skipped",
+        "skip_reasons",
+        "failed",
+        "remote_writes",
+        "outcomes",
+    ] {
+        assert!(json.get(field).is_some(), "{field}");
+    }
+}
+
+#[test]
+fn two_integrations_on_one_servicenow_never_touch_each_other() {
+    let w = world(1, 1, 2);
+    let a = w.router_with(IncidentSettings::new("alpha").unwrap());
+    block_on(a.run_once(ApplyMode::Apply)).unwrap();
+    // The second integration has its own store (and its own id).
+    let other = support::world(1, 1, 0);
+    other.edit(1, |c| {
+        c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()));
+    });
+    let b = ninjaone_servicenow::engine::incidents::IncidentRouter::new(
+        std::sync::Arc::new(w.ninja.clone()),
+        std::sync::Arc::new(w.snow.clone()),
+        other.store.clone(),
+        std::sync::Arc::new(w.clock.clone()),
+        IncidentSettings::new("alpha-2").unwrap(),
+    );
+    let report = block_on(b.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.created, report.adopted), (2, 0));
+    w.ninja.clear_alert(&w.ninja.all_alerts()[0].uid);
+    let report = block_on(b.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.resolved, 1);
+    let resolved: Vec<_> = w
+        .snow
+        .all_incidents()
+        .into_iter()
+        .filter(|i| i.state == IncidentState::Resolved)
+        .collect();
+    assert_eq!(resolved.len(), 1);
+    assert!(
+        resolved[0]
+            .correlation_id
+            .as_deref()
+            .unwrap()
+            .starts_with("ninjaone:alpha-2:alert:")
+    );
+}
+
+#[test]
+fn urgency_and_impact_follow_the_table() {
+    let w = world(1, 1, 0);
+    let device = w.ninja.all_devices()[0].id;
+    let uid = w.ninja.raise_alert(device, "down", fixed_time()).unwrap();
+    let mut alert = w.ninja.all_alerts()[0].clone();
+    alert.severity = Some(Severity::Critical);
+    alert.priority = Some(Priority::Medium);
+    w.ninja.add_alert(alert);
+    block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    let incident = &w.snow.all_incidents()[0];
+    assert!(
+        incident
+            .correlation_id
+            .as_deref()
+            .unwrap()
+            .ends_with(uid.as_str())
+    );
+    assert_eq!(
+        (incident.urgency, incident.impact),
+        (Some(Level::Medium), Some(Level::High))
+    );
+}
+
+#[test]
+fn cases_end_to_end() {
+    let w = world(2, 1, 0);
+    w.snow.set_customer_service_management(true);
+    let account = w.use_cases(1);
+    let devices = w.ninja.all_devices();
+    let on_case_org = w
+        .ninja
+        .raise_alert(devices[0].id, "backup failed", fixed_time())
+        .unwrap();
+    let on_incident_org = w
+        .ninja
+        .raise_alert(devices[1].id, "cpu", fixed_time())
+        .unwrap();
+    let router = w.router();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.created, 2);
+    let cases = w.snow.all_cases();
+    assert_eq!((cases.len(), w.snow.all_incidents().len()), (1, 1));
+    assert_eq!(cases[0].account.as_ref(), Some(&account));
+    assert!(
+        cases[0]
+            .correlation_id
+            .as_deref()
+            .unwrap()
+            .ends_with(on_case_org.as_str())
+    );
+    // Second pass: nothing; a closed case with the alert open is not recreated.
+    w.snow.set_case_state(&cases[0].sys_id, CaseState::Closed);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.finished_elsewhere, report.remote_writes), (1, 0));
+    // The incident's alert clears: resolved. Reopen the case by hand, clear its alert:
+    // the record was finished elsewhere, so nothing is written.
+    w.ninja.clear_alert(&on_incident_org);
+    w.ninja.clear_alert(&on_case_org);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        (report.resolved, report.pruned, report.remote_writes),
+        (1, 1, 1)
+    );
+    // A new alert on the case organization: a case, resolved with a resolution code on clear.
+    let next = w
+        .ninja
+        .raise_alert(devices[0].id, "again", fixed_time())
+        .unwrap();
+    block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    w.ninja.clear_alert(&next);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.resolved, 1);
+    let case = w.snow.all_cases().pop().unwrap();
+    assert_eq!(case.state, CaseState::Resolved);
+    assert_eq!(case.resolution_code.as_deref(), Some("Solution provided"));
+    assert!(case.close_notes.is_some());
+}
+
+#[test]
+fn cases_without_customer_service_management_are_skipped_and_the_fake_refuses_them() {
+    let w = world(1, 1, 1);
+    w.use_cases(1);
+    let report = block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        report.skip_reasons.get("cases_need_customer_service"),
+        Some(&1)
+    );
+    assert_eq!(w.faults.calls("cases"), 0);
+    let query = IncidentQuery::with_prefix("ninjaone:".parse().unwrap());
+    let err = block_on(w.snow.cases(&query, PageRequest::first(10))).unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::NotFound);
+}
+
+#[test]
+fn configurations_choose_cases_only_with_an_account_and_customer_service_management() {
+    use ninjaone_servicenow::engine::{
+        Actor, ConfigChanges, ConfigDraft, OrganizationSync, Problem, SyncError,
+    };
+    use ninjaone_servicenow::model::{OrganizationId, TicketKind};
+    let w = world(2, 0, 0);
+    let sync = OrganizationSync::new(
+        std::sync::Arc::new(w.ninja.clone()),
+        std::sync::Arc::new(w.snow.clone()),
+        w.store.clone(),
+        std::sync::Arc::new(w.clock.clone()),
+    );
+    let alice = Actor::administrator("alice");
+    let one = OrganizationId::new(1).unwrap();
+    // No account: refused with the problem named.
+    let err = block_on(sync.update(&alice, one, ConfigChanges::new().tickets(TicketKind::Case)))
+        .unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Invalid(p) if p == &vec![Problem::CasesNeedAccount(one)]),
+        "{err}"
+    );
+    // An account but no Customer Service Management: refused.
+    let account = w.snow.add_customer_account("Acme account");
+    block_on(w.store.write_config({
+        let mut c = block_on(w.store.config(one)).unwrap().unwrap();
+        c.set_customer_account(Some(account.clone()));
+        c
+    }))
+    .unwrap();
+    let err = block_on(sync.update(&alice, one, ConfigChanges::new().tickets(TicketKind::Case)))
+        .unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Invalid(p) if p == &vec![Problem::CustomerServiceManagementMissing]),
+        "{err}"
+    );
+    // With Customer Service Management: saved.
+    w.snow.set_customer_service_management(true);
+    let saved =
+        block_on(sync.update(&alice, one, ConfigChanges::new().tickets(TicketKind::Case))).unwrap();
+    assert_eq!(saved.tickets(), TicketKind::Case);
+    // Removing the account while cases are chosen is refused.
+    let err = block_on(sync.update(&alice, one, ConfigChanges::new().customer_account(None)))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("without a customer account"),
+        "{err}"
+    );
+    // A draft asking for cases without an account is refused too.
+    block_on(sync.delete(&alice, OrganizationId::new(2).unwrap())).unwrap();
+    let company = w.snow.add_company("Fresh company", true);
+    let draft =
+        ConfigDraft::new(OrganizationId::new(2).unwrap(), company).tickets(TicketKind::Case);
+    let err = block_on(sync.add(&alice, draft)).unwrap_err();
+    assert!(
+        matches!(&err, SyncError::Invalid(p) if p.contains(&Problem::CasesNeedAccount(OrganizationId::new(2).unwrap()))),
+        "{err}"
+    );
+}
