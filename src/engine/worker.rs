@@ -352,7 +352,9 @@ impl OrganizationSync {
                         },
                     });
                     settle(
-                        queue.complete(&claim, &WorkResult::Skipped(reason), now).await,
+                        queue
+                            .complete(&claim, &WorkResult::Skipped(reason), now)
+                            .await,
                         report,
                     )?;
                 }
@@ -372,13 +374,27 @@ impl OrganizationSync {
             )
             .await?;
         report.remote_writes += applied.remote_writes;
+        self.complete_applied(queue, &applying, &applied, report)
+            .await?;
+        report.stop = applied.stop;
+        Ok(())
+    }
+
+    /// Completes each applied claim with the result its report line shows.
+    async fn complete_applied(
+        &self,
+        queue: &dyn WorkQueue,
+        applying: &[Claim],
+        applied: &Report,
+        report: &mut WorkerReport,
+    ) -> Result<(), SyncError> {
         let lines: HashMap<OrganizationId, &OrganizationOutcome> = applied
             .outcomes
             .iter()
             .map(|line| (line.organization, line))
             .collect();
         let done = self.now();
-        for claim in &applying {
+        for claim in applying {
             let Some(line) = lines.get(&claim.item.organization) else {
                 // Every planned item gets a line; without one, leave the item to its lease.
                 tracing::error!(organization = %claim.item.organization, "no outcome for a claimed item");
@@ -402,7 +418,6 @@ impl OrganizationSync {
             report.outcomes.push((*line).clone());
             settle(queue.complete(claim, &result, done).await, report)?;
         }
-        report.stop = applied.stop;
         Ok(())
     }
 }

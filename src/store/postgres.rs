@@ -36,8 +36,8 @@ use crate::model::{
     IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
 };
 use crate::ports::{
-    Claim, ConfigStore, PlannerGuard, QueueCounts, StoreError, StoreErrorKind, WorkItem,
-    WorkQueue, WorkResult, WriteBatch, lease_end,
+    Claim, ConfigStore, PlannerGuard, QueueCounts, StoreError, StoreErrorKind, WorkItem, WorkQueue,
+    WorkResult, WriteBatch, lease_end,
 };
 
 /// The embedded migrations, in order: (version, name, SQL). Applied once each, in one
@@ -239,9 +239,15 @@ impl Drop for Conn {
 
 impl Pool {
     async fn get(self: &Arc<Self>) -> Result<Conn, StoreError> {
-        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(|_| {
-            StoreError::new(StoreErrorKind::Unavailable, "the connection pool was closed")
-        })?;
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| {
+                StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    "the connection pool was closed",
+                )
+            })?;
         let idle = self
             .idle
             .lock()
@@ -582,9 +588,11 @@ impl PostgresStore {
         sql: &str,
     ) -> Result<Vec<T>, StoreError> {
         let rows = self
-            .query(&format!("could not read the {what}s"), sql, &[
-                &self.tenant.as_str(),
-            ])
+            .query(
+                &format!("could not read the {what}s"),
+                sql,
+                &[&self.tenant.as_str()],
+            )
             .await?;
         rows.iter().map(|row| from_row(row, "body", what)).collect()
     }
@@ -884,9 +892,7 @@ impl ConfigStore for PostgresStore {
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         // Organization and actor are exact in SQL; the time (stored to the microsecond) is
         // narrowed loosely and the filter's own rules decide.
-        let since = filter
-            .since
-            .map(|t| t - TimeDelta::microseconds(1));
+        let since = filter.since.map(|t| t - TimeDelta::microseconds(1));
         let limit = match (filter.limit, filter.since) {
             (Some(n), None) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
             _ => None,

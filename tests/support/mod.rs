@@ -14,7 +14,7 @@ use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{Actor, OrganizationSync, WorkerOptions, WorkerReport};
 use ninjaone_servicenow::model::{
     AuditFilter, CiItem, CiItemResult, Company, CustomerAccount, Incident, IncidentUpdate,
-    IntegrationMode, NewCompany, NewIncident, SysId, SyncStatus,
+    IntegrationMode, NewCompany, NewIncident, SyncStatus, SysId,
 };
 use ninjaone_servicenow::ports::{
     ApiError, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi, WorkQueue,
@@ -120,7 +120,11 @@ pub fn total(reports: &[WorkerReport], field: impl Fn(&WorkerReport) -> usize) -
 /// Every configuration is active with a company, and no company name exists twice.
 pub async fn assert_converged(store: &dyn ConfigStore, world: &World, organizations: usize) {
     let configs = store.configs().await.expect("configs");
-    assert_eq!(configs.len(), organizations, "one configuration per organization");
+    assert_eq!(
+        configs.len(),
+        organizations,
+        "one configuration per organization"
+    );
     let not_active: Vec<_> = configs
         .iter()
         .filter(|c| c.status() != SyncStatus::Active || c.company().is_none())
@@ -131,9 +135,17 @@ pub async fn assert_converged(store: &dyn ConfigStore, world: &World, organizati
     let companies = world.snow.all_companies();
     let names: HashSet<&str> = companies.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names.len(), companies.len(), "a company was created twice");
-    assert_eq!(companies.len(), organizations, "one company per organization");
+    assert_eq!(
+        companies.len(),
+        organizations,
+        "one company per organization"
+    );
     let mapped: HashSet<&SysId> = configs.iter().filter_map(|c| c.company()).collect();
-    assert_eq!(mapped.len(), organizations, "one company mapped to two organizations");
+    assert_eq!(
+        mapped.len(),
+        organizations,
+        "one company mapped to two organizations"
+    );
 }
 
 /// Four workers, one planner, `organizations` organizations in active mode: every config ends
@@ -153,12 +165,19 @@ pub async fn four_workers(world: &World, workers: &[Worker], organizations: usiz
         .expect("plan");
     assert!(plan.planned);
     assert_eq!(plan.enqueued, organizations);
-    assert_eq!(world.snow.faults().writes(), 0, "the planner writes nothing remotely");
+    assert_eq!(
+        world.snow.faults().writes(),
+        0,
+        "the planner writes nothing remotely"
+    );
 
     let reports = run_all(workers).await;
     assert_eq!(total(&reports, |r| r.claimed), organizations);
     assert_eq!(total(&reports, |r| r.applied), organizations);
-    assert_eq!(total(&reports, |r| r.skipped + r.failed + r.deferred + r.lost), 0);
+    assert_eq!(
+        total(&reports, |r| r.skipped + r.failed + r.deferred + r.lost),
+        0
+    );
     assert!(
         reports.iter().filter(|r| r.claimed > 0).count() >= 2,
         "the work is shared: {:?}",
@@ -166,7 +185,13 @@ pub async fn four_workers(world: &World, workers: &[Worker], organizations: usiz
     );
     let counts = workers[0].queue.counts().await.expect("counts");
     assert_eq!(
-        (counts.queued, counts.claimed, counts.done, counts.applied, counts.claims),
+        (
+            counts.queued,
+            counts.claimed,
+            counts.done,
+            counts.applied,
+            counts.claims
+        ),
         (0, 0, organizations, organizations, organizations),
         "each item claimed once and applied once"
     );
@@ -176,7 +201,12 @@ pub async fn four_workers(world: &World, workers: &[Worker], organizations: usiz
     assert_converged(&*workers[0].store, world, organizations).await;
 
     // A second pass changes nothing: no item, no remote write, no store write.
-    let audit = workers[0].store.audit(&AuditFilter::all()).await.expect("audit").len();
+    let audit = workers[0]
+        .store
+        .audit(&AuditFilter::all())
+        .await
+        .expect("audit")
+        .len();
     let configs = workers[0].store.configs().await.expect("configs");
     let plan = workers[1]
         .sync
@@ -188,7 +218,12 @@ pub async fn four_workers(world: &World, workers: &[Worker], organizations: usiz
     assert_eq!(total(&again, |r| r.claimed), 0);
     assert_eq!(world.snow.faults().writes(), creates);
     assert_eq!(
-        workers[0].store.audit(&AuditFilter::all()).await.expect("audit").len(),
+        workers[0]
+            .store
+            .audit(&AuditFilter::all())
+            .await
+            .expect("audit")
+            .len(),
         audit
     );
     assert_eq!(workers[0].store.configs().await.expect("configs"), configs);
@@ -297,7 +332,11 @@ pub async fn kill_one_worker(
     let reports = run_all(workers).await;
     assert_eq!(total(&reports, |r| r.claimed), organizations - batch);
     let counts = workers[0].queue.counts().await.expect("counts");
-    assert_eq!((counts.claimed, counts.queued), (batch, 0), "the dead worker's leases");
+    assert_eq!(
+        (counts.claimed, counts.queued),
+        (batch, 0),
+        "the dead worker's leases"
+    );
 
     // Before the lease ends nothing is reclaimed; after it, the queue drains.
     assert_eq!(total(&run_all(workers).await, |r| r.reclaimed), 0);
