@@ -11,6 +11,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::model::{AuditFilter, OrganizationId, SyncConfig, SyncStatus};
 use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WorkQueue};
 use ninjaone_servicenow::store::{MIGRATIONS, PostgresStore, TenantId};
@@ -271,6 +272,10 @@ async fn four_workers_share_five_thousand_organizations() {
     four_workers(&world, &workers, 5_000).await;
     let configs = base.configs().await.expect("configs");
     assert!(configs.iter().all(|c| c.status() == SyncStatus::Active));
+    // Completed items stay for inspection until pruned.
+    let later = world.clock.now() + chrono::TimeDelta::seconds(1);
+    assert_eq!(base.prune_done(later).await.expect("prune"), 5_000);
+    assert_eq!(base.counts().await.expect("counts").done, 0);
     base.purge_tenant().await.expect("purge");
 }
 

@@ -422,6 +422,16 @@ impl OrganizationSync {
     }
 }
 
+// The futures hosts spawn on a multi-threaded runtime are `Send` (checked when compiling).
+const _: () = {
+    fn assert_send<T: Send>(_: &T) {}
+    #[allow(dead_code)]
+    fn futures_are_send(sync: &OrganizationSync, queue: &dyn WorkQueue, options: &WorkerOptions) {
+        assert_send(&sync.run_worker(queue, options));
+        assert_send(&sync.plan_work(queue));
+    }
+};
+
 /// Counts a lost lease; other queue failures stop the worker.
 fn settle(
     result: Result<(), crate::ports::StoreError>,

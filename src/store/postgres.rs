@@ -569,6 +569,24 @@ impl PostgresStore {
             .map_err(|e| db_error("could not purge the tenant", e))
     }
 
+    /// Deletes this tenant's work items completed before `before`; returns how many. Done
+    /// items are kept for inspection until a host prunes them.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be written.
+    pub async fn prune_done(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let rows = self
+            .query(
+                "could not prune completed work items",
+                "DELETE FROM work_items
+                 WHERE tenant = $1 AND state = 'done' AND completed_at < $2
+                 RETURNING id",
+                &[&self.tenant.as_str(), &before],
+            )
+            .await?;
+        Ok(rows.len())
+    }
+
     async fn query(
         &self,
         context: &str,
