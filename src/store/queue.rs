@@ -1,6 +1,6 @@
 //! [`MemoryQueue`]: a [`WorkQueue`] in memory.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -44,6 +44,10 @@ pub struct MemoryQueue {
 struct QueueState {
     next_id: u64,
     items: BTreeMap<u64, Entry>,
+    /// Ids of queued items, oldest first, so a claim never scans completed ones.
+    queued: BTreeSet<u64>,
+    /// Ids of claimed items, for reclaiming.
+    claimed: BTreeSet<u64>,
     outstanding: HashSet<OrganizationId>,
     planner_locked: bool,
 }
@@ -160,6 +164,7 @@ impl WorkQueue for MemoryQueue {
             }
             state.next_id += 1;
             let id = state.next_id;
+            state.queued.insert(id);
             state.items.insert(
                 id,
                 Entry {
@@ -182,25 +187,28 @@ impl WorkQueue for MemoryQueue {
     ) -> Result<Vec<Claim>, StoreError> {
         let until = lease_end(now, lease);
         let mut state = self.state();
+        let state = &mut *state;
         let mut claims = Vec::new();
-        for (id, entry) in &mut state.items {
-            if claims.len() >= max {
+        while claims.len() < max {
+            let Some(id) = state.queued.pop_first() else {
                 break;
-            }
-            if matches!(entry.state, State::Queued) {
-                entry.claims += 1;
-                entry.state = State::Claimed {
-                    worker: worker.to_owned(),
-                    until,
-                };
-                claims.push(Claim::new(
-                    *id,
-                    entry.claims,
-                    worker,
-                    until,
-                    entry.item.clone(),
-                ));
-            }
+            };
+            let Some(entry) = state.items.get_mut(&id) else {
+                continue;
+            };
+            entry.claims += 1;
+            entry.state = State::Claimed {
+                worker: worker.to_owned(),
+                until,
+            };
+            state.claimed.insert(id);
+            claims.push(Claim::new(
+                id,
+                entry.claims,
+                worker,
+                until,
+                entry.item.clone(),
+            ));
         }
         Ok(claims)
     }
@@ -217,24 +225,33 @@ impl WorkQueue for MemoryQueue {
         entry.state = State::Done(result.clone());
         let organization = entry.item.organization;
         state.outstanding.remove(&organization);
+        state.claimed.remove(&claim.id);
         Ok(())
     }
 
     async fn release(&self, claim: &Claim) -> Result<(), StoreError> {
         let mut state = self.state();
         Self::held(&mut state, claim)?.state = State::Queued;
+        state.claimed.remove(&claim.id);
+        state.queued.insert(claim.id);
         Ok(())
     }
 
     async fn reclaim_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut state = self.state();
+        let state = &mut *state;
         let mut reclaimed = 0;
-        for entry in state.items.values_mut() {
-            if matches!(entry.state, State::Claimed { until, .. } if until < now) {
+        for id in &state.claimed {
+            if let Some(entry) = state.items.get_mut(id)
+                && matches!(entry.state, State::Claimed { until, .. } if until < now)
+            {
                 entry.state = State::Queued;
+                state.queued.insert(*id);
                 reclaimed += 1;
             }
         }
+        let queued = &state.queued;
+        state.claimed.retain(|id| !queued.contains(id));
         Ok(reclaimed)
     }
 
