@@ -12,6 +12,9 @@
 //!    halves it for the rest of the pass, and a rate limit at concurrency 1 defers the rest;
 //! 3. results are written in batches of [`Policy::store_batch`] as they come.
 //!
+//! Several workers can share a pass through a [`WorkQueue`](crate::ports::WorkQueue): see
+//! [`OrganizationSync::plan_work`] and [`OrganizationSync::run_worker`].
+//!
 //! The engine never sleeps: backoff is a `next_attempt_at` on a configuration and a
 //! [`NextRun`] hint in the [`Report`]. A crash or a dropped future at any point leaves
 //! configurations `in_queue` without a company; the next pass looks for a company of that name
@@ -24,6 +27,7 @@ mod pass;
 mod report;
 mod service;
 mod throttle;
+mod worker;
 
 use std::sync::Arc;
 
@@ -36,6 +40,7 @@ pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,
 };
 pub use service::{Added, ConfigChanges, ConfigDraft};
+pub use worker::{WorkPlan, WorkerOptions, WorkerReport};
 
 use crate::clock::Clock;
 use crate::model::{AuditAction, AuditEntry, OrganizationId, SyncConfig};

@@ -69,12 +69,29 @@ impl OrganizationSync {
     }
 
     async fn pass(&self, apply: ApplyMode, approver: Option<&Actor>) -> Result<Report, SyncError> {
+        match self.prepare(apply, approver).await? {
+            Prepared::Finished(report) => Ok(report),
+            Prepared::Apply {
+                report,
+                planned,
+                configs,
+                next_run,
+            } => self.apply_plan(report, planned, configs, next_run).await,
+        }
+    }
+
+    /// The first half of a pass: the snapshot and the plan (a dry run ends here).
+    pub(super) async fn prepare(
+        &self,
+        apply: ApplyMode,
+        approver: Option<&Actor>,
+    ) -> Result<Prepared, SyncError> {
         let started = self.now();
         let mode = self.mode().await?;
         let mut report = Report::start(mode, apply, started);
         if mode == IntegrationMode::Disabled {
             tracing::info!("the integration is disabled: nothing to do");
-            return Ok(report);
+            return Ok(Prepared::Finished(report));
         }
         let configs = self
             .store
@@ -92,7 +109,7 @@ impl OrganizationSync {
                 tracing::error!(%stop, "pass stopped");
                 report.stop = Some(stop);
                 report.finished_at = self.now();
-                return Ok(report);
+                return Ok(Prepared::Finished(report));
             }
         };
         let mut planned = plan(&snapshot, &configs, mode, &self.policy, started);
@@ -131,8 +148,25 @@ impl OrganizationSync {
             report.plan = planned;
             report.next_run = next_run;
             report.finished_at = self.now();
-            return Ok(report);
+            return Ok(Prepared::Finished(report));
         }
+        Ok(Prepared::Apply {
+            report,
+            planned,
+            configs,
+            next_run,
+        })
+    }
+
+    /// The second half of a pass: applies `planned` over the stored `configs` and completes
+    /// `report`.
+    pub(super) async fn apply_plan(
+        &self,
+        mut report: Report,
+        planned: Plan,
+        configs: Vec<SyncConfig>,
+        next_run: NextRun,
+    ) -> Result<Report, SyncError> {
         let mut run = Applier {
             sync: self,
             configs: configs.into_iter().map(|c| (c.organization(), c)).collect(),
@@ -261,6 +295,19 @@ impl OrganizationSync {
         };
         *retry = Some(retry.map_or(wait, |w| w.min(wait)));
     }
+}
+
+/// What [`OrganizationSync::prepare`] found.
+pub(super) enum Prepared {
+    /// Nothing to apply (disabled, stopped, or a dry run): the report is final.
+    Finished(Report),
+    /// A plan to apply over the stored configurations.
+    Apply {
+        report: Report,
+        planned: Plan,
+        configs: Vec<SyncConfig>,
+        next_run: NextRun,
+    },
 }
 
 fn rejected_reason(api: &str, what: &str, rejected: &[RowError]) -> String {
@@ -693,6 +740,30 @@ impl Applier<'_> {
     }
 }
 
+impl OrganizationSync {
+    /// Writes configurations with their audit entries as a pass does: one batch, and after a
+    /// version conflict one at a time, skipping those that changed meanwhile. Returns the saved
+    /// configurations by organization.
+    pub(super) async fn save_changes(
+        &self,
+        changes: Vec<(SyncConfig, Vec<AuditEntry>)>,
+    ) -> Result<HashMap<OrganizationId, SyncConfig>, SyncError> {
+        let mut run = Applier {
+            sync: self,
+            configs: HashMap::new(),
+            outcomes: Vec::new(),
+            next_run: NextRun::Regular,
+            remote_writes: 0,
+            stop: None,
+        };
+        let changes = changes
+            .into_iter()
+            .map(|(config, audit)| Change { config, audit })
+            .collect();
+        run.write_changes(changes).await
+    }
+}
+
 /// What a plan item turns into: a local change (or none) with its outcome, or a company to
 /// create with the `in_queue` configuration to store first.
 enum Step {
@@ -798,7 +869,7 @@ fn finish(
 }
 
 /// The audit entry of a pass's change: a new configuration, or a status change.
-fn status_entry(
+pub(super) fn status_entry(
     now: DateTime<Utc>,
     org: OrganizationId,
     before: Option<&SyncConfig>,
@@ -869,7 +940,7 @@ fn deferred(job: &Job, until: Option<DateTime<Utc>>, reason: String) -> Organiza
     }
 }
 
-fn conflict_outcome() -> Outcome {
+pub(super) fn conflict_outcome() -> Outcome {
     Outcome::Failed {
         kind: FailureKind::Conflict,
         reason: "the configuration changed during the pass (a person edited it); the next pass \

@@ -6,6 +6,7 @@
 
 mod error;
 mod page;
+mod queue;
 
 use std::fmt::Debug;
 
@@ -16,6 +17,8 @@ pub use error::{ApiError, ApiErrorKind, StoreError, StoreErrorKind};
 pub use page::{
     Cursor, DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE, Listing, Page, PageRequest, collect_all,
 };
+pub(crate) use queue::lease_end;
+pub use queue::{Claim, PlannerGuard, QueueCounts, WorkItem, WorkQueue, WorkResult, WorkTask};
 
 use crate::model::{
     Alert, AlertUid, AuditEntry, AuditFilter, Case, CaseUpdate, CiItem, CiItemResult, CiMapping,

@@ -1,0 +1,305 @@
+//! `PostgresStore` against a real PostgreSQL (`ORGSYNC_TEST_DATABASE_URL`): the store contract,
+//! migrations run twice and concurrently, tenants kept apart, conflicts between connections,
+//! errors without passwords, and four workers (and a killed one) on one database.
+//!
+//! Without `ORGSYNC_TEST_DATABASE_URL` every test prints a SKIPPED line and passes; `.ci/run`
+//! always provides one (see `.ci/postgres.sh`).
+
+mod support;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ninjaone_servicenow::clock::Clock;
+use ninjaone_servicenow::model::{AuditFilter, OrganizationId, SyncConfig, SyncStatus};
+use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WorkQueue};
+use ninjaone_servicenow::store::{MIGRATIONS, PostgresStore, TenantId};
+use ninjaone_servicenow::testing::{fixed_time, store_contract};
+use support::{World, dying, four_workers, kill_one_worker};
+
+const URL_VAR: &str = "ORGSYNC_TEST_DATABASE_URL";
+
+/// The test database's URL, or `None` after saying loudly that the test was skipped.
+fn database(test: &str) -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            // Straight to stderr, past the test harness's capture, so the skip is seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: set {URL_VAR} (for example: export {URL_VAR}=$(.ci/postgres.sh start)) \
+                 to run the PostgreSQL test `{test}`"
+            );
+            None
+        }
+    }
+}
+
+/// A tenant of its own for each test (tests run in parallel on one database), emptied first.
+async fn tenant_store(url: &str, test: &str) -> PostgresStore {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let store = PostgresStore::connect(url).await.expect("connect");
+    let tenant: TenantId = format!(
+        "{test}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+    .parse()
+    .expect("a tenant id");
+    let store = store.for_tenant(tenant);
+    store.purge_tenant().await.expect("purge the tenant");
+    store
+}
+
+fn org(id: u32) -> OrganizationId {
+    OrganizationId::new(id).expect("a valid id")
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_the_contract() {
+    let Some(url) = database("postgres_store_keeps_the_contract") else {
+        return;
+    };
+    let store = tenant_store(&url, "contract").await;
+    store_contract(&store).await;
+    store.purge_tenant().await.expect("purge");
+}
+
+/// Runs one statement on the database at `url` (for creating and dropping test databases).
+async fn admin(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect for administration");
+    let running = tokio::spawn(connection);
+    client.batch_execute(sql).await.expect(sql);
+    drop(client);
+    running
+        .await
+        .expect("the connection task")
+        .expect("the connection");
+}
+
+#[tokio::test]
+async fn migrations_run_twice_and_concurrently() {
+    let Some(url) = database("migrations_run_twice_and_concurrently") else {
+        return;
+    };
+    // A database of its own, so the four connects race on an empty schema.
+    let name = format!("orgsync_migrations_{}", std::process::id());
+    admin(&url, &format!("DROP DATABASE IF EXISTS {name}")).await;
+    admin(&url, &format!("CREATE DATABASE {name}")).await;
+    let mut fresh = url::Url::parse(&url).expect("a URL");
+    fresh.set_path(&name);
+    let fresh = fresh.to_string();
+
+    let stores = futures::future::join_all((0..4).map(|_| PostgresStore::connect(&fresh))).await;
+    let stores: Vec<PostgresStore> = stores.into_iter().map(|s| s.expect("connect")).collect();
+    let all: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
+    for store in &stores {
+        assert_eq!(store.applied_migrations().await.expect("versions"), all);
+    }
+    let again = futures::future::join_all(stores.iter().map(PostgresStore::migrate)).await;
+    for applied in again {
+        assert_eq!(applied.expect("migrate again"), Vec::<i32>::new());
+    }
+    // The migrated schema works.
+    store_contract(&stores[0]).await;
+    drop(stores);
+    admin(&url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+}
+
+#[tokio::test]
+async fn tenants_are_kept_apart() {
+    let Some(url) = database("tenants_are_kept_apart") else {
+        return;
+    };
+    let a = tenant_store(&url, "apart-a").await;
+    let b = tenant_store(&url, "apart-b").await;
+    a.write_config(SyncConfig::new(org(1), None, fixed_time()))
+        .await
+        .expect("insert in a");
+    assert_eq!(b.configs().await.expect("b's configs"), Vec::new());
+    // The same organization in another tenant is another configuration.
+    let in_b = b
+        .write_config(SyncConfig::new(org(1), None, fixed_time()))
+        .await
+        .expect("insert in b");
+    assert_eq!(in_b.version(), 1);
+    assert_eq!(a.audit(&AuditFilter::all()).await.expect("audit").len(), 0);
+}
+
+#[tokio::test]
+async fn concurrent_writers_never_lose_an_update() {
+    let Some(url) = database("concurrent_writers_never_lose_an_update") else {
+        return;
+    };
+    let first = tenant_store(&url, "race").await;
+    // A second store with connections of its own, on the same tenant.
+    let second = PostgresStore::connect(&url)
+        .await
+        .expect("connect")
+        .for_tenant(first.tenant().clone());
+    // Two inserts of one organization: exactly one wins.
+    let (x, y) = tokio::join!(
+        first.write_config(SyncConfig::new(org(7), None, fixed_time())),
+        second.write_config(SyncConfig::new(org(7), None, fixed_time())),
+    );
+    let kinds: Vec<_> = [&x, &y]
+        .iter()
+        .filter_map(|r| {
+            r.as_ref()
+                .err()
+                .map(ninjaone_servicenow::ports::StoreError::kind)
+        })
+        .collect();
+    assert_eq!(kinds, [StoreErrorKind::Conflict], "{x:?} {y:?}");
+    // Ten updates from the same version across both stores: exactly one is saved.
+    let base = first.config(org(7)).await.expect("read").expect("stored");
+    let updates = (0..10).map(|i| {
+        let store = if i % 2 == 0 { &first } else { &second };
+        let mut edit = base.clone();
+        edit.set_allow_incidents(i % 3 == 0);
+        async move { store.write_config(edit).await }
+    });
+    let results = futures::future::join_all(updates).await;
+    let saved = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(saved, 1, "{results:?}");
+    for err in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(err.kind(), StoreErrorKind::Conflict, "{err}");
+    }
+    assert_eq!(
+        first.config(org(7)).await.unwrap().unwrap().version(),
+        base.version() + 1
+    );
+}
+
+#[tokio::test]
+async fn errors_never_show_the_password() {
+    // No database needed: nothing listens on port 1.
+    let err = PostgresStore::connect("postgres://orgsync:hunter2-secret@127.0.0.1:1/orgsync")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable);
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        err.message().contains("127.0.0.1:1/orgsync as orgsync"),
+        "{err}"
+    );
+    let err = PostgresStore::connect("postgres://orgsync:hunter2-secret@127.0.0.1:notaport/x")
+        .await
+        .expect_err("a bad URL");
+    assert_eq!(err.kind(), StoreErrorKind::Invalid);
+    assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+
+    let Some(url) = database("errors_never_show_the_password (Debug)") else {
+        return;
+    };
+    let store = PostgresStore::connect(&url).await.expect("connect");
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(auth, _)| auth.split_once(':'))
+        .map(|(_, pw)| pw.to_owned());
+    if let Some(password) = password {
+        assert!(!format!("{store:?}").contains(&password), "{store:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_planner_per_tenant_across_connections() {
+    let Some(url) = database("one_planner_per_tenant_across_connections") else {
+        return;
+    };
+    let a = tenant_store(&url, "planner").await;
+    let b = PostgresStore::connect(&url)
+        .await
+        .expect("connect")
+        .for_tenant(a.tenant().clone());
+    let other = tenant_store(&url, "planner-other").await;
+    let guard = a.lock_planner().await.expect("lock").expect("free");
+    assert!(b.lock_planner().await.expect("try").is_none(), "held by a");
+    let elsewhere = other
+        .lock_planner()
+        .await
+        .expect("lock")
+        .expect("another tenant's is free");
+    elsewhere.release().await.expect("release");
+    guard.release().await.expect("release");
+    let guard = b.lock_planner().await.expect("lock").expect("free again");
+    // Dropped without release: the session closes and PostgreSQL frees the lock.
+    drop(guard);
+    drop(b);
+    let mut freed = false;
+    for _ in 0..10_000 {
+        if let Some(g) = a.lock_planner().await.expect("lock") {
+            g.release().await.expect("release");
+            freed = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(freed, "the lock of a closed session is freed");
+}
+
+/// Four stores with connections of their own on one tenant.
+async fn pg_workers(url: &str, world: &World, tenant: &TenantId, n: usize) -> Vec<support::Worker> {
+    let mut workers = Vec::with_capacity(n);
+    for i in 0..n {
+        let store = PostgresStore::connect_with(url, 2)
+            .await
+            .expect("connect")
+            .for_tenant(tenant.clone());
+        workers.push(world.worker(
+            &format!("worker-{i}"),
+            Arc::new(store.clone()) as Arc<dyn ConfigStore>,
+            Arc::new(store) as Arc<dyn WorkQueue>,
+            Arc::new(world.snow.clone()),
+        ));
+    }
+    workers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_workers_share_five_thousand_organizations() {
+    let Some(url) = database("four_workers_share_five_thousand_organizations") else {
+        return;
+    };
+    let base = tenant_store(&url, "four").await;
+    let world = World::new(5_000);
+    let workers = pg_workers(&url, &world, base.tenant(), 4).await;
+    four_workers(&world, &workers, 5_000).await;
+    let configs = base.configs().await.expect("configs");
+    assert!(configs.iter().all(|c| c.status() == SyncStatus::Active));
+    // Completed items stay for inspection until pruned.
+    let later = world.clock.now() + chrono::TimeDelta::seconds(1);
+    assert_eq!(base.prune_done(later).await.expect("prune"), 5_000);
+    assert_eq!(base.counts().await.expect("counts").done, 0);
+    base.purge_tenant().await.expect("purge");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_s_leases_are_reclaimed_and_the_pass_completes() {
+    let Some(url) = database("a_killed_worker_s_leases_are_reclaimed_and_the_pass_completes")
+    else {
+        return;
+    };
+    let base = tenant_store(&url, "kill").await;
+    let world = World::new(2_000);
+    let workers = pg_workers(&url, &world, base.tenant(), 3).await;
+    let doomed_store = PostgresStore::connect_with(&url, 2)
+        .await
+        .expect("connect")
+        .for_tenant(base.tenant().clone());
+    let (snow, stalled) = dying(&world, 40);
+    // Dropping the worker drops its store: its connections close mid-pass.
+    let doomed = world.worker(
+        "doomed",
+        Arc::new(doomed_store.clone()),
+        Arc::new(doomed_store),
+        snow,
+    );
+    kill_one_worker(&world, doomed, stalled, &workers, 2_000, 40).await;
+    base.purge_tenant().await.expect("purge");
+}
