@@ -18,6 +18,7 @@
 //! before it creates one, so a company is never created twice.
 
 mod actor;
+mod cmdb;
 mod error;
 mod pass;
 mod report;
@@ -29,6 +30,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 pub use actor::{Actor, Visibility};
+pub use cmdb::{CiBatchFailure, CiFailure, CiPlannedLine, CiReport};
 pub use error::{AddRefusal, Problem, SyncError};
 pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,

@@ -129,6 +129,8 @@ impl OrganizationSync {
             report.outcomes = planned.items.iter().map(planned_outcome).collect();
             report.plan = planned;
             report.next_run = next_run;
+            self.push_cis(apply, &configs, &snapshot.ci_mappings, &mut report)
+                .await?;
             report.finished_at = self.now();
             return Ok(report);
         }
@@ -142,6 +144,7 @@ impl OrganizationSync {
         };
         run.apply(&planned).await?;
         let Applier {
+            configs: saved,
             mut outcomes,
             next_run,
             remote_writes,
@@ -154,6 +157,10 @@ impl OrganizationSync {
         report.remote_writes = remote_writes;
         report.stop = stop;
         report.next_run = next_run;
+        if report.stop.is_none() {
+            self.push_cis(apply, saved.values(), &snapshot.ci_mappings, &mut report)
+                .await?;
+        }
         report.finished_at = self.now();
         Ok(report)
     }
@@ -250,7 +257,7 @@ impl OrganizationSync {
 
     /// Notes when a failed read is worth trying again: the server's wait after a rate limit,
     /// else the first backoff step.
-    fn retry_after_failure(&self, err: &ApiError, retry: &mut Option<Duration>) {
+    pub(super) fn retry_after_failure(&self, err: &ApiError, retry: &mut Option<Duration>) {
         let policy = &self.policy.retry;
         let wait = match err.kind() {
             ApiErrorKind::RateLimited {
@@ -284,14 +291,14 @@ fn planned_outcome(item: &PlanItem) -> OrganizationOutcome {
     }
 }
 
-fn credentials(api: &str, err: &ApiError) -> Stop {
+pub(super) fn credentials(api: &str, err: &ApiError) -> Stop {
     Stop::Credentials {
         api: api.to_owned(),
         message: err.to_string(),
     }
 }
 
-fn after(at: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+pub(super) fn after(at: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
     TimeDelta::from_std(wait)
         .ok()
         .and_then(|d| at.checked_add_signed(d))
