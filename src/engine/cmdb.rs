@@ -1,30 +1,4 @@
-//! The CMDB step of a pass: devices of active configurations with CI mappings go into the CMDB
-//! through the Identification and Reconciliation API, and the device → CI records are kept
-//! ([`CiReport`] says what happened).
-//!
-//! What is sent, skipped or removed is decided by [`plan_cis`] (pure; its documentation gives
-//! every rule). This module does the I/O:
-//!
-//! 1. the tenant's devices are listed once, page by page ([`NinjaOneApi::devices`]), only when
-//!    some active configuration names a CI mapping — never per organization or per device;
-//! 2. the items are sent in batches of [`CmdbSettings::batch_size`], one request after the other,
-//!    with [`CmdbSettings::data_source`];
-//! 3. each item's answer updates the device's [`CiRecord`] (CI sys_id and the digest of what was
-//!    sent); an item the API answered with errors is reported per device and its record is left
-//!    as it was, so the device is sent again by the next pass;
-//! 4. the records are written in one store write at the end.
-//!
-//! A batch that fails leaves its devices for the next pass (reported in
-//! [`CiReport::failed_batches`]); after a rate limit the remaining batches wait for the next pass
-//! too ([`CiReport::deferred`]), and the pass's [`NextRun`] honours the server's `Retry-After`. A
-//! refused credential stops the step ([`Stop::Credentials`](super::Stop::Credentials)). Sending again is safe: the API
-//! identifies before it inserts, so a batch whose answer was lost (or a pass that crashed before
-//! recording) is answered `NO_CHANGE` or `UPDATE` the next time, not duplicated.
-//!
-//! [`plan_cis`]: crate::plan::plan_cis
-//! [`CmdbSettings::batch_size`]: crate::plan::CmdbSettings::batch_size
-//! [`CmdbSettings::data_source`]: crate::plan::CmdbSettings::data_source
-//! [`NinjaOneApi::devices`]: crate::ports::NinjaOneApi::devices
+//! The CMDB step of a pass; what it does is on [`CiReport`].
 
 use std::collections::BTreeMap;
 
@@ -36,15 +10,52 @@ use super::error::SyncError;
 use super::pass::{after, credentials};
 use super::report::{ApplyMode, FailureKind, NextRun, Report};
 use crate::model::{
-    CiClass, CiItemResult, CiMapping, CiOperation, CiRecord, DeviceId, OrganizationId, SyncConfig,
-    SyncStatus, SysId,
+    CiClass, CiItemResult, CiMapping, CiOperation, CiRecord, Device, DeviceId, OrganizationId,
+    SyncConfig, SyncStatus, SysId,
 };
 use crate::plan::{CiMappingConflict, CiSkipReason, PlannedCi, plan_cis};
-use crate::ports::{ApiErrorKind, PageRequest, StoreErrorKind, collect_all};
+use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind, collect_all};
 
 /// What the CMDB step of a pass did.
 ///
-/// Present in [`Report::ci`] when some active configuration names a CI mapping.
+/// After the configurations are done, a pass (apply or dry run, in active and inactive mode)
+/// pushes the devices of **active** configurations that name a CI mapping into the CMDB through
+/// the Identification and Reconciliation API, and keeps a device → CI record
+/// ([`CiRecord`](crate::model::CiRecord)) with the CI's sys_id, which the incident router uses
+/// for `cmdb_ci`. The report is in [`Report::ci`] when some active configuration names a CI
+/// mapping, and `None` otherwise (then devices are not even listed). A pass stopped by refused
+/// credentials before this step skips it.
+///
+/// What is sent, skipped or removed is decided by [`plan_cis`] (pure; its documentation gives
+/// every rule). Then:
+///
+/// 1. the tenant's devices are listed once, page by page ([`NinjaOneApi::devices`]) — never per
+///    organization or per device;
+/// 2. the items are sent in batches of [`CmdbSettings::batch_size`], one request after the other,
+///    with [`CmdbSettings::data_source`];
+/// 3. each item's answer updates the device's record (CI sys_id and the digest of what was sent);
+///    an item the API answered with errors is reported per device ([`failed`](Self::failed)) and
+///    its record is left as it was, so the next pass sends the device again;
+/// 4. the records are written in one store write at the end.
+///
+/// A batch that fails leaves its devices for the next pass ([`failed_batches`]); after a rate
+/// limit the remaining batches wait for the next pass too ([`deferred`]), and the pass's
+/// [`NextRun`] honours the server's `Retry-After`. Refused credentials stop the step
+/// ([`Stop::Credentials`]). Sending again is safe: the API identifies before it inserts, so a
+/// batch whose answer was lost (or a pass that crashed before recording) is answered `NO_CHANGE`
+/// or `UPDATE` the next time, not inserted twice.
+///
+/// A dry run lists the devices and reads the records, then reports what it would send
+/// ([`planned`](Self::planned)) and remove, and writes nothing. It takes the configurations as
+/// they are stored: one the plan would activate is pushed by the pass that activates it.
+///
+/// [`plan_cis`]: crate::plan::plan_cis
+/// [`CmdbSettings::batch_size`]: crate::plan::CmdbSettings::batch_size
+/// [`CmdbSettings::data_source`]: crate::plan::CmdbSettings::data_source
+/// [`NinjaOneApi::devices`]: crate::ports::NinjaOneApi::devices
+/// [`failed_batches`]: Self::failed_batches
+/// [`deferred`]: Self::deferred
+/// [`Stop::Credentials`]: super::Stop::Credentials
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct CiReport {
@@ -203,49 +214,9 @@ impl OrganizationSync {
             );
             return Ok(());
         }
-        let listing = collect_all(
-            PageRequest::first(self.policy.page_size),
-            self.policy.max_pages,
-            |page| self.ninja.devices(page),
-        )
-        .await;
-        let listing = match listing {
-            Ok(listing) => listing,
-            Err(err) if err.kind().is_auth() => {
-                report.stop = Some(credentials("NinjaOne", &err));
-                ci.problem = Some(format!("listing NinjaOne devices was refused: {err}"));
-                return Ok(());
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "could not list NinjaOne devices");
-                let mut retry = None;
-                self.retry_after_failure(&err, &mut retry);
-                if let Some(wait) = retry {
-                    report.next_run = report.next_run.min(NextRun::At(after(self.now(), wait)));
-                }
-                ci.problem = Some(format!(
-                    "listing NinjaOne devices failed: {err}; no device was sent, the next pass \
-                     tries again"
-                ));
-                return Ok(());
-            }
+        let Some(listing) = self.list_devices(report, ci).await else {
+            return Ok(());
         };
-        let complete = listing.is_complete();
-        if !complete {
-            let first = listing
-                .rejected
-                .first()
-                .map(|r| format!("; first: {r}"))
-                .unwrap_or_default();
-            let problem = format!(
-                "{} NinjaOne devices could not be decoded{first}; they were not sent, and no \
-                 record was removed for a device missing from the listing",
-                listing.rejected.len()
-            );
-            tracing::warn!("{problem}");
-            ci.problem = Some(problem);
-        }
-        ci.devices_listed = listing.items.len();
         let records = match self.store.ci_records().await {
             Ok(records) => records,
             Err(err) if err.kind() == StoreErrorKind::Unsupported => {
@@ -263,13 +234,14 @@ impl OrganizationSync {
             configs.iter().copied(),
             mappings,
             &listing.items,
-            complete,
+            listing.is_complete(),
             &records,
             &data_source,
         );
         ci.organizations = plan.organizations;
         ci.to_send = plan.items.len();
         ci.unchanged = plan.unchanged;
+        ci.removed = plan.remove.len();
         ci.skipped.clone_from(&plan.skipped);
         ci.conflicts.clone_from(&plan.conflicts);
         for conflict in &plan.conflicts {
@@ -282,42 +254,92 @@ impl OrganizationSync {
         }
         if apply == ApplyMode::DryRun {
             ci.planned = plan.items.iter().map(CiPlannedLine::from).collect();
-            ci.removed = plan.remove.len();
             return Ok(());
         }
+        let put = self.send(&plan.items, &data_source, report, ci).await;
+        if put.is_empty() && plan.remove.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .write_ci_records(put, plan.remove)
+            .await
+            .map_err(|source| SyncError::Store {
+                context: "could not save the device → CI records; the next pass sends the \
+                          devices again (the CMDB answers NO_CHANGE)"
+                    .to_owned(),
+                source,
+            })
+    }
 
+    /// The tenant's devices, page by page; `None` (with the report's problem, stop and next-run
+    /// hint set) when the listing failed.
+    async fn list_devices(
+        &self,
+        report: &mut Report,
+        ci: &mut CiReport,
+    ) -> Option<Listing<Device>> {
+        let listing = collect_all(
+            PageRequest::first(self.policy.page_size),
+            self.policy.max_pages,
+            |page| self.ninja.devices(page),
+        )
+        .await;
+        let listing = match listing {
+            Ok(listing) => listing,
+            Err(err) if err.kind().is_auth() => {
+                report.stop = Some(credentials("NinjaOne", &err));
+                ci.problem = Some(format!("listing NinjaOne devices was refused: {err}"));
+                return None;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not list NinjaOne devices");
+                self.hint_retry(&err, report);
+                ci.problem = Some(format!(
+                    "listing NinjaOne devices failed: {err}; no device was sent, the next pass \
+                     tries again"
+                ));
+                return None;
+            }
+        };
+        if !listing.is_complete() {
+            let first = listing
+                .rejected
+                .first()
+                .map(|r| format!("; first: {r}"))
+                .unwrap_or_default();
+            let problem = format!(
+                "{} NinjaOne devices could not be decoded{first}; they were not sent, and no \
+                 record was removed for a device missing from the listing",
+                listing.rejected.len()
+            );
+            tracing::warn!("{problem}");
+            ci.problem = Some(problem);
+        }
+        ci.devices_listed = listing.items.len();
+        Some(listing)
+    }
+
+    /// Sends `items` in batches, one request after the other, and returns the records of the
+    /// items the API accepted.
+    async fn send(
+        &self,
+        items: &[PlannedCi],
+        data_source: &str,
+        report: &mut Report,
+        ci: &mut CiReport,
+    ) -> Vec<CiRecord> {
         let now = self.now();
         let mut put: Vec<CiRecord> = Vec::new();
-        let batch_size = self.policy.cmdb.batch_size.max(1);
-        let mut batches = plan.items.chunks(batch_size);
+        let mut batches = items.chunks(self.policy.cmdb.batch_size.max(1));
         for batch in batches.by_ref() {
-            let items: Vec<_> = batch.iter().map(|p| p.item.clone()).collect();
+            let payload: Vec<_> = batch.iter().map(|p| p.item.clone()).collect();
             ci.batches += 1;
             report.remote_writes += 1;
-            match self.snow.identify_reconcile(&data_source, &items).await {
+            match self.snow.identify_reconcile(data_source, &payload).await {
                 Ok(results) if results.len() == batch.len() => {
                     ci.sent += batch.len();
                     for (planned, result) in batch.iter().zip(results) {
-                        match answer(planned, result) {
-                            Ok((operation, sys_id)) => {
-                                match operation {
-                                    CiOperation::Insert => ci.inserted += 1,
-                                    CiOperation::NoChange => ci.no_change += 1,
-                                    _ => ci.updated += 1,
-                                }
-                                put.push(record(planned, sys_id, now));
-                            }
-                            Err(message) => {
-                                tracing::warn!(device = %planned.device, %message, "the CMDB refused a device");
-                                ci.failed.push(CiFailure {
-                                    device: planned.device,
-                                    organization: planned.organization,
-                                    name: planned.name().to_owned(),
-                                    class: planned.item.class_name.clone(),
-                                    message,
-                                });
-                            }
-                        }
+                        take_answer(planned, result, now, ci, &mut put);
                     }
                 }
                 Ok(results) => {
@@ -346,14 +368,8 @@ impl OrganizationSync {
                     let kind = err.kind();
                     let transient = kind.is_transient() || kind == ApiErrorKind::InvalidResponse;
                     tracing::warn!(error = %err, devices = batch.len(), "a CMDB batch failed");
-                    if transient {
-                        let mut retry = None;
-                        self.retry_after_failure(&err, &mut retry);
-                        if let Some(wait) = retry {
-                            report.next_run = report.next_run.min(NextRun::At(after(now, wait)));
-                        }
-                    }
                     let failure_kind = if transient {
+                        self.hint_retry(&err, report);
                         FailureKind::Transient
                     } else {
                         FailureKind::Permanent
@@ -367,19 +383,46 @@ impl OrganizationSync {
             }
         }
         ci.deferred = batches.map(<[PlannedCi]>::len).sum();
-        ci.removed = plan.remove.len();
-        if put.is_empty() && plan.remove.is_empty() {
-            return Ok(());
+        put
+    }
+
+    /// Brings the report's next run forward to when a failed call is worth trying again.
+    fn hint_retry(&self, err: &ApiError, report: &mut Report) {
+        let mut retry = None;
+        self.retry_after_failure(err, &mut retry);
+        if let Some(wait) = retry {
+            report.next_run = report.next_run.min(NextRun::At(after(self.now(), wait)));
         }
-        self.store
-            .write_ci_records(put, plan.remove)
-            .await
-            .map_err(|source| SyncError::Store {
-                context: "could not save the device → CI records; the next pass sends the \
-                          devices again (the CMDB answers NO_CHANGE)"
-                    .to_owned(),
-                source,
-            })
+    }
+}
+
+/// Counts one item's answer, and records the device or reports its failure.
+fn take_answer(
+    planned: &PlannedCi,
+    result: CiItemResult,
+    now: DateTime<Utc>,
+    ci: &mut CiReport,
+    put: &mut Vec<CiRecord>,
+) {
+    match answer(planned, result) {
+        Ok((operation, sys_id)) => {
+            match operation {
+                CiOperation::Insert => ci.inserted += 1,
+                CiOperation::NoChange => ci.no_change += 1,
+                _ => ci.updated += 1,
+            }
+            put.push(record(planned, sys_id, now));
+        }
+        Err(message) => {
+            tracing::warn!(device = %planned.device, %message, "the CMDB refused a device");
+            ci.failed.push(CiFailure {
+                device: planned.device,
+                organization: planned.organization,
+                name: planned.name().to_owned(),
+                class: planned.item.class_name.clone(),
+                message,
+            });
+        }
     }
 }
 
@@ -424,5 +467,76 @@ fn batch_failure(batch: &[PlannedCi], kind: FailureKind, message: String) -> CiB
         kind,
         devices: batch.iter().map(|p| p.device).collect(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::{CiItem, CiItemError};
+
+    fn planned() -> PlannedCi {
+        let item = CiItem {
+            class_name: "cmdb_ci_win_server".parse().expect("a class"),
+            values: BTreeMap::from([("name".to_owned(), "SRV-01".to_owned())]),
+            internal_id: Some("ninjaone-device-8".to_owned()),
+        };
+        PlannedCi {
+            device: DeviceId::new(8).expect("an id"),
+            organization: OrganizationId::new(1).expect("an id"),
+            fingerprint: crate::plan::ci_fingerprint("NinjaOne", &item),
+            item,
+            known: None,
+        }
+    }
+
+    fn result(operation: Option<CiOperation>, sys_id: Option<&str>) -> CiItemResult {
+        CiItemResult {
+            class_name: Some("cmdb_ci_win_server".to_owned()),
+            operation,
+            sys_id: sys_id.map(|s| s.parse().expect("a sys_id")),
+            internal_id: Some("ninjaone-device-8".to_owned()),
+            errors: Vec::new(),
+        }
+    }
+
+    const SYS: &str = "ef43c6d40a0a0b5700c77f9bf387afe3";
+
+    #[test]
+    fn an_answer_with_an_operation_and_a_sys_id_is_taken() {
+        let (op, id) =
+            answer(&planned(), result(Some(CiOperation::Update), Some(SYS))).expect("accepted");
+        assert_eq!((op, id.as_str()), (CiOperation::Update, SYS));
+    }
+
+    #[test]
+    fn errors_missing_sys_ids_and_foreign_answers_are_failures() {
+        let mut refused = result(None, None);
+        refused.errors = vec![
+            CiItemError {
+                kind: "MISSING_MATCHING_ATTRIBUTES".to_owned(),
+                message: "no matching attributes".to_owned(),
+            },
+            CiItemError {
+                kind: "INVALID_INPUT_DATA".to_owned(),
+                message: "bad".to_owned(),
+            },
+        ];
+        assert_eq!(
+            answer(&planned(), refused),
+            Err(
+                "MISSING_MATCHING_ATTRIBUTES: no matching attributes; INVALID_INPUT_DATA: bad"
+                    .to_owned()
+            )
+        );
+        let no_id = answer(&planned(), result(Some(CiOperation::Insert), None));
+        assert_eq!(no_id, Err("answered INSERT without a CI sys_id".to_owned()));
+        assert!(answer(&planned(), result(None, Some(SYS))).is_err());
+        let mut foreign = result(Some(CiOperation::Insert), Some(SYS));
+        foreign.internal_id = Some("ninjaone-device-9".to_owned());
+        let err = answer(&planned(), foreign).expect_err("refused");
+        assert!(err.contains("out of order"), "{err}");
     }
 }

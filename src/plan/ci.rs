@@ -1,42 +1,7 @@
 //! Configuration items, decided without I/O: which devices go to the CMDB, as which class, with
-//! which values, and which are skipped or already there ([`plan_cis`]).
-//!
-//! # Which devices
-//! A device is considered when its organization's configuration is **active** and names at least
-//! one CI mapping. Devices of every other organization are left alone (not counted).
-//!
-//! # Which class: the rule for several mappings
-//! A configuration may name several [`CiMapping`]s. For a device's role, every mapping the
-//! configuration names (in name order) is asked for a class; mappings without a rule for the
-//! role do not matter. When they all agree (or only one has a rule), that is the class. When two
-//! of them map the role to different classes, nothing is guessed: the organization's devices of
-//! that role are skipped ([`CiSkipReason::ConflictingMappings`]) and the conflict is reported
-//! once per organization and role ([`CiMappingConflict`]). A mapping the configuration names but
-//! the store does not hold is ignored here: the organization planner fails such a configuration.
-//!
-//! # What is sent
-//! One [`CiItem`] per device: `name` = [`Device::name`], `host_name` = the operating system's host
-//! name and `fqdn` = the DNS name where NinjaOne knows them, and `company` = the configuration's
-//! company sys_id; `internal_id` = `ninjaone-device-<id>` ([`ci_internal_id`]). The identification
-//! rule of hardware classes identifies by serial number, then by name, and NinjaOne's device
-//! listing carries no serial number, so `name` is what identifies a device: devices of the pass
-//! whose names are equal once normalised ([`normalize_name`]) would be merged into one CI, and are
-//! skipped instead ([`CiSkipReason::DuplicateName`]).
-//!
-//! # What is not sent again
-//! The digest of what would be sent ([`ci_fingerprint`]: data source, class and values) is
-//! compared with the device's [`CiRecord`]: the same digest with a known CI sys_id means the CMDB
-//! already has these values, and nothing is sent.
-//!
-//! # Which records go
-//! A record is removed when its device is gone from a **complete** device listing, or when the
-//! organization the device now belongs to (or, for a device not listed, the recorded one) has no
-//! configuration or a deleted one. Records of organizations that are pending, in queue or
-//! inactive are kept, so a configuration that comes back does not send every device again (the
-//! digest still catches every change), and incidents keep their `cmdb_ci`. Nothing is ever deleted
-//! from the CMDB: the CI of a removed record stays in ServiceNow.
+//! which values, and which are skipped or already there. The rules are on [`plan_cis`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -307,7 +272,42 @@ fn class_for<'a>(mappings: &[&'a CiMapping], role: DeviceRoleId) -> ClassFor<'a>
 }
 
 /// Decides which devices to send with `data_source`, which are skipped and why, which are
-/// unchanged, and which records go (see the [module documentation](self) for every rule).
+/// unchanged, and which records go.
+///
+/// # Which devices
+/// A device is considered when its organization's configuration is **active** and names at least
+/// one CI mapping. Devices of every other organization are left alone (not counted).
+///
+/// # Which class: the rule for several mappings
+/// A configuration may name several [`CiMapping`]s. For a device's role, every mapping the
+/// configuration names (in name order) is asked for a class; mappings without a rule for the
+/// role do not matter. When they all agree (or only one has a rule), that is the class. When two
+/// of them map the role to different classes, nothing is guessed: the organization's devices of
+/// that role are skipped ([`CiSkipReason::ConflictingMappings`]) and the conflict is reported
+/// once per organization and role ([`CiMappingConflict`]). A mapping the configuration names but
+/// the store does not hold is ignored here: the organization planner fails such a configuration.
+///
+/// # What is sent
+/// One [`CiItem`] per device: `name` = [`Device::name`], `host_name` = the operating system's host
+/// name and `fqdn` = the DNS name where NinjaOne knows them, and `company` = the configuration's
+/// company sys_id; `internal_id` = `ninjaone-device-<id>` ([`ci_internal_id`]). The identification
+/// rule of hardware classes identifies by serial number, then by name, and NinjaOne's device
+/// listing carries no serial number, so `name` is what identifies a device: devices of the pass
+/// whose names are equal once normalised ([`normalize_name`]) would be merged into one CI, and are
+/// skipped instead ([`CiSkipReason::DuplicateName`]).
+///
+/// # What is not sent again
+/// The digest of what would be sent ([`ci_fingerprint`]: data source, class and values) is
+/// compared with the device's [`CiRecord`]: the same digest with a known CI sys_id means the CMDB
+/// already has these values, and nothing is sent.
+///
+/// # Which records go
+/// A record is removed when its device is gone from a **complete** device listing, or when the
+/// organization the device now belongs to (or, for a device not listed, the recorded one) has no
+/// configuration or a deleted one. Records of organizations that are pending, in queue or
+/// inactive are kept, so a configuration that comes back does not send every device again (the
+/// digest still catches every change), and incidents keep their `cmdb_ci`. Nothing is ever deleted
+/// from the CMDB: the CI of a removed record stays in ServiceNow.
 ///
 /// `devices` is the tenant's device listing; `complete` says whether it is complete (only then are
 /// records of unlisted devices removed). Deterministic: the same input gives the same plan, sorted
@@ -348,93 +348,41 @@ pub fn plan_cis<'a>(
         mappings.iter().map(|m| (m.name(), m)).collect();
     let configs: HashMap<OrganizationId, &SyncConfig> =
         configs.into_iter().map(|c| (c.organization(), c)).collect();
-    let in_scope = |c: &SyncConfig| c.status() == SyncStatus::Active && !c.ci_mappings().is_empty();
-    let scoped: HashMap<OrganizationId, Vec<&CiMapping>> = configs
+    let scoped: HashMap<OrganizationId, Scope<'_>> = configs
         .values()
-        .filter(|c| in_scope(c))
+        .filter(|c| c.status() == SyncStatus::Active && !c.ci_mappings().is_empty())
         .map(|c| {
-            let named = c
+            let mappings = c
                 .ci_mappings()
                 .iter()
                 .filter_map(|n| by_name.get(n).copied())
                 .collect();
-            (c.organization(), named)
+            (
+                c.organization(),
+                Scope {
+                    company: c.company(),
+                    mappings,
+                },
+            )
         })
         .collect();
     let records_by_device: HashMap<DeviceId, &CiRecord> =
         records.iter().map(|r| (r.device, r)).collect();
+    let mut sorted: Vec<&Device> = devices.iter().collect();
+    sorted.sort_by_key(|d| d.id);
+    sorted.dedup_by_key(|d| d.id);
 
     let mut plan = CiPlan {
         organizations: scoped.len(),
         ..CiPlan::default()
     };
-    let mut conflicts: BTreeMap<(OrganizationId, DeviceRoleId), CiMappingConflict> =
-        BTreeMap::new();
-    // Candidates in device-id order, before the duplicate-name check.
-    let mut candidates: Vec<(PlannedCi, String)> = Vec::new();
-    let mut sorted: Vec<&Device> = devices.iter().collect();
-    sorted.sort_by_key(|d| d.id);
-    sorted.dedup_by_key(|d| d.id);
-    for device in &sorted {
-        let org = device.organization_id;
-        let (Some(org_mappings), Some(config)) = (scoped.get(&org), configs.get(&org)) else {
-            continue;
-        };
-        let skip = |plan: &mut CiPlan, reason| *plan.skipped.entry(reason).or_insert(0) += 1;
-        let Some(company) = config.company() else {
-            skip(&mut plan, CiSkipReason::NoCompany);
-            continue;
-        };
-        let Some(role) = device.node_role_id else {
-            skip(&mut plan, CiSkipReason::NoRole);
-            continue;
-        };
-        let class = match class_for(org_mappings, role) {
-            ClassFor::None => {
-                skip(&mut plan, CiSkipReason::UnmappedRole);
-                continue;
-            }
-            ClassFor::Conflict(classes) => {
-                skip(&mut plan, CiSkipReason::ConflictingMappings);
-                conflicts
-                    .entry((org, role))
-                    .or_insert_with(|| CiMappingConflict {
-                        organization: org,
-                        role,
-                        classes,
-                        devices: 0,
-                    })
-                    .devices += 1;
-                continue;
-            }
-            ClassFor::One(class) => class,
-        };
-        let item = CiItem {
-            class_name: class.clone(),
-            values: values(device, company),
-            internal_id: Some(ci_internal_id(device.id)),
-        };
-        let fingerprint = ci_fingerprint(data_source, &item);
-        let known = records_by_device
-            .get(&device.id)
-            .and_then(|r| r.sys_id.clone());
-        let key = normalize_name(&device.name());
-        candidates.push((
-            PlannedCi {
-                device: device.id,
-                organization: org,
-                item,
-                fingerprint,
-                known,
-            },
-            key,
-        ));
-    }
+    let candidates = candidates(&sorted, &scoped, &records_by_device, data_source, &mut plan);
+    // The CMDB identifies by name: devices sharing one would become one CI.
     let mut names: HashMap<&str, usize> = HashMap::with_capacity(candidates.len());
     for (_, key) in &candidates {
         *names.entry(key.as_str()).or_insert(0) += 1;
     }
-    let duplicated: std::collections::HashSet<String> = names
+    let duplicated: HashSet<String> = names
         .into_iter()
         .filter(|(_, n)| *n > 1)
         .map(|(k, _)| k.to_owned())
@@ -453,10 +401,90 @@ pub fn plan_cis<'a>(
             plan.items.push(planned);
         }
     }
-    plan.conflicts = conflicts.into_values().collect();
+    plan.remove = removals(&sorted, complete, records, &configs);
+    plan
+}
 
+/// What an organization in scope contributes: its company and the CI mappings it names.
+struct Scope<'a> {
+    company: Option<&'a SysId>,
+    mappings: Vec<&'a CiMapping>,
+}
+
+/// The items of the devices of organizations in scope (with their normalised names), in device
+/// order; skips and conflicts go into `plan`.
+fn candidates(
+    devices: &[&Device],
+    scoped: &HashMap<OrganizationId, Scope<'_>>,
+    records: &HashMap<DeviceId, &CiRecord>,
+    data_source: &str,
+    plan: &mut CiPlan,
+) -> Vec<(PlannedCi, String)> {
+    let mut conflicts: BTreeMap<(OrganizationId, DeviceRoleId), CiMappingConflict> =
+        BTreeMap::new();
+    let mut out = Vec::new();
+    for device in devices {
+        let org = device.organization_id;
+        let Some(scope) = scoped.get(&org) else {
+            continue;
+        };
+        let mut skip = |reason| *plan.skipped.entry(reason).or_insert(0) += 1;
+        let Some(company) = scope.company else {
+            skip(CiSkipReason::NoCompany);
+            continue;
+        };
+        let Some(role) = device.node_role_id else {
+            skip(CiSkipReason::NoRole);
+            continue;
+        };
+        let class = match class_for(&scope.mappings, role) {
+            ClassFor::None => {
+                skip(CiSkipReason::UnmappedRole);
+                continue;
+            }
+            ClassFor::Conflict(classes) => {
+                skip(CiSkipReason::ConflictingMappings);
+                conflicts
+                    .entry((org, role))
+                    .or_insert_with(|| CiMappingConflict {
+                        organization: org,
+                        role,
+                        classes,
+                        devices: 0,
+                    })
+                    .devices += 1;
+                continue;
+            }
+            ClassFor::One(class) => class,
+        };
+        let item = CiItem {
+            class_name: class.clone(),
+            values: values(device, company),
+            internal_id: Some(ci_internal_id(device.id)),
+        };
+        let planned = PlannedCi {
+            device: device.id,
+            organization: org,
+            fingerprint: ci_fingerprint(data_source, &item),
+            item,
+            known: records.get(&device.id).and_then(|r| r.sys_id.clone()),
+        };
+        out.push((planned, normalize_name(&device.name())));
+    }
+    plan.conflicts = conflicts.into_values().collect();
+    out
+}
+
+/// The records to remove: of devices gone from a complete listing, and of devices whose
+/// organization has no configuration or a deleted one.
+fn removals(
+    devices: &[&Device],
+    complete: bool,
+    records: &[CiRecord],
+    configs: &HashMap<OrganizationId, &SyncConfig>,
+) -> Vec<DeviceId> {
     let listed: HashMap<DeviceId, OrganizationId> =
-        sorted.iter().map(|d| (d.id, d.organization_id)).collect();
+        devices.iter().map(|d| (d.id, d.organization_id)).collect();
     let live = |org: OrganizationId| {
         configs
             .get(&org)
@@ -472,8 +500,7 @@ pub fn plan_cis<'a>(
         .collect();
     remove.sort_unstable();
     remove.dedup();
-    plan.remove = remove;
-    plan
+    remove
 }
 
 #[cfg(test)]
