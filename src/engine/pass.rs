@@ -41,6 +41,9 @@ impl OrganizationSync {
     ///   the others. An authentication or permission failure of the integration's own
     ///   credentials stops the pass's writes at once and changes no status ([`Stop`]).
     /// - The engine never sleeps: see [`Report::next_run`].
+    /// - Then the devices of active configurations that name a CI mapping go into the CMDB:
+    ///   one paged device listing, batched requests, nothing sent twice (see
+    ///   [`CiReport`](super::CiReport)).
     ///
     /// # Errors
     /// [`SyncError::Store`] when the store cannot be read or written; the pass stops there, and
