@@ -21,6 +21,7 @@
 //! before it creates one, so a company is never created twice.
 
 mod actor;
+mod cmdb;
 mod error;
 pub mod incidents;
 mod pass;
@@ -35,6 +36,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 pub use actor::{Actor, Visibility};
+pub use cmdb::{CiBatchFailure, CiFailure, CiPlannedLine, CiReport};
 pub use error::{AddRefusal, Problem, SyncError};
 pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,

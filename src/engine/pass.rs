@@ -42,6 +42,9 @@ impl OrganizationSync {
     ///   the others. An authentication or permission failure of the integration's own
     ///   credentials stops the pass's writes at once and changes no status ([`Stop`]).
     /// - The engine never sleeps: see [`Report::next_run`].
+    /// - Then the devices of active configurations that name a CI mapping go into the CMDB:
+    ///   one paged device listing, batched requests, nothing sent twice (see
+    ///   [`CiReport`](super::CiReport)).
     ///
     /// # Errors
     /// [`SyncError::Store`] when the store cannot be read or written; the pass stops there, and
@@ -71,12 +74,33 @@ impl OrganizationSync {
     async fn pass(&self, apply: ApplyMode, approver: Option<&Actor>) -> Result<Report, SyncError> {
         match self.prepare(apply, approver).await? {
             Prepared::Finished(report) => Ok(report),
+            Prepared::DryRun {
+                mut report,
+                configs,
+                ci_mappings,
+            } => {
+                self.push_cis(apply, &configs, &ci_mappings, &mut report)
+                    .await?;
+                report.finished_at = self.now();
+                Ok(report)
+            }
             Prepared::Apply {
                 report,
                 planned,
                 configs,
                 next_run,
-            } => self.apply_plan(report, planned, configs, next_run).await,
+                ci_mappings,
+            } => {
+                let (mut report, saved) = self
+                    .apply_plan(report, planned, configs, next_run)
+                    .await?;
+                if report.stop.is_none() {
+                    self.push_cis(apply, saved.values(), &ci_mappings, &mut report)
+                        .await?;
+                }
+                report.finished_at = self.now();
+                Ok(report)
+            }
         }
     }
 
@@ -147,26 +171,30 @@ impl OrganizationSync {
             report.outcomes = planned.items.iter().map(planned_outcome).collect();
             report.plan = planned;
             report.next_run = next_run;
-            report.finished_at = self.now();
-            return Ok(Prepared::Finished(report));
+            return Ok(Prepared::DryRun {
+                report,
+                configs,
+                ci_mappings: snapshot.ci_mappings,
+            });
         }
         Ok(Prepared::Apply {
             report,
             planned,
             configs,
             next_run,
+            ci_mappings: snapshot.ci_mappings,
         })
     }
 
-    /// The second half of a pass: applies `planned` over the stored `configs` and completes
-    /// `report`.
+    /// The second half of a pass: applies `planned` over the stored `configs` and fills in
+    /// `report` (all but `finished_at`). Returns the report and the configurations as saved.
     pub(super) async fn apply_plan(
         &self,
         mut report: Report,
         planned: Plan,
         configs: Vec<SyncConfig>,
         next_run: NextRun,
-    ) -> Result<Report, SyncError> {
+    ) -> Result<(Report, HashMap<OrganizationId, SyncConfig>), SyncError> {
         let mut run = Applier {
             sync: self,
             configs: configs.into_iter().map(|c| (c.organization(), c)).collect(),
@@ -177,6 +205,7 @@ impl OrganizationSync {
         };
         run.apply(&planned).await?;
         let Applier {
+            configs: saved,
             mut outcomes,
             next_run,
             remote_writes,
@@ -189,8 +218,7 @@ impl OrganizationSync {
         report.remote_writes = remote_writes;
         report.stop = stop;
         report.next_run = next_run;
-        report.finished_at = self.now();
-        Ok(report)
+        Ok((report, saved))
     }
 
     /// Lists both sides. Listings that fail are [`Observed::Unavailable`]; only a failure of the
@@ -285,7 +313,7 @@ impl OrganizationSync {
 
     /// Notes when a failed read is worth trying again: the server's wait after a rate limit,
     /// else the first backoff step.
-    fn retry_after_failure(&self, err: &ApiError, retry: &mut Option<Duration>) {
+    pub(super) fn retry_after_failure(&self, err: &ApiError, retry: &mut Option<Duration>) {
         let policy = &self.policy.retry;
         let wait = match err.kind() {
             ApiErrorKind::RateLimited {
@@ -299,14 +327,21 @@ impl OrganizationSync {
 
 /// What [`OrganizationSync::prepare`] found.
 pub(super) enum Prepared {
-    /// Nothing to apply (disabled, stopped, or a dry run): the report is final.
+    /// Nothing to apply (disabled or stopped): the report is final.
     Finished(Report),
-    /// A plan to apply over the stored configurations.
+    /// A dry run: the plan is in the report; the CMDB step (which only reports) remains.
+    DryRun {
+        report: Report,
+        configs: Vec<SyncConfig>,
+        ci_mappings: Vec<CiMapping>,
+    },
+    /// A plan to apply over the stored configurations, then the CMDB step.
     Apply {
         report: Report,
         planned: Plan,
         configs: Vec<SyncConfig>,
         next_run: NextRun,
+        ci_mappings: Vec<CiMapping>,
     },
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::cmdb::CiReport;
 use crate::model::{IntegrationMode, OrganizationId, SyncStatus, SysId};
 use crate::plan::Plan;
 
@@ -270,6 +271,9 @@ pub struct Report {
     pub approved_by: Option<String>,
     /// When to run next.
     pub next_run: NextRun,
+    /// What the CMDB step did; `None` when no active configuration names a CI mapping (or the
+    /// pass stopped before it).
+    pub ci: Option<CiReport>,
 }
 
 impl Report {
@@ -286,6 +290,7 @@ impl Report {
             stop: None,
             approved_by: None,
             next_run: NextRun::Regular,
+            ci: None,
         }
     }
 

@@ -159,9 +159,9 @@ impl OrganizationSync {
     }
 
     async fn plan_locked(&self, queue: &dyn WorkQueue) -> Result<WorkPlan, SyncError> {
-        let (report, planned, configs, next_run) =
+        let (report, planned, configs, next_run, ci_mappings) =
             match self.prepare(ApplyMode::Apply, None).await? {
-                Prepared::Finished(report) => {
+                Prepared::Finished(report) | Prepared::DryRun { report, .. } => {
                     return Ok(WorkPlan {
                         planned: true,
                         report,
@@ -173,7 +173,8 @@ impl OrganizationSync {
                     planned,
                     configs,
                     next_run,
-                } => (report, planned, configs, next_run),
+                    ci_mappings,
+                } => (report, planned, configs, next_run, ci_mappings),
             };
         let now = planned.now;
         let versions: HashMap<OrganizationId, u64> = configs
@@ -233,9 +234,16 @@ impl OrganizationSync {
 
         let mut local_plan = planned.clone();
         local_plan.items = local;
-        let mut report = self
+        let (mut report, saved) = self
             .apply_plan(report, local_plan, configs, next_run)
             .await?;
+        // The planner has the whole picture, so it also runs the CMDB step; configurations
+        // the workers activate are pushed by the next planner pass.
+        if report.stop.is_none() {
+            self.push_cis(ApplyMode::Apply, saved.values(), &ci_mappings, &mut report)
+                .await?;
+        }
+        report.finished_at = self.now();
         report.outcomes.extend(lines);
         report.outcomes.sort_by_key(|o| o.organization);
         report.plan = planned;
@@ -365,7 +373,7 @@ impl OrganizationSync {
         }
         let mut plan = Plan::empty(mode, now);
         plan.items = items;
-        let applied = self
+        let (applied, _) = self
             .apply_plan(
                 Report::start(mode, ApplyMode::Apply, now),
                 plan,

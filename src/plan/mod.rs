@@ -22,6 +22,7 @@
 //! Names are compared with [`normalize_name`]; they are matched
 //! here, locally, and never sent to ServiceNow in a query.
 
+mod ci;
 mod policy;
 mod snapshot;
 
@@ -31,6 +32,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use ci::{
+    CiMappingConflict, CiPlan, CiSkipReason, CmdbSettings, DEFAULT_CI_BATCH,
+    DEFAULT_CI_DATA_SOURCE, PlannedCi, ci_fingerprint, ci_internal_id, plan_cis,
+};
 pub use policy::{DeletionGuard, Policy, RetryPolicy, UnmatchedPolicy};
 pub use snapshot::{Observed, Snapshot};
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::ci::CmdbSettings;
 use crate::ports::{DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE};
 
 /// What active mode does with an organization whose name matches no ServiceNow company.
@@ -148,6 +149,8 @@ pub struct Policy {
     pub max_pages: usize,
     /// Configurations per store write while a pass records results (default 100; at least 1).
     pub store_batch: usize,
+    /// How devices are pushed into the CMDB (data source, batch size).
+    pub cmdb: CmdbSettings,
 }
 
 impl Default for Policy {
@@ -160,6 +163,7 @@ impl Default for Policy {
             page_size: DEFAULT_PAGE_SIZE,
             max_pages: DEFAULT_MAX_PAGES,
             store_batch: 100,
+            cmdb: CmdbSettings::default(),
         }
     }
 }
@@ -211,6 +215,13 @@ impl Policy {
     #[must_use]
     pub fn store_batch(mut self, store_batch: usize) -> Self {
         self.store_batch = store_batch.max(1);
+        self
+    }
+
+    /// Sets how devices are pushed into the CMDB.
+    #[must_use]
+    pub fn cmdb(mut self, cmdb: CmdbSettings) -> Self {
+        self.cmdb = cmdb;
         self
     }
 }

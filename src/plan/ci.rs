@@ -1,0 +1,822 @@
+//! Configuration items, decided without I/O: which devices go to the CMDB, as which class, with
+//! which values, and which are skipped or already there. The rules are on [`plan_cis`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::model::{
+    CiClass, CiItem, CiMapping, CiMappingName, CiRecord, Device, DeviceId, DeviceRoleId,
+    OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
+};
+
+/// The default data source: a choice of `cmdb_ci.discovery_source` the items are sent with.
+pub const DEFAULT_CI_DATA_SOURCE: &str = "NinjaOne";
+
+/// The default number of items per Identification and Reconciliation request.
+pub const DEFAULT_CI_BATCH: usize = 100;
+
+/// How devices are pushed into the CMDB.
+///
+/// ```
+/// use ninjaone_servicenow::plan::{CmdbSettings, Policy};
+/// let settings = CmdbSettings::default().data_source("NinjaOne RMM").batch_size(50);
+/// assert_eq!((settings.data_source.as_str(), settings.batch_size), ("NinjaOne RMM", 50));
+/// let policy = Policy::default().cmdb(settings);
+/// assert_eq!(policy.cmdb.batch_size, 50);
+/// assert_eq!(Policy::default().cmdb.data_source, "NinjaOne");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CmdbSettings {
+    /// The data source sent with every request (`sysparm_data_source`): one of the choices of
+    /// `cmdb_ci.discovery_source` on the instance (default [`DEFAULT_CI_DATA_SOURCE`]). It also
+    /// goes into every item's digest, so changing it sends every device again.
+    pub data_source: String,
+    /// Items per request (default [`DEFAULT_CI_BATCH`]; at least 1).
+    pub batch_size: usize,
+}
+
+impl Default for CmdbSettings {
+    fn default() -> Self {
+        Self {
+            data_source: DEFAULT_CI_DATA_SOURCE.to_owned(),
+            batch_size: DEFAULT_CI_BATCH,
+        }
+    }
+}
+
+impl CmdbSettings {
+    /// Sets the data source. It must be one of the instance's `cmdb_ci.discovery_source`
+    /// choices; a blank one is refused by the pass (reported, nothing sent).
+    #[must_use]
+    pub fn data_source(mut self, data_source: impl Into<String>) -> Self {
+        self.data_source = data_source.into();
+        self
+    }
+
+    /// Sets the number of items per request (at least 1).
+    #[must_use]
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+}
+
+/// Why a device of an organization with CI mappings is not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CiSkipReason {
+    /// The device has no role.
+    NoRole,
+    /// None of the organization's CI mappings has a rule for the device's role.
+    UnmappedRole,
+    /// Two of the organization's CI mappings map the device's role to different classes (see
+    /// [`CiMappingConflict`]).
+    ConflictingMappings,
+    /// Another device of the pass has the same name once normalised; the CMDB identifies by
+    /// name, so the two would become one CI.
+    DuplicateName,
+    /// The configuration has no company (an active one always should).
+    NoCompany,
+}
+
+impl CiSkipReason {
+    /// The reason in words, for logs.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::NoRole => "the device has no role",
+            Self::UnmappedRole => "no CI mapping of the organization has a rule for the role",
+            Self::ConflictingMappings => "two CI mappings map the role to different classes",
+            Self::DuplicateName => "another device has the same name, so the CMDB would merge them",
+            Self::NoCompany => "the configuration has no company",
+        }
+    }
+}
+
+/// Two or more CI mappings of one organization map one device role to different classes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct CiMappingConflict {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// The device role.
+    pub role: DeviceRoleId,
+    /// Each mapping with a rule for the role, and its class.
+    pub classes: BTreeMap<CiMappingName, CiClass>,
+    /// The organization's devices of that role (all skipped).
+    pub devices: usize,
+}
+
+/// A device to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PlannedCi {
+    /// The device.
+    pub device: DeviceId,
+    /// Its organization.
+    pub organization: OrganizationId,
+    /// The item to send.
+    pub item: CiItem,
+    /// Its digest ([`ci_fingerprint`]).
+    pub fingerprint: String,
+    /// The CI sys_id recorded for the device, when any (the device was sent before and changed).
+    pub known: Option<SysId>,
+}
+
+impl PlannedCi {
+    /// The device's name as sent.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.item.values.get("name").map_or("", String::as_str)
+    }
+}
+
+/// What [`plan_cis`] decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct CiPlan {
+    /// Organizations whose devices were considered (active, with CI mappings).
+    pub organizations: usize,
+    /// The devices to send, by device id.
+    pub items: Vec<PlannedCi>,
+    /// Devices recorded with the same values: not sent.
+    pub unchanged: usize,
+    /// Devices not sent, by reason.
+    pub skipped: BTreeMap<CiSkipReason, usize>,
+    /// Role mapping conflicts, by organization and role.
+    pub conflicts: Vec<CiMappingConflict>,
+    /// Records to remove, by device id.
+    pub remove: Vec<DeviceId>,
+}
+
+/// The `internal_id` sent with a device's item: `ninjaone-device-<id>`.
+///
+/// ```
+/// use ninjaone_servicenow::model::DeviceId;
+/// use ninjaone_servicenow::plan::ci_internal_id;
+/// assert_eq!(ci_internal_id(DeviceId::new(8)?), "ninjaone-device-8");
+/// # Ok::<(), ninjaone_servicenow::model::IdError>(())
+/// ```
+#[must_use]
+pub fn ci_internal_id(device: DeviceId) -> String {
+    format!("ninjaone-device-{device}")
+}
+
+/// The digest of an item as sent with `data_source`: `v1:` and 16 hex digits of a 64-bit FNV-1a
+/// over the data source, the class and every value (length-prefixed, in key order). Stable across
+/// runs, platforms and versions of this crate, so it can be stored.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use ninjaone_servicenow::model::CiItem;
+/// use ninjaone_servicenow::plan::ci_fingerprint;
+/// let item = CiItem {
+///     class_name: "cmdb_ci_win_server".parse()?,
+///     values: BTreeMap::from([("name".to_owned(), "SRV-01".to_owned())]),
+///     internal_id: None,
+/// };
+/// let digest = ci_fingerprint("NinjaOne", &item);
+/// assert!(digest.starts_with("v1:") && digest.len() == 19);
+/// assert_ne!(digest, ci_fingerprint("SCCM", &item));
+/// # Ok::<(), ninjaone_servicenow::model::IdError>(())
+/// ```
+#[must_use]
+pub fn ci_fingerprint(data_source: &str, item: &CiItem) -> String {
+    let mut hash = Fnv64::new();
+    hash.field(data_source);
+    hash.field(item.class_name.as_str());
+    for (key, value) in &item.values {
+        hash.field(key);
+        hash.field(value);
+    }
+    format!("v1:{:016x}", hash.0)
+}
+
+/// 64-bit FNV-1a.
+struct Fnv64(u64);
+
+impl Fnv64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+    fn new() -> Self {
+        Self(Self::OFFSET)
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(Self::PRIME);
+        }
+    }
+
+    /// A length-prefixed field, so `("ab", "c")` and `("a", "bc")` differ.
+    fn field(&mut self, s: &str) {
+        self.bytes(&(s.len() as u64).to_le_bytes());
+        self.bytes(s.as_bytes());
+    }
+}
+
+/// The values sent for a device of an organization mapped to `company`.
+fn values(device: &Device, company: &SysId) -> BTreeMap<String, String> {
+    let known = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let mut values = BTreeMap::new();
+    values.insert("name".to_owned(), device.name());
+    if let Some(host) = known(&device.system_name) {
+        values.insert("host_name".to_owned(), host);
+    }
+    if let Some(fqdn) = known(&device.dns_name) {
+        values.insert("fqdn".to_owned(), fqdn);
+    }
+    values.insert("company".to_owned(), company.as_str().to_owned());
+    values
+}
+
+/// Where a role's class comes from for one organization.
+enum ClassFor<'a> {
+    None,
+    One(&'a CiClass),
+    Conflict(BTreeMap<CiMappingName, CiClass>),
+}
+
+fn class_for<'a>(mappings: &[&'a CiMapping], role: DeviceRoleId) -> ClassFor<'a> {
+    let mut found: Option<&'a CiClass> = None;
+    let mut conflict = false;
+    for mapping in mappings {
+        if let Some(class) = mapping.class_for(role) {
+            match found {
+                None => found = Some(class),
+                Some(first) if first != class => conflict = true,
+                Some(_) => {}
+            }
+        }
+    }
+    match found {
+        None => ClassFor::None,
+        Some(class) if !conflict => ClassFor::One(class),
+        Some(_) => ClassFor::Conflict(
+            mappings
+                .iter()
+                .filter_map(|m| m.class_for(role).map(|c| (m.name().clone(), c.clone())))
+                .collect(),
+        ),
+    }
+}
+
+/// Decides which devices to send with `data_source`, which are skipped and why, which are
+/// unchanged, and which records go.
+///
+/// # Which devices
+/// A device is considered when its organization's configuration is **active** and names at least
+/// one CI mapping. Devices of every other organization are left alone (not counted).
+///
+/// # Which class: the rule for several mappings
+/// A configuration may name several [`CiMapping`]s. For a device's role, every mapping the
+/// configuration names (in name order) is asked for a class; mappings without a rule for the
+/// role do not matter. When they all agree (or only one has a rule), that is the class. When two
+/// of them map the role to different classes, nothing is guessed: the organization's devices of
+/// that role are skipped ([`CiSkipReason::ConflictingMappings`]) and the conflict is reported
+/// once per organization and role ([`CiMappingConflict`]). A mapping the configuration names but
+/// the store does not hold is ignored here: the organization planner fails such a configuration.
+///
+/// # What is sent
+/// One [`CiItem`] per device: `name` = [`Device::name`], `host_name` = the operating system's host
+/// name and `fqdn` = the DNS name where NinjaOne knows them, and `company` = the configuration's
+/// company sys_id; `internal_id` = `ninjaone-device-<id>` ([`ci_internal_id`]). The identification
+/// rule of hardware classes identifies by serial number, then by name, and NinjaOne's device
+/// listing carries no serial number, so `name` is what identifies a device: devices of the pass
+/// whose names are equal once normalised ([`normalize_name`]) would be merged into one CI, and are
+/// skipped instead ([`CiSkipReason::DuplicateName`]).
+///
+/// # What is not sent again
+/// The digest of what would be sent ([`ci_fingerprint`]: data source, class and values) is
+/// compared with the device's [`CiRecord`]: the same digest with a known CI sys_id means the CMDB
+/// already has these values, and nothing is sent.
+///
+/// # Which records go
+/// A record is removed when its device is gone from a **complete** device listing, or when the
+/// organization the device now belongs to (or, for a device not listed, the recorded one) has no
+/// configuration or a deleted one. Records of organizations that are pending, in queue or
+/// inactive are kept, so a configuration that comes back does not send every device again (the
+/// digest still catches every change), and incidents keep their `cmdb_ci`. Nothing is ever deleted
+/// from the CMDB: the CI of a removed record stays in ServiceNow.
+///
+/// `devices` is the tenant's device listing; `complete` says whether it is complete (only then are
+/// records of unlisted devices removed). Deterministic: the same input gives the same plan, sorted
+/// by device id.
+///
+/// ```
+/// use chrono::Utc;
+/// use ninjaone_servicenow::machine::SyncEvent;
+/// use ninjaone_servicenow::model::{CiMapping, Device, DeviceRoleId, OrganizationId, SyncConfig};
+/// use ninjaone_servicenow::plan::{CiSkipReason, plan_cis};
+/// # fn device(json: &str) -> Device { serde_json::from_str(json).unwrap() }
+/// let mut servers = CiMapping::new("servers".parse()?);
+/// servers.set_rule(DeviceRoleId::new(9)?, "cmdb_ci_win_server".parse()?);
+/// let company = "6816f79cc0a8016401c5a33be04be441".parse()?;
+/// let mut config = SyncConfig::new(OrganizationId::new(1)?, Some(company), Utc::now());
+/// config.set_ci_mappings(["servers".parse()?]);
+/// config.apply(SyncEvent::Enqueue, None, Utc::now())?;
+/// config.apply(SyncEvent::Succeeded, None, Utc::now())?; // active
+/// let devices = [
+///     device(r#"{"id": 1, "organizationId": 1, "nodeClass": "WINDOWS_SERVER", "nodeRoleId": 9, "systemName": "SRV-01"}"#),
+///     device(r#"{"id": 2, "organizationId": 1, "nodeClass": "WINDOWS_WORKSTATION", "nodeRoleId": 1, "systemName": "WS-01"}"#),
+/// ];
+/// let plan = plan_cis([&config], &[servers], &devices, true, &[], "NinjaOne");
+/// assert_eq!(plan.items.len(), 1);
+/// assert_eq!(plan.items[0].item.values["company"], "6816f79cc0a8016401c5a33be04be441");
+/// assert_eq!(plan.skipped[&CiSkipReason::UnmappedRole], 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plan_cis<'a>(
+    configs: impl IntoIterator<Item = &'a SyncConfig>,
+    mappings: &[CiMapping],
+    devices: &[Device],
+    complete: bool,
+    records: &[CiRecord],
+    data_source: &str,
+) -> CiPlan {
+    let by_name: HashMap<&CiMappingName, &CiMapping> =
+        mappings.iter().map(|m| (m.name(), m)).collect();
+    let configs: HashMap<OrganizationId, &SyncConfig> =
+        configs.into_iter().map(|c| (c.organization(), c)).collect();
+    let scoped: HashMap<OrganizationId, Scope<'_>> = configs
+        .values()
+        .filter(|c| c.status() == SyncStatus::Active && !c.ci_mappings().is_empty())
+        .map(|c| {
+            let mappings = c
+                .ci_mappings()
+                .iter()
+                .filter_map(|n| by_name.get(n).copied())
+                .collect();
+            (
+                c.organization(),
+                Scope {
+                    company: c.company(),
+                    mappings,
+                },
+            )
+        })
+        .collect();
+    let records_by_device: HashMap<DeviceId, &CiRecord> =
+        records.iter().map(|r| (r.device, r)).collect();
+    let mut sorted: Vec<&Device> = devices.iter().collect();
+    sorted.sort_by_key(|d| d.id);
+    sorted.dedup_by_key(|d| d.id);
+
+    let mut plan = CiPlan {
+        organizations: scoped.len(),
+        ..CiPlan::default()
+    };
+    let candidates = candidates(&sorted, &scoped, &records_by_device, data_source, &mut plan);
+    // The CMDB identifies by name: devices sharing one would become one CI.
+    let mut names: HashMap<&str, usize> = HashMap::with_capacity(candidates.len());
+    for (_, key) in &candidates {
+        *names.entry(key.as_str()).or_insert(0) += 1;
+    }
+    let duplicated: HashSet<String> = names
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(k, _)| k.to_owned())
+        .collect();
+    for (planned, key) in candidates {
+        if duplicated.contains(&key) {
+            *plan.skipped.entry(CiSkipReason::DuplicateName).or_insert(0) += 1;
+            continue;
+        }
+        let unchanged = records_by_device
+            .get(&planned.device)
+            .is_some_and(|r| r.fingerprint == planned.fingerprint && r.sys_id.is_some());
+        if unchanged {
+            plan.unchanged += 1;
+        } else {
+            plan.items.push(planned);
+        }
+    }
+    plan.remove = removals(&sorted, complete, records, &configs);
+    plan
+}
+
+/// What an organization in scope contributes: its company and the CI mappings it names.
+struct Scope<'a> {
+    company: Option<&'a SysId>,
+    mappings: Vec<&'a CiMapping>,
+}
+
+/// The items of the devices of organizations in scope (with their normalised names), in device
+/// order; skips and conflicts go into `plan`.
+fn candidates(
+    devices: &[&Device],
+    scoped: &HashMap<OrganizationId, Scope<'_>>,
+    records: &HashMap<DeviceId, &CiRecord>,
+    data_source: &str,
+    plan: &mut CiPlan,
+) -> Vec<(PlannedCi, String)> {
+    let mut conflicts: BTreeMap<(OrganizationId, DeviceRoleId), CiMappingConflict> =
+        BTreeMap::new();
+    let mut out = Vec::new();
+    for device in devices {
+        let org = device.organization_id;
+        let Some(scope) = scoped.get(&org) else {
+            continue;
+        };
+        let mut skip = |reason| *plan.skipped.entry(reason).or_insert(0) += 1;
+        let Some(company) = scope.company else {
+            skip(CiSkipReason::NoCompany);
+            continue;
+        };
+        let Some(role) = device.node_role_id else {
+            skip(CiSkipReason::NoRole);
+            continue;
+        };
+        let class = match class_for(&scope.mappings, role) {
+            ClassFor::None => {
+                skip(CiSkipReason::UnmappedRole);
+                continue;
+            }
+            ClassFor::Conflict(classes) => {
+                skip(CiSkipReason::ConflictingMappings);
+                conflicts
+                    .entry((org, role))
+                    .or_insert_with(|| CiMappingConflict {
+                        organization: org,
+                        role,
+                        classes,
+                        devices: 0,
+                    })
+                    .devices += 1;
+                continue;
+            }
+            ClassFor::One(class) => class,
+        };
+        let item = CiItem {
+            class_name: class.clone(),
+            values: values(device, company),
+            internal_id: Some(ci_internal_id(device.id)),
+        };
+        let planned = PlannedCi {
+            device: device.id,
+            organization: org,
+            fingerprint: ci_fingerprint(data_source, &item),
+            item,
+            known: records.get(&device.id).and_then(|r| r.sys_id.clone()),
+        };
+        out.push((planned, normalize_name(&device.name())));
+    }
+    plan.conflicts = conflicts.into_values().collect();
+    out
+}
+
+/// The records to remove: of devices gone from a complete listing, and of devices whose
+/// organization has no configuration or a deleted one.
+fn removals(
+    devices: &[&Device],
+    complete: bool,
+    records: &[CiRecord],
+    configs: &HashMap<OrganizationId, &SyncConfig>,
+) -> Vec<DeviceId> {
+    let listed: HashMap<DeviceId, OrganizationId> =
+        devices.iter().map(|d| (d.id, d.organization_id)).collect();
+    let live = |org: OrganizationId| {
+        configs
+            .get(&org)
+            .is_some_and(|c| c.status() != SyncStatus::Deleted)
+    };
+    let mut remove: Vec<DeviceId> = records
+        .iter()
+        .filter(|r| match listed.get(&r.device) {
+            Some(org) => !live(*org),
+            None => complete || !live(r.organization),
+        })
+        .map(|r| r.device)
+        .collect();
+    remove.sort_unstable();
+    remove.dedup();
+    remove
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::machine::SyncEvent;
+    use crate::model::NodeClass;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).expect("a valid time")
+    }
+
+    fn org(n: u32) -> OrganizationId {
+        OrganizationId::new(n).expect("a valid id")
+    }
+
+    fn company(n: u32) -> SysId {
+        format!("{n:032x}").parse().expect("a valid sys_id")
+    }
+
+    fn role(n: u32) -> DeviceRoleId {
+        DeviceRoleId::new(n).expect("a valid role")
+    }
+
+    fn mapping(name: &str, rules: &[(u32, &str)]) -> CiMapping {
+        let mut m = CiMapping::new(name.parse().expect("a valid name"));
+        for (r, class) in rules {
+            m.set_rule(role(*r), class.parse().expect("a valid class"));
+        }
+        m
+    }
+
+    fn config(n: u32, status: SyncStatus, mappings: &[&str]) -> SyncConfig {
+        let mut c = SyncConfig::new(org(n), Some(company(n)), now());
+        c.set_ci_mappings(mappings.iter().map(|m| m.parse().expect("a valid name")));
+        let events: &[SyncEvent] = match status {
+            SyncStatus::Pending => &[],
+            SyncStatus::InQueue => &[SyncEvent::Enqueue],
+            SyncStatus::Active => &[SyncEvent::Enqueue, SyncEvent::Succeeded],
+            SyncStatus::Inactive => &[SyncEvent::Deactivate],
+            SyncStatus::Deleted => &[SyncEvent::Delete],
+        };
+        for e in events {
+            c.apply(*e, None, now()).expect("an allowed transition");
+        }
+        assert_eq!(c.status(), status);
+        c
+    }
+
+    fn device(id: u32, org_id: u32, role_id: Option<u32>, name: &str) -> Device {
+        Device {
+            id: DeviceId::new(id).expect("a valid id"),
+            parent_device_id: None,
+            organization_id: org(org_id),
+            location_id: None,
+            node_class: NodeClass::WindowsServer,
+            node_role_id: role_id.map(role),
+            role_policy_id: None,
+            approval_status: None,
+            offline: false,
+            display_name: None,
+            system_name: Some(name.to_owned()),
+            dns_name: Some(format!("{}.example.test", name.to_lowercase())),
+            created: None,
+            last_contact: None,
+            last_update: None,
+        }
+    }
+
+    fn record_of(planned: &PlannedCi) -> CiRecord {
+        CiRecord::new(
+            planned.device,
+            planned.organization,
+            planned.item.class_name.clone(),
+            Some(company(999)),
+            planned.fingerprint.clone(),
+            now(),
+        )
+    }
+
+    #[test]
+    fn values_and_ids_of_a_mapped_device() {
+        let configs = [config(1, SyncStatus::Active, &["servers"])];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let plan = plan_cis(
+            &configs,
+            &mappings,
+            &[device(5, 1, Some(9), "SRV-1")],
+            true,
+            &[],
+            "NinjaOne",
+        );
+        assert_eq!(plan.organizations, 1);
+        let [planned] = plan.items.as_slice() else {
+            panic!("one item: {plan:?}");
+        };
+        assert_eq!(planned.item.class_name.as_str(), "cmdb_ci_win_server");
+        assert_eq!(
+            planned.item.internal_id.as_deref(),
+            Some("ninjaone-device-5")
+        );
+        let values: Vec<(&str, &str)> = planned
+            .item
+            .values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let company = company(1);
+        assert_eq!(
+            values,
+            [
+                ("company", company.as_str()),
+                ("fqdn", "srv-1.example.test"),
+                ("host_name", "SRV-1"),
+                ("name", "SRV-1"),
+            ]
+        );
+        assert_eq!(planned.known, None);
+    }
+
+    #[test]
+    fn only_active_configurations_with_mappings_are_considered() {
+        let configs = [
+            config(1, SyncStatus::Pending, &["servers"]),
+            config(2, SyncStatus::InQueue, &["servers"]),
+            config(3, SyncStatus::Inactive, &["servers"]),
+            config(4, SyncStatus::Deleted, &["servers"]),
+            config(5, SyncStatus::Active, &[]),
+            config(6, SyncStatus::Active, &["servers"]),
+        ];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let devices: Vec<Device> = (1..=7)
+            .map(|n| device(n, n, Some(9), &format!("D{n}")))
+            .collect();
+        let plan = plan_cis(&configs, &mappings, &devices, true, &[], "NinjaOne");
+        assert_eq!(plan.organizations, 1);
+        let sent: Vec<u32> = plan.items.iter().map(|p| p.device.get()).collect();
+        assert_eq!(sent, [6]);
+        assert!(plan.skipped.is_empty());
+    }
+
+    #[test]
+    fn several_mappings_agree_or_conflict() {
+        let configs = [config(1, SyncStatus::Active, &["a", "b", "missing"])];
+        let mappings = [
+            mapping("a", &[(9, "cmdb_ci_win_server"), (1, "cmdb_ci_computer")]),
+            mapping(
+                "b",
+                &[
+                    (9, "cmdb_ci_win_server"),
+                    (1, "cmdb_ci_pc_hardware"),
+                    (11, "cmdb_ci_linux_server"),
+                ],
+            ),
+        ];
+        let devices = [
+            device(1, 1, Some(9), "SRV"),
+            device(2, 1, Some(1), "WS-A"),
+            device(3, 1, Some(1), "WS-B"),
+            device(4, 1, Some(11), "LNX"),
+            device(5, 1, Some(2), "LAPTOP"),
+            device(6, 1, None, "NOROLE"),
+        ];
+        let plan = plan_cis(&configs, &mappings, &devices, true, &[], "NinjaOne");
+        let sent: Vec<(u32, &str)> = plan
+            .items
+            .iter()
+            .map(|p| (p.device.get(), p.item.class_name.as_str()))
+            .collect();
+        assert_eq!(
+            sent,
+            [(1, "cmdb_ci_win_server"), (4, "cmdb_ci_linux_server")]
+        );
+        assert_eq!(
+            plan.skipped,
+            BTreeMap::from([
+                (CiSkipReason::NoRole, 1),
+                (CiSkipReason::UnmappedRole, 1),
+                (CiSkipReason::ConflictingMappings, 2),
+            ])
+        );
+        let [conflict] = plan.conflicts.as_slice() else {
+            panic!("one conflict: {:?}", plan.conflicts);
+        };
+        assert_eq!(
+            (conflict.organization, conflict.role, conflict.devices),
+            (org(1), role(1), 2)
+        );
+        let classes: Vec<(&str, &str)> = conflict
+            .classes
+            .iter()
+            .map(|(m, c)| (m.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(
+            classes,
+            [("a", "cmdb_ci_computer"), ("b", "cmdb_ci_pc_hardware")]
+        );
+    }
+
+    #[test]
+    fn duplicate_names_are_skipped_not_merged() {
+        let configs = [
+            config(1, SyncStatus::Active, &["servers"]),
+            config(2, SyncStatus::Active, &["servers"]),
+        ];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let devices = [
+            device(1, 1, Some(9), "SRV-01"),
+            device(2, 2, Some(9), "srv-01 "),
+            device(3, 2, Some(9), "SRV-02"),
+        ];
+        let plan = plan_cis(&configs, &mappings, &devices, true, &[], "NinjaOne");
+        assert_eq!(plan.items.len(), 1);
+        assert_eq!(
+            plan.skipped,
+            BTreeMap::from([(CiSkipReason::DuplicateName, 2)])
+        );
+    }
+
+    #[test]
+    fn unchanged_devices_are_not_sent_and_changes_are() {
+        let configs = [config(1, SyncStatus::Active, &["servers"])];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let devices = [device(1, 1, Some(9), "A"), device(2, 1, Some(9), "B")];
+        let first = plan_cis(&configs, &mappings, &devices, true, &[], "NinjaOne");
+        let records: Vec<CiRecord> = first.items.iter().map(record_of).collect();
+        let again = plan_cis(&configs, &mappings, &devices, true, &records, "NinjaOne");
+        assert!(again.items.is_empty());
+        assert_eq!(again.unchanged, 2);
+
+        let renamed = [device(1, 1, Some(9), "A2"), device(2, 1, Some(9), "B")];
+        let plan = plan_cis(&configs, &mappings, &renamed, true, &records, "NinjaOne");
+        let [changed] = plan.items.as_slice() else {
+            panic!("one item: {plan:?}");
+        };
+        assert_eq!((changed.device.get(), changed.name()), (1, "A2"));
+        assert_eq!(changed.known, Some(company(999)));
+
+        let other_source = plan_cis(&configs, &mappings, &devices, true, &records, "SCCM");
+        assert_eq!(other_source.items.len(), 2);
+
+        // A record without a sys_id is sent again.
+        let mut unknown = records.clone();
+        unknown[0].sys_id = None;
+        let plan = plan_cis(&configs, &mappings, &devices, true, &unknown, "NinjaOne");
+        assert_eq!(plan.items.len(), 1);
+    }
+
+    #[test]
+    fn records_are_removed_for_gone_devices_and_organizations_only() {
+        let configs = [
+            config(1, SyncStatus::Active, &["servers"]),
+            config(2, SyncStatus::Inactive, &["servers"]),
+            config(3, SyncStatus::Deleted, &["servers"]),
+        ];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let class: CiClass = "cmdb_ci_win_server".parse().expect("a class");
+        let record = |d: u32, o: u32| {
+            CiRecord::new(
+                DeviceId::new(d).expect("id"),
+                org(o),
+                class.clone(),
+                Some(company(d)),
+                "x",
+                now(),
+            )
+        };
+        // 1: listed, active; 2: gone; 3: listed, inactive; 4: listed, deleted config;
+        // 5: listed, no config; 6: not listed, deleted config.
+        let records = [
+            record(1, 1),
+            record(2, 1),
+            record(3, 2),
+            record(4, 3),
+            record(5, 4),
+            record(6, 3),
+        ];
+        let devices = [
+            device(1, 1, Some(9), "A"),
+            device(3, 2, Some(9), "C"),
+            device(4, 3, Some(9), "D"),
+            device(5, 4, Some(9), "E"),
+        ];
+        let ids = |plan: &CiPlan| plan.remove.iter().map(|d| d.get()).collect::<Vec<_>>();
+        let complete = plan_cis(&configs, &mappings, &devices, true, &records, "NinjaOne");
+        assert_eq!(ids(&complete), [2, 4, 5, 6]);
+        let incomplete = plan_cis(&configs, &mappings, &devices, false, &records, "NinjaOne");
+        assert_eq!(ids(&incomplete), [4, 5, 6]);
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_field_exact() {
+        let item = |values: &[(&str, &str)]| CiItem {
+            class_name: "cmdb_ci_computer".parse().expect("a class"),
+            values: values
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            internal_id: None,
+        };
+        let a = ci_fingerprint("NinjaOne", &item(&[("name", "ab"), ("x", "c")]));
+        assert_eq!(
+            a,
+            ci_fingerprint("NinjaOne", &item(&[("x", "c"), ("name", "ab")]))
+        );
+        assert_ne!(
+            a,
+            ci_fingerprint("NinjaOne", &item(&[("name", "a"), ("x", "bc")]))
+        );
+        // Pinned (computed independently of this code), so a change of the digest, which would
+        // send every device again, is deliberate.
+        assert_eq!(
+            ci_fingerprint("NinjaOne", &item(&[("name", "SRV")])),
+            "v1:4e5ab5858aa56649"
+        );
+    }
+}

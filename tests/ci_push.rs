@@ -1,0 +1,800 @@
+//! Configuration items: the sync pass pushes the devices of active configurations with CI
+//! mappings into the CMDB — request counts, values, unchanged devices, skips, per-item errors,
+//! failed batches, dry runs, record upkeep.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::executor::block_on;
+use ninjaone_servicenow::clock::ManualClock;
+use ninjaone_servicenow::engine::{
+    Actor, ApplyMode, CiReport, ConfigDraft, FailureKind, NextRun, OrganizationSync, Report, Stop,
+};
+use ninjaone_servicenow::model::{
+    CiMapping, CiRecord, Device, DeviceId, DeviceRoleId, IntegrationMode, OrganizationId,
+    SyncStatus, SysId,
+};
+use ninjaone_servicenow::plan::{CiSkipReason, CmdbSettings, Policy};
+use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore};
+use ninjaone_servicenow::store::MemoryStore;
+use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
+
+// ---- harness ----
+
+/// Devices per organization: one of each standard role (1, 2, 9, 10, 11, 13, 15).
+const PER_ORG: usize = 7;
+/// Of those, mapped by [`all_mapping`]: roles 1, 2, 9, 11, 13 (10 Mac and 15 Linux
+/// Workstation are not).
+const MAPPED_PER_ORG: usize = 5;
+
+fn org(n: u32) -> OrganizationId {
+    OrganizationId::new(n).expect("a valid organization id")
+}
+
+fn role(n: u32) -> DeviceRoleId {
+    DeviceRoleId::new(n).expect("a valid role id")
+}
+
+fn mapping(name: &str, rules: &[(u32, &str)]) -> CiMapping {
+    let mut m = CiMapping::new(name.parse().expect("a valid mapping name"));
+    for (r, class) in rules {
+        m.set_rule(role(*r), class.parse().expect("a valid class"));
+    }
+    m
+}
+
+/// Desktops, laptops, Windows and Linux servers and ESXi hosts; not Macs or Linux workstations.
+fn all_mapping() -> CiMapping {
+    mapping(
+        "all",
+        &[
+            (1, "cmdb_ci_computer"),
+            (2, "cmdb_ci_computer"),
+            (9, "cmdb_ci_win_server"),
+            (11, "cmdb_ci_linux_server"),
+            (13, "cmdb_ci_esx_server"),
+        ],
+    )
+}
+
+struct World {
+    ninja: FakeNinjaOne,
+    snow: FakeServiceNow,
+    store: MemoryStore,
+    sync: OrganizationSync,
+    admin: Actor,
+}
+
+impl World {
+    /// `orgs` organizations with [`PER_ORG`] devices each, the same companies, the mapping
+    /// "all", inactive mode (organizations are added by hand).
+    fn new(orgs: usize, policy: Policy) -> Self {
+        let ninja = FakeNinjaOne::builder()
+            .organizations(orgs)
+            .roles_standard()
+            .devices_per_organization(PER_ORG)
+            .build();
+        let snow = FakeServiceNow::builder().companies(orgs).build();
+        let store = MemoryStore::new();
+        let sync = OrganizationSync::new(
+            Arc::new(ninja.clone()),
+            Arc::new(snow.clone()),
+            Arc::new(store.clone()),
+            Arc::new(ManualClock::new(fixed_time())),
+        )
+        .with_policy(policy);
+        let admin = Actor::administrator("alice");
+        block_on(async {
+            sync.set_mode(&admin, IntegrationMode::Inactive)
+                .await
+                .expect("set the mode");
+            store
+                .put_ci_mapping(all_mapping())
+                .await
+                .expect("store a mapping");
+        });
+        Self {
+            ninja,
+            snow,
+            store,
+            sync,
+            admin,
+        }
+    }
+
+    /// The sys_id of the company named after organization `n`.
+    fn company(&self, n: u32) -> SysId {
+        let name = customer_name(n as usize);
+        self.snow
+            .all_companies()
+            .into_iter()
+            .find(|c| c.name == name)
+            .map(|c| c.sys_id)
+            .expect("the organization's company exists")
+    }
+
+    /// Adds a configuration for organization `n` with its company and `mappings`.
+    fn add(&self, n: u32, mappings: &[&str]) {
+        let draft = mappings
+            .iter()
+            .fold(ConfigDraft::new(org(n), self.company(n)), |draft, name| {
+                draft.ci_mapping(name.parse().expect("a valid mapping name"))
+            });
+        block_on(self.sync.add(&self.admin, draft)).expect("add a configuration");
+    }
+
+    fn add_all(&self, orgs: u32) {
+        for n in 1..=orgs {
+            self.add(n, &["all"]);
+        }
+    }
+
+    fn pass(&self, mode: ApplyMode) -> Report {
+        block_on(self.sync.run_once(mode)).expect("a pass")
+    }
+
+    fn run(&self) -> Report {
+        self.pass(ApplyMode::Apply)
+    }
+
+    fn records(&self) -> Vec<CiRecord> {
+        block_on(self.store.ci_records()).expect("read the CI records")
+    }
+
+    fn record(&self, device: DeviceId) -> Option<CiRecord> {
+        self.records().into_iter().find(|r| r.device == device)
+    }
+
+    fn reset_counts(&self) {
+        self.ninja.faults().reset_counts();
+        self.snow.faults().reset_counts();
+    }
+
+    fn reconcile_calls(&self) -> usize {
+        self.snow.faults().calls("identify_reconcile")
+    }
+
+    /// The devices of organization `n`, by id.
+    fn devices_of(&self, n: u32) -> Vec<Device> {
+        self.ninja
+            .all_devices()
+            .into_iter()
+            .filter(|d| d.organization_id == org(n))
+            .collect()
+    }
+
+    /// A device of organization `n` with role `r`.
+    fn device_with_role(&self, n: u32, r: u32) -> Device {
+        self.devices_of(n)
+            .into_iter()
+            .find(|d| d.node_role_id == Some(role(r)))
+            .expect("a device with that role")
+    }
+}
+
+fn cmdb(report: &Report) -> &CiReport {
+    report.ci.as_ref().expect("the pass reports its CMDB step")
+}
+
+fn policy(page: u32, batch: usize) -> Policy {
+    Policy::default()
+        .page_size(page)
+        .cmdb(CmdbSettings::default().batch_size(batch))
+}
+
+// ---- request counts and values ----
+
+#[test]
+fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
+    let w = World::new(12, policy(10, 25));
+    w.add_all(12);
+    w.reset_counts();
+
+    let report = w.run();
+    let ci = cmdb(&report);
+    let devices = 12 * PER_ORG; // 84
+    let items = 12 * MAPPED_PER_ORG; // 60
+    // Tenant-wide paging, once: ceil(84 / 10) pages; never per organization or device.
+    assert_eq!(w.ninja.faults().calls("devices"), devices.div_ceil(10));
+    assert_eq!(w.ninja.faults().calls("organization_devices"), 0);
+    // One request per batch: ceil(60 / 25).
+    assert_eq!(w.reconcile_calls(), items.div_ceil(25));
+    assert_eq!(ci.batches, 3);
+    assert_eq!(ci.devices_listed, devices);
+    assert_eq!(ci.organizations, 12);
+    assert_eq!((ci.to_send, ci.sent, ci.inserted), (items, items, items));
+    assert_eq!((ci.updated, ci.no_change, ci.unchanged), (0, 0, 0));
+    assert_eq!(
+        ci.skipped,
+        BTreeMap::from([(CiSkipReason::UnmappedRole, 12 * 2)])
+    );
+    assert!(ci.failed.is_empty() && ci.failed_batches.is_empty());
+    assert_eq!(ci.data_source, "NinjaOne");
+    assert_eq!(report.remote_writes, 3);
+    assert!(report.stop.is_none());
+
+    // Every CI carries its organization's company and the data source, and the values the
+    // device has.
+    let cis = w.snow.cis();
+    assert_eq!(cis.len(), items);
+    let devices_by_name: BTreeMap<String, Device> = w
+        .ninja
+        .all_devices()
+        .into_iter()
+        .map(|d| (d.name(), d))
+        .collect();
+    for stored in &cis {
+        let name = &stored.values["name"];
+        let device = &devices_by_name[name];
+        let company = w.company(device.organization_id.get());
+        assert_eq!(stored.values["company"], company.as_str(), "{name}");
+        assert_eq!(stored.data_source, "NinjaOne");
+        assert_eq!(
+            Some(&stored.values["host_name"]),
+            device.system_name.as_ref()
+        );
+        assert_eq!(Some(&stored.values["fqdn"]), device.dns_name.as_ref());
+    }
+
+    // The records carry the CI sys_ids the CMDB gave, for the incident router's cmdb_ci.
+    let records = w.records();
+    assert_eq!(records.len(), items);
+    for record in &records {
+        let device = w
+            .ninja
+            .all_devices()
+            .into_iter()
+            .find(|d| d.id == record.device)
+            .expect("a recorded device exists");
+        let stored = cis
+            .iter()
+            .find(|c| Some(&c.sys_id) == record.sys_id.as_ref())
+            .expect("the record's sys_id is a CI");
+        assert_eq!(stored.values["name"], device.name());
+        assert_eq!(stored.class_name, record.class);
+        assert_eq!(record.organization, device.organization_id);
+    }
+}
+
+#[test]
+fn the_data_source_is_configurable() {
+    let settings = CmdbSettings::default().data_source("NinjaOne RMM");
+    let w = World::new(1, Policy::default().cmdb(settings));
+    w.add_all(1);
+    let report = w.run();
+    assert_eq!(cmdb(&report).data_source, "NinjaOne RMM");
+    assert_eq!(cmdb(&report).sent, MAPPED_PER_ORG);
+    assert!(w.snow.cis().iter().all(|c| c.data_source == "NinjaOne RMM"));
+}
+
+#[test]
+fn a_blank_data_source_sends_nothing_and_says_so() {
+    let settings = CmdbSettings::default().data_source("  ");
+    let w = World::new(1, Policy::default().cmdb(settings));
+    w.add_all(1);
+    let report = w.run();
+    let problem = cmdb(&report).problem.as_deref().expect("a problem");
+    assert!(problem.contains("data source is blank"), "{problem}");
+    assert_eq!(w.reconcile_calls(), 0);
+    assert!(w.records().is_empty());
+}
+
+// ---- nothing sent twice ----
+
+#[test]
+fn a_second_pass_sends_nothing() {
+    let w = World::new(4, policy(10, 100));
+    w.add_all(4);
+    w.run();
+    w.reset_counts();
+
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(w.reconcile_calls(), 0);
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert_eq!(report.remote_writes, 0);
+    assert_eq!((ci.to_send, ci.sent, ci.batches), (0, 0, 0));
+    assert_eq!(ci.unchanged, 4 * MAPPED_PER_ORG);
+    // The device listing is still one paged walk: ceil(28 / 10).
+    assert_eq!(w.ninja.faults().calls("devices"), 3);
+}
+
+#[test]
+fn a_changed_device_is_sent_again_alone() {
+    let w = World::new(3, policy(100, 100));
+    w.add_all(3);
+    w.run();
+    let before = w.records();
+
+    // A new DNS name: the CMDB identifies the CI by name and updates it.
+    let mut moved = w.device_with_role(2, 9);
+    moved.dns_name = Some("srv.new-domain.test".to_owned());
+    w.ninja.put_device(moved.clone());
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(w.reconcile_calls(), 1);
+    let ci = cmdb(&report);
+    assert_eq!((ci.sent, ci.updated, ci.inserted), (1, 1, 0));
+    assert_eq!(ci.unchanged, 3 * MAPPED_PER_ORG - 1);
+    let old = before
+        .iter()
+        .find(|r| r.device == moved.id)
+        .expect("recorded before");
+    let new = w.record(moved.id).expect("still recorded");
+    assert_eq!(new.sys_id, old.sys_id, "the same CI");
+    assert_ne!(new.fingerprint, old.fingerprint);
+
+    // A rename is sent alone too. Without a serial number the CMDB identifies by name, so the
+    // new name is a new CI; the record follows it.
+    let mut renamed = w.device_with_role(1, 1);
+    renamed.display_name = Some("Reception PC".to_owned());
+    w.ninja.put_device(renamed.clone());
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(w.reconcile_calls(), 1);
+    assert_eq!((cmdb(&report).sent, cmdb(&report).inserted), (1, 1));
+    let record = w.record(renamed.id).expect("recorded");
+    let stored = w
+        .snow
+        .cis()
+        .into_iter()
+        .find(|c| Some(&c.sys_id) == record.sys_id.as_ref())
+        .expect("the record's CI");
+    assert_eq!(stored.values["name"], "Reception PC");
+
+    // And then nothing again.
+    w.reset_counts();
+    w.run();
+    assert_eq!(w.reconcile_calls(), 0);
+}
+
+// ---- skips ----
+
+#[test]
+fn unmapped_and_roleless_devices_are_skipped_with_a_reason() {
+    let w = World::new(2, policy(100, 100));
+    w.add_all(2);
+    w.ninja
+        .add_device(org(1), None, "NO-ROLE-1")
+        .expect("a device id");
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(
+        ci.skipped,
+        BTreeMap::from([
+            (CiSkipReason::NoRole, 1),
+            (CiSkipReason::UnmappedRole, 2 * 2),
+        ])
+    );
+    assert_eq!(ci.skipped_total(), 5);
+    assert_eq!(ci.sent, 2 * MAPPED_PER_ORG);
+    // The reasons have stable snake_case names for hosts that log or store the report.
+    let json = serde_json::to_value(&report).expect("the report serialises");
+    assert_eq!(json["ci"]["skipped"]["unmapped_role"], 4);
+    assert_eq!(json["ci"]["skipped"]["no_role"], 1);
+    assert_eq!(json["ci"]["inserted"], 10);
+    // Nothing of the Macs and Linux workstations reached the CMDB.
+    let names: Vec<String> = w
+        .snow
+        .cis()
+        .into_iter()
+        .map(|c| c.values["name"].clone())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.starts_with("MAC") && !n.starts_with("LWS")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_role_two_mappings_map_differently_is_reported_not_guessed() {
+    let w = World::new(1, policy(100, 100));
+    block_on(async {
+        w.store
+            .put_ci_mapping(mapping(
+                "pcs",
+                &[(1, "cmdb_ci_pc_hardware"), (10, "cmdb_ci_computer")],
+            ))
+            .await
+            .expect("store a mapping");
+    });
+    w.add(1, &["all", "pcs"]);
+    let report = w.run();
+    let ci = cmdb(&report);
+    // Role 1 is "cmdb_ci_computer" in "all" and "cmdb_ci_pc_hardware" in "pcs": skipped.
+    // Role 10 is only in "pcs": sent. Role 15 is in neither.
+    assert_eq!(
+        ci.skipped,
+        BTreeMap::from([
+            (CiSkipReason::UnmappedRole, 1),
+            (CiSkipReason::ConflictingMappings, 1),
+        ])
+    );
+    let [conflict] = ci.conflicts.as_slice() else {
+        panic!("one conflict: {:?}", ci.conflicts);
+    };
+    assert_eq!((conflict.organization, conflict.role), (org(1), role(1)));
+    let classes: Vec<(&str, &str)> = conflict
+        .classes
+        .iter()
+        .map(|(m, c)| (m.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        classes,
+        [("all", "cmdb_ci_computer"), ("pcs", "cmdb_ci_pc_hardware")]
+    );
+    assert_eq!(ci.sent, MAPPED_PER_ORG);
+    let mac = w.device_with_role(1, 10);
+    assert_eq!(
+        w.record(mac.id).map(|r| r.class.to_string()),
+        Some("cmdb_ci_computer".to_owned())
+    );
+}
+
+// ---- per-item errors ----
+
+#[test]
+fn per_item_errors_are_reported_per_device_and_retried() {
+    let w = World::new(2, policy(100, 100));
+    w.add_all(2);
+    let bad = w.device_with_role(2, 11);
+    w.snow.reject_ci(bad.name(), "the host name is not allowed");
+
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(ci.sent, 2 * MAPPED_PER_ORG);
+    assert_eq!(ci.inserted, 2 * MAPPED_PER_ORG - 1);
+    let [failure] = ci.failed.as_slice() else {
+        panic!("one failure: {:?}", ci.failed);
+    };
+    assert_eq!(
+        (failure.device, failure.organization, failure.name.as_str()),
+        (bad.id, org(2), bad.name().as_str())
+    );
+    assert_eq!(failure.class.as_str(), "cmdb_ci_linux_server");
+    assert!(
+        failure.message.contains("INVALID_INPUT_DATA")
+            && failure.message.contains("the host name is not allowed"),
+        "{}",
+        failure.message
+    );
+    assert!(w.record(bad.id).is_none(), "no record for a refused item");
+    assert_eq!(w.records().len(), 2 * MAPPED_PER_ORG - 1);
+
+    // Still refused: the next pass sends that device, and only that one.
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(w.reconcile_calls(), 1);
+    assert_eq!((cmdb(&report).sent, cmdb(&report).failed.len()), (1, 1));
+
+    // Accepted: sent once more, recorded, then left alone.
+    w.snow.accept_ci(&bad.name());
+    let report = w.run();
+    assert_eq!((cmdb(&report).sent, cmdb(&report).inserted), (1, 1));
+    assert!(cmdb(&report).failed.is_empty());
+    assert!(w.record(bad.id).and_then(|r| r.sys_id).is_some());
+    w.reset_counts();
+    w.run();
+    assert_eq!(w.reconcile_calls(), 0);
+}
+
+// ---- which configurations ----
+
+#[test]
+fn only_active_configurations_are_pushed() {
+    let w = World::new(4, policy(100, 100));
+    w.add(1, &["all"]);
+    w.add(3, &["all"]);
+    w.run();
+    assert_eq!(w.records().len(), 2 * MAPPED_PER_ORG);
+
+    // 3 is paused (inactive), 2 is added but stays pending (the company listing fails, so the
+    // pass cannot check it), 4 has no configuration. Each gets a new mapped device; so does 1.
+    block_on(w.sync.pause(&w.admin, org(3))).expect("pause");
+    w.add(2, &["all"]);
+    let new: Vec<DeviceId> = (1..=4)
+        .map(|n| {
+            w.ninja
+                .add_device(org(n), Some(role(9)), format!("NEW-SRV-{n}"))
+                .expect("a device id")
+        })
+        .collect();
+    w.snow
+        .faults()
+        .fail_next("companies", 1, ApiErrorKind::Transient);
+    w.reset_counts();
+
+    let report = w.run();
+    let statuses: Vec<Option<SyncStatus>> = (1..=4)
+        .map(|n| {
+            block_on(w.store.config(org(n)))
+                .expect("read")
+                .map(|c| c.status())
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(SyncStatus::Active),
+            Some(SyncStatus::Pending),
+            Some(SyncStatus::Inactive),
+            None
+        ]
+    );
+    let ci = cmdb(&report);
+    assert_eq!(ci.organizations, 1);
+    assert_eq!((ci.sent, ci.unchanged), (1, MAPPED_PER_ORG));
+    assert_eq!(w.reconcile_calls(), 1);
+    assert!(w.record(new[0]).is_some());
+    assert!(new[1..].iter().all(|d| w.record(*d).is_none()));
+    // The paused organization's records are kept: its devices keep their CI for incidents,
+    // and resuming it sends only what changed.
+    assert_eq!(
+        w.records()
+            .iter()
+            .filter(|r| r.organization == org(3))
+            .count(),
+        MAPPED_PER_ORG
+    );
+    assert!(
+        w.snow
+            .cis()
+            .iter()
+            .all(|c| !c.values["name"].starts_with("NEW-SRV-") || c.values["name"] == "NEW-SRV-1")
+    );
+
+    // Resumed: only the new device of 3 is sent (and 2, now active, sends everything).
+    block_on(w.sync.resume(&w.admin, org(3))).expect("resume");
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(cmdb(&report).organizations, 3);
+    assert_eq!(cmdb(&report).sent, 1 + MAPPED_PER_ORG + 1);
+}
+
+#[test]
+fn nothing_is_listed_without_active_configurations_with_mappings() {
+    let w = World::new(2, policy(100, 100));
+    w.add(1, &[]);
+    w.add(2, &[]);
+    w.reset_counts();
+    let report = w.run();
+    assert!(report.ci.is_none());
+    assert_eq!(w.ninja.faults().calls("devices"), 0);
+    assert_eq!(w.reconcile_calls(), 0);
+}
+
+#[test]
+fn a_disabled_integration_does_nothing() {
+    let w = World::new(2, policy(100, 100));
+    w.add_all(2);
+    w.run();
+    block_on(w.sync.set_mode(&w.admin, IntegrationMode::Disabled)).expect("disable");
+    w.ninja
+        .add_device(org(1), Some(role(9)), "NEW-SRV")
+        .expect("a device id");
+    w.reset_counts();
+    let report = w.run();
+    assert!(report.ci.is_none());
+    assert_eq!(w.ninja.faults().total_calls(), 0);
+    assert_eq!(w.snow.faults().total_calls(), 0);
+}
+
+// ---- dry run ----
+
+#[test]
+fn a_dry_run_sends_nothing_and_says_what_it_would_send() {
+    let w = World::new(2, policy(100, 100));
+    w.add_all(2);
+    w.run();
+    let records = w.records();
+    let cis = w.snow.cis();
+
+    let added = w
+        .ninja
+        .add_device(org(2), Some(role(11)), "LNX-NEW")
+        .expect("a device id");
+    let mut changed = w.device_with_role(1, 9);
+    changed.dns_name = Some("srv.elsewhere.test".to_owned());
+    w.ninja.put_device(changed.clone());
+    let gone = w.device_with_role(1, 13);
+    w.ninja.remove_device(gone.id);
+    w.reset_counts();
+
+    let report = w.pass(ApplyMode::DryRun);
+    assert_eq!(w.reconcile_calls(), 0);
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert_eq!(w.records(), records, "a dry run writes no record");
+    assert_eq!(w.snow.cis(), cis);
+    let ci = cmdb(&report);
+    assert_eq!((ci.to_send, ci.sent, ci.batches, ci.removed), (2, 0, 0, 1));
+    let planned: Vec<(DeviceId, &str, bool)> = ci
+        .planned
+        .iter()
+        .map(|p| (p.device, p.class.as_str(), p.known.is_some()))
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            (changed.id, "cmdb_ci_win_server", true),
+            (added, "cmdb_ci_linux_server", false)
+        ]
+    );
+
+    // Applying does what the dry run said.
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!((ci.sent, ci.inserted, ci.updated, ci.removed), (2, 1, 1, 1));
+    assert!(ci.planned.is_empty());
+    assert!(w.record(gone.id).is_none());
+}
+
+// ---- failed batches ----
+
+#[test]
+fn a_transient_batch_failure_is_retried_by_the_next_pass() {
+    let w = World::new(3, policy(100, 5));
+    w.add_all(3);
+    w.snow
+        .faults()
+        .fail_next("identify_reconcile", 1, ApiErrorKind::Transient);
+
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(w.reconcile_calls(), 3);
+    assert_eq!((ci.batches, ci.sent, ci.inserted), (3, 10, 10));
+    let [failed] = ci.failed_batches.as_slice() else {
+        panic!("one failed batch: {:?}", ci.failed_batches);
+    };
+    assert_eq!(
+        (failed.kind, failed.devices.len()),
+        (FailureKind::Transient, 5)
+    );
+    assert!(failed.devices.iter().all(|d| w.record(*d).is_none()));
+    assert_eq!(w.records().len(), 10);
+    // The first backoff step (one minute by default).
+    assert_eq!(
+        report.next_run,
+        NextRun::At(fixed_time() + Duration::from_secs(60))
+    );
+
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(w.reconcile_calls(), 1);
+    assert_eq!((cmdb(&report).sent, cmdb(&report).inserted), (5, 5));
+    assert_eq!(w.records().len(), 15);
+    assert_eq!(report.next_run, NextRun::Regular);
+}
+
+#[test]
+fn a_rate_limit_defers_the_rest_and_honours_retry_after() {
+    let w = World::new(3, policy(100, 5));
+    w.add_all(3);
+    let wait = Duration::from_secs(600);
+    w.snow.faults().fail_next(
+        "identify_reconcile",
+        1,
+        ApiErrorKind::RateLimited {
+            retry_after: Some(wait),
+        },
+    );
+
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(w.reconcile_calls(), 1, "no request after a rate limit");
+    assert_eq!((ci.batches, ci.sent, ci.deferred), (1, 0, 10));
+    assert_eq!(ci.failed_batches.len(), 1);
+    assert_eq!(report.next_run, NextRun::At(fixed_time() + wait));
+    assert!(w.records().is_empty());
+
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(w.reconcile_calls(), 3);
+    assert_eq!(cmdb(&report).sent, 15);
+}
+
+#[test]
+fn a_timeout_after_commit_is_sent_again_without_a_duplicate() {
+    let w = World::new(1, policy(100, 100));
+    w.add_all(1);
+    w.snow
+        .faults()
+        .commit_then_fail("identify_reconcile", 1, ApiErrorKind::Transient);
+    let report = w.run();
+    assert_eq!(cmdb(&report).failed_batches.len(), 1);
+    assert!(w.records().is_empty());
+    assert_eq!(w.snow.cis().len(), MAPPED_PER_ORG);
+
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(
+        (ci.sent, ci.no_change, ci.inserted),
+        (MAPPED_PER_ORG, MAPPED_PER_ORG, 0)
+    );
+    assert_eq!(w.snow.cis().len(), MAPPED_PER_ORG, "no CI twice");
+    assert_eq!(w.records().len(), MAPPED_PER_ORG);
+}
+
+#[test]
+fn refused_credentials_stop_the_step() {
+    let w = World::new(3, policy(100, 5));
+    w.add_all(3);
+    w.snow
+        .faults()
+        .fail_next("identify_reconcile", 1, ApiErrorKind::Forbidden);
+    let report = w.run();
+    assert!(
+        matches!(&report.stop, Some(Stop::Credentials { api, .. }) if api == "ServiceNow"),
+        "{:?}",
+        report.stop
+    );
+    assert_eq!(w.reconcile_calls(), 1);
+    assert_eq!(cmdb(&report).deferred, 10);
+    assert!(w.records().is_empty());
+
+    // Refused while listing devices: the step stops before sending anything.
+    w.ninja
+        .faults()
+        .fail_next("devices", 1, ApiErrorKind::Unauthorized);
+    w.reset_counts();
+    let report = w.run();
+    assert!(
+        matches!(&report.stop, Some(Stop::Credentials { api, .. }) if api == "NinjaOne"),
+        "{:?}",
+        report.stop
+    );
+    assert_eq!(w.reconcile_calls(), 0);
+}
+
+#[test]
+fn a_failed_device_listing_sends_nothing_and_asks_for_a_retry() {
+    let w = World::new(2, policy(100, 100));
+    w.add_all(2);
+    w.run();
+    w.ninja
+        .add_device(org(1), Some(role(9)), "NEW-SRV")
+        .expect("a device id");
+    w.ninja
+        .faults()
+        .fail_next("devices", 1, ApiErrorKind::Transient);
+    w.reset_counts();
+    let report = w.run();
+    let problem = cmdb(&report).problem.as_deref().expect("a problem");
+    assert!(
+        problem.contains("listing NinjaOne devices failed"),
+        "{problem}"
+    );
+    assert_eq!(w.reconcile_calls(), 0);
+    assert_eq!(w.records().len(), 2 * MAPPED_PER_ORG, "no record removed");
+    assert_eq!(
+        report.next_run,
+        NextRun::At(fixed_time() + Duration::from_secs(60))
+    );
+    let report = w.run();
+    assert_eq!(cmdb(&report).sent, 1);
+}
+
+// ---- records ----
+
+#[test]
+fn records_of_gone_devices_and_deleted_configurations_are_removed() {
+    let w = World::new(3, policy(100, 100));
+    w.add_all(3);
+    w.run();
+    let cis = w.snow.cis().len();
+
+    let gone = w.device_with_role(1, 9);
+    w.ninja.remove_device(gone.id);
+    block_on(w.sync.delete(&w.admin, org(3))).expect("delete");
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(cmdb(&report).removed, 1 + MAPPED_PER_ORG);
+    assert!(w.record(gone.id).is_none());
+    assert!(w.records().iter().all(|r| r.organization != org(3)));
+    assert_eq!(w.records().len(), 3 * MAPPED_PER_ORG - 1 - MAPPED_PER_ORG);
+    // Nothing is deleted from the CMDB.
+    assert_eq!(w.snow.cis().len(), cis);
+    assert_eq!(w.reconcile_calls(), 0);
+}
