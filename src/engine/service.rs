@@ -11,7 +11,7 @@ use super::{OrganizationSync, config_state};
 use crate::machine::SyncEvent;
 use crate::model::{
     AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode,
-    OrganizationId, SyncConfig, SyncStatus, SysId,
+    OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind,
 };
 use crate::ports::{StoreErrorKind, WriteBatch};
 
@@ -38,6 +38,7 @@ pub struct ConfigDraft {
     customer_account: Option<SysId>,
     ci_mappings: BTreeSet<CiMappingName>,
     allow_incidents: bool,
+    tickets: TicketKind,
 }
 
 impl ConfigDraft {
@@ -50,7 +51,14 @@ impl ConfigDraft {
             customer_account: None,
             ci_mappings: BTreeSet::new(),
             allow_incidents: false,
+            tickets: TicketKind::Incident,
         }
+    }
+
+    /// Which kind of ticket alerts become (default: incidents).
+    pub fn tickets(mut self, tickets: TicketKind) -> Self {
+        self.tickets = tickets;
+        self
     }
 
     /// Maps a Customer Service Management customer account too.
@@ -94,6 +102,7 @@ pub struct ConfigChanges {
     customer_account: Option<Option<SysId>>,
     ci_mappings: Option<BTreeSet<CiMappingName>>,
     allow_incidents: Option<bool>,
+    tickets: Option<TicketKind>,
 }
 
 impl ConfigChanges {
@@ -123,6 +132,12 @@ impl ConfigChanges {
     /// Sets whether alerts may become incidents.
     pub fn allow_incidents(mut self, allow: bool) -> Self {
         self.allow_incidents = Some(allow);
+        self
+    }
+
+    /// Sets which kind of ticket alerts become.
+    pub fn tickets(mut self, tickets: TicketKind) -> Self {
+        self.tickets = Some(tickets);
         self
     }
 
@@ -268,6 +283,7 @@ impl OrganizationSync {
             config.set_customer_account(draft.customer_account.clone());
             config.set_ci_mappings(draft.ci_mappings.iter().cloned());
             config.set_allow_incidents(draft.allow_incidents);
+            config.set_tickets(draft.tickets);
             let entry = AuditEntry::applied(now, actor.name(), action.clone())
                 .for_organization(org)
                 .with_states(
@@ -341,6 +357,9 @@ impl OrganizationSync {
             }
             if let Some(allow) = changes.allow_incidents {
                 config.set_allow_incidents(allow);
+            }
+            if let Some(tickets) = changes.tickets {
+                config.set_tickets(tickets);
             }
             // The setters touch nothing else, so equality means nothing was asked for.
             if *config == before {
