@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigChanges, ConfigDraft, OrganizationSync, Problem, Report, SyncError,
+    Actor, ApplyMode, ConfigChanges, ConfigDraft, NextRun, OrganizationSync, Outcome, Problem,
+    Report, SyncError,
 };
 use ninjaone_servicenow::http::Secret;
 use ninjaone_servicenow::model::{AuditFilter, CiMapping, SyncStatus, TicketKind};
@@ -679,7 +680,36 @@ impl Ctx {
             ));
         }
         let counts = report.counts();
-        let unfinished = counts.failed + counts.held + counts.deferred + counts.unknown;
+        // Outcomes are "unknown" only when a listing failed or came back incomplete; a retry
+        // hint with no failed, deferred or held organization comes from a failed read too.
+        // Either way the pass could not read what it needs: a runtime failure, not a partial
+        // pass.
+        let waiting = matches!(report.next_run, NextRun::At(_));
+        if counts.unknown > 0 || (waiting && counts.failed + counts.deferred + counts.held == 0) {
+            let cause = report
+                .outcomes
+                .iter()
+                .find_map(|line| match &line.outcome {
+                    Outcome::Unknown { reason } => Some(reason.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "a NinjaOne or ServiceNow listing failed".to_owned());
+            let retry = match report.next_run {
+                NextRun::At(at) => format!(
+                    "run again at or after {} UTC; nothing was concluded from what could not be read",
+                    at.format("%Y-%m-%d %H:%M:%S")
+                ),
+                NextRun::Regular => {
+                    "run again; nothing was concluded from what could not be read".to_owned()
+                }
+            };
+            return Err(Failed::new(
+                Exit::Failure,
+                format!("the pass could not read everything it needs: {cause}"),
+            )
+            .hint(format!("check the network and the instances, then {retry}")));
+        }
+        let unfinished = counts.failed + counts.held + counts.deferred;
         if report.needs_approval() {
             self.note(
                 io,
@@ -748,7 +778,7 @@ impl Ctx {
                 .out
                 .write_all(table(&["ORG", "NAME", "STATUS", "OUTCOME"], &rows).as_bytes());
         }
-        if verbose && let ninjaone_servicenow::engine::NextRun::At(at) = report.next_run {
+        if verbose && let NextRun::At(at) = report.next_run {
             let _ = writeln!(
                 io.out,
                 "Run again at or after {} UTC.",

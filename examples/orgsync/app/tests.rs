@@ -452,6 +452,40 @@ fn sync_with_failures_exits_4_and_refused_credentials_exit_1() {
 }
 
 #[test]
+fn a_listing_that_fails_is_a_runtime_failure() {
+    // Nothing configured yet: the failed listing leaves only a retry hint.
+    let env = TestEnv::new();
+    env.run("mode active");
+    env.snow
+        .faults()
+        .fail_next("companies", 1, ApiErrorKind::Transient);
+    let (code, _, err) = env.run("sync");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("could not read everything"), "{err}");
+    assert_eq!(env.snow.faults().writes(), 0);
+    // Configured organizations: their outcomes are unknown, never concluded absent.
+    assert_eq!(env.run("sync").0, 0);
+    env.clock.advance(chrono::Duration::minutes(5));
+    env.ninja
+        .faults()
+        .fail_next("organizations", 1, ApiErrorKind::Transient);
+    let (code, _, err) = env.run("sync");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("listing NinjaOne organizations failed"),
+        "{err}"
+    );
+    let status = env.json("status --json");
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "active")
+    );
+}
+
+#[test]
 fn a_remote_failure_while_adding_exits_1_and_says_what_to_do() {
     let env = TestEnv::new();
     env.run("mode inactive");
