@@ -560,6 +560,8 @@ async fn accept(listener: TcpListener, api: Api, shared: Arc<Shared>) {
 }
 
 async fn connection(stream: TcpStream, api: Api, shared: Arc<Shared>) {
+    // Small answers go out at once rather than wait for Nagle's algorithm.
+    let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     loop {

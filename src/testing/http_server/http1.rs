@@ -236,14 +236,18 @@ where
     } else {
         "Connection: keep-alive\r\n\r\n"
     });
-    writer.write_all(head.as_bytes()).await?;
+    // One write per response: a head and a body sent apart would wait for a delayed ACK.
+    let mut bytes = head.into_bytes();
+    let sent = if response.truncate {
+        response.body.len() / 2
+    } else {
+        response.body.len()
+    };
+    bytes.extend_from_slice(&response.body[..sent]);
+    writer.write_all(&bytes).await?;
+    writer.flush().await?;
     if response.truncate {
-        writer
-            .write_all(&response.body[..response.body.len() / 2])
-            .await?;
-        writer.flush().await?;
-        return writer.shutdown().await;
+        writer.shutdown().await?;
     }
-    writer.write_all(&response.body).await?;
-    writer.flush().await
+    Ok(())
 }
