@@ -20,6 +20,8 @@
 
 pub mod clock;
 pub mod engine;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod machine;
 pub mod model;
 pub mod plan;

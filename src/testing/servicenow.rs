@@ -370,6 +370,12 @@ impl FakeServiceNow {
         self.lock().csm = installed;
     }
 
+    /// Whether Customer Service Management is on (without counting a call or injecting a
+    /// fault, unlike [`customer_service_management`](ServiceNowApi::customer_service_management)).
+    pub fn has_customer_service_management(&self) -> bool {
+        self.lock().csm
+    }
+
     /// Every company (customer accounts included), in `sys_id` order.
     pub fn all_companies(&self) -> Vec<Company> {
         self.lock().companies.values().cloned().collect()

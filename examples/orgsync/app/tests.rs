@@ -1,0 +1,585 @@
+//! The orgsync commands over the in-memory fakes: exit codes, output and JSON field names,
+//! what is written where, and that no secret is ever printed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use ninjaone_servicenow::clock::{Clock, ManualClock};
+use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncStatus};
+use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, StoreError, StoreErrorKind};
+use ninjaone_servicenow::store::MemoryStore;
+use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
+use serde_json::Value;
+
+use super::{Environment, Io, RemoteSettings, Remotes, SetupError, run};
+
+const NINJA_SECRET: &str = "n1-secret-value-do-not-print";
+const SN_PASSWORD: &str = "sn-password-do-not-print";
+
+struct TestEnv {
+    vars: BTreeMap<String, String>,
+    ninja: FakeNinjaOne,
+    snow: FakeServiceNow,
+    store: MemoryStore,
+    clock: ManualClock,
+    refuse: Option<String>,
+    store_error: Option<StoreErrorKind>,
+    terminal: bool,
+}
+
+impl TestEnv {
+    /// Six organizations; companies for the first four (same names); no CI mapping yet.
+    fn new() -> Self {
+        let vars = [
+            ("NINJAONE_BASE_URL", "https://eu.ninjarmm.com"),
+            ("NINJAONE_CLIENT_ID", "client-1"),
+            ("NINJAONE_CLIENT_SECRET", NINJA_SECRET),
+            ("SERVICENOW_INSTANCE", "acme"),
+            ("SERVICENOW_USERNAME", "integration"),
+            ("SERVICENOW_PASSWORD", SN_PASSWORD),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Self {
+            vars,
+            ninja: FakeNinjaOne::builder()
+                .organizations(6)
+                .roles_standard()
+                .build(),
+            snow: FakeServiceNow::builder().companies(4).build(),
+            store: MemoryStore::new(),
+            clock: ManualClock::new(fixed_time()),
+            refuse: None,
+            store_error: None,
+            terminal: false,
+        }
+    }
+
+    fn company(&self, index: usize) -> String {
+        self.snow.all_companies()[index].sys_id.to_string()
+    }
+
+    /// Runs one command line; returns (exit code, stdout, stderr).
+    fn run(&self, line: &str) -> (u8, String, String) {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let exit = {
+            let mut io = Io {
+                out: &mut out,
+                err: &mut err,
+            };
+            futures::executor::block_on(run(&args, self, &mut io))
+        };
+        let (out, err) = (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        );
+        for secret in [NINJA_SECRET, SN_PASSWORD] {
+            assert!(
+                !out.contains(secret) && !err.contains(secret),
+                "{line}: a secret was printed"
+            );
+        }
+        (exit.code(), out, err)
+    }
+
+    fn json(&self, line: &str) -> Value {
+        let (code, out, err) = self.run(line);
+        assert!(code == 0 || code == 4, "{line}: {code} {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{line}: not JSON ({e}): {out}"))
+    }
+}
+
+impl Environment for TestEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+
+    fn connect(&self, settings: &RemoteSettings) -> Result<Remotes, SetupError> {
+        // What main would hand to the HTTP clients, secrets included (and never shown).
+        assert_eq!(settings.ninjaone_client_secret.expose(), NINJA_SECRET);
+        assert_eq!(settings.servicenow_password.expose(), SN_PASSWORD);
+        assert!(!format!("{settings:?}").contains(NINJA_SECRET));
+        if let Some(why) = &self.refuse {
+            return Err(SetupError(format!(
+                "{why} ({}, {}, {}, {})",
+                settings.ninjaone_base,
+                settings.ninjaone_client_id,
+                settings.servicenow_instance,
+                settings.servicenow_username
+            )));
+        }
+        Ok(Remotes {
+            ninjaone: Arc::new(self.ninja.clone()),
+            servicenow: Arc::new(self.snow.clone()),
+        })
+    }
+
+    fn open_store(&self, path: &Path) -> Result<Arc<dyn ConfigStore>, StoreError> {
+        match self.store_error {
+            Some(kind) => Err(StoreError::new(kind, format!("{} is held", path.display()))),
+            None => Ok(Arc::new(self.store.clone())),
+        }
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(self.clock.clone())
+    }
+
+    fn stderr_is_terminal(&self) -> bool {
+        self.terminal
+    }
+}
+
+/// The object's field names, sorted.
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// `names`, sorted.
+fn sorted<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names
+}
+
+fn org(n: u32) -> OrganizationId {
+    OrganizationId::new(n).unwrap()
+}
+
+#[test]
+fn help_version_and_usage_errors_need_no_environment() {
+    let mut env = TestEnv::new();
+    env.vars.clear();
+    let (code, out, _) = env.run("--help");
+    assert_eq!(code, 0);
+    assert!(out.contains("Exit codes") && out.contains("ORGSYNC_STATE"));
+    let (code, out, _) = env.run("sync --help");
+    assert_eq!((code, out.contains("--approve-deletions")), (0, true));
+    let (code, out, _) = env.run("--version");
+    assert_eq!(code, 0);
+    assert!(out.starts_with("orgsync 0."));
+    let (code, _, err) = env.run("add --org x1 --company 0123456789abcdef0123456789abcdef");
+    assert_eq!(code, 2);
+    assert!(err.contains("not a valid organization id"), "{err}");
+    let (code, _, err) = env.run("explode");
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown command"), "{err}");
+    // With arguments fine but no environment: exit 2 naming the variable.
+    let (code, _, err) = env.run("status");
+    assert_eq!(code, 2);
+    assert!(err.contains("NINJAONE_BASE_URL is not set"), "{err}");
+}
+
+#[test]
+fn refused_settings_and_a_locked_state_file() {
+    let mut env = TestEnv::new();
+    env.refuse = Some("the origin http://evil.example is refused".to_owned());
+    let (code, _, err) = env.run("status");
+    assert_eq!(code, 2);
+    assert!(err.contains("no request was sent"), "{err}");
+    assert_eq!(
+        env.ninja.faults().total_calls() + env.snow.faults().total_calls(),
+        0
+    );
+
+    let mut env = TestEnv::new();
+    env.store_error = Some(StoreErrorKind::Locked);
+    let (code, _, err) = env.run("status");
+    assert_eq!(code, 1);
+    assert!(err.contains("in use by another orgsync process"), "{err}");
+    assert!(err.contains("orgsync-state.json"), "{err}");
+}
+
+#[test]
+fn mode_and_ci_mappings() {
+    let env = TestEnv::new();
+    assert_eq!(env.run("mode").1.trim(), "disabled");
+    let (code, out, _) = env.run("mode inactive");
+    assert_eq!(
+        (code, out.trim()),
+        (0, "Integration mode set to inactive (was disabled).")
+    );
+    assert_eq!(
+        futures::executor::block_on(env.store.mode()).unwrap(),
+        IntegrationMode::Inactive
+    );
+
+    let (code, _, err) =
+        env.run("ci-mapping set servers 9=cmdb_ci_win_server 11=cmdb_ci_linux_server");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = env.run("ci-mapping list");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("servers") && out.contains("cmdb_ci_linux_server"),
+        "{out}"
+    );
+    // A role NinjaOne does not have: invalid input, nothing saved.
+    let (code, _, err) = env.run("ci-mapping set odd 99=cmdb_ci_computer");
+    assert_eq!(code, 2);
+    assert!(err.contains("device role 99"), "{err}");
+    // In use: refused by state.
+    let (code, _, err) = env.run(&format!(
+        "add --org 1 --company {} --ci-mapping servers",
+        env.company(0)
+    ));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.run("ci-mapping delete servers");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("used by organization 1"), "{err}");
+    let (code, _, _) = env.run("ci-mapping delete nothing-by-this-name");
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn add_validates_and_is_refused_by_state() {
+    let env = TestEnv::new();
+    let company = env.company(1);
+    // Disabled: refused by state.
+    let (code, _, err) = env.run(&format!("add --org 2 --company {company}"));
+    assert_eq!(code, 3, "{err}");
+    env.run("mode inactive");
+    let (code, out, _) = env.run(&format!(
+        "add --org 2 --company {company} --allow-incidents"
+    ));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Organization 2 (Fabrikam Legal 0002) will be synced"),
+        "{out}"
+    );
+    // Twice: refused by state.
+    assert_eq!(env.run(&format!("add --org 2 --company {company}")).0, 3);
+    // Unknown organization, unknown company, unknown mapping: invalid input, all listed.
+    let (code, _, err) =
+        env.run("add --org 77 --company 0123456789abcdef0123456789abcdef --ci-mapping nope");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no organization 77")
+            && err.contains("no company")
+            && err.contains("no CI mapping"),
+        "{err}"
+    );
+    // Cases without an account.
+    let (code, _, err) = env.run(&format!(
+        "add --org 3 --company {} --tickets cases",
+        env.company(2)
+    ));
+    assert_eq!(code, 2);
+    assert!(err.contains("customer account"), "{err}");
+    // Active mode: refused by state.
+    env.run("mode active");
+    let (code, _, err) = env.run(&format!("add --org 3 --company {}", env.company(2)));
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("automatic sync is on") && err.contains("mode inactive"),
+        "{err}"
+    );
+}
+
+#[test]
+fn update_and_status_transitions() {
+    let env = TestEnv::new();
+    env.run("mode inactive");
+    env.run(&format!("add --org 1 --company {}", env.company(0)));
+    assert_eq!(env.run("update --org 1").0, 2);
+    assert_eq!(env.run("update --org 5 --allow-incidents true").0, 2);
+    let (code, out, _) = env.run("update --org 1 --allow-incidents true --tickets incidents");
+    assert_eq!(code, 0);
+    assert!(out.contains("status pending"), "{out}");
+    let (code, out, _) = env.run("pause --org 1");
+    assert_eq!(code, 0);
+    assert!(out.contains("status inactive (paused by orgsync)"), "{out}");
+    assert_eq!(env.run("resume --org 1").0, 0);
+    assert_eq!(env.run("delete --org 1").0, 0);
+    // A change to a deleted configuration: refused by state, with what to do.
+    let (code, _, err) = env.run("update --org 1 --allow-incidents false");
+    assert_eq!(code, 3);
+    assert!(err.contains("restore it first"), "{err}");
+    assert_eq!(env.run("restore --org 1").0, 0);
+    let status = env.json("status --json");
+    assert_eq!(status[0]["status"], "pending");
+    assert_eq!(status[0]["allow_incidents"], true);
+    // Restore of a configuration that is not deleted: refused by state.
+    assert_eq!(env.run("restore --org 1").0, 3);
+    // An unknown organization: invalid input.
+    assert_eq!(env.run("pause --org 6").0, 2);
+}
+
+#[test]
+fn sync_json_then_a_second_sync_writes_nothing() {
+    let env = TestEnv::new();
+    env.run("mode active");
+    let report = env.json("sync --json");
+    assert_eq!(
+        keys(&report),
+        sorted(&[
+            "mode",
+            "dry_run",
+            "started_at",
+            "finished_at",
+            "remote_writes",
+            "counts",
+            "needs_approval",
+            "approved_by",
+            "stopped",
+            "next_run_at",
+            "outcomes"
+        ])
+    );
+    assert_eq!(report["mode"], "active");
+    assert_eq!(report["counts"]["matched"], 4);
+    assert_eq!(report["counts"]["created"], 2);
+    assert_eq!(report["remote_writes"], 2);
+    let first = &report["outcomes"][0];
+    assert_eq!(
+        keys(first),
+        sorted(&[
+            "organization_id",
+            "organization_name",
+            "status",
+            "outcome",
+            "company_sys_id",
+            "detail"
+        ])
+    );
+    assert_eq!(first["organization_id"], 1);
+    assert_eq!(first["outcome"], "matched");
+    assert_eq!(first["company_sys_id"], env.company(0));
+
+    let writes = env.snow.faults().writes();
+    env.clock.advance(chrono::Duration::minutes(5));
+    let (code, out, _) = env.run("sync");
+    assert_eq!(code, 0);
+    assert_eq!(env.snow.faults().writes(), writes);
+    assert!(out.contains("0 remote write(s)"), "{out}");
+
+    let status = env.json("status --json");
+    assert_eq!(
+        keys(&status[0]),
+        sorted(&[
+            "organization_id",
+            "company_sys_id",
+            "customer_account_sys_id",
+            "status",
+            "reason",
+            "allow_incidents",
+            "tickets",
+            "ci_mappings",
+            "last_error",
+            "attempts",
+            "next_attempt_at",
+            "updated_at"
+        ])
+    );
+    assert_eq!(status.as_array().unwrap().len(), 6);
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "active")
+    );
+    assert_eq!(status[0]["last_error"], Value::Null);
+}
+
+#[test]
+fn sync_in_disabled_mode_says_so_and_a_dry_run_writes_nothing() {
+    let env = TestEnv::new();
+    let (code, out, _) = env.run("sync");
+    assert_eq!(code, 0);
+    assert!(out.contains("The integration is disabled"), "{out}");
+    let (code, out, err) = env.run("sync --json");
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["mode"],
+        "disabled"
+    );
+    assert!(err.contains("disabled"), "{err}");
+    env.run("mode active");
+    let report = env.json("sync --dry-run --json");
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["remote_writes"], 0);
+    assert_eq!(env.snow.faults().writes(), 0);
+    assert!(
+        futures::executor::block_on(env.store.configs())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn sync_with_failures_exits_4_and_refused_credentials_exit_1() {
+    let env = TestEnv::new();
+    env.run("mode active");
+    env.snow
+        .faults()
+        .fail_next("create_company", 2, ApiErrorKind::Other);
+    let (code, _, err) = env.run("sync");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("retried by the next pass"), "{err}");
+    let status = env.json("status --json");
+    let failed: Vec<&Value> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] != "active")
+        .collect();
+    assert_eq!(failed.len(), 2);
+    assert!(
+        failed
+            .iter()
+            .all(|r| r["last_error"].is_string() || r["reason"].is_string())
+    );
+
+    let env = TestEnv::new();
+    env.run("mode active");
+    env.ninja
+        .faults()
+        .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
+    let (code, _, err) = env.run("sync --json");
+    assert_eq!(code, 1);
+    assert!(err.contains("credentials were refused"), "{err}");
+    assert_eq!(env.snow.faults().writes(), 0);
+}
+
+#[test]
+fn a_listing_that_fails_is_a_runtime_failure() {
+    // Nothing configured yet: the failed listing leaves only a retry hint.
+    let env = TestEnv::new();
+    env.run("mode active");
+    env.snow
+        .faults()
+        .fail_next("companies", 1, ApiErrorKind::Transient);
+    let (code, _, err) = env.run("sync");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("could not read everything"), "{err}");
+    assert_eq!(env.snow.faults().writes(), 0);
+    // Configured organizations: their outcomes are unknown, never concluded absent.
+    assert_eq!(env.run("sync").0, 0);
+    env.clock.advance(chrono::Duration::minutes(5));
+    env.ninja
+        .faults()
+        .fail_next("organizations", 1, ApiErrorKind::Transient);
+    let (code, _, err) = env.run("sync");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("listing NinjaOne organizations failed"),
+        "{err}"
+    );
+    let status = env.json("status --json");
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "active")
+    );
+}
+
+#[test]
+fn a_remote_failure_while_adding_exits_1_and_says_what_to_do() {
+    let env = TestEnv::new();
+    env.run("mode inactive");
+    env.ninja
+        .faults()
+        .fail_next("organization", 1, ApiErrorKind::Unauthorized);
+    let (code, _, err) = env.run(&format!("add --org 1 --company {}", env.company(0)));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("NINJAONE_CLIENT_ID and NINJAONE_CLIENT_SECRET"),
+        "{err}"
+    );
+    assert!(
+        futures::executor::block_on(env.store.config(org(1)))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn audit_lists_changes_and_refusals() {
+    let env = TestEnv::new();
+    env.run("mode inactive");
+    env.run(&format!("add --org 2 --company {}", env.company(1)));
+    env.run("mode active");
+    env.run(&format!("add --org 3 --company {}", env.company(2)));
+    let all = env.json("audit --json");
+    let actions: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["set_mode", "add_config", "set_mode", "add_config"]
+    );
+    assert_eq!(all[3]["outcome"], "refused");
+    assert!(
+        all[3]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("automatic sync is on")
+    );
+    let only = env.json("audit --org 2 --json");
+    assert_eq!(only.as_array().map(Vec::len), Some(1));
+    assert_eq!(only[0]["organization_id"], 2);
+    let (code, out, _) = env.run("audit");
+    assert_eq!(code, 0);
+    assert!(out.contains("ACTION") && out.contains("refused: "), "{out}");
+}
+
+#[test]
+fn progress_only_on_a_terminal_and_never_with_json() {
+    let mut env = TestEnv::new();
+    env.run("mode active");
+    env.terminal = true;
+    let (_, _, err) = env.run("sync --dry-run");
+    assert!(err.contains("running a sync pass"), "{err}");
+    let (_, out, err) = env.run("sync --dry-run --json");
+    assert!(!err.contains("running") && !out.contains("running"));
+    let (_, _, err) = env.run("-q sync --dry-run");
+    assert!(err.is_empty(), "{err}");
+    env.terminal = false;
+    let (_, _, err) = env.run("sync --dry-run");
+    assert!(!err.contains("running"), "{err}");
+}
+
+#[test]
+fn quiet_and_verbose() {
+    let env = TestEnv::new();
+    let (code, out, _) = env.run("-q mode active");
+    assert_eq!((code, out.as_str()), (0, ""));
+    env.run("sync");
+    let (_, quiet, _) = env.run("sync -q");
+    assert!(quiet.is_empty(), "{quiet}");
+    let (_, normal, _) = env.run("sync");
+    let (_, verbose, _) = env.run("sync -v");
+    assert!(
+        !normal.contains("unchanged  ") && verbose.contains("unchanged"),
+        "{normal}\n{verbose}"
+    );
+    assert_eq!(
+        futures::executor::block_on(env.store.config(org(1)))
+            .unwrap()
+            .map(|c| c.status()),
+        Some(SyncStatus::Active)
+    );
+}
+
+#[test]
+fn incidents_is_not_available_yet() {
+    let env = TestEnv::new();
+    let (code, out, err) = env.run("incidents --json");
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("not available yet"), "{err}");
+}

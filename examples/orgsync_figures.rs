@@ -1,0 +1,183 @@
+//! The issue's figures: `orgsync sync`, run twice, for a tenant of 2,000 NinjaOne organizations
+//! and 10,000 ServiceNow companies served by `testing::FakeServer` on loopback — requests per
+//! run (from the server's log), writes, and wall time.
+//!
+//! ```text
+//! cargo run --release --features http,test-util --example orgsync_figures
+//! ```
+//!
+//! It runs the `orgsync` command code itself (examples/orgsync/app) in this process, over the
+//! HTTP clients and a JSON state file in a temporary directory, so the numbers are those of
+//! the CLI minus process start-up. 1,800 organizations have a company of the same name; 200
+//! get one created by the first run. The second run must write nothing.
+
+#[path = "orgsync/app/mod.rs"]
+mod app;
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::{Environment, Exit, Io, RemoteSettings, Remotes, SetupError};
+use ninjaone_servicenow::clock::{Clock, SystemClock};
+use ninjaone_servicenow::http::{
+    NinjaOneClient, NinjaOneConfig, Secret, ServiceNowClient, ServiceNowConfig,
+};
+use ninjaone_servicenow::ports::{ConfigStore, StoreError};
+use ninjaone_servicenow::store::JsonFileStore;
+use ninjaone_servicenow::testing::{Api, FakeNinjaOne, FakeServer, FakeServiceNow};
+
+const ORGANIZATIONS: usize = 2_000;
+const COMPANIES: usize = 10_000;
+const MATCHING: usize = 1_800;
+
+/// The CLI's surroundings, pointed at the fake server.
+struct Figures {
+    vars: BTreeMap<&'static str, String>,
+}
+
+impl Environment for Figures {
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+
+    fn connect(&self, settings: &RemoteSettings) -> Result<Remotes, SetupError> {
+        let refused = |err: &dyn std::fmt::Display| SetupError(err.to_string());
+        let ninjaone = NinjaOneConfig::new(
+            &settings.ninjaone_base,
+            settings.ninjaone_client_id.clone(),
+            Secret::new(settings.ninjaone_client_secret.expose()),
+        )
+        .and_then(NinjaOneClient::new)
+        .map_err(|e| refused(&e))?;
+        let servicenow = ServiceNowConfig::basic(
+            &settings.servicenow_instance,
+            settings.servicenow_username.clone(),
+            Secret::new(settings.servicenow_password.expose()),
+        )
+        .and_then(ServiceNowClient::new)
+        .map_err(|e| refused(&e))?;
+        Ok(Remotes {
+            ninjaone: Arc::new(ninjaone),
+            servicenow: Arc::new(servicenow),
+        })
+    }
+
+    fn open_store(&self, path: &Path) -> Result<Arc<dyn ConfigStore>, StoreError> {
+        Ok(Arc::new(JsonFileStore::open(path)?))
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
+
+    fn stderr_is_terminal(&self) -> bool {
+        false
+    }
+}
+
+/// Runs one command line in-process; returns its exit status and output.
+fn orgsync(runtime: &tokio::runtime::Runtime, env: &Figures, line: &str) -> (Exit, String, String) {
+    let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let exit = {
+        let mut io = Io {
+            out: &mut out,
+            err: &mut err,
+        };
+        runtime.block_on(app::run(&args, env, &mut io))
+    };
+    (
+        exit,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut servicenow = FakeServiceNow::builder().companies(MATCHING);
+    for i in 1..=COMPANIES - MATCHING {
+        servicenow = servicenow.company(format!("Unrelated Customer {i:05}"), true);
+    }
+    let server = runtime.block_on(FakeServer::start(
+        FakeNinjaOne::builder()
+            .organizations(ORGANIZATIONS)
+            .roles_standard()
+            .build(),
+        servicenow.build(),
+    ));
+    let dir = tempfile::tempdir()?;
+    let env = Figures {
+        vars: BTreeMap::from([
+            ("NINJAONE_BASE_URL", server.ninjaone_origin()),
+            (
+                "NINJAONE_CLIENT_ID",
+                FakeServer::NINJAONE_CLIENT_ID.to_owned(),
+            ),
+            (
+                "NINJAONE_CLIENT_SECRET",
+                FakeServer::NINJAONE_CLIENT_SECRET.to_owned(),
+            ),
+            ("SERVICENOW_INSTANCE", server.servicenow_origin()),
+            (
+                "SERVICENOW_USERNAME",
+                FakeServer::SERVICENOW_USERNAME.to_owned(),
+            ),
+            (
+                "SERVICENOW_PASSWORD",
+                FakeServer::SERVICENOW_PASSWORD.to_owned(),
+            ),
+            (
+                "ORGSYNC_STATE",
+                dir.path().join("orgsync-state.json").display().to_string(),
+            ),
+        ]),
+    };
+    println!(
+        "Tenant: {ORGANIZATIONS} NinjaOne organizations; {COMPANIES} ServiceNow companies, \
+         {MATCHING} named like an organization."
+    );
+    let (exit, _, err) = orgsync(&runtime, &env, "mode active");
+    if exit != Exit::Done {
+        return Err(format!("`orgsync mode active` failed: {err}").into());
+    }
+    for run in 1..=2 {
+        server.clear_log();
+        let started = Instant::now();
+        let (exit, out, err) = orgsync(&runtime, &env, "sync");
+        let elapsed = started.elapsed();
+        let log = server.requests();
+        let count = |api: Api, writes: bool| {
+            log.iter()
+                .filter(|r| r.api == api && !r.is_token_request() && r.is_write() == writes)
+                .count()
+        };
+        let tokens = log.iter().filter(|r| r.is_token_request()).count();
+        println!(
+            "sync #{run}: exit {}, {:.3} s wall; {} requests: NinjaOne {} reads, ServiceNow {} \
+             reads + {} writes, {} token request(s)",
+            exit.code(),
+            elapsed.as_secs_f64(),
+            log.len(),
+            count(Api::NinjaOne, false),
+            count(Api::ServiceNow, false),
+            count(Api::ServiceNow, true),
+            tokens,
+        );
+        if let Some(summary) = out.lines().next() {
+            println!("  {summary}");
+        }
+        if exit != Exit::Done {
+            return Err(format!("sync #{run} exited {}: {err}", exit.code()).into());
+        }
+        if run == 2 && count(Api::ServiceNow, true) + count(Api::NinjaOne, true) > 0 {
+            return Err("the second sync wrote to ServiceNow; it must write nothing".into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! The built `orgsync` example binary end to end, against `testing::FakeServer` over HTTP with
+//! its environment variables: exit codes, JSON field names, what reaches the server, and that
+//! no secret or token appears in any output.
+//!
+//! The binary is found next to this test executable (`target/<profile>/examples/orgsync`):
+//! `cargo test --all-features` builds every example before it runs any test. To run this file
+//! alone, build the example first: `cargo build --all-features --example orgsync`.
+//!
+//! These tests need the real HTTP clients (`http` module, branch h-http). On a branch that
+//! carries the TEMP placeholder of the `http` module instead, every remote call fails, and the
+//! tests that reach a server fail with it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ninjaone_servicenow::ports::ConfigStore;
+use ninjaone_servicenow::store::JsonFileStore;
+use ninjaone_servicenow::testing::{Api, FakeNinjaOne, FakeServer, FakeServiceNow};
+use serde_json::Value;
+
+/// The example binary, beside this test's own executable.
+fn orgsync_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    // target/<profile>/deps/orgsync_cli-<hash> -> target/<profile>
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lies in target/<profile>/deps");
+    let binary = profile
+        .join("examples")
+        .join(format!("orgsync{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `cargo test --all-features` (which builds the examples first) or \
+         `cargo build --all-features --example orgsync`",
+        binary.display()
+    );
+    binary
+}
+
+/// A tenant on a fake server, a state file in a temporary directory, and a way to run the
+/// binary against them.
+struct Setup {
+    runtime: tokio::runtime::Runtime,
+    server: FakeServer,
+    dir: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Setup {
+    /// Five organizations; companies named like the first three.
+    fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime.block_on(FakeServer::start(
+            FakeNinjaOne::builder()
+                .organizations(5)
+                .roles_standard()
+                .build(),
+            FakeServiceNow::builder().companies(3).build(),
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("NINJAONE_BASE_URL", server.ninjaone_origin()),
+            (
+                "NINJAONE_CLIENT_ID",
+                FakeServer::NINJAONE_CLIENT_ID.to_owned(),
+            ),
+            (
+                "NINJAONE_CLIENT_SECRET",
+                FakeServer::NINJAONE_CLIENT_SECRET.to_owned(),
+            ),
+            ("SERVICENOW_INSTANCE", server.servicenow_origin()),
+            (
+                "SERVICENOW_USERNAME",
+                FakeServer::SERVICENOW_USERNAME.to_owned(),
+            ),
+            (
+                "SERVICENOW_PASSWORD",
+                FakeServer::SERVICENOW_PASSWORD.to_owned(),
+            ),
+            (
+                "ORGSYNC_STATE",
+                dir.path().join("state.json").display().to_string(),
+            ),
+        ];
+        Self {
+            runtime,
+            server,
+            dir,
+            env,
+        }
+    }
+
+    fn set(&mut self, name: &'static str, value: &str) {
+        self.env.retain(|(n, _)| *n != name);
+        self.env.push((name, value.to_owned()));
+    }
+
+    fn company(&self, index: usize) -> String {
+        self.server.servicenow().all_companies()[index]
+            .sys_id
+            .to_string()
+    }
+
+    /// Runs `orgsync <line>`; checks that no secret or token is in its output.
+    fn run(&self, line: &str) -> (i32, String, String) {
+        let output: Output = Command::new(orgsync_binary())
+            .args(line.split_whitespace())
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.dir.path())
+            .output()
+            .expect("the orgsync binary runs");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let mut secrets = vec![
+            FakeServer::NINJAONE_CLIENT_SECRET.to_owned(),
+            FakeServer::SERVICENOW_PASSWORD.to_owned(),
+        ];
+        secrets.extend(self.server.issued_tokens());
+        for secret in &secrets {
+            assert!(
+                !stdout.contains(secret.as_str()) && !stderr.contains(secret.as_str()),
+                "`orgsync {line}` printed a secret or token"
+            );
+        }
+        (output.status.code().unwrap_or(-1), stdout, stderr)
+    }
+
+    fn json(&self, line: &str) -> Value {
+        let (code, out, err) = self.run(line);
+        assert_eq!(code, 0, "`orgsync {line}`: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("`orgsync {line}`: {e}: {out}"))
+    }
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+fn sorted<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names
+}
+
+#[test]
+fn help_and_version_send_nothing() {
+    let setup = Setup::new();
+    let (code, out, _) = setup.run("--help");
+    assert_eq!(code, 0);
+    assert!(out.contains("Exit codes"));
+    let (code, out, _) = setup.run("--version");
+    assert_eq!(code, 0);
+    assert!(out.starts_with("orgsync "));
+    assert_eq!(setup.run("sync --frobnicate").0, 2);
+    assert!(setup.server.requests().is_empty());
+}
+
+#[test]
+fn a_state_file_held_by_another_process_is_exit_1() {
+    let setup = Setup::new();
+    let held = JsonFileStore::open(setup.dir.path().join("state.json")).unwrap();
+    let (code, _, err) = setup.run("status");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("in use by another orgsync process"), "{err}");
+    drop(held);
+}
+
+#[test]
+fn manual_mode_add_sync_status_audit_then_a_second_sync_writes_nothing() {
+    let setup = Setup::new();
+    assert_eq!(setup.run("mode inactive").0, 0);
+    let (code, _, err) = setup.run("ci-mapping set servers 9=cmdb_ci_win_server");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = setup.run(&format!(
+        "add --org 1 --company {} --ci-mapping servers --allow-incidents",
+        setup.company(0)
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("will be synced"), "{out}");
+
+    // Active mode: a manual add is refused by state.
+    assert_eq!(setup.run("mode active").0, 0);
+    let (code, _, err) = setup.run(&format!("add --org 2 --company {}", setup.company(1)));
+    assert_eq!(code, 3, "{err}");
+
+    let report = setup.json("sync --json");
+    assert_eq!(
+        keys(&report),
+        sorted(&[
+            "mode",
+            "dry_run",
+            "started_at",
+            "finished_at",
+            "remote_writes",
+            "counts",
+            "needs_approval",
+            "approved_by",
+            "stopped",
+            "next_run_at",
+            "outcomes",
+        ])
+    );
+    assert_eq!(report["counts"]["created"], 2, "{report}");
+    assert_eq!(
+        keys(&report["outcomes"][0]),
+        sorted(&[
+            "organization_id",
+            "organization_name",
+            "status",
+            "outcome",
+            "company_sys_id",
+            "detail",
+        ])
+    );
+
+    let status = setup.json("status --json");
+    let rows = status.as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    for row in rows {
+        assert_eq!(
+            keys(row),
+            sorted(&[
+                "organization_id",
+                "company_sys_id",
+                "customer_account_sys_id",
+                "status",
+                "reason",
+                "allow_incidents",
+                "tickets",
+                "ci_mappings",
+                "last_error",
+                "attempts",
+                "next_attempt_at",
+                "updated_at",
+            ])
+        );
+        assert_eq!(row["status"], "active");
+    }
+    assert_eq!(rows[0]["allow_incidents"], true);
+
+    let (code, out, _) = setup.run("audit");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("add_config") && out.contains("refused"),
+        "{out}"
+    );
+
+    setup.server.clear_log();
+    let (code, _, err) = setup.run("sync");
+    assert_eq!(code, 0, "{err}");
+    let log = setup.server.requests();
+    assert!(!log.is_empty());
+    let writes: Vec<_> = log.iter().filter(|r| r.is_write()).collect();
+    assert!(writes.is_empty(), "the second sync wrote: {writes:?}");
+    // Only the contract's terms in sysparm_query (the server answers anything else 400).
+    assert!(log.iter().all(|r| r.status < 400), "{log:?}");
+}
+
+#[test]
+fn a_refused_origin_is_exit_2_before_any_request() {
+    let mut setup = Setup::new();
+    setup.set("NINJAONE_BASE_URL", "http://ninjaone.example.com");
+    let (code, _, err) = setup.run("sync");
+    assert_eq!(code, 2, "{err}");
+    setup.set("NINJAONE_BASE_URL", &setup.server.ninjaone_origin());
+    setup.set(
+        "SERVICENOW_INSTANCE",
+        "https://user:pw@acme.service-now.com",
+    );
+    assert_eq!(setup.run("status").0, 2);
+    assert!(setup.server.requests().is_empty());
+}
+
+#[test]
+fn a_wrong_password_is_exit_1_and_changes_nothing() {
+    let mut setup = Setup::new();
+    assert_eq!(setup.run("mode active").0, 0);
+    setup.set("SERVICENOW_PASSWORD", "not-the-password");
+    let (code, _, err) = setup.run("sync");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("credentials"), "{err}");
+    assert!(!err.contains("not-the-password"));
+    assert!(setup.server.requests().iter().all(|r| !r.is_write()));
+    assert!(setup.runtime.block_on(async {
+        JsonFileStore::open(setup.dir.path().join("state.json"))
+            .unwrap()
+            .configs()
+            .await
+            .unwrap()
+            .is_empty()
+    }));
+    assert_eq!(setup.server.tokens_issued(Api::ServiceNow), 0);
+}
