@@ -211,6 +211,7 @@ fn manual_mode_add_sync_status_audit_then_a_second_sync_writes_nothing() {
             "stopped",
             "next_run_at",
             "outcomes",
+            "ci",
         ])
     );
     assert_eq!(report["counts"]["created"], 2, "{report}");

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::OrganizationSync;
 use super::error::SyncError;
-use super::throttle::{after, credentials};
 use super::report::{ApplyMode, FailureKind, NextRun, Report};
+use super::throttle::{after, credentials};
 use crate::model::{
     CiClass, CiItemResult, CiMapping, CiOperation, CiRecord, Device, DeviceId, OrganizationId,
     SyncConfig, SyncStatus, SysId,

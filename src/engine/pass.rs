@@ -91,9 +91,8 @@ impl OrganizationSync {
                 next_run,
                 ci_mappings,
             } => {
-                let (mut report, saved) = self
-                    .apply_plan(report, planned, configs, next_run)
-                    .await?;
+                let (mut report, saved) =
+                    self.apply_plan(report, planned, configs, next_run).await?;
                 if report.stop.is_none() {
                     self.push_cis(apply, saved.values(), &ci_mappings, &mut report)
                         .await?;

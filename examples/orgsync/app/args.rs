@@ -587,6 +587,8 @@ Environment:
   SERVICENOW_USERNAME      ServiceNow integration user (Basic auth)
   SERVICENOW_PASSWORD      its password
   ORGSYNC_STATE            the JSON state file (default ./orgsync-state.json)
+  ORGSYNC_INTEGRATION_ID   this integration's id in incidents' correlation ids (default orgsync;
+                           letters, digits, . _ -); two integrations on one ServiceNow must differ
 
 Exit codes: 0 done; 1 runtime failure (network, authentication, remote API, state file in use);
 2 usage error or invalid input; 3 refused by the current state; 4 the pass finished but some

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ninjaone_servicenow::clock::Clock;
+use ninjaone_servicenow::engine::incidents::{IncidentReport, IncidentRouter, IncidentSettings};
 use ninjaone_servicenow::engine::{
     Actor, ApplyMode, ConfigChanges, ConfigDraft, NextRun, OrganizationSync, Outcome, Problem,
     Report, SyncError,
@@ -32,6 +33,9 @@ use output::{AuditJson, ConfigRow, SyncJson, or_dash, table};
 
 /// The state file used when `ORGSYNC_STATE` is not set.
 pub const DEFAULT_STATE: &str = "./orgsync-state.json";
+
+/// The integration id used when `ORGSYNC_INTEGRATION_ID` is not set.
+pub const DEFAULT_INTEGRATION_ID: &str = "orgsync";
 
 /// The name the integration acts (and is audited) as: a system administrator.
 pub const ACTOR: &str = "orgsync";
@@ -244,12 +248,32 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
         .var("ORGSYNC_STATE")
         .filter(|p| !p.trim().is_empty())
         .map_or_else(|| PathBuf::from(DEFAULT_STATE), PathBuf::from);
+    let integration_id = env
+        .var("ORGSYNC_INTEGRATION_ID")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_INTEGRATION_ID.to_owned());
+    let incident_settings = IncidentSettings::new(integration_id).map_err(|err| {
+        Failed::new(
+            Exit::Usage,
+            format!("ORGSYNC_INTEGRATION_ID is refused: {err}"),
+        )
+        .hint("use 1 to 32 letters, digits, '.', '_' or '-'; no request was sent")
+    })?;
     let store = env
         .open_store(&path)
         .map_err(|err| store_failure(&path, &err))?;
-    let sync = OrganizationSync::new(remotes.ninjaone, remotes.servicenow, store, env.clock());
+    let clock = env.clock();
+    let router = IncidentRouter::new(
+        Arc::clone(&remotes.ninjaone),
+        Arc::clone(&remotes.servicenow),
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        incident_settings,
+    );
+    let sync = OrganizationSync::new(remotes.ninjaone, remotes.servicenow, store, clock);
     let ctx = Ctx {
         sync,
+        router,
         actor: Actor::administrator(ACTOR),
         verbosity: cli.verbosity,
         terminal: env.stderr_is_terminal(),
@@ -259,6 +283,7 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
 
 struct Ctx {
     sync: OrganizationSync,
+    router: IncidentRouter,
     actor: Actor,
     verbosity: Verbosity,
     terminal: bool,
@@ -428,7 +453,7 @@ impl Ctx {
                 json,
             } => self.run_sync(*dry_run, *approve_deletions, *json, io).await,
             Command::Status { json } => self.status(*json, io).await,
-            Command::Incidents { dry_run, json } => incidents(*dry_run, *json),
+            Command::Incidents { dry_run, json } => self.incidents(*dry_run, *json, io).await,
             Command::Audit { org, json } => self.audit(*org, *json, io).await,
             Command::Help(_) | Command::Version => Ok(Exit::Done),
         }
@@ -730,6 +755,97 @@ impl Ctx {
         Ok(Exit::Done)
     }
 
+    /// `incidents`: one incident pass — a ticket for each new alert of an organization whose
+    /// configuration is active and allows incidents, the tickets of cleared alerts resolved.
+    async fn incidents(&self, dry_run: bool, json: bool, io: &mut Io<'_>) -> Result<Exit, Failed> {
+        let progress = self.terminal && !json && self.verbosity != Verbosity::Quiet;
+        if progress {
+            let _ = write!(io.err, "orgsync: running an incident pass…");
+            let _ = io.err.flush();
+        }
+        let mode = if dry_run {
+            ApplyMode::DryRun
+        } else {
+            ApplyMode::Apply
+        };
+        let result = self.router.run_once(mode).await;
+        if progress {
+            let _ = write!(io.err, "\r\x1b[K");
+        }
+        let report = result.map_err(|e| sync_failure(&e))?;
+        if json {
+            json_line(io, &report)?;
+        } else {
+            self.print_incidents(&report, io);
+        }
+        if let Some(stop) = &report.stop {
+            return Err(Failed::new(
+                Exit::Failure,
+                format!("the incident pass stopped: {stop}"),
+            ));
+        }
+        if !report.listing_problems.is_empty() {
+            return Err(Failed::new(
+                Exit::Failure,
+                format!(
+                    "the incident pass could not read everything it needs: {}",
+                    report.listing_problems.join("; ")
+                ),
+            )
+            .hint("check the network and the instances, then run again; nothing was created or resolved from what could not be read"));
+        }
+        if report.failed + report.unknown > 0 {
+            self.note(
+                io,
+                &format!(
+                    "{} alert(s) failed or could not be decided; the next pass retries them.",
+                    report.failed + report.unknown
+                ),
+            );
+            return Ok(Exit::Partial);
+        }
+        Ok(Exit::Done)
+    }
+
+    fn print_incidents(&self, report: &IncidentReport, io: &mut Io<'_>) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let kind = if report.apply_mode == ApplyMode::DryRun {
+            "Incident dry run (nothing written)"
+        } else {
+            "Incident pass"
+        };
+        let _ = writeln!(
+            io.out,
+            "{kind}: {} open alert(s); {} created, {} adopted, {} resolved, {} finished elsewhere, \
+             {} skipped, {} failed, {} unknown; {} remote write(s).",
+            report.alerts,
+            report.created,
+            report.adopted,
+            report.resolved,
+            report.finished_elsewhere,
+            report.skipped,
+            report.failed,
+            report.unknown,
+            report.remote_writes
+        );
+        for (reason, count) in &report.skip_reasons {
+            let _ = writeln!(io.out, "  skipped {count}: {reason}");
+        }
+        if self.verbosity == Verbosity::Verbose {
+            for line in &report.outcomes {
+                let _ = writeln!(
+                    io.out,
+                    "  {} {} {}",
+                    line.alert,
+                    line.number.as_deref().unwrap_or("-"),
+                    line.outcome
+                );
+            }
+        }
+    }
+
     fn print_report(&self, report: &Report, io: &mut Io<'_>) {
         if self.verbosity == Verbosity::Quiet
             || report.mode == ninjaone_servicenow::model::IntegrationMode::Disabled
@@ -838,19 +954,4 @@ impl Ctx {
         );
         Ok(Exit::Done)
     }
-}
-
-/// `incidents`: one incident pass.
-///
-/// WIRE-INCIDENTS: this is the single place to wire the incident router once it has landed:
-/// build `engine::IncidentRouter::new(ninja, sn, store, clock, IncidentSettings::default())`
-/// next to the `OrganizationSync` in `execute`, call `run_once(ApplyMode::DryRun | Apply)` here,
-/// print its `IncidentReport` (`--json`: serialized as is) and map failures as `run_sync` does.
-fn incidents(dry_run: bool, json: bool) -> Result<Exit, Failed> {
-    let _ = (dry_run, json);
-    Err(Failed::new(
-        Exit::Failure,
-        "the incidents command is not available yet in this build",
-    )
-    .hint("use a build of orgsync that includes the incident router"))
 }

@@ -3,10 +3,13 @@
 //! # JSON field names (stable)
 //! `status --json`: an array of objects with exactly the fields of [`ConfigRow`].
 //! `sync --json`: one object with exactly the fields of [`SyncJson`]; each outcome has the
-//! fields of [`OutcomeJson`]. `audit --json`: an array of [`AuditJson`]. Times are RFC 3339 UTC.
+//! fields of [`OutcomeJson`]; `ci` is the CMDB step's `CiReport` as the library serializes it
+//! (null when no active configuration has CI mappings). `incidents --json`: the library's
+//! `IncidentReport` as it serializes it. `audit --json`: an array of [`AuditJson`]. Times are
+//! RFC 3339 UTC.
 
 use chrono::{DateTime, Utc};
-use ninjaone_servicenow::engine::{Outcome, Report, ReportCounts};
+use ninjaone_servicenow::engine::{CiReport, Outcome, Report, ReportCounts};
 use ninjaone_servicenow::model::{AuditEntry, AuditOutcome, SyncConfig};
 use serde::Serialize;
 
@@ -91,6 +94,8 @@ pub struct SyncJson {
     /// When to run again, when something is waiting (a backoff, a rate limit).
     pub next_run_at: Option<DateTime<Utc>>,
     pub outcomes: Vec<OutcomeJson>,
+    /// The CMDB step: devices sent, skipped, failed; null when nothing was to be pushed.
+    pub ci: Option<CiReport>,
 }
 
 fn status_name(status: Option<ninjaone_servicenow::model::SyncStatus>) -> Option<String> {
@@ -132,6 +137,7 @@ impl From<&Report> for SyncJson {
                     detail: line.outcome.to_string(),
                 })
                 .collect(),
+            ci: report.ci.clone(),
         }
     }
 }
