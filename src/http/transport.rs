@@ -185,6 +185,8 @@ pub(crate) fn reply_kind(reply: &Reply) -> ApiErrorKind {
 struct Failure {
     error: ApiError,
     hint: RetryHint,
+    /// The HTTP status, when there was an answer.
+    status: Option<u16>,
 }
 
 /// The shared transport.
@@ -303,19 +305,24 @@ impl Transport {
             attempt,
             status = tracing::field::Empty,
         );
-        async {
-            let result = self.attempt_inner(call, auth, decode).await;
-            match &result {
-                Ok(reply) => {
-                    tracing::Span::current().record("status", reply.status.as_u16());
-                    tracing::debug!("response");
-                }
-                Err(failure) => tracing::debug!(error = %failure.error.kind(), "failed"),
+        let result = self
+            .attempt_inner(call, auth, decode)
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
+        match &result {
+            Ok(reply) => {
+                span.record("status", reply.status.as_u16());
+                tracing::debug!("response");
             }
-            result
+            Err(failure) => {
+                if let Some(status) = failure.status {
+                    span.record("status", status);
+                }
+                tracing::debug!(error = %failure.error.kind(), "failed");
+            }
         }
-        .instrument(span)
-        .await
+        result
     }
 
     async fn attempt_inner(
@@ -332,6 +339,7 @@ impl Transport {
                 format!("the {service} client was shut down"),
             ),
             hint: RetryHint::Never,
+            status: None,
         })?;
         let mut url = self.origin.clone();
         url.set_path(&call.path);
@@ -389,6 +397,7 @@ impl Transport {
                     ),
                 ),
                 hint: RetryHint::Never,
+                status: Some(status.as_u16()),
             });
         }
         let body = self.read_body(&what, response).await?;
@@ -411,7 +420,11 @@ impl Transport {
             408 | 500..=599 => RetryHint::IfReplaySafe,
             _ => RetryHint::Never,
         };
-        Err(Failure { error, hint })
+        Err(Failure {
+            error,
+            hint,
+            status: Some(status.as_u16()),
+        })
     }
 
     fn network_failure(&self, what: &str, e: reqwest::Error) -> Failure {
@@ -438,6 +451,7 @@ impl Transport {
         Failure {
             error: ApiError::new(ApiErrorKind::Transient, message).with_source(e.without_url()),
             hint,
+            status: None,
         }
     }
 
@@ -448,6 +462,7 @@ impl Transport {
     ) -> Result<Vec<u8>, Failure> {
         let cap = self.options.max_response_bytes;
         let service = self.service;
+        let status = response.status().as_u16();
         let too_large = || Failure {
             error: ApiError::new(
                 ApiErrorKind::InvalidResponse,
@@ -457,6 +472,7 @@ impl Transport {
                 ),
             ),
             hint: RetryHint::Never,
+            status: Some(status),
         };
         if response
             .content_length()
@@ -487,6 +503,7 @@ impl Transport {
                         )
                         .with_source(e.without_url()),
                         hint: RetryHint::IfReplaySafe,
+                        status: Some(status),
                     });
                 }
             }
