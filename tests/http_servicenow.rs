@@ -347,7 +347,7 @@ async fn gets_and_patches_are_retried_after_5xx_but_a_create_never_is() {
             ("GET", _) if n < 2 => envelope(503, "Service Unavailable", "try later"),
             ("GET", _) => Reply::json(200, json!({"result": []})),
             ("POST", _) => envelope(503, "Service Unavailable", "node restarting"),
-            ("PATCH", _) if n % 2 == 0 => Reply::empty(502),
+            ("PATCH", _) if n.is_multiple_of(2) => Reply::empty(502),
             ("PATCH", _) => {
                 Reply::json(200, json!({"result": {"sys_id": sys_id(1), "state": "6"}}))
             }

@@ -14,7 +14,8 @@ use crate::ports::{ApiError, ApiErrorKind};
 /// How long before expiry a token is replaced, at most.
 const MARGIN: Duration = Duration::from_secs(300);
 
-/// A token as issued.
+/// A token as issued (`Debug` is redacted through [`Secret`]).
+#[derive(Debug)]
 pub(crate) struct Token {
     /// The access token.
     pub(crate) access: Secret,

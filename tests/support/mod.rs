@@ -3,6 +3,7 @@
 //! would refuse to send: truncated transfers, silence).
 #![allow(dead_code)]
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -80,6 +81,7 @@ pub enum Reply {
 }
 
 impl Reply {
+    #[allow(clippy::needless_pass_by_value)] // call sites pass `json!(..)` directly
     pub fn json(status: u16, body: serde_json::Value) -> Self {
         Self::Http {
             status,
@@ -216,7 +218,7 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
                 body.len()
             );
             for (k, v) in headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
+                let _ = write!(out, "{k}: {v}\r\n");
             }
             out.push_str("\r\n");
             let mut bytes = out.into_bytes();
