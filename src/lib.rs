@@ -13,6 +13,7 @@
 //!   [`ports::ServiceNowApi`], [`ports::ConfigStore`]), their errors and paging;
 //! - [`clock`]: time as a dependency;
 //! - [`store`]: ready [`ports::ConfigStore`]s — in memory and a locked JSON file;
+//! - `http` (feature `http`): HTTP clients for both APIs, on reqwest and tokio;
 //! - `testing` (feature `test-util`): in-memory fakes of both APIs and the store contract suite.
 //!
 //! The core has no async runtime: every future is runtime-agnostic.

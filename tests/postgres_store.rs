@@ -5,6 +5,7 @@
 //! Without `ORGSYNC_TEST_DATABASE_URL` every test prints a SKIPPED line and passes; `.ci/run`
 //! always provides one (see `.ci/postgres.sh`).
 
+#[path = "support/workers.rs"]
 mod support;
 
 use std::io::Write;

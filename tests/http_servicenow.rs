@@ -1,0 +1,760 @@
+//! The ServiceNow HTTP client against a local server: key paging, the contract's encoded-query
+//! terms only, the error envelope, HTML and broken bodies, retries (GET and PATCH yes, a POST
+//! create never after an unknown failure), Customer Service Management detection, cases,
+//! identification and reconciliation, Basic auth and the OAuth password grant with refresh.
+
+#[path = "support/http_server.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use ninjaone_servicenow::http::{EncodedQuery, Secret, ServiceNowClient, ServiceNowConfig};
+use ninjaone_servicenow::model::{
+    CaseState, CaseUpdate, CiItem, CorrelationId, IncidentState, IncidentUpdate, Level, NewCase,
+    NewCompany, NewIncident, SysId,
+};
+use ninjaone_servicenow::ports::{
+    ApiErrorKind, IncidentQuery, PageRequest, ServiceNowApi, collect_all,
+};
+use serde_json::json;
+use support::{Reply, Request, Server, base64, fast};
+
+const PASSWORD: &str = "sn-password-for-tests-77";
+const COMPANY_FIELDS: &str =
+    "sys_id,name,customer,vendor,manufacturer,parent,sys_created_on,sys_updated_on";
+
+fn basic(server: &Server) -> ServiceNowClient {
+    ServiceNowClient::new(
+        ServiceNowConfig::basic(&server.origin(), "integration", Secret::new(PASSWORD))
+            .unwrap()
+            .options(fast()),
+    )
+    .unwrap()
+}
+
+fn sys_id(n: u32) -> String {
+    format!("{:032x}", u64::from(n) * 7919)
+}
+
+fn sid(n: u32) -> SysId {
+    sys_id(n).parse().unwrap()
+}
+
+fn envelope(status: u16, message: &str, detail: &str) -> Reply {
+    Reply::json(
+        status,
+        json!({"error": {"message": message, "detail": detail}, "status": "failure"}),
+    )
+}
+
+/// The contract's encoded-query terms, checked independently of the crate's own parser: each
+/// term one of five shapes, in the contract's order, none twice.
+fn contract_query(q: &str) -> bool {
+    let mut rank = 0;
+    for term in q.split('^') {
+        let this = if let Some(v) = term.strip_prefix("correlation_idSTARTSWITH") {
+            if v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".:_-".contains(c))
+            {
+                return false;
+            }
+            1
+        } else if let Some(v) = term.strip_prefix("sys_created_on>=") {
+            let shape = v.len() == 19
+                && v.char_indices().all(|(i, c)| match i {
+                    4 | 7 => c == '-',
+                    10 => c == ' ',
+                    13 | 16 => c == ':',
+                    _ => c.is_ascii_digit(),
+                });
+            if !shape {
+                return false;
+            }
+            2
+        } else if term == "id=com.sn_customerservice" {
+            3
+        } else if let Some(v) = term.strip_prefix("sys_id>") {
+            if v.len() != 32
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+            {
+                return false;
+            }
+            4
+        } else if term == "ORDERBYsys_id" {
+            5
+        } else {
+            return false;
+        };
+        if this <= rank {
+            return false;
+        }
+        rank = this;
+    }
+    true
+}
+
+/// A tenant with `count` companies, paging by key; every query is checked and kept.
+fn tenant(count: u32, queries: Arc<Mutex<Vec<String>>>) -> Server {
+    Server::start(move |r: &Request| {
+        if let Some(q) = r.param("sysparm_query") {
+            queries.lock().unwrap().push(q.clone());
+            if !contract_query(&q) {
+                return envelope(400, "Invalid query", &q);
+            }
+        }
+        let after = r.param("sysparm_query").and_then(|q| {
+            q.split('^')
+                .find_map(|t| t.strip_prefix("sys_id>").map(str::to_owned))
+        });
+        let limit: usize = r
+            .param("sysparm_limit")
+            .map_or(10_000, |l| l.parse().unwrap());
+        match r.path.as_str() {
+            "/api/now/table/core_company" => {
+                let rows: Vec<_> = (1..=count)
+                    .map(|n| json!({"sys_id": sys_id(n), "name": format!("Company {n}"), "customer": "true", "parent": ""}))
+                    .filter(|row| after.as_deref().is_none_or(|a| row["sys_id"].as_str().unwrap() > a))
+                    .take(limit)
+                    .collect();
+                Reply::json(200, json!({"result": rows}))
+            }
+            "/api/now/table/incident" | "/api/now/table/sn_customerservice_case" => {
+                let rows: Vec<_> = (1..=3)
+                    .map(|n| json!({"sys_id": sys_id(n), "number": format!("X{n}"), "state": "1", "correlation_id": format!("ninjaone:acme:alert:{n}")}))
+                    .filter(|row| after.as_deref().is_none_or(|a| row["sys_id"].as_str().unwrap() > a))
+                    .take(limit)
+                    .collect();
+                Reply::json(200, json!({"result": rows}))
+            }
+            "/api/now/table/v_plugin" => Reply::json(
+                200,
+                json!({"result": [{"id": "com.sn_customerservice", "active": "active"}]}),
+            ),
+            "/api/now/table/customer_account" => Reply::json(200, json!({"result": []})),
+            _ => envelope(404, "No Record found", "Record doesn't exist"),
+        }
+    })
+}
+
+#[tokio::test]
+async fn companies_page_by_key_with_explicit_limit_fields_and_bare_references() {
+    let queries = Arc::new(Mutex::new(Vec::new()));
+    let server = tenant(25, Arc::clone(&queries));
+    let client = basic(&server);
+    let listing = collect_all(PageRequest::first(10), 100, |p| client.companies(p))
+        .await
+        .unwrap();
+    assert_eq!((listing.items.len(), listing.pages), (25, 3));
+    assert_eq!(
+        *queries.lock().unwrap(),
+        [
+            "ORDERBYsys_id".to_owned(),
+            format!("sys_id>{}^ORDERBYsys_id", sys_id(10)),
+            format!("sys_id>{}^ORDERBYsys_id", sys_id(20)),
+        ]
+    );
+    let auth = format!(
+        "Basic {}",
+        base64(format!("integration:{PASSWORD}").as_bytes())
+    );
+    for r in server.requests() {
+        assert_eq!(r.path, "/api/now/table/core_company");
+        assert_eq!(r.param("sysparm_limit").as_deref(), Some("10"));
+        assert_eq!(r.param("sysparm_fields").as_deref(), Some(COMPANY_FIELDS));
+        assert_eq!(
+            r.param("sysparm_exclude_reference_link").as_deref(),
+            Some("true")
+        );
+        assert_eq!(r.param("sysparm_offset"), None);
+        assert_eq!(r.header("authorization"), Some(auth.as_str()));
+    }
+    let s = client.stats();
+    assert_eq!((s.requests, s.reads, s.writes, s.retries), (3, 3, 0, 0));
+}
+
+#[tokio::test]
+async fn every_query_sent_is_made_only_of_the_contract_terms() {
+    let queries = Arc::new(Mutex::new(Vec::new()));
+    let server = tenant(7, Arc::clone(&queries));
+    let client = basic(&server);
+    collect_all(PageRequest::first(3), 100, |p| client.companies(p))
+        .await
+        .unwrap();
+    let prefix: CorrelationId = "ninjaone:acme:".parse().unwrap();
+    let since = Utc.with_ymd_and_hms(2024, 5, 1, 8, 30, 0).unwrap();
+    let query = IncidentQuery::with_prefix(prefix).created_since(since);
+    let incidents = collect_all(PageRequest::first(2), 100, |p| client.incidents(&query, p))
+        .await
+        .unwrap();
+    assert_eq!(incidents.items.len(), 3);
+    let cases = collect_all(PageRequest::first(2), 100, |p| client.cases(&query, p))
+        .await
+        .unwrap();
+    assert_eq!(cases.items.len(), 3);
+    assert!(client.customer_service_management().await.unwrap());
+    client
+        .customer_accounts(PageRequest::first(5))
+        .await
+        .unwrap();
+
+    let sent = queries.lock().unwrap().clone();
+    assert_eq!(sent.len(), 3 + 2 + 2 + 1 + 1);
+    for q in &sent {
+        assert!(contract_query(q), "not a contract query: {q}");
+        assert!(EncodedQuery::parse(q).is_ok(), "{q}");
+    }
+    assert!(sent.contains(
+        &"correlation_idSTARTSWITHninjaone:acme:^sys_created_on>=2024-05-01 08:30:00^ORDERBYsys_id"
+            .to_owned()
+    ));
+    assert!(sent.contains(&"id=com.sn_customerservice".to_owned()));
+    let plugin = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/now/table/v_plugin")
+        .unwrap();
+    assert_eq!(plugin.param("sysparm_fields").as_deref(), Some("id,active"));
+    assert_eq!(plugin.param("sysparm_limit").as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn a_server_that_caps_the_limit_and_says_next_is_followed() {
+    let server = Server::start(|r: &Request| {
+        let q = r.param("sysparm_query").unwrap();
+        let after = q
+            .split('^')
+            .find_map(|t| t.strip_prefix("sys_id>").map(str::to_owned));
+        let rows: Vec<_> = (1..=12)
+            .map(|n| json!({"sys_id": sys_id(n), "name": format!("C{n}")}))
+            .filter(|row| {
+                after
+                    .as_deref()
+                    .is_none_or(|a| row["sys_id"].as_str().unwrap() > a)
+            })
+            .collect();
+        let more = rows.len() > 5;
+        let rows: Vec<_> = rows.into_iter().take(5).collect();
+        let reply = Reply::json(200, json!({"result": rows}));
+        if more {
+            reply.header(
+                "Link",
+                "<https://x/api/now/table/core_company?sysparm_offset=5>;rel=\"next\"",
+            )
+        } else {
+            reply
+        }
+    });
+    let client = basic(&server);
+    let listing = collect_all(PageRequest::first(100), 100, |p| client.companies(p))
+        .await
+        .unwrap();
+    assert_eq!((listing.items.len(), listing.pages), (12, 3));
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_unauthorized_with_the_envelope_and_no_retry() {
+    let server = Server::start(|_: &Request| {
+        envelope(
+            401,
+            "User Not Authenticated",
+            "Required to provide Auth information",
+        )
+    });
+    let client = basic(&server);
+    let err = client.companies(PageRequest::first(10)).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Unauthorized);
+    assert!(err.message().contains("User Not Authenticated"), "{err}");
+    assert!(!format!("{err} {err:?}").contains(PASSWORD));
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn html_pages_are_reported_as_such_on_any_content_type() {
+    let server = Server::start(|r: &Request| {
+        if r.path.ends_with("core_company") {
+            Reply::text(
+                200,
+                "text/html; charset=utf-8",
+                "<html><head><title>Instance Hibernating page</title></head></html>",
+            )
+        } else {
+            Reply::text(200, "application/json", "  <!DOCTYPE html><html>SSO</html>")
+        }
+    });
+    let client = basic(&server);
+    for err in [
+        client.companies(PageRequest::first(10)).await.unwrap_err(),
+        client
+            .customer_accounts(PageRequest::first(10))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ApiErrorKind::InvalidResponse);
+        assert!(
+            err.message().contains("HTML") && err.message().contains("hibernating"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_row_is_rejected_alone_and_truncated_bodies_are_invalid() {
+    let server = Server::start(|r: &Request| match r.path.as_str() {
+        "/api/now/table/core_company" => Reply::json(
+            200,
+            json!({"result": [
+                {"sys_id": sys_id(1), "name": "Good"},
+                {"sys_id": "not-a-sys-id", "name": "Bad"},
+                {"sys_id": sys_id(3), "name": "Good too", "customer": "maybe"}
+            ]}),
+        ),
+        _ => Reply::text(200, "application/json", r#"{"result":[{"sys_id":"0c43"#),
+    });
+    let client = basic(&server);
+    let page = client.companies(PageRequest::first(10)).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.rejected.len(), 2);
+    assert!(page.next.is_none());
+    let err = client
+        .customer_accounts(PageRequest::first(10))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::InvalidResponse);
+    assert!(err.message().contains("truncated"), "{err}");
+}
+
+fn new_company() -> NewCompany {
+    NewCompany {
+        name: "Acme".into(),
+        customer: true,
+    }
+}
+
+#[tokio::test]
+async fn gets_and_patches_are_retried_after_5xx_but_a_create_never_is() {
+    let hits = Arc::new(AtomicU32::new(0));
+    let h = Arc::clone(&hits);
+    let server = Server::start(move |r: &Request| {
+        let n = h.fetch_add(1, Ordering::SeqCst);
+        match (r.method.as_str(), r.path.as_str()) {
+            ("GET", _) if n < 2 => envelope(503, "Service Unavailable", "try later"),
+            ("GET", _) => Reply::json(200, json!({"result": []})),
+            ("POST", _) => envelope(503, "Service Unavailable", "node restarting"),
+            ("PATCH", _) if n.is_multiple_of(2) => Reply::empty(502),
+            ("PATCH", _) => {
+                Reply::json(200, json!({"result": {"sys_id": sys_id(1), "state": "6"}}))
+            }
+            _ => Reply::empty(500),
+        }
+    });
+    let client = basic(&server);
+    client.companies(PageRequest::first(10)).await.unwrap();
+    assert_eq!(server.count("GET", "/api/now/table/core_company"), 3);
+    assert_eq!(client.stats().retries, 2);
+
+    let err = client.create_company(&new_company()).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Transient);
+    assert!(err.message().contains("node restarting"), "{err}");
+    assert_eq!(server.count("POST", "/api/now/table/core_company"), 1);
+
+    hits.store(4, Ordering::SeqCst);
+    let update = IncidentUpdate {
+        state: Some(IncidentState::Resolved),
+        close_code: Some("Solved (Permanently)".into()),
+        close_notes: Some("cleared in NinjaOne".into()),
+        work_notes: None,
+    };
+    let incident = client.update_incident(&sid(1), &update).await.unwrap();
+    assert_eq!(incident.state, IncidentState::Resolved);
+    let path = format!("/api/now/table/incident/{}", sys_id(1));
+    assert_eq!(server.count("PATCH", &path), 2);
+    let patch = server
+        .requests()
+        .into_iter()
+        .rfind(|r| r.method == "PATCH")
+        .unwrap();
+    assert_eq!(patch.json()["state"], "6");
+    assert_eq!(patch.json()["close_code"], "Solved (Permanently)");
+}
+
+#[tokio::test]
+async fn a_rate_limited_create_is_sent_again_because_it_was_not_processed() {
+    let hits = Arc::new(AtomicU32::new(0));
+    let h = Arc::clone(&hits);
+    let server = Server::start(move |r: &Request| {
+        if h.fetch_add(1, Ordering::SeqCst) == 0 {
+            return envelope(429, "Too Many Requests", "rate limit").header("Retry-After", "0");
+        }
+        let body = r.json();
+        Reply::json(
+            201,
+            json!({"result": {"sys_id": sys_id(9), "name": body["name"], "customer": body["customer"]}}),
+        )
+    });
+    let client = basic(&server);
+    let company = client.create_company(&new_company()).await.unwrap();
+    assert_eq!((company.name.as_str(), company.customer), ("Acme", true));
+    assert_eq!(server.count("POST", "/api/now/table/core_company"), 2);
+    let s = client.stats();
+    assert_eq!((s.writes, s.retries), (2, 1));
+}
+
+#[tokio::test]
+async fn a_create_that_times_out_is_not_sent_again_but_a_get_is() {
+    let server = Server::start(|_: &Request| Reply::Silence(Duration::from_millis(600)));
+    let client = ServiceNowClient::new(
+        ServiceNowConfig::basic(&server.origin(), "integration", Secret::new(PASSWORD))
+            .unwrap()
+            .options(fast().timeout(Duration::from_millis(150)).max_attempts(2)),
+    )
+    .unwrap();
+    let err = client.create_company(&new_company()).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Transient);
+    assert!(err.message().contains("did not answer"), "{err}");
+    let err = client.company(&sid(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Transient);
+    // Give the silent server threads time to record the requests they received.
+    for _ in 0..50 {
+        if server.requests().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.count("POST", "/api/now/table/core_company"), 1);
+    assert_eq!(
+        server.count("GET", &format!("/api/now/table/core_company/{}", sys_id(1))),
+        2
+    );
+}
+
+#[tokio::test]
+async fn customer_service_management_detection() {
+    for (answer, expected) in [
+        (
+            json!([{"id": "com.sn_customerservice", "active": "active"}]),
+            true,
+        ),
+        (
+            json!([{"id": "com.sn_customerservice", "active": "true"}]),
+            true,
+        ),
+        (
+            json!([{"id": "com.sn_customerservice", "active": "inactive"}]),
+            false,
+        ),
+        (json!([]), false),
+    ] {
+        let server =
+            Server::start(move |_: &Request| Reply::json(200, json!({"result": answer.clone()})));
+        assert_eq!(
+            basic(&server).customer_service_management().await.unwrap(),
+            expected
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+    // A user who may not read v_plugin: the customer_account table is probed instead.
+    let server = Server::start(|r: &Request| {
+        if r.path.ends_with("v_plugin") {
+            envelope(403, "Operation Failed", "ACL")
+        } else {
+            envelope(400, "Invalid table customer_account", "")
+        }
+    });
+    let client = basic(&server);
+    assert!(!client.customer_service_management().await.unwrap());
+    let err = client
+        .customer_accounts(PageRequest::first(10))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::NotFound);
+    assert!(
+        err.message().contains("Customer Service Management"),
+        "{err}"
+    );
+    let err = client.customer_account(&sid(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn single_rows_are_none_on_404_and_errors_keep_their_envelope() {
+    let server = Server::start(|r: &Request| {
+        if r.path.ends_with(&sys_id(1)) {
+            Reply::json(200, json!({"result": {"sys_id": sys_id(1), "name": "One"}}))
+        } else if r.path.ends_with(&sys_id(2)) {
+            envelope(
+                404,
+                "No Record found",
+                "Record doesn't exist or ACL restricts the record retrieval",
+            )
+        } else {
+            envelope(400, "Invalid query", "bad term")
+        }
+    });
+    let client = basic(&server);
+    assert_eq!(client.company(&sid(1)).await.unwrap().unwrap().name, "One");
+    assert_eq!(client.company(&sid(2)).await.unwrap(), None);
+    let err = client.companies(PageRequest::first(1)).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Other);
+    assert!(err.message().contains("Invalid query") && err.message().contains("bad term"));
+}
+
+#[tokio::test]
+async fn incidents_and_cases_are_created_and_updated_on_their_tables() {
+    let server = Server::start(|r: &Request| {
+        let mut row = r.json();
+        row["sys_id"] = json!(sys_id(4));
+        row["number"] = json!("N0001");
+        if r.method == "PATCH" {
+            row["short_description"] = json!("kept");
+        }
+        Reply::json(
+            if r.method == "POST" { 201 } else { 200 },
+            json!({"result": row}),
+        )
+    });
+    let client = basic(&server);
+    let incident = client
+        .create_incident(&NewIncident {
+            short_description: "Disk full".into(),
+            description: "C: is full".into(),
+            company: Some(sid(1)),
+            account: None,
+            cmdb_ci: None,
+            correlation_id: "ninjaone:acme:alert:1".parse().unwrap(),
+            correlation_display: "NinjaOne".into(),
+            urgency: Level::High,
+            impact: Level::Medium,
+        })
+        .await
+        .unwrap();
+    assert_eq!(incident.company, Some(sid(1)));
+    assert_eq!(incident.urgency, Some(Level::High));
+    let case = client
+        .create_case(&NewCase {
+            short_description: "Disk full".into(),
+            description: "C: is full".into(),
+            account: sid(2),
+            company: None,
+            cmdb_ci: None,
+            correlation_id: "ninjaone:acme:alert:2".parse().unwrap(),
+            correlation_display: "NinjaOne".into(),
+            urgency: Level::Low,
+            impact: Level::Low,
+        })
+        .await
+        .unwrap();
+    assert_eq!(case.account, Some(sid(2)));
+    let update = CaseUpdate {
+        state: Some(CaseState::Resolved),
+        ..CaseUpdate::default()
+    };
+    let updated = client.update_case(&sid(4), &update).await.unwrap();
+    assert_eq!(updated.state, CaseState::Resolved);
+    let paths: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "POST /api/now/table/incident".to_owned(),
+            "POST /api/now/table/sn_customerservice_case".to_owned(),
+            format!("PATCH /api/now/table/sn_customerservice_case/{}", sys_id(4)),
+        ]
+    );
+    let first = &server.requests()[0];
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    assert_eq!(first.json()["correlation_id"], "ninjaone:acme:alert:1");
+    assert_eq!(client.stats().writes, 3);
+}
+
+#[tokio::test]
+async fn identification_and_reconciliation_returns_one_result_per_item() {
+    let fixture = include_str!("fixtures/servicenow/identify_reconcile.json");
+    // The server always answers with the fixture's three results.
+    let server = Server::start(move |_: &Request| Reply::text(200, "application/json", fixture));
+    let client = basic(&server);
+    let item = |class: &str, id: u32| CiItem {
+        class_name: class.parse().unwrap(),
+        values: BTreeMap::from([("name".to_owned(), format!("host{id}"))]),
+        internal_id: Some(format!("ninjaone-device-{id}")),
+    };
+    let items = [
+        item("cmdb_ci_win_server", 8),
+        item("cmdb_ci_esx_server", 7),
+        item("cmdb_ci_computer", 33),
+    ];
+    let results = client.identify_reconcile("NinjaOne", &items).await.unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[2].errors.len(), 1);
+    let sent = &server.requests()[0];
+    assert_eq!(sent.path, "/api/now/identifyreconcile");
+    assert_eq!(
+        sent.param("sysparm_data_source").as_deref(),
+        Some("NinjaOne")
+    );
+    assert_eq!(sent.json()["items"][0]["className"], "cmdb_ci_win_server");
+    // An answer that does not match the items sent is not passed off as complete.
+    let err = client
+        .identify_reconcile("NinjaOne", &items[..2])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::InvalidResponse);
+    assert!(err.message().contains("3 results for 2 items"), "{err}");
+    // Nothing to send: no request.
+    assert!(
+        client
+            .identify_reconcile("NinjaOne", &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(client.identify_reconcile("a&b", &items).await.is_err());
+    assert_eq!(server.requests().len(), 2);
+}
+
+fn oauth_client(server: &Server) -> ServiceNowClient {
+    ServiceNowClient::new(
+        ServiceNowConfig::oauth_password(
+            &server.origin(),
+            "sn-client",
+            Secret::new("sn-client-secret-1234"),
+            "integration",
+            Secret::new(PASSWORD),
+        )
+        .unwrap()
+        .options(fast()),
+    )
+    .unwrap()
+}
+
+/// An OAuth server: tokens `tok-N`; only the newest is accepted unless `revoked`; refresh
+/// tokens are refused when `refuse_refresh` is set.
+struct OAuthTenant {
+    server: Server,
+    issued: Arc<AtomicU32>,
+    grants: Arc<Mutex<Vec<String>>>,
+    revoked: Arc<std::sync::atomic::AtomicBool>,
+    refuse_refresh: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn oauth_tenant() -> OAuthTenant {
+    let issued = Arc::new(AtomicU32::new(0));
+    let grants = Arc::new(Mutex::new(Vec::new()));
+    let revoked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refuse_refresh = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (i, g, rv, rr) = (
+        Arc::clone(&issued),
+        Arc::clone(&grants),
+        Arc::clone(&revoked),
+        Arc::clone(&refuse_refresh),
+    );
+    let server = Server::start(move |r: &Request| {
+        if r.path == "/oauth_token.do" {
+            let grant = r.form_field("grant_type").unwrap();
+            g.lock().unwrap().push(grant.clone());
+            assert_eq!(r.form_field("client_id").as_deref(), Some("sn-client"));
+            assert_eq!(
+                r.form_field("client_secret").as_deref(),
+                Some("sn-client-secret-1234")
+            );
+            if grant == "refresh_token" {
+                assert!(
+                    r.form_field("refresh_token")
+                        .unwrap()
+                        .starts_with("refresh-")
+                );
+                if rr.load(Ordering::SeqCst) {
+                    return Reply::json(
+                        401,
+                        json!({"error": "access_denied", "error_description": "refresh token expired"}),
+                    );
+                }
+            } else {
+                assert_eq!(grant, "password");
+                assert_eq!(r.form_field("username").as_deref(), Some("integration"));
+                assert_eq!(r.form_field("password").as_deref(), Some(PASSWORD));
+            }
+            let n = i.fetch_add(1, Ordering::SeqCst) + 1;
+            rv.store(false, Ordering::SeqCst);
+            return Reply::json(
+                200,
+                json!({"access_token": format!("tok-{n}"), "refresh_token": format!("refresh-{n}"), "expires_in": 1799, "token_type": "Bearer", "scope": "useraccount"}),
+            );
+        }
+        let current = format!("tok-{}", i.load(Ordering::SeqCst));
+        if rv.load(Ordering::SeqCst) || r.bearer() != Some(current.as_str()) {
+            return envelope(
+                401,
+                "User Not Authenticated",
+                "Required to provide Auth information",
+            );
+        }
+        Reply::json(
+            200,
+            json!({"result": [{"sys_id": sys_id(1), "name": "One"}]}),
+        )
+    });
+    OAuthTenant {
+        server,
+        issued,
+        grants,
+        revoked,
+        refuse_refresh,
+    }
+}
+
+#[tokio::test]
+async fn oauth_password_grant_single_flight_and_refresh_after_a_401() {
+    let t = oauth_tenant();
+    let client = oauth_client(&t.server);
+    let pages =
+        futures::future::join_all((0..12).map(|_| client.companies(PageRequest::first(5)))).await;
+    assert!(pages.iter().all(|p| p.as_ref().unwrap().items.len() == 1));
+    assert_eq!(*t.grants.lock().unwrap(), ["password"]);
+
+    // The token is revoked mid-run: one refresh, and the call succeeds.
+    t.revoked.store(true, Ordering::SeqCst);
+    client.companies(PageRequest::first(5)).await.unwrap();
+    assert_eq!(*t.grants.lock().unwrap(), ["password", "refresh_token"]);
+
+    // A refused refresh falls back to the password grant.
+    t.refuse_refresh.store(true, Ordering::SeqCst);
+    t.revoked.store(true, Ordering::SeqCst);
+    client.companies(PageRequest::first(5)).await.unwrap();
+    assert_eq!(
+        *t.grants.lock().unwrap(),
+        ["password", "refresh_token", "refresh_token", "password"]
+    );
+    assert_eq!(t.issued.load(Ordering::SeqCst), 3);
+    assert_eq!(client.stats().token_requests, 4);
+}
+
+#[tokio::test]
+async fn oauth_wrong_password_is_unauthorized_without_secrets_in_the_error() {
+    let server = Server::start(|_: &Request| {
+        Reply::json(
+            401,
+            json!({"error": "server_error", "error_description": format!("access_denied for {PASSWORD}")}),
+        )
+    });
+    let client = oauth_client(&server);
+    let err = client.companies(PageRequest::first(5)).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Unauthorized);
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("access_denied"), "{text}");
+    assert!(
+        !text.contains(PASSWORD) && !text.contains("sn-client-secret"),
+        "{text}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
