@@ -305,3 +305,102 @@ fn a_wrong_password_is_exit_1_and_changes_nothing() {
     }));
     assert_eq!(setup.server.tokens_issued(Api::ServiceNow), 0);
 }
+
+/// The requests of `api` that may have changed something, as "METHOD path".
+fn writes(setup: &Setup, api: Api) -> Vec<String> {
+    setup
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.api == api && r.is_write() && !r.is_token_request())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[test]
+fn devices_reach_the_cmdb_and_alerts_become_incidents_once_over_http() {
+    let setup = Setup::new();
+    // The binary runs on the system clock: ServiceNow stamps rows with the same time.
+    setup.server.servicenow().set_now(chrono::Utc::now());
+    let ninja = setup.server.ninjaone();
+    let server_role = "9".parse().unwrap();
+    let device = ninja
+        .add_device("1".parse().unwrap(), Some(server_role), "SRV-0001")
+        .unwrap();
+    assert_eq!(setup.run("mode active").0, 0);
+    assert_eq!(
+        setup.run("ci-mapping set servers 9=cmdb_ci_win_server").0,
+        0
+    );
+    assert_eq!(setup.run("sync").0, 0);
+    assert_eq!(
+        setup
+            .run("update --org 1 --ci-mapping servers --allow-incidents true")
+            .0,
+        0
+    );
+
+    setup.server.clear_log();
+    let report = setup.json("sync --json");
+    assert_eq!(report["ci"]["sent"], 1, "{report}");
+    assert_eq!(report["ci"]["inserted"], 1, "{report}");
+    assert_eq!(
+        writes(&setup, Api::ServiceNow),
+        ["POST /api/now/identifyreconcile"]
+    );
+    let ci = setup.server.servicenow().cis();
+    assert_eq!(ci.len(), 1);
+
+    let alert = ninja
+        .raise_alert(
+            device,
+            "Disk C: has less than 5% free space",
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    setup.server.clear_log();
+    let report = setup.json("incidents --json");
+    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(
+        writes(&setup, Api::ServiceNow),
+        ["POST /api/now/table/incident"]
+    );
+    let incidents = setup.server.servicenow().all_incidents();
+    assert_eq!(incidents.len(), 1);
+    let state = JsonFileStore::open(setup.dir.path().join("state.json")).unwrap();
+    let config = setup
+        .runtime
+        .block_on(state.config("1".parse().unwrap()))
+        .unwrap()
+        .unwrap();
+    drop(state);
+    assert_eq!(incidents[0].company.as_ref(), config.company());
+    assert!(
+        incidents[0].cmdb_ci.is_some(),
+        "the device's CI is on the incident"
+    );
+
+    setup.server.clear_log();
+    let report = setup.json("incidents --json");
+    assert_eq!(report["created"], 0);
+    assert!(
+        writes(&setup, Api::ServiceNow).is_empty(),
+        "a second pass writes nothing"
+    );
+
+    assert!(ninja.clear_alert(&alert));
+    setup.server.clear_log();
+    let report = setup.json("incidents --json");
+    assert_eq!(report["resolved"], 1, "{report}");
+    let patched = writes(&setup, Api::ServiceNow);
+    assert_eq!(patched.len(), 1);
+    assert!(
+        patched[0].starts_with("PATCH /api/now/table/incident/"),
+        "{patched:?}"
+    );
+    assert!(
+        setup.server.servicenow().all_incidents()[0]
+            .state
+            .is_finished()
+    );
+}
