@@ -31,6 +31,6 @@ pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-#[cfg(all(doctest, feature = "test-util"))]
+#[cfg(all(doctest, feature = "test-util", feature = "http"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
