@@ -22,9 +22,6 @@ use std::time::Instant;
 
 use app::{Environment, Exit, Io, RemoteSettings, Remotes, SetupError};
 use ninjaone_servicenow::clock::{Clock, SystemClock};
-use ninjaone_servicenow::http::{
-    NinjaOneClient, NinjaOneConfig, Secret, ServiceNowClient, ServiceNowConfig,
-};
 use ninjaone_servicenow::ports::{ConfigStore, StoreError};
 use ninjaone_servicenow::store::JsonFileStore;
 use ninjaone_servicenow::testing::{Api, FakeNinjaOne, FakeServer, FakeServiceNow};
@@ -44,25 +41,7 @@ impl Environment for Figures {
     }
 
     fn connect(&self, settings: &RemoteSettings) -> Result<Remotes, SetupError> {
-        let refused = |err: &dyn std::fmt::Display| SetupError(err.to_string());
-        let ninjaone = NinjaOneConfig::new(
-            &settings.ninjaone_base,
-            settings.ninjaone_client_id.clone(),
-            Secret::new(settings.ninjaone_client_secret.expose()),
-        )
-        .and_then(NinjaOneClient::new)
-        .map_err(|e| refused(&e))?;
-        let servicenow = ServiceNowConfig::basic(
-            &settings.servicenow_instance,
-            settings.servicenow_username.clone(),
-            Secret::new(settings.servicenow_password.expose()),
-        )
-        .and_then(ServiceNowClient::new)
-        .map_err(|e| refused(&e))?;
-        Ok(Remotes {
-            ninjaone: Arc::new(ninjaone),
-            servicenow: Arc::new(servicenow),
-        })
+        app::connect_http(settings)
     }
 
     fn open_store(&self, path: &Path) -> Result<Arc<dyn ConfigStore>, StoreError> {

@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::OrganizationSync;
@@ -313,21 +312,24 @@ impl OrganizationSync {
             return Ok(());
         }
         let now = self.now();
-        let fresh = join_all(
-            claims
-                .iter()
-                .map(|claim| self.store.config(claim.item.organization)),
-        )
-        .await;
+        let organizations: Vec<OrganizationId> =
+            claims.iter().map(|c| c.item.organization).collect();
+        let mut fresh: HashMap<OrganizationId, SyncConfig> = self
+            .store
+            .configs_of(&organizations)
+            .await
+            .map_err(SyncError::store(
+                "could not read the configurations of the claimed work",
+            ))?
+            .into_iter()
+            .map(|c| (c.organization(), c))
+            .collect();
         let mut configs = Vec::with_capacity(claims.len());
         let mut items = Vec::with_capacity(claims.len());
         let mut applying = Vec::with_capacity(claims.len());
-        for (claim, config) in claims.into_iter().zip(fresh) {
+        for claim in claims {
             let org = claim.item.organization;
-            let config = config.map_err(SyncError::store(format!(
-                "could not read organization {org}'s configuration"
-            )))?;
-            match config {
+            match fresh.remove(&org) {
                 Some(config) if config.version() == claim.item.version => {
                     items.push(PlanItem {
                         organization: org,

@@ -284,6 +284,26 @@ pub trait ConfigStore: Send + Sync + Debug {
     /// One organization's configuration, if any.
     async fn config(&self, organization: OrganizationId) -> Result<Option<SyncConfig>, StoreError>;
 
+    /// The stored configurations of `organizations`, ordered by organization; organizations
+    /// without one are left out.
+    ///
+    /// The default body reads them one by one with [`config`](Self::config); a store that can
+    /// read them in one request (a database) should override it.
+    async fn configs_of(
+        &self,
+        organizations: &[OrganizationId],
+    ) -> Result<Vec<SyncConfig>, StoreError> {
+        let mut found = Vec::with_capacity(organizations.len());
+        for &organization in organizations {
+            if let Some(config) = self.config(organization).await? {
+                found.push(config);
+            }
+        }
+        found.sort_by_key(SyncConfig::organization);
+        found.dedup_by_key(|c| c.organization());
+        Ok(found)
+    }
+
     /// Writes a batch atomically and returns the configurations as stored (with their new
     /// versions), in the batch's order.
     async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError>;

@@ -212,6 +212,13 @@ impl ConfigStore for JsonFileStore {
         Ok(self.state().config(organization))
     }
 
+    async fn configs_of(
+        &self,
+        organizations: &[OrganizationId],
+    ) -> Result<Vec<SyncConfig>, StoreError> {
+        Ok(self.state().configs_of(organizations))
+    }
+
     async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
         self.update(|state| {
             let changed = !batch.is_empty();

@@ -78,6 +78,13 @@ impl ConfigStore for MemoryStore {
         Ok(self.state().config(organization))
     }
 
+    async fn configs_of(
+        &self,
+        organizations: &[OrganizationId],
+    ) -> Result<Vec<SyncConfig>, StoreError> {
+        Ok(self.state().configs_of(organizations))
+    }
+
     async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
         self.state().apply(batch)
     }

@@ -738,6 +738,24 @@ impl ConfigStore for PostgresStore {
             .transpose()
     }
 
+    async fn configs_of(
+        &self,
+        organizations: &[OrganizationId],
+    ) -> Result<Vec<SyncConfig>, StoreError> {
+        let keys: Vec<i64> = organizations.iter().copied().map(org_key).collect();
+        let rows = self
+            .query(
+                "could not read the configurations",
+                "SELECT body FROM sync_configs WHERE tenant = $1 AND organization = ANY($2) \
+                 ORDER BY organization",
+                &[&self.tenant.as_str(), &keys],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| from_row(row, "body", "configuration"))
+            .collect()
+    }
+
     async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
         batch.validate()?;
         if batch.is_empty() {

@@ -77,6 +77,15 @@ impl StoreState {
         self.configs.get(&organization).cloned()
     }
 
+    /// The configurations of `organizations`, ordered by organization.
+    pub(crate) fn configs_of(&self, organizations: &[OrganizationId]) -> Vec<SyncConfig> {
+        let wanted: std::collections::BTreeSet<_> = organizations.iter().copied().collect();
+        wanted
+            .into_iter()
+            .filter_map(|organization| self.configs.get(&organization).cloned())
+            .collect()
+    }
+
     /// How many configurations, CI mappings and audit entries are stored.
     pub(crate) fn counts(&self) -> (usize, usize, usize) {
         (self.configs.len(), self.ci_mappings.len(), self.audit.len())

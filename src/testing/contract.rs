@@ -20,6 +20,7 @@ use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 /// the stored value as it was; a batch with one conflicting item writes nothing (not even its
 /// audit entries); a batch writing one organization twice is [`StoreErrorKind::Invalid`];
 /// configurations come back ordered by organization and the stored ones in the batch's order;
+/// `configs_of` returns the stored ones of the given organizations, once each, in order;
 /// the mode can be set and read; CI mappings are created, replaced, listed by name and deleted;
 /// audit entries keep their order, get increasing sequence numbers and filter by organization,
 /// actor, time and limit; the trait's default [`write_config`](ConfigStore::write_config) and
@@ -433,6 +434,21 @@ async fn configs_are_ordered(store: &dyn ConfigStore) {
             "store_contract: configs() must list organization {id}, written earlier"
         );
     }
+    let some: Vec<OrganizationId> = ok(
+        store
+            .configs_of(&[org(400), org(5), org(999_999), org(5), org(3)])
+            .await,
+        "reading organizations 400, 5, 999999 (none), 5 again and 3",
+    )
+    .iter()
+    .map(SyncConfig::organization)
+    .collect();
+    assert_eq!(
+        some,
+        vec![org(3), org(5), org(400)],
+        "store_contract: configs_of() must return each stored one of the given organizations \
+         once, ordered by organization, and leave out organizations without a configuration"
+    );
 }
 
 async fn mode(store: &dyn ConfigStore) {

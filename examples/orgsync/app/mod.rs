@@ -97,6 +97,33 @@ pub struct Remotes {
 #[derive(Debug)]
 pub struct SetupError(pub String);
 
+/// Builds the HTTP clients for `settings`; sends no request. A refused origin or instance name
+/// is a [`SetupError`] saying why.
+pub fn connect_http(settings: &RemoteSettings) -> Result<Remotes, SetupError> {
+    use ninjaone_servicenow::http::{
+        NinjaOneClient, NinjaOneConfig, ServiceNowClient, ServiceNowConfig,
+    };
+    let refused = |err: ninjaone_servicenow::http::ConfigError| SetupError(err.to_string());
+    let ninjaone = NinjaOneConfig::new(
+        &settings.ninjaone_base,
+        settings.ninjaone_client_id.clone(),
+        settings.ninjaone_client_secret.clone(),
+    )
+    .and_then(NinjaOneClient::new)
+    .map_err(refused)?;
+    let servicenow = ServiceNowConfig::basic(
+        &settings.servicenow_instance,
+        settings.servicenow_username.clone(),
+        settings.servicenow_password.clone(),
+    )
+    .and_then(ServiceNowClient::new)
+    .map_err(refused)?;
+    Ok(Remotes {
+        ninjaone: Arc::new(ninjaone),
+        servicenow: Arc::new(servicenow),
+    })
+}
+
 /// What the program gets from its surroundings. `main` implements it with the HTTP clients, a
 /// [`JsonFileStore`](ninjaone_servicenow::store::JsonFileStore) and the system clock; the tests
 /// with the fakes.

@@ -645,3 +645,27 @@ fn a_refused_integration_id_is_a_usage_error_before_any_request() {
     assert!(err.contains("ORGSYNC_INTEGRATION_ID"), "{err}");
     assert_eq!(env.ninja.faults().calls("alerts"), 0);
 }
+
+#[test]
+fn the_http_wiring_refuses_bad_origins_and_builds_on_good_ones() {
+    let settings = |ninjaone: &str, servicenow: &str| RemoteSettings {
+        ninjaone_base: ninjaone.to_owned(),
+        ninjaone_client_id: "client-1".to_owned(),
+        ninjaone_client_secret: ninjaone_servicenow::http::Secret::new(NINJA_SECRET),
+        servicenow_instance: servicenow.to_owned(),
+        servicenow_username: "integration".to_owned(),
+        servicenow_password: ninjaone_servicenow::http::Secret::new(SN_PASSWORD),
+    };
+    assert!(super::connect_http(&settings("eu", "acme")).is_ok());
+    assert!(super::connect_http(&settings("http://127.0.0.1:9", "http://127.0.0.1:9")).is_ok());
+    for (ninjaone, servicenow) in [
+        ("http://eu.ninjarmm.com", "acme"),
+        ("eu", "https://user:pw@acme.service-now.com"),
+    ] {
+        let err = super::connect_http(&settings(ninjaone, servicenow))
+            .err()
+            .unwrap_or_else(|| panic!("{ninjaone} / {servicenow} must be refused"));
+        assert!(!err.0.is_empty());
+        assert!(!err.0.contains(NINJA_SECRET) && !err.0.contains(SN_PASSWORD));
+    }
+}
