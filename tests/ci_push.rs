@@ -155,6 +155,14 @@ impl World {
         self.snow.faults().calls("identify_reconcile")
     }
 
+    fn dry_run_calls(&self) -> usize {
+        self.snow.faults().calls("identify_reconcile_query")
+    }
+
+    fn listing_calls(&self) -> usize {
+        self.ninja.faults().calls("devices_detailed")
+    }
+
     /// The devices of organization `n`, by id.
     fn devices_of(&self, n: u32) -> Vec<Device> {
         self.ninja
@@ -195,10 +203,19 @@ fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
     let ci = cmdb(&report);
     let devices = 12 * PER_ORG; // 84
     let items = 12 * MAPPED_PER_ORG; // 60
-    // Tenant-wide paging, once: ceil(84 / 10) pages; never per organization or device.
-    assert_eq!(w.ninja.faults().calls("devices"), devices.div_ceil(10));
+    // Tenant-wide paging of the detailed listing, once: ceil(84 / 10) pages; never per
+    // organization or device.
+    assert_eq!(w.listing_calls(), devices.div_ceil(10));
+    assert_eq!(w.ninja.faults().calls("devices"), 0);
     assert_eq!(w.ninja.faults().calls("organization_devices"), 0);
-    // One request per batch: ceil(60 / 25).
+    // Every device is new: one dry run per batch first, then one write per batch: ceil(60 / 25).
+    assert_eq!(w.dry_run_calls(), items.div_ceil(25));
+    assert_eq!((ci.dry_runs, ci.checked), (3, items));
+    // Nothing would update an existing CI, so no owner is read.
+    assert_eq!(
+        (w.snow.faults().calls("ci_owners"), ci.owner_queries),
+        (0, 0)
+    );
     assert_eq!(w.reconcile_calls(), items.div_ceil(25));
     assert_eq!(ci.batches, 3);
     assert_eq!(ci.devices_listed, devices);
@@ -235,6 +252,25 @@ fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
             device.system_name.as_ref()
         );
         assert_eq!(Some(&stored.values["fqdn"]), device.dns_name.as_ref());
+        // The details NinjaOne's own CMDB sync fills, in ServiceNow's units.
+        let detail = w
+            .ninja
+            .device_detailed_row(device.id)
+            .expect("a detailed row");
+        let serial = detail["system"]["serialNumber"]
+            .as_str()
+            .or_else(|| detail["serviceTag"].as_str())
+            .expect("a serial");
+        assert_eq!(stored.values["serial_number"], serial, "{name}");
+        let bytes = detail["memory"]["capacity"]
+            .as_u64()
+            .or_else(|| detail["memorySize"].as_u64())
+            .expect("memory");
+        assert_eq!(stored.values["ram"], (bytes / (1024 * 1024)).to_string());
+        assert!(
+            !stored.values.contains_key("manufacturer"),
+            "a reference is never a name"
+        );
     }
 
     // The records carry the CI sys_ids the CMDB gave, for the incident router's cmdb_ci.
@@ -295,9 +331,12 @@ fn a_second_pass_sends_nothing() {
     assert_eq!(w.snow.faults().writes(), 0);
     assert_eq!(report.remote_writes, 0);
     assert_eq!((ci.to_send, ci.sent, ci.batches), (0, 0, 0));
+    // A steady pass makes no dry run either, and reads no owner.
+    assert_eq!((w.dry_run_calls(), ci.dry_runs), (0, 0));
+    assert_eq!(w.snow.faults().calls("ci_owners"), 0);
     assert_eq!(ci.unchanged, 4 * MAPPED_PER_ORG);
     // The device listing is still one paged walk: ceil(28 / 10).
-    assert_eq!(w.ninja.faults().calls("devices"), 3);
+    assert_eq!(w.listing_calls(), 3);
 }
 
 #[test]
@@ -307,13 +346,15 @@ fn a_changed_device_is_sent_again_alone() {
     w.run();
     let before = w.records();
 
-    // A new DNS name: the CMDB identifies the CI by name and updates it.
+    // A new DNS name: not part of the identity, so no dry run; the CMDB finds the CI by the
+    // source key and updates it.
     let mut moved = w.device_with_role(2, 9);
     moved.dns_name = Some("srv.new-domain.test".to_owned());
     w.ninja.put_device(moved.clone());
     w.reset_counts();
     let report = w.run();
     assert_eq!(w.reconcile_calls(), 1);
+    assert_eq!(w.dry_run_calls(), 0);
     let ci = cmdb(&report);
     assert_eq!((ci.sent, ci.updated, ci.inserted), (1, 1, 0));
     assert_eq!(ci.unchanged, 3 * MAPPED_PER_ORG - 1);
@@ -325,23 +366,21 @@ fn a_changed_device_is_sent_again_alone() {
     assert_eq!(new.sys_id, old.sys_id, "the same CI");
     assert_ne!(new.fingerprint, old.fingerprint);
 
-    // A rename is sent alone too. Without a serial number the CMDB identifies by name, so the
-    // new name is a new CI; the record follows it.
-    let mut renamed = w.device_with_role(1, 1);
-    renamed.display_name = Some("Reception PC".to_owned());
-    w.ninja.put_device(renamed.clone());
+    // More RAM: sent again, no dry run (the identity is the same).
+    w.ninja.set_device_details(
+        moved.id,
+        serde_json::json!({"system": {"serialNumber": format!("NJ{:08}", moved.id.get())},
+                           "memory": {"capacity": 137_438_953_472_u64}}),
+    );
     w.reset_counts();
     let report = w.run();
-    assert_eq!(w.reconcile_calls(), 1);
-    assert_eq!((cmdb(&report).sent, cmdb(&report).inserted), (1, 1));
-    let record = w.record(renamed.id).expect("recorded");
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (0, 1));
+    assert_eq!(cmdb(&report).updated, 1);
     let stored = w
         .snow
-        .cis()
-        .into_iter()
-        .find(|c| Some(&c.sys_id) == record.sys_id.as_ref())
-        .expect("the record's CI");
-    assert_eq!(stored.values["name"], "Reception PC");
+        .ci(new.sys_id.as_ref().expect("a CI"))
+        .expect("the CI");
+    assert_eq!(stored.values["ram"], "131072");
 
     // And then nothing again.
     w.reset_counts();
@@ -445,7 +484,9 @@ fn per_item_errors_are_reported_per_device_and_retried() {
 
     let report = w.run();
     let ci = cmdb(&report);
-    assert_eq!(ci.sent, 2 * MAPPED_PER_ORG);
+    // The dry run already refuses the item: it is not sent.
+    assert_eq!(ci.checked, 2 * MAPPED_PER_ORG);
+    assert_eq!(ci.sent, 2 * MAPPED_PER_ORG - 1);
     assert_eq!(ci.inserted, 2 * MAPPED_PER_ORG - 1);
     let [failure] = ci.failed.as_slice() else {
         panic!("one failure: {:?}", ci.failed);
@@ -464,13 +505,14 @@ fn per_item_errors_are_reported_per_device_and_retried() {
     assert!(w.record(bad.id).is_none(), "no record for a refused item");
     assert_eq!(w.records().len(), 2 * MAPPED_PER_ORG - 1);
 
-    // Still refused: the next pass sends that device, and only that one.
+    // Still refused: the next pass checks that device again, and only that one; its dry run
+    // fails, so it is not sent.
     w.reset_counts();
     let report = w.run();
-    assert_eq!(w.reconcile_calls(), 1);
-    assert_eq!((cmdb(&report).sent, cmdb(&report).failed.len()), (1, 1));
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 0));
+    assert_eq!((cmdb(&report).sent, cmdb(&report).failed.len()), (0, 1));
 
-    // Accepted: sent once more, recorded, then left alone.
+    // Accepted: checked and sent once more, recorded, then left alone.
     w.snow.accept_ci(&bad.name());
     let report = w.run();
     assert_eq!((cmdb(&report).sent, cmdb(&report).inserted), (1, 1));
@@ -721,23 +763,35 @@ fn a_timeout_after_commit_is_sent_again_without_a_duplicate() {
 fn refused_credentials_stop_the_step() {
     let w = World::new(3, policy(100, 5));
     w.add_all(3);
+    // Refused on the first dry run: nothing more is asked, nothing written.
     w.snow
         .faults()
-        .fail_next("identify_reconcile", 1, ApiErrorKind::Forbidden);
+        .fail_next("identify_reconcile_query", 1, ApiErrorKind::Forbidden);
     let report = w.run();
     assert!(
         matches!(&report.stop, Some(Stop::Credentials { api, .. }) if api == "ServiceNow"),
         "{:?}",
         report.stop
     );
-    assert_eq!(w.reconcile_calls(), 1);
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 0));
+    assert_eq!(cmdb(&report).deferred, 10);
+    assert!(w.records().is_empty());
+
+    // Refused on the first write: the rest waits.
+    w.snow
+        .faults()
+        .fail_next("identify_reconcile", 1, ApiErrorKind::Forbidden);
+    w.reset_counts();
+    let report = w.run();
+    assert!(matches!(&report.stop, Some(Stop::Credentials { .. })));
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (3, 1));
     assert_eq!(cmdb(&report).deferred, 10);
     assert!(w.records().is_empty());
 
     // Refused while listing devices: the step stops before sending anything.
     w.ninja
         .faults()
-        .fail_next("devices", 1, ApiErrorKind::Unauthorized);
+        .fail_next("devices_detailed", 1, ApiErrorKind::Unauthorized);
     w.reset_counts();
     let report = w.run();
     assert!(
@@ -758,7 +812,7 @@ fn a_failed_device_listing_sends_nothing_and_asks_for_a_retry() {
         .expect("a device id");
     w.ninja
         .faults()
-        .fail_next("devices", 1, ApiErrorKind::Transient);
+        .fail_next("devices_detailed", 1, ApiErrorKind::Transient);
     w.reset_counts();
     let report = w.run();
     let problem = cmdb(&report).problem.as_deref().expect("a problem");
