@@ -553,6 +553,17 @@ impl OrganizationSync {
                             expected: Some(target),
                         });
                     }
+                    Ok(Some(target)) if planned.known.is_some() => {
+                        let known = planned.known.as_ref().map_or("", SysId::as_str);
+                        let reason = format!(
+                            "the CMDB now identifies it as CI {target}, not as CI {known} it is \
+                             recorded as; not sent, and the record is not re-pointed. Look at \
+                             both CIs in ServiceNow (one may have been deleted, merged or taken \
+                             over); the device is checked again when its name or serial number \
+                             changes"
+                        );
+                        put.push(held_record(planned, reason, now, ci));
+                    }
                     Ok(Some(target)) => match owned_by.get(&target) {
                         Some(other) if *other != planned.device => {
                             let reason = format!(
@@ -855,8 +866,10 @@ fn take_answer(
                         message,
                     });
                     let mut kept = record(planned, planned.known.clone(), now);
-                    // No identity: the next pass runs a dry run for it.
+                    // No digest and no identity: the next pass sends the device again, after a
+                    // dry run.
                     kept.identity = None;
+                    kept.fingerprint = String::new();
                     put.push(kept);
                 }
                 _ => put.push(record(planned, Some(sys_id), now)),
@@ -965,6 +978,37 @@ mod tests {
             dry_answer(&planned(), result(Some(CiOperation::InsertAsPartial), None)),
             Ok(None)
         );
+    }
+
+    #[test]
+    fn a_partial_insert_records_no_ci_and_says_so() {
+        let mut partial = result(Some(CiOperation::InsertAsPartial), None);
+        partial.partial_sys_ids = vec![SYS.parse().expect("a sys_id")];
+        partial.warnings = vec![CiItemError {
+            kind: "MISSING_MATCHING_ATTRIBUTES".to_owned(),
+            message: "no matching attributes".to_owned(),
+        }];
+        let checked = Checked {
+            planned: planned(),
+            expected: None,
+        };
+        let (mut ci, mut put) = (CiReport::default(), Vec::new());
+        take_answer(&checked, partial, chrono::Utc::now(), &mut ci, &mut put);
+        let [record] = put.as_slice() else {
+            panic!("one record: {put:?}");
+        };
+        assert_eq!((record.sys_id.as_ref(), record.partial), (None, true));
+        let [reported] = ci.partial.as_slice() else {
+            panic!("one partial: {:?}", ci.partial);
+        };
+        assert_eq!(reported.partial_sys_ids.len(), 1);
+        assert!(
+            reported.message.contains("MISSING_MATCHING_ATTRIBUTES")
+                && reported.message.contains("none is recorded"),
+            "{}",
+            reported.message
+        );
+        assert_eq!((ci.inserted, ci.updated, ci.failed.len()), (0, 0, 0));
     }
 
     #[test]

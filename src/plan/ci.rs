@@ -971,6 +971,99 @@ mod tests {
     }
 
     #[test]
+    fn details_are_sent_in_servicenows_units_and_references_are_left_out() {
+        let configs = [config(1, SyncStatus::Active, &["servers"])];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let row = serde_json::json!({
+            "id": 5, "organizationId": 1, "nodeClass": "WINDOWS_SERVER", "nodeRoleId": 9,
+            "systemName": "SRV-1",
+            "system": {"manufacturer": "Dell Inc.", "model": "PowerEdge R650",
+                       "serialNumber": "7XK2Q53", "domain": "corp.example"},
+            "os": {"name": "Windows Server 2022 Standard", "buildNumber": "20348"},
+            "memory": {"capacity": 34_359_738_368_u64},
+            "processors": [{"name": "Xeon", "numCores": 16, "clockSpeed": 2_400_000_000_u64}],
+            "volumes": [{"capacity": 536_870_912_000_u64}, {"capacity": 536_870_912_000_u64}],
+            "ipAddresses": ["10.0.0.5"], "macAddresses": ["00:11:22:33:44:55"],
+            "lastLoggedInUser": "CORP\\alice"
+        });
+        let device: DetailedDevice = serde_json::from_value(row).expect("a device");
+        let plan = plan_cis(&configs, &mappings, &[device], true, &[], "NinjaOne");
+        let values = &plan.items[0].item.values;
+        let get = |k: &str| values.get(k).map(String::as_str);
+        assert_eq!(get("serial_number"), Some("7XK2Q53"));
+        assert_eq!(get("ram"), Some("32768"), "MB");
+        assert_eq!(get("disk_space"), Some("1000"), "GB");
+        assert_eq!(get("cpu_speed"), Some("2400"), "MHz");
+        assert_eq!(
+            (get("cpu_core_count"), get("cpu_count")),
+            (Some("16"), Some("1"))
+        );
+        assert_eq!(get("os_version"), Some("20348"));
+        assert_eq!(get("os_domain"), Some("corp.example"));
+        assert_eq!(get("model_number"), Some("PowerEdge R650"));
+        // References take a sys_id or nothing; addresses belong to other classes.
+        for absent in [
+            "manufacturer",
+            "model_id",
+            "assigned_to",
+            "ip_address",
+            "mac_address",
+        ] {
+            assert_eq!(get(absent), None, "{absent}");
+        }
+        let source = plan.items[0].item.source.as_ref().expect("a source key");
+        assert_eq!(
+            (
+                source.source_name.as_str(),
+                source.source_native_key.as_str()
+            ),
+            ("NinjaOne", "5")
+        );
+    }
+
+    #[test]
+    fn dry_runs_are_asked_for_new_devices_and_changed_identities_only() {
+        let configs = [config(1, SyncStatus::Active, &["servers"])];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let devices = [device(1, 1, Some(9), "A"), device(2, 1, Some(9), "B")];
+        let first = plan_cis(&configs, &mappings, &devices, true, &[], "NinjaOne");
+        assert!(first.items.iter().all(|p| p.check), "no CI yet");
+        let records: Vec<CiRecord> = first.items.iter().map(record_of).collect();
+
+        // RAM changed: sent, no dry run. Renamed: sent after a dry run.
+        let mut more_ram = device(1, 1, Some(9), "A");
+        more_ram.details.ram_bytes = Some(8 * 1024 * 1024 * 1024);
+        let renamed = device(2, 1, Some(9), "B2");
+        let plan = plan_cis(
+            &configs,
+            &mappings,
+            &[more_ram, renamed],
+            true,
+            &records,
+            "NinjaOne",
+        );
+        let checks: Vec<(u32, bool)> = plan
+            .items
+            .iter()
+            .map(|p| (p.device.get(), p.check))
+            .collect();
+        assert_eq!(checks, [(1, false), (2, true)]);
+
+        // A held device is skipped while its identity stays, and checked once it changes.
+        let mut held = records.clone();
+        held[1].sys_id = None;
+        held[1].held = Some("would update CI x of company B".to_owned());
+        let plan = plan_cis(&configs, &mappings, &devices, true, &held, "NinjaOne");
+        assert!(plan.items.is_empty());
+        assert_eq!(plan.skipped[&CiSkipReason::HeldBack], 1);
+        assert_eq!(plan.held[0].reason, "would update CI x of company B");
+        let renamed = [device(1, 1, Some(9), "A"), device(2, 1, Some(9), "B2")];
+        let plan = plan_cis(&configs, &mappings, &renamed, true, &held, "NinjaOne");
+        assert_eq!(plan.items.len(), 1);
+        assert!(plan.items[0].check && plan.held.is_empty());
+    }
+
+    #[test]
     fn fingerprints_are_stable_and_field_exact() {
         let item = |values: &[(&str, &str)]| CiItem {
             class_name: "cmdb_ci_computer".parse().expect("a class"),
