@@ -29,21 +29,46 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 /// What is sent, skipped or removed is decided by [`plan_cis`] (pure; its documentation gives
 /// every rule). Then:
 ///
-/// 1. the tenant's devices are listed once, page by page ([`NinjaOneApi::devices`]) — never per
-///    organization or per device;
-/// 2. the items are sent in batches of [`CmdbSettings::batch_size`], one request after the other,
-///    with [`CmdbSettings::data_source`];
-/// 3. each item's answer updates the device's record (CI sys_id and the digest of what was sent);
-///    an item the API answered with errors is reported per device ([`failed`](Self::failed)) and
-///    its record is left as it was, so the next pass sends the device again;
-/// 4. the records are written in one store write at the end.
+/// 1. the tenant's devices are listed once with their details, page by page
+///    ([`NinjaOneApi::devices_detailed`], `GET /v2/devices-detailed`) — never per organization
+///    or per device;
+/// 2. the devices that need it ([`PlannedCi::check`]: no CI yet, or a changed name, serial
+///    number or class) go through the Identification and Reconciliation **dry run**
+///    ([`ServiceNowApi::identify_reconcile_query`]) in batches of [`CmdbSettings::batch_size`];
+///    a steady pass makes none;
+/// 3. an item the dry run says would update a CI that is not already the device's is checked:
+///    the companies of all such CIs are read in **one** query by validated sys_ids
+///    ([`ServiceNowApi::ci_owners`], up to 100 per query). A CI of another company, one
+///    recorded for another device, or another CI than the one recorded for the device is
+///    **not written**: the device is held back ([`held`](Self::held), counted as
+///    [`CiSkipReason::HeldBack`]) with a reason naming the CI and both companies, and is not
+///    checked again until its name or serial number changes. A CI of the device's own company
+///    (or of none) is adopted;
+/// 4. what may be written is sent in batches of [`CmdbSettings::batch_size`], one request after
+///    the other, with [`CmdbSettings::data_source`]: `ceil(items / batch)` writes;
+/// 5. each item's answer is read on its own: `INSERT`/`UPDATE`/`NO_CHANGE` record the CI's
+///    sys_id and the digests; `INSERT_AS_PARTIAL` records no sys_id and says so
+///    ([`partial`](Self::partial)); item errors (also those ServiceNow sends with HTTP 400) are
+///    reported per device ([`failed`](Self::failed)) and the record is left as it was, so the
+///    next pass sends the device again; an update of another CI than the recorded one (or the
+///    one the dry run named) is reported ([`diverged`](Self::diverged)) and the record is not
+///    re-pointed;
+/// 6. the records are written in one store write at the end.
 ///
-/// A batch that fails leaves its devices for the next pass ([`failed_batches`]); after a rate
-/// limit the remaining batches wait for the next pass too ([`deferred`]), and the pass's
+/// # Guarantees
+/// - No write is sent for a device whose dry run named another company's CI, a CI recorded for
+///   another device, or a CI other than its recorded one.
+/// - An unchanged pass sends nothing to the Identification and Reconciliation API.
+/// - A device's record never silently changes to another CI.
+///
+/// A request that fails leaves its devices for the next pass ([`failed_batches`]); after a rate
+/// limit the remaining requests wait for the next pass too ([`deferred`]), and the pass's
 /// [`NextRun`] honours the server's `Retry-After`. Refused credentials stop the step
-/// ([`Stop::Credentials`]). Sending again is safe: the API identifies before it inserts, so a
-/// batch whose answer was lost (or a pass that crashed before recording) is answered `NO_CHANGE`
-/// or `UPDATE` the next time, not inserted twice.
+/// ([`Stop::Credentials`]). A [`ServiceNowApi`] implementation without the dry run (the default
+/// body) fails the dry-run requests, so devices that need one are not sent (they are reported
+/// in [`failed_batches`]). Sending again is safe: the API identifies before it inserts (the
+/// source key first), so a batch whose answer was lost (or a pass that crashed before
+/// recording) is answered `NO_CHANGE` or `UPDATE` the next time, not inserted twice.
 ///
 /// A dry run lists the devices and reads the records, then reports what it would send
 /// ([`planned`](Self::planned)) and remove, and writes nothing. It takes the configurations as
@@ -52,7 +77,11 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 /// [`plan_cis`]: crate::plan::plan_cis
 /// [`CmdbSettings::batch_size`]: crate::plan::CmdbSettings::batch_size
 /// [`CmdbSettings::data_source`]: crate::plan::CmdbSettings::data_source
-/// [`NinjaOneApi::devices`]: crate::ports::NinjaOneApi::devices
+/// [`NinjaOneApi::devices_detailed`]: crate::ports::NinjaOneApi::devices_detailed
+/// [`ServiceNowApi`]: crate::ports::ServiceNowApi
+/// [`ServiceNowApi::identify_reconcile_query`]: crate::ports::ServiceNowApi::identify_reconcile_query
+/// [`ServiceNowApi::ci_owners`]: crate::ports::ServiceNowApi::ci_owners
+/// [`PlannedCi::check`]: crate::plan::PlannedCi::check
 /// [`failed_batches`]: Self::failed_batches
 /// [`deferred`]: Self::deferred
 /// [`Stop::Credentials`]: super::Stop::Credentials
@@ -86,7 +115,7 @@ pub struct CiReport {
     pub conflicts: Vec<CiMappingConflict>,
     /// Devices the API answered with errors (sent again by the next pass).
     pub failed: Vec<CiFailure>,
-    /// Requests made.
+    /// Write requests made (`POST /api/now/identifyreconcile`).
     pub batches: usize,
     /// Requests that failed as a whole (their devices are sent again by the next pass).
     pub failed_batches: Vec<CiBatchFailure>,

@@ -98,7 +98,7 @@ pub struct DeviceDetails {
 pub fn is_placeholder_serial(serial: &str) -> bool {
     let key: String = serial
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect();
     key.is_empty()

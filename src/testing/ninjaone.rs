@@ -453,15 +453,11 @@ impl NinjaOneApi for FakeNinjaOne {
 /// A device's `devices-detailed` row: the device's own fields plus `details` (or generated ones).
 fn detailed_row(device: &Device, details: Option<&Value>) -> Value {
     let mut row = serde_json::to_value(device).unwrap_or_else(|_| json!({}));
-    let generated;
-    let details = match details {
-        Some(details) => details,
-        None => {
-            generated = generated_details(device);
-            &generated
-        }
-    };
-    if let (Value::Object(row), Value::Object(details)) = (&mut row, details) {
+    let details: std::borrow::Cow<'_, Value> = details.map_or_else(
+        || std::borrow::Cow::Owned(generated_details(device)),
+        std::borrow::Cow::Borrowed,
+    );
+    if let (Value::Object(row), Value::Object(details)) = (&mut row, details.as_ref()) {
         for (key, value) in details {
             row.insert(key.clone(), value.clone());
         }

@@ -207,6 +207,41 @@ impl SnState {
         }
     }
 
+    /// The identifier entries in priority order: the first attribute with exactly one matching
+    /// CI wins, a miss falls through to the next, two matches are an error.
+    fn identify(
+        &self,
+        item: &CiItem,
+        entries: &[(&str, Option<&String>)],
+    ) -> Result<Option<SysId>, CiItemError> {
+        for (key, wanted) in entries {
+            let Some(wanted) = wanted else {
+                continue;
+            };
+            let hits: Vec<&SysId> = self
+                .cis
+                .values()
+                .filter(|ci| ci.values.get(*key) == Some(*wanted))
+                .map(|ci| &ci.sys_id)
+                .collect();
+            match hits.as_slice() {
+                [] => {}
+                [one] => return Ok(Some((*one).clone())),
+                many => {
+                    return Err(CiItemError {
+                        kind: "MULTIPLE_DUPLICATE_RECORDS".to_owned(),
+                        message: format!(
+                            "Identification rule for [{}] found {} duplicate CIs matching [{key}]",
+                            item.class_name,
+                            many.len()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// The hardware identification rule as ServiceNow runs it: `sys_object_source_info` first
     /// (the source's native key names the CI it last wrote), then `serial_number`, then `name`;
     /// a miss falls through to the next. With `commit` false (the dry run), nothing is written
@@ -245,41 +280,15 @@ impl SnState {
             .and_then(|key| self.sources.get(key))
             .filter(|id| self.cis.contains_key(*id))
             .cloned();
-        let matching = |key: &str, wanted: Option<&String>| -> Vec<SysId> {
-            let Some(wanted) = wanted else {
-                return Vec::new();
-            };
-            self.cis
-                .values()
-                .filter(|ci| ci.values.get(key) == Some(wanted))
-                .map(|ci| ci.sys_id.clone())
-                .collect()
-        };
         let found = match by_source {
             Some(id) => Some(id),
-            None => {
-                let mut found = None;
-                for (key, wanted) in [("serial_number", serial), ("name", name)] {
-                    let hits = matching(key, wanted);
-                    if hits.len() > 1 {
-                        result.errors.push(error(
-                            "MULTIPLE_DUPLICATE_RECORDS",
-                            format!(
-                                "Identification rule for [{}] found {} duplicate CIs matching \
-                                 [{key}]",
-                                item.class_name,
-                                hits.len()
-                            ),
-                        ));
-                        return result;
-                    }
-                    if let Some(hit) = hits.into_iter().next() {
-                        found = Some(hit);
-                        break;
-                    }
+            None => match self.identify(item, &[("serial_number", serial), ("name", name)]) {
+                Ok(found) => found,
+                Err(e) => {
+                    result.errors.push(e);
+                    return result;
                 }
-                found
-            }
+            },
         };
         if found.is_none() && name.is_none() && serial.is_none() {
             // Not enough to identify: kept as a partial payload, no CI.

@@ -272,7 +272,8 @@ pub fn cmdb_summary(ci: &CiReport) -> String {
         ci.batches,
     );
     if let Some(problem) = &ci.problem {
-        line.push_str(&format!("\nCMDB problem: {problem}"));
+        line.push_str("\nCMDB problem: ");
+        line.push_str(problem);
     }
     line
 }
