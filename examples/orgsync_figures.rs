@@ -172,8 +172,8 @@ const DEVICES_PER_ORGANIZATION: usize = 20;
 const FOREIGN_NAMES: usize = 30;
 const OWN_NAMES: usize = 50;
 
-/// The CMDB step over HTTP for 2,000 devices: requests of a first and a steady pass.
-fn cmdb_figures(runtime: &tokio::runtime::Runtime) -> Result<(), Box<dyn Error>> {
+/// 2,000 devices, and CIs named like some of them (of another company, or of their own).
+fn cmdb_tenant() -> Result<(FakeNinjaOne, FakeServiceNow), Box<dyn Error>> {
     let ninja = FakeNinjaOne::builder()
         .organizations(CMDB_ORGANIZATIONS)
         .roles_standard()
@@ -208,6 +208,12 @@ fn cmdb_figures(runtime: &tokio::runtime::Runtime) -> Result<(), Box<dyn Error>>
             ]),
         );
     }
+    Ok((ninja, snow))
+}
+
+/// The CMDB step over HTTP for 2,000 devices: requests of a first and a steady pass.
+fn cmdb_figures(runtime: &tokio::runtime::Runtime) -> Result<(), Box<dyn Error>> {
+    let (ninja, snow) = cmdb_tenant()?;
     let server = runtime.block_on(FakeServer::start(ninja, snow));
     let dir = tempfile::tempdir()?;
     let env = Figures {

@@ -663,9 +663,6 @@ impl OrganizationSync {
             let Some(target) = checked.expected.clone() else {
                 continue;
             };
-            if !ids.contains(&target) {
-                continue;
-            }
             let Some(owner) = owners.get(&target) else {
                 if ci
                     .failed_batches

@@ -287,6 +287,7 @@ impl FakeNinjaOne {
     pub fn remove_device(&self, id: DeviceId) -> bool {
         let mut state = self.lock();
         let removed = state.devices.remove(&id).is_some();
+        state.details.remove(&id);
         state.alerts.retain(|a| a.device_id != Some(id));
         removed
     }
