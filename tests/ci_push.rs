@@ -1152,3 +1152,45 @@ fn request_counts_of_a_first_and_a_steady_pass() {
     assert_eq!(w.snow.faults().calls("ci_owners"), 0);
     assert_eq!(cmdb(&report).unchanged, items);
 }
+
+#[test]
+fn without_a_dry_run_new_devices_are_not_written() {
+    // What a ServiceNowApi without `identify_reconcile_query` (the default body) answers.
+    let w = World::new(1, policy(100, 100));
+    w.add_all(1);
+    w.snow
+        .faults()
+        .fail_next("identify_reconcile_query", 1, ApiErrorKind::NotFound);
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(w.reconcile_calls(), 0, "nothing written unchecked");
+    let [failed] = ci.failed_batches.as_slice() else {
+        panic!("one failed request: {:?}", ci.failed_batches);
+    };
+    assert_eq!(
+        (failed.kind, failed.devices.len()),
+        (FailureKind::Permanent, MAPPED_PER_ORG)
+    );
+    assert!(w.records().is_empty());
+}
+
+#[test]
+fn a_device_whose_ci_was_deleted_gets_a_new_one_after_a_rename() {
+    let w = World::new(1, policy(100, 100));
+    w.add_all(1);
+    w.run();
+    let mut device = w.device_with_role(1, 9);
+    let old = w.record(device.id).and_then(|r| r.sys_id).expect("recorded");
+    assert!(w.snow.delete_ci(&old));
+    device.display_name = Some("SRV-RENAMED".to_owned());
+    w.ninja.put_device(device.clone());
+    w.reset_counts();
+    let report = w.run();
+    let ci = cmdb(&report);
+    // The dry run finds nothing (its CI is gone): an insert, recorded as its new CI.
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 1));
+    assert_eq!((ci.inserted, ci.diverged.len(), ci.held.len()), (1, 0, 0));
+    let new = w.record(device.id).and_then(|r| r.sys_id).expect("recorded");
+    assert_ne!(new, old);
+    assert_eq!(w.snow.ci(&new).expect("the new CI").values["name"], "SRV-RENAMED");
+}

@@ -432,7 +432,8 @@ impl OrganizationSync {
             )
             .await;
         if steps.stopped {
-            ci.deferred += direct.len();
+            // Checked or not, nothing more is sent this pass.
+            ci.deferred += direct.len() + cleared.len();
             return put;
         }
         let mut writes: Vec<Checked> = direct
@@ -652,6 +653,15 @@ impl OrganizationSync {
                         .map(|c| &c.planned);
                     if self.batch_failed(&err, affected, report, ci) {
                         steps.stopped = true;
+                        let failed: Vec<DeviceId> = ci
+                            .failed_batches
+                            .last()
+                            .map(|f| f.devices.clone())
+                            .unwrap_or_default();
+                        ci.deferred += candidates
+                            .iter()
+                            .filter(|c| !failed.contains(&c.planned.device))
+                            .count();
                         return Vec::new();
                     }
                 }
@@ -872,9 +882,12 @@ fn take_answer(
                 CiOperation::NoChange => ci.no_change += 1,
                 _ => ci.updated += 1,
             }
+            // An insert makes a new CI for the device (its recorded one is gone, or it had
+            // none): that is its CI now. An update or "no change" of another CI than expected
+            // is reported instead.
             let expected = planned.known.as_ref().or(checked.expected.as_ref());
             match expected {
-                Some(expected) if *expected != sys_id => {
+                Some(expected) if *expected != sys_id && operation != CiOperation::Insert => {
                     let message = format!(
                         "the write answered {operation} of CI {sys_id}, not of CI {expected} the \
                          device is recorded as (or its dry run named); the record keeps {kept}, \

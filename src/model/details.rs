@@ -227,7 +227,8 @@ fn texts(value: Option<&Value>) -> Vec<String> {
 /// A device with its details: one row of `GET /v2/devices-detailed`.
 ///
 /// The device's own fields decode as [`Device`] does (a bad id rejects the row); the details
-/// never reject it ([`DeviceDetails::from_row`]).
+/// never reject it ([`DeviceDetails::from_row`]). It serializes as `{"device": ..., "details":
+/// ...}`, not in NinjaOne's wire shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DetailedDevice {

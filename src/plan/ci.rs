@@ -76,8 +76,9 @@ pub enum CiSkipReason {
     /// Two of the organization's CI mappings map the device's role to different classes (see
     /// [`CiMappingConflict`]).
     ConflictingMappings,
-    /// Another device of the pass has the same name once normalised; the CMDB identifies by
-    /// name, so the two would become one CI.
+    /// Another device of the pass has the same name once normalised; the identification rule
+    /// falls back to the name when the serial number does not match, so the two could become
+    /// one CI.
     DuplicateName,
     /// The configuration has no company (an active one always should).
     NoCompany,
