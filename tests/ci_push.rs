@@ -1180,7 +1180,10 @@ fn a_device_whose_ci_was_deleted_gets_a_new_one_after_a_rename() {
     w.add_all(1);
     w.run();
     let mut device = w.device_with_role(1, 9);
-    let old = w.record(device.id).and_then(|r| r.sys_id).expect("recorded");
+    let old = w
+        .record(device.id)
+        .and_then(|r| r.sys_id)
+        .expect("recorded");
     assert!(w.snow.delete_ci(&old));
     device.display_name = Some("SRV-RENAMED".to_owned());
     w.ninja.put_device(device.clone());
@@ -1190,7 +1193,13 @@ fn a_device_whose_ci_was_deleted_gets_a_new_one_after_a_rename() {
     // The dry run finds nothing (its CI is gone): an insert, recorded as its new CI.
     assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 1));
     assert_eq!((ci.inserted, ci.diverged.len(), ci.held.len()), (1, 0, 0));
-    let new = w.record(device.id).and_then(|r| r.sys_id).expect("recorded");
+    let new = w
+        .record(device.id)
+        .and_then(|r| r.sys_id)
+        .expect("recorded");
     assert_ne!(new, old);
-    assert_eq!(w.snow.ci(&new).expect("the new CI").values["name"], "SRV-RENAMED");
+    assert_eq!(
+        w.snow.ci(&new).expect("the new CI").values["name"],
+        "SRV-RENAMED"
+    );
 }

@@ -721,3 +721,43 @@ async fn fake_faults_become_http_statuses() {
     assert!(names.contains(&"Acme".to_owned()), "{names:?}");
     assert_eq!(non_token(&server.requests()).len(), 6);
 }
+
+#[tokio::test]
+async fn devices_detailed_serves_nested_agent_rows_and_flat_vm_host_rows_paged() {
+    let server = server(2, 0, false).await;
+    let host = server
+        .ninjaone()
+        .add_device("2".parse().unwrap(), Some("13".parse().unwrap()), "esx-01")
+        .unwrap();
+    let client = Client::new();
+    let token = ninja_token(&client, &server).await;
+    let (status, rows) =
+        ninja_get(&client, &server, &token, "/v2/devices-detailed?pageSize=3").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "a full first page");
+    let agent = &rows[0];
+    assert!(agent["system"]["serialNumber"].is_string(), "{agent}");
+    assert!(agent["os"]["name"].is_string() && agent["memory"]["capacity"].is_u64());
+    assert!(agent["processors"][0]["clockSpeed"].is_u64());
+    let macs = agent["macAddresses"].as_array().unwrap();
+    assert_eq!(macs.len(), 2, "NinjaOne repeats MAC addresses");
+    let last = rows[2]["id"].as_u64().unwrap();
+    let (_, rest) = ninja_get(
+        &client,
+        &server,
+        &token,
+        &format!("/v2/devices-detailed?pageSize=3&after={last}"),
+    )
+    .await;
+    let flat = rest
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == u64::from(host.get()))
+        .expect("the VM host on the second page");
+    assert_eq!(flat["deviceType"], "VMHost");
+    assert!(flat["serviceTag"].is_string() && flat["memorySize"].is_u64());
+    assert!(flat.get("system").is_none() && flat.get("os").is_none());
+    assert_eq!(server.ninjaone().faults().calls("devices_detailed"), 2);
+}
