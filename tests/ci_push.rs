@@ -12,11 +12,11 @@ use ninjaone_servicenow::engine::{
     Actor, ApplyMode, CiReport, ConfigDraft, FailureKind, NextRun, OrganizationSync, Report, Stop,
 };
 use ninjaone_servicenow::model::{
-    CiMapping, CiRecord, Device, DeviceId, DeviceRoleId, IntegrationMode, OrganizationId,
-    SyncStatus, SysId,
+    CiMapping, CiOperation, CiRecord, Device, DeviceId, DeviceRoleId, IntegrationMode,
+    OrganizationId, SyncStatus, SysId,
 };
 use ninjaone_servicenow::plan::{CiSkipReason, CmdbSettings, Policy};
-use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore};
+use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, ServiceNowApi};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
 
@@ -155,6 +155,14 @@ impl World {
         self.snow.faults().calls("identify_reconcile")
     }
 
+    fn dry_run_calls(&self) -> usize {
+        self.snow.faults().calls("identify_reconcile_query")
+    }
+
+    fn listing_calls(&self) -> usize {
+        self.ninja.faults().calls("devices_detailed")
+    }
+
     /// The devices of organization `n`, by id.
     fn devices_of(&self, n: u32) -> Vec<Device> {
         self.ninja
@@ -195,10 +203,19 @@ fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
     let ci = cmdb(&report);
     let devices = 12 * PER_ORG; // 84
     let items = 12 * MAPPED_PER_ORG; // 60
-    // Tenant-wide paging, once: ceil(84 / 10) pages; never per organization or device.
-    assert_eq!(w.ninja.faults().calls("devices"), devices.div_ceil(10));
+    // Tenant-wide paging of the detailed listing, once: ceil(84 / 10) pages; never per
+    // organization or device.
+    assert_eq!(w.listing_calls(), devices.div_ceil(10));
+    assert_eq!(w.ninja.faults().calls("devices"), 0);
     assert_eq!(w.ninja.faults().calls("organization_devices"), 0);
-    // One request per batch: ceil(60 / 25).
+    // Every device is new: one dry run per batch first, then one write per batch: ceil(60 / 25).
+    assert_eq!(w.dry_run_calls(), items.div_ceil(25));
+    assert_eq!((ci.dry_runs, ci.checked), (3, items));
+    // Nothing would update an existing CI, so no owner is read.
+    assert_eq!(
+        (w.snow.faults().calls("ci_owners"), ci.owner_queries),
+        (0, 0)
+    );
     assert_eq!(w.reconcile_calls(), items.div_ceil(25));
     assert_eq!(ci.batches, 3);
     assert_eq!(ci.devices_listed, devices);
@@ -235,6 +252,25 @@ fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
             device.system_name.as_ref()
         );
         assert_eq!(Some(&stored.values["fqdn"]), device.dns_name.as_ref());
+        // The details NinjaOne's own CMDB sync fills, in ServiceNow's units.
+        let detail = w
+            .ninja
+            .device_detailed_row(device.id)
+            .expect("a detailed row");
+        let serial = detail["system"]["serialNumber"]
+            .as_str()
+            .or_else(|| detail["serviceTag"].as_str())
+            .expect("a serial");
+        assert_eq!(stored.values["serial_number"], serial, "{name}");
+        let bytes = detail["memory"]["capacity"]
+            .as_u64()
+            .or_else(|| detail["memorySize"].as_u64())
+            .expect("memory");
+        assert_eq!(stored.values["ram"], (bytes / (1024 * 1024)).to_string());
+        assert!(
+            !stored.values.contains_key("manufacturer"),
+            "a reference is never a name"
+        );
     }
 
     // The records carry the CI sys_ids the CMDB gave, for the incident router's cmdb_ci.
@@ -295,9 +331,12 @@ fn a_second_pass_sends_nothing() {
     assert_eq!(w.snow.faults().writes(), 0);
     assert_eq!(report.remote_writes, 0);
     assert_eq!((ci.to_send, ci.sent, ci.batches), (0, 0, 0));
+    // A steady pass makes no dry run either, and reads no owner.
+    assert_eq!((w.dry_run_calls(), ci.dry_runs), (0, 0));
+    assert_eq!(w.snow.faults().calls("ci_owners"), 0);
     assert_eq!(ci.unchanged, 4 * MAPPED_PER_ORG);
     // The device listing is still one paged walk: ceil(28 / 10).
-    assert_eq!(w.ninja.faults().calls("devices"), 3);
+    assert_eq!(w.listing_calls(), 3);
 }
 
 #[test]
@@ -307,13 +346,15 @@ fn a_changed_device_is_sent_again_alone() {
     w.run();
     let before = w.records();
 
-    // A new DNS name: the CMDB identifies the CI by name and updates it.
+    // A new DNS name: not part of the identity, so no dry run; the CMDB finds the CI by the
+    // source key and updates it.
     let mut moved = w.device_with_role(2, 9);
     moved.dns_name = Some("srv.new-domain.test".to_owned());
     w.ninja.put_device(moved.clone());
     w.reset_counts();
     let report = w.run();
     assert_eq!(w.reconcile_calls(), 1);
+    assert_eq!(w.dry_run_calls(), 0);
     let ci = cmdb(&report);
     assert_eq!((ci.sent, ci.updated, ci.inserted), (1, 1, 0));
     assert_eq!(ci.unchanged, 3 * MAPPED_PER_ORG - 1);
@@ -325,23 +366,21 @@ fn a_changed_device_is_sent_again_alone() {
     assert_eq!(new.sys_id, old.sys_id, "the same CI");
     assert_ne!(new.fingerprint, old.fingerprint);
 
-    // A rename is sent alone too. Without a serial number the CMDB identifies by name, so the
-    // new name is a new CI; the record follows it.
-    let mut renamed = w.device_with_role(1, 1);
-    renamed.display_name = Some("Reception PC".to_owned());
-    w.ninja.put_device(renamed.clone());
+    // More RAM: sent again, no dry run (the identity is the same).
+    w.ninja.set_device_details(
+        moved.id,
+        serde_json::json!({"system": {"serialNumber": format!("NJ{:08}", moved.id.get())},
+                           "memory": {"capacity": 137_438_953_472_u64}}),
+    );
     w.reset_counts();
     let report = w.run();
-    assert_eq!(w.reconcile_calls(), 1);
-    assert_eq!((cmdb(&report).sent, cmdb(&report).inserted), (1, 1));
-    let record = w.record(renamed.id).expect("recorded");
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (0, 1));
+    assert_eq!(cmdb(&report).updated, 1);
     let stored = w
         .snow
-        .cis()
-        .into_iter()
-        .find(|c| Some(&c.sys_id) == record.sys_id.as_ref())
-        .expect("the record's CI");
-    assert_eq!(stored.values["name"], "Reception PC");
+        .ci(new.sys_id.as_ref().expect("a CI"))
+        .expect("the CI");
+    assert_eq!(stored.values["ram"], "131072");
 
     // And then nothing again.
     w.reset_counts();
@@ -445,7 +484,9 @@ fn per_item_errors_are_reported_per_device_and_retried() {
 
     let report = w.run();
     let ci = cmdb(&report);
-    assert_eq!(ci.sent, 2 * MAPPED_PER_ORG);
+    // The dry run already refuses the item: it is not sent.
+    assert_eq!(ci.checked, 2 * MAPPED_PER_ORG);
+    assert_eq!(ci.sent, 2 * MAPPED_PER_ORG - 1);
     assert_eq!(ci.inserted, 2 * MAPPED_PER_ORG - 1);
     let [failure] = ci.failed.as_slice() else {
         panic!("one failure: {:?}", ci.failed);
@@ -464,13 +505,14 @@ fn per_item_errors_are_reported_per_device_and_retried() {
     assert!(w.record(bad.id).is_none(), "no record for a refused item");
     assert_eq!(w.records().len(), 2 * MAPPED_PER_ORG - 1);
 
-    // Still refused: the next pass sends that device, and only that one.
+    // Still refused: the next pass checks that device again, and only that one; its dry run
+    // fails, so it is not sent.
     w.reset_counts();
     let report = w.run();
-    assert_eq!(w.reconcile_calls(), 1);
-    assert_eq!((cmdb(&report).sent, cmdb(&report).failed.len()), (1, 1));
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 0));
+    assert_eq!((cmdb(&report).sent, cmdb(&report).failed.len()), (0, 1));
 
-    // Accepted: sent once more, recorded, then left alone.
+    // Accepted: checked and sent once more, recorded, then left alone.
     w.snow.accept_ci(&bad.name());
     let report = w.run();
     assert_eq!((cmdb(&report).sent, cmdb(&report).inserted), (1, 1));
@@ -721,23 +763,35 @@ fn a_timeout_after_commit_is_sent_again_without_a_duplicate() {
 fn refused_credentials_stop_the_step() {
     let w = World::new(3, policy(100, 5));
     w.add_all(3);
+    // Refused on the first dry run: nothing more is asked, nothing written.
     w.snow
         .faults()
-        .fail_next("identify_reconcile", 1, ApiErrorKind::Forbidden);
+        .fail_next("identify_reconcile_query", 1, ApiErrorKind::Forbidden);
     let report = w.run();
     assert!(
         matches!(&report.stop, Some(Stop::Credentials { api, .. }) if api == "ServiceNow"),
         "{:?}",
         report.stop
     );
-    assert_eq!(w.reconcile_calls(), 1);
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 0));
+    assert_eq!(cmdb(&report).deferred, 10);
+    assert!(w.records().is_empty());
+
+    // Refused on the first write: the rest waits.
+    w.snow
+        .faults()
+        .fail_next("identify_reconcile", 1, ApiErrorKind::Forbidden);
+    w.reset_counts();
+    let report = w.run();
+    assert!(matches!(&report.stop, Some(Stop::Credentials { .. })));
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (3, 1));
     assert_eq!(cmdb(&report).deferred, 10);
     assert!(w.records().is_empty());
 
     // Refused while listing devices: the step stops before sending anything.
     w.ninja
         .faults()
-        .fail_next("devices", 1, ApiErrorKind::Unauthorized);
+        .fail_next("devices_detailed", 1, ApiErrorKind::Unauthorized);
     w.reset_counts();
     let report = w.run();
     assert!(
@@ -758,7 +812,7 @@ fn a_failed_device_listing_sends_nothing_and_asks_for_a_retry() {
         .expect("a device id");
     w.ninja
         .faults()
-        .fail_next("devices", 1, ApiErrorKind::Transient);
+        .fail_next("devices_detailed", 1, ApiErrorKind::Transient);
     w.reset_counts();
     let report = w.run();
     let problem = cmdb(&report).problem.as_deref().expect("a problem");
@@ -797,4 +851,355 @@ fn records_of_gone_devices_and_deleted_configurations_are_removed() {
     // Nothing is deleted from the CMDB.
     assert_eq!(w.snow.cis().len(), cis);
     assert_eq!(w.reconcile_calls(), 0);
+}
+
+// ---- identity: source key, serial, and the takeover guard ----
+
+/// `"name" = name, "company" = company` (and a serial when given) for a CI added by hand.
+fn ci_values(name: &str, company: &SysId, serial: Option<&str>) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::from([
+        ("name".to_owned(), name.to_owned()),
+        ("company".to_owned(), company.as_str().to_owned()),
+    ]);
+    if let Some(serial) = serial {
+        values.insert("serial_number".to_owned(), serial.to_owned());
+    }
+    values
+}
+
+#[test]
+fn a_renamed_device_keeps_its_ci() {
+    let w = World::new(1, policy(100, 100));
+    w.add_all(1);
+    w.run();
+    let cis = w.snow.cis().len();
+    let mut renamed = w.device_with_role(1, 1);
+    let before = w.record(renamed.id).expect("recorded");
+
+    // Without a serial number only the source key can find the CI again.
+    w.ninja
+        .set_device_details(renamed.id, serde_json::json!({}));
+    renamed.display_name = Some("Reception PC".to_owned());
+    w.ninja.put_device(renamed.clone());
+    w.reset_counts();
+    let report = w.run();
+    let ci = cmdb(&report);
+    // The name is part of the identity: one dry run, which names the device's own CI, so no
+    // owner is read; then one write that updates it.
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 1));
+    assert_eq!((ci.checked, ci.owner_queries), (1, 0));
+    assert_eq!((ci.sent, ci.updated, ci.inserted), (1, 1, 0));
+    let after = w.record(renamed.id).expect("still recorded");
+    assert_eq!(after.sys_id, before.sys_id, "the same CI");
+    assert_eq!(w.snow.cis().len(), cis, "no second CI");
+    let stored = w
+        .snow
+        .ci(after.sys_id.as_ref().expect("a CI"))
+        .expect("the CI");
+    assert_eq!(stored.values["name"], "Reception PC");
+
+    w.reset_counts();
+    w.run();
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (0, 0));
+}
+
+#[test]
+fn a_name_fall_through_takes_over_another_companys_ci_without_the_guard_and_not_with_it() {
+    let w = World::new(2, policy(100, 100));
+    w.add(1, &["all"]);
+    let (a, b) = (w.company(1), w.company(2));
+    // Customer B already has a domain controller DC01 in the CMDB (another tool's CI).
+    let theirs = w.snow.add_ci(
+        "cmdb_ci_win_server".parse().expect("a class"),
+        ci_values("DC01", &b, Some("B-SERIAL-9")),
+    );
+    // Organization A's new server is also called DC01; its serial number is new to the CMDB.
+    let dc01 = w
+        .ninja
+        .add_device(org(1), Some(role(9)), "DC01")
+        .expect("a device id");
+    w.ninja.set_device_details(
+        dc01,
+        serde_json::json!({"system": {"serialNumber": "A-SERIAL-1"}}),
+    );
+
+    // Today's behaviour, reproduced on the fakes: the serial misses, the rule falls through to
+    // the name, and B's CI is updated and moved to company A.
+    let today = FakeServiceNow::new();
+    let copied = today.add_ci(
+        "cmdb_ci_win_server".parse().expect("a class"),
+        ci_values("DC01", &b, Some("B-SERIAL-9")),
+    );
+    let item = ninjaone_servicenow::model::CiItem {
+        class_name: "cmdb_ci_win_server".parse().expect("a class"),
+        values: ci_values("DC01", &a, Some("A-SERIAL-1")),
+        internal_id: Some(format!("ninjaone-device-{dc01}")),
+        source: None,
+    };
+    let answer = block_on(today.identify_reconcile("NinjaOne", &[item])).expect("an answer");
+    assert_eq!(answer[0].operation, Some(CiOperation::Update));
+    assert_eq!(answer[0].sys_id.as_ref(), Some(&copied));
+    assert_eq!(
+        today.ci(&copied).expect("the CI").values["company"],
+        a.as_str(),
+        "taken over"
+    );
+
+    // With the guard: the dry run names B's CI, its company is read, and DC01 is not sent.
+    w.reset_counts();
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(w.snow.faults().calls("ci_owners"), 1, "one owner query");
+    assert_eq!(ci.owner_queries, 1);
+    assert_eq!(ci.skipped.get(&CiSkipReason::HeldBack), Some(&1));
+    let [held] = ci.held.as_slice() else {
+        panic!("one held device: {:?}", ci.held);
+    };
+    assert_eq!((held.device, held.name.as_str()), (dc01, "DC01"));
+    for part in [
+        theirs.as_str(),
+        a.as_str(),
+        b.as_str(),
+        &customer_name(1),
+        &customer_name(2),
+    ] {
+        assert!(held.reason.contains(part), "{part} in {}", held.reason);
+    }
+    let stored = w.snow.ci(&theirs).expect("B's CI");
+    assert_eq!(stored.values["company"], b.as_str(), "B's CI is untouched");
+    assert_eq!(stored.values["serial_number"], "B-SERIAL-9");
+    // The other devices of A were written; DC01 was not.
+    assert_eq!(ci.sent, MAPPED_PER_ORG);
+    let record = w.record(dc01).expect("a held record");
+    assert_eq!(
+        (record.sys_id.as_ref(), record.held.is_some()),
+        (None, true)
+    );
+
+    // Retried only after its inputs change: the next pass makes no dry run and no write.
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (0, 0));
+    assert_eq!(cmdb(&report).held.len(), 1, "still reported");
+    // Other values changing do not release it either.
+    w.ninja.set_device_details(
+        dc01,
+        serde_json::json!({"system": {"serialNumber": "A-SERIAL-1"}, "memory": {"capacity": 1_073_741_824_u64}}),
+    );
+    w.reset_counts();
+    w.run();
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (0, 0));
+
+    // Renamed: checked again, now a new CI of company A; B's CI still untouched.
+    let mut device = w
+        .ninja
+        .all_devices()
+        .into_iter()
+        .find(|d| d.id == dc01)
+        .expect("the device");
+    device.display_name = Some("DC01-A".to_owned());
+    w.ninja.put_device(device);
+    w.reset_counts();
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 1));
+    assert_eq!((ci.inserted, ci.held.len()), (1, 0));
+    let record = w.record(dc01).expect("recorded");
+    assert!(record.held.is_none() && record.sys_id.is_some());
+    assert_eq!(
+        w.snow.ci(&theirs).expect("B's CI").values["company"],
+        b.as_str()
+    );
+}
+
+#[test]
+fn an_existing_ci_of_the_same_company_is_adopted_after_one_owner_query() {
+    let w = World::new(1, policy(100, 100));
+    w.add(1, &["all"]);
+    let a = w.company(1);
+    // Two of A's servers are already in the CMDB by name (entered by hand, no serial).
+    let names = ["SRV-A", "SRV-B"];
+    let mut existing = Vec::new();
+    for name in names {
+        existing.push(w.snow.add_ci(
+            "cmdb_ci_win_server".parse().expect("a class"),
+            ci_values(name, &a, None),
+        ));
+        w.ninja
+            .add_device(org(1), Some(role(9)), name)
+            .expect("a device id");
+    }
+    w.reset_counts();
+    let report = w.run();
+    let ci = cmdb(&report);
+    // One owner query for both candidates, then one write for everything.
+    assert_eq!(w.snow.faults().calls("ci_owners"), 1);
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 1));
+    assert!(ci.held.is_empty(), "{:?}", ci.held);
+    assert_eq!(ci.updated, 2);
+    for (name, sys_id) in names.iter().zip(&existing) {
+        let device = w
+            .ninja
+            .all_devices()
+            .into_iter()
+            .find(|d| d.name() == *name)
+            .expect("the device");
+        assert_eq!(
+            w.record(device.id).and_then(|r| r.sys_id).as_ref(),
+            Some(sys_id)
+        );
+    }
+}
+
+#[test]
+fn a_write_that_updates_another_ci_is_reported_and_the_record_not_re_pointed() {
+    let w = World::new(2, policy(100, 100));
+    w.add(1, &["all"]);
+    w.run();
+    let b = w.company(2);
+    let device = w.device_with_role(1, 9);
+    let recorded = w
+        .record(device.id)
+        .and_then(|r| r.sys_id)
+        .expect("recorded");
+    // Someone deletes the CI in ServiceNow, and B has a CI of the same name.
+    assert!(w.snow.delete_ci(&recorded));
+    let theirs = w.snow.add_ci(
+        "cmdb_ci_win_server".parse().expect("a class"),
+        ci_values(&device.name(), &b, None),
+    );
+    // Its serial number disappears from NinjaOne: the identity changed, so a dry run comes
+    // first, and it catches the fall-through onto B's CI.
+    w.ninja.set_device_details(device.id, serde_json::json!({}));
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(w.dry_run_calls(), 1);
+    assert_eq!(cmdb(&report).held.len(), 1);
+    assert_eq!(
+        w.snow.ci(&theirs).expect("B's CI").values["company"],
+        b.as_str()
+    );
+
+    // Without an identity change the write goes straight out: when it lands on another CI than
+    // the recorded one, that is reported and the record keeps its CI.
+    let w = World::new(2, policy(100, 100));
+    w.add(1, &["all"]);
+    w.ninja
+        .set_device_details(w.device_with_role(1, 9).id, serde_json::json!({}));
+    w.run();
+    let device = w.device_with_role(1, 9);
+    let recorded = w
+        .record(device.id)
+        .and_then(|r| r.sys_id)
+        .expect("recorded");
+    assert!(w.snow.delete_ci(&recorded));
+    let b = w.company(2);
+    let theirs = w.snow.add_ci(
+        "cmdb_ci_win_server".parse().expect("a class"),
+        ci_values(&device.name(), &b, None),
+    );
+    let mut moved = device.clone();
+    moved.dns_name = Some("srv.moved.test".to_owned());
+    w.ninja.put_device(moved);
+    w.reset_counts();
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (0, 1));
+    let [diverged] = ci.diverged.as_slice() else {
+        panic!("one diverged write: {:?}", ci.diverged);
+    };
+    assert_eq!(
+        (diverged.device, &diverged.expected, &diverged.answered),
+        (device.id, &recorded, &theirs)
+    );
+    assert!(
+        diverged.message.contains(recorded.as_str()),
+        "{}",
+        diverged.message
+    );
+    let record = w.record(device.id).expect("recorded");
+    assert_eq!(record.sys_id.as_ref(), Some(&recorded), "not re-pointed");
+    // The next pass checks the device again and holds it back from B's CI.
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 0));
+    assert_eq!(cmdb(&report).held.len(), 1);
+}
+
+#[test]
+fn request_counts_of_a_first_and_a_steady_pass() {
+    // 30 organizations x 7 devices, 150 mapped; pages of 50, batches of 40.
+    let w = World::new(30, policy(50, 40));
+    w.add_all(30);
+    w.reset_counts();
+    let report = w.run();
+    let ci = cmdb(&report);
+    let (devices, items) = (30 * PER_ORG, 30 * MAPPED_PER_ORG);
+    // One detailed listing, ceil(210 / 50) + 0 pages (210 is not a multiple of 50).
+    assert_eq!(w.listing_calls(), devices.div_ceil(50));
+    // Dry runs and writes: ceil(150 / 40) each; no owner query (nothing existed).
+    assert_eq!(w.dry_run_calls(), items.div_ceil(40));
+    assert_eq!(w.reconcile_calls(), items.div_ceil(40));
+    assert_eq!(w.snow.faults().calls("ci_owners"), 0);
+    assert_eq!((ci.dry_runs, ci.batches, ci.owner_queries), (4, 4, 0));
+    assert_eq!(report.remote_writes, 4, "dry runs are not writes");
+
+    // A steady pass: the listing only.
+    w.reset_counts();
+    let report = w.run();
+    assert_eq!(w.listing_calls(), devices.div_ceil(50));
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (0, 0));
+    assert_eq!(w.snow.faults().calls("ci_owners"), 0);
+    assert_eq!(cmdb(&report).unchanged, items);
+}
+
+#[test]
+fn without_a_dry_run_new_devices_are_not_written() {
+    // What a ServiceNowApi without `identify_reconcile_query` (the default body) answers.
+    let w = World::new(1, policy(100, 100));
+    w.add_all(1);
+    w.snow
+        .faults()
+        .fail_next("identify_reconcile_query", 1, ApiErrorKind::NotFound);
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(w.reconcile_calls(), 0, "nothing written unchecked");
+    let [failed] = ci.failed_batches.as_slice() else {
+        panic!("one failed request: {:?}", ci.failed_batches);
+    };
+    assert_eq!(
+        (failed.kind, failed.devices.len()),
+        (FailureKind::Permanent, MAPPED_PER_ORG)
+    );
+    assert!(w.records().is_empty());
+}
+
+#[test]
+fn a_device_whose_ci_was_deleted_gets_a_new_one_after_a_rename() {
+    let w = World::new(1, policy(100, 100));
+    w.add_all(1);
+    w.run();
+    let mut device = w.device_with_role(1, 9);
+    let old = w
+        .record(device.id)
+        .and_then(|r| r.sys_id)
+        .expect("recorded");
+    assert!(w.snow.delete_ci(&old));
+    device.display_name = Some("SRV-RENAMED".to_owned());
+    w.ninja.put_device(device.clone());
+    w.reset_counts();
+    let report = w.run();
+    let ci = cmdb(&report);
+    // The dry run finds nothing (its CI is gone): an insert, recorded as its new CI.
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 1));
+    assert_eq!((ci.inserted, ci.diverged.len(), ci.held.len()), (1, 0, 0));
+    let new = w
+        .record(device.id)
+        .and_then(|r| r.sys_id)
+        .expect("recorded");
+    assert_ne!(new, old);
+    assert_eq!(
+        w.snow.ci(&new).expect("the new CI").values["name"],
+        "SRV-RENAMED"
+    );
 }

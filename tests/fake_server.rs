@@ -455,14 +455,55 @@ async fn identifyreconcile_answers_in_the_documented_shape() {
     assert_eq!(items[0]["sysId"].as_str().map(str::len), Some(32));
     assert_eq!(items[0]["internal_id"], "ninjaone-device-8");
     assert_eq!(items[0]["errors"], json!([]));
-    assert_eq!(items[1]["operation"], "");
-    assert_eq!(items[1]["sysId"], "");
+    assert_eq!(items[0]["inputIndices"], json!([0]));
+    // Neither serial nor name: a partial payload, "Unknown" sys_id, a warning, no CI.
+    assert_eq!(items[1]["operation"], "INSERT_AS_PARTIAL");
+    assert_eq!(items[1]["sysId"], "Unknown");
     assert_eq!(
-        items[1]["errors"][0]["error"],
+        items[1]["warnings"][0]["error"],
         "MISSING_MATCHING_ATTRIBUTES"
     );
+    assert_eq!(items[1]["partialSysIds"].as_array().map(Vec::len), Some(1));
     assert_eq!(server.servicenow().cis().len(), 1);
     assert_eq!(server.servicenow().cis()[0].data_source, "ServiceWatch");
+
+    let post = |path: &str, source: &str| {
+        client
+            .post(format!(
+                "{}{path}?sysparm_data_source={source}",
+                server.servicenow_origin()
+            ))
+            .basic_auth(
+                FakeServer::SERVICENOW_USERNAME,
+                Some(FakeServer::SERVICENOW_PASSWORD),
+            )
+            .json(&body)
+            .send()
+    };
+    // The dry run identifies without writing: the first item is found by its serial number.
+    let dry = post("/api/now/identifyreconcile/query", "ServiceWatch")
+        .await
+        .unwrap();
+    assert_eq!(dry.status(), StatusCode::OK);
+    let dry: Value = dry.json().await.unwrap();
+    assert_eq!(dry["result"]["items"][0]["operation"], "NO_CHANGE");
+    assert_eq!(server.servicenow().cis().len(), 1);
+    assert!(
+        server.servicenow().partial_payloads().len() == 1,
+        "the dry run kept no payload"
+    );
+    // An invalid data source fails every item: HTTP 400 with the item errors in a result
+    // envelope, as ServiceNow answers.
+    let invalid = post("/api/now/identifyreconcile", "Nope").await.unwrap();
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+    let invalid: Value = invalid.json().await.unwrap();
+    assert_eq!(invalid["result"]["errorCount"], 2);
+    assert!(
+        invalid["result"]["items"][1]["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid data source [Nope]")),
+        "{invalid}"
+    );
 }
 
 #[tokio::test]
@@ -679,4 +720,44 @@ async fn fake_faults_become_http_statuses() {
         .collect();
     assert!(names.contains(&"Acme".to_owned()), "{names:?}");
     assert_eq!(non_token(&server.requests()).len(), 6);
+}
+
+#[tokio::test]
+async fn devices_detailed_serves_nested_agent_rows_and_flat_vm_host_rows_paged() {
+    let server = server(2, 0, false).await;
+    let host = server
+        .ninjaone()
+        .add_device("2".parse().unwrap(), Some("13".parse().unwrap()), "esx-01")
+        .unwrap();
+    let client = Client::new();
+    let token = ninja_token(&client, &server).await;
+    let (status, rows) =
+        ninja_get(&client, &server, &token, "/v2/devices-detailed?pageSize=3").await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "a full first page");
+    let agent = &rows[0];
+    assert!(agent["system"]["serialNumber"].is_string(), "{agent}");
+    assert!(agent["os"]["name"].is_string() && agent["memory"]["capacity"].is_u64());
+    assert!(agent["processors"][0]["clockSpeed"].is_u64());
+    let macs = agent["macAddresses"].as_array().unwrap();
+    assert_eq!(macs.len(), 2, "NinjaOne repeats MAC addresses");
+    let last = rows[2]["id"].as_u64().unwrap();
+    let (_, rest) = ninja_get(
+        &client,
+        &server,
+        &token,
+        &format!("/v2/devices-detailed?pageSize=3&after={last}"),
+    )
+    .await;
+    let flat = rest
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == u64::from(host.get()))
+        .expect("the VM host on the second page");
+    assert_eq!(flat["deviceType"], "VMHost");
+    assert!(flat["serviceTag"].is_string() && flat["memorySize"].is_u64());
+    assert!(flat.get("system").is_none() && flat.get("os").is_none());
+    assert_eq!(server.ninjaone().faults().calls("devices_detailed"), 2);
 }

@@ -50,6 +50,7 @@ fn ci(class: &str, values: &[(&str, &str)]) -> CiItem {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect::<BTreeMap<_, _>>(),
         internal_id: Some("item".into()),
+        source: None,
     }
 }
 
@@ -419,11 +420,12 @@ fn identify_reconcile_insert_update_no_change_and_item_errors() {
     assert_eq!(first[0].operation, Some(CiOperation::Insert));
     assert!(first[0].sys_id.is_some() && first[0].errors.is_empty());
     assert_eq!(first[0].internal_id.as_deref(), Some("item"));
-    assert_eq!(first[1].errors[0].kind, "MISSING_MATCHING_ATTRIBUTES");
-    assert_eq!(
-        (first[1].sys_id.as_ref(), first[1].operation.as_ref()),
-        (None, None)
-    );
+    // Nothing to identify it by: kept as a partial payload, no CI, as ServiceNow answers.
+    assert_eq!(first[1].operation, Some(CiOperation::InsertAsPartial));
+    assert_eq!(first[1].sys_id, None);
+    assert_eq!(first[1].warnings[0].kind, "MISSING_MATCHING_ATTRIBUTES");
+    assert_eq!(first[1].partial_sys_ids.len(), 1);
+    assert_eq!(sn.partial_payloads().len(), 1);
     assert_eq!(first[2].errors[0].message, "company reference is invalid");
     assert_eq!(first[3].operation, Some(CiOperation::Insert));
     assert_eq!(sn.cis().len(), 2);
@@ -442,15 +444,16 @@ fn identify_reconcile_insert_update_no_change_and_item_errors() {
             "cmdb_ci_linux_server",
             &[("name", "LNX-01-renamed"), ("serial_number", "SN1")],
         ),
-        // Same name, other class: a new CI.
+        // Same name, other class: the hardware rule spans the hardware classes, so the name
+        // finds the same CI.
         ci("cmdb_ci_linux_server", &[("name", "SRV-01")]),
     ];
     let third = block_on(sn.identify_reconcile("NinjaOne", &changed)).unwrap();
     assert_eq!(third[0].operation, Some(CiOperation::Update));
     assert_eq!(third[1].operation, Some(CiOperation::Update));
     assert_eq!(third[1].sys_id, first[3].sys_id);
-    assert_eq!(third[2].operation, Some(CiOperation::Insert));
-    assert_eq!(sn.cis().len(), 3);
+    assert_eq!(third[2].sys_id, first[0].sys_id);
+    assert_eq!(sn.cis().len(), 2);
     assert_eq!(sn.faults().writes_of("identify_reconcile"), 3);
     assert_eq!(
         block_on(sn.identify_reconcile("", &changed))

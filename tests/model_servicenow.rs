@@ -1,8 +1,9 @@
 //! ServiceNow model: real-shaped Table API rows, loose values, per-row errors.
 
 use ninjaone_servicenow::model::{
-    CiClass, CiItem, CiItemResult, CiOperation, Company, CorrelationId, CustomerAccount, Incident,
-    IncidentState, IncidentUpdate, Level, NewCompany, NewIncident, SysId, decode_rows,
+    CiClass, CiItem, CiItemResult, CiOperation, CiSourceInfo, Company, CorrelationId,
+    CustomerAccount, Incident, IncidentState, IncidentUpdate, Level, NewCompany, NewIncident,
+    SysId, decode_rows,
 };
 
 fn result(name: &str) -> serde_json::Value {
@@ -185,10 +186,19 @@ fn identify_reconcile_results_surface_per_item_errors() {
             .into_iter()
             .collect(),
         internal_id: Some("ninjaone-device-8".into()),
+        source: None,
     };
     assert_eq!(
         serde_json::to_value(&item).unwrap(),
         serde_json::json!({"className": "cmdb_ci_win_server", "values": {"name": "DC01"}, "internal_id": "ninjaone-device-8"})
+    );
+    let keyed = CiItem {
+        source: Some(CiSourceInfo::new("NinjaOne", "8")),
+        ..item
+    };
+    assert_eq!(
+        serde_json::to_value(&keyed).unwrap()["sys_object_source_info"],
+        serde_json::json!({"source_name": "NinjaOne", "source_native_key": "8"})
     );
 }
 

@@ -404,3 +404,71 @@ fn devices_reach_the_cmdb_and_alerts_become_incidents_once_over_http() {
             .is_finished()
     );
 }
+
+#[test]
+fn sync_shows_a_device_held_back_from_another_companys_ci_in_the_table_and_in_json() {
+    let setup = Setup::new();
+    let ninja = setup.server.ninjaone();
+    let snow = setup.server.servicenow();
+    // Company 2 already has a CI named DC01; organization 1 gets a new server named DC01.
+    let theirs = snow.add_ci(
+        "cmdb_ci_win_server".parse().unwrap(),
+        [
+            ("name".to_owned(), "DC01".to_owned()),
+            ("company".to_owned(), setup.company(1)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    ninja
+        .add_device("1".parse().unwrap(), Some("9".parse().unwrap()), "DC01")
+        .unwrap();
+    ninja
+        .add_device("1".parse().unwrap(), Some("9".parse().unwrap()), "SRV-0001")
+        .unwrap();
+    assert_eq!(setup.run("mode active").0, 0);
+    assert_eq!(
+        setup.run("ci-mapping set servers 9=cmdb_ci_win_server").0,
+        0
+    );
+    assert_eq!(setup.run("sync").0, 0);
+    assert_eq!(setup.run("update --org 1 --ci-mapping servers").0, 0);
+
+    setup.server.clear_log();
+    let report = setup.json("sync --json");
+    let ci = &report["ci"];
+    assert_eq!(ci["sent"], 1, "{report}");
+    assert_eq!(ci["skipped"]["held_back"], 1, "{report}");
+    assert_eq!(ci["dry_runs"], 1);
+    assert_eq!(ci["owner_queries"], 1);
+    let held = &ci["held"][0];
+    assert_eq!(held["name"], "DC01");
+    let reason = held["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(theirs.as_str()) && reason.contains(&setup.company(1)),
+        "{reason}"
+    );
+    assert_eq!(
+        writes(&setup, Api::ServiceNow),
+        ["POST /api/now/identifyreconcile"],
+        "one write, of the other server only"
+    );
+    assert_eq!(
+        snow.ci(&theirs).unwrap().values["company"],
+        setup.company(1),
+        "the other company's CI is untouched"
+    );
+
+    // The table says the same, and nothing is checked or sent again.
+    setup.server.clear_log();
+    let (code, out, _) = setup.run("sync");
+    assert_eq!(code, 0);
+    assert!(out.contains("1 held_back"), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("DC01") && l.contains("skipped"))
+        .unwrap_or_else(|| panic!("a row for DC01: {out}"));
+    assert!(row.contains(theirs.as_str()), "{row}");
+    assert!(out.contains("0 dry run(s)"), "{out}");
+    assert!(writes(&setup, Api::ServiceNow).is_empty());
+}

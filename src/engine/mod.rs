@@ -36,7 +36,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 pub use actor::{Actor, Visibility};
-pub use cmdb::{CiBatchFailure, CiFailure, CiPlannedLine, CiReport};
+pub use cmdb::{CiBatchFailure, CiDiverged, CiFailure, CiPartial, CiPlannedLine, CiReport};
 pub use error::{AddRefusal, Problem, SyncError};
 pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,

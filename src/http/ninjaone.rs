@@ -19,7 +19,8 @@ use super::transport::{
     Auth, Body, Call, Reply, Transport, encode_pairs, reply_kind, text_snippet,
 };
 use crate::model::{
-    Alert, Device, DeviceRole, Organization, OrganizationDetailed, OrganizationId, decode_rows,
+    Alert, DetailedDevice, Device, DeviceRole, Organization, OrganizationDetailed, OrganizationId,
+    decode_rows,
 };
 use crate::ports::{ApiError, ApiErrorKind, Cursor, NinjaOneApi, Page, PageRequest};
 
@@ -463,5 +464,9 @@ impl NinjaOneApi for NinjaOneClient {
 
     async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
         self.all("/v2/alerts").await
+    }
+
+    async fn devices_detailed(&self, page: PageRequest) -> Result<Page<DetailedDevice>, ApiError> {
+        self.page("/v2/devices-detailed".to_owned(), &page).await
     }
 }

@@ -23,8 +23,8 @@ use super::transport::{
     Auth, Body, Call, Reply, Transport, encode_pairs, reply_kind, text_snippet,
 };
 use crate::model::{
-    Case, CaseUpdate, CiItem, CiItemResult, Company, CustomerAccount, Incident, IncidentUpdate,
-    NewCase, NewCompany, NewIncident, SysId, decode_rows,
+    Case, CaseUpdate, CiItem, CiItemError, CiItemResult, CiOwner, Company, CustomerAccount,
+    Incident, IncidentUpdate, NewCase, NewCompany, NewIncident, SysId, decode_rows,
 };
 use crate::ports::{
     ApiError, ApiErrorKind, Cursor, IncidentQuery, Page, PageRequest, ServiceNowApi,
@@ -588,6 +588,72 @@ impl ServiceNowClient {
         })
     }
 
+    /// One Identification and Reconciliation request (`commit`: a write, else the dry run).
+    ///
+    /// Each item's answer is decoded on its own (an item that cannot be read becomes a failed
+    /// item with the reason, not a failed call). An HTTP 400 whose body is a `result` envelope
+    /// carries item errors (an invalid data source fails every item): they are returned per
+    /// item, with ServiceNow's messages. A `result` with `errors` but no `items` applies those
+    /// errors to every item.
+    async fn ire(
+        &self,
+        path: &str,
+        data_source: &str,
+        items: &[CiItem],
+        commit: bool,
+    ) -> Result<Vec<CiItemResult>, ApiError> {
+        check_data_source(data_source)?;
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = serde_json::to_vec(&IreRequest { items }).map_err(|e| {
+            ApiError::new(
+                ApiErrorKind::Other,
+                format!("the configuration items could not be encoded as JSON: {e}"),
+            )
+        })?;
+        let call = Call {
+            method: Method::POST,
+            path: path.to_owned(),
+            query: vec![("sysparm_data_source", data_source.to_owned())],
+            body: Body::Json(body),
+            counted: if commit {
+                Counted::Write
+            } else {
+                Counted::Read
+            },
+            replay: if commit { Replay::Unsafe } else { Replay::Safe },
+            not_found_ok: false,
+        };
+        let what = call.describe();
+        let unreadable = |why: String| {
+            let state = if commit {
+                "they may have been written, send them again to learn their state"
+            } else {
+                "nothing was written (a dry run)"
+            };
+            ApiError::new(
+                ApiErrorKind::InvalidResponse,
+                format!(
+                    "{} configuration items were sent, but ServiceNow's answer to {what} cannot \
+                     be read ({why}); {state}",
+                    items.len()
+                ),
+            )
+        };
+        let value = match self.send(&call).await {
+            Ok(reply) => reply
+                .json(SERVICE, &what)
+                .and_then(|v| result(v, &what))
+                .map_err(|e| unreadable(e.message().to_owned()))?,
+            Err(err) => match item_errors_of(&err) {
+                Some(envelope) => envelope.0.clone(),
+                None => return Err(err),
+            },
+        };
+        decode_ire_items(value, items.len()).map_err(unreadable)
+    }
+
     fn ticket_query(query: &IncidentQuery) -> Result<EncodedQuery, ApiError> {
         let q = EncodedQuery::new().correlation_id_starts_with(&query.prefix);
         match query.created_since {
@@ -674,6 +740,21 @@ fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
     let mut kind = reply_kind(reply);
     let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
+    // The Identification and Reconciliation API answers failed items with a 400 and a `result`
+    // envelope (not the error envelope): keep it for the caller to read per item.
+    if status == 400
+        && what.contains("/api/now/identifyreconcile")
+        && let Some(result) = parsed
+            .as_ref()
+            .and_then(|v| v.get("result"))
+            .filter(|_| parsed.as_ref().and_then(|v| v.get("error")).is_none())
+    {
+        return ApiError::new(
+            ApiErrorKind::Other,
+            format!("ServiceNow answered 400 to {what} with item errors"),
+        )
+        .with_source(IreItemErrors(result.clone()));
+    }
     let error = parsed.as_ref().and_then(|v| v.get("error"));
     let detail = match error {
         Some(error) => {
@@ -735,6 +816,75 @@ fn check_data_source(source: &str) -> Result<(), ApiError> {
 #[derive(Serialize)]
 struct IreRequest<'a> {
     items: &'a [CiItem],
+}
+
+const IRE_PATH: &str = "/api/now/identifyreconcile";
+const IRE_QUERY_PATH: &str = "/api/now/identifyreconcile/query";
+/// CIs whose owners are read in one `sys_idIN` query.
+const OWNERS_PER_QUERY: usize = 100;
+
+/// The `result` of an HTTP 400 from the Identification and Reconciliation API: item errors,
+/// carried as the source of the call's error so [`ServiceNowClient::ire`] can read them per item.
+#[derive(Debug)]
+struct IreItemErrors(Value);
+
+impl fmt::Display for IreItemErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("item errors of the Identification and Reconciliation API")
+    }
+}
+
+impl std::error::Error for IreItemErrors {}
+
+fn item_errors_of(err: &ApiError) -> Option<&IreItemErrors> {
+    std::error::Error::source(err).and_then(|s| s.downcast_ref::<IreItemErrors>())
+}
+
+/// One result per item out of an answer's `result`: `{"items": [...]}` (each decoded on its
+/// own; one that cannot be read becomes an item error), a bare list, or `{"errors": [...]}`
+/// without items (the errors apply to every item). `Err` when the answer has no usable shape
+/// or a different number of items.
+fn decode_ire_items(value: Value, sent: usize) -> Result<Vec<CiItemResult>, String> {
+    let (rows, shared_errors) = match value {
+        Value::Object(mut map) => match map.remove("items") {
+            Some(rows) => (rows, None),
+            None => (Value::Null, map.remove("errors")),
+        },
+        other => (other, None),
+    };
+    if let Some(errors) = shared_errors {
+        let mut template: CiItemResult =
+            serde_json::from_value(serde_json::json!({ "errors": errors }))
+                .map_err(|e| format!("its errors cannot be read: {e}"))?;
+        if template.errors.is_empty() {
+            return Err("it has neither items nor errors".to_owned());
+        }
+        template.operation = None;
+        return Ok(vec![template; sent]);
+    }
+    let Value::Array(rows) = rows else {
+        return Err(format!("items is a JSON {}, not a list", json_type(&rows)));
+    };
+    if rows.len() != sent {
+        return Err(format!("{} results for {sent} items", rows.len()));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let internal_id = row
+                .get("internal_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            serde_json::from_value::<CiItemResult>(row).unwrap_or_else(|e| {
+                let mut failed = CiItemResult::new(None, None, internal_id);
+                failed.errors.push(CiItemError {
+                    kind: "UNREADABLE_ANSWER".to_owned(),
+                    message: format!("ServiceNow's answer for this item cannot be read: {e}"),
+                });
+                failed
+            })
+        })
+        .collect())
 }
 
 #[async_trait]
@@ -842,58 +992,7 @@ impl ServiceNowApi for ServiceNowClient {
         data_source: &str,
         items: &[CiItem],
     ) -> Result<Vec<CiItemResult>, ApiError> {
-        check_data_source(data_source)?;
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let body = serde_json::to_vec(&IreRequest { items }).map_err(|e| {
-            ApiError::new(
-                ApiErrorKind::Other,
-                format!("the configuration items could not be encoded as JSON: {e}"),
-            )
-        })?;
-        let call = Call {
-            method: Method::POST,
-            path: "/api/now/identifyreconcile".to_owned(),
-            query: vec![("sysparm_data_source", data_source.to_owned())],
-            body: Body::Json(body),
-            counted: Counted::Write,
-            replay: Replay::Unsafe,
-            not_found_ok: false,
-        };
-        let what = call.describe();
-        let reply = self.send(&call).await?;
-        let unreadable = |why: String| {
-            ApiError::new(
-                ApiErrorKind::InvalidResponse,
-                format!(
-                    "{} configuration items were sent, but ServiceNow's answer to {what} cannot \
-                     be read ({why}); they may have been written, send them again to learn their \
-                     state",
-                    items.len()
-                ),
-            )
-        };
-        let value = reply
-            .json(SERVICE, &what)
-            .and_then(|v| result(v, &what))
-            .map_err(|e| unreadable(e.message().to_owned()))?;
-        let rows = match value {
-            Value::Object(mut map) => map.remove("items").unwrap_or(Value::Null),
-            other => other,
-        };
-        let (results, errors) = decode_rows::<CiItemResult>(rows);
-        if let Some(first) = errors.first() {
-            return Err(unreadable(first.to_string()));
-        }
-        if results.len() != items.len() {
-            return Err(unreadable(format!(
-                "{} results for {} items",
-                results.len(),
-                items.len()
-            )));
-        }
-        Ok(results)
+        self.ire(IRE_PATH, data_source, items, true).await
     }
 
     async fn cases(
@@ -911,6 +1010,55 @@ impl ServiceNowApi for ServiceNowClient {
 
     async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
         self.update(Table::Case, id, update).await
+    }
+
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[CiItem],
+    ) -> Result<Vec<CiItemResult>, ApiError> {
+        self.ire(IRE_QUERY_PATH, data_source, items, false).await
+    }
+
+    async fn ci_owners(&self, ids: &[SysId]) -> Result<Vec<CiOwner>, ApiError> {
+        let mut owners = Vec::new();
+        for chunk in ids.chunks(OWNERS_PER_QUERY) {
+            if chunk.is_empty() {
+                continue;
+            }
+            // Only validated sys_ids (32 hex digits) go into the query: no free text.
+            let list: Vec<&str> = chunk.iter().map(SysId::as_str).collect();
+            let call = Call::get(
+                "/api/now/table/cmdb_ci".to_owned(),
+                vec![
+                    ("sysparm_query", format!("sys_idIN{}", list.join(","))),
+                    ("sysparm_limit", chunk.len().to_string()),
+                    (
+                        "sysparm_fields",
+                        "sys_id,name,sys_class_name,company".to_owned(),
+                    ),
+                    ("sysparm_exclude_reference_link", "true".to_owned()),
+                ],
+            );
+            let what = call.describe();
+            let reply = self.send(&call).await?;
+            let rows = result(reply.json(SERVICE, &what)?, &what)?;
+            if !rows.is_array() {
+                return Err(ApiError::new(
+                    ApiErrorKind::InvalidResponse,
+                    format!("ServiceNow answered {what} with a result that is not a list"),
+                ));
+            }
+            let (found, rejected) = decode_rows::<CiOwner>(rows);
+            if let Some(first) = rejected.first() {
+                return Err(ApiError::new(
+                    ApiErrorKind::InvalidResponse,
+                    format!("ServiceNow answered {what} with a CI that cannot be read: {first}"),
+                ));
+            }
+            owners.extend(found);
+        }
+        Ok(owners)
     }
 }
 

@@ -2,6 +2,7 @@
 //! trail. Nothing here does I/O or reads the clock.
 
 mod audit;
+mod details;
 mod ids;
 mod mapping;
 mod names;
@@ -13,6 +14,7 @@ mod servicenow;
 pub(crate) mod wire;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
+pub use details::{DetailedDevice, DeviceDetails, is_placeholder_serial};
 pub use ids::{
     AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId,
 };
@@ -29,7 +31,7 @@ pub use ninjaone::{
 pub use records::{CiRecord, TicketRecord, TicketRecordState};
 pub use rows::{RowError, decode_rows};
 pub use servicenow::{
-    Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company,
-    CorrelationId, CustomerAccount, Incident, IncidentState, IncidentUpdate, Level, NewCase,
-    NewCompany, NewIncident,
+    Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, CiOwner,
+    CiSourceInfo, Company, CorrelationId, CustomerAccount, Incident, IncidentState, IncidentUpdate,
+    Level, NewCase, NewCompany, NewIncident,
 };

@@ -97,6 +97,18 @@ pub struct CiRecord {
     pub fingerprint: String,
     /// When the device was last sent.
     pub updated_at: DateTime<Utc>,
+    /// A digest of what identifies the device to the CMDB (class, source key, serial number,
+    /// name) when it was last checked; when it changes, the next write is preceded by a dry run.
+    /// `None` in records written before this was kept (the next pass checks them once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// Why the device is held back: its first write would have updated a CI of another company
+    /// (the reason names both companies and the CI). Not sent again until its identity changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    /// The last write was answered `INSERT_AS_PARTIAL`: no CI was written, so there is no sys_id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl CiRecord {
@@ -117,6 +129,16 @@ impl CiRecord {
             sys_id,
             fingerprint: fingerprint.into(),
             updated_at: now,
+            identity: None,
+            held: None,
+            partial: false,
         }
+    }
+
+    /// The same record, with the identity digest it was checked with.
+    #[must_use]
+    pub fn with_identity(mut self, identity: impl Into<String>) -> Self {
+        self.identity = Some(identity.into());
+        self
     }
 }

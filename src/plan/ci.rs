@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 
 use crate::model::{
-    CiClass, CiItem, CiMapping, CiMappingName, CiRecord, Device, DeviceId, DeviceRoleId,
-    OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
+    CiClass, CiItem, CiMapping, CiMappingName, CiRecord, CiSourceInfo, DetailedDevice, Device,
+    DeviceDetails, DeviceId, DeviceRoleId, OrganizationId, SyncConfig, SyncStatus, SysId,
+    normalize_name,
 };
 
 /// The default data source: a choice of `cmdb_ci.discovery_source` the items are sent with.
@@ -75,11 +76,15 @@ pub enum CiSkipReason {
     /// Two of the organization's CI mappings map the device's role to different classes (see
     /// [`CiMappingConflict`]).
     ConflictingMappings,
-    /// Another device of the pass has the same name once normalised; the CMDB identifies by
-    /// name, so the two would become one CI.
+    /// Another device of the pass has the same name once normalised; the identification rule
+    /// falls back to the name when the serial number does not match, so the two could become
+    /// one CI.
     DuplicateName,
     /// The configuration has no company (an active one always should).
     NoCompany,
+    /// Its first write would have updated a CI of another company (or one recorded for another
+    /// device); it is held back until what identifies it changes ([`CiHeld`]).
+    HeldBack,
 }
 
 impl CiSkipReason {
@@ -92,6 +97,10 @@ impl CiSkipReason {
             Self::ConflictingMappings => "two CI mappings map the role to different classes",
             Self::DuplicateName => "another device has the same name, so the CMDB would merge them",
             Self::NoCompany => "the configuration has no company",
+            Self::HeldBack => {
+                "its first write would update a CI of another company or device; held back until \
+                 its name or serial number changes"
+            }
         }
     }
 }
@@ -124,6 +133,25 @@ pub struct PlannedCi {
     pub fingerprint: String,
     /// The CI sys_id recorded for the device, when any (the device was sent before and changed).
     pub known: Option<SysId>,
+    /// The digest of what identifies the device ([`ci_identity`]).
+    pub identity: String,
+    /// Whether the write must be preceded by a dry run: the device has no CI yet (no record, or
+    /// one without a sys_id) or its identity changed since it was last checked.
+    pub check: bool,
+}
+
+/// A device held back because its first write would take over a CI that is not its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct CiHeld {
+    /// The device.
+    pub device: DeviceId,
+    /// Its organization.
+    pub organization: OrganizationId,
+    /// Its name.
+    pub name: String,
+    /// Why, naming both companies and the CI.
+    pub reason: String,
 }
 
 impl PlannedCi {
@@ -150,6 +178,9 @@ pub struct CiPlan {
     pub conflicts: Vec<CiMappingConflict>,
     /// Records to remove, by device id.
     pub remove: Vec<DeviceId>,
+    /// Devices still held back from an earlier pass (their identity did not change), by device
+    /// id; counted in `skipped` as [`CiSkipReason::HeldBack`].
+    pub held: Vec<CiHeld>,
 }
 
 /// The `internal_id` sent with a device's item: `ninjaone-device-<id>`.
@@ -166,7 +197,8 @@ pub fn ci_internal_id(device: DeviceId) -> String {
 }
 
 /// The digest of an item as sent with `data_source`: `v1:` and 16 hex digits of a 64-bit FNV-1a
-/// over the data source, the class and every value (length-prefixed, in key order). Stable across
+/// over the data source, the class, every value (length-prefixed, in key order) and the source
+/// key (`sys_object_source_info`, when the item has one). Stable across
 /// runs, platforms and versions of this crate, so it can be stored.
 ///
 /// ```
@@ -177,6 +209,7 @@ pub fn ci_internal_id(device: DeviceId) -> String {
 ///     class_name: "cmdb_ci_win_server".parse()?,
 ///     values: BTreeMap::from([("name".to_owned(), "SRV-01".to_owned())]),
 ///     internal_id: None,
+///     source: None,
 /// };
 /// let digest = ci_fingerprint("NinjaOne", &item);
 /// assert!(digest.starts_with("v1:") && digest.len() == 19);
@@ -192,7 +225,53 @@ pub fn ci_fingerprint(data_source: &str, item: &CiItem) -> String {
         hash.field(key);
         hash.field(value);
     }
+    if let Some(source) = &item.source {
+        // After the values, so items without a source keep their digest.
+        hash.field("sys_object_source_info");
+        hash.field(&source.source_name);
+        hash.field(&source.source_native_key);
+    }
     format!("v1:{:016x}", hash.0)
+}
+
+/// The digest of what identifies an item to the CMDB: `id1:` and 16 hex digits over the data
+/// source, the class, the source key (`sys_object_source_info`), `serial_number` and `name`.
+/// When it changes, the next write is preceded by a dry run, since the item may now be
+/// identified as another CI.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use ninjaone_servicenow::model::{CiItem, CiSourceInfo};
+/// use ninjaone_servicenow::plan::ci_identity;
+/// let mut item = CiItem {
+///     class_name: "cmdb_ci_win_server".parse()?,
+///     values: BTreeMap::from([("name".to_owned(), "SRV-01".to_owned())]),
+///     internal_id: None,
+///     source: Some(CiSourceInfo::new("NinjaOne", "8")),
+/// };
+/// let before = ci_identity("NinjaOne", &item);
+/// item.values.insert("ram".to_owned(), "16384".to_owned());
+/// assert_eq!(ci_identity("NinjaOne", &item), before); // RAM does not identify
+/// item.values.insert("name".to_owned(), "SRV-02".to_owned());
+/// assert_ne!(ci_identity("NinjaOne", &item), before);
+/// # Ok::<(), ninjaone_servicenow::model::IdError>(())
+/// ```
+#[must_use]
+pub fn ci_identity(data_source: &str, item: &CiItem) -> String {
+    let mut hash = Fnv64::new();
+    hash.field(data_source);
+    hash.field(item.class_name.as_str());
+    match &item.source {
+        Some(source) => {
+            hash.field(&source.source_name);
+            hash.field(&source.source_native_key);
+        }
+        None => hash.field(""),
+    }
+    for key in ["serial_number", "name"] {
+        hash.field(item.values.get(key).map_or("", String::as_str));
+    }
+    format!("id1:{:016x}", hash.0)
 }
 
 /// 64-bit FNV-1a.
@@ -220,23 +299,65 @@ impl Fnv64 {
     }
 }
 
-/// The values sent for a device of an organization mapped to `company`.
-fn values(device: &Device, company: &SysId) -> BTreeMap<String, String> {
-    let known = |s: &Option<String>| {
-        s.as_deref()
-            .map(str::trim)
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * 1024 * 1024;
+
+/// The values sent for a device of an organization mapped to `company`: the fields NinjaOne's own
+/// CMDB sync fills for `cmdb_ci_computer` and its subclasses, in ServiceNow's units.
+fn values(device: &Device, details: &DeviceDetails, company: &SysId) -> BTreeMap<String, String> {
+    let known = |s: Option<&String>| {
+        s.map(|s| s.trim())
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
     let mut values = BTreeMap::new();
-    values.insert("name".to_owned(), device.name());
-    if let Some(host) = known(&device.system_name) {
-        values.insert("host_name".to_owned(), host);
-    }
-    if let Some(fqdn) = known(&device.dns_name) {
-        values.insert("fqdn".to_owned(), fqdn);
-    }
-    values.insert("company".to_owned(), company.as_str().to_owned());
+    let mut put = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            values.insert(key.to_owned(), value);
+        }
+    };
+    put("name", Some(device.name()));
+    put("host_name", known(device.system_name.as_ref()));
+    put("fqdn", known(device.dns_name.as_ref()));
+    put("company", Some(company.as_str().to_owned()));
+    put("serial_number", known(details.serial_number.as_ref()));
+    put("model_number", known(details.model.as_ref()));
+    put("os", known(details.os_name.as_ref()));
+    put(
+        "os_version",
+        known(details.os_build.as_ref()).or_else(|| known(details.os_release.as_ref())),
+    );
+    put("os_domain", known(details.domain.as_ref()));
+    // RAM (MB) and Disk space (GB) as the Computer class documents them.
+    put(
+        "ram",
+        details
+            .ram_bytes
+            .map(|b| b / MIB)
+            .filter(|mb| *mb > 0)
+            .map(|mb| mb.to_string()),
+    );
+    put(
+        "disk_space",
+        details
+            .disk_bytes
+            .map(|b| b / GIB)
+            .filter(|gb| *gb > 0)
+            .map(|gb| gb.to_string()),
+    );
+    put("cpu_name", known(details.cpu_name.as_ref()));
+    put(
+        "cpu_core_count",
+        details.cpu_cores.filter(|n| *n > 0).map(|n| n.to_string()),
+    );
+    put(
+        "cpu_count",
+        details.cpu_count.filter(|n| *n > 0).map(|n| n.to_string()),
+    );
+    put(
+        "cpu_speed",
+        details.cpu_mhz.filter(|n| *n > 0).map(|n| n.to_string()),
+    );
     values
 }
 
@@ -288,18 +409,42 @@ fn class_for<'a>(mappings: &[&'a CiMapping], role: DeviceRoleId) -> ClassFor<'a>
 /// the store does not hold is ignored here: the organization planner fails such a configuration.
 ///
 /// # What is sent
-/// One [`CiItem`] per device: `name` = [`Device::name`], `host_name` = the operating system's host
-/// name and `fqdn` = the DNS name where NinjaOne knows them, and `company` = the configuration's
-/// company sys_id; `internal_id` = `ninjaone-device-<id>` ([`ci_internal_id`]). The identification
-/// rule of hardware classes identifies by serial number, then by name, and NinjaOne's device
-/// listing carries no serial number, so `name` is what identifies a device: devices of the pass
-/// whose names are equal once normalised ([`normalize_name`]) would be merged into one CI, and are
-/// skipped instead ([`CiSkipReason::DuplicateName`]).
+/// One [`CiItem`] per device, with `sys_object_source_info` = the data source and the NinjaOne
+/// device id as native key (looked up before any identification rule, so a renamed device keeps
+/// its CI), `internal_id` = `ninjaone-device-<id>` ([`ci_internal_id`]) and the values NinjaOne's
+/// own CMDB sync fills for `cmdb_ci_computer` and its subclasses (its "SCMDB field mapping
+/// reference"), where the device's details ([`DeviceDetails`]) know them:
 ///
-/// # What is not sent again
-/// The digest of what would be sent ([`ci_fingerprint`]: data source, class and values) is
-/// compared with the device's [`CiRecord`]: the same digest with a known CI sys_id means the CMDB
-/// already has these values, and nothing is sent.
+/// | field | from | unit |
+/// |-|-|-|
+/// | `name` | [`Device::name`] | |
+/// | `host_name`, `fqdn` | system name, DNS name | |
+/// | `company` | the configuration's company | sys_id |
+/// | `serial_number` | system serial, else BIOS serial, else a VM host's service tag | |
+/// | `model_number` | hardware model | |
+/// | `os`, `os_version`, `os_domain` | OS name, build (else release), domain | |
+/// | `ram` | memory | MB (bytes / 2^20) |
+/// | `disk_space` | sum of the volumes | GB (bytes / 2^30) |
+/// | `cpu_name`, `cpu_core_count`, `cpu_count`, `cpu_speed` | first processor, processors | MHz |
+///
+/// Reference fields get a sys_id or nothing: `manufacturer` (a `core_company` reference),
+/// `model_id`, `cpu_manufacturer` and `assigned_to` are never sent, since NinjaOne knows only
+/// names for them. IP and MAC addresses are not sent either: ServiceNow's Computer class
+/// documentation keeps them in the network adapter and IP address classes, not in the CI.
+///
+/// The identification rule of hardware classes tries the serial number, then the name, and a
+/// miss falls through, so devices of the pass whose names are equal once normalised
+/// ([`normalize_name`]) could still be merged into one CI, and are skipped instead
+/// ([`CiSkipReason::DuplicateName`]).
+///
+/// # What is not sent again, and what is checked first
+/// The digest of what would be sent ([`ci_fingerprint`]: data source, class, source key and
+/// values) is compared with the device's [`CiRecord`]: the same digest with a known CI sys_id
+/// (or a partial insert) means the CMDB already has these values, and nothing is sent. A device
+/// without a CI yet, or whose identity ([`ci_identity`]: class, source key, serial number, name)
+/// changed since it was checked, is marked [`PlannedCi::check`]: the CMDB step runs a dry run
+/// for it before writing. A device held back by an earlier pass ([`CiRecord::held`]) whose
+/// identity did not change is skipped ([`CiSkipReason::HeldBack`], listed in [`CiPlan::held`]).
 ///
 /// # Which records go
 /// A record is removed when its device is gone from a **complete** device listing, or when the
@@ -316,9 +461,9 @@ fn class_for<'a>(mappings: &[&'a CiMapping], role: DeviceRoleId) -> ClassFor<'a>
 /// ```
 /// use chrono::Utc;
 /// use ninjaone_servicenow::machine::SyncEvent;
-/// use ninjaone_servicenow::model::{CiMapping, Device, DeviceRoleId, OrganizationId, SyncConfig};
+/// use ninjaone_servicenow::model::{CiMapping, DetailedDevice, DeviceRoleId, OrganizationId, SyncConfig};
 /// use ninjaone_servicenow::plan::{CiSkipReason, plan_cis};
-/// # fn device(json: &str) -> Device { serde_json::from_str(json).unwrap() }
+/// # fn device(json: &str) -> DetailedDevice { serde_json::from_str(json).unwrap() }
 /// let mut servers = CiMapping::new("servers".parse()?);
 /// servers.set_rule(DeviceRoleId::new(9)?, "cmdb_ci_win_server".parse()?);
 /// let company = "6816f79cc0a8016401c5a33be04be441".parse()?;
@@ -327,19 +472,24 @@ fn class_for<'a>(mappings: &[&'a CiMapping], role: DeviceRoleId) -> ClassFor<'a>
 /// config.apply(SyncEvent::Enqueue, None, Utc::now())?;
 /// config.apply(SyncEvent::Succeeded, None, Utc::now())?; // active
 /// let devices = [
-///     device(r#"{"id": 1, "organizationId": 1, "nodeClass": "WINDOWS_SERVER", "nodeRoleId": 9, "systemName": "SRV-01"}"#),
+///     device(r#"{"id": 1, "organizationId": 1, "nodeClass": "WINDOWS_SERVER", "nodeRoleId": 9, "systemName": "SRV-01",
+///                "system": {"serialNumber": "7XK2Q53"}, "memory": {"capacity": 17179869184}}"#),
 ///     device(r#"{"id": 2, "organizationId": 1, "nodeClass": "WINDOWS_WORKSTATION", "nodeRoleId": 1, "systemName": "WS-01"}"#),
 /// ];
 /// let plan = plan_cis([&config], &[servers], &devices, true, &[], "NinjaOne");
 /// assert_eq!(plan.items.len(), 1);
-/// assert_eq!(plan.items[0].item.values["company"], "6816f79cc0a8016401c5a33be04be441");
+/// let item = &plan.items[0].item;
+/// assert_eq!(item.values["company"], "6816f79cc0a8016401c5a33be04be441");
+/// assert_eq!((item.values["serial_number"].as_str(), item.values["ram"].as_str()), ("7XK2Q53", "16384"));
+/// assert_eq!(item.source.as_ref().map(|s| s.source_native_key.as_str()), Some("1"));
+/// assert!(plan.items[0].check); // no CI yet: a dry run comes first
 /// assert_eq!(plan.skipped[&CiSkipReason::UnmappedRole], 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn plan_cis<'a>(
     configs: impl IntoIterator<Item = &'a SyncConfig>,
     mappings: &[CiMapping],
-    devices: &[Device],
+    devices: &[DetailedDevice],
     complete: bool,
     records: &[CiRecord],
     data_source: &str,
@@ -368,9 +518,9 @@ pub fn plan_cis<'a>(
         .collect();
     let records_by_device: HashMap<DeviceId, &CiRecord> =
         records.iter().map(|r| (r.device, r)).collect();
-    let mut sorted: Vec<&Device> = devices.iter().collect();
-    sorted.sort_by_key(|d| d.id);
-    sorted.dedup_by_key(|d| d.id);
+    let mut sorted: Vec<&DetailedDevice> = devices.iter().collect();
+    sorted.sort_by_key(|d| d.device.id);
+    sorted.dedup_by_key(|d| d.device.id);
 
     let mut plan = CiPlan {
         organizations: scoped.len(),
@@ -392,16 +542,31 @@ pub fn plan_cis<'a>(
             *plan.skipped.entry(CiSkipReason::DuplicateName).or_insert(0) += 1;
             continue;
         }
-        let unchanged = records_by_device
-            .get(&planned.device)
-            .is_some_and(|r| r.fingerprint == planned.fingerprint && r.sys_id.is_some());
-        if unchanged {
+        let record = records_by_device.get(&planned.device);
+        let unchanged = record.is_some_and(|r| {
+            r.fingerprint == planned.fingerprint && (r.sys_id.is_some() || r.partial)
+        });
+        let held = record.and_then(|r| {
+            r.held
+                .as_ref()
+                .filter(|_| r.identity.as_deref() == Some(planned.identity.as_str()))
+        });
+        if let Some(reason) = held {
+            *plan.skipped.entry(CiSkipReason::HeldBack).or_insert(0) += 1;
+            plan.held.push(CiHeld {
+                device: planned.device,
+                organization: planned.organization,
+                name: planned.name().to_owned(),
+                reason: reason.clone(),
+            });
+        } else if unchanged {
             plan.unchanged += 1;
         } else {
             plan.items.push(planned);
         }
     }
-    plan.remove = removals(&sorted, complete, records, &configs);
+    let plain: Vec<&Device> = sorted.iter().map(|d| &d.device).collect();
+    plan.remove = removals(&plain, complete, records, &configs);
     plan
 }
 
@@ -414,7 +579,7 @@ struct Scope<'a> {
 /// The items of the devices of organizations in scope (with their normalised names), in device
 /// order; skips and conflicts go into `plan`.
 fn candidates(
-    devices: &[&Device],
+    devices: &[&DetailedDevice],
     scoped: &HashMap<OrganizationId, Scope<'_>>,
     records: &HashMap<DeviceId, &CiRecord>,
     data_source: &str,
@@ -423,7 +588,8 @@ fn candidates(
     let mut conflicts: BTreeMap<(OrganizationId, DeviceRoleId), CiMappingConflict> =
         BTreeMap::new();
     let mut out = Vec::new();
-    for device in devices {
+    for detailed in devices {
+        let device = &detailed.device;
         let org = device.organization_id;
         let Some(scope) = scoped.get(&org) else {
             continue;
@@ -459,15 +625,22 @@ fn candidates(
         };
         let item = CiItem {
             class_name: class.clone(),
-            values: values(device, company),
+            values: values(device, &detailed.details, company),
             internal_id: Some(ci_internal_id(device.id)),
+            source: Some(CiSourceInfo::new(data_source, device.id.to_string())),
         };
+        let record = records.get(&device.id);
+        let identity = ci_identity(data_source, &item);
+        let check = record
+            .is_none_or(|r| r.sys_id.is_none() || r.identity.as_deref() != Some(identity.as_str()));
         let planned = PlannedCi {
             device: device.id,
             organization: org,
             fingerprint: ci_fingerprint(data_source, &item),
             item,
-            known: records.get(&device.id).and_then(|r| r.sys_id.clone()),
+            known: record.and_then(|r| r.sys_id.clone()),
+            identity,
+            check,
         };
         out.push((planned, normalize_name(&device.name())));
     }
@@ -552,7 +725,11 @@ mod tests {
         c
     }
 
-    fn device(id: u32, org_id: u32, role_id: Option<u32>, name: &str) -> Device {
+    fn device(id: u32, org_id: u32, role_id: Option<u32>, name: &str) -> DetailedDevice {
+        DetailedDevice::new(plain(id, org_id, role_id, name), DeviceDetails::default())
+    }
+
+    fn plain(id: u32, org_id: u32, role_id: Option<u32>, name: &str) -> Device {
         Device {
             id: DeviceId::new(id).expect("a valid id"),
             parent_device_id: None,
@@ -581,6 +758,7 @@ mod tests {
             planned.fingerprint.clone(),
             now(),
         )
+        .with_identity(planned.identity.clone())
     }
 
     #[test]
@@ -634,7 +812,7 @@ mod tests {
             config(6, SyncStatus::Active, &["servers"]),
         ];
         let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
-        let devices: Vec<Device> = (1..=7)
+        let devices: Vec<DetailedDevice> = (1..=7)
             .map(|n| device(n, n, Some(9), &format!("D{n}")))
             .collect();
         let plan = plan_cis(&configs, &mappings, &devices, true, &[], "NinjaOne");
@@ -794,6 +972,99 @@ mod tests {
     }
 
     #[test]
+    fn details_are_sent_in_servicenows_units_and_references_are_left_out() {
+        let configs = [config(1, SyncStatus::Active, &["servers"])];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let row = serde_json::json!({
+            "id": 5, "organizationId": 1, "nodeClass": "WINDOWS_SERVER", "nodeRoleId": 9,
+            "systemName": "SRV-1",
+            "system": {"manufacturer": "Dell Inc.", "model": "PowerEdge R650",
+                       "serialNumber": "7XK2Q53", "domain": "corp.example"},
+            "os": {"name": "Windows Server 2022 Standard", "buildNumber": "20348"},
+            "memory": {"capacity": 34_359_738_368_u64},
+            "processors": [{"name": "Xeon", "numCores": 16, "clockSpeed": 2_400_000_000_u64}],
+            "volumes": [{"capacity": 536_870_912_000_u64}, {"capacity": 536_870_912_000_u64}],
+            "ipAddresses": ["10.0.0.5"], "macAddresses": ["00:11:22:33:44:55"],
+            "lastLoggedInUser": "CORP\\alice"
+        });
+        let device: DetailedDevice = serde_json::from_value(row).expect("a device");
+        let plan = plan_cis(&configs, &mappings, &[device], true, &[], "NinjaOne");
+        let values = &plan.items[0].item.values;
+        let get = |k: &str| values.get(k).map(String::as_str);
+        assert_eq!(get("serial_number"), Some("7XK2Q53"));
+        assert_eq!(get("ram"), Some("32768"), "MB");
+        assert_eq!(get("disk_space"), Some("1000"), "GB");
+        assert_eq!(get("cpu_speed"), Some("2400"), "MHz");
+        assert_eq!(
+            (get("cpu_core_count"), get("cpu_count")),
+            (Some("16"), Some("1"))
+        );
+        assert_eq!(get("os_version"), Some("20348"));
+        assert_eq!(get("os_domain"), Some("corp.example"));
+        assert_eq!(get("model_number"), Some("PowerEdge R650"));
+        // References take a sys_id or nothing; addresses belong to other classes.
+        for absent in [
+            "manufacturer",
+            "model_id",
+            "assigned_to",
+            "ip_address",
+            "mac_address",
+        ] {
+            assert_eq!(get(absent), None, "{absent}");
+        }
+        let source = plan.items[0].item.source.as_ref().expect("a source key");
+        assert_eq!(
+            (
+                source.source_name.as_str(),
+                source.source_native_key.as_str()
+            ),
+            ("NinjaOne", "5")
+        );
+    }
+
+    #[test]
+    fn dry_runs_are_asked_for_new_devices_and_changed_identities_only() {
+        let configs = [config(1, SyncStatus::Active, &["servers"])];
+        let mappings = [mapping("servers", &[(9, "cmdb_ci_win_server")])];
+        let devices = [device(1, 1, Some(9), "A"), device(2, 1, Some(9), "B")];
+        let first = plan_cis(&configs, &mappings, &devices, true, &[], "NinjaOne");
+        assert!(first.items.iter().all(|p| p.check), "no CI yet");
+        let records: Vec<CiRecord> = first.items.iter().map(record_of).collect();
+
+        // RAM changed: sent, no dry run. Renamed: sent after a dry run.
+        let mut more_ram = device(1, 1, Some(9), "A");
+        more_ram.details.ram_bytes = Some(8 * 1024 * 1024 * 1024);
+        let renamed = device(2, 1, Some(9), "B2");
+        let plan = plan_cis(
+            &configs,
+            &mappings,
+            &[more_ram, renamed],
+            true,
+            &records,
+            "NinjaOne",
+        );
+        let checks: Vec<(u32, bool)> = plan
+            .items
+            .iter()
+            .map(|p| (p.device.get(), p.check))
+            .collect();
+        assert_eq!(checks, [(1, false), (2, true)]);
+
+        // A held device is skipped while its identity stays, and checked once it changes.
+        let mut held = records.clone();
+        held[1].sys_id = None;
+        held[1].held = Some("would update CI x of company B".to_owned());
+        let plan = plan_cis(&configs, &mappings, &devices, true, &held, "NinjaOne");
+        assert!(plan.items.is_empty());
+        assert_eq!(plan.skipped[&CiSkipReason::HeldBack], 1);
+        assert_eq!(plan.held[0].reason, "would update CI x of company B");
+        let renamed = [device(1, 1, Some(9), "A"), device(2, 1, Some(9), "B2")];
+        let plan = plan_cis(&configs, &mappings, &renamed, true, &held, "NinjaOne");
+        assert_eq!(plan.items.len(), 1);
+        assert!(plan.items[0].check && plan.held.is_empty());
+    }
+
+    #[test]
     fn fingerprints_are_stable_and_field_exact() {
         let item = |values: &[(&str, &str)]| CiItem {
             class_name: "cmdb_ci_computer".parse().expect("a class"),
@@ -802,6 +1073,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             internal_id: None,
+            source: None,
         };
         let a = ci_fingerprint("NinjaOne", &item(&[("name", "ab"), ("x", "c")]));
         assert_eq!(

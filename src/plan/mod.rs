@@ -33,8 +33,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use ci::{
-    CiMappingConflict, CiPlan, CiSkipReason, CmdbSettings, DEFAULT_CI_BATCH,
-    DEFAULT_CI_DATA_SOURCE, PlannedCi, ci_fingerprint, ci_internal_id, plan_cis,
+    CiHeld, CiMappingConflict, CiPlan, CiSkipReason, CmdbSettings, DEFAULT_CI_BATCH,
+    DEFAULT_CI_DATA_SOURCE, PlannedCi, ci_fingerprint, ci_identity, ci_internal_id, plan_cis,
 };
 pub use policy::{DeletionGuard, Policy, RetryPolicy, UnmatchedPolicy};
 pub use snapshot::{Observed, Snapshot};

@@ -22,9 +22,10 @@ pub use queue::{Claim, PlannerGuard, QueueCounts, WorkItem, WorkQueue, WorkResul
 
 use crate::model::{
     Alert, AlertUid, AuditEntry, AuditFilter, Case, CaseUpdate, CiItem, CiItemResult, CiMapping,
-    CiMappingName, CiRecord, Company, CorrelationId, CustomerAccount, Device, DeviceId, DeviceRole,
-    Incident, IncidentUpdate, IntegrationMode, NewCase, NewCompany, NewIncident, Organization,
-    OrganizationDetailed, OrganizationId, SyncConfig, SysId, TicketRecord,
+    CiMappingName, CiOwner, CiRecord, Company, CorrelationId, CustomerAccount, DetailedDevice,
+    Device, DeviceDetails, DeviceId, DeviceRole, Incident, IncidentUpdate, IntegrationMode,
+    NewCase, NewCompany, NewIncident, Organization, OrganizationDetailed, OrganizationId,
+    SyncConfig, SysId, TicketRecord,
 };
 
 /// The NinjaOne public API v2, as far as the sync needs it.
@@ -57,6 +58,20 @@ pub trait NinjaOneApi: Send + Sync + Debug {
 
     /// Every open alert (`GET /v2/alerts`, not paged).
     async fn alerts(&self) -> Result<Page<Alert>, ApiError>;
+
+    /// One page of the tenant's devices with their details (`GET /v2/devices-detailed`, paged
+    /// like [`devices`](Self::devices), ordered by id): serial number, hardware, operating
+    /// system, memory, processors, disks, addresses ([`DetailedDevice`]). A row whose details
+    /// are odd still decodes (the details it could not read are left out); a row whose device
+    /// fields do not decode is a rejected row of the page, never a failed page.
+    ///
+    /// The default body lists [`devices`](Self::devices) and returns them with empty details
+    /// (no serial number): an implementation written before details were read keeps working,
+    /// and its devices are identified by the NinjaOne id and the name only.
+    async fn devices_detailed(&self, page: PageRequest) -> Result<Page<DetailedDevice>, ApiError> {
+        let page = self.devices(page).await?;
+        Ok(page.map(|device| DetailedDevice::new(device, DeviceDetails::default())))
+    }
 }
 
 /// Which incidents (or cases) to list: those whose `correlation_id` starts with `prefix`,
@@ -175,6 +190,43 @@ pub trait ServiceNowApi: Send + Sync + Debug {
         let _ = (id, update);
         Err(cases_unsupported())
     }
+
+    /// Runs identification for `items` **without committing anything**
+    /// (`POST /api/now/identifyreconcile/query`), returning one result per item in the order
+    /// sent, shaped like [`identify_reconcile`](Self::identify_reconcile)'s: the operation the
+    /// write would do and the sys_id of the CI it would update (`None` for an insert). Items the
+    /// API refused carry their errors, also when it answered HTTP 400 with item errors.
+    ///
+    /// The default body answers [`ApiErrorKind::NotFound`]: without a dry run the CMDB step
+    /// cannot tell whether a first write would take over another company's CI, so it sends no
+    /// device that needs one (see [`CiReport`](crate::engine::CiReport)).
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[CiItem],
+    ) -> Result<Vec<CiItemResult>, ApiError> {
+        let _ = (data_source, items);
+        Err(unsupported("the Identification and Reconciliation dry run"))
+    }
+
+    /// The owner (`company`) of each CI in `ids` that exists, read in **one** Table API query on
+    /// `cmdb_ci` by validated sys_ids (`sys_idIN...`), in any order; CIs that do not exist (or
+    /// that the user may not read) are missing from the answer. At most a few hundred ids are
+    /// asked at once.
+    ///
+    /// The default body answers [`ApiErrorKind::NotFound`] (then nothing that needs the check is
+    /// sent).
+    async fn ci_owners(&self, ids: &[SysId]) -> Result<Vec<CiOwner>, ApiError> {
+        let _ = ids;
+        Err(unsupported("reading CI owners"))
+    }
+}
+
+fn unsupported(what: &str) -> ApiError {
+    ApiError::new(
+        ApiErrorKind::NotFound,
+        format!("{what} is not supported by this ServiceNowApi implementation; implement it"),
+    )
 }
 
 fn cases_unsupported() -> ApiError {

@@ -120,6 +120,16 @@ impl<T> Page<T> {
         self.rejected = rejected;
         self
     }
+
+    /// The same page with every row changed by `f` (rejected rows and cursor kept).
+    #[must_use]
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            rejected: self.rejected,
+            next: self.next,
+        }
+    }
 }
 
 /// Every row of a listing, walked by [`collect_all`].

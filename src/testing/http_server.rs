@@ -83,10 +83,13 @@ impl LoggedRequest {
     }
 
     /// Whether this request may have changed data: any method but `GET`/`HEAD`, token requests
-    /// excepted.
+    /// and the Identification and Reconciliation dry run (`POST .../identifyreconcile/query`,
+    /// which commits nothing) excepted.
     #[must_use]
     pub fn is_write(&self) -> bool {
-        !matches!(self.method.as_str(), "GET" | "HEAD") && !self.is_token_request()
+        !matches!(self.method.as_str(), "GET" | "HEAD")
+            && !self.is_token_request()
+            && self.path != "/api/now/identifyreconcile/query"
     }
 }
 

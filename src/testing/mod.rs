@@ -21,5 +21,5 @@ pub use faults::Faults;
 #[cfg(feature = "http")]
 pub use http_server::{Api, FakeServer, FakeServerBuilder, LoggedRequest, ServerFault};
 pub use ninjaone::{FakeNinjaOne, FakeNinjaOneBuilder, standard_roles};
-pub use servicenow::{FakeServiceNow, FakeServiceNowBuilder, StoredCi};
+pub use servicenow::{DEFAULT_DATA_SOURCES, FakeServiceNow, FakeServiceNowBuilder, StoredCi};
 pub use tenant::{customer_name, fixed_time};

@@ -5,14 +5,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
 use super::faults::Faults;
 use super::paging::{after_key, page_of};
 use super::tenant::{customer_name, fixed_time, fixed_time_plus};
 use crate::model::{
-    Alert, AlertUid, ChassisType, Device, DeviceId, DeviceRole, DeviceRoleId, Location, LocationId,
-    NodeApprovalMode, NodeClass, Organization, OrganizationDetailed, OrganizationId,
-    PolicyAssignment, PolicyId,
+    Alert, AlertUid, ChassisType, DetailedDevice, Device, DeviceId, DeviceRole, DeviceRoleId,
+    Location, LocationId, NodeApprovalMode, NodeClass, Organization, OrganizationDetailed,
+    OrganizationId, PolicyAssignment, PolicyId, decode_rows,
 };
 use crate::ports::{ApiError, NinjaOneApi, Page, PageRequest};
 
@@ -28,6 +29,13 @@ use crate::ports::{ApiError, NinjaOneApi, Page, PageRequest};
 ///   under test holds another (for example as `Arc<dyn NinjaOneApi>`).
 /// - Every call goes through [`Faults`] ([`faults`](Self::faults)), under the method names in
 ///   [`METHODS`](Self::METHODS).
+/// - [`devices_detailed`](NinjaOneApi::devices_detailed) serves each device with details shaped
+///   as NinjaOne sends them: agent devices nested (`system`, `os`, `memory`, `processors`,
+///   `volumes`, `ipAddresses`, `macAddresses` with a repeated entry, `lastLoggedInUser`), VMware
+///   hosts flat (`serviceTag`, `vendor`, `model`, `cpuModel`, `cpuMhz`, `memorySize`). They are
+///   generated from the device id (serial `NJ` + 8 digits, VM hosts `VMH` + 7), so a rename keeps
+///   the serial; [`set_device_details`](Self::set_device_details) replaces them with any JSON,
+///   odd shapes included, and the rows are decoded as a client would.
 /// - No clock is read: builder-made records carry [`fixed_time`](super::fixed_time)-based times.
 ///
 /// ```
@@ -64,6 +72,7 @@ struct NinjaState {
     devices: BTreeMap<DeviceId, Device>,
     alerts: Vec<Alert>,
     alert_counter: u64,
+    details: BTreeMap<DeviceId, Value>,
 }
 
 impl NinjaState {
@@ -96,16 +105,18 @@ const DEVICE_ROLES: &str = "device_roles";
 const DEVICES: &str = "devices";
 const ORGANIZATION_DEVICES: &str = "organization_devices";
 const ALERTS: &str = "alerts";
+const DEVICES_DETAILED: &str = "devices_detailed";
 
 impl FakeNinjaOne {
     /// The method names [`Faults`] knows this fake's calls by (the [`NinjaOneApi`] methods).
-    pub const METHODS: [&'static str; 6] = [
+    pub const METHODS: [&'static str; 7] = [
         ORGANIZATIONS,
         ORGANIZATION,
         DEVICE_ROLES,
         DEVICES,
         ORGANIZATION_DEVICES,
         ALERTS,
+        DEVICES_DETAILED,
     ];
 
     /// An empty tenant.
@@ -276,6 +287,7 @@ impl FakeNinjaOne {
     pub fn remove_device(&self, id: DeviceId) -> bool {
         let mut state = self.lock();
         let removed = state.devices.remove(&id).is_some();
+        state.details.remove(&id);
         state.alerts.retain(|a| a.device_id != Some(id));
         removed
     }
@@ -300,6 +312,43 @@ impl FakeNinjaOne {
     /// Every device, ordered by id.
     pub fn all_devices(&self) -> Vec<Device> {
         self.lock().devices.values().cloned().collect()
+    }
+
+    /// Replaces the detail members of a device's `devices-detailed` row (`system`, `os`,
+    /// `serviceTag`, ...; any JSON object, odd shapes included) with `details`. `false` when
+    /// there is no such device or `details` is not an object.
+    pub fn set_device_details(&self, id: DeviceId, details: Value) -> bool {
+        let mut state = self.lock();
+        if !state.devices.contains_key(&id) || !details.is_object() {
+            return false;
+        }
+        state.details.insert(id, details);
+        true
+    }
+
+    /// A device's `devices-detailed` row as NinjaOne sends it, without faults or counts.
+    pub fn device_detailed_row(&self, id: DeviceId) -> Option<Value> {
+        let state = self.lock();
+        state
+            .devices
+            .get(&id)
+            .map(|d| detailed_row(d, state.details.get(&id)))
+    }
+
+    /// One page of `devices-detailed` rows as JSON, under the fault name `devices_detailed`
+    /// (what the HTTP fake server serves).
+    pub(crate) fn devices_detailed_rows(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<Value>, ApiError> {
+        let admission = self.faults.admit(DEVICES_DETAILED)?;
+        let result = after_key::<DeviceId>(DEVICES_DETAILED, page).map(|after| {
+            let state = self.lock();
+            page_of(&state.devices, after.as_ref(), page.limit(), |d| {
+                Some(detailed_row(d, state.details.get(&d.id)))
+            })
+        });
+        admission.finish(result)
     }
 
     // ---- alerts ----
@@ -394,6 +443,92 @@ impl NinjaOneApi for FakeNinjaOne {
         let alerts = self.all_alerts();
         admission.finish(Ok(Page::new(alerts, None)))
     }
+
+    async fn devices_detailed(&self, page: PageRequest) -> Result<Page<DetailedDevice>, ApiError> {
+        let rows = self.devices_detailed_rows(&page)?;
+        let (items, rejected) = decode_rows::<DetailedDevice>(Value::Array(rows.items));
+        Ok(Page::new(items, rows.next).with_rejected(rejected))
+    }
+}
+
+/// A device's `devices-detailed` row: the device's own fields plus `details` (or generated ones).
+fn detailed_row(device: &Device, details: Option<&Value>) -> Value {
+    let mut row = serde_json::to_value(device).unwrap_or_else(|_| json!({}));
+    let details: std::borrow::Cow<'_, Value> = details.map_or_else(
+        || std::borrow::Cow::Owned(generated_details(device)),
+        std::borrow::Cow::Borrowed,
+    );
+    if let (Value::Object(row), Value::Object(details)) = (&mut row, details.as_ref()) {
+        for (key, value) in details {
+            row.insert(key.clone(), value.clone());
+        }
+    }
+    row
+}
+
+/// Details shaped like a real tenant's, derived from the device id and class only.
+fn generated_details(device: &Device) -> Value {
+    let id = device.id.get();
+    let org = device.organization_id.get();
+    if device.node_class == NodeClass::VmwareVmHost {
+        return json!({
+            "deviceType": "VMHost",
+            "serviceTag": format!("VMH{id:07}"),
+            "vendor": "Dell Inc.",
+            "model": "PowerEdge R750",
+            "cpuModel": "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz",
+            "cpuMhz": 2000,
+            "memorySize": 549_755_813_888_u64,
+        });
+    }
+    let server = matches!(
+        device.node_class,
+        NodeClass::WindowsServer | NodeClass::LinuxServer
+    );
+    let (model, os, build, memory) = match (&device.node_class, server) {
+        (NodeClass::LinuxServer | NodeClass::LinuxWorkstation, _) => (
+            "PowerEdge R650",
+            "Ubuntu 22.04.4 LTS",
+            "5.15.0",
+            68_719_476_736_u64,
+        ),
+        (NodeClass::Mac, _) => ("MacBookPro18,3", "macOS 14.4", "23E214", 17_179_869_184),
+        (_, true) => (
+            "PowerEdge R650",
+            "Windows Server 2022 Standard",
+            "20348",
+            68_719_476_736,
+        ),
+        _ => ("OptiPlex 7090", "Windows 11 Pro", "22631", 17_179_869_184),
+    };
+    let octet = id % 250 + 1;
+    json!({
+        "system": {
+            "manufacturer": "Dell Inc.",
+            "model": model,
+            "serialNumber": format!("NJ{id:08}"),
+            "biosSerialNumber": format!("NJ{id:08}"),
+            "domain": format!("org{org:04}.local"),
+        },
+        "os": {
+            "name": os,
+            "manufacturer": "Microsoft Corporation",
+            "architecture": "64-bit",
+            "buildNumber": build,
+            "releaseId": "23H2",
+        },
+        "memory": { "capacity": memory },
+        "processors": [{
+            "name": "Intel(R) Core(TM) i7-11700 CPU @ 2.50GHz",
+            "numCores": 8,
+            "clockSpeed": 2_496_000_000_u64,
+        }],
+        "volumes": [{ "name": "C:", "capacity": 511_101_108_224_u64 }],
+        "ipAddresses": [format!("10.{}.0.{octet}", org % 250)],
+        "macAddresses": [format!("00:50:56:00:{:02x}:{:02x}", (id >> 8) & 0xff, id & 0xff),
+                         format!("00:50:56:00:{:02x}:{:02x}", (id >> 8) & 0xff, id & 0xff)],
+        "lastLoggedInUser": format!("ORG{org:04}\\user{id}"),
+    })
 }
 
 /// Builds a [`FakeNinjaOne`] with a realistic tenant.

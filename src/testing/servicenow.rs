@@ -1,7 +1,7 @@
 //! [`FakeServiceNow`]: an in-memory ServiceNow Table API (companies, customer accounts,
 //! incidents) and Identification and Reconciliation API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -11,9 +11,9 @@ use super::faults::Faults;
 use super::paging::{after_key, page_of};
 use super::tenant::{customer_name, fixed_time};
 use crate::model::{
-    Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company,
-    CustomerAccount, Incident, IncidentState, IncidentUpdate, NewCase, NewCompany, NewIncident,
-    SysId,
+    Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, CiOwner,
+    Company, CustomerAccount, Incident, IncidentState, IncidentUpdate, NewCase, NewCompany,
+    NewIncident, SysId,
 };
 use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, ServiceNowApi};
 
@@ -36,6 +36,16 @@ use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, Ser
 /// - Every call goes through [`Faults`] ([`faults`](Self::faults)) under the names in
 ///   [`METHODS`](Self::METHODS); `create_company`, `create_incident`, `update_incident`,
 ///   `create_case`, `update_case` and `identify_reconcile` count as writes.
+/// - The CMDB identifies as ServiceNow's hardware rule does: `sys_object_source_info` first (the
+///   source's native key names the CI it last wrote), then `serial_number`, then `name`, and a
+///   miss **falls through**, so an item whose serial is new still updates any CI with its name —
+///   another company's too (which is what the CMDB step guards against). Two CIs matching one
+///   attribute are a `MULTIPLE_DUPLICATE_RECORDS` item error; an item with neither serial nor name
+///   is answered `INSERT_AS_PARTIAL` (`sysId` "Unknown", `partialSysIds`, a
+///   `MISSING_MATCHING_ATTRIBUTES` warning); a data source that is not one of
+///   [`DEFAULT_DATA_SOURCES`] (or [`add_data_source`](Self::add_data_source)'s) fails every item
+///   with ServiceNow's `INVALID_INPUT_DATA` message. `identify_reconcile_query` runs the same
+///   rule without writing; `ci_owners` reads the CIs' `company`.
 ///
 /// ```
 /// use ninjaone_servicenow::model::{NewCompany, SysId};
@@ -89,6 +99,10 @@ struct SnState {
     work_notes: BTreeMap<SysId, Vec<String>>,
     cis: BTreeMap<SysId, StoredCi>,
     rejected_cis: BTreeMap<String, String>,
+    /// `sys_object_source`: (source name, native key) → the CI last written for it.
+    sources: BTreeMap<(String, String), SysId>,
+    partials: BTreeMap<SysId, CiItem>,
+    data_sources: BTreeSet<String>,
 }
 
 impl Default for SnState {
@@ -107,6 +121,12 @@ impl Default for SnState {
             work_notes: BTreeMap::new(),
             cis: BTreeMap::new(),
             rejected_cis: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            partials: BTreeMap::new(),
+            data_sources: DEFAULT_DATA_SOURCES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 }
@@ -122,6 +142,7 @@ impl SnState {
                 && !self.incidents.contains_key(&id)
                 && !self.cases.contains_key(&id)
                 && !self.cis.contains_key(&id)
+                && !self.partials.contains_key(&id)
             {
                 return id;
             }
@@ -186,62 +207,130 @@ impl SnState {
         }
     }
 
-    fn reconcile(&mut self, data_source: &str, item: &CiItem) -> CiItemResult {
-        let mut result = CiItemResult {
-            class_name: Some(item.class_name.as_str().to_owned()),
-            operation: None,
-            sys_id: None,
-            internal_id: item.internal_id.clone(),
-            errors: Vec::new(),
+    /// The identifier entries in priority order: the first attribute with exactly one matching
+    /// CI wins, a miss falls through to the next, two matches are an error.
+    fn identify(
+        &self,
+        item: &CiItem,
+        entries: &[(&str, Option<&String>)],
+    ) -> Result<Option<SysId>, CiItemError> {
+        for (key, wanted) in entries {
+            let Some(wanted) = wanted else {
+                continue;
+            };
+            let hits: Vec<&SysId> = self
+                .cis
+                .values()
+                .filter(|ci| ci.values.get(*key) == Some(*wanted))
+                .map(|ci| &ci.sys_id)
+                .collect();
+            match hits.as_slice() {
+                [] => {}
+                [one] => return Ok(Some((*one).clone())),
+                many => {
+                    return Err(CiItemError {
+                        kind: "MULTIPLE_DUPLICATE_RECORDS".to_owned(),
+                        message: format!(
+                            "Identification rule for [{}] found {} duplicate CIs matching [{key}]",
+                            item.class_name,
+                            many.len()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The hardware identification rule as ServiceNow runs it: `sys_object_source_info` first
+    /// (the source's native key names the CI it last wrote), then `serial_number`, then `name`;
+    /// a miss falls through to the next. With `commit` false (the dry run), nothing is written
+    /// and an insert answers `sysId` `None` ("Unknown" on the wire).
+    fn reconcile(&mut self, data_source: &str, item: &CiItem, commit: bool) -> CiItemResult {
+        let mut result = CiItemResult::new(None, None, item.internal_id.clone());
+        result.class_name = Some(item.class_name.as_str().to_owned());
+        let error = |kind: &str, message: String| CiItemError {
+            kind: kind.to_owned(),
+            message,
         };
+        if !self.data_sources.contains(data_source) {
+            result.errors.push(error(
+                "INVALID_INPUT_DATA",
+                format!(
+                    "In payload invalid data source [{data_source}] exist. You need to provide a \
+                     valid choice value from field [discovery_source] in table [cmdb_ci]"
+                ),
+            ));
+            return result;
+        }
         let field = |key: &str| item.values.get(key).filter(|v| !v.trim().is_empty());
         let (name, serial) = (field("name"), field("serial_number"));
-        if name.is_none() && serial.is_none() {
-            result.errors.push(CiItemError {
-                kind: "MISSING_MATCHING_ATTRIBUTES".to_owned(),
-                message: format!(
-                    "in payload for class {}, no identification rule matched: neither name nor \
-                     serial_number is set",
+        if let Some(message) = name.and_then(|n| self.rejected_cis.get(n)) {
+            result
+                .errors
+                .push(error("INVALID_INPUT_DATA", message.clone()));
+            return result;
+        }
+        let source_key = item
+            .source
+            .as_ref()
+            .map(|s| (s.source_name.clone(), s.source_native_key.clone()));
+        let by_source = source_key
+            .as_ref()
+            .and_then(|key| self.sources.get(key))
+            .filter(|id| self.cis.contains_key(*id))
+            .cloned();
+        let found = match by_source {
+            Some(id) => Some(id),
+            None => match self.identify(item, &[("serial_number", serial), ("name", name)]) {
+                Ok(found) => found,
+                Err(e) => {
+                    result.errors.push(e);
+                    return result;
+                }
+            },
+        };
+        if found.is_none() && name.is_none() && serial.is_none() {
+            // Not enough to identify: kept as a partial payload, no CI.
+            result.operation = Some(CiOperation::InsertAsPartial);
+            result.warnings.push(error(
+                "MISSING_MATCHING_ATTRIBUTES",
+                format!(
+                    "In payload no matching attributes for class [{}]: neither serial_number nor \
+                     name is set",
                     item.class_name
                 ),
-            });
+            ));
+            let partial = self.next_sys_id();
+            if commit {
+                self.partials.insert(partial.clone(), item.clone());
+            }
+            result.partial_sys_ids.push(partial);
             return result;
         }
-        if let Some(message) = name.and_then(|n| self.rejected_cis.get(n)) {
-            result.errors.push(CiItemError {
-                kind: "INVALID_INPUT_DATA".to_owned(),
-                message: message.clone(),
-            });
-            return result;
-        }
-        // Identification rule of hardware classes: serial number first, then name.
-        let same = |key: &str, wanted: Option<&String>, ci: &StoredCi| {
-            wanted.is_some_and(|w| ci.values.get(key) == Some(w))
-        };
-        let found = self
-            .cis
-            .values()
-            .filter(|ci| ci.class_name == item.class_name)
-            .find(|ci| same("serial_number", serial, ci))
-            .or_else(|| {
-                self.cis
-                    .values()
-                    .filter(|ci| ci.class_name == item.class_name)
-                    .find(|ci| same("name", name, ci))
-            })
-            .map(|ci| ci.sys_id.clone());
-        if let Some(ci) = found.and_then(|id| self.cis.get_mut(&id)) {
+        if let Some(id) = found {
+            let Some(ci) = self.cis.get_mut(&id) else {
+                return result;
+            };
             let mut merged = ci.values.clone();
             merged.extend(item.values.iter().map(|(k, v)| (k.clone(), v.clone())));
             if merged == ci.values {
                 result.operation = Some(CiOperation::NoChange);
             } else {
-                ci.values = merged;
-                data_source.clone_into(&mut ci.data_source);
                 result.operation = Some(CiOperation::Update);
+                if commit {
+                    ci.values = merged;
+                    data_source.clone_into(&mut ci.data_source);
+                }
             }
-            result.sys_id = Some(ci.sys_id.clone());
-        } else {
+            result.sys_id = Some(id.clone());
+            if commit && let Some(key) = source_key {
+                self.sources.insert(key, id);
+            }
+            return result;
+        }
+        result.operation = Some(CiOperation::Insert);
+        if commit {
             let sys_id = self.next_sys_id();
             self.cis.insert(
                 sys_id.clone(),
@@ -252,7 +341,9 @@ impl SnState {
                     data_source: data_source.to_owned(),
                 },
             );
-            result.operation = Some(CiOperation::Insert);
+            if let Some(key) = source_key {
+                self.sources.insert(key, sys_id.clone());
+            }
             result.sys_id = Some(sys_id);
         }
         result
@@ -269,13 +360,15 @@ const INCIDENTS: &str = "incidents";
 const CREATE_INCIDENT: &str = "create_incident";
 const UPDATE_INCIDENT: &str = "update_incident";
 const IDENTIFY_RECONCILE: &str = "identify_reconcile";
+const IDENTIFY_RECONCILE_QUERY: &str = "identify_reconcile_query";
+const CI_OWNERS: &str = "ci_owners";
 const CASES: &str = "cases";
 const CREATE_CASE: &str = "create_case";
 const UPDATE_CASE: &str = "update_case";
 
 impl FakeServiceNow {
     /// The method names [`Faults`] knows this fake's calls by (the [`ServiceNowApi`] methods).
-    pub const METHODS: [&'static str; 13] = [
+    pub const METHODS: [&'static str; 15] = [
         COMPANIES,
         COMPANY,
         CREATE_COMPANY,
@@ -289,6 +382,8 @@ impl FakeServiceNow {
         CASES,
         CREATE_CASE,
         UPDATE_CASE,
+        IDENTIFY_RECONCILE_QUERY,
+        CI_OWNERS,
     ];
 
     /// An empty instance without Customer Service Management.
@@ -452,6 +547,51 @@ impl FakeServiceNow {
     /// Stops refusing items named `name`.
     pub fn accept_ci(&self, name: &str) {
         self.lock().rejected_cis.remove(name);
+    }
+
+    /// Adds a CI as another tool or a person would (data source `Manual Entry`, no source key),
+    /// without faults or counts, and returns its `sys_id`. Its `company` value is what
+    /// [`ci_owners`](ServiceNowApi::ci_owners) reads.
+    pub fn add_ci(&self, class_name: CiClass, values: BTreeMap<String, String>) -> SysId {
+        let mut state = self.lock();
+        let sys_id = state.next_sys_id();
+        state.cis.insert(
+            sys_id.clone(),
+            StoredCi {
+                sys_id: sys_id.clone(),
+                class_name,
+                values,
+                data_source: "Manual Entry".to_owned(),
+            },
+        );
+        sys_id
+    }
+
+    /// One CI, without faults or counts.
+    pub fn ci(&self, id: &SysId) -> Option<StoredCi> {
+        self.lock().cis.get(id).cloned()
+    }
+
+    /// Deletes a CI as a person might (its `sys_object_source` rows stay, pointing at nothing,
+    /// as in ServiceNow). `false` when there was none.
+    pub fn delete_ci(&self, id: &SysId) -> bool {
+        self.lock().cis.remove(id).is_some()
+    }
+
+    /// The partial payloads kept for items answered `INSERT_AS_PARTIAL`, by `sys_id`.
+    pub fn partial_payloads(&self) -> Vec<(SysId, CiItem)> {
+        self.lock()
+            .partials
+            .iter()
+            .map(|(id, item)| (id.clone(), item.clone()))
+            .collect()
+    }
+
+    /// Adds a choice to `cmdb_ci.discovery_source`. The fake starts with
+    /// [`DEFAULT_DATA_SOURCES`]; any other data source fails every item with ServiceNow's
+    /// `INVALID_INPUT_DATA` message.
+    pub fn add_data_source(&self, name: impl Into<String>) {
+        self.lock().data_sources.insert(name.into());
     }
 }
 
@@ -733,13 +873,64 @@ impl ServiceNowApi for FakeServiceNow {
             let mut state = self.lock();
             items
                 .iter()
-                .map(|item| state.reconcile(data_source, item))
+                .map(|item| state.reconcile(data_source, item, true))
                 .collect()
         };
         self.faults.record_write(IDENTIFY_RECONCILE);
         admission.finish(Ok(results))
     }
+
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[CiItem],
+    ) -> Result<Vec<CiItemResult>, ApiError> {
+        self.faults.stall_if_due().await;
+        let admission = self.faults.admit(IDENTIFY_RECONCILE_QUERY)?;
+        let results: Vec<CiItemResult> = {
+            let mut state = self.lock();
+            items
+                .iter()
+                .map(|item| state.reconcile(data_source, item, false))
+                .collect()
+        };
+        admission.finish(Ok(results))
+    }
+
+    async fn ci_owners(&self, ids: &[SysId]) -> Result<Vec<CiOwner>, ApiError> {
+        let admission = self.faults.admit(CI_OWNERS)?;
+        let owners = {
+            let state = self.lock();
+            ids.iter()
+                .filter_map(|id| state.cis.get(id))
+                .map(|ci| {
+                    let mut owner = CiOwner::new(
+                        ci.sys_id.clone(),
+                        ci.values.get("name").cloned(),
+                        ci.values.get("company").and_then(|c| c.parse().ok()),
+                    );
+                    owner.class_name = Some(ci.class_name.as_str().to_owned());
+                    owner
+                })
+                .collect()
+        };
+        admission.finish(Ok(owners))
+    }
 }
+
+/// The `cmdb_ci.discovery_source` choices the fake accepts from the start: a base instance's
+/// (`ServiceNow`, `ServiceWatch`, `SCCM`, `Manual Entry`, `Other Automated`, `ImportSet`) plus `NinjaOne` and
+/// `NinjaOne RMM`, as NinjaOne's own app adds one.
+pub const DEFAULT_DATA_SOURCES: [&str; 8] = [
+    "ServiceNow",
+    "ServiceWatch",
+    "SCCM",
+    "Manual Entry",
+    "Other Automated",
+    "ImportSet",
+    "NinjaOne",
+    "NinjaOne RMM",
+];
 
 /// Builds a [`FakeServiceNow`].
 ///

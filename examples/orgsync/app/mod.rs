@@ -921,6 +921,15 @@ impl Ctx {
                 .out
                 .write_all(table(&["ORG", "NAME", "STATUS", "OUTCOME"], &rows).as_bytes());
         }
+        if let Some(ci) = &report.ci {
+            let _ = writeln!(io.out, "{}", output::cmdb_summary(ci));
+            let rows = output::cmdb_rows(ci);
+            if !rows.is_empty() {
+                let _ = io
+                    .out
+                    .write_all(table(&["DEVICE", "NAME", "ORG", "CMDB", "WHY"], &rows).as_bytes());
+            }
+        }
         if verbose && let NextRun::At(at) = report.next_run {
             let _ = writeln!(
                 io.out,

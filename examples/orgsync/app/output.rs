@@ -4,7 +4,8 @@
 //! `status --json`: an array of objects with exactly the fields of [`ConfigRow`].
 //! `sync --json`: one object with exactly the fields of [`SyncJson`]; each outcome has the
 //! fields of [`OutcomeJson`]; `ci` is the CMDB step's `CiReport` as the library serializes it
-//! (null when no active configuration has CI mappings). `incidents --json`: the library's
+//! (null when no active configuration has CI mappings); its `held` lists the devices skipped
+//! because their first write would take over another company's CI, each with `reason`. `incidents --json`: the library's
 //! `IncidentReport` as it serializes it. `audit --json`: an array of [`AuditJson`]. Times are
 //! RFC 3339 UTC.
 
@@ -234,6 +235,109 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+/// The CMDB step in one line: what was listed, checked, sent and skipped.
+pub fn cmdb_summary(ci: &CiReport) -> String {
+    let mut skipped: Vec<String> = ci
+        .skipped
+        .iter()
+        .map(|(reason, n)| {
+            let name = serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            format!("{n} {name}")
+        })
+        .collect();
+    if skipped.is_empty() {
+        skipped.push("none".to_owned());
+    }
+    let mut line = format!(
+        "CMDB step ({}): {} devices listed, {} unchanged, {} sent ({} inserted, {} updated, {} \
+         unchanged by ServiceNow, {} partial), {} failed; skipped: {}; {} dry run(s), {} owner \
+         query(ies), {} write(s).",
+        ci.data_source,
+        ci.devices_listed,
+        ci.unchanged,
+        ci.sent,
+        ci.inserted,
+        ci.updated,
+        ci.no_change,
+        ci.partial.len(),
+        ci.failed.len(),
+        skipped.join(", "),
+        ci.dry_runs,
+        ci.owner_queries,
+        ci.batches,
+    );
+    if let Some(problem) = &ci.problem {
+        line.push_str("\nCMDB problem: ");
+        line.push_str(problem);
+    }
+    line
+}
+
+/// One row per device the CMDB step did not write as asked, with why: held back (another
+/// company's CI), failed, inserted as partial, or written to another CI than recorded.
+pub fn cmdb_rows(ci: &CiReport) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut push = |device: String, name: &str, org: String, what: &str, why: &str| {
+        rows.push(vec![
+            device,
+            name.to_owned(),
+            org,
+            what.to_owned(),
+            why.to_owned(),
+        ]);
+    };
+    for h in &ci.held {
+        push(
+            h.device.to_string(),
+            &h.name,
+            h.organization.to_string(),
+            "skipped",
+            &h.reason,
+        );
+    }
+    for f in &ci.failed {
+        push(
+            f.device.to_string(),
+            &f.name,
+            f.organization.to_string(),
+            "failed",
+            &f.message,
+        );
+    }
+    for p in &ci.partial {
+        push(
+            p.device.to_string(),
+            &p.name,
+            p.organization.to_string(),
+            "partial",
+            &p.message,
+        );
+    }
+    for d in &ci.diverged {
+        push(
+            d.device.to_string(),
+            &d.name,
+            d.organization.to_string(),
+            "diverged",
+            &d.message,
+        );
+    }
+    for b in &ci.failed_batches {
+        let devices: Vec<String> = b.devices.iter().map(ToString::to_string).collect();
+        push(
+            devices.join(","),
+            "-",
+            "-".to_owned(),
+            "failed batch",
+            &b.message,
+        );
+    }
+    rows
 }
 
 /// `text`, or "-" when empty.

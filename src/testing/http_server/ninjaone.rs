@@ -1,4 +1,5 @@
-//! The NinjaOne side: `/ws/oauth/token` and the `/v2` endpoints the clients use.
+//! The NinjaOne side: `/ws/oauth/token` and the `/v2` endpoints the clients use (including
+//! `/v2/devices-detailed`, agent rows nested and VMware hosts flat).
 
 use serde::Serialize;
 use serde_json::json;
@@ -50,6 +51,10 @@ pub(super) async fn route(shared: &Shared, request: &Request) -> Response {
         }
         ["v2", "devices"] => match page_request(request) {
             Ok(page) => items(ninja.devices(page).await),
+            Err(response) => response,
+        },
+        ["v2", "devices-detailed"] => match page_request(request) {
+            Ok(page) => items(ninja.devices_detailed_rows(&page)),
             Err(response) => response,
         },
         ["v2", "roles"] => items(ninja.device_roles().await),

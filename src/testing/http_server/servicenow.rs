@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use super::http1::{Request, Response};
 use super::{Api, Shared, api_error_response, base64_decode, strip_scheme};
 use crate::model::{
-    CaseState, CaseUpdate, CiClass, CiItem, CiItemResult, CorrelationId, IncidentState,
-    IncidentUpdate, Level, NewCase, NewCompany, NewIncident, SysId,
+    CaseState, CaseUpdate, CiClass, CiItem, CiItemResult, CiSourceInfo, CorrelationId,
+    IncidentState, IncidentUpdate, Level, NewCase, NewCompany, NewIncident, SysId,
 };
 use crate::ports::{ApiError, Cursor, IncidentQuery, Page, PageRequest, ServiceNowApi};
 
@@ -24,6 +24,7 @@ const INCIDENT: &str = "incident";
 const CASE: &str = "sn_customerservice_case";
 const PLUGIN: &str = "v_plugin";
 const CSM_PLUGIN: &str = "com.sn_customerservice";
+const CI_TABLE: &str = "cmdb_ci";
 
 /// The `sysparm_*` parameters a list request may carry (`sysparm_offset` is refused: the
 /// contract pages by key).
@@ -58,14 +59,23 @@ pub(super) async fn route(shared: &Shared, request: &Request) -> Response {
     }
     let method = request.method.as_str();
     match (method, request.segments().as_slice()) {
+        ("GET", ["api", "now", "table", CI_TABLE]) => ci_owners(shared, request).await,
         ("GET", ["api", "now", "table", table]) => list(shared, table, request).await,
         ("POST", ["api", "now", "table", table]) => create(shared, table, request).await,
         ("GET", ["api", "now", "table", table, id]) => get_row(shared, table, id).await,
         ("PATCH" | "PUT", ["api", "now", "table", table, id]) => {
             update(shared, table, id, request).await
         }
-        ("POST", ["api", "now", "identifyreconcile"]) => identify(shared, request).await,
-        (_, ["api", "now", "table", ..] | ["api", "now", "identifyreconcile"]) => envelope(
+        ("POST", ["api", "now", "identifyreconcile"]) => identify(shared, request, true).await,
+        ("POST", ["api", "now", "identifyreconcile", "query"]) => {
+            identify(shared, request, false).await
+        }
+        (
+            _,
+            ["api", "now", "table", ..]
+            | ["api", "now", "identifyreconcile"]
+            | ["api", "now", "identifyreconcile", "query"],
+        ) => envelope(
             405,
             "Method not Supported",
             Some(&format!("the fake does not serve {method} here")),
@@ -477,24 +487,64 @@ fn ci_item(value: &Value) -> Result<CiItem, Response> {
             }
         }
     }
+    let source = match item.get("sys_object_source_info") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(info)) => {
+            match (text(info, "source_name")?, text(info, "source_native_key")?) {
+                (Some(name), Some(key)) => Some(CiSourceInfo::new(name, key)),
+                _ => {
+                    return Err(bad_body(
+                        "sys_object_source_info needs source_name and source_native_key",
+                    ));
+                }
+            }
+        }
+        Some(_) => return Err(bad_body("sys_object_source_info must be an object")),
+    };
     Ok(CiItem {
         class_name,
         values,
         internal_id: text(item, "internal_id")?,
+        source,
     })
 }
 
-fn ci_result(result: &CiItemResult) -> Value {
-    json!({
+/// One item of an answer, shaped as ServiceNow documents it: `sysId` "Unknown" when nothing was
+/// identified, `""` as the operation of an item that failed, `inputIndices`, and
+/// `partialSysIds`/`warnings` with a partial insert.
+fn ci_result(index: usize, result: &CiItemResult) -> Value {
+    let mut item = json!({
         "className": result.class_name.as_deref().unwrap_or(""),
         "operation": result.operation.as_ref().map_or("", |op| op.as_str()),
-        "sysId": result.sys_id.as_ref().map_or("", SysId::as_str),
+        "sysId": result.sys_id.as_ref().map_or("Unknown", SysId::as_str),
+        "identifierEntrySysId": "Unknown",
+        "inputIndices": [index],
         "internal_id": result.internal_id,
         "errors": result.errors.iter().map(|e| json!({ "error": e.kind, "message": e.message })).collect::<Vec<_>>(),
-    })
+        "relatedSysIds": [null],
+    });
+    if let Value::Object(map) = &mut item {
+        if !result.warnings.is_empty() {
+            map.insert(
+                "warnings".to_owned(),
+                result
+                    .warnings
+                    .iter()
+                    .map(|w| json!({ "error": w.kind, "message": w.message }))
+                    .collect(),
+            );
+        }
+        if !result.partial_sys_ids.is_empty() {
+            map.insert("partialSysIds".to_owned(), json!(result.partial_sys_ids));
+        }
+    }
+    item
 }
 
-async fn identify(shared: &Shared, request: &Request) -> Response {
+/// `POST /api/now/identifyreconcile` (`commit`) or `.../query` (the dry run). When every item
+/// failed, the answer is **HTTP 400** with the item errors inside the `result` envelope and an
+/// `errorCount`, as ServiceNow answers an invalid data source.
+async fn identify(shared: &Shared, request: &Request, commit: bool) -> Response {
     let body = match body_object(request) {
         Ok(body) => body,
         Err(response) => return response,
@@ -507,14 +557,54 @@ async fn identify(shared: &Shared, request: &Request) -> Response {
         Err(response) => return response,
     };
     let source = request.query_value("sysparm_data_source").unwrap_or("");
-    match shared.servicenow.identify_reconcile(source, &items).await {
-        Ok(results) => Response::json(
-            200,
-            &json!({ "result": {
-                "items": results.iter().map(ci_result).collect::<Vec<_>>(),
-                "relations": [],
-            }}),
-        ),
+    let sn = &shared.servicenow;
+    let answer = if commit {
+        sn.identify_reconcile(source, &items).await
+    } else {
+        sn.identify_reconcile_query(source, &items).await
+    };
+    match answer {
+        Ok(results) => {
+            let errors: usize = results.iter().map(|r| r.errors.len()).sum();
+            let failed = !results.is_empty() && results.iter().all(|r| !r.errors.is_empty());
+            Response::json(
+                if failed { 400 } else { 200 },
+                &json!({ "result": {
+                    "items": results.iter().enumerate().map(|(i, r)| ci_result(i, r)).collect::<Vec<_>>(),
+                    "relations": [],
+                    "errorCount": errors,
+                }}),
+            )
+        }
+        Err(err) => api_error_response(Api::ServiceNow, &err),
+    }
+}
+
+/// `GET /api/now/table/cmdb_ci?sysparm_query=sys_idIN<ids>`: the owners of CIs, by validated
+/// sys_ids only (anything else in the query is refused).
+async fn ci_owners(shared: &Shared, request: &Request) -> Response {
+    for (name, _) in &request.query {
+        if !LIST_PARAMETERS.contains(&name.as_str()) {
+            return invalid_query(&format!("unknown parameter {name:?}"));
+        }
+    }
+    let query = request.query_value("sysparm_query").unwrap_or("");
+    let Some(list) = query.strip_prefix("sys_idIN") else {
+        return invalid_query("the fake reads cmdb_ci by sys_idIN<sys_ids> only");
+    };
+    let ids: Result<Vec<SysId>, _> = list.split(',').map(str::parse::<SysId>).collect();
+    let Ok(ids) = ids else {
+        return invalid_query("sys_idIN takes sys_ids only");
+    };
+    match request
+        .query_value("sysparm_limit")
+        .map(str::parse::<usize>)
+    {
+        Some(Ok(n)) if n >= ids.len() => {}
+        _ => return invalid_query("sysparm_limit must cover every sys_id asked for"),
+    }
+    match shared.servicenow.ci_owners(&ids).await {
+        Ok(owners) => Response::json(200, &json!({ "result": owners })),
         Err(err) => api_error_response(Api::ServiceNow, &err),
     }
 }
