@@ -268,6 +268,11 @@ impl tracing::Subscriber for Capture {
 #[tokio::test]
 async fn tracing_shows_method_path_and_status_but_no_secret_token_or_query() {
     let out = Arc::new(Mutex::new(String::new()));
+    // Other tests of this binary run the clients on other threads meanwhile. With one
+    // dispatcher alive, tracing computes a new callsite's interest from the registering
+    // thread's default only, so a callsite first hit there would be disabled for this test
+    // too; a second live dispatcher makes it ask every one of them.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(Capture {
         out: Arc::clone(&out),
         next: AtomicU64::new(0),
@@ -302,4 +307,85 @@ async fn tracing_shows_method_path_and_status_but_no_secret_token_or_query() {
     ] {
         assert!(!text.contains(leak), "{leak} in the trace: {text}");
     }
+}
+
+/// `expires_in` as token endpoints have been seen to send it, and as a hostile one could:
+/// numbers of every size and sign, floats, numeric and non-numeric strings, nothing at all.
+fn expires_in_values() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(json!(18_446_744_073_709_551_615_u64)),
+        Just(json!(0)),
+        Just(json!(-1)),
+        Just(json!("18446744073709551616")),
+        Just(json!("1e400")),
+        Just(json!(null)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n.to_string())),
+        any::<i64>().prop_map(|n| json!(n.to_string())),
+        "\\PC{0,12}".prop_map(|s| json!(s)),
+    ]
+}
+
+/// Requests `server` has seen for the token endpoints.
+fn token_requests(server: &Server) -> usize {
+    server.count("POST", "/ws/oauth/token") + server.count("POST", "/oauth_token.do")
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #[test]
+    fn any_expires_in_leaves_both_token_caches_working(expires_in in expires_in_values()) {
+        let token = json!({"access_token": TOKEN, "token_type": "bearer", "expires_in": expires_in});
+        let server = Server::start(move |r: &Request| match r.path.as_str() {
+            "/ws/oauth/token" | "/oauth_token.do" => Reply::json(200, token.clone()),
+            "/v2/organizations" => Reply::json(200, json!([])),
+            _ => Reply::json(200, json!({"result": []})),
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let ninja = ninja(&server.origin()).expect("client");
+            let sn = ServiceNowClient::new(
+                ServiceNowConfig::oauth_password(
+                    &server.origin(),
+                    "sn-client",
+                    Secret::new("sn-client-secret-Qq11"),
+                    "integration",
+                    Secret::new(SN_PASSWORD),
+                )
+                .expect("config")
+                .options(fast()),
+            )
+            .expect("client");
+            for _ in 0..2 {
+                ninja.organizations(PageRequest::first(10)).await.expect("NinjaOne call");
+                sn.companies(PageRequest::first(10)).await.expect("ServiceNow call");
+            }
+        });
+        // Two calls per client: one token each at best, one per call for an expired token.
+        let tokens = token_requests(&server);
+        proptest::prop_assert!((2..=4).contains(&tokens), "{tokens} token requests");
+    }
+}
+
+#[tokio::test]
+async fn a_token_lifetime_past_the_end_of_time_is_capped_not_a_panic() {
+    let server = Server::start(|r: &Request| match r.path.as_str() {
+        "/ws/oauth/token" => Reply::json(
+            200,
+            json!({"access_token": TOKEN, "expires_in": 18_446_744_073_709_551_615_u64}),
+        ),
+        _ => Reply::json(200, json!([])),
+    });
+    let ninja = ninja(&server.origin()).unwrap();
+    for _ in 0..3 {
+        ninja.organizations(PageRequest::first(10)).await.unwrap();
+    }
+    // Capped at a day, the token is still cached: one token request for three calls.
+    assert_eq!(server.count("POST", "/ws/oauth/token"), 1);
 }
