@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ninjaone_servicenow::http::{
-    ConfigError, HttpOptions, NinjaOneClient, NinjaOneConfig, Secret, ServiceNowClient,
-    ServiceNowConfig,
+    ConfigError, HttpOptions, NinjaOneClient, NinjaOneConfig, ProxyPolicy, Secret,
+    ServiceNowClient, ServiceNowConfig,
 };
 use ninjaone_servicenow::ports::{ApiErrorKind, NinjaOneApi, PageRequest, ServiceNowApi};
 use serde_json::json;
@@ -388,4 +388,54 @@ async fn a_token_lifetime_past_the_end_of_time_is_capped_not_a_panic() {
     }
     // Capped at a day, the token is still cached: one token request for three calls.
     assert_eq!(server.count("POST", "/ws/oauth/token"), 1);
+}
+
+#[test]
+fn the_proxy_in_use_is_logged_once_at_info_without_its_credentials() {
+    let out = Arc::new(Mutex::new(String::new()));
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let _guard = tracing::subscriber::set_default(Capture {
+        out: Arc::clone(&out),
+        next: AtomicU64::new(0),
+    });
+    let proxy = ProxyPolicy::url("http://proxy-user:proxy-pass-Qw12@proxy.corp.example:3128")
+        .expect("a proxy URL");
+    let options = fast().proxy(proxy);
+    let client = NinjaOneClient::new(
+        NinjaOneConfig::new("eu", "client", Secret::new(NINJA_SECRET))
+            .unwrap()
+            .options(options.clone()),
+    )
+    .unwrap();
+    let text = out.lock().unwrap().clone();
+    assert_eq!(
+        text.matches("requests go through a proxy").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("proxy=http://proxy.corp.example:3128"),
+        "{text}"
+    );
+    assert!(text.contains("from=\"HttpOptions::proxy\""), "{text}");
+    let shown = format!("{text} {client:?} {options:?}");
+    assert!(
+        !shown.contains("proxy-pass") && !shown.contains("proxy-user"),
+        "{shown}"
+    );
+    // A loopback origin goes direct even with this policy: nothing is logged about a proxy.
+    out.lock().unwrap().clear();
+    let _local = ninja_with("http://127.0.0.1:9", options);
+    let text = out.lock().unwrap().clone();
+    assert!(!text.contains("through a proxy"), "{text}");
+    assert!(text.contains("without a proxy"), "{text}");
+}
+
+fn ninja_with(origin: &str, options: HttpOptions) -> NinjaOneClient {
+    NinjaOneClient::new(
+        NinjaOneConfig::new(origin, "client", Secret::new(NINJA_SECRET))
+            .unwrap()
+            .options(options),
+    )
+    .unwrap()
 }

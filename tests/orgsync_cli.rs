@@ -404,3 +404,31 @@ fn devices_reach_the_cmdb_and_alerts_become_incidents_once_over_http() {
             .is_finished()
     );
 }
+
+#[test]
+fn proxy_variables_pointing_at_a_dead_port_do_not_carry_loopback_traffic() {
+    // A port nothing listens on: a request sent to it fails at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://proxy-user:proxy-pw@{}", dead.local_addr().unwrap());
+    drop(dead);
+    let mut setup = Setup::new();
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        setup.set(name, &proxy);
+    }
+    setup.set("NO_PROXY", "");
+    let (code, _, err) = setup.run("mode active");
+    assert_eq!(code, 0, "{err}");
+    let report = setup.json("sync --json");
+    assert_eq!(report["counts"]["created"], 2, "{report}");
+    assert!(
+        !setup.server.requests().is_empty(),
+        "the requests reached the loopback origin itself"
+    );
+}

@@ -219,9 +219,16 @@ impl Transport {
         options: HttpOptions,
         secrets: impl IntoIterator<Item = Secret>,
     ) -> Result<Self, ConfigError> {
+        let proxy = options
+            .proxy
+            .choose(&origin, |name| std::env::var(name).ok())?;
+        let mut secrets: Vec<Secret> = secrets.into_iter().collect();
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .user_agent(USER_AGENT)
+            // The proxy is chosen above, once, for this client's one origin: reqwest must not
+            // read the environment again on its own (it would proxy a loopback origin).
+            .no_proxy()
             // Redirects are never followed: reqwest would carry custom auth headers to another
             // host, and an https → http hop would downgrade. A 3xx is an error that says so.
             .redirect(reqwest::redirect::Policy::none())
@@ -229,6 +236,25 @@ impl Transport {
             .connect_timeout(options.timeout);
         for certificate in &options.root_certificates {
             builder = builder.add_root_certificate(certificate.clone());
+        }
+        match &proxy {
+            Some((url, from)) => {
+                let shown = url.shown();
+                tracing::info!(service, proxy = %shown, from, "requests go through a proxy");
+                secrets.extend(url.password());
+                let configured =
+                    reqwest::Proxy::all(url.as_str()).map_err(|_| ConfigError::Proxy {
+                        from: (*from).to_owned(),
+                        reason: format!("{shown} cannot be used as a proxy"),
+                    })?;
+                builder = builder.proxy(configured);
+            }
+            None => {
+                tracing::debug!(
+                    service,
+                    "requests go directly to the origin, without a proxy"
+                );
+            }
         }
         let client = builder.build().map_err(|e| ConfigError::Client {
             reason: e.without_url().to_string(),
