@@ -439,3 +439,91 @@ fn ninja_with(origin: &str, options: HttpOptions) -> NinjaOneClient {
     )
     .unwrap()
 }
+
+/// A password with every character that encodes differently in a form, a URL and base64.
+const ODD_PASSWORD: &str = "p@ss w0rd+/=&%é-Lm45";
+const REFRESH: &str = "refresh-token-Yy77u";
+
+#[tokio::test]
+async fn secrets_are_scrubbed_in_every_encoding_a_server_may_echo() {
+    // Every answer echoes the request back: headers and body, as some gateways do.
+    let server = Server::start(|r: &Request| {
+        let echo = format!(
+            "rejected: {} {}",
+            r.header("authorization").unwrap_or(""),
+            String::from_utf8_lossy(&r.body)
+        );
+        match (r.path.as_str(), r.form_field("grant_type").as_deref()) {
+            ("/oauth_token.do", Some("password")) => Reply::json(
+                200,
+                json!({"access_token": TOKEN, "refresh_token": REFRESH, "expires_in": 3600}),
+            ),
+            // The refresh grant fails transiently, echoing its form (and its refresh token).
+            ("/oauth_token.do", _) => Reply::text(503, "text/plain", &echo),
+            (_, _) if r.bearer().is_some() => Reply::text(401, "text/plain", &echo),
+            _ => Reply::text(400, "text/plain", &echo),
+        }
+    });
+    let basic = ServiceNowClient::new(
+        ServiceNowConfig::basic(&server.origin(), "integration", Secret::new(ODD_PASSWORD))
+            .unwrap()
+            .options(fast()),
+    )
+    .unwrap();
+    let basic_err = basic.companies(PageRequest::first(5)).await.unwrap_err();
+    assert!(
+        basic_err.message().contains("Basic <redacted>"),
+        "{basic_err}"
+    );
+
+    let oauth = ServiceNowClient::new(
+        ServiceNowConfig::oauth_password(
+            &server.origin(),
+            "sn-client",
+            Secret::new("client-secret-&=+ Xx"),
+            "integration",
+            Secret::new(ODD_PASSWORD),
+        )
+        .unwrap()
+        .options(fast().max_attempts(1)),
+    )
+    .unwrap();
+    // The token is refused by the API: the client refreshes, and the refresh answer (a 503)
+    // echoes the refresh token and the client secret in their form encoding.
+    let refresh_err = oauth.companies(PageRequest::first(5)).await.unwrap_err();
+    assert!(
+        refresh_err.message().contains("<redacted>"),
+        "{refresh_err}"
+    );
+
+    let shown = format!("{basic_err} {basic_err:?} {refresh_err} {refresh_err:?}");
+    let form = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let base64 = support::base64(format!("integration:{ODD_PASSWORD}").as_bytes());
+    for leak in [
+        ODD_PASSWORD.to_owned(),
+        form(ODD_PASSWORD),
+        form(ODD_PASSWORD).replace('+', "%20"),
+        base64.trim_end_matches('=').to_owned(),
+        REFRESH.to_owned(),
+        form("client-secret-&=+ Xx"),
+        form("client-secret-&=+ Xx").replace('+', "%20"),
+        TOKEN.to_owned(),
+    ] {
+        assert!(!shown.contains(&leak), "{leak} leaked: {shown}");
+    }
+}
+
+#[test]
+fn a_refused_instance_name_quotes_no_user_info() {
+    for instance in [
+        "integration:hunter2-pw@acme",
+        "integration:hunter2-pw@acme.service-now.com",
+        "hunter2-pw@",
+        "a:b:hunter2-pw@@acme",
+    ] {
+        let err = ServiceNowConfig::basic(instance, "u", Secret::new("pw")).expect_err(instance);
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("hunter2"), "{instance}: {text}");
+        assert!(text.contains("user info"), "{instance}: {text}");
+    }
+}

@@ -81,11 +81,18 @@ impl ProxyUrl {
         self.url.as_str()
     }
 
-    /// The password of the user info, for the scrubber.
-    pub(crate) fn password(&self) -> Option<Secret> {
-        self.url
-            .password()
-            .map(|p| Secret::new(percent_decode(p).unwrap_or_else(|| p.to_owned())))
+    /// The user info's password, and `user:password` as Proxy-Authorization sends it, for the
+    /// scrubber.
+    pub(crate) fn secrets(&self) -> Vec<Secret> {
+        let Some(password) = self.url.password() else {
+            return Vec::new();
+        };
+        let password = percent_decode(password).unwrap_or_else(|| password.to_owned());
+        let user = percent_decode(self.url.username()).unwrap_or_default();
+        vec![
+            Secret::new(format!("{user}:{password}")),
+            Secret::new(password),
+        ]
     }
 
     /// `scheme://host:port`, without user info, path or query: what may be logged.
@@ -366,7 +373,12 @@ mod tests {
         let Policy::Given(url) = &given.0 else {
             panic!("a given proxy")
         };
-        assert_eq!(url.password().unwrap().expose(), "p@ss");
+        let secrets: Vec<String> = url
+            .secrets()
+            .iter()
+            .map(|s| s.expose().to_owned())
+            .collect();
+        assert_eq!(secrets, ["user:p@ss", "p@ss"]);
         assert!(!format!("{given:?}").contains("p%40ss"));
     }
 

@@ -370,7 +370,9 @@ impl ServiceNowClient {
         self.inner.transport.origin()
     }
 
-    async fn grant(&self, form: String) -> Result<Token, ApiError> {
+    /// One token request; `refresh` is the refresh token the form carries, if any, so that an
+    /// answer echoing it is scrubbed too.
+    async fn grant(&self, form: String, refresh: Option<&Secret>) -> Result<Token, ApiError> {
         let call = Call {
             method: Method::POST,
             path: TOKEN_PATH.to_owned(),
@@ -383,7 +385,7 @@ impl ServiceNowClient {
         let reply = self
             .inner
             .transport
-            .send(&call, Auth::None, decode_token_error)
+            .send_scrubbing(&call, Auth::None, decode_token_error, refresh)
             .await?;
         let value = reply.json(SERVICE, &call.describe())?;
         Token::from_response(&value, SERVICE)
@@ -421,7 +423,7 @@ impl ServiceNowClient {
                         ("client_id", client_id.as_str()),
                         ("client_secret", client_secret.expose()),
                     ]);
-                    match self.grant(form).await {
+                    match self.grant(form, Some(&refresh)).await {
                         Ok(mut token) => {
                             if token.refresh.is_none() {
                                 token.refresh = Some(refresh);
@@ -448,7 +450,7 @@ impl ServiceNowClient {
                         ("client_secret", client_secret.expose()),
                     ]),
                 };
-                self.grant(form).await
+                self.grant(form, None).await
             })
             .await
     }

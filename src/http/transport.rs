@@ -241,7 +241,7 @@ impl Transport {
             Some((url, from)) => {
                 let shown = url.shown();
                 tracing::info!(service, proxy = %shown, from, "requests go through a proxy");
-                secrets.extend(url.password());
+                secrets.extend(url.secrets());
                 let configured =
                     reqwest::Proxy::all(url.as_str()).map_err(|_| ConfigError::Proxy {
                         from: (*from).to_owned(),
@@ -287,6 +287,18 @@ impl Transport {
         auth: Auth<'_>,
         decode: DecodeError,
     ) -> Result<Reply, ApiError> {
+        self.send_scrubbing(call, auth, decode, None).await
+    }
+
+    /// As [`send`](Self::send), also scrubbing `extra` (a refresh token the call carries in its
+    /// body) from what the server answers.
+    pub(crate) async fn send_scrubbing(
+        &self,
+        call: &Call,
+        auth: Auth<'_>,
+        decode: DecodeError,
+        extra: Option<&Secret>,
+    ) -> Result<Reply, ApiError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.options.backoff_min)
             .with_max_delay(self.options.backoff_max)
@@ -296,7 +308,7 @@ impl Transport {
         let mut attempt = 0u32;
         (|| {
             attempt += 1;
-            self.attempt(call, auth, decode, attempt)
+            self.attempt(call, auth, decode, attempt, extra)
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
@@ -322,6 +334,7 @@ impl Transport {
         auth: Auth<'_>,
         decode: DecodeError,
         attempt: u32,
+        extra: Option<&Secret>,
     ) -> Result<Reply, Failure> {
         let span = tracing::debug_span!(
             "http_request",
@@ -332,7 +345,7 @@ impl Transport {
             status = tracing::field::Empty,
         );
         let result = self
-            .attempt_inner(call, auth, decode)
+            .attempt_inner(call, auth, decode, extra)
             .instrument(span.clone())
             .await;
         let _entered = span.enter();
@@ -356,6 +369,7 @@ impl Transport {
         call: &Call,
         auth: Auth<'_>,
         decode: DecodeError,
+        extra: Option<&Secret>,
     ) -> Result<Reply, Failure> {
         let what = call.describe();
         let service = self.service;
@@ -436,10 +450,13 @@ impl Transport {
             return Ok(reply);
         }
         let retry_after = reply.retry_after();
-        let scrub = match auth {
+        let mut scrub = match auth {
             Auth::Bearer(token) => self.scrub.with(token),
             _ => self.scrub.clone(),
         };
+        if let Some(extra) = extra {
+            scrub = scrub.with(extra);
+        }
         let error = decode(&reply, &scrub, &what);
         let hint = match status.as_u16() {
             429 => RetryHint::Unprocessed { after: retry_after },
