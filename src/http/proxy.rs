@@ -155,10 +155,10 @@ impl ProxyPolicy {
                         .filter(|(v, _)| !v.trim().is_empty())
                 };
                 let no_proxy = get("NO_PROXY", "no_proxy").map(|(v, _)| v);
-                if let (Some(list), Some(host)) = (no_proxy, origin.host()) {
-                    if excluded(&list, &host) {
-                        return Ok(None);
-                    }
+                if let (Some(list), Some(host)) = (no_proxy, origin.host())
+                    && excluded(&list, &host)
+                {
+                    return Ok(None);
                 }
                 let found = match origin.scheme() {
                     "https" => get("HTTPS_PROXY", "https_proxy"),

@@ -110,7 +110,7 @@ enum Credentials {
         username: String,
         password: Secret,
     },
-    OAuthClientCredentials {
+    OAuthClient {
         client_id: String,
         client_secret: Secret,
     },
@@ -130,7 +130,7 @@ impl Credentials {
                 password,
                 ..
             } => vec![client_secret.clone(), password.clone()],
-            Self::OAuthClientCredentials { client_secret, .. } => vec![client_secret.clone()],
+            Self::OAuthClient { client_secret, .. } => vec![client_secret.clone()],
         }
     }
 
@@ -139,7 +139,7 @@ impl Credentials {
         match self {
             Self::Basic { username, .. } => ("basic", Some(username)),
             Self::OAuthPassword { username, .. } => ("oauth password grant", Some(username)),
-            Self::OAuthClientCredentials { .. } => ("oauth client credentials", None),
+            Self::OAuthClient { .. } => ("oauth client credentials", None),
         }
     }
 }
@@ -262,7 +262,7 @@ impl ServiceNowConfig {
         not_empty(client_secret.expose(), "client secret")?;
         Ok(Self {
             origin,
-            credentials: Credentials::OAuthClientCredentials {
+            credentials: Credentials::OAuthClient {
                 client_id,
                 client_secret,
             },
@@ -402,7 +402,7 @@ impl ServiceNowClient {
                 username,
                 password,
             } => (client_id, client_secret, Some((username, password))),
-            Credentials::OAuthClientCredentials {
+            Credentials::OAuthClient {
                 client_id,
                 client_secret,
             } => (client_id, client_secret, None),
@@ -472,7 +472,7 @@ impl ServiceNowClient {
                     )
                     .await
             }
-            Credentials::OAuthPassword { .. } | Credentials::OAuthClientCredentials { .. } => {
+            Credentials::OAuthPassword { .. } | Credentials::OAuthClient { .. } => {
                 let token = self.token().await?;
                 match transport
                     .send(call, Auth::Bearer(&token), decode_error)

@@ -531,12 +531,6 @@ fn token(shared: &Shared, request: &Request) -> Response {
         && field("client_secret") == Some(auth.servicenow_client_secret.as_str());
     let refresh_token = match field("grant_type") {
         Some("client_credentials") if client_ok && auth.servicenow_client_credentials => None,
-        Some("client_credentials") => {
-            return Response::json(
-                401,
-                &json!({ "error": "access_denied", "error_description": "access_denied" }),
-            );
-        }
         Some("password")
             if client_ok
                 && field("username") == Some(auth.servicenow_username.as_str())
@@ -550,7 +544,8 @@ fn token(shared: &Shared, request: &Request) -> Response {
         {
             Some(field("refresh_token").unwrap_or_default().to_owned())
         }
-        Some("password" | "refresh_token") => {
+        // Also `client_credentials` while the instance has not enabled it.
+        Some("password" | "refresh_token" | "client_credentials") => {
             return Response::json(
                 401,
                 &json!({ "error": "access_denied", "error_description": "access_denied" }),
