@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL cluster for the tests, on a loopback port, run by an unprivileged user.
+# A throwaway PostgreSQL cluster for the tests, on a loopback port, run by an unprivileged user,
+# with TLS on: a throwaway CA (made here with the openssl CLI, valid two days) signs the
+# server's certificate for 127.0.0.1, ::1 and localhost, and TCP clients must use TLS
+# (`hostssl` lines only, scram-sha-256, so SCRAM channel binding works).
 #
-#   .ci/postgres.sh start   installs PostgreSQL from the distribution's packages if missing,
-#                           creates and starts a cluster, prints its URL (export it as
-#                           ORGSYNC_TEST_DATABASE_URL)
+#   .ci/postgres.sh start   installs PostgreSQL (and openssl) from the distribution's packages
+#                           if missing, creates and starts a cluster, prints its URL (export it
+#                           as ORGSYNC_TEST_DATABASE_URL); the URL names the CA file:
+#                           postgres://…@127.0.0.1:PORT/orgsync_test?sslmode=verify-full&sslrootcert=DIR/ca.pem
 #   .ci/postgres.sh stop    stops the cluster and deletes its data directory
 #   .ci/postgres.sh url     prints the URL of a running cluster
+#   .ci/postgres.sh ca      prints the path of the CA certificate of a running cluster
 #
 # Environment: ORGSYNC_PG_DIR (default: /tmp/orgsync-pg-$UID), ORGSYNC_PG_PORT (default 55432),
 # ORGSYNC_PG_USER (the OS user that runs the server when started as root; default postgres).
@@ -37,17 +42,48 @@ bindir() {
 }
 
 install_if_missing() {
-    if bindir >/dev/null; then
+    local missing=()
+    bindir >/dev/null || missing+=(postgresql)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    if [ "${#missing[@]}" -eq 0 ]; then
         return
     fi
-    log "PostgreSQL is not installed; installing it from the distribution's packages"
+    log "${missing[*]} not installed; installing from the distribution's packages"
     if [ "$(id -u)" -ne 0 ]; then
-        log "not root: install PostgreSQL (apt-get install postgresql) and run again"
+        log "not root: install ${missing[*]} (apt-get install ${missing[*]}) and run again"
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq postgresql >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# A throwaway CA and a server certificate it signs, for 127.0.0.1, ::1 and localhost (EC P-256,
+# ECDSA with SHA-256: what SCRAM channel binding's tls-server-end-point hashes with).
+make_certificates() {
+    local tls="$DIR/tls"
+    mkdir -p "$tls"
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=orgsync throwaway test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -keyout "$tls/ca.key" -out "$DIR/ca.pem" 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    printf '%s\n' \
+        "basicConstraints=critical,CA:FALSE" \
+        "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth" \
+        "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" >"$tls/server.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$DIR/ca.pem" -CAkey "$tls/ca.key" \
+        -CAcreateserial -days 2 -sha256 -extfile "$tls/server.ext" -out "$tls/server.crt" \
+        2>/dev/null
+    rm -f "$tls/ca.key" "$tls/server.csr" "$DIR/ca.srl"
+    chmod 600 "$tls/server.key"
+    chmod 644 "$DIR/ca.pem" "$tls/server.crt"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown -R "$RUN_AS" "$tls"
+    fi
 }
 
 # Runs a command as the unprivileged server user when we are root.
@@ -63,7 +99,7 @@ as_user() {
 }
 
 url() {
-    echo "postgres://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DB"
+    echo "postgres://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DB?sslmode=verify-full&sslrootcert=$DIR/ca.pem"
 }
 
 start() {
@@ -88,13 +124,20 @@ start() {
         --no-sync -E UTF8 --locale=C >"$DIR/initdb.log" 2>&1 \
         || { cat "$DIR/initdb.log" >&2; exit 1; }
     rm -f "$pwfile"
+    make_certificates
+    # TCP only with TLS; the Unix socket (in the cluster's directory) for administration.
+    printf '%s\n' \
+        "local   all all               scram-sha-256" \
+        "hostssl all all 127.0.0.1/32  scram-sha-256" \
+        "hostssl all all ::1/128       scram-sha-256" >"$DIR/data/pg_hba.conf"
+    [ "$(id -u)" -eq 0 ] && chown "$RUN_AS" "$DIR/data/pg_hba.conf"
     # Loopback only, no Unix socket outside the cluster's directory; fast and throwaway.
     as_user "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 start \
-        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$DIR/tls/server.crt -c ssl_key_file=$DIR/tls/server.key" \
         >/dev/null || { cat "$DIR/server.log" >&2; exit 1; }
-    PGPASSWORD="$PASSWORD" as_user "$bin/psql" -h 127.0.0.1 -p "$PORT" -U "$ROLE" -d postgres -qAt \
+    PGPASSWORD="$PASSWORD" as_user "$bin/psql" -h "$DIR" -p "$PORT" -U "$ROLE" -d postgres -qAt \
         -c "CREATE DATABASE $DB" >/dev/null
-    log "started on 127.0.0.1:$PORT (data in $DIR)"
+    log "started on 127.0.0.1:$PORT with TLS (CA $DIR/ca.pem; data in $DIR)"
     url
 }
 
@@ -112,8 +155,9 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     url) url ;;
+    ca) echo "$DIR/ca.pem" ;;
     *)
-        echo "usage: $0 start|stop|url" >&2
+        echo "usage: $0 start|stop|url|ca" >&2
         exit 2
         ;;
 esac

@@ -161,8 +161,8 @@ async fn the_token_request_is_form_encoded_client_credentials() {
         token.header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
-    let body = String::from_utf8(token.body.clone()).unwrap();
-    assert!(body.contains("scope=monitoring%20management"), "{body}");
+    // Every call this client makes is a read: it asks for the read-only scope only.
+    assert_eq!(token.form_field("scope").as_deref(), Some("monitoring"));
     assert_eq!(
         token.form_field("grant_type").as_deref(),
         Some("client_credentials")
@@ -247,6 +247,42 @@ async fn wrong_credentials_are_unauthorized_with_the_oauth_error_and_no_api_call
     );
     assert!(!text.contains(SECRET), "{text}");
     assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn any_4xx_from_the_token_endpoint_is_a_credentials_error_with_its_text() {
+    // What NinjaOne really answers an unknown client, not the OAuth shape its spec promises;
+    // then other 4xx shapes a token endpoint (or a gateway in front of it) may send.
+    let answers = [
+        (
+            400,
+            json!({"resultCode": "Client app not exist"}),
+            "Client app not exist",
+        ),
+        (
+            401,
+            json!({"resultCode": "FAILURE", "errorMessage": "Bad token"}),
+            "Bad token",
+        ),
+        (403, json!({"error": "access_denied"}), "access_denied"),
+        (404, json!({"resultCode": "NOT_FOUND"}), "NOT_FOUND"),
+        (400, json!("plain words about the client"), "plain words"),
+    ];
+    for (status, body, text) in answers {
+        let reply = body.clone();
+        let server = Server::start(move |r: &Request| match r.path.as_str() {
+            "/ws/oauth/token" => Reply::json(status, reply.clone()),
+            _ => Reply::json(200, json!([])),
+        });
+        let err = client(&server)
+            .organizations(PageRequest::first(10))
+            .await
+            .unwrap_err();
+        assert!(err.kind().is_auth(), "{status} {body}: {err}");
+        assert!(err.message().contains(text), "{err}");
+        assert!(err.message().contains("client id and secret"), "{err}");
+        assert_eq!(server.requests().len(), 1, "no API call, no retry");
+    }
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ninjaone_servicenow::http::{
-    ConfigError, HttpOptions, NinjaOneClient, NinjaOneConfig, Secret, ServiceNowClient,
-    ServiceNowConfig,
+    ConfigError, HttpOptions, NinjaOneClient, NinjaOneConfig, ProxyPolicy, Secret,
+    ServiceNowClient, ServiceNowConfig,
 };
 use ninjaone_servicenow::ports::{ApiErrorKind, NinjaOneApi, PageRequest, ServiceNowApi};
 use serde_json::json;
@@ -268,6 +268,11 @@ impl tracing::Subscriber for Capture {
 #[tokio::test]
 async fn tracing_shows_method_path_and_status_but_no_secret_token_or_query() {
     let out = Arc::new(Mutex::new(String::new()));
+    // Other tests of this binary run the clients on other threads meanwhile. With one
+    // dispatcher alive, tracing computes a new callsite's interest from the registering
+    // thread's default only, so a callsite first hit there would be disabled for this test
+    // too; a second live dispatcher makes it ask every one of them.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(Capture {
         out: Arc::clone(&out),
         next: AtomicU64::new(0),
@@ -301,5 +306,224 @@ async fn tracing_shows_method_path_and_status_but_no_secret_token_or_query() {
         "ORDERBY",
     ] {
         assert!(!text.contains(leak), "{leak} in the trace: {text}");
+    }
+}
+
+/// `expires_in` as token endpoints have been seen to send it, and as a hostile one could:
+/// numbers of every size and sign, floats, numeric and non-numeric strings, nothing at all.
+fn expires_in_values() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(json!(18_446_744_073_709_551_615_u64)),
+        Just(json!(0)),
+        Just(json!(-1)),
+        Just(json!("18446744073709551616")),
+        Just(json!("1e400")),
+        Just(json!(null)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n.to_string())),
+        any::<i64>().prop_map(|n| json!(n.to_string())),
+        "\\PC{0,12}".prop_map(|s| json!(s)),
+    ]
+}
+
+/// Requests `server` has seen for the token endpoints.
+fn token_requests(server: &Server) -> usize {
+    server.count("POST", "/ws/oauth/token") + server.count("POST", "/oauth_token.do")
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #[test]
+    fn any_expires_in_leaves_both_token_caches_working(expires_in in expires_in_values()) {
+        let token = json!({"access_token": TOKEN, "token_type": "bearer", "expires_in": expires_in});
+        let server = Server::start(move |r: &Request| match r.path.as_str() {
+            "/ws/oauth/token" | "/oauth_token.do" => Reply::json(200, token.clone()),
+            "/v2/organizations" => Reply::json(200, json!([])),
+            _ => Reply::json(200, json!({"result": []})),
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let ninja = ninja(&server.origin()).expect("client");
+            let sn = ServiceNowClient::new(
+                ServiceNowConfig::oauth_password(
+                    &server.origin(),
+                    "sn-client",
+                    Secret::new("sn-client-secret-Qq11"),
+                    "integration",
+                    Secret::new(SN_PASSWORD),
+                )
+                .expect("config")
+                .options(fast()),
+            )
+            .expect("client");
+            for _ in 0..2 {
+                ninja.organizations(PageRequest::first(10)).await.expect("NinjaOne call");
+                sn.companies(PageRequest::first(10)).await.expect("ServiceNow call");
+            }
+        });
+        // Two calls per client: one token each at best, one per call for an expired token.
+        let tokens = token_requests(&server);
+        proptest::prop_assert!((2..=4).contains(&tokens), "{tokens} token requests");
+    }
+}
+
+#[tokio::test]
+async fn a_token_lifetime_past_the_end_of_time_is_capped_not_a_panic() {
+    let server = Server::start(|r: &Request| match r.path.as_str() {
+        "/ws/oauth/token" => Reply::json(
+            200,
+            json!({"access_token": TOKEN, "expires_in": 18_446_744_073_709_551_615_u64}),
+        ),
+        _ => Reply::json(200, json!([])),
+    });
+    let ninja = ninja(&server.origin()).unwrap();
+    for _ in 0..3 {
+        ninja.organizations(PageRequest::first(10)).await.unwrap();
+    }
+    // Capped at a day, the token is still cached: one token request for three calls.
+    assert_eq!(server.count("POST", "/ws/oauth/token"), 1);
+}
+
+#[test]
+fn the_proxy_in_use_is_logged_once_at_info_without_its_credentials() {
+    let out = Arc::new(Mutex::new(String::new()));
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let _guard = tracing::subscriber::set_default(Capture {
+        out: Arc::clone(&out),
+        next: AtomicU64::new(0),
+    });
+    let proxy = ProxyPolicy::url("http://proxy-user:proxy-pass-Qw12@proxy.corp.example:3128")
+        .expect("a proxy URL");
+    let options = fast().proxy(proxy);
+    let client = NinjaOneClient::new(
+        NinjaOneConfig::new("eu", "client", Secret::new(NINJA_SECRET))
+            .unwrap()
+            .options(options.clone()),
+    )
+    .unwrap();
+    let text = out.lock().unwrap().clone();
+    assert_eq!(
+        text.matches("requests go through a proxy").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("proxy=http://proxy.corp.example:3128"),
+        "{text}"
+    );
+    assert!(text.contains("from=\"HttpOptions::proxy\""), "{text}");
+    let shown = format!("{text} {client:?} {options:?}");
+    assert!(
+        !shown.contains("proxy-pass") && !shown.contains("proxy-user"),
+        "{shown}"
+    );
+    // A loopback origin goes direct even with this policy: nothing is logged about a proxy.
+    out.lock().unwrap().clear();
+    let _local = ninja_with("http://127.0.0.1:9", options);
+    let text = out.lock().unwrap().clone();
+    assert!(!text.contains("through a proxy"), "{text}");
+    assert!(text.contains("without a proxy"), "{text}");
+}
+
+fn ninja_with(origin: &str, options: HttpOptions) -> NinjaOneClient {
+    NinjaOneClient::new(
+        NinjaOneConfig::new(origin, "client", Secret::new(NINJA_SECRET))
+            .unwrap()
+            .options(options),
+    )
+    .unwrap()
+}
+
+/// A password with every character that encodes differently in a form, a URL and base64.
+const ODD_PASSWORD: &str = "p@ss w0rd+/=&%é-Lm45";
+const REFRESH: &str = "refresh-token-Yy77u";
+
+#[tokio::test]
+async fn secrets_are_scrubbed_in_every_encoding_a_server_may_echo() {
+    // Every answer echoes the request back: headers and body, as some gateways do.
+    let server = Server::start(|r: &Request| {
+        let echo = format!(
+            "rejected: {} {}",
+            r.header("authorization").unwrap_or(""),
+            String::from_utf8_lossy(&r.body)
+        );
+        match (r.path.as_str(), r.form_field("grant_type").as_deref()) {
+            ("/oauth_token.do", Some("password")) => Reply::json(
+                200,
+                json!({"access_token": TOKEN, "refresh_token": REFRESH, "expires_in": 3600}),
+            ),
+            // The refresh grant fails transiently, echoing its form (and its refresh token).
+            ("/oauth_token.do", _) => Reply::text(503, "text/plain", &echo),
+            (_, _) if r.bearer().is_some() => Reply::text(401, "text/plain", &echo),
+            _ => Reply::text(400, "text/plain", &echo),
+        }
+    });
+    let basic = ServiceNowClient::new(
+        ServiceNowConfig::basic(&server.origin(), "integration", Secret::new(ODD_PASSWORD))
+            .unwrap()
+            .options(fast()),
+    )
+    .unwrap();
+    let basic_err = basic.companies(PageRequest::first(5)).await.unwrap_err();
+    assert!(
+        basic_err.message().contains("Basic <redacted>"),
+        "{basic_err}"
+    );
+
+    let oauth = ServiceNowClient::new(
+        ServiceNowConfig::oauth_password(
+            &server.origin(),
+            "sn-client",
+            Secret::new("client-secret-&=+ Xx"),
+            "integration",
+            Secret::new(ODD_PASSWORD),
+        )
+        .unwrap()
+        .options(fast().max_attempts(1)),
+    )
+    .unwrap();
+    // The token is refused by the API: the client refreshes, and the refresh answer (a 503)
+    // echoes the refresh token and the client secret in their form encoding.
+    let refresh_err = oauth.companies(PageRequest::first(5)).await.unwrap_err();
+    assert!(
+        refresh_err.message().contains("<redacted>"),
+        "{refresh_err}"
+    );
+
+    let shown = format!("{basic_err} {basic_err:?} {refresh_err} {refresh_err:?}");
+    let form = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let base64 = support::base64(format!("integration:{ODD_PASSWORD}").as_bytes());
+    for leak in [
+        ODD_PASSWORD.to_owned(),
+        form(ODD_PASSWORD),
+        form(ODD_PASSWORD).replace('+', "%20"),
+        base64.trim_end_matches('=').to_owned(),
+        REFRESH.to_owned(),
+        form("client-secret-&=+ Xx"),
+        form("client-secret-&=+ Xx").replace('+', "%20"),
+        TOKEN.to_owned(),
+    ] {
+        assert!(!shown.contains(&leak), "{leak} leaked: {shown}");
+    }
+}
+
+#[test]
+fn a_refused_instance_name_quotes_no_user_info() {
+    for instance in [
+        "integration:hunter2-pw@acme",
+        "integration:hunter2-pw@acme.service-now.com",
+        "hunter2-pw@",
+        "a:b:hunter2-pw@@acme",
+    ] {
+        let err = ServiceNowConfig::basic(instance, "u", Secret::new("pw")).expect_err(instance);
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("hunter2"), "{instance}: {text}");
+        assert!(text.contains("user info"), "{instance}: {text}");
     }
 }

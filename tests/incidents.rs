@@ -603,3 +603,19 @@ fn configurations_choose_cases_only_with_an_account_and_customer_service_managem
         "{err}"
     );
 }
+
+#[test]
+fn an_alert_from_the_far_past_does_not_overflow_the_listing_window() {
+    // NinjaOne's createTime is an epoch float; -8e12 s (about 251,000 BC) still decodes, and a
+    // host's generous window margin must not push the window start past what chrono holds.
+    let w = world(1, 1, 1);
+    let mut ancient = w.ninja.all_alerts()[0].clone();
+    ancient.create_time = chrono::DateTime::from_timestamp(-8_000_000_000_000, 0);
+    w.ninja.clear_alert(&ancient.uid);
+    w.ninja.add_alert(ancient);
+    let settings = w
+        .settings()
+        .with_window_margin(TimeDelta::days(365 * 20_000));
+    let report = block_on(w.router_with(settings).run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.alerts, report.created), (1, 1));
+}

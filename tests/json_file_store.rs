@@ -267,3 +267,36 @@ fn a_second_open_in_this_process_is_locked() {
     drop(first);
     JsonFileStore::open(&path).expect("an open after the first store is dropped");
 }
+
+/// The permission bits of `path`.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn the_state_file_and_its_temporary_file_are_created_0600_and_stay_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("sync.json");
+    let temp = dir.path().join(".sync.json.tmp");
+    let store = JsonFileStore::open(&path).expect("open");
+    block_on(store.write_config(config(1))).expect("first write");
+    assert_eq!(mode(&path), 0o600, "created owner-only");
+    assert_eq!(mode(&dir.path().join("sync.json.lock")), 0o600);
+    // A file made readable by someone (an older version, a restore) and a stray temporary
+    // file left world-writable by a crash: the next write leaves both owner-only again.
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    fs::write(&temp, b"stale").expect("a stray temporary file");
+    fs::set_permissions(&temp, fs::Permissions::from_mode(0o666)).expect("chmod");
+    block_on(store.write_config(config(2))).expect("second write");
+    assert_eq!(mode(&path), 0o600, "kept owner-only across writes");
+    assert!(!temp.exists(), "the temporary file became the state file");
+    for _ in 0..3 {
+        let next = block_on(store.configs()).expect("read").len();
+        block_on(store.write_config(config(u32::try_from(next).unwrap() + 10))).expect("write");
+        assert_eq!(mode(&path), 0o600);
+    }
+}

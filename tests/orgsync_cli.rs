@@ -15,7 +15,9 @@ use std::process::{Command, Output};
 
 use ninjaone_servicenow::ports::ConfigStore;
 use ninjaone_servicenow::store::JsonFileStore;
-use ninjaone_servicenow::testing::{Api, FakeNinjaOne, FakeServer, FakeServiceNow};
+use ninjaone_servicenow::testing::{
+    Api, FakeNinjaOne, FakeServer, FakeServerBuilder, FakeServiceNow,
+};
 use serde_json::Value;
 
 /// The example binary, beside this test's own executable.
@@ -50,18 +52,24 @@ struct Setup {
 impl Setup {
     /// Five organizations; companies named like the first three.
     fn new() -> Self {
+        Self::with_server(|builder| builder)
+    }
+
+    /// As [`new`](Self::new), with the fake server's settings changed by `server`.
+    fn with_server(server: impl FnOnce(FakeServerBuilder) -> FakeServerBuilder) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let server = runtime.block_on(FakeServer::start(
+        let builder = FakeServer::builder(
             FakeNinjaOne::builder()
                 .organizations(5)
                 .roles_standard()
                 .build(),
             FakeServiceNow::builder().companies(3).build(),
-        ));
+        );
+        let server = runtime.block_on(server(builder).start());
         let dir = tempfile::tempdir().unwrap();
         let env = vec![
             ("NINJAONE_BASE_URL", server.ninjaone_origin()),
@@ -93,6 +101,10 @@ impl Setup {
             dir,
             env,
         }
+    }
+
+    fn unset(&mut self, name: &str) {
+        self.env.retain(|(n, _)| *n != name);
     }
 
     fn set(&mut self, name: &'static str, value: &str) {
@@ -471,4 +483,59 @@ fn sync_shows_a_device_held_back_from_another_companys_ci_in_the_table_and_in_js
     assert!(row.contains(theirs.as_str()), "{row}");
     assert!(out.contains("0 dry run(s)"), "{out}");
     assert!(writes(&setup, Api::ServiceNow).is_empty());
+}
+
+#[test]
+fn proxy_variables_pointing_at_a_dead_port_do_not_carry_loopback_traffic() {
+    // A port nothing listens on: a request sent to it fails at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://proxy-user:proxy-pw@{}", dead.local_addr().unwrap());
+    drop(dead);
+    let mut setup = Setup::new();
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        setup.set(name, &proxy);
+    }
+    setup.set("NO_PROXY", "");
+    let (code, _, err) = setup.run("mode active");
+    assert_eq!(code, 0, "{err}");
+    let report = setup.json("sync --json");
+    assert_eq!(report["counts"]["created"], 2, "{report}");
+    assert!(
+        !setup.server.requests().is_empty(),
+        "the requests reached the loopback origin itself"
+    );
+}
+
+#[test]
+fn servicenow_client_credentials_from_the_environment_sync_and_a_disabled_grant_is_exit_1() {
+    let client_credentials = |setup: &mut Setup| {
+        setup.unset("SERVICENOW_USERNAME");
+        setup.unset("SERVICENOW_PASSWORD");
+        setup.set("SERVICENOW_CLIENT_ID", FakeServer::SERVICENOW_CLIENT_ID);
+        setup.set(
+            "SERVICENOW_CLIENT_SECRET",
+            FakeServer::SERVICENOW_CLIENT_SECRET,
+        );
+    };
+    let mut enabled = Setup::with_server(FakeServerBuilder::servicenow_client_credentials);
+    client_credentials(&mut enabled);
+    assert_eq!(enabled.run("mode active").0, 0);
+    let report = enabled.json("sync --json");
+    assert_eq!(report["counts"]["created"], 2, "{report}");
+
+    // An instance where the administrator has not enabled the grant: a credentials failure.
+    let mut disabled = Setup::new();
+    client_credentials(&mut disabled);
+    assert_eq!(disabled.run("mode active").0, 0);
+    let (code, _, err) = disabled.run("sync");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("token request"), "{err}");
+    assert!(!err.contains(FakeServer::SERVICENOW_CLIENT_SECRET), "{err}");
 }

@@ -1,9 +1,12 @@
 //! `PostgresStore` against a real PostgreSQL (`ORGSYNC_TEST_DATABASE_URL`): the store contract,
 //! migrations run twice and concurrently, tenants kept apart, conflicts between connections,
-//! errors without passwords, and four workers (and a killed one) on one database.
+//! errors without passwords, and four workers (and a killed one) on one database; TLS verified
+//! (a wrong CA and a wrong host name refused, channel binding on), plain TCP refused off
+//! loopback, connect, statement and lock timeouts, the namespaced migrations table.
 //!
 //! Without `ORGSYNC_TEST_DATABASE_URL` every test prints a SKIPPED line and passes; `.ci/run`
-//! always provides one (see `.ci/postgres.sh`).
+//! always provides one (see `.ci/postgres.sh`): a cluster that takes TCP clients over TLS only,
+//! with `sslmode=verify-full&sslrootcert=<its throwaway CA>` in the URL.
 
 #[path = "support/workers.rs"]
 mod support;
@@ -15,7 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::model::{AuditFilter, OrganizationId, SyncConfig, SyncStatus};
 use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WorkQueue};
-use ninjaone_servicenow::store::{MIGRATIONS, PostgresStore, TenantId};
+use std::time::Duration;
+
+use ninjaone_servicenow::store::{
+    MIGRATIONS, MIGRATIONS_TABLE, PlainTcp, PostgresOptions, PostgresStore, TenantId,
+};
 use ninjaone_servicenow::testing::{fixed_time, store_contract};
 use support::{World, dying, four_workers, kill_one_worker};
 
@@ -67,18 +74,96 @@ async fn postgres_store_keeps_the_contract() {
     store.purge_tenant().await.expect("purge");
 }
 
+/// The `sslrootcert` of a URL, when it has one.
+fn root_cert(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "sslrootcert")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `url` with its `sslrootcert` replaced by `ca` (or removed), and `extra` parameters added.
+fn with_ca(url: &str, ca: Option<&str>, extra: &[(&str, &str)]) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "sslrootcert")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if let Some(ca) = ca {
+        pairs.push(("sslrootcert".to_owned(), ca.to_owned()));
+    }
+    pairs.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace(' ', "%20")))
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+/// A client of its own on the database at `url`, over TLS when the URL names a CA (the test
+/// cluster takes TCP clients over TLS only), for administration: creating databases, holding
+/// locks, looking at sessions.
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let kept: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != "sslrootcert" && k != "sslmode")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let plain = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let Some(ca) = root_cert(url) else {
+        let (client, connection) = tokio_postgres::connect(&plain, tokio_postgres::NoTls)
+            .await
+            .expect("connect for administration");
+        tokio::spawn(connection);
+        return client;
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&ca).expect("the test CA");
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+        roots.add(cert.expect("a certificate")).expect("a root");
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut config: tokio_postgres::Config = plain.parse().expect("a URL");
+    config.ssl_mode(tokio_postgres::config::SslMode::Require);
+    let (client, connection) = config
+        .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+        .await
+        .expect("connect for administration over TLS");
+    tokio::spawn(connection);
+    client
+}
+
 /// Runs one statement on the database at `url` (for creating and dropping test databases).
 async fn admin(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connect for administration");
-    let running = tokio::spawn(connection);
-    client.batch_execute(sql).await.expect(sql);
-    drop(client);
-    running
-        .await
-        .expect("the connection task")
-        .expect("the connection");
+    admin_client(url).await.batch_execute(sql).await.expect(sql);
+}
+
+/// A database of its own, created empty; returns its URL.
+async fn fresh_database(url: &str, name: &str) -> String {
+    admin(url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    admin(url, &format!("CREATE DATABASE {name}")).await;
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut fresh = url::Url::parse(base).expect("a URL");
+    fresh.set_path(name);
+    if query.is_empty() {
+        fresh.to_string()
+    } else {
+        format!("{fresh}?{query}")
+    }
 }
 
 #[tokio::test]
@@ -88,11 +173,7 @@ async fn migrations_run_twice_and_concurrently() {
     };
     // A database of its own, so the four connects race on an empty schema.
     let name = format!("orgsync_migrations_{}", std::process::id());
-    admin(&url, &format!("DROP DATABASE IF EXISTS {name}")).await;
-    admin(&url, &format!("CREATE DATABASE {name}")).await;
-    let mut fresh = url::Url::parse(&url).expect("a URL");
-    fresh.set_path(&name);
-    let fresh = fresh.to_string();
+    let fresh = fresh_database(&url, &name).await;
 
     let stores = futures::future::join_all((0..4).map(|_| PostgresStore::connect(&fresh))).await;
     let stores: Vec<PostgresStore> = stores.into_iter().map(|s| s.expect("connect")).collect();
@@ -303,4 +384,278 @@ async fn a_killed_worker_s_leases_are_reclaimed_and_the_pass_completes() {
     );
     kill_one_worker(&world, doomed, stalled, &workers, 2_000, 40).await;
     base.purge_tenant().await.expect("purge");
+}
+
+#[tokio::test]
+async fn plain_tcp_off_loopback_is_refused_before_anything_is_sent() {
+    // No database needed: refused while reading the URL.
+    for url in [
+        "postgres://orgsync:hunter2-secret@db.example.com/orgsync?sslmode=disable",
+        "host=10.0.0.7 user=orgsync password=hunter2-secret sslmode=disable",
+    ] {
+        let err = PostgresStore::connect(url).await.expect_err(url);
+        assert_eq!(err.kind(), StoreErrorKind::Invalid, "{err}");
+        assert!(err.message().contains("plain TCP"), "{err}");
+        assert!(err.message().contains("PlainTcp::Anywhere"), "{err}");
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+    }
+    // Opted in, it tries (and fails to resolve a name that cannot exist).
+    let err = PostgresStore::connect_with_options(
+        "postgres://orgsync:pw@db.invalid/orgsync?sslmode=disable",
+        PostgresOptions::default().plain_tcp(PlainTcp::Anywhere),
+    )
+    .await
+    .expect_err("no such host");
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+}
+
+#[tokio::test]
+async fn the_store_talks_tls_with_channel_binding_to_the_test_cluster() {
+    let Some(url) = database("the_store_talks_tls_with_channel_binding_to_the_test_cluster") else {
+        return;
+    };
+    assert!(
+        root_cert(&url).is_some(),
+        "the test cluster's URL names its CA (sslrootcert): {URL_VAR} comes from .ci/postgres.sh"
+    );
+    let store = tenant_store(&url, "tls").await;
+    store.configs().await.expect("a read over TLS");
+    assert!(format!("{store:?}").contains("tls: true"), "{store:?}");
+    // Every session of the store's, seen from the server: TLS, and SCRAM with channel binding
+    // (the only authentication the cluster's hostssl lines accept, and what the store requires).
+    let admin = admin_client(&url).await;
+    let row = admin
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE s.ssl)
+             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+             WHERE a.application_name = 'ninjaone-servicenow'",
+            &[],
+        )
+        .await
+        .expect("sessions");
+    let (all, tls): (i64, i64) = (row.get(0), row.get(1));
+    assert!(all >= 1, "the store's sessions are visible");
+    assert_eq!(all, tls, "every session of the store uses TLS");
+}
+
+#[tokio::test]
+async fn a_wrong_ca_and_a_wrong_host_name_are_refused() {
+    let Some(url) = database("a_wrong_ca_and_a_wrong_host_name_are_refused") else {
+        return;
+    };
+    let unrelated = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/postgres/unrelated-ca.pem"
+    );
+    // A CA that did not sign the server's certificate; then the bundled Mozilla roots only.
+    for wrong in [
+        with_ca(&url, Some(unrelated), &[]),
+        with_ca(&url, None, &[]),
+    ] {
+        let err = PostgresStore::connect(&wrong).await.expect_err("refused");
+        assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+        assert!(err.message().contains("UnknownIssuer"), "{err}");
+        assert!(!format!("{err} {err:?}").contains("orgsync-test"), "{err}");
+    }
+    // The right CA, but a host name the certificate does not carry (reached at 127.0.0.1).
+    let port = url::Url::parse(url.split_once('?').map_or(url.as_str(), |(b, _)| b))
+        .expect("a URL")
+        .port()
+        .unwrap_or(5432);
+    let renamed = url.replacen(
+        &format!("127.0.0.1:{port}"),
+        &format!("db.wrong.example:{port}"),
+        1,
+    );
+    let renamed = with_ca(
+        &renamed,
+        root_cert(&url).as_deref(),
+        &[("hostaddr", "127.0.0.1")],
+    );
+    let err = PostgresStore::connect(&renamed)
+        .await
+        .expect_err("wrong name");
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+    assert!(
+        err.message()
+            .contains("not valid for name \"db.wrong.example\""),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_held_migration_lock_fails_with_its_name_after_the_lock_timeout() {
+    let Some(url) = database("a_held_migration_lock_fails_with_its_name_after_the_lock_timeout")
+    else {
+        return;
+    };
+    PostgresStore::connect(&url).await.expect("migrated");
+    let holder = admin_client(&url).await;
+    // The migration lock's key (see src/store/postgres.rs).
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&0x6f72_6773_796e_6301_i64])
+        .await
+        .expect("hold the migration lock");
+    let err = PostgresStore::connect_with_options(
+        &url,
+        PostgresOptions::default().lock_timeout(Duration::from_millis(200)),
+    )
+    .await
+    .expect_err("the lock is held");
+    assert_eq!(err.kind(), StoreErrorKind::Locked, "{err}");
+    assert!(err.message().contains("the migration lock"), "{err}");
+    assert!(err.message().contains("lock_timeout"), "{err}");
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&0x6f72_6773_796e_6301_i64],
+        )
+        .await
+        .expect("release");
+    PostgresStore::connect(&url).await.expect("free again");
+}
+
+#[tokio::test]
+async fn a_row_held_elsewhere_fails_after_the_lock_or_the_statement_timeout() {
+    let Some(url) = database("a_row_held_elsewhere_fails_after_the_lock_or_the_statement_timeout")
+    else {
+        return;
+    };
+    let store = tenant_store(&url, "held-row").await;
+    let saved = store
+        .write_config(SyncConfig::new(org(3), None, fixed_time()))
+        .await
+        .expect("insert");
+    let holder = admin_client(&url).await;
+    holder.batch_execute("BEGIN").await.expect("begin");
+    holder
+        .execute(
+            "SELECT 1 FROM sync_configs WHERE tenant = $1 FOR UPDATE",
+            &[&store.tenant().as_str()],
+        )
+        .await
+        .expect("hold the row");
+    let short_lock = PostgresStore::connect_with_options(
+        &url,
+        PostgresOptions::default().lock_timeout(Duration::from_millis(200)),
+    )
+    .await
+    .expect("connect")
+    .for_tenant(store.tenant().clone());
+    let mut edit = saved.clone();
+    edit.set_allow_incidents(!saved.allow_incidents());
+    let err = short_lock
+        .write_config(edit.clone())
+        .await
+        .expect_err("row held");
+    assert_eq!(err.kind(), StoreErrorKind::Locked, "{err}");
+    // Lock waits unbounded by their own timeout still end with the statement's.
+    let short_statement = PostgresStore::connect_with_options(
+        &url,
+        PostgresOptions::default()
+            .lock_timeout(Duration::from_secs(3600))
+            .statement_timeout(Duration::from_millis(200)),
+    )
+    .await
+    .expect("connect")
+    .for_tenant(store.tenant().clone());
+    let err = short_statement
+        .write_config(edit.clone())
+        .await
+        .expect_err("row held");
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+    assert!(err.message().contains("statement timeout"), "{err}");
+    holder.batch_execute("ROLLBACK").await.expect("rollback");
+    // Nothing was written meanwhile; the edit goes through once the row is free.
+    assert_eq!(store.config(org(3)).await.unwrap().unwrap(), saved);
+    store.write_config(edit).await.expect("free again");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_a_connect_timeout() {
+    // No database needed: a loopback listener that accepts and stays silent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let err = PostgresStore::connect_with_options(
+        &format!("postgres://orgsync:pw@127.0.0.1:{port}/orgsync"),
+        PostgresOptions::default().connect_timeout(Duration::from_millis(300)),
+    )
+    .await
+    .expect_err("no answer");
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
+    assert!(err.message().contains("no session within 300 ms"), "{err}");
+    silent.abort();
+}
+
+#[tokio::test]
+async fn migrations_recorded_in_the_generic_table_are_carried_forward() {
+    let Some(url) = database("migrations_recorded_in_the_generic_table_are_carried_forward") else {
+        return;
+    };
+    // A database migrated by an earlier version: schema applied, recorded in schema_migrations.
+    let name = format!("orgsync_forward_{}", std::process::id());
+    let old = fresh_database(&url, &name).await;
+    let (version, title, sql) = MIGRATIONS[0];
+    admin(
+        &old,
+        &format!(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now());
+             INSERT INTO schema_migrations (version, name) VALUES ({version}, '{title}'),
+                 (20240101, 'another tool''s migration');
+             {sql}"
+        ),
+    )
+    .await;
+    let store = PostgresStore::connect(&old).await.expect("migrate forward");
+    let all: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
+    assert_eq!(store.applied_migrations().await.expect("versions"), all);
+    store_contract(&store.for_tenant("forward".parse().unwrap())).await;
+    let check = admin_client(&old).await;
+    let ours: i64 = check
+        .query_one(
+            &format!("SELECT count(*) FROM {MIGRATIONS_TABLE} WHERE version = 20240101"),
+            &[],
+        )
+        .await
+        .expect("ours")
+        .get(0);
+    assert_eq!(ours, 0, "another tool's row is not carried");
+    let left: i64 = check
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .expect("the generic table")
+        .get(0);
+    assert_eq!(left, 2, "the generic table is left as it was");
+    drop((store, check));
+
+    // Another tool's schema_migrations of another shape is no obstacle and left alone.
+    let name = format!("orgsync_foreign_{}", std::process::id());
+    let foreign = fresh_database(&url, &name).await;
+    admin(
+        &foreign,
+        "CREATE TABLE schema_migrations (version varchar PRIMARY KEY);
+         INSERT INTO schema_migrations VALUES ('20230101000000');",
+    )
+    .await;
+    let store = PostgresStore::connect(&foreign).await.expect("migrate");
+    assert_eq!(store.applied_migrations().await.expect("versions"), all);
+    drop(store);
+    admin(
+        &url,
+        &format!(
+            "DROP DATABASE orgsync_forward_{} WITH (FORCE)",
+            std::process::id()
+        ),
+    )
+    .await;
+    admin(&url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
 }

@@ -60,6 +60,17 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A proxy URL (given, or from the environment) cannot be used.
+    #[error(
+        "proxy from {from} refused: {reason}; fix it, or choose another ProxyPolicy (none, or a \
+         given URL)"
+    )]
+    Proxy {
+        /// Where it came from: an environment variable's name, or "the configured proxy".
+        from: String,
+        /// Why (never the URL: it may hold credentials).
+        reason: String,
+    },
     /// The HTTP client could not be built (TLS set-up, for example).
     #[error("the HTTP client could not be built: {reason}")]
     Client {

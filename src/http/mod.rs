@@ -21,9 +21,11 @@
 //!   something is never re-sent after an unknown failure — the engine looks before it creates
 //!   again. Exponential backoff with jitter between attempts (backon).
 //! - A per-request timeout (30 s by default), a concurrency limit per client, a response-size
-//!   cap, the User-Agent `ninjaone-servicenow/<version>`, proxies from the environment
-//!   (`HTTPS_PROXY`, `NO_PROXY`), and a `tracing` span per request with the service, method,
-//!   path, attempt and status — never a credential, a token or a query value.
+//!   cap, the User-Agent `ninjaone-servicenow/<version>`, an explicit [`ProxyPolicy`] (the
+//!   environment's `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` by default, none, or a given URL; a
+//!   loopback origin never goes through a proxy; the proxy used is logged once at `info`,
+//!   without credentials), and a `tracing` span per request with the service, method, path,
+//!   attempt and status — never a credential, a token or a query value.
 //! - HTTP statuses become [`ApiErrorKind`](crate::ports::ApiErrorKind)s: 401 `Unauthorized`,
 //!   403 `Forbidden`, 404 `NotFound`, 409 `Conflict`, 429 `RateLimited`, 5xx and timeouts
 //!   `Transient`, unreadable bodies (HTML, truncated, malformed) `InvalidResponse`.
@@ -54,6 +56,7 @@ mod error;
 mod ninjaone;
 mod options;
 mod origin;
+mod proxy;
 mod query;
 mod retry;
 mod secret;
@@ -64,6 +67,7 @@ mod transport;
 pub use error::ConfigError;
 pub use ninjaone::{NinjaOneClient, NinjaOneConfig};
 pub use options::HttpOptions;
+pub use proxy::ProxyPolicy;
 pub use query::{EncodedQuery, Plugin, QueryError};
 pub use retry::ClientStats;
 pub use secret::Secret;

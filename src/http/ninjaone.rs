@@ -26,6 +26,8 @@ use crate::ports::{ApiError, ApiErrorKind, Cursor, NinjaOneApi, Page, PageReques
 
 const SERVICE: &str = "NinjaOne";
 const TOKEN_PATH: &str = "/ws/oauth/token";
+/// The scope asked for by default: read-only, enough for every call of [`NinjaOneApi`].
+const DEFAULT_SCOPE: &str = "monitoring";
 
 /// How to reach and authenticate to NinjaOne: a region or origin, and the client credentials of
 /// a machine-to-machine API application. `Debug` shows no secret.
@@ -73,12 +75,14 @@ impl NinjaOneConfig {
             origin,
             client_id,
             client_secret,
-            scope: "monitoring management".to_owned(),
+            scope: DEFAULT_SCOPE.to_owned(),
             options: HttpOptions::default(),
         })
     }
 
-    /// The OAuth scopes, space separated; default `"monitoring management"`.
+    /// The OAuth scopes, space separated; default `"monitoring"` (read-only), which is all
+    /// [`NinjaOneApi`] needs: every call it makes is a read. Ask for more (`management`) only
+    /// for calls of your own that write.
     #[must_use]
     pub fn scope(mut self, scope: &str) -> Self {
         scope.trim().clone_into(&mut self.scope);
@@ -332,6 +336,22 @@ fn message_text(value: &Value, scrub: &Scrubber) -> Option<String> {
 /// OAuth-style `{"error", "error_description"}`, plain text or nothing.
 fn decode_api_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
+    let (kind, detail) = api_error_detail(reply, scrub);
+    let advice = match kind {
+        ApiErrorKind::Unauthorized => "; check the API application's client id and secret",
+        ApiErrorKind::Forbidden => {
+            "; give the API application the scopes it needs (monitoring for reads)"
+        }
+        _ => "",
+    };
+    ApiError::new(
+        kind,
+        format!("NinjaOne answered {status} to {what}: {detail}{advice}"),
+    )
+}
+
+/// The kind and the scrubbed text of an API error answer.
+fn api_error_detail(reply: &Reply, scrub: &Scrubber) -> (ApiErrorKind, String) {
     let mut kind = reply_kind(reply);
     let detail = match serde_json::from_slice::<Value>(&reply.body) {
         Ok(Value::Object(map)) => {
@@ -364,58 +384,56 @@ fn decode_api_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
         }
         _ => text_snippet(reply, scrub),
     };
-    let advice = match kind {
-        ApiErrorKind::Unauthorized => "; check the API application's client id and secret",
-        ApiErrorKind::Forbidden => {
-            "; give the API application the scopes it needs (monitoring management)"
-        }
-        _ => "",
-    };
-    ApiError::new(
-        kind,
-        format!("NinjaOne answered {status} to {what}: {detail}{advice}"),
-    )
+    (kind, detail)
 }
 
-/// Decodes a token endpoint error: `{"error": "invalid_client", "error_description": ".."}`.
+/// Decodes a token endpoint error: the OAuth shape `{"error": "invalid_client",
+/// "error_description": ".."}` the spec promises, or what NinjaOne really sends an unknown
+/// client (`{"resultCode": "Client app not exist"}`), or text. Any 4xx but 408 and 429 is a
+/// refusal of the credentials ([`Unauthorized`](ApiErrorKind::Unauthorized); `Forbidden` for
+/// 403 and `invalid_scope`), its text kept, so [`is_auth`](ApiErrorKind::is_auth) stops the
+/// pass instead of retrying it.
 fn decode_oauth_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
     let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
     let code = parsed
         .as_ref()
         .and_then(|v| v.get("error"))
+        .filter(|v| v.is_string())
         .and_then(|v| message_text(v, scrub));
-    let Some(code) = code else {
-        return decode_api_error(reply, scrub, what);
+    let (api_kind, text) = match &code {
+        Some(code) => {
+            let description = parsed
+                .as_ref()
+                .and_then(|v| v.get("error_description"))
+                .and_then(|v| message_text(v, scrub))
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            (reply_kind(reply), format!("{code}{description}"))
+        }
+        None => api_error_detail(reply, scrub),
     };
-    let description = parsed
-        .as_ref()
-        .and_then(|v| v.get("error_description"))
-        .and_then(|v| message_text(v, scrub))
-        .map(|d| format!(" ({d})"))
-        .unwrap_or_default();
-    let kind = match code.as_str() {
-        "invalid_client" | "unauthorized_client" | "invalid_grant" | "access_denied" => {
+    let refused = (400..500).contains(&status) && !matches!(status, 408 | 429);
+    let kind = match code.as_deref() {
+        Some("invalid_scope") => ApiErrorKind::Forbidden,
+        Some("invalid_client" | "unauthorized_client" | "invalid_grant" | "access_denied") => {
             ApiErrorKind::Unauthorized
         }
-        "invalid_scope" => ApiErrorKind::Forbidden,
-        _ => reply_kind(reply),
+        _ if refused && status == 403 => ApiErrorKind::Forbidden,
+        _ if refused => ApiErrorKind::Unauthorized,
+        _ => api_kind,
     };
     let advice = match kind {
         ApiErrorKind::Unauthorized => {
             "; check the client id and secret of the NinjaOne API application (client \
              credentials grant)"
         }
-        ApiErrorKind::Forbidden => {
-            "; allow the scopes monitoring and management on the API application"
-        }
+        ApiErrorKind::Forbidden => "; allow the scope monitoring on the API application",
         _ => "",
     };
     ApiError::new(
         kind,
-        format!(
-            "NinjaOne refused the token request ({status} to {what}): {code}{description}{advice}"
-        ),
+        format!("NinjaOne refused the token request ({status} to {what}): {text}{advice}"),
     )
 }
 

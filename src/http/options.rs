@@ -1,15 +1,18 @@
-//! [`HttpOptions`]: timeouts, retries, concurrency, response cap and extra root certificates.
+//! [`HttpOptions`]: timeouts, retries, concurrency, response cap, extra root certificates and
+//! the proxy policy.
 
 use std::fmt;
 use std::time::Duration;
 
 use super::error::ConfigError;
+use super::proxy::ProxyPolicy;
 
 /// Transport options shared by both clients.
 ///
 /// Defaults: a 30 s timeout per request (under ServiceNow's 60 s server-side transaction quota),
 /// 4 attempts per call, `Retry-After` honoured up to 60 s, a backoff from 250 ms to 10 s with
-/// jitter, 8 requests in flight at most, and responses capped at 64 MiB.
+/// jitter, 8 requests in flight at most, responses capped at 64 MiB, and the proxy the
+/// environment names ([`ProxyPolicy::from_environment`]; never for a loopback origin).
 ///
 /// ```
 /// use std::time::Duration;
@@ -30,6 +33,7 @@ pub struct HttpOptions {
     pub(crate) concurrency: usize,
     pub(crate) max_response_bytes: usize,
     pub(crate) root_certificates: Vec<reqwest::Certificate>,
+    pub(crate) proxy: ProxyPolicy,
 }
 
 impl Default for HttpOptions {
@@ -43,6 +47,7 @@ impl Default for HttpOptions {
             concurrency: 8,
             max_response_bytes: 64 * 1024 * 1024,
             root_certificates: Vec::new(),
+            proxy: ProxyPolicy::default(),
         }
     }
 }
@@ -114,6 +119,20 @@ impl HttpOptions {
         Ok(self)
     }
 
+    /// Which proxy requests go through: the environment's (the default), none, or a given
+    /// URL. A loopback origin is always reached directly. See [`ProxyPolicy`].
+    #[must_use]
+    pub fn proxy(mut self, policy: ProxyPolicy) -> Self {
+        self.proxy = policy;
+        self
+    }
+
+    /// The proxy policy.
+    #[must_use]
+    pub fn get_proxy(&self) -> &ProxyPolicy {
+        &self.proxy
+    }
+
     /// The timeout of one request.
     #[must_use]
     pub fn get_timeout(&self) -> Duration {
@@ -156,6 +175,7 @@ impl fmt::Debug for HttpOptions {
             .field("concurrency", &self.concurrency)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("root_certificates", &self.root_certificates.len())
+            .field("proxy", &self.proxy)
             .finish()
     }
 }

@@ -128,6 +128,15 @@ pub(crate) fn ninjaone_origin(base: &str) -> Result<Url, ConfigError> {
 
 /// Checks a bare ServiceNow instance name and lowercases it.
 fn instance_name(name: &str) -> Result<String, ConfigError> {
+    if name.contains('@') {
+        // `user:password@acme`: the part before the `@` may be a password; quote none of it.
+        let after_at = name.rsplit('@').next().unwrap_or("");
+        return Err(ConfigError::InstanceName {
+            name: format!("<user info>@{}", prefix(after_at, 60)),
+            reason: "it carries user info (user:password@); give credentials separately, never \
+                     in the instance",
+        });
+    }
     let err = |reason| ConfigError::InstanceName {
         name: prefix(name, 60),
         reason,

@@ -51,29 +51,83 @@ impl fmt::Debug for Secret {
 
 /// Removes known secret values from text that came from a server (an error body that echoes a
 /// request, say) before it goes into an error message.
+///
+/// Each secret is known in every form the clients put it on the wire: as it is, base64 (Basic
+/// auth sends `base64(user:password)`; the clients hand the scrubber `user:password` as a secret
+/// of its own), and percent-encoded as in a form body or a query (with `%20` and with `+` for
+/// spaces), upper- or lowercase hex.
 #[derive(Clone, Default)]
 pub(crate) struct Scrubber {
-    secrets: Vec<Secret>,
+    /// Every form of every secret, longest first (so a longer form is replaced whole before a
+    /// shorter one inside it).
+    forms: Vec<String>,
+}
+
+/// The forms a secret takes on the wire.
+fn wire_forms(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let mut forms = vec![secret.to_owned()];
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    forms.push(form.replace('+', "%20"));
+    forms.push(form.to_ascii_lowercase_hex());
+    forms.push(form);
+    let standard = base64::engine::general_purpose::STANDARD.encode(secret);
+    forms.push(standard.trim_end_matches('=').to_owned());
+    forms.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret));
+    forms
+}
+
+/// Lowercase hex digits in the `%XX` escapes of a percent-encoded string.
+trait LowercaseHex {
+    fn to_ascii_lowercase_hex(&self) -> String;
+}
+
+impl LowercaseHex for String {
+    fn to_ascii_lowercase_hex(&self) -> String {
+        let mut out = String::with_capacity(self.len());
+        let mut escape = 0;
+        for c in self.chars() {
+            if c == '%' {
+                escape = 2;
+                out.push(c);
+            } else if escape > 0 {
+                escape -= 1;
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
 }
 
 impl Scrubber {
     /// A scrubber for these secrets (empty values are ignored; very short ones too, since
     /// replacing every `a` in a message would make it unreadable without protecting anything).
     pub(crate) fn new(secrets: impl IntoIterator<Item = Secret>) -> Self {
-        Self {
-            secrets: secrets
-                .into_iter()
-                .filter(|s| s.expose().len() >= 4)
-                .collect(),
+        let mut out = Self::default();
+        for secret in secrets {
+            out.add(&secret);
         }
+        out
     }
 
-    /// Adds a secret learned later (a token).
+    fn add(&mut self, secret: &Secret) {
+        if secret.expose().len() < 4 {
+            return;
+        }
+        for form in wire_forms(secret.expose()) {
+            if form.len() >= 4 && !self.forms.contains(&form) {
+                self.forms.push(form);
+            }
+        }
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    }
+
+    /// Adds a secret learned later (a token, a refresh token).
     pub(crate) fn with(&self, secret: &Secret) -> Self {
         let mut out = self.clone();
-        if secret.expose().len() >= 4 {
-            out.secrets.push(secret.clone());
-        }
+        out.add(secret);
         out
     }
 
@@ -84,9 +138,9 @@ impl Scrubber {
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        for secret in &self.secrets {
-            if out.contains(secret.expose()) {
-                out = out.replace(secret.expose(), "<redacted>");
+        for form in &self.forms {
+            if out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), "<redacted>");
             }
         }
         let trimmed = out.trim();
@@ -102,7 +156,7 @@ impl Scrubber {
 impl fmt::Debug for Scrubber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scrubber")
-            .field("secrets", &self.secrets.len())
+            .field("forms", &self.forms.len())
             .finish()
     }
 }
@@ -128,6 +182,31 @@ mod tests {
         assert!(!clean.contains("tok-123456"));
         assert!(!clean.contains('\n'));
         assert_eq!(scrub.clean("abcdef", 3), "abc…");
-        assert_eq!(format!("{scrub:?}"), "Scrubber { secrets: 2 }");
+        assert!(format!("{scrub:?}").starts_with("Scrubber { forms: "));
+    }
+
+    #[test]
+    fn every_wire_form_of_a_secret_is_scrubbed() {
+        use base64::Engine as _;
+        let secret = "p@ss word+/=&%é";
+        let scrub = Scrubber::new([
+            Secret::new(secret),
+            Secret::new(format!("integration:{secret}")),
+        ]);
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("integration:{secret}"));
+        let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for echoed in [
+            format!("Authorization: Basic {basic}"),
+            format!("client_secret={form}&grant_type=password"),
+            format!("password={}", form.replace('+', "%20")),
+            format!("password={}", form.to_ascii_lowercase_hex()),
+            format!("raw {secret} here"),
+        ] {
+            let clean = scrub.clean(&echoed, 500);
+            assert!(clean.contains("<redacted>"), "{echoed} -> {clean}");
+            assert!(!clean.contains(&basic) && !clean.contains(&form), "{clean}");
+            assert!(!clean.contains("p@ss"), "{clean}");
+        }
     }
 }

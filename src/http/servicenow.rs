@@ -110,17 +110,36 @@ enum Credentials {
         username: String,
         password: Secret,
     },
+    OAuthClient {
+        client_id: String,
+        client_secret: Secret,
+    },
 }
 
 impl Credentials {
+    /// Every secret this configuration holds, and the user name it sends with one (so the
+    /// scrubber also knows `user:password` as Basic puts it on the wire).
     fn secrets(&self) -> Vec<Secret> {
         match self {
-            Self::Basic { password, .. } => vec![password.clone()],
+            Self::Basic { username, password } => vec![
+                password.clone(),
+                Secret::new(format!("{username}:{}", password.expose())),
+            ],
             Self::OAuthPassword {
                 client_secret,
                 password,
                 ..
             } => vec![client_secret.clone(), password.clone()],
+            Self::OAuthClient { client_secret, .. } => vec![client_secret.clone()],
+        }
+    }
+
+    /// How the configuration authenticates, for `Debug`.
+    fn describe(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Self::Basic { username, .. } => ("basic", Some(username)),
+            Self::OAuthPassword { username, .. } => ("oauth password grant", Some(username)),
+            Self::OAuthClient { .. } => ("oauth client credentials", None),
         }
     }
 }
@@ -212,6 +231,46 @@ impl ServiceNowConfig {
         })
     }
 
+    /// The OAuth2 client credentials grant (`grant_type=client_credentials` at
+    /// `/oauth_token.do`): an OAuth application's client id and secret, no user password. The
+    /// token is cached and refreshed like the password grant's. `instance` as for
+    /// [`basic`](Self::basic).
+    ///
+    /// ServiceNow offers this grant from the Washington DC release on, and only when the
+    /// instance enables it (system property
+    /// `glide.oauth.inbound.client.credential.grant_type.enabled`); the OAuth application's
+    /// user (its "OAuth Application User") is the identity the calls run as.
+    ///
+    /// ```
+    /// use ninjaone_servicenow::http::{Secret, ServiceNowConfig};
+    /// let config =
+    ///     ServiceNowConfig::oauth_client_credentials("acme", "client-id", Secret::new("s3cret"))?;
+    /// assert!(!format!("{config:?}").contains("s3cret"));
+    /// # Ok::<(), ninjaone_servicenow::http::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the instance is refused or a credential is empty.
+    pub fn oauth_client_credentials(
+        instance: &str,
+        client_id: impl Into<String>,
+        client_secret: Secret,
+    ) -> Result<Self, ConfigError> {
+        let origin = servicenow_origin(instance)?;
+        let client_id = client_id.into();
+        not_empty(&client_id, "client id")?;
+        not_empty(client_secret.expose(), "client secret")?;
+        Ok(Self {
+            origin,
+            credentials: Credentials::OAuthClient {
+                client_id,
+                client_secret,
+            },
+            options: HttpOptions::default(),
+            allowed_hosts: AllowedHosts::default(),
+        })
+    }
+
     /// Transport options.
     #[must_use]
     pub fn options(mut self, options: HttpOptions) -> Self {
@@ -267,15 +326,14 @@ struct Inner {
 
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (auth, user) = match &self.credentials {
-            Credentials::Basic { username, .. } => ("basic", username),
-            Credentials::OAuthPassword { username, .. } => ("oauth password grant", username),
-        };
-        f.debug_struct("ServiceNowClient")
-            .field("origin", &self.transport.origin().as_str())
-            .field("auth", &auth)
-            .field("username", user)
-            .field("transport", &self.transport)
+        let (auth, user) = self.credentials.describe();
+        let mut out = f.debug_struct("ServiceNowClient");
+        out.field("origin", &self.transport.origin().as_str())
+            .field("auth", &auth);
+        if let Some(user) = user {
+            out.field("username", &user);
+        }
+        out.field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -312,7 +370,9 @@ impl ServiceNowClient {
         self.inner.transport.origin()
     }
 
-    async fn grant(&self, form: String) -> Result<Token, ApiError> {
+    /// One token request; `refresh` is the refresh token the form carries, if any, so that an
+    /// answer echoing it is scrubbed too.
+    async fn grant(&self, form: String, refresh: Option<&Secret>) -> Result<Token, ApiError> {
         let call = Call {
             method: Method::POST,
             path: TOKEN_PATH.to_owned(),
@@ -325,26 +385,33 @@ impl ServiceNowClient {
         let reply = self
             .inner
             .transport
-            .send(&call, Auth::None, decode_error)
+            .send_scrubbing(&call, Auth::None, decode_token_error, refresh)
             .await?;
         let value = reply.json(SERVICE, &call.describe())?;
         Token::from_response(&value, SERVICE)
     }
 
     /// The OAuth access token: cached; refreshed with the refresh token when there is one, by the
-    /// password grant otherwise (or when the refresh is refused).
+    /// configured grant (password or client credentials) otherwise, or when the refresh is
+    /// refused.
     async fn token(&self) -> Result<Secret, ApiError> {
-        let Credentials::OAuthPassword {
-            client_id,
-            client_secret,
-            username,
-            password,
-        } = &self.inner.credentials
-        else {
-            return Err(ApiError::new(
-                ApiErrorKind::Other,
-                "this ServiceNow client uses Basic authentication, not OAuth",
-            ));
+        let (client_id, client_secret, user) = match &self.inner.credentials {
+            Credentials::OAuthPassword {
+                client_id,
+                client_secret,
+                username,
+                password,
+            } => (client_id, client_secret, Some((username, password))),
+            Credentials::OAuthClient {
+                client_id,
+                client_secret,
+            } => (client_id, client_secret, None),
+            Credentials::Basic { .. } => {
+                return Err(ApiError::new(
+                    ApiErrorKind::Other,
+                    "this ServiceNow client uses Basic authentication, not OAuth",
+                ));
+            }
         };
         self.inner
             .tokens
@@ -356,7 +423,7 @@ impl ServiceNowClient {
                         ("client_id", client_id.as_str()),
                         ("client_secret", client_secret.expose()),
                     ]);
-                    match self.grant(form).await {
+                    match self.grant(form, Some(&refresh)).await {
                         Ok(mut token) => {
                             if token.refresh.is_none() {
                                 token.refresh = Some(refresh);
@@ -365,18 +432,25 @@ impl ServiceNowClient {
                         }
                         Err(e) if e.kind().is_transient() => return Err(e),
                         Err(e) => {
-                            tracing::debug!(error = %e.kind(), "refresh refused; using the password grant");
+                            tracing::debug!(error = %e.kind(), "refresh refused; using the configured grant");
                         }
                     }
                 }
-                let form = encode_pairs([
-                    ("grant_type", "password"),
-                    ("client_id", client_id.as_str()),
-                    ("client_secret", client_secret.expose()),
-                    ("username", username.as_str()),
-                    ("password", password.expose()),
-                ]);
-                self.grant(form).await
+                let form = match user {
+                    Some((username, password)) => encode_pairs([
+                        ("grant_type", "password"),
+                        ("client_id", client_id.as_str()),
+                        ("client_secret", client_secret.expose()),
+                        ("username", username.as_str()),
+                        ("password", password.expose()),
+                    ]),
+                    None => encode_pairs([
+                        ("grant_type", "client_credentials"),
+                        ("client_id", client_id.as_str()),
+                        ("client_secret", client_secret.expose()),
+                    ]),
+                };
+                self.grant(form, None).await
             })
             .await
     }
@@ -398,7 +472,7 @@ impl ServiceNowClient {
                     )
                     .await
             }
-            Credentials::OAuthPassword { .. } => {
+            Credentials::OAuthPassword { .. } | Credentials::OAuthClient { .. } => {
                 let token = self.token().await?;
                 match transport
                     .send(call, Auth::Bearer(&token), decode_error)
@@ -738,6 +812,23 @@ fn envelope_text(error: &Value, scrub: &Scrubber) -> (String, String) {
 /// "failure"}`, an OAuth error `{"error", "error_description"}`, an HTML page or text.
 fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
+    let (kind, detail) = error_detail(reply, scrub);
+    let advice = match kind {
+        ApiErrorKind::Unauthorized => {
+            "; check the ServiceNow user name and password (and the OAuth client)"
+        }
+        ApiErrorKind::Forbidden => "; give the integration user the roles it needs",
+        _ => "",
+    };
+    ApiError::new(
+        kind,
+        format!("ServiceNow answered {status} to {what}: {detail}{advice}"),
+    )
+}
+
+/// The kind and the scrubbed text of an error answer.
+fn error_detail(reply: &Reply, scrub: &Scrubber) -> (ApiErrorKind, String) {
+    let status = reply.status.as_u16();
     let mut kind = reply_kind(reply);
     let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
     // The Identification and Reconciliation API answers failed items with a 400 and a `result`
@@ -779,16 +870,32 @@ fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
         }
         None => text_snippet(reply, scrub),
     };
-    let advice = match kind {
-        ApiErrorKind::Unauthorized => {
-            "; check the ServiceNow user name and password (and the OAuth client)"
-        }
-        ApiErrorKind::Forbidden => "; give the integration user the roles it needs",
-        _ => "",
+    (kind, detail)
+}
+
+/// Decodes an answer of the token endpoint. Any 4xx but 408 and 429 is a refusal of the
+/// credentials — whatever the body says (`invalid_grant`, `access_denied`, an error envelope,
+/// text) and whatever the status (ServiceNow answers 401, gateways 400 or 404) — kept as
+/// [`Unauthorized`](ApiErrorKind::Unauthorized) (403: `Forbidden`) with its text, so
+/// [`is_auth`](ApiErrorKind::is_auth) stops the pass instead of retrying it forever.
+fn decode_token_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
+    let status = reply.status.as_u16();
+    if !(400..500).contains(&status) || matches!(status, 408 | 429) {
+        return decode_error(reply, scrub, what);
+    }
+    let (_, text) = error_detail(reply, scrub);
+    let kind = if status == 403 {
+        ApiErrorKind::Forbidden
+    } else {
+        ApiErrorKind::Unauthorized
     };
     ApiError::new(
         kind,
-        format!("ServiceNow answered {status} to {what}: {detail}{advice}"),
+        format!(
+            "ServiceNow refused the token request ({status} to {what}): {text}; check the OAuth \
+             client id and secret (and, for the password grant, the user name and password), \
+             and that the grant is enabled on the instance"
+        ),
     )
 }
 

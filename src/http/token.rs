@@ -14,6 +14,13 @@ use crate::ports::{ApiError, ApiErrorKind};
 /// How long before expiry a token is replaced, at most.
 const MARGIN: Duration = Duration::from_secs(300);
 
+/// The longest lifetime believed from a token response: a server answering
+/// `"expires_in": 18446744073709551615` (or a year) gets its token replaced after a day anyway.
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// The lifetime used when a token response has no usable `expires_in`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// A token as issued (`Debug` is redacted through [`Secret`]).
 #[derive(Debug)]
 pub(crate) struct Token {
@@ -26,19 +33,23 @@ pub(crate) struct Token {
 }
 
 impl Token {
-    /// A token valid for `expires_in` from now (one hour when the server did not say), used
-    /// until five minutes before it expires, or half its life for short-lived tokens.
+    /// A token valid for `expires_in` from now (one hour when the server did not say, at most
+    /// [`MAX_LIFETIME`]), used until five minutes before it expires, or half its life for
+    /// short-lived tokens. Never panics, whatever the lifetime.
     pub(crate) fn new(
         access: Secret,
         refresh: Option<Secret>,
         expires_in: Option<Duration>,
     ) -> Self {
-        let life = expires_in.unwrap_or(Duration::from_secs(3600));
+        let life = expires_in.unwrap_or(DEFAULT_LIFETIME).min(MAX_LIFETIME);
         let margin = MARGIN.min(life / 2);
+        let now = Instant::now();
         Self {
             access,
             refresh,
-            fresh_until: Instant::now() + life.saturating_sub(margin),
+            // Checked although `life` is capped: an `Instant` near the end of its range must
+            // not take the process down either; such a token is simply not cached.
+            fresh_until: now.checked_add(life.saturating_sub(margin)).unwrap_or(now),
         }
     }
 
@@ -60,18 +71,37 @@ impl Token {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(Secret::new);
-        let expires_in = match value.get("expires_in") {
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        }
-        .map(Duration::from_secs);
+        let expires_in = value.get("expires_in").and_then(lifetime);
         Ok(Self::new(Secret::new(access), refresh, expires_in))
     }
 
     fn is_fresh(&self) -> bool {
         Instant::now() < self.fresh_until
     }
+}
+
+/// An `expires_in` value as a lifetime: whole or fractional seconds, as a number or a string.
+/// Zero and negative values are an already expired token (used once, never cached); huge
+/// ones are capped at [`MAX_LIFETIME`]; anything else (`null`, `"soon"`, NaN) is unknown.
+fn lifetime(value: &Value) -> Option<Duration> {
+    let secs = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if secs.is_nan() {
+        return None;
+    }
+    if secs <= 0.0 {
+        return Some(Duration::ZERO);
+    }
+    // `try_from_secs_f64` refuses infinities and values past `Duration::MAX`: both are "longer
+    // than the cap".
+    Some(
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(MAX_LIFETIME)
+            .min(MAX_LIFETIME),
+    )
 }
 
 /// The cache. Cloned clients share it through their `Arc`.
@@ -176,6 +206,35 @@ mod tests {
                 .unwrap();
             assert_eq!(ok.expose(), "b");
         });
+    }
+
+    #[test]
+    fn lifetimes_are_read_in_every_shape_and_capped() {
+        let life = |v: serde_json::Value| lifetime(&v);
+        assert_eq!(
+            life(serde_json::json!(1800)),
+            Some(Duration::from_secs(1800))
+        );
+        assert_eq!(
+            life(serde_json::json!("1800")),
+            Some(Duration::from_secs(1800))
+        );
+        assert_eq!(
+            life(serde_json::json!(1.5)),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(life(serde_json::json!(u64::MAX)), Some(MAX_LIFETIME));
+        assert_eq!(life(serde_json::json!("1e308")), Some(MAX_LIFETIME));
+        assert_eq!(life(serde_json::json!("inf")), Some(MAX_LIFETIME));
+        assert_eq!(life(serde_json::json!(-5)), Some(Duration::ZERO));
+        assert_eq!(life(serde_json::json!(i64::MIN)), Some(Duration::ZERO));
+        assert_eq!(life(serde_json::json!(0)), Some(Duration::ZERO));
+        assert_eq!(life(serde_json::json!("NaN")), None);
+        assert_eq!(life(serde_json::json!("soon")), None);
+        assert_eq!(life(serde_json::json!(null)), None);
+        let capped = Token::new(Secret::new("a"), None, Some(Duration::MAX));
+        assert!(capped.is_fresh());
+        assert!(capped.fresh_until <= Instant::now() + MAX_LIFETIME);
     }
 
     #[test]

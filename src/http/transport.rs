@@ -219,9 +219,16 @@ impl Transport {
         options: HttpOptions,
         secrets: impl IntoIterator<Item = Secret>,
     ) -> Result<Self, ConfigError> {
+        let proxy = options
+            .proxy
+            .choose(&origin, |name| std::env::var(name).ok())?;
+        let mut secrets: Vec<Secret> = secrets.into_iter().collect();
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .user_agent(USER_AGENT)
+            // The proxy is chosen above, once, for this client's one origin: reqwest must not
+            // read the environment again on its own (it would proxy a loopback origin).
+            .no_proxy()
             // Redirects are never followed: reqwest would carry custom auth headers to another
             // host, and an https → http hop would downgrade. A 3xx is an error that says so.
             .redirect(reqwest::redirect::Policy::none())
@@ -229,6 +236,25 @@ impl Transport {
             .connect_timeout(options.timeout);
         for certificate in &options.root_certificates {
             builder = builder.add_root_certificate(certificate.clone());
+        }
+        match &proxy {
+            Some((url, from)) => {
+                let shown = url.shown();
+                tracing::info!(service, proxy = %shown, from, "requests go through a proxy");
+                secrets.extend(url.secrets());
+                let configured =
+                    reqwest::Proxy::all(url.as_str()).map_err(|_| ConfigError::Proxy {
+                        from: (*from).to_owned(),
+                        reason: format!("{shown} cannot be used as a proxy"),
+                    })?;
+                builder = builder.proxy(configured);
+            }
+            None => {
+                tracing::debug!(
+                    service,
+                    "requests go directly to the origin, without a proxy"
+                );
+            }
         }
         let client = builder.build().map_err(|e| ConfigError::Client {
             reason: e.without_url().to_string(),
@@ -261,6 +287,18 @@ impl Transport {
         auth: Auth<'_>,
         decode: DecodeError,
     ) -> Result<Reply, ApiError> {
+        self.send_scrubbing(call, auth, decode, None).await
+    }
+
+    /// As [`send`](Self::send), also scrubbing `extra` (a refresh token the call carries in its
+    /// body) from what the server answers.
+    pub(crate) async fn send_scrubbing(
+        &self,
+        call: &Call,
+        auth: Auth<'_>,
+        decode: DecodeError,
+        extra: Option<&Secret>,
+    ) -> Result<Reply, ApiError> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.options.backoff_min)
             .with_max_delay(self.options.backoff_max)
@@ -270,7 +308,7 @@ impl Transport {
         let mut attempt = 0u32;
         (|| {
             attempt += 1;
-            self.attempt(call, auth, decode, attempt)
+            self.attempt(call, auth, decode, attempt, extra)
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
@@ -296,6 +334,7 @@ impl Transport {
         auth: Auth<'_>,
         decode: DecodeError,
         attempt: u32,
+        extra: Option<&Secret>,
     ) -> Result<Reply, Failure> {
         let span = tracing::debug_span!(
             "http_request",
@@ -306,7 +345,7 @@ impl Transport {
             status = tracing::field::Empty,
         );
         let result = self
-            .attempt_inner(call, auth, decode)
+            .attempt_inner(call, auth, decode, extra)
             .instrument(span.clone())
             .await;
         let _entered = span.enter();
@@ -330,6 +369,7 @@ impl Transport {
         call: &Call,
         auth: Auth<'_>,
         decode: DecodeError,
+        extra: Option<&Secret>,
     ) -> Result<Reply, Failure> {
         let what = call.describe();
         let service = self.service;
@@ -410,10 +450,13 @@ impl Transport {
             return Ok(reply);
         }
         let retry_after = reply.retry_after();
-        let scrub = match auth {
+        let mut scrub = match auth {
             Auth::Bearer(token) => self.scrub.with(token),
             _ => self.scrub.clone(),
         };
+        if let Some(extra) = extra {
+            scrub = scrub.with(extra);
+        }
         let error = decode(&reply, &scrub, &what);
         let hint = match status.as_u16() {
             429 => RetryHint::Unprocessed { after: retry_after },

@@ -49,6 +49,14 @@ const SCHEMA: u64 = 1;
 /// reads see. Writes that change nothing (an empty batch, setting the current mode) do not
 /// touch the file.
 ///
+/// # Permissions
+/// On Unix the data file and its temporary file are created with mode 0600 (owner read and
+/// write only; the umask can only narrow it) and the temporary file is set to 0600 before
+/// anything is written to it, so every write leaves the data file 0600 — including one made
+/// readable by hand or by an earlier version of this crate. The file holds the tenant's
+/// topology and the audit trail; give other readers a copy, not the file. The lock file is
+/// created 0600 too. Elsewhere the platform's defaults apply.
+///
 /// # Damaged files
 /// A file that cannot be read, is not complete JSON, or was written by a newer version (a
 /// higher `schema`) is refused with [`StoreErrorKind::Corrupt`] naming it, and left untouched:
@@ -305,24 +313,26 @@ fn sibling(path: &Path, prefix: &str, suffix: &str) -> Result<PathBuf, StoreErro
 
 /// Creates (if needed) and exclusively locks the lock file; the returned handle holds the lock.
 fn lock(path: &Path, lock_path: &Path) -> Result<File, StoreError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(lock_path)
-        .map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Unavailable,
-                format!(
-                    "could not create the lock file {} for the store file {}; check that the \
+    let file = owner_only(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
+    .open(lock_path)
+    .map_err(|e| {
+        StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!(
+                "could not create the lock file {} for the store file {}; check that the \
                      directory exists and is writable",
-                    lock_path.display(),
-                    path.display()
-                ),
-            )
-            .with_source(e)
-        })?;
+                lock_path.display(),
+                path.display()
+            ),
+        )
+        .with_source(e)
+    })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(StoreError::new(
@@ -416,15 +426,41 @@ fn unavailable(
     .with_source(source)
 }
 
-/// Creates or truncates `path`, writes `bytes` and syncs them to disk.
+/// Creates or truncates `path` owner-only (0600 on Unix, also when a stray file of another
+/// mode was left there), writes `bytes` and syncs them to disk.
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
+    let mut file =
+        owner_only(OpenOptions::new().write(true).create(true).truncate(true)).open(path)?;
+    restrict(&file)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Files this store creates are readable and writable by their owner only: they hold the
+/// tenant's topology and the audit trail.
+#[cfg(unix)]
+fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    options.mode(0o600)
+}
+
+#[cfg(not(unix))]
+fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
+    options
+}
+
+/// Sets 0600 on an open file (the mode given at creation does not apply to a file that already
+/// existed), before anything is written to it.
+#[cfg(unix)]
+fn restrict(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+#[allow(clippy::unnecessary_wraps)]
+fn restrict(_file: &File) -> io::Result<()> {
+    Ok(())
 }
 
 /// Syncs the directory holding `path`, so a rename in it survives a power loss.

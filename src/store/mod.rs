@@ -23,5 +23,7 @@ mod state;
 pub use json_file::JsonFileStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{MIGRATIONS, PostgresStore, TenantId};
+pub use postgres::{
+    MIGRATIONS, MIGRATIONS_TABLE, PlainTcp, PostgresOptions, PostgresStore, TenantId,
+};
 pub use queue::MemoryQueue;

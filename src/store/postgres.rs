@@ -4,7 +4,16 @@
 //! # Schema
 //! Embedded, versioned migrations ([`MIGRATIONS`]) are applied by
 //! [`PostgresStore::connect`] under a PostgreSQL advisory lock and recorded in
-//! `schema_migrations`, so two workers starting at once apply each migration exactly once.
+//! `ninjaone_servicenow_migrations` ([`MIGRATIONS_TABLE`]), so two workers starting at once
+//! apply each migration exactly once. Databases migrated by earlier versions recorded them in
+//! a generic `schema_migrations` table, which other tools use too: its rows that are this
+//! crate's migrations (same version and name) are copied forward once, and the table is left
+//! as it is.
+//!
+//! # Connections
+//! TLS (rustls, verified like libpq's `verify-full`, SCRAM channel binding required), plain
+//! TCP only to loopback hosts unless opted in, and connect, statement and lock timeouts: see
+//! [`PostgresOptions`].
 //! Every table has a `tenant` column; one database serves many NinjaOne/ServiceNow pairs.
 //!
 //! | table | holds | key |
@@ -29,6 +38,11 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, Row};
+
+mod connect;
+
+use connect::{Connector, connector};
+pub use connect::{PlainTcp, PostgresOptions};
 
 use super::queue::lost;
 use crate::model::{
@@ -113,8 +127,9 @@ CREATE INDEX work_items_claimed ON work_items (tenant, lease_until) WHERE state 
 /// The advisory lock key held while migrating (one for the whole database).
 const MIGRATION_LOCK: i64 = 0x6f72_6773_796e_6301;
 
-/// Connections a store (and the tenants derived from it) opens at most.
-const DEFAULT_MAX_CONNECTIONS: usize = 8;
+/// The table that records the applied migrations, named after the crate so that no other
+/// tool's `schema_migrations` is mistaken for it.
+pub const MIGRATIONS_TABLE: &str = "ninjaone_servicenow_migrations";
 
 /// A tenant: one NinjaOne/ServiceNow pair whose state the database keeps apart from the
 /// others'. 1 to 128 characters, no control characters.
@@ -165,15 +180,20 @@ impl fmt::Display for TenantId {
 /// connections. Clones share the connections. The store opens up to 8 connections on demand
 /// and keeps them open; each write is one transaction.
 ///
-/// Needs a tokio runtime (the connections run on it). Connects without TLS: use it on a
-/// loopback or otherwise trusted network. Errors and `Debug` name the host, port, database and
-/// user, never the password.
+/// Needs a tokio runtime (the connections run on it). Connects over TLS to any host that is not
+/// loopback, verifying the server's certificate and host name, and refuses plain TCP there
+/// unless told otherwise; statements, lock waits and connecting are bounded in time (see
+/// [`PostgresOptions`]). Errors and `Debug` name the host, port, database and user, never the
+/// password.
 ///
 /// ```no_run
 /// use ninjaone_servicenow::ports::ConfigStore;
 /// use ninjaone_servicenow::store::PostgresStore;
 /// # async fn demo() -> Result<(), ninjaone_servicenow::ports::StoreError> {
-/// let store = PostgresStore::connect("postgres://orgsync:secret@127.0.0.1:5432/orgsync").await?;
+/// let store = PostgresStore::connect(
+///     "postgres://orgsync:secret@db.example.com/orgsync?sslmode=verify-full&sslrootcert=/etc/orgsync/ca.pem",
+/// )
+/// .await?;
 /// let acme = store.for_tenant("acme".parse()?);
 /// println!("{} configurations", acme.configs().await?.len());
 /// # Ok(()) }
@@ -188,6 +208,7 @@ impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresStore")
             .field("database", &self.pool.target)
+            .field("tls", &self.pool.connector.uses_tls())
             .field("tenant", &self.tenant.as_str())
             .finish_non_exhaustive()
     }
@@ -195,7 +216,7 @@ impl fmt::Debug for PostgresStore {
 
 /// A few connections, opened on demand and reused.
 struct Pool {
-    config: Config,
+    connector: Connector,
     /// Where the connections go, without the password (for messages).
     target: String,
     idle: Mutex<Vec<Client>>,
@@ -272,23 +293,72 @@ impl Pool {
                 "PostgresStore needs a tokio runtime: call it from within one",
             )
         })?;
-        let (client, connection) = self.config.connect(NoTls).await.map_err(|err| {
+        let connector = &self.connector;
+        let within = connector.connect_timeout;
+        let failed = |err: tokio_postgres::Error| {
+            // tokio-postgres says "error performing TLS handshake" and keeps why in its
+            // source ("invalid peer certificate: UnknownIssuer"): name the innermost cause.
+            let mut cause = std::error::Error::source(&err);
+            let mut why = String::new();
+            while let Some(inner) = cause {
+                why = format!(" ({inner})");
+                cause = inner.source();
+            }
+            let hint = if connector.uses_tls() {
+                "check that the server runs, accepts this user over TLS with scram-sha-256 \
+                 (channel binding is required), and that its certificate chains to the CA \
+                 given (sslrootcert in the URL or PostgresOptions::ca_file; the bundled \
+                 Mozilla roots otherwise) and names the host of the URL"
+            } else {
+                "check that the server runs and accepts this user"
+            };
             StoreError::new(
                 StoreErrorKind::Unavailable,
                 format!(
-                    "could not connect to PostgreSQL at {}: {err}; check that the server runs \
-                     and accepts this user",
+                    "could not connect to PostgreSQL at {}: {err}{why}; {hint}",
                     self.target
                 ),
             )
             .with_source(err)
-        })?;
+        };
+        let timed_out = || {
+            StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!(
+                    "could not connect to PostgreSQL at {}: no session within {} ms (TCP, TLS \
+                     and authentication); check that the server answers, or raise \
+                     PostgresOptions::connect_timeout",
+                    self.target,
+                    within.as_millis()
+                ),
+            )
+        };
         let target = self.target.clone();
-        runtime.spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::warn!(database = %target, error = %err, "a PostgreSQL connection ended");
-            }
-        });
+        let client = if let Some(tls) = &connector.tls {
+            let (client, connection) =
+                tokio::time::timeout(within, connector.config.connect(tls.clone()))
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(failed)?;
+            runtime.spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::warn!(database = %target, error = %err, "a PostgreSQL connection ended");
+                }
+            });
+            client
+        } else {
+            let (client, connection) =
+                tokio::time::timeout(within, connector.config.connect(NoTls))
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(failed)?;
+            runtime.spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::warn!(database = %target, error = %err, "a PostgreSQL connection ended");
+                }
+            });
+            client
+        };
         Ok(client)
     }
 }
@@ -334,6 +404,17 @@ fn db_error(context: &str, err: tokio_postgres::Error) -> StoreError {
             StoreErrorKind::Conflict
         }
         Some(code) if *code == SqlState::LOCK_NOT_AVAILABLE => StoreErrorKind::Locked,
+        Some(code) if *code == SqlState::QUERY_CANCELED => {
+            return StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!(
+                    "{context}: the statement was cancelled ({err}), most likely by the \
+                     statement timeout; retry later, and raise PostgresOptions::statement_timeout \
+                     if the database is just slow"
+                ),
+            )
+            .with_source(err);
+        }
         Some(code) if *code == SqlState::UNDEFINED_TABLE => {
             return StoreError::new(
                 StoreErrorKind::Unavailable,
@@ -351,6 +432,24 @@ fn db_error(context: &str, err: tokio_postgres::Error) -> StoreError {
         _ => "; retry later, and check the database if it persists",
     };
     StoreError::new(kind, format!("{context}: {err}{hint}")).with_source(err)
+}
+
+/// A lock that was not free within the lock timeout, named: [`StoreErrorKind::Locked`] for a
+/// lock timeout, otherwise as [`db_error`].
+fn lock_error(lock: &str, key: i64, err: tokio_postgres::Error) -> StoreError {
+    if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+        return StoreError::new(
+            StoreErrorKind::Locked,
+            format!(
+                "{lock} (PostgreSQL advisory lock {key}) was not free within the lock timeout: \
+                 another process holds it (a worker applying migrations, or a stuck session: \
+                 see pg_locks where locktype = 'advisory'); try again, or raise \
+                 PostgresOptions::lock_timeout"
+            ),
+        )
+        .with_source(err);
+    }
+    db_error(&format!("could not take {lock}"), err)
 }
 
 fn corrupt(what: &str, err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -393,7 +492,7 @@ impl PostgresStore {
     /// server cannot be reached or the migrations fail, [`StoreErrorKind::Corrupt`] when the
     /// database was migrated by a newer version of this crate.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, DEFAULT_MAX_CONNECTIONS).await
+        Self::connect_with_options(url, PostgresOptions::default()).await
     }
 
     /// As [`connect`](Self::connect), opening at most `max_connections` (at least 1) connections.
@@ -401,21 +500,45 @@ impl PostgresStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub async fn connect_with(url: &str, max_connections: usize) -> Result<Self, StoreError> {
-        let config = Config::from_str(url).map_err(|err| {
-            StoreError::new(
-                StoreErrorKind::Invalid,
-                format!(
-                    "the PostgreSQL URL cannot be parsed ({err}); expected \
-                     postgres://user:password@host:port/database (the URL is not shown: it may \
-                     hold a password)"
-                ),
-            )
-        })?;
+        Self::connect_with_options(
+            url,
+            PostgresOptions::default().max_connections(max_connections),
+        )
+        .await
+    }
+
+    /// As [`connect`](Self::connect), with `options` (TLS, timeouts, pool size). The URL's
+    /// `sslmode` and `sslrootcert` (libpq's names) are read as [`PostgresOptions`] describes.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use ninjaone_servicenow::store::{PostgresOptions, PostgresStore};
+    /// # async fn demo() -> Result<(), ninjaone_servicenow::ports::StoreError> {
+    /// let options = PostgresOptions::default()
+    ///     .ca_file("/etc/orgsync/db-ca.pem")?
+    ///     .lock_timeout(Duration::from_secs(5));
+    /// let store =
+    ///     PostgresStore::connect_with_options("postgres://orgsync:pw@db.internal/orgsync", options)
+    ///         .await?;
+    /// # let _ = store; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect); also [`StoreErrorKind::Invalid`] for plain TCP to a host
+    /// that is not loopback (`sslmode=disable` without [`PlainTcp::Anywhere`]) and for a CA
+    /// file that cannot be read, before anything is sent; `Unavailable` when the server's
+    /// certificate does not verify, and [`StoreErrorKind::Locked`] when another process held
+    /// the migration lock longer than the lock timeout.
+    pub async fn connect_with_options(
+        url: &str,
+        options: PostgresOptions,
+    ) -> Result<Self, StoreError> {
+        let connector = connector(url, &options)?;
         let pool = Arc::new(Pool {
-            target: describe(&config),
-            config,
+            target: describe(&connector.config),
+            connector,
             idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(max_connections.max(1))),
+            permits: Arc::new(Semaphore::new(options.max_connections.max(1))),
         });
         let store = Self {
             pool,
@@ -449,10 +572,12 @@ impl PostgresStore {
     pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
         let mut conn = self.pool.get().await?;
         let client = conn.client()?;
+        // Waits at most the lock timeout: a worker stuck while migrating must not hang the
+        // others' start for ever.
         client
             .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
             .await
-            .map_err(|e| db_error("could not take the migration lock", e))?;
+            .map_err(|e| lock_error("the migration lock", MIGRATION_LOCK, e))?;
         let result = Self::migrate_locked(client).await;
         let unlocked = client
             .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
@@ -466,19 +591,20 @@ impl PostgresStore {
 
     async fn migrate_locked(client: &mut Client) -> Result<Vec<i32>, StoreError> {
         client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
                      version    integer     PRIMARY KEY,
                      name       text        NOT NULL,
                      applied_at timestamptz NOT NULL DEFAULT now()
-                 )",
-            )
+                 )"
+            ))
             .await
-            .map_err(|e| db_error("could not create schema_migrations", e))?;
+            .map_err(|e| db_error(&format!("could not create {MIGRATIONS_TABLE}"), e))?;
+        Self::adopt_generic_table(client).await?;
         let applied: BTreeSet<i32> = client
-            .query("SELECT version FROM schema_migrations", &[])
+            .query(&format!("SELECT version FROM {MIGRATIONS_TABLE}"), &[])
             .await
-            .map_err(|e| db_error("could not read schema_migrations", e))?
+            .map_err(|e| db_error(&format!("could not read {MIGRATIONS_TABLE}"), e))?
             .iter()
             .map(|row| row.get(0))
             .collect();
@@ -502,11 +628,16 @@ impl PostgresStore {
                 .transaction()
                 .await
                 .map_err(|e| db_error(&context, e))?;
+            // A migration may rewrite a large table: no statement timeout (the lock timeout
+            // still holds, so it cannot queue behind running workers for ever).
+            tx.batch_execute("SET LOCAL statement_timeout = 0")
+                .await
+                .map_err(|e| db_error(&context, e))?;
             tx.batch_execute(sql)
                 .await
                 .map_err(|e| db_error(&context, e))?;
             tx.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &format!("INSERT INTO {MIGRATIONS_TABLE} (version, name) VALUES ($1, $2)"),
                 &[version, name],
             )
             .await
@@ -518,7 +649,60 @@ impl PostgresStore {
         Ok(done)
     }
 
-    /// The versions recorded in `schema_migrations`, ascending.
+    /// Copies this crate's rows of a generic `schema_migrations` table, where versions before
+    /// the namespaced table recorded them, into [`MIGRATIONS_TABLE`]: only rows whose version
+    /// and name are one of [`MIGRATIONS`] (another tool's rows are not ours), only while the
+    /// namespaced table is empty, and leaving the old table untouched.
+    async fn adopt_generic_table(client: &mut Client) -> Result<(), StoreError> {
+        let context = "could not carry schema_migrations forward";
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT NOT EXISTS (SELECT 1 FROM {MIGRATIONS_TABLE}),
+                            EXISTS (SELECT 1 FROM information_schema.columns
+                                    WHERE table_schema = current_schema()
+                                      AND table_name = 'schema_migrations'
+                                      AND column_name = 'version' AND data_type = 'integer')
+                        AND EXISTS (SELECT 1 FROM information_schema.columns
+                                    WHERE table_schema = current_schema()
+                                      AND table_name = 'schema_migrations'
+                                      AND column_name = 'name' AND data_type = 'text')"
+                ),
+                &[],
+            )
+            .await
+            .map_err(|e| db_error(context, e))?;
+        let (empty, generic): (bool, bool) = (row.get(0), row.get(1));
+        if !(empty && generic) {
+            return Ok(());
+        }
+        let versions: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
+        let names: Vec<&str> = MIGRATIONS.iter().map(|m| m.1).collect();
+        let copied = client
+            .execute(
+                &format!(
+                    "INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at)
+                     SELECT s.version, s.name, s.applied_at
+                     FROM schema_migrations s
+                     JOIN unnest($1::integer[], $2::text[]) AS m(version, name)
+                       ON m.version = s.version AND m.name = s.name"
+                ),
+                &[&versions, &names],
+            )
+            .await
+            .map_err(|e| db_error(context, e))?;
+        if copied > 0 {
+            tracing::info!(
+                copied,
+                "carried this crate's migrations forward from schema_migrations into {}; the \
+                 old table was left as it is",
+                MIGRATIONS_TABLE
+            );
+        }
+        Ok(())
+    }
+
+    /// The versions recorded in [`MIGRATIONS_TABLE`], ascending.
     ///
     /// # Errors
     /// `Unavailable` when the database cannot be read.
@@ -527,11 +711,11 @@ impl PostgresStore {
         let rows = conn
             .client()?
             .query(
-                "SELECT version FROM schema_migrations ORDER BY version",
+                &format!("SELECT version FROM {MIGRATIONS_TABLE} ORDER BY version"),
                 &[],
             )
             .await
-            .map_err(|e| db_error("could not read schema_migrations", e))?;
+            .map_err(|e| db_error(&format!("could not read {MIGRATIONS_TABLE}"), e))?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 

@@ -102,6 +102,9 @@ struct Auth {
     servicenow_password: String,
     servicenow_client_id: String,
     servicenow_client_secret: String,
+    /// Whether `/oauth_token.do` grants `client_credentials` (off by default, as on a real
+    /// instance until its administrator enables it).
+    servicenow_client_credentials: bool,
     token_lifetime: Duration,
 }
 
@@ -148,7 +151,11 @@ impl Shared {
             token.clone(),
             Token {
                 api,
-                expires: Instant::now() + self.auth.token_lifetime,
+                // A host-chosen lifetime, but saturating all the same (`Duration::MAX` means
+                // "never expires" here, not a panic).
+                expires: Instant::now()
+                    .checked_add(self.auth.token_lifetime)
+                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
                 revoked: false,
             },
         );
@@ -375,6 +382,7 @@ impl FakeServer {
                 servicenow_password: Self::SERVICENOW_PASSWORD.to_owned(),
                 servicenow_client_id: Self::SERVICENOW_CLIENT_ID.to_owned(),
                 servicenow_client_secret: Self::SERVICENOW_CLIENT_SECRET.to_owned(),
+                servicenow_client_credentials: false,
                 token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
             },
         }
@@ -504,6 +512,16 @@ impl FakeServerBuilder {
     pub fn servicenow_client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.auth.servicenow_client_id = id.into();
         self.auth.servicenow_client_secret = secret.into();
+        self
+    }
+
+    /// Lets `/oauth_token.do` grant `client_credentials` to the ServiceNow OAuth client, as an
+    /// instance does once its administrator sets
+    /// `glide.oauth.inbound.client.credential.grant_type.enabled` (Washington DC and later).
+    /// Without it that grant is refused with a 401 `access_denied`, as a real instance does.
+    /// Such tokens come without a refresh token.
+    pub fn servicenow_client_credentials(mut self) -> Self {
+        self.auth.servicenow_client_credentials = true;
         self
     }
 

@@ -581,11 +581,16 @@ Options: -v more output, -q errors only, -h/--help (also `orgsync COMMAND --help
 
 Environment:
   NINJAONE_BASE_URL        a region key (us, eu, oc, ca, us2, fed) or an https origin
-  NINJAONE_CLIENT_ID       NinjaOne API client id (client credentials, scope monitoring management)
+  NINJAONE_CLIENT_ID       NinjaOne API client id (client credentials, scope monitoring)
   NINJAONE_CLIENT_SECRET   its secret
   SERVICENOW_INSTANCE      an instance name (acme for https://acme.service-now.com) or an origin
   SERVICENOW_USERNAME      ServiceNow integration user (Basic auth)
   SERVICENOW_PASSWORD      its password
+  SERVICENOW_CLIENT_ID     an OAuth application's client id: alone with its secret, the OAuth
+  SERVICENOW_CLIENT_SECRET client credentials grant; with the user and password too, the OAuth
+                           password grant
+  HTTPS_PROXY, ALL_PROXY   the proxy for NinjaOne and ServiceNow (NO_PROXY excludes hosts;
+                           loopback origins are always reached directly)
   ORGSYNC_STATE            the JSON state file (default ./orgsync-state.json)
   ORGSYNC_INTEGRATION_ID   this integration's id in incidents' correlation ids (default orgsync;
                            letters, digits, . _ -); two integrations on one ServiceNow must differ

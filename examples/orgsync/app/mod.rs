@@ -80,10 +80,47 @@ pub struct RemoteSettings {
     pub ninjaone_client_secret: Secret,
     /// `SERVICENOW_INSTANCE`: an instance name or an origin.
     pub servicenow_instance: String,
-    /// `SERVICENOW_USERNAME`.
-    pub servicenow_username: String,
-    /// `SERVICENOW_PASSWORD`.
-    pub servicenow_password: Secret,
+    /// How to authenticate to ServiceNow, chosen by which variables are set.
+    pub servicenow_auth: ServiceNowAuth,
+}
+
+/// ServiceNow authentication, from the variables that are set:
+///
+/// | set | mode |
+/// | --- | --- |
+/// | `SERVICENOW_USERNAME`, `SERVICENOW_PASSWORD` | Basic |
+/// | `SERVICENOW_CLIENT_ID`, `SERVICENOW_CLIENT_SECRET` | OAuth client credentials |
+/// | all four | OAuth password grant |
+#[derive(Debug)]
+pub enum ServiceNowAuth {
+    /// Basic authentication.
+    Basic { username: String, password: Secret },
+    /// The OAuth password grant.
+    PasswordGrant {
+        client_id: String,
+        client_secret: Secret,
+        username: String,
+        password: Secret,
+    },
+    /// The OAuth client credentials grant.
+    ClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+    },
+}
+
+impl ServiceNowAuth {
+    /// The variables that hold this mode's credentials, for hints.
+    pub fn variables(&self) -> &'static str {
+        match self {
+            Self::Basic { .. } => "SERVICENOW_USERNAME and SERVICENOW_PASSWORD",
+            Self::PasswordGrant { .. } => {
+                "SERVICENOW_CLIENT_ID, SERVICENOW_CLIENT_SECRET, SERVICENOW_USERNAME and \
+                 SERVICENOW_PASSWORD"
+            }
+            Self::ClientCredentials { .. } => "SERVICENOW_CLIENT_ID and SERVICENOW_CLIENT_SECRET",
+        }
+    }
 }
 
 /// The two remote APIs.
@@ -111,11 +148,32 @@ pub fn connect_http(settings: &RemoteSettings) -> Result<Remotes, SetupError> {
     )
     .and_then(NinjaOneClient::new)
     .map_err(refused)?;
-    let servicenow = ServiceNowConfig::basic(
-        &settings.servicenow_instance,
-        settings.servicenow_username.clone(),
-        settings.servicenow_password.clone(),
-    )
+    let instance = &settings.servicenow_instance;
+    let servicenow = match &settings.servicenow_auth {
+        ServiceNowAuth::Basic { username, password } => {
+            ServiceNowConfig::basic(instance, username.clone(), password.clone())
+        }
+        ServiceNowAuth::PasswordGrant {
+            client_id,
+            client_secret,
+            username,
+            password,
+        } => ServiceNowConfig::oauth_password(
+            instance,
+            client_id.clone(),
+            client_secret.clone(),
+            username.clone(),
+            password.clone(),
+        ),
+        ServiceNowAuth::ClientCredentials {
+            client_id,
+            client_secret,
+        } => ServiceNowConfig::oauth_client_credentials(
+            instance,
+            client_id.clone(),
+            client_secret.clone(),
+        ),
+    }
     .and_then(ServiceNowClient::new)
     .map_err(refused)?;
     Ok(Remotes {
@@ -233,12 +291,59 @@ fn settings(env: &dyn Environment) -> Result<RemoteSettings, Failed> {
             "SERVICENOW_INSTANCE",
             "an instance name (acme) or an https origin",
         )?,
-        servicenow_username: var("SERVICENOW_USERNAME", "the ServiceNow integration user")?,
-        servicenow_password: Secret::new(var(
-            "SERVICENOW_PASSWORD",
-            "the ServiceNow integration user's password",
-        )?),
+        servicenow_auth: servicenow_auth(env)?,
     })
+}
+
+/// Chooses the ServiceNow authentication from the variables that are set (see
+/// [`ServiceNowAuth`]); a half-set pair is a usage error naming the missing variable.
+fn servicenow_auth(env: &dyn Environment) -> Result<ServiceNowAuth, Failed> {
+    let get = |name: &str| env.var(name).filter(|v| !v.trim().is_empty());
+    let pair = |first: &str, second: &str, what: &str| match (get(first), get(second)) {
+        (Some(a), Some(b)) => Ok(Some((a, Secret::new(b)))),
+        (None, None) => Ok(None),
+        (Some(_), None) | (None, Some(_)) => {
+            let missing = if get(first).is_none() { first } else { second };
+            Err(
+                Failed::new(Exit::Usage, format!("{missing} is not set")).hint(format!(
+                    "{first} and {second} ({what}) go together: set both, or neither (see \
+                 `orgsync --help`, section Environment)"
+                )),
+            )
+        }
+    };
+    let user = pair(
+        "SERVICENOW_USERNAME",
+        "SERVICENOW_PASSWORD",
+        "the integration user and its password",
+    )?;
+    let client = pair(
+        "SERVICENOW_CLIENT_ID",
+        "SERVICENOW_CLIENT_SECRET",
+        "an OAuth application's client id and secret",
+    )?;
+    match (user, client) {
+        (Some((username, password)), None) => Ok(ServiceNowAuth::Basic { username, password }),
+        (None, Some((client_id, client_secret))) => Ok(ServiceNowAuth::ClientCredentials {
+            client_id,
+            client_secret,
+        }),
+        (Some((username, password)), Some((client_id, client_secret))) => {
+            Ok(ServiceNowAuth::PasswordGrant {
+                client_id,
+                client_secret,
+                username,
+                password,
+            })
+        }
+        (None, None) => Err(
+            Failed::new(Exit::Usage, "SERVICENOW_USERNAME is not set").hint(
+                "set SERVICENOW_USERNAME and SERVICENOW_PASSWORD (Basic), or SERVICENOW_CLIENT_ID \
+             and SERVICENOW_CLIENT_SECRET (OAuth client credentials), or all four (OAuth \
+             password grant); see `orgsync --help`, section Environment",
+            ),
+        ),
+    }
 }
 
 fn store_failure(path: &Path, err: &StoreError) -> Failed {
@@ -269,7 +374,10 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
             Exit::Usage,
             format!("the connection settings are refused: {}", err.0),
         )
-        .hint("fix NINJAONE_BASE_URL or SERVICENOW_INSTANCE; no request was sent")
+        .hint(format!(
+            "fix NINJAONE_BASE_URL or SERVICENOW_INSTANCE (or {}); no request was sent",
+            settings.servicenow_auth.variables()
+        ))
     })?;
     let path = env
         .var("ORGSYNC_STATE")
@@ -355,7 +463,11 @@ fn sync_failure(err: &SyncError) -> Failed {
 /// What to do about a failed remote call.
 fn remote_hint(context: &str, kind: ApiErrorKind) -> String {
     let (vars, api) = if context.contains("ServiceNow") {
-        ("SERVICENOW_USERNAME and SERVICENOW_PASSWORD", "ServiceNow")
+        (
+            "the ServiceNow credentials (SERVICENOW_USERNAME and SERVICENOW_PASSWORD, or \
+             SERVICENOW_CLIENT_ID and SERVICENOW_CLIENT_SECRET)",
+            "ServiceNow",
+        )
     } else {
         ("NINJAONE_CLIENT_ID and NINJAONE_CLIENT_SECRET", "NinjaOne")
     };

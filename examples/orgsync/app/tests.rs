@@ -12,7 +12,7 @@ use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
 use serde_json::Value;
 
-use super::{Environment, Io, RemoteSettings, Remotes, SetupError, run};
+use super::{Environment, Io, RemoteSettings, Remotes, ServiceNowAuth, SetupError, run};
 
 const NINJA_SECRET: &str = "n1-secret-value-do-not-print";
 const SN_PASSWORD: &str = "sn-password-do-not-print";
@@ -26,6 +26,8 @@ struct TestEnv {
     refuse: Option<String>,
     store_error: Option<StoreErrorKind>,
     terminal: bool,
+    /// The ServiceNow credential variables of the last `connect`.
+    seen_auth: std::cell::RefCell<Option<&'static str>>,
 }
 
 impl TestEnv {
@@ -54,6 +56,7 @@ impl TestEnv {
             refuse: None,
             store_error: None,
             terminal: false,
+            seen_auth: std::cell::RefCell::new(None),
         }
     }
 
@@ -100,15 +103,30 @@ impl Environment for TestEnv {
     fn connect(&self, settings: &RemoteSettings) -> Result<Remotes, SetupError> {
         // What main would hand to the HTTP clients, secrets included (and never shown).
         assert_eq!(settings.ninjaone_client_secret.expose(), NINJA_SECRET);
-        assert_eq!(settings.servicenow_password.expose(), SN_PASSWORD);
-        assert!(!format!("{settings:?}").contains(NINJA_SECRET));
+        match &settings.servicenow_auth {
+            ServiceNowAuth::Basic { password, .. }
+            | ServiceNowAuth::PasswordGrant { password, .. } => {
+                assert_eq!(password.expose(), SN_PASSWORD);
+            }
+            ServiceNowAuth::ClientCredentials { client_secret, .. } => {
+                assert_eq!(client_secret.expose(), SN_CLIENT_SECRET);
+            }
+        }
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains(NINJA_SECRET) && !shown.contains(SN_PASSWORD),
+            "{shown}"
+        );
+        assert!(!shown.contains(SN_CLIENT_SECRET), "{shown}");
+        self.seen_auth
+            .replace(Some(settings.servicenow_auth.variables()));
         if let Some(why) = &self.refuse {
             return Err(SetupError(format!(
                 "{why} ({}, {}, {}, {})",
                 settings.ninjaone_base,
                 settings.ninjaone_client_id,
                 settings.servicenow_instance,
-                settings.servicenow_username
+                settings.servicenow_auth.variables()
             )));
         }
         Ok(Remotes {
@@ -653,8 +671,10 @@ fn the_http_wiring_refuses_bad_origins_and_builds_on_good_ones() {
         ninjaone_client_id: "client-1".to_owned(),
         ninjaone_client_secret: ninjaone_servicenow::http::Secret::new(NINJA_SECRET),
         servicenow_instance: servicenow.to_owned(),
-        servicenow_username: "integration".to_owned(),
-        servicenow_password: ninjaone_servicenow::http::Secret::new(SN_PASSWORD),
+        servicenow_auth: ServiceNowAuth::Basic {
+            username: "integration".to_owned(),
+            password: ninjaone_servicenow::http::Secret::new(SN_PASSWORD),
+        },
     };
     assert!(super::connect_http(&settings("eu", "acme")).is_ok());
     assert!(super::connect_http(&settings("http://127.0.0.1:9", "http://127.0.0.1:9")).is_ok());
@@ -668,4 +688,51 @@ fn the_http_wiring_refuses_bad_origins_and_builds_on_good_ones() {
         assert!(!err.0.is_empty());
         assert!(!err.0.contains(NINJA_SECRET) && !err.0.contains(SN_PASSWORD));
     }
+}
+
+const SN_CLIENT_SECRET: &str = "sn-oauth-client-secret-Tt55";
+
+#[test]
+fn the_servicenow_auth_mode_follows_the_variables_that_are_set() {
+    let mode = |set: &[(&str, &str)], unset: &[&str]| {
+        let mut env = TestEnv::new();
+        for name in unset {
+            env.vars.remove(*name);
+        }
+        for (k, v) in set {
+            env.vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let (code, _, err) = env.run("status");
+        (code, err, env.seen_auth.borrow().unwrap_or("none"))
+    };
+    let user = ["SERVICENOW_USERNAME", "SERVICENOW_PASSWORD"];
+    let client = [
+        ("SERVICENOW_CLIENT_ID", "sn-client"),
+        ("SERVICENOW_CLIENT_SECRET", SN_CLIENT_SECRET),
+    ];
+    assert_eq!(
+        mode(&[], &[]).2,
+        "SERVICENOW_USERNAME and SERVICENOW_PASSWORD",
+        "Basic, as before"
+    );
+    assert_eq!(
+        mode(&client, &user).2,
+        "SERVICENOW_CLIENT_ID and SERVICENOW_CLIENT_SECRET",
+        "client credentials"
+    );
+    assert!(
+        mode(&client, &[]).2.starts_with("SERVICENOW_CLIENT_ID, "),
+        "password grant"
+    );
+    // Half a pair is a usage error naming what is missing; nothing is connected.
+    let (code, err, seen) = mode(&client[..1], &user);
+    assert_eq!((code, seen), (2, "none"), "{err}");
+    assert!(err.contains("SERVICENOW_CLIENT_SECRET is not set"), "{err}");
+    let (code, err, _) = mode(&[], &user);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("SERVICENOW_CLIENT_ID"), "{err}");
+    assert!(
+        !err.contains(SN_CLIENT_SECRET) && !err.contains(SN_PASSWORD),
+        "{err}"
+    );
 }

@@ -399,7 +399,12 @@ impl IncidentRouter {
                 .filter_map(|a| a.create_time)
                 .chain(records.values().filter(unfinished).map(|r| r.created_at))
                 .min()
-                .map(|oldest| oldest - self.settings.window_margin)
+                // `oldest` comes from NinjaOne: a time near chrono's range must not overflow.
+                .map(|oldest| {
+                    oldest
+                        .checked_sub_signed(self.settings.window_margin)
+                        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+                })
         };
         let mut query = IncidentQuery::with_prefix(self.settings.prefix().clone());
         if let Some(since) = since {

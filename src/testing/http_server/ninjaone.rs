@@ -117,15 +117,17 @@ fn token(shared: &Shared, request: &Request) -> Response {
         );
     }
     let auth = &shared.auth;
-    if field("client_id") != Some(auth.ninjaone_client_id.as_str())
-        || field("client_secret") != Some(auth.ninjaone_client_secret.as_str())
-    {
+    if field("client_id") != Some(auth.ninjaone_client_id.as_str()) {
+        // What the real endpoint answers an unknown client, not the OAuth shape of its spec.
+        return Response::json(400, &json!({ "resultCode": "Client app not exist" }));
+    }
+    if field("client_secret") != Some(auth.ninjaone_client_secret.as_str()) {
         return Response::json(
             401,
             &json!({ "error": "invalid_client", "error_description": "Invalid client credentials" }),
         );
     }
-    let scope = field("scope").unwrap_or("monitoring management").to_owned();
+    let scope = field("scope").unwrap_or("monitoring").to_owned();
     let access_token = shared.issue_token(Api::NinjaOne);
     Response::json(
         200,

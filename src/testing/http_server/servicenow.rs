@@ -620,20 +620,22 @@ fn token(shared: &Shared, request: &Request) -> Response {
     let client_ok = field("client_id") == Some(auth.servicenow_client_id.as_str())
         && field("client_secret") == Some(auth.servicenow_client_secret.as_str());
     let refresh_token = match field("grant_type") {
+        Some("client_credentials") if client_ok && auth.servicenow_client_credentials => None,
         Some("password")
             if client_ok
                 && field("username") == Some(auth.servicenow_username.as_str())
                 && field("password") == Some(auth.servicenow_password.as_str()) =>
         {
-            shared.issue_refresh_token()
+            Some(shared.issue_refresh_token())
         }
         Some("refresh_token")
             if client_ok
                 && field("refresh_token").is_some_and(|t| shared.knows_refresh_token(t)) =>
         {
-            field("refresh_token").unwrap_or_default().to_owned()
+            Some(field("refresh_token").unwrap_or_default().to_owned())
         }
-        Some("password" | "refresh_token") => {
+        // Also `client_credentials` while the instance has not enabled it.
+        Some("password" | "refresh_token" | "client_credentials") => {
             return Response::json(
                 401,
                 &json!({ "error": "access_denied", "error_description": "access_denied" }),
@@ -644,22 +646,22 @@ fn token(shared: &Shared, request: &Request) -> Response {
                 400,
                 &json!({
                     "error": "unsupported_grant_type",
-                    "error_description": "use grant_type=password or refresh_token"
+                    "error_description": "use grant_type=password, client_credentials or refresh_token"
                 }),
             );
         }
     };
     let access_token = shared.issue_token(Api::ServiceNow);
-    Response::json(
-        200,
-        &json!({
-            "access_token": access_token,
-            "refresh_token": refresh_token,
-            "scope": "useraccount",
-            "token_type": "Bearer",
-            "expires_in": auth.token_lifetime.as_secs(),
-        }),
-    )
+    let mut body = json!({
+        "access_token": access_token,
+        "scope": "useraccount",
+        "token_type": "Bearer",
+        "expires_in": auth.token_lifetime.as_secs(),
+    });
+    if let (Some(refresh), Some(map)) = (refresh_token, body.as_object_mut()) {
+        map.insert("refresh_token".to_owned(), json!(refresh));
+    }
+    Response::json(200, &body)
 }
 
 #[cfg(test)]
