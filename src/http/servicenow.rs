@@ -812,6 +812,22 @@ fn envelope_text(error: &Value, scrub: &Scrubber) -> (String, String) {
 /// "failure"}`, an OAuth error `{"error", "error_description"}`, an HTML page or text.
 fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
+    let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
+    // The Identification and Reconciliation API answers failed items with a 400 and a `result`
+    // envelope (not the error envelope): keep it for the caller to read per item.
+    if status == 400
+        && what.contains("/api/now/identifyreconcile")
+        && let Some(result) = parsed
+            .as_ref()
+            .and_then(|v| v.get("result"))
+            .filter(|_| parsed.as_ref().and_then(|v| v.get("error")).is_none())
+    {
+        return ApiError::new(
+            ApiErrorKind::Other,
+            format!("ServiceNow answered 400 to {what} with item errors"),
+        )
+        .with_source(IreItemErrors(result.clone()));
+    }
     let (kind, detail) = error_detail(reply, scrub);
     let advice = match kind {
         ApiErrorKind::Unauthorized => {
@@ -831,21 +847,6 @@ fn error_detail(reply: &Reply, scrub: &Scrubber) -> (ApiErrorKind, String) {
     let status = reply.status.as_u16();
     let mut kind = reply_kind(reply);
     let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
-    // The Identification and Reconciliation API answers failed items with a 400 and a `result`
-    // envelope (not the error envelope): keep it for the caller to read per item.
-    if status == 400
-        && what.contains("/api/now/identifyreconcile")
-        && let Some(result) = parsed
-            .as_ref()
-            .and_then(|v| v.get("result"))
-            .filter(|_| parsed.as_ref().and_then(|v| v.get("error")).is_none())
-    {
-        return ApiError::new(
-            ApiErrorKind::Other,
-            format!("ServiceNow answered 400 to {what} with item errors"),
-        )
-        .with_source(IreItemErrors(result.clone()));
-    }
     let error = parsed.as_ref().and_then(|v| v.get("error"));
     let detail = match error {
         Some(error) => {
