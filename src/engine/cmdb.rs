@@ -38,12 +38,14 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 ///    a steady pass makes none;
 /// 3. an item the dry run says would update a CI that is not already the device's is checked:
 ///    the companies of all such CIs are read in **one** query by validated sys_ids
-///    ([`ServiceNowApi::ci_owners`], up to 100 per query). A CI of another company, one
-///    recorded for another device, or another CI than the one recorded for the device is
-///    **not written**: the device is held back ([`held`](Self::held), counted as
-///    [`CiSkipReason::HeldBack`]) with a reason naming the CI and both companies, and is not
-///    checked again until its name or serial number changes. A CI of the device's own company
-///    (or of none) is adopted;
+///    ([`ServiceNowApi::ci_owners`], up to 100 per query). A CI of another company, a CI
+///    without a company (it may be any customer's), one recorded for another device, one the
+///    dry run of another device of the pass names too, or another CI than the one recorded for
+///    the device is **not written**: the device is held back ([`held`](Self::held), counted as
+///    [`CiSkipReason::HeldBack`]) with a reason naming the CI and the companies, and is not
+///    checked again until its name, serial number or company changes (or a host removes its
+///    record with [`ConfigStore::write_ci_records`]). Only a CI of the device's own company is
+///    adopted;
 /// 4. what may be written is sent in batches of [`CmdbSettings::batch_size`], one request after
 ///    the other, with [`CmdbSettings::data_source`]: `ceil(items / batch)` writes;
 /// 5. each item's answer is read on its own: `INSERT`/`UPDATE`/`NO_CHANGE` record the CI's
@@ -81,6 +83,7 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 /// [`ServiceNowApi`]: crate::ports::ServiceNowApi
 /// [`ServiceNowApi::identify_reconcile_query`]: crate::ports::ServiceNowApi::identify_reconcile_query
 /// [`ServiceNowApi::ci_owners`]: crate::ports::ServiceNowApi::ci_owners
+/// [`ConfigStore::write_ci_records`]: crate::ports::ConfigStore::write_ci_records
 /// [`PlannedCi::check`]: crate::plan::PlannedCi::check
 /// [`failed_batches`]: Self::failed_batches
 /// [`deferred`]: Self::deferred
@@ -127,15 +130,16 @@ pub struct CiReport {
     /// A dry run: the devices that would be sent. Empty when the pass applies.
     pub planned: Vec<CiPlannedLine>,
     /// Identification dry runs made (`POST /api/now/identifyreconcile/query`), one per batch of
-    /// devices that needed one (no CI yet, or a changed name or serial number).
+    /// devices that needed one (no CI yet, or a changed name, serial number or company).
     pub dry_runs: usize,
     /// Devices checked by a dry run.
     pub checked: usize,
     /// Queries of the companies of CIs a dry run named (one per 100 CIs).
     pub owner_queries: usize,
-    /// Devices held back, with the reason: their first write would update a CI of another
-    /// company (or one recorded for another device). Counted in `skipped` as `held_back`; not
-    /// sent again until their name or serial number changes.
+    /// Devices held back, with the reason: their first write would update a CI that is not
+    /// theirs (another company's, one without a company, one recorded for another device or
+    /// named by another device's dry run too). Counted in `skipped` as `held_back`; not sent
+    /// again until their name, serial number or company changes.
     pub held: Vec<CiHeld>,
     /// Devices the API inserted as partial payloads (not enough identifying values): no CI was
     /// written and none is recorded.
@@ -589,8 +593,8 @@ impl OrganizationSync {
                             "the CMDB now identifies it as CI {target}, not as CI {known} it is \
                              recorded as; not sent, and the record is not re-pointed. Look at \
                              both CIs in ServiceNow (one may have been deleted, merged or taken \
-                             over); the device is checked again when its name or serial number \
-                             changes"
+                             over); the device is checked again when its name, serial number or \
+                             company changes"
                         );
                         put.push(held_record(planned, reason, now, ci));
                     }
@@ -617,6 +621,7 @@ impl OrganizationSync {
         if steps.stopped || candidates.is_empty() {
             return cleared;
         }
+        let candidates = hold_shared_targets(candidates, now, ci, put);
         cleared.extend(
             self.check_owners(candidates, report, ci, steps, put, now)
                 .await,
@@ -710,12 +715,30 @@ impl OrganizationSync {
                         "its first write would update CI {ci_name:?} ({target}) of company \
                          {their_name}, but the device belongs to company {our_name}; not sent, so \
                          the CI is not taken over. Rename the device or correct its serial number \
-                         in NinjaOne, or the CI in ServiceNow if it is this device; it is checked \
-                         again when its name or serial number changes"
+                         in NinjaOne, or move it to the CI's organization if it is that \
+                         customer's; it is checked again when its name, serial number or company \
+                         changes"
                     );
                     put.push(held_record(&checked.planned, reason, now, ci));
                 }
-                _ => cleared.push(checked),
+                None => {
+                    let our_name = match ours.parse::<SysId>() {
+                        Ok(id) => self.company_name(&id, &mut names).await,
+                        Err(_) => format!("({ours})"),
+                    };
+                    let ci_name = owner.name.as_deref().unwrap_or("(no name)");
+                    let reason = format!(
+                        "its first write would update CI {ci_name:?} ({target}), which has no \
+                         company: it may be another customer's, so it is not moved to company \
+                         {our_name}; not sent. Rename the device or correct its serial number in \
+                         NinjaOne if the CI is another machine; it is checked again when its \
+                         name, serial number or company changes, or when its CI record is \
+                         removed (do that after setting the CI's company in ServiceNow if it is \
+                         this device)"
+                    );
+                    put.push(held_record(&checked.planned, reason, now, ci));
+                }
+                Some(_) => cleared.push(checked),
             }
         }
         cleared
@@ -770,6 +793,54 @@ fn failure(planned: &PlannedCi, message: String) -> CiFailure {
         class: planned.item.class_name.clone(),
         message,
     }
+}
+
+/// Holds back the candidates whose dry runs named one CI together (one device's serial number
+/// and another's name can match the same CI): written in one pass, the second write would take
+/// the CI over from the first. Returns the others.
+fn hold_shared_targets(
+    candidates: Vec<Checked>,
+    now: DateTime<Utc>,
+    ci: &mut CiReport,
+    put: &mut Vec<CiRecord>,
+) -> Vec<Checked> {
+    let mut by_target: HashMap<SysId, Vec<DeviceId>> = HashMap::new();
+    for c in &candidates {
+        if let Some(target) = &c.expected {
+            by_target
+                .entry(target.clone())
+                .or_default()
+                .push(c.planned.device);
+        }
+    }
+    let mut rest = Vec::with_capacity(candidates.len());
+    for checked in candidates {
+        let sharing = checked
+            .expected
+            .as_ref()
+            .and_then(|t| by_target.get(t))
+            .filter(|devices| devices.len() > 1);
+        match (sharing, &checked.expected) {
+            (Some(devices), Some(target)) => {
+                let others: Vec<String> = devices
+                    .iter()
+                    .filter(|d| **d != checked.planned.device)
+                    .map(ToString::to_string)
+                    .collect();
+                let reason = format!(
+                    "its first write would update CI {target}, which the first write of NinjaOne \
+                     device(s) {} would update too; not sent, so the devices are not merged into \
+                     one CI. Give them distinct names and serial numbers (or fix the CI in \
+                     ServiceNow); the device is checked again when its name, serial number or \
+                     company changes",
+                    others.join(", ")
+                );
+                put.push(held_record(&checked.planned, reason, now, ci));
+            }
+            _ => rest.push(checked),
+        }
+    }
+    rest
 }
 
 /// The record of a held-back device: its CI (if it had one) is kept, and it is not sent until
