@@ -53,13 +53,16 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 ///    ([`partial`](Self::partial)); item errors (also those ServiceNow sends with HTTP 400) are
 ///    reported per device ([`failed`](Self::failed)) and the record is left as it was, so the
 ///    next pass sends the device again; an update of another CI than the recorded one (or the
-///    one the dry run named) is reported ([`diverged`](Self::diverged)) and the record is not
-///    re-pointed;
+///    one the dry run named, or of any CI when the dry run said insert) is reported
+///    ([`diverged`](Self::diverged)), the record is not re-pointed and the device is held back
+///    like one the guard stopped (the write may have moved that CI to its company);
 /// 6. the records are written in one store write at the end.
 ///
 /// # Guarantees
-/// - No write is sent for a device whose dry run named another company's CI, a CI recorded for
-///   another device, or a CI other than its recorded one.
+/// - No write is sent for a device whose dry run named another company's CI, a CI without a
+///   company, a CI recorded for another device or named by another device's dry run too, or a
+///   CI other than its recorded one; nor for devices of the pass sharing a name or a serial
+///   number.
 /// - An unchanged pass sends nothing to the Identification and Reconciliation API.
 /// - A device's record never silently changes to another CI.
 ///
@@ -145,7 +148,8 @@ pub struct CiReport {
     /// written and none is recorded.
     pub partial: Vec<CiPartial>,
     /// Devices whose write updated another CI than the one recorded for them (or named by
-    /// their dry run): reported, the record is not re-pointed.
+    /// their dry run, or any CI when their dry run said insert): reported, the record is not
+    /// re-pointed, and the device is held back from the next passes (listed in their `held`).
     pub diverged: Vec<CiDiverged>,
 }
 
@@ -206,8 +210,9 @@ pub struct CiDiverged {
     pub organization: OrganizationId,
     /// Its name as sent.
     pub name: String,
-    /// The CI recorded for the device, or named by its dry run.
-    pub expected: SysId,
+    /// The CI recorded for the device, or named by its dry run; `None` when its dry run said
+    /// the write would insert a new CI.
+    pub expected: Option<SysId>,
     /// The CI the write answered with.
     pub answered: SysId,
     /// What happened and what to do.
@@ -955,34 +960,42 @@ fn take_answer(
             }
             // An insert makes a new CI for the device (its recorded one is gone, or it had
             // none): that is its CI now. An update or "no change" of another CI than expected
-            // is reported instead.
+            // is reported instead; so is one where the dry run (`planned.check`) said the write
+            // would insert.
             let expected = planned.known.as_ref().or(checked.expected.as_ref());
-            match expected {
-                Some(expected) if *expected != sys_id && operation != CiOperation::Insert => {
-                    let message = format!(
-                        "the write answered {operation} of CI {sys_id}, not of CI {expected} the \
-                         device is recorded as (or its dry run named); the record keeps {kept}, \
-                         and the next pass checks the device again. Look at both CIs in \
-                         ServiceNow",
-                        kept = planned.known.as_ref().map_or("no CI", SysId::as_str),
-                    );
-                    tracing::warn!(device = %planned.device, %message, "a CMDB write went elsewhere");
-                    ci.diverged.push(CiDiverged {
-                        device: planned.device,
-                        organization: planned.organization,
-                        name: planned.name().to_owned(),
-                        expected: expected.clone(),
-                        answered: sys_id,
-                        message,
-                    });
-                    let mut kept = record(planned, planned.known.clone(), now);
-                    // No digest and no identity: the next pass sends the device again, after a
-                    // dry run.
-                    kept.identity = None;
-                    kept.fingerprint = String::new();
-                    put.push(kept);
-                }
-                _ => put.push(record(planned, Some(sys_id), now)),
+            let diverged = operation != CiOperation::Insert
+                && match expected {
+                    Some(expected) => *expected != sys_id,
+                    None => planned.check,
+                };
+            if diverged {
+                let kept = planned.known.as_ref().map_or("no CI", SysId::as_str);
+                let was = expected.map_or_else(
+                    || "a new CI, as its dry run said".to_owned(),
+                    |e| format!("CI {e} the device is recorded as (or its dry run named)"),
+                );
+                let message = format!(
+                    "the write answered {operation} of CI {sys_id}, not of {was}; the record \
+                     keeps {kept}, and the device is held back until its name, serial number or \
+                     company changes (the write may have moved that CI to its company). Look at \
+                     both CIs in ServiceNow"
+                );
+                tracing::warn!(device = %planned.device, %message, "a CMDB write went elsewhere");
+                ci.diverged.push(CiDiverged {
+                    device: planned.device,
+                    organization: planned.organization,
+                    name: planned.name().to_owned(),
+                    expected: expected.cloned(),
+                    answered: sys_id,
+                    message: message.clone(),
+                });
+                // Held, not merely re-checked: the write has set the device's company on the
+                // CI it landed on, so the next pass's owner check would adopt it.
+                let mut kept = record(planned, planned.known.clone(), now);
+                kept.held = Some(message);
+                put.push(kept);
+            } else {
+                put.push(record(planned, Some(sys_id), now));
             }
         }
         Err(message) => ci.failed.push(failure(planned, message)),
@@ -1166,5 +1179,66 @@ mod tests {
         foreign.internal_id = Some("ninjaone-device-9".to_owned());
         let err = answer(&planned(), foreign).err().expect("refused");
         assert!(err.contains("out of order"), "{err}");
+    }
+
+    const OTHER: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_write_that_updates_a_ci_where_the_dry_run_said_insert_is_not_recorded() {
+        // Checked (a first write), the dry run answered INSERT; the write says it updated a CI
+        // (created in between, or a dry run that answered otherwise). Recording it would let
+        // the next pass adopt it: the write has just moved it to the device's company.
+        let checked = Checked {
+            planned: planned(),
+            expected: None,
+        };
+        let (mut ci, mut put) = (CiReport::default(), Vec::new());
+        let answer = result(Some(CiOperation::Update), Some(SYS));
+        take_answer(&checked, answer, chrono::Utc::now(), &mut ci, &mut put);
+        let [record] = put.as_slice() else {
+            panic!("one record: {put:?}");
+        };
+        assert_eq!(record.sys_id, None, "not pointed at the CI");
+        assert!(record.held.is_some(), "held until its identity changes");
+        let [diverged] = ci.diverged.as_slice() else {
+            panic!("reported: {:?}", ci.diverged);
+        };
+        assert_eq!(
+            (diverged.expected.as_ref(), diverged.answered.as_str()),
+            (None, SYS)
+        );
+    }
+
+    #[test]
+    fn a_first_write_that_lands_on_another_ci_than_its_dry_run_named_is_held() {
+        let checked = Checked {
+            planned: planned(),
+            expected: Some(OTHER.parse().expect("a sys_id")),
+        };
+        let (mut ci, mut put) = (CiReport::default(), Vec::new());
+        let answer = result(Some(CiOperation::Update), Some(SYS));
+        take_answer(&checked, answer, chrono::Utc::now(), &mut ci, &mut put);
+        let [record] = put.as_slice() else {
+            panic!("one record: {put:?}");
+        };
+        assert_eq!(record.sys_id, None);
+        assert!(
+            record.held.is_some(),
+            "not adopted by the next pass's owner check"
+        );
+        assert_eq!(ci.diverged.len(), 1);
+    }
+
+    #[test]
+    fn an_insert_where_the_dry_run_said_insert_is_recorded() {
+        let checked = Checked {
+            planned: planned(),
+            expected: None,
+        };
+        let (mut ci, mut put) = (CiReport::default(), Vec::new());
+        let answer = result(Some(CiOperation::Insert), Some(SYS));
+        take_answer(&checked, answer, chrono::Utc::now(), &mut ci, &mut put);
+        assert_eq!(put[0].sys_id.as_ref().map(SysId::as_str), Some(SYS));
+        assert!(put[0].held.is_none() && ci.diverged.is_empty());
     }
 }
