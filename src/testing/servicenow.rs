@@ -44,8 +44,11 @@ use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, Ser
 ///   is answered `INSERT_AS_PARTIAL` (`sysId` "Unknown", `partialSysIds`, a
 ///   `MISSING_MATCHING_ATTRIBUTES` warning); a data source that is not one of
 ///   [`DEFAULT_DATA_SOURCES`] (or [`add_data_source`](Self::add_data_source)'s) fails every item
-///   with ServiceNow's `INVALID_INPUT_DATA` message. `identify_reconcile_query` runs the same
-///   rule without writing; `ci_owners` reads the CIs' `company`.
+///   with ServiceNow's `INVALID_INPUT_DATA` message. Two items of one payload with the same
+///   serial number (or name) reject the whole payload, as ServiceNow checks it before
+///   identifying: every item is answered `DUPLICATE_PAYLOAD_RECORDS` and nothing is written.
+///   `identify_reconcile_query` runs the same rule without writing; `ci_owners` reads the CIs'
+///   `company`.
 ///
 /// ```
 /// use ninjaone_servicenow::model::{NewCompany, SysId};
@@ -869,12 +872,15 @@ impl ServiceNowApi for FakeServiceNow {
                 "identifyreconcile: sysparm_data_source is required",
             )));
         }
-        let results: Vec<CiItemResult> = {
-            let mut state = self.lock();
-            items
-                .iter()
-                .map(|item| state.reconcile(data_source, item, true))
-                .collect()
+        let results: Vec<CiItemResult> = match duplicate_payload(items) {
+            Some(rejected) => rejected,
+            None => {
+                let mut state = self.lock();
+                items
+                    .iter()
+                    .map(|item| state.reconcile(data_source, item, true))
+                    .collect()
+            }
         };
         self.faults.record_write(IDENTIFY_RECONCILE);
         admission.finish(Ok(results))
@@ -887,12 +893,15 @@ impl ServiceNowApi for FakeServiceNow {
     ) -> Result<Vec<CiItemResult>, ApiError> {
         self.faults.stall_if_due().await;
         let admission = self.faults.admit(IDENTIFY_RECONCILE_QUERY)?;
-        let results: Vec<CiItemResult> = {
-            let mut state = self.lock();
-            items
-                .iter()
-                .map(|item| state.reconcile(data_source, item, false))
-                .collect()
+        let results: Vec<CiItemResult> = match duplicate_payload(items) {
+            Some(rejected) => rejected,
+            None => {
+                let mut state = self.lock();
+                items
+                    .iter()
+                    .map(|item| state.reconcile(data_source, item, false))
+                    .collect()
+            }
         };
         admission.finish(Ok(results))
     }
@@ -916,6 +925,45 @@ impl ServiceNowApi for FakeServiceNow {
         };
         admission.finish(Ok(owners))
     }
+}
+
+/// ServiceNow's check of a payload before it identifies anything: two items with the same value
+/// of a criterion attribute of the hardware rule (`serial_number`, then `name`) reject the whole
+/// payload, every item answered `DUPLICATE_PAYLOAD_RECORDS` and nothing processed. `None` when
+/// the payload has no such pair.
+fn duplicate_payload(items: &[CiItem]) -> Option<Vec<CiItemResult>> {
+    let (first, second, field) = ["serial_number", "name"].into_iter().find_map(|field| {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        items.iter().enumerate().find_map(|(index, item)| {
+            let value = item.values.get(field).map(|v| v.trim())?;
+            if value.is_empty() {
+                return None;
+            }
+            match seen.insert(value, index) {
+                Some(earlier) => Some((earlier, index, field)),
+                None => None,
+            }
+        })
+    })?;
+    let class = items.get(first).map_or("", |i| i.class_name.as_str());
+    let message = format!(
+        "Found duplicate items in the payload (index {first} and {second}), using className \
+         [{class}] and fields [{field}]. Remove duplicate items from payload"
+    );
+    Some(
+        items
+            .iter()
+            .map(|item| {
+                let mut result = CiItemResult::new(None, None, item.internal_id.clone());
+                result.class_name = Some(item.class_name.as_str().to_owned());
+                result.errors.push(CiItemError {
+                    kind: "DUPLICATE_PAYLOAD_RECORDS".to_owned(),
+                    message: message.clone(),
+                });
+                result
+            })
+            .collect(),
+    )
 }
 
 /// The `cmdb_ci.discovery_source` choices the fake accepts from the start: a base instance's
