@@ -1368,3 +1368,27 @@ fn a_held_device_moved_to_another_company_is_checked_again() {
         Some(&theirs)
     );
 }
+
+#[test]
+fn a_replacement_device_is_not_held_for_the_ci_of_the_device_it_replaces() {
+    let w = World::new(1, policy(100, 100));
+    w.add_all(1);
+    w.run();
+    // The old PC leaves NinjaOne and its replacement is enrolled under the same name, before
+    // the next pass.
+    let old = w.device_with_role(1, 1);
+    let ci = w.record(old.id).and_then(|r| r.sys_id).expect("recorded");
+    assert!(w.ninja.remove_device(old.id));
+    let new = w
+        .ninja
+        .add_device(org(1), Some(role(1)), old.name())
+        .expect("a device id");
+    w.ninja.set_device_details(new, serde_json::json!({}));
+    let report = w.run();
+    let step = cmdb(&report);
+    // The old record goes in this very pass, so it does not hold the new device back (which
+    // would last until the new device's name or serial number changes).
+    assert!(step.held.is_empty(), "{:?}", step.held);
+    assert!(w.record(old.id).is_none());
+    assert_eq!(w.record(new).and_then(|r| r.sys_id).as_ref(), Some(&ci));
+}

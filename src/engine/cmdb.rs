@@ -346,8 +346,14 @@ impl OrganizationSync {
             ci.planned = plan.items.iter().map(CiPlannedLine::from).collect();
             return Ok(());
         }
+        // The records this pass removes (devices gone) hold no CI against anyone: a replacement
+        // enrolled under the old name may take the old device's CI.
+        let staying: Vec<CiRecord> = records
+            .into_iter()
+            .filter(|r| plan.remove.binary_search(&r.device).is_err())
+            .collect();
         let put = self
-            .send(plan.items, &records, &data_source, report, ci)
+            .send(plan.items, &staying, &data_source, report, ci)
             .await;
         if put.is_empty() && plan.remove.is_empty() {
             return Ok(());
