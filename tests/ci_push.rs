@@ -1392,3 +1392,46 @@ fn a_replacement_device_is_not_held_for_the_ci_of_the_device_it_replaces() {
     assert!(w.record(old.id).is_none());
     assert_eq!(w.record(new).and_then(|r| r.sys_id).as_ref(), Some(&ci));
 }
+
+#[test]
+fn a_dry_run_of_the_pass_shows_the_devices_the_guard_would_hold() {
+    let w = World::new(2, policy(100, 100));
+    w.add(1, &["all"]);
+    w.run();
+    let records = w.records();
+    let b = w.company(2);
+    let theirs = w.snow.add_ci(
+        "cmdb_ci_win_server".parse().expect("a class"),
+        ci_values("DC01", &b, None),
+    );
+    let dc01 = w
+        .ninja
+        .add_device(org(1), Some(role(9)), "DC01")
+        .expect("a device id");
+    w.ninja.set_device_details(dc01, serde_json::json!({}));
+    let lnx = w
+        .ninja
+        .add_device(org(1), Some(role(11)), "LNX-NEW")
+        .expect("a device id");
+    w.reset_counts();
+    let report = w.pass(ApplyMode::DryRun);
+    let ci = cmdb(&report);
+    // Read-only checks only: the identification dry run and the owner query, no write.
+    assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 0));
+    assert_eq!(w.snow.faults().calls("ci_owners"), 1);
+    assert_eq!(w.snow.faults().writes(), 0);
+    assert_eq!(w.records(), records, "a dry run writes no record");
+    // What it says is what the apply does: DC01 is not among the devices it would send.
+    let planned: Vec<DeviceId> = ci.planned.iter().map(|p| p.device).collect();
+    assert_eq!(planned, [lnx]);
+    let [held] = ci.held.as_slice() else {
+        panic!("one held device: {:?}", ci.held);
+    };
+    assert_eq!(held.device, dc01);
+    assert!(held.reason.contains(theirs.as_str()), "{}", held.reason);
+
+    let report = w.run();
+    let ci = cmdb(&report);
+    assert_eq!(ci.held.len(), 1);
+    assert_eq!((ci.sent, ci.inserted), (1, 1));
+}

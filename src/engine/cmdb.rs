@@ -75,9 +75,11 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 /// source key first), so a batch whose answer was lost (or a pass that crashed before
 /// recording) is answered `NO_CHANGE` or `UPDATE` the next time, not inserted twice.
 ///
-/// A dry run lists the devices and reads the records, then reports what it would send
-/// ([`planned`](Self::planned)) and remove, and writes nothing. It takes the configurations as
-/// they are stored: one the plan would activate is pushed by the pass that activates it.
+/// A dry run lists the devices and reads the records, runs the read-only checks of steps 2 and
+/// 3 (identification dry runs, owner queries) for the devices that need them, then reports what
+/// it would send ([`planned`](Self::planned)), hold ([`held`](Self::held)) and remove, and
+/// writes nothing. It takes the configurations as they are stored: one the plan would activate
+/// is pushed by the pass that activates it.
 ///
 /// [`plan_cis`]: crate::plan::plan_cis
 /// [`CmdbSettings::batch_size`]: crate::plan::CmdbSettings::batch_size
@@ -130,7 +132,8 @@ pub struct CiReport {
     pub deferred: usize,
     /// Device → CI records removed (devices gone, organizations deleted).
     pub removed: usize,
-    /// A dry run: the devices that would be sent. Empty when the pass applies.
+    /// A dry run: the devices that would be sent (after the guard's read-only checks: a device
+    /// it would hold is in `held` instead). Empty when the pass applies.
     pub planned: Vec<CiPlannedLine>,
     /// Identification dry runs made (`POST /api/now/identifyreconcile/query`), one per batch of
     /// devices that needed one (no CI yet, or a changed name, serial number or company).
@@ -342,16 +345,18 @@ impl OrganizationSync {
                 "CI mappings map a device role to different classes; its devices are skipped"
             );
         }
-        if apply == ApplyMode::DryRun {
-            ci.planned = plan.items.iter().map(CiPlannedLine::from).collect();
-            return Ok(());
-        }
         // The records this pass removes (devices gone) hold no CI against anyone: a replacement
         // enrolled under the old name may take the old device's CI.
         let staying: Vec<CiRecord> = records
             .into_iter()
             .filter(|r| plan.remove.binary_search(&r.device).is_err())
             .collect();
+        if apply == ApplyMode::DryRun {
+            ci.planned = self
+                .preview(plan.items, &staying, &data_source, report, ci)
+                .await;
+            return Ok(());
+        }
         let put = self
             .send(plan.items, &staying, &data_source, report, ci)
             .await;
@@ -496,6 +501,45 @@ impl OrganizationSync {
         }
         ci.deferred += batches.map(<[Checked]>::len).sum::<usize>();
         put
+    }
+
+    /// A dry run of the pass: the read-only half of [`send`](Self::send) (identification dry
+    /// runs and owner queries for the items that need them), so what it reports is what an
+    /// apply would do: the devices it would write, and in `ci.held` those the guard would hold.
+    /// Nothing is written or recorded.
+    async fn preview(
+        &self,
+        items: Vec<PlannedCi>,
+        records: &[CiRecord],
+        data_source: &str,
+        report: &mut Report,
+        ci: &mut CiReport,
+    ) -> Vec<CiPlannedLine> {
+        let batch_size = self.policy.cmdb.batch_size.max(1);
+        let (to_check, direct): (Vec<PlannedCi>, Vec<PlannedCi>) =
+            items.into_iter().partition(|p| p.check);
+        let mut steps = Steps::default();
+        let mut discarded = Vec::new();
+        let cleared = self
+            .check(
+                to_check,
+                records,
+                data_source,
+                batch_size,
+                report,
+                ci,
+                &mut steps,
+                &mut discarded,
+                self.now(),
+            )
+            .await;
+        let mut lines: Vec<CiPlannedLine> = direct
+            .iter()
+            .chain(cleared.iter().map(|c| &c.planned))
+            .map(CiPlannedLine::from)
+            .collect();
+        lines.sort_by_key(|l| l.device);
+        lines
     }
 
     /// Reports a request that failed as a whole; `true` when no further request should be made
