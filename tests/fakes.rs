@@ -503,6 +503,30 @@ fn a_payload_with_two_items_of_one_serial_or_name_is_rejected_whole() {
     assert!(sn.cis().is_empty(), "nothing was written");
 }
 
+#[test]
+fn identification_matches_names_and_serials_without_case_as_servicenows_database_does() {
+    // ServiceNow's string comparisons ignore case, so `dc01` finds another tool's `DC01`.
+    let sn = FakeServiceNow::new();
+    let theirs = sn.add_ci(
+        "cmdb_ci_win_server".parse().unwrap(),
+        BTreeMap::from([
+            ("name".to_owned(), "DC01".to_owned()),
+            ("serial_number".to_owned(), "ABC123".to_owned()),
+        ]),
+    );
+    for item in [
+        ci("cmdb_ci_win_server", &[("name", "dc01")]),
+        ci(
+            "cmdb_ci_win_server",
+            &[("name", "x"), ("serial_number", "abc123")],
+        ),
+    ] {
+        let answer = block_on(sn.identify_reconcile_query("NinjaOne", &[item])).unwrap();
+        assert_eq!(answer[0].operation, Some(CiOperation::Update));
+        assert_eq!(answer[0].sys_id.as_ref(), Some(&theirs));
+    }
+}
+
 fn assert_send<T: Send>(_: T) {}
 
 #[test]

@@ -37,8 +37,9 @@ use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, Ser
 ///   [`METHODS`](Self::METHODS); `create_company`, `create_incident`, `update_incident`,
 ///   `create_case`, `update_case` and `identify_reconcile` count as writes.
 /// - The CMDB identifies as ServiceNow's hardware rule does: `sys_object_source_info` first (the
-///   source's native key names the CI it last wrote), then `serial_number`, then `name`, and a
-///   miss **falls through**, so an item whose serial is new still updates any CI with its name —
+///   source's native key names the CI it last wrote), then `serial_number`, then `name`
+///   (compared without case, as ServiceNow's database compares strings), and a miss **falls
+///   through**, so an item whose serial is new still updates any CI with its name —
 ///   another company's too (which is what the CMDB step guards against). Two CIs matching one
 ///   attribute are a `MULTIPLE_DUPLICATE_RECORDS` item error; an item with neither serial nor name
 ///   is answered `INSERT_AS_PARTIAL` (`sysId` "Unknown", `partialSysIds`, a
@@ -221,10 +222,17 @@ impl SnState {
             let Some(wanted) = wanted else {
                 continue;
             };
+            // ServiceNow's database compares strings without case.
+            let folded = wanted.to_lowercase();
             let hits: Vec<&SysId> = self
                 .cis
                 .values()
-                .filter(|ci| ci.values.get(*key) == Some(*wanted))
+                .filter(|ci| {
+                    ci.values.get(*key).is_some_and(|v| {
+                        v.eq_ignore_ascii_case(wanted)
+                            || (!v.is_ascii() && v.to_lowercase() == folded)
+                    })
+                })
                 .map(|ci| &ci.sys_id)
                 .collect();
             match hits.as_slice() {
