@@ -761,10 +761,7 @@ impl OrganizationSync {
             match &owner.company {
                 Some(theirs) if theirs.as_str() != ours => {
                     let their_name = self.company_name(theirs, &mut names).await;
-                    let our_name = match ours.parse::<SysId>() {
-                        Ok(id) => self.company_name(&id, &mut names).await,
-                        Err(_) => format!("({ours})"),
-                    };
+                    let our_name = self.value_company_name(&ours, &mut names).await;
                     let ci_name = owner.name.as_deref().unwrap_or("(no name)");
                     let reason = format!(
                         "its first write would update CI {ci_name:?} ({target}) of company \
@@ -777,10 +774,7 @@ impl OrganizationSync {
                     put.push(held_record(&checked.planned, reason, now, ci));
                 }
                 None => {
-                    let our_name = match ours.parse::<SysId>() {
-                        Ok(id) => self.company_name(&id, &mut names).await,
-                        Err(_) => format!("({ours})"),
-                    };
+                    let our_name = self.value_company_name(&ours, &mut names).await;
                     let ci_name = owner.name.as_deref().unwrap_or("(no name)");
                     let reason = format!(
                         "its first write would update CI {ci_name:?} ({target}), which has no \
@@ -797,6 +791,15 @@ impl OrganizationSync {
             }
         }
         cleared
+    }
+
+    /// [`company_name`](Self::company_name) of an item's `company` value (`(value)` when it is
+    /// not a sys_id).
+    async fn value_company_name(&self, value: &str, names: &mut HashMap<SysId, String>) -> String {
+        match value.parse::<SysId>() {
+            Ok(id) => self.company_name(&id, names).await,
+            Err(_) => format!("({value})"),
+        }
     }
 
     /// `"Name" (sys_id)` of a company, read once per pass; the sys_id alone when it cannot be

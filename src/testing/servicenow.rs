@@ -880,15 +880,14 @@ impl ServiceNowApi for FakeServiceNow {
                 "identifyreconcile: sysparm_data_source is required",
             )));
         }
-        let results: Vec<CiItemResult> = match duplicate_payload(items) {
-            Some(rejected) => rejected,
-            None => {
-                let mut state = self.lock();
-                items
-                    .iter()
-                    .map(|item| state.reconcile(data_source, item, true))
-                    .collect()
-            }
+        let results: Vec<CiItemResult> = if let Some(rejected) = duplicate_payload(items) {
+            rejected
+        } else {
+            let mut state = self.lock();
+            items
+                .iter()
+                .map(|item| state.reconcile(data_source, item, true))
+                .collect()
         };
         self.faults.record_write(IDENTIFY_RECONCILE);
         admission.finish(Ok(results))
@@ -901,15 +900,14 @@ impl ServiceNowApi for FakeServiceNow {
     ) -> Result<Vec<CiItemResult>, ApiError> {
         self.faults.stall_if_due().await;
         let admission = self.faults.admit(IDENTIFY_RECONCILE_QUERY)?;
-        let results: Vec<CiItemResult> = match duplicate_payload(items) {
-            Some(rejected) => rejected,
-            None => {
-                let mut state = self.lock();
-                items
-                    .iter()
-                    .map(|item| state.reconcile(data_source, item, false))
-                    .collect()
-            }
+        let results: Vec<CiItemResult> = if let Some(rejected) = duplicate_payload(items) {
+            rejected
+        } else {
+            let mut state = self.lock();
+            items
+                .iter()
+                .map(|item| state.reconcile(data_source, item, false))
+                .collect()
         };
         admission.finish(Ok(results))
     }
@@ -947,10 +945,8 @@ fn duplicate_payload(items: &[CiItem]) -> Option<Vec<CiItemResult>> {
             if value.is_empty() {
                 return None;
             }
-            match seen.insert(value, index) {
-                Some(earlier) => Some((earlier, index, field)),
-                None => None,
-            }
+            seen.insert(value, index)
+                .map(|earlier| (earlier, index, field))
         })
     })?;
     let class = items.get(first).map_or("", |i| i.class_name.as_str());
