@@ -105,7 +105,8 @@ pub struct CiReport {
     pub devices_listed: usize,
     /// Organizations whose devices were considered (active, with CI mappings).
     pub organizations: usize,
-    /// Devices that needed sending (new or changed); in a dry run, those that would be sent.
+    /// Devices that needed sending (new or changed), before the guard's checks: those it holds
+    /// are counted here too (and listed in `held`), in a dry run as in an apply.
     pub to_send: usize,
     /// Items sent (in batches that got an answer).
     pub sent: usize,
