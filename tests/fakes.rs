@@ -444,23 +444,87 @@ fn identify_reconcile_insert_update_no_change_and_item_errors() {
             "cmdb_ci_linux_server",
             &[("name", "LNX-01-renamed"), ("serial_number", "SN1")],
         ),
-        // Same name, other class: the hardware rule spans the hardware classes, so the name
-        // finds the same CI.
-        ci("cmdb_ci_linux_server", &[("name", "SRV-01")]),
     ];
     let third = block_on(sn.identify_reconcile("NinjaOne", &changed)).unwrap();
     assert_eq!(third[0].operation, Some(CiOperation::Update));
     assert_eq!(third[1].operation, Some(CiOperation::Update));
     assert_eq!(third[1].sys_id, first[3].sys_id);
-    assert_eq!(third[2].sys_id, first[0].sys_id);
+    // Same name, other class: the hardware rule spans the hardware classes, so the name finds
+    // the same CI.
+    let other_class = [ci("cmdb_ci_linux_server", &[("name", "SRV-01")])];
+    let fourth = block_on(sn.identify_reconcile("NinjaOne", &other_class)).unwrap();
+    assert_eq!(fourth[0].sys_id, first[0].sys_id);
     assert_eq!(sn.cis().len(), 2);
-    assert_eq!(sn.faults().writes_of("identify_reconcile"), 3);
+    assert_eq!(sn.faults().writes_of("identify_reconcile"), 4);
     assert_eq!(
         block_on(sn.identify_reconcile("", &changed))
             .unwrap_err()
             .kind(),
         ApiErrorKind::Other
     );
+}
+
+#[test]
+fn a_payload_with_two_items_of_one_serial_or_name_is_rejected_whole() {
+    // ServiceNow checks the payload before identifying: two items whose criterion attributes
+    // are equal reject it (DUPLICATE_PAYLOAD_RECORDS) and nothing is processed, rather than
+    // the second item updating the CI the first one inserted.
+    let sn = FakeServiceNow::new();
+    let clones = [
+        ci(
+            "cmdb_ci_win_server",
+            &[("name", "CLONE-A"), ("serial_number", "S1")],
+        ),
+        ci("cmdb_ci_computer", &[("name", "OTHER")]),
+        ci(
+            "cmdb_ci_win_server",
+            &[("name", "CLONE-B"), ("serial_number", "S1")],
+        ),
+    ];
+    let same_name = [
+        ci("cmdb_ci_win_server", &[("name", "DC01")]),
+        ci("cmdb_ci_win_server", &[("name", "DC01")]),
+    ];
+    for items in [&clones[..], &same_name[..]] {
+        for answer in [
+            block_on(sn.identify_reconcile_query("NinjaOne", items)).unwrap(),
+            block_on(sn.identify_reconcile("NinjaOne", items)).unwrap(),
+        ] {
+            assert_eq!(answer.len(), items.len());
+            for result in &answer {
+                assert_eq!(result.operation, None);
+                assert_eq!(
+                    result.errors[0].kind, "DUPLICATE_PAYLOAD_RECORDS",
+                    "{result:?}"
+                );
+            }
+        }
+    }
+    assert!(sn.cis().is_empty(), "nothing was written");
+}
+
+#[test]
+fn identification_matches_names_and_serials_without_case_as_servicenows_database_does() {
+    // ServiceNow's string comparisons ignore case, so `dc01` finds another tool's `DC01`.
+    let sn = FakeServiceNow::new();
+    let theirs = sn.add_ci(
+        "cmdb_ci_win_server".parse().unwrap(),
+        BTreeMap::from([
+            ("name".to_owned(), "DC01".to_owned()),
+            ("serial_number".to_owned(), "ABC123".to_owned()),
+        ]),
+    );
+    for item in [
+        ci("cmdb_ci_win_server", &[("name", "dc01")]),
+        ci(
+            "cmdb_ci_win_server",
+            &[("name", "x"), ("serial_number", "abc123")],
+        ),
+    ] {
+        let answer = block_on(sn.identify_reconcile_query("NinjaOne", &[item])).unwrap();
+        assert_eq!(answer[0].operation, Some(CiOperation::Update));
+        assert_eq!(answer[0].sys_id.as_ref(), Some(&theirs));
+    }
 }
 
 fn assert_send<T: Send>(_: T) {}

@@ -717,11 +717,16 @@ async fn item_errors_in_a_400_result_envelope_are_per_item_failures_with_service
         }
     }
     let shared = client.identify_reconcile("SCCM", &items).await.unwrap();
-    assert!(
-        shared
-            .iter()
-            .all(|r| r.errors[0].message.contains("[SCCM]"))
+    assert_eq!(
+        shared.len(),
+        items.len(),
+        "the shared errors apply to every item"
     );
+    for r in &shared {
+        assert_eq!(r.operation, None);
+        assert_eq!(r.errors[0].kind, "INVALID_INPUT_DATA");
+        assert!(r.errors[0].message.contains("[SCCM]"), "{r:?}");
+    }
     // The standard error envelope stays an error of the call.
     let err = client
         .identify_reconcile("ServiceNow", &items)

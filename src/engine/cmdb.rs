@@ -38,12 +38,14 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 ///    a steady pass makes none;
 /// 3. an item the dry run says would update a CI that is not already the device's is checked:
 ///    the companies of all such CIs are read in **one** query by validated sys_ids
-///    ([`ServiceNowApi::ci_owners`], up to 100 per query). A CI of another company, one
-///    recorded for another device, or another CI than the one recorded for the device is
-///    **not written**: the device is held back ([`held`](Self::held), counted as
-///    [`CiSkipReason::HeldBack`]) with a reason naming the CI and both companies, and is not
-///    checked again until its name or serial number changes. A CI of the device's own company
-///    (or of none) is adopted;
+///    ([`ServiceNowApi::ci_owners`], up to 100 per query). A CI of another company, a CI
+///    without a company (it may be any customer's), one recorded for another device, one the
+///    dry run of another device of the pass names too, or another CI than the one recorded for
+///    the device is **not written**: the device is held back ([`held`](Self::held), counted as
+///    [`CiSkipReason::HeldBack`]) with a reason naming the CI and the companies, and is not
+///    checked again until its name, serial number or company changes (or a host removes its
+///    record with [`ConfigStore::write_ci_records`]). Only a CI of the device's own company is
+///    adopted;
 /// 4. what may be written is sent in batches of [`CmdbSettings::batch_size`], one request after
 ///    the other, with [`CmdbSettings::data_source`]: `ceil(items / batch)` writes;
 /// 5. each item's answer is read on its own: `INSERT`/`UPDATE`/`NO_CHANGE` record the CI's
@@ -51,13 +53,16 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 ///    ([`partial`](Self::partial)); item errors (also those ServiceNow sends with HTTP 400) are
 ///    reported per device ([`failed`](Self::failed)) and the record is left as it was, so the
 ///    next pass sends the device again; an update of another CI than the recorded one (or the
-///    one the dry run named) is reported ([`diverged`](Self::diverged)) and the record is not
-///    re-pointed;
+///    one the dry run named, or of any CI when the dry run said insert) is reported
+///    ([`diverged`](Self::diverged)), the record is not re-pointed and the device is held back
+///    like one the guard stopped (the write may have moved that CI to its company);
 /// 6. the records are written in one store write at the end.
 ///
 /// # Guarantees
-/// - No write is sent for a device whose dry run named another company's CI, a CI recorded for
-///   another device, or a CI other than its recorded one.
+/// - No write is sent for a device whose dry run named another company's CI, a CI without a
+///   company, a CI recorded for another device or named by another device's dry run too, or a
+///   CI other than its recorded one; nor for devices of the pass sharing a name or a serial
+///   number.
 /// - An unchanged pass sends nothing to the Identification and Reconciliation API.
 /// - A device's record never silently changes to another CI.
 ///
@@ -70,9 +75,11 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 /// source key first), so a batch whose answer was lost (or a pass that crashed before
 /// recording) is answered `NO_CHANGE` or `UPDATE` the next time, not inserted twice.
 ///
-/// A dry run lists the devices and reads the records, then reports what it would send
-/// ([`planned`](Self::planned)) and remove, and writes nothing. It takes the configurations as
-/// they are stored: one the plan would activate is pushed by the pass that activates it.
+/// A dry run lists the devices and reads the records, runs the read-only checks of steps 2 and
+/// 3 (identification dry runs, owner queries) for the devices that need them, then reports what
+/// it would send ([`planned`](Self::planned)), hold ([`held`](Self::held)) and remove, and
+/// writes nothing. It takes the configurations as they are stored: one the plan would activate
+/// is pushed by the pass that activates it.
 ///
 /// [`plan_cis`]: crate::plan::plan_cis
 /// [`CmdbSettings::batch_size`]: crate::plan::CmdbSettings::batch_size
@@ -81,6 +88,7 @@ use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind,
 /// [`ServiceNowApi`]: crate::ports::ServiceNowApi
 /// [`ServiceNowApi::identify_reconcile_query`]: crate::ports::ServiceNowApi::identify_reconcile_query
 /// [`ServiceNowApi::ci_owners`]: crate::ports::ServiceNowApi::ci_owners
+/// [`ConfigStore::write_ci_records`]: crate::ports::ConfigStore::write_ci_records
 /// [`PlannedCi::check`]: crate::plan::PlannedCi::check
 /// [`failed_batches`]: Self::failed_batches
 /// [`deferred`]: Self::deferred
@@ -97,7 +105,8 @@ pub struct CiReport {
     pub devices_listed: usize,
     /// Organizations whose devices were considered (active, with CI mappings).
     pub organizations: usize,
-    /// Devices that needed sending (new or changed); in a dry run, those that would be sent.
+    /// Devices that needed sending (new or changed), before the guard's checks: those it holds
+    /// are counted here too (and listed in `held`), in a dry run as in an apply.
     pub to_send: usize,
     /// Items sent (in batches that got an answer).
     pub sent: usize,
@@ -124,24 +133,27 @@ pub struct CiReport {
     pub deferred: usize,
     /// Device → CI records removed (devices gone, organizations deleted).
     pub removed: usize,
-    /// A dry run: the devices that would be sent. Empty when the pass applies.
+    /// A dry run: the devices that would be sent (after the guard's read-only checks: a device
+    /// it would hold is in `held` instead). Empty when the pass applies.
     pub planned: Vec<CiPlannedLine>,
     /// Identification dry runs made (`POST /api/now/identifyreconcile/query`), one per batch of
-    /// devices that needed one (no CI yet, or a changed name or serial number).
+    /// devices that needed one (no CI yet, or a changed name, serial number or company).
     pub dry_runs: usize,
     /// Devices checked by a dry run.
     pub checked: usize,
     /// Queries of the companies of CIs a dry run named (one per 100 CIs).
     pub owner_queries: usize,
-    /// Devices held back, with the reason: their first write would update a CI of another
-    /// company (or one recorded for another device). Counted in `skipped` as `held_back`; not
-    /// sent again until their name or serial number changes.
+    /// Devices held back, with the reason: their first write would update a CI that is not
+    /// theirs (another company's, one without a company, one recorded for another device or
+    /// named by another device's dry run too). Counted in `skipped` as `held_back`; not sent
+    /// again until their name, serial number or company changes.
     pub held: Vec<CiHeld>,
     /// Devices the API inserted as partial payloads (not enough identifying values): no CI was
     /// written and none is recorded.
     pub partial: Vec<CiPartial>,
     /// Devices whose write updated another CI than the one recorded for them (or named by
-    /// their dry run): reported, the record is not re-pointed.
+    /// their dry run, or any CI when their dry run said insert): reported, the record is not
+    /// re-pointed, and the device is held back from the next passes (listed in their `held`).
     pub diverged: Vec<CiDiverged>,
 }
 
@@ -202,8 +214,9 @@ pub struct CiDiverged {
     pub organization: OrganizationId,
     /// Its name as sent.
     pub name: String,
-    /// The CI recorded for the device, or named by its dry run.
-    pub expected: SysId,
+    /// The CI recorded for the device, or named by its dry run; `None` when its dry run said
+    /// the write would insert a new CI.
+    pub expected: Option<SysId>,
     /// The CI the write answered with.
     pub answered: SysId,
     /// What happened and what to do.
@@ -333,12 +346,20 @@ impl OrganizationSync {
                 "CI mappings map a device role to different classes; its devices are skipped"
             );
         }
+        // The records this pass removes (devices gone) hold no CI against anyone: a replacement
+        // enrolled under the old name may take the old device's CI.
+        let staying: Vec<CiRecord> = records
+            .into_iter()
+            .filter(|r| plan.remove.binary_search(&r.device).is_err())
+            .collect();
         if apply == ApplyMode::DryRun {
-            ci.planned = plan.items.iter().map(CiPlannedLine::from).collect();
+            ci.planned = self
+                .preview(plan.items, &staying, &data_source, report, ci)
+                .await;
             return Ok(());
         }
         let put = self
-            .send(plan.items, &records, &data_source, report, ci)
+            .send(plan.items, &staying, &data_source, report, ci)
             .await;
         if put.is_empty() && plan.remove.is_empty() {
             return Ok(());
@@ -483,6 +504,45 @@ impl OrganizationSync {
         put
     }
 
+    /// A dry run of the pass: the read-only half of [`send`](Self::send) (identification dry
+    /// runs and owner queries for the items that need them), so what it reports is what an
+    /// apply would do: the devices it would write, and in `ci.held` those the guard would hold.
+    /// Nothing is written or recorded.
+    async fn preview(
+        &self,
+        items: Vec<PlannedCi>,
+        records: &[CiRecord],
+        data_source: &str,
+        report: &mut Report,
+        ci: &mut CiReport,
+    ) -> Vec<CiPlannedLine> {
+        let batch_size = self.policy.cmdb.batch_size.max(1);
+        let (to_check, direct): (Vec<PlannedCi>, Vec<PlannedCi>) =
+            items.into_iter().partition(|p| p.check);
+        let mut steps = Steps::default();
+        let mut discarded = Vec::new();
+        let cleared = self
+            .check(
+                to_check,
+                records,
+                data_source,
+                batch_size,
+                report,
+                ci,
+                &mut steps,
+                &mut discarded,
+                self.now(),
+            )
+            .await;
+        let mut lines: Vec<CiPlannedLine> = direct
+            .iter()
+            .chain(cleared.iter().map(|c| &c.planned))
+            .map(CiPlannedLine::from)
+            .collect();
+        lines.sort_by_key(|l| l.device);
+        lines
+    }
+
     /// Reports a request that failed as a whole; `true` when no further request should be made
     /// (refused credentials, a rate limit).
     fn batch_failed<'p>(
@@ -589,8 +649,8 @@ impl OrganizationSync {
                             "the CMDB now identifies it as CI {target}, not as CI {known} it is \
                              recorded as; not sent, and the record is not re-pointed. Look at \
                              both CIs in ServiceNow (one may have been deleted, merged or taken \
-                             over); the device is checked again when its name or serial number \
-                             changes"
+                             over); the device is checked again when its name, serial number or \
+                             company changes"
                         );
                         put.push(held_record(planned, reason, now, ci));
                     }
@@ -617,6 +677,7 @@ impl OrganizationSync {
         if steps.stopped || candidates.is_empty() {
             return cleared;
         }
+        let candidates = hold_shared_targets(candidates, now, ci, put);
         cleared.extend(
             self.check_owners(candidates, report, ci, steps, put, now)
                 .await,
@@ -701,24 +762,45 @@ impl OrganizationSync {
             match &owner.company {
                 Some(theirs) if theirs.as_str() != ours => {
                     let their_name = self.company_name(theirs, &mut names).await;
-                    let our_name = match ours.parse::<SysId>() {
-                        Ok(id) => self.company_name(&id, &mut names).await,
-                        Err(_) => format!("({ours})"),
-                    };
+                    let our_name = self.value_company_name(&ours, &mut names).await;
                     let ci_name = owner.name.as_deref().unwrap_or("(no name)");
                     let reason = format!(
                         "its first write would update CI {ci_name:?} ({target}) of company \
                          {their_name}, but the device belongs to company {our_name}; not sent, so \
                          the CI is not taken over. Rename the device or correct its serial number \
-                         in NinjaOne, or the CI in ServiceNow if it is this device; it is checked \
-                         again when its name or serial number changes"
+                         in NinjaOne, or move it to the CI's organization if it is that \
+                         customer's; it is checked again when its name, serial number or company \
+                         changes"
                     );
                     put.push(held_record(&checked.planned, reason, now, ci));
                 }
-                _ => cleared.push(checked),
+                None => {
+                    let our_name = self.value_company_name(&ours, &mut names).await;
+                    let ci_name = owner.name.as_deref().unwrap_or("(no name)");
+                    let reason = format!(
+                        "its first write would update CI {ci_name:?} ({target}), which has no \
+                         company: it may be another customer's, so it is not moved to company \
+                         {our_name}; not sent. Rename the device or correct its serial number in \
+                         NinjaOne if the CI is another machine; it is checked again when its \
+                         name, serial number or company changes, or when its CI record is \
+                         removed (do that after setting the CI's company in ServiceNow if it is \
+                         this device)"
+                    );
+                    put.push(held_record(&checked.planned, reason, now, ci));
+                }
+                Some(_) => cleared.push(checked),
             }
         }
         cleared
+    }
+
+    /// [`company_name`](Self::company_name) of an item's `company` value (`(value)` when it is
+    /// not a sys_id).
+    async fn value_company_name(&self, value: &str, names: &mut HashMap<SysId, String>) -> String {
+        match value.parse::<SysId>() {
+            Ok(id) => self.company_name(&id, names).await,
+            Err(_) => format!("({value})"),
+        }
     }
 
     /// `"Name" (sys_id)` of a company, read once per pass; the sys_id alone when it cannot be
@@ -770,6 +852,54 @@ fn failure(planned: &PlannedCi, message: String) -> CiFailure {
         class: planned.item.class_name.clone(),
         message,
     }
+}
+
+/// Holds back the candidates whose dry runs named one CI together (one device's serial number
+/// and another's name can match the same CI): written in one pass, the second write would take
+/// the CI over from the first. Returns the others.
+fn hold_shared_targets(
+    candidates: Vec<Checked>,
+    now: DateTime<Utc>,
+    ci: &mut CiReport,
+    put: &mut Vec<CiRecord>,
+) -> Vec<Checked> {
+    let mut by_target: HashMap<SysId, Vec<DeviceId>> = HashMap::new();
+    for c in &candidates {
+        if let Some(target) = &c.expected {
+            by_target
+                .entry(target.clone())
+                .or_default()
+                .push(c.planned.device);
+        }
+    }
+    let mut rest = Vec::with_capacity(candidates.len());
+    for checked in candidates {
+        let sharing = checked
+            .expected
+            .as_ref()
+            .and_then(|t| by_target.get(t))
+            .filter(|devices| devices.len() > 1);
+        match (sharing, &checked.expected) {
+            (Some(devices), Some(target)) => {
+                let others: Vec<String> = devices
+                    .iter()
+                    .filter(|d| **d != checked.planned.device)
+                    .map(ToString::to_string)
+                    .collect();
+                let reason = format!(
+                    "its first write would update CI {target}, which the first write of NinjaOne \
+                     device(s) {} would update too; not sent, so the devices are not merged into \
+                     one CI. Give them distinct names and serial numbers (or fix the CI in \
+                     ServiceNow); the device is checked again when its name, serial number or \
+                     company changes",
+                    others.join(", ")
+                );
+                put.push(held_record(&checked.planned, reason, now, ci));
+            }
+            _ => rest.push(checked),
+        }
+    }
+    rest
 }
 
 /// The record of a held-back device: its CI (if it had one) is kept, and it is not sent until
@@ -884,34 +1014,42 @@ fn take_answer(
             }
             // An insert makes a new CI for the device (its recorded one is gone, or it had
             // none): that is its CI now. An update or "no change" of another CI than expected
-            // is reported instead.
+            // is reported instead; so is one where the dry run (`planned.check`) said the write
+            // would insert.
             let expected = planned.known.as_ref().or(checked.expected.as_ref());
-            match expected {
-                Some(expected) if *expected != sys_id && operation != CiOperation::Insert => {
-                    let message = format!(
-                        "the write answered {operation} of CI {sys_id}, not of CI {expected} the \
-                         device is recorded as (or its dry run named); the record keeps {kept}, \
-                         and the next pass checks the device again. Look at both CIs in \
-                         ServiceNow",
-                        kept = planned.known.as_ref().map_or("no CI", SysId::as_str),
-                    );
-                    tracing::warn!(device = %planned.device, %message, "a CMDB write went elsewhere");
-                    ci.diverged.push(CiDiverged {
-                        device: planned.device,
-                        organization: planned.organization,
-                        name: planned.name().to_owned(),
-                        expected: expected.clone(),
-                        answered: sys_id,
-                        message,
-                    });
-                    let mut kept = record(planned, planned.known.clone(), now);
-                    // No digest and no identity: the next pass sends the device again, after a
-                    // dry run.
-                    kept.identity = None;
-                    kept.fingerprint = String::new();
-                    put.push(kept);
-                }
-                _ => put.push(record(planned, Some(sys_id), now)),
+            let diverged = operation != CiOperation::Insert
+                && match expected {
+                    Some(expected) => *expected != sys_id,
+                    None => planned.check,
+                };
+            if diverged {
+                let kept = planned.known.as_ref().map_or("no CI", SysId::as_str);
+                let was = expected.map_or_else(
+                    || "a new CI, as its dry run said".to_owned(),
+                    |e| format!("CI {e} the device is recorded as (or its dry run named)"),
+                );
+                let message = format!(
+                    "the write answered {operation} of CI {sys_id}, not of {was}; the record \
+                     keeps {kept}, and the device is held back until its name, serial number or \
+                     company changes (the write may have moved that CI to its company). Look at \
+                     both CIs in ServiceNow"
+                );
+                tracing::warn!(device = %planned.device, %message, "a CMDB write went elsewhere");
+                ci.diverged.push(CiDiverged {
+                    device: planned.device,
+                    organization: planned.organization,
+                    name: planned.name().to_owned(),
+                    expected: expected.cloned(),
+                    answered: sys_id,
+                    message: message.clone(),
+                });
+                // Held, not merely re-checked: the write has set the device's company on the
+                // CI it landed on, so the next pass's owner check would adopt it.
+                let mut kept = record(planned, planned.known.clone(), now);
+                kept.held = Some(message);
+                put.push(kept);
+            } else {
+                put.push(record(planned, Some(sys_id), now));
             }
         }
         Err(message) => ci.failed.push(failure(planned, message)),
@@ -1095,5 +1233,66 @@ mod tests {
         foreign.internal_id = Some("ninjaone-device-9".to_owned());
         let err = answer(&planned(), foreign).err().expect("refused");
         assert!(err.contains("out of order"), "{err}");
+    }
+
+    const OTHER: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_write_that_updates_a_ci_where_the_dry_run_said_insert_is_not_recorded() {
+        // Checked (a first write), the dry run answered INSERT; the write says it updated a CI
+        // (created in between, or a dry run that answered otherwise). Recording it would let
+        // the next pass adopt it: the write has just moved it to the device's company.
+        let checked = Checked {
+            planned: planned(),
+            expected: None,
+        };
+        let (mut ci, mut put) = (CiReport::default(), Vec::new());
+        let answer = result(Some(CiOperation::Update), Some(SYS));
+        take_answer(&checked, answer, chrono::Utc::now(), &mut ci, &mut put);
+        let [record] = put.as_slice() else {
+            panic!("one record: {put:?}");
+        };
+        assert_eq!(record.sys_id, None, "not pointed at the CI");
+        assert!(record.held.is_some(), "held until its identity changes");
+        let [diverged] = ci.diverged.as_slice() else {
+            panic!("reported: {:?}", ci.diverged);
+        };
+        assert_eq!(
+            (diverged.expected.as_ref(), diverged.answered.as_str()),
+            (None, SYS)
+        );
+    }
+
+    #[test]
+    fn a_first_write_that_lands_on_another_ci_than_its_dry_run_named_is_held() {
+        let checked = Checked {
+            planned: planned(),
+            expected: Some(OTHER.parse().expect("a sys_id")),
+        };
+        let (mut ci, mut put) = (CiReport::default(), Vec::new());
+        let answer = result(Some(CiOperation::Update), Some(SYS));
+        take_answer(&checked, answer, chrono::Utc::now(), &mut ci, &mut put);
+        let [record] = put.as_slice() else {
+            panic!("one record: {put:?}");
+        };
+        assert_eq!(record.sys_id, None);
+        assert!(
+            record.held.is_some(),
+            "not adopted by the next pass's owner check"
+        );
+        assert_eq!(ci.diverged.len(), 1);
+    }
+
+    #[test]
+    fn an_insert_where_the_dry_run_said_insert_is_recorded() {
+        let checked = Checked {
+            planned: planned(),
+            expected: None,
+        };
+        let (mut ci, mut put) = (CiReport::default(), Vec::new());
+        let answer = result(Some(CiOperation::Insert), Some(SYS));
+        take_answer(&checked, answer, chrono::Utc::now(), &mut ci, &mut put);
+        assert_eq!(put[0].sys_id.as_ref().map(SysId::as_str), Some(SYS));
+        assert!(put[0].held.is_none() && ci.diverged.is_empty());
     }
 }

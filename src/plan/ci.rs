@@ -80,6 +80,10 @@ pub enum CiSkipReason {
     /// falls back to the name when the serial number does not match, so the two could become
     /// one CI.
     DuplicateName,
+    /// Another device of the pass has the same serial number (cloned VMs, a reused board); the
+    /// identification rule tries the serial number first, so the second write would update the
+    /// first device's CI (and move it to its own company).
+    DuplicateSerial,
     /// The configuration has no company (an active one always should).
     NoCompany,
     /// Its first write would have updated a CI of another company (or one recorded for another
@@ -96,10 +100,14 @@ impl CiSkipReason {
             Self::UnmappedRole => "no CI mapping of the organization has a rule for the role",
             Self::ConflictingMappings => "two CI mappings map the role to different classes",
             Self::DuplicateName => "another device has the same name, so the CMDB would merge them",
+            Self::DuplicateSerial => {
+                "another device has the same serial number, so the CMDB would merge them"
+            }
             Self::NoCompany => "the configuration has no company",
             Self::HeldBack => {
-                "its first write would update a CI of another company or device; held back until \
-                 its name or serial number changes"
+                "its first write would update a CI that is not its own (another company's, one \
+                 without a company, or another device's); held back until its name, serial \
+                 number or company changes"
             }
         }
     }
@@ -235,9 +243,11 @@ pub fn ci_fingerprint(data_source: &str, item: &CiItem) -> String {
 }
 
 /// The digest of what identifies an item to the CMDB: `id1:` and 16 hex digits over the data
-/// source, the class, the source key (`sys_object_source_info`), `serial_number` and `name`.
-/// When it changes, the next write is preceded by a dry run, since the item may now be
-/// identified as another CI.
+/// source, the class, the source key (`sys_object_source_info`), `serial_number`, `name` and
+/// `company`. When it changes, the next write is preceded by a dry run, since the item may now
+/// be identified as another CI; and the company decides whether the CI it names may be
+/// updated, so a device held back for another company's CI is checked again once it moves to
+/// that company.
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -268,7 +278,7 @@ pub fn ci_identity(data_source: &str, item: &CiItem) -> String {
         }
         None => hash.field(""),
     }
-    for key in ["serial_number", "name"] {
+    for key in ["serial_number", "name", "company"] {
         hash.field(item.values.get(key).map_or("", String::as_str));
     }
     format!("id1:{:016x}", hash.0)
@@ -435,7 +445,8 @@ fn class_for<'a>(mappings: &[&'a CiMapping], role: DeviceRoleId) -> ClassFor<'a>
 /// The identification rule of hardware classes tries the serial number, then the name, and a
 /// miss falls through, so devices of the pass whose names are equal once normalised
 /// ([`normalize_name`]) could still be merged into one CI, and are skipped instead
-/// ([`CiSkipReason::DuplicateName`]).
+/// ([`CiSkipReason::DuplicateName`]); so are devices sharing a serial number (compared trimmed
+/// and without case: [`CiSkipReason::DuplicateSerial`]), since the rule tries it first.
 ///
 /// # What is not sent again, and what is checked first
 /// The digest of what would be sent ([`ci_fingerprint`]: data source, class, source key and
@@ -537,9 +548,23 @@ pub fn plan_cis<'a>(
         .filter(|(_, n)| *n > 1)
         .map(|(k, _)| k.to_owned())
         .collect();
+    // It identifies by serial number first: devices sharing one would become one CI too.
+    let mut serials: HashMap<String, usize> = HashMap::new();
+    for (planned, _) in &candidates {
+        if let Some(serial) = serial_key(planned) {
+            *serials.entry(serial).or_insert(0) += 1;
+        }
+    }
     for (planned, key) in candidates {
         if duplicated.contains(&key) {
             *plan.skipped.entry(CiSkipReason::DuplicateName).or_insert(0) += 1;
+            continue;
+        }
+        if serial_key(&planned).is_some_and(|s| serials.get(&s).is_some_and(|n| *n > 1)) {
+            *plan
+                .skipped
+                .entry(CiSkipReason::DuplicateSerial)
+                .or_insert(0) += 1;
             continue;
         }
         let record = records_by_device.get(&planned.device);
@@ -568,6 +593,16 @@ pub fn plan_cis<'a>(
     let plain: Vec<&Device> = sorted.iter().map(|d| &d.device).collect();
     plan.remove = removals(&plain, complete, records, &configs);
     plan
+}
+
+/// A planned item's serial number as the CMDB compares it (trimmed, without case).
+fn serial_key(planned: &PlannedCi) -> Option<String> {
+    planned
+        .item
+        .values
+        .get("serial_number")
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
 }
 
 /// What an organization in scope contributes: its company and the CI mappings it names.

@@ -209,10 +209,10 @@ pub trait ServiceNowApi: Send + Sync + Debug {
         Err(unsupported("the Identification and Reconciliation dry run"))
     }
 
-    /// The owner (`company`) of each CI in `ids` that exists, read in **one** Table API query on
-    /// `cmdb_ci` by validated sys_ids (`sys_idIN...`), in any order; CIs that do not exist (or
-    /// that the user may not read) are missing from the answer. At most a few hundred ids are
-    /// asked at once.
+    /// The owner (`company`) of each CI in `ids` that exists, read with Table API queries on
+    /// `cmdb_ci` by validated sys_ids (`sys_idIN...`; the HTTP client asks 100 per query, and the
+    /// CMDB step never passes more than 100 at once), in any order; CIs that do not exist (or
+    /// that the user may not read) are missing from the answer.
     ///
     /// The default body answers [`ApiErrorKind::NotFound`] (then nothing that needs the check is
     /// sent).

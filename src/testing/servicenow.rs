@@ -37,15 +37,19 @@ use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, Ser
 ///   [`METHODS`](Self::METHODS); `create_company`, `create_incident`, `update_incident`,
 ///   `create_case`, `update_case` and `identify_reconcile` count as writes.
 /// - The CMDB identifies as ServiceNow's hardware rule does: `sys_object_source_info` first (the
-///   source's native key names the CI it last wrote), then `serial_number`, then `name`, and a
-///   miss **falls through**, so an item whose serial is new still updates any CI with its name —
+///   source's native key names the CI it last wrote), then `serial_number`, then `name`
+///   (compared without case, as ServiceNow's database compares strings), and a miss **falls
+///   through**, so an item whose serial is new still updates any CI with its name —
 ///   another company's too (which is what the CMDB step guards against). Two CIs matching one
 ///   attribute are a `MULTIPLE_DUPLICATE_RECORDS` item error; an item with neither serial nor name
 ///   is answered `INSERT_AS_PARTIAL` (`sysId` "Unknown", `partialSysIds`, a
 ///   `MISSING_MATCHING_ATTRIBUTES` warning); a data source that is not one of
 ///   [`DEFAULT_DATA_SOURCES`] (or [`add_data_source`](Self::add_data_source)'s) fails every item
-///   with ServiceNow's `INVALID_INPUT_DATA` message. `identify_reconcile_query` runs the same
-///   rule without writing; `ci_owners` reads the CIs' `company`.
+///   with ServiceNow's `INVALID_INPUT_DATA` message. Two items of one payload with the same
+///   serial number (or name) reject the whole payload, as ServiceNow checks it before
+///   identifying: every item is answered `DUPLICATE_PAYLOAD_RECORDS` and nothing is written.
+///   `identify_reconcile_query` runs the same rule without writing; `ci_owners` reads the CIs'
+///   `company`.
 ///
 /// ```
 /// use ninjaone_servicenow::model::{NewCompany, SysId};
@@ -218,10 +222,17 @@ impl SnState {
             let Some(wanted) = wanted else {
                 continue;
             };
+            // ServiceNow's database compares strings without case.
+            let folded = wanted.to_lowercase();
             let hits: Vec<&SysId> = self
                 .cis
                 .values()
-                .filter(|ci| ci.values.get(*key) == Some(*wanted))
+                .filter(|ci| {
+                    ci.values.get(*key).is_some_and(|v| {
+                        v.eq_ignore_ascii_case(wanted)
+                            || (!v.is_ascii() && v.to_lowercase() == folded)
+                    })
+                })
                 .map(|ci| &ci.sys_id)
                 .collect();
             match hits.as_slice() {
@@ -869,7 +880,9 @@ impl ServiceNowApi for FakeServiceNow {
                 "identifyreconcile: sysparm_data_source is required",
             )));
         }
-        let results: Vec<CiItemResult> = {
+        let results: Vec<CiItemResult> = if let Some(rejected) = duplicate_payload(items) {
+            rejected
+        } else {
             let mut state = self.lock();
             items
                 .iter()
@@ -887,7 +900,9 @@ impl ServiceNowApi for FakeServiceNow {
     ) -> Result<Vec<CiItemResult>, ApiError> {
         self.faults.stall_if_due().await;
         let admission = self.faults.admit(IDENTIFY_RECONCILE_QUERY)?;
-        let results: Vec<CiItemResult> = {
+        let results: Vec<CiItemResult> = if let Some(rejected) = duplicate_payload(items) {
+            rejected
+        } else {
             let mut state = self.lock();
             items
                 .iter()
@@ -916,6 +931,43 @@ impl ServiceNowApi for FakeServiceNow {
         };
         admission.finish(Ok(owners))
     }
+}
+
+/// ServiceNow's check of a payload before it identifies anything: two items with the same value
+/// of a criterion attribute of the hardware rule (`serial_number`, then `name`) reject the whole
+/// payload, every item answered `DUPLICATE_PAYLOAD_RECORDS` and nothing processed. `None` when
+/// the payload has no such pair.
+fn duplicate_payload(items: &[CiItem]) -> Option<Vec<CiItemResult>> {
+    let (first, second, field) = ["serial_number", "name"].into_iter().find_map(|field| {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        items.iter().enumerate().find_map(|(index, item)| {
+            let value = item.values.get(field).map(|v| v.trim())?;
+            if value.is_empty() {
+                return None;
+            }
+            seen.insert(value, index)
+                .map(|earlier| (earlier, index, field))
+        })
+    })?;
+    let class = items.get(first).map_or("", |i| i.class_name.as_str());
+    let message = format!(
+        "Found duplicate items in the payload (index {first} and {second}), using className \
+         [{class}] and fields [{field}]. Remove duplicate items from payload"
+    );
+    Some(
+        items
+            .iter()
+            .map(|item| {
+                let mut result = CiItemResult::new(None, None, item.internal_id.clone());
+                result.class_name = Some(item.class_name.as_str().to_owned());
+                result.errors.push(CiItemError {
+                    kind: "DUPLICATE_PAYLOAD_RECORDS".to_owned(),
+                    message: message.clone(),
+                });
+                result
+            })
+            .collect(),
+    )
 }
 
 /// The `cmdb_ci.discovery_source` choices the fake accepts from the start: a base instance's
