@@ -34,6 +34,10 @@ pub enum AuditAction {
     CreateCompany,
     /// Held deletions were approved.
     ApproveDeletions,
+    /// The incident router's resolve guard held a pass's resolves.
+    HoldResolves,
+    /// Resolves held by the incident router's resolve guard were approved.
+    ApproveResolves,
     /// Anything else, named by the host.
     Other(String),
 }

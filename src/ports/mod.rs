@@ -185,6 +185,18 @@ fn cases_unsupported() -> ApiError {
     )
 }
 
+/// A held incident-router lock ([`ConfigStore::lock_router`]). Dropping it without
+/// [`release`](Self::release) frees it too (for PostgreSQL, by closing the session that holds
+/// the advisory lock), only less promptly.
+#[async_trait]
+pub trait RouterGuard: Send + Sync + Debug {
+    /// Frees the lock.
+    ///
+    /// # Errors
+    /// When the store could not be reached; the lock is freed when the session ends anyway.
+    async fn release(self: Box<Self>) -> Result<(), StoreError>;
+}
+
 fn records_unsupported(what: &str) -> StoreError {
     StoreError::new(
         StoreErrorKind::Unsupported,
@@ -380,6 +392,29 @@ pub trait ConfigStore: Send + Sync + Debug {
     ) -> Result<(), StoreError> {
         let _ = (put, remove);
         Err(records_unsupported("CI records"))
+    }
+
+    /// Takes the incident router's lock of `integration_id` without waiting: `None` when another
+    /// router holds it. While the guard lives, no other
+    /// [`IncidentRouter`](crate::engine::incidents::IncidentRouter) on this state and
+    /// integration id — in this process, another process or on another host sharing the
+    /// store — gets it, so two passes never both create a ticket for one new alert. Locks of
+    /// different integration ids are independent.
+    ///
+    /// The crate's stores: [`MemoryStore`](crate::store::MemoryStore) a flag shared by its
+    /// clones; [`JsonFileStore`](crate::store::JsonFileStore) a flag on top of the file lock it
+    /// holds for its lifetime (another process cannot open the file at all);
+    /// `PostgresStore` a session-level advisory lock keyed by tenant and integration id.
+    /// A guard dropped without [`release`](RouterGuard::release) frees the lock too.
+    ///
+    /// The default body answers [`StoreErrorKind::Unsupported`]: a store that keeps ticket
+    /// records must implement this for the router to run.
+    async fn lock_router(
+        &self,
+        integration_id: &str,
+    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
+        let _ = integration_id;
+        Err(records_unsupported("incident router locks"))
     }
 
     /// Appends audit entries; see [`write`](Self::write).

@@ -11,12 +11,13 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::router_lock::RouterLocks;
 use super::state::StoreState;
 use crate::model::{
     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
     IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
 };
-use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
+use crate::ports::{ConfigStore, RouterGuard, StoreError, StoreErrorKind, WriteBatch};
 
 /// The schema number this version writes and the newest it reads.
 const SCHEMA: u64 = 1;
@@ -86,6 +87,7 @@ pub struct JsonFileStore {
     path: PathBuf,
     temp: PathBuf,
     state: Mutex<StoreState>,
+    routers: RouterLocks,
     /// Held open for the store's lifetime: closing it releases the lock.
     _lock: File,
 }
@@ -111,6 +113,7 @@ impl JsonFileStore {
             path,
             temp,
             state: Mutex::new(state),
+            routers: RouterLocks::default(),
             _lock: lock,
         })
     }
@@ -263,6 +266,15 @@ impl ConfigStore for JsonFileStore {
         remove: Vec<AlertUid>,
     ) -> Result<(), StoreError> {
         self.update(|state| Ok(((), state.write_ticket_records(put, &remove)?)))
+    }
+
+    /// A flag in this store; other processes cannot open the file while this store holds
+    /// its file lock, so the flag covers every router on the file.
+    async fn lock_router(
+        &self,
+        integration_id: &str,
+    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
+        Ok(self.routers.try_lock(integration_id))
     }
 
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {

@@ -36,8 +36,8 @@ use crate::model::{
     IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
 };
 use crate::ports::{
-    Claim, ConfigStore, PlannerGuard, QueueCounts, StoreError, StoreErrorKind, WorkItem, WorkQueue,
-    WorkResult, WriteBatch, lease_end,
+    Claim, ConfigStore, PlannerGuard, QueueCounts, RouterGuard, StoreError, StoreErrorKind,
+    WorkItem, WorkQueue, WorkResult, WriteBatch, lease_end,
 };
 
 /// The embedded migrations, in order: (version, name, SQL). Applied once each, in one
@@ -983,6 +983,30 @@ impl ConfigStore for PostgresStore {
             .await
     }
 
+    /// A session-level advisory lock on a connection of its own, keyed by tenant and
+    /// integration id: every router of the tenant's integration, on any host, sees it.
+    async fn lock_router(
+        &self,
+        integration_id: &str,
+    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
+        let key = router_lock_key(&self.tenant, integration_id);
+        let mut conn = self.pool.get().await?;
+        let locked: bool = conn
+            .client()?
+            .query_one(ROUTER_LOCK, &[&key])
+            .await
+            .map_err(|e| db_error("could not take the incident router lock", e))?
+            .get(0);
+        if !locked {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(PgRouterGuard {
+            conn,
+            key,
+            released: false,
+        })))
+    }
+
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
         let mut records: Vec<CiRecord> = self
             .bodies("CI record", "SELECT body FROM ci_records WHERE tenant = $1")
@@ -1030,6 +1054,58 @@ const PLANNER_LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('ninjaone-servi
                             hashtext($1))";
 const PLANNER_UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext('ninjaone-servicenow planner'), \
                               hashtext($1))";
+
+/// The incident router lock of one tenant's integration id: like the planner lock, a
+/// session-level advisory lock on a connection of its own.
+struct PgRouterGuard {
+    conn: Conn,
+    key: String,
+    released: bool,
+}
+
+impl fmt::Debug for PgRouterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgRouterGuard")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgRouterGuard {
+    fn drop(&mut self) {
+        // Unless released, close the session: PostgreSQL frees its advisory locks then.
+        if !self.released {
+            self.conn.discard = true;
+        }
+    }
+}
+
+/// `<tenant>:<integration id>`: an integration id has no `:`, so no two pairs share a key.
+fn router_lock_key(tenant: &TenantId, integration_id: &str) -> String {
+    format!("{}:{integration_id}", tenant.as_str())
+}
+
+const ROUTER_LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('ninjaone-servicenow router'), \
+                           hashtext($1))";
+const ROUTER_UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext('ninjaone-servicenow router'), \
+                             hashtext($1))";
+
+#[async_trait]
+impl RouterGuard for PgRouterGuard {
+    async fn release(mut self: Box<Self>) -> Result<(), StoreError> {
+        let key = self.key.clone();
+        let unlocked: bool = self
+            .conn
+            .client()?
+            .query_one(ROUTER_UNLOCK, &[&key])
+            .await
+            .map_err(|e| db_error("could not release the incident router lock", e))?
+            .get(0);
+        // Back to the pool only when the session no longer holds the lock.
+        self.released = unlocked;
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl PlannerGuard for PgPlannerGuard {

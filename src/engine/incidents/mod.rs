@@ -34,20 +34,34 @@
 //! resolve what cleared meanwhile.
 pub(crate) mod pass;
 mod report;
-mod route;
 mod settings;
 
 use std::sync::Arc;
 
+pub use crate::plan::{RouteDecision, RoutingIndex, SkipReason, UrgencyImpactTable, route};
 pub use report::{AlertOutcome, IncidentReport, TicketOutcome};
-pub use route::{RouteDecision, RoutingIndex, SkipReason, route};
-pub use settings::{
-    IncidentSettings, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN, UrgencyImpactTable,
-};
+pub use settings::{IncidentSettings, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN};
 
 use crate::clock::Clock;
-use crate::engine::{ApplyMode, SyncError};
+use crate::engine::{Actor, ApplyMode, SyncError};
+use crate::model::{AuditAction, AuditEntry, CiRecord, Device, SyncConfig};
 use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+
+impl RoutingIndex {
+    /// Indexes `devices`, `configs` and `ci_records` for `settings`' integration (its
+    /// correlation-id prefix; see [`RoutingIndex::for_prefix`]). `csm` is whether Customer
+    /// Service Management is installed (`None`: not known, so no case is created).
+    #[must_use]
+    pub fn new(
+        settings: &IncidentSettings,
+        devices: &[Device],
+        configs: &[SyncConfig],
+        ci_records: &[CiRecord],
+        csm: Option<bool>,
+    ) -> Self {
+        Self::for_prefix(settings.prefix(), devices, configs, ci_records, csm)
+    }
+}
 
 /// Routes NinjaOne alerts into ServiceNow tickets; see the [module](self) for the rules.
 ///
@@ -160,6 +174,42 @@ impl IncidentRouter {
     /// [`SyncError::Store`] when the store cannot be read or written; the next pass converges
     /// from what was saved.
     pub async fn run_once(&self, mode: ApplyMode) -> Result<IncidentReport, SyncError> {
-        self.pass(mode).await
+        self.pass(mode, None).await
+    }
+
+    /// Approves the resolves the resolve guard holds and runs a pass that applies them (and
+    /// everything else), as [`OrganizationSync::approve_deletions`] does for the sync's
+    /// deletion guard. System administrators only; the approval is audited
+    /// ([`AuditAction::ApproveResolves`](crate::model::AuditAction::ApproveResolves), by the
+    /// actor, with the tickets it released), and so is a refusal.
+    ///
+    /// The approval covers what this pass finds: the resolves are decided again from both
+    /// sides as they are now, so an alert listing that has recovered meanwhile resolves only
+    /// what really cleared.
+    ///
+    /// # Errors
+    /// [`SyncError::PermissionDenied`] for anyone else (audited; nothing is read or written
+    /// remotely); as for [`run_once`](Self::run_once).
+    ///
+    /// [`OrganizationSync::approve_deletions`]: crate::engine::OrganizationSync::approve_deletions
+    pub async fn approve_resolves(&self, actor: &Actor) -> Result<IncidentReport, SyncError> {
+        if let Some(reason) = actor.admin_refusal() {
+            let err = SyncError::PermissionDenied {
+                actor: actor.name().to_owned(),
+                act: "approve held resolves".to_owned(),
+                reason,
+            };
+            let entry = AuditEntry::refused(
+                self.clock.now(),
+                actor.name(),
+                AuditAction::ApproveResolves,
+                err.to_string(),
+            );
+            if let Err(store_err) = self.store.append_audit(vec![entry]).await {
+                tracing::warn!(error = %store_err, refusal = %err, "could not record a refusal in the audit log");
+            }
+            return Err(err);
+        }
+        self.pass(ApplyMode::Apply, Some(actor)).await
     }
 }

@@ -5,10 +5,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::settings::{IncidentSettings, correlation_id};
+use super::levels::UrgencyImpactTable;
+use super::text::{DESCRIPTION_MAX, SHORT_DESCRIPTION_MAX, multi_line, one_line, truncate};
 use crate::model::{
-    Alert, CiRecord, CorrelationId, Device, DeviceId, NewCase, NewIncident, OrganizationId,
-    SyncConfig, SyncStatus, SysId, TicketKind,
+    Alert, AlertUid, CiRecord, CorrelationId, Device, DeviceId, NewCase, NewIncident,
+    OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind,
 };
 
 /// What [`route`] knows about one device.
@@ -54,19 +55,20 @@ pub struct RoutingIndex {
 }
 
 impl RoutingIndex {
-    /// Indexes `devices`, `configs` and `ci_records` for `settings`' integration. `csm` is
-    /// whether Customer Service Management is installed (`None`: not known, so no case is
-    /// created).
+    /// Indexes `devices`, `configs` and `ci_records` for the integration whose correlation ids
+    /// start with `prefix` (`ninjaone:<integration-id>:alert:`; `RoutingIndex::new` takes it
+    /// from the router's settings). `csm` is whether Customer Service Management is installed
+    /// (`None`: not known, so no case is created).
     #[must_use]
-    pub fn new(
-        settings: &IncidentSettings,
+    pub fn for_prefix(
+        prefix: &CorrelationId,
         devices: &[Device],
         configs: &[SyncConfig],
         ci_records: &[CiRecord],
         csm: Option<bool>,
     ) -> Self {
         Self {
-            prefix: settings.prefix().clone(),
+            prefix: prefix.clone(),
             devices: devices
                 .iter()
                 .map(|d| {
@@ -109,6 +111,22 @@ impl RoutingIndex {
     pub fn config_status(&self, organization: OrganizationId) -> Option<SyncStatus> {
         self.configs.get(&organization).map(|c| c.status)
     }
+
+    /// The correlation id of an alert's ticket under this index's prefix; `None` when the uid
+    /// is too long to fit `correlation_id`'s 100 characters.
+    #[must_use]
+    pub fn correlation_id(&self, alert: &AlertUid) -> Option<CorrelationId> {
+        correlation_id(&self.prefix, alert)
+    }
+}
+
+/// `prefix` + `alert`, when it fits.
+pub(crate) fn correlation_id(prefix: &CorrelationId, alert: &AlertUid) -> Option<CorrelationId> {
+    let mut id = String::with_capacity(prefix.as_str().len() + alert.as_str().len());
+    id.push_str(prefix.as_str());
+    id.push_str(alert.as_str());
+    // Both parts use only the allowed characters, so only the length can fail.
+    id.parse().ok()
 }
 
 /// Why an alert does not become a ticket. Shown to people through `Display`; `code()` is a
@@ -312,23 +330,27 @@ pub fn route(alert: &Alert, index: &RoutingIndex) -> RouteDecision {
     }
 }
 
-/// The most characters of `short_description` (the field's default length).
-const SHORT_DESCRIPTION_MAX: usize = 160;
-
-/// A ticket body for an alert that [`route`] decided to create.
+/// The ticket a [`RouteDecision::Create`] becomes: an incident or a case, its text bounded
+/// ([`SHORT_DESCRIPTION_MAX`], [`DESCRIPTION_MAX`]) and without control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TicketBody {
+#[non_exhaustive]
+pub enum TicketBody {
+    /// An incident.
     Incident(NewIncident),
+    /// A Customer Service Management case.
     Case(NewCase),
 }
 
 impl TicketBody {
-    /// The body for `alert` routed as `decision`; `None` for a skip.
-    pub(crate) fn build(
+    /// The body for `alert` routed as `decision`, with `correlation_display` and the levels of
+    /// `urgency_impact`; `None` for a skip.
+    #[must_use]
+    pub fn build(
         alert: &Alert,
         decision: &RouteDecision,
         index: &RoutingIndex,
-        settings: &IncidentSettings,
+        correlation_display: &str,
+        urgency_impact: &UrgencyImpactTable,
     ) -> Option<Self> {
         let RouteDecision::Create {
             organization,
@@ -346,7 +368,7 @@ impl TicketBody {
             .device_name(*device)
             .map_or_else(|| format!("device {device}"), str::to_owned);
         let (short_description, description) = describe(alert, &device_name, *organization);
-        let (urgency, impact) = settings.urgency_impact.levels(alert);
+        let (urgency, impact) = urgency_impact.levels(alert);
         Some(match (kind, account) {
             (TicketKind::Case, Some(account)) => Self::Case(NewCase {
                 short_description,
@@ -355,7 +377,7 @@ impl TicketBody {
                 company: Some(company.clone()),
                 cmdb_ci: cmdb_ci.clone(),
                 correlation_id: correlation_id.clone(),
-                correlation_display: settings.correlation_display.clone(),
+                correlation_display: correlation_display.to_owned(),
                 urgency,
                 impact,
             }),
@@ -366,7 +388,7 @@ impl TicketBody {
                 account: account.clone(),
                 cmdb_ci: cmdb_ci.clone(),
                 correlation_id: correlation_id.clone(),
-                correlation_display: settings.correlation_display.clone(),
+                correlation_display: correlation_display.to_owned(),
                 urgency,
                 impact,
             }),
@@ -388,12 +410,12 @@ fn describe(alert: &Alert, device_name: &str, organization: OrganizationId) -> (
         short.push_str(" - ");
         short.push_str(message);
     }
-    let short = truncate(&short, SHORT_DESCRIPTION_MAX);
+    let short = truncate(&one_line(&short), SHORT_DESCRIPTION_MAX);
     let mut long = String::new();
     let mut line = |label: &str, value: &str| {
         long.push_str(label);
         long.push_str(": ");
-        long.push_str(value);
+        long.push_str(&one_line(value));
         long.push('\n');
     };
     line("Device", device_name);
@@ -422,20 +444,10 @@ fn describe(alert: &Alert, device_name: &str, organization: OrganizationId) -> (
     line("NinjaOne alert", alert.uid.as_str());
     if let Some(message) = text(alert.message.as_ref()) {
         long.push('\n');
-        long.push_str(message);
+        long.push_str(&multi_line(message));
         long.push('\n');
     }
-    (short, long)
-}
-
-/// At most `max` characters, ending in "…" when cut.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
+    (short, truncate(&long, DESCRIPTION_MAX))
 }
 
 #[cfg(test)]
