@@ -393,7 +393,10 @@ impl FakeServiceNow {
         self.lock().incidents.values().cloned().collect()
     }
 
-    /// The work notes added to an incident, oldest first.
+    /// The work notes added to an incident or case, oldest first. Work notes are a journal, as
+    /// in ServiceNow: each update with a non-empty `work_notes` appends one entry, and reading
+    /// the row never returns them (the HTTP fake answers `"work_notes": ""`); only this
+    /// accessor shows them.
     pub fn work_notes(&self, id: &SysId) -> Vec<String> {
         self.lock().work_notes.get(id).cloned().unwrap_or_default()
     }
@@ -595,7 +598,11 @@ impl ServiceNowApi for FakeServiceNow {
                 row.updated_on = Some(now);
                 row.clone()
             });
-            if let (Some(_), Some(note)) = (&updated, &update.work_notes) {
+            // A journal: each PATCH with a value appends one entry; an empty one adds none.
+            if let (Some(_), Some(note)) = (
+                &updated,
+                update.work_notes.as_ref().filter(|n| !n.is_empty()),
+            ) {
                 state
                     .work_notes
                     .entry(id.clone())
@@ -698,7 +705,10 @@ impl ServiceNowApi for FakeServiceNow {
                     row.updated_on = Some(now);
                     row.clone()
                 });
-                if let (Some(_), Some(note)) = (&updated, &update.work_notes) {
+                if let (Some(_), Some(note)) = (
+                    &updated,
+                    update.work_notes.as_ref().filter(|n| !n.is_empty()),
+                ) {
                     state
                         .work_notes
                         .entry(id.clone())

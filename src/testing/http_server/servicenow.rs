@@ -134,6 +134,20 @@ fn rows<T: Serialize>(result: Result<Page<T>, ApiError>) -> Response {
     }
 }
 
+/// An incident or case row as ServiceNow reads it back: `work_notes` is a journal field,
+/// written one entry per PATCH that carries a value and always read as `""`.
+fn journaled<T: Serialize>(row: T) -> Value {
+    let mut value = json!(row);
+    if let Value::Object(fields) = &mut value {
+        fields.insert("work_notes".to_owned(), Value::String(String::new()));
+    }
+    value
+}
+
+fn journal_rows<T: Serialize>(result: Result<Page<T>, ApiError>) -> Response {
+    rows(result.map(|page| Page::new(page.items.into_iter().map(journaled).collect(), page.next)))
+}
+
 fn row<T: Serialize>(status: u16, result: Result<T, ApiError>) -> Response {
     match result {
         Ok(row) => Response::json(status, &json!({ "result": row })),
@@ -276,8 +290,10 @@ async fn list(shared: &Shared, table: &str, request: &Request) -> Response {
         },
         _ => match (paged(true), incident_query()) {
             (Err(response), _) => response,
-            (Ok(()), Some(query)) if table == INCIDENT => rows(sn.incidents(&query, page).await),
-            (Ok(()), Some(query)) => rows(sn.cases(&query, page).await),
+            (Ok(()), Some(query)) if table == INCIDENT => {
+                journal_rows(sn.incidents(&query, page).await)
+            }
+            (Ok(()), Some(query)) => journal_rows(sn.cases(&query, page).await),
             (Ok(()), None) => invalid_query("a correlation_idSTARTSWITH term is required"),
         },
     }
@@ -387,7 +403,7 @@ async fn create(shared: &Shared, table: &str, request: &Request) -> Response {
                     urgency: level(&body, "urgency")?,
                     impact: level(&body, "impact")?,
                 };
-                row(201, sn.create_incident(&incident).await)
+                row(201, sn.create_incident(&incident).await.map(journaled))
             }
             CASE => {
                 let case = NewCase {
@@ -402,7 +418,7 @@ async fn create(shared: &Shared, table: &str, request: &Request) -> Response {
                     urgency: level(&body, "urgency")?,
                     impact: level(&body, "impact")?,
                 };
-                row(201, sn.create_case(&case).await)
+                row(201, sn.create_case(&case).await.map(journaled))
             }
             _ => envelope(
                 400,
@@ -435,7 +451,7 @@ async fn update(shared: &Shared, table: &str, id: &str, request: &Request) -> Re
                     close_notes: text(&body, "close_notes")?,
                     work_notes: text(&body, "work_notes")?,
                 };
-                row(200, sn.update_incident(&id, &update).await)
+                row(200, sn.update_incident(&id, &update).await.map(journaled))
             }
             CASE => {
                 let update = CaseUpdate {
@@ -444,7 +460,7 @@ async fn update(shared: &Shared, table: &str, id: &str, request: &Request) -> Re
                     close_notes: text(&body, "close_notes")?,
                     work_notes: text(&body, "work_notes")?,
                 };
-                row(200, sn.update_case(&id, &update).await)
+                row(200, sn.update_case(&id, &update).await.map(journaled))
             }
             _ => envelope(
                 400,
