@@ -26,7 +26,9 @@ use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 /// actor, time and limit; the trait's default [`write_config`](ConfigStore::write_config) and
 /// [`append_audit`](ConfigStore::append_audit) work; alert → ticket and device → CI records are
 /// inserted, replaced by key, removed, listed by key, and a write naming one key twice is
-/// [`StoreErrorKind::Invalid`] and changes nothing. It uses no async runtime, so any executor
+/// [`StoreErrorKind::Invalid`] and changes nothing; an incident router lock
+/// ([`lock_router`](ConfigStore::lock_router)) is held once per integration id, independently
+/// of other ids, and free again once released. It uses no async runtime, so any executor
 /// can drive it.
 ///
 /// ```
@@ -50,6 +52,31 @@ pub async fn store_contract(store: &dyn ConfigStore) {
     audit_log(store).await;
     ticket_records(store).await;
     ci_records(store).await;
+    router_locks(store).await;
+}
+
+/// One router lock per integration id at a time; ids are independent; a released lock is
+/// free again.
+async fn router_locks(store: &dyn ConfigStore) {
+    let held = ok(store.lock_router("contract-a").await, "lock_router")
+        .expect("store_contract: a free router lock is taken");
+    assert!(
+        ok(store.lock_router("contract-a").await, "lock_router again").is_none(),
+        "store_contract: a held router lock must not be taken twice"
+    );
+    let other = ok(
+        store.lock_router("contract-b").await,
+        "lock_router of another id",
+    )
+    .expect("store_contract: another integration id's lock is independent");
+    ok(held.release().await, "release the router lock");
+    ok(other.release().await, "release the other router lock");
+    let again = ok(
+        store.lock_router("contract-a").await,
+        "lock_router after release",
+    )
+    .expect("store_contract: a released router lock is free again");
+    ok(again.release().await, "release the router lock again");
 }
 
 /// A fixed time, `secs` seconds after 2024-01-01T00:00:00Z.
