@@ -118,6 +118,7 @@ pub enum Command {
     },
     Incidents {
         dry_run: bool,
+        approve_resolves: bool,
         json: bool,
     },
     Audit {
@@ -176,7 +177,11 @@ fn options_of(command: &str) -> &'static [(&'static str, bool)] {
             ("--json", false),
         ],
         "status" => &[("--json", false)],
-        "incidents" => &[("--dry-run", false), ("--json", false)],
+        "incidents" => &[
+            ("--dry-run", false),
+            ("--approve-resolves", false),
+            ("--json", false),
+        ],
         "audit" => &[("--org", true), ("--json", false)],
         _ => &[],
     }
@@ -392,8 +397,16 @@ fn command(given: &Given) -> Result<Command, UsageError> {
         }
         "incidents" => {
             given.no_positionals()?;
+            let (dry_run, approve_resolves) =
+                (given.flag("--dry-run"), given.flag("--approve-resolves"));
+            if dry_run && approve_resolves {
+                return Err(usage(
+                    "--approve-resolves applies the held resolves; it cannot be a dry run",
+                ));
+            }
             Command::Incidents {
-                dry_run: given.flag("--dry-run"),
+                dry_run,
+                approve_resolves,
                 json: given.flag("--json"),
             }
         }
@@ -543,8 +556,11 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
              Lists every configuration with its status and the reason for it.\n"
         }
         Some("incidents") => {
-            "orgsync incidents [--dry-run] [--json]\n\n\
-             Runs one incident pass: creates incidents for new alerts, resolves cleared ones.\n"
+            "orgsync incidents [--dry-run] [--approve-resolves] [--json]\n\n\
+             Runs one incident pass: creates incidents for new alerts, adds a work note when an\n\
+             open alert re-triggers, resolves cleared ones. When one pass would resolve more\n\
+             than max(10, 10%) of the open tickets, it resolves none and exits 4;\n\
+             --approve-resolves runs a pass that applies them (audited).\n"
         }
         Some("audit") => {
             "orgsync audit [--org ID] [--json]\n\n\
@@ -574,7 +590,7 @@ Commands:
   pause|resume|delete|restore --org ID     change a configuration's status
   sync [--dry-run] [--approve-deletions] [--json]   one reconcile pass
   status [--json]                          configurations and statuses
-  incidents [--dry-run] [--json]           one incident pass
+  incidents [--dry-run] [--approve-resolves] [--json]   one incident pass
   audit [--org ID] [--json]                the audit log
 
 Options: -v more output, -q errors only, -h/--help (also `orgsync COMMAND --help`), -V/--version.

@@ -480,7 +480,11 @@ impl Ctx {
                 json,
             } => self.run_sync(*dry_run, *approve_deletions, *json, io).await,
             Command::Status { json } => self.status(*json, io).await,
-            Command::Incidents { dry_run, json } => self.incidents(*dry_run, *json, io).await,
+            Command::Incidents {
+                dry_run,
+                approve_resolves,
+                json,
+            } => self.incidents(*dry_run, *approve_resolves, *json, io).await,
             Command::Audit { org, json } => self.audit(*org, *json, io).await,
             Command::Help(_) | Command::Version => Ok(Exit::Done),
         }
@@ -784,7 +788,13 @@ impl Ctx {
 
     /// `incidents`: one incident pass — a ticket for each new alert of an organization whose
     /// configuration is active and allows incidents, the tickets of cleared alerts resolved.
-    async fn incidents(&self, dry_run: bool, json: bool, io: &mut Io<'_>) -> Result<Exit, Failed> {
+    async fn incidents(
+        &self,
+        dry_run: bool,
+        approve: bool,
+        json: bool,
+        io: &mut Io<'_>,
+    ) -> Result<Exit, Failed> {
         let progress = self.terminal && !json && self.verbosity != Verbosity::Quiet;
         if progress {
             let _ = write!(io.err, "orgsync: running an incident pass…");
@@ -795,7 +805,11 @@ impl Ctx {
         } else {
             ApplyMode::Apply
         };
-        let result = self.router.run_once(mode).await;
+        let result = if approve {
+            self.router.approve_resolves(&self.actor).await
+        } else {
+            self.router.run_once(mode).await
+        };
         if progress {
             let _ = write!(io.err, "\r\x1b[K");
         }
@@ -821,6 +835,21 @@ impl Ctx {
             )
             .hint("check the network and the instances, then run again; nothing was created or resolved from what could not be read"));
         }
+        if report.needs_approval() {
+            self.note(
+                io,
+                &format!(
+                    "{} resolve(s) are held by the resolve guard: this pass would have resolved \
+                     {} of {} open ticket(s), more than its limit of {}. Check that NinjaOne's \
+                     alert listing is right (credentials, API role, tenant), then run \
+                     `orgsync incidents --approve-resolves` to resolve them.",
+                    report.held,
+                    report.resolve_guard.resolves,
+                    report.resolve_guard.open,
+                    report.resolve_guard.limit
+                ),
+            );
+        }
         if report.failed + report.unknown > 0 {
             self.note(
                 io,
@@ -829,6 +858,9 @@ impl Ctx {
                     report.failed + report.unknown
                 ),
             );
+            return Ok(Exit::Partial);
+        }
+        if report.needs_approval() {
             return Ok(Exit::Partial);
         }
         Ok(Exit::Done)
@@ -845,12 +877,14 @@ impl Ctx {
         };
         let _ = writeln!(
             io.out,
-            "{kind}: {} open alert(s); {} created, {} adopted, {} resolved, {} finished elsewhere, \
-             {} skipped, {} failed, {} unknown; {} remote write(s).",
+            "{kind}: {} open alert(s); {} created, {} adopted, {} noted, {} resolved, {} held, \
+             {} finished elsewhere, {} skipped, {} failed, {} unknown; {} remote write(s).",
             report.alerts,
             report.created,
             report.adopted,
+            report.noted,
             report.resolved,
+            report.held,
             report.finished_elsewhere,
             report.skipped,
             report.failed,

@@ -636,6 +636,84 @@ fn incidents_creates_once_per_alert_with_the_company_and_resolves_on_clear() {
 }
 
 #[test]
+fn incidents_holds_an_emptied_listing_exits_4_and_approve_resolves_releases_it() {
+    let env = TestEnv::new();
+    assert_eq!(env.run("mode active").0, 0);
+    assert_eq!(env.run("sync").0, 0);
+    assert_eq!(env.run("update --org 1 --allow-incidents true").0, 0);
+    assert_eq!(env.run("sync").0, 0);
+    let device = env.ninja.add_device(org(1), None, "SRV-1").unwrap();
+    let alerts: Vec<_> = (0..12)
+        .map(|n| {
+            env.ninja
+                .raise_alert(device, format!("check {n} failed"), fixed_time())
+                .unwrap()
+        })
+        .collect();
+    let (code, out, err) = env.run("incidents --json");
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["created"], 12);
+    // A re-trigger: one work note, exit 0.
+    env.ninja
+        .retrigger_alert(&alerts[0], "check 0 failed again", fixed_time());
+    let (code, out, _) = env.run("incidents --json");
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (report["noted"].as_u64(), report["remote_writes"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    for alert in &alerts {
+        env.ninja.clear_alert(alert);
+    }
+    let (code, out, err) = env.run("incidents --json");
+    assert_eq!(code, 4, "{err}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (report["resolved"].as_u64(), report["held"].as_u64()),
+        (Some(0), Some(12))
+    );
+    assert_eq!(report["resolve_guard"]["limit"], 10);
+    assert!(
+        err.contains("orgsync incidents --approve-resolves"),
+        "{err}"
+    );
+    let (code, out, _) = env.run("incidents --dry-run");
+    assert_eq!(code, 4);
+    assert!(out.contains("12 held"), "{out}");
+    assert_eq!(env.run("incidents --dry-run --approve-resolves").0, 2);
+    assert!(
+        env.snow
+            .all_incidents()
+            .iter()
+            .all(|i| !i.state.is_finished())
+    );
+
+    let (code, out, err) = env.run("incidents --approve-resolves --json");
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (report["resolved"].as_u64(), report["held"].as_u64()),
+        (Some(12), Some(0))
+    );
+    assert_eq!(report["approved_by"], "orgsync");
+    assert!(
+        env.snow
+            .all_incidents()
+            .iter()
+            .all(|i| i.state.is_finished())
+    );
+    let (code, out, _) = env.run("audit --json");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("hold_resolves") && out.contains("approve_resolves"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_refused_integration_id_is_a_usage_error_before_any_request() {
     let mut env = TestEnv::new();
     env.vars
