@@ -317,27 +317,19 @@ fn routed(org_id: u32, company: ninjaone_servicenow::model::SysId) -> SyncConfig
     c
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_routers_on_two_connections_create_no_duplicate() {
-    use std::collections::BTreeMap;
-
-    use ninjaone_servicenow::clock::ManualClock;
-    use ninjaone_servicenow::engine::ApplyMode;
-    use ninjaone_servicenow::engine::Stop;
-    use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
-    use ninjaone_servicenow::model::IntegrationMode;
-    use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, Faults};
-    let Some(url) = database("two_routers_on_two_connections_create_no_duplicate") else {
+#[tokio::test]
+async fn one_router_lock_per_tenant_and_integration_id_across_connections() {
+    let Some(url) = database("one_router_lock_per_tenant_and_integration_id_across_connections")
+    else {
         return;
     };
-    let a = tenant_store(&url, "routers").await;
+    let a = tenant_store(&url, "router-lock").await;
     let b = PostgresStore::connect(&url)
         .await
         .expect("connect")
         .for_tenant(a.tenant().clone());
     let other_tenant = tenant_store(&url, "routers-other").await;
-
-    // The lock itself: per tenant and integration id, across connections.
+    // Per tenant and integration id, across connections.
     let held = a.lock_router("acme").await.expect("lock").expect("free");
     assert!(
         b.lock_router("acme").await.expect("try").is_none(),
@@ -356,7 +348,18 @@ async fn two_routers_on_two_connections_create_no_duplicate() {
     for guard in [held, beta, elsewhere] {
         guard.release().await.expect("release");
     }
+}
 
+/// Fakes of 2 organizations × 2 devices with 12 alerts, and `store` configured to route them.
+async fn routed_tenant(
+    store: &PostgresStore,
+) -> (
+    ninjaone_servicenow::testing::FakeNinjaOne,
+    ninjaone_servicenow::testing::FakeServiceNow,
+    ninjaone_servicenow::testing::Faults,
+) {
+    use ninjaone_servicenow::model::IntegrationMode;
+    use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, Faults};
     let faults = Faults::new();
     let ninja = FakeNinjaOne::builder()
         .organizations(2)
@@ -368,13 +371,37 @@ async fn two_routers_on_two_connections_create_no_duplicate() {
         .companies(2)
         .faults(faults.clone())
         .build();
-    a.set_mode(IntegrationMode::Inactive).await.expect("mode");
+    store
+        .set_mode(IntegrationMode::Inactive)
+        .await
+        .expect("mode");
     for (i, company) in snow.all_companies().into_iter().enumerate() {
         let id = u32::try_from(i + 1).expect("small");
-        a.write_config(routed(id, company.sys_id))
+        store
+            .write_config(routed(id, company.sys_id))
             .await
             .expect("config");
     }
+    (ninja, snow, faults)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_on_two_connections_create_no_duplicate() {
+    use std::collections::BTreeMap;
+
+    use ninjaone_servicenow::clock::ManualClock;
+    use ninjaone_servicenow::engine::ApplyMode;
+    use ninjaone_servicenow::engine::Stop;
+    use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
+    let Some(url) = database("two_routers_on_two_connections_create_no_duplicate") else {
+        return;
+    };
+    let a = tenant_store(&url, "routers").await;
+    let b = PostgresStore::connect(&url)
+        .await
+        .expect("connect")
+        .for_tenant(a.tenant().clone());
+    let (ninja, snow, faults) = routed_tenant(&a).await;
     let router = |store: PostgresStore| {
         IncidentRouter::new(
             Arc::new(ninja.clone()),

@@ -180,7 +180,7 @@ impl IncidentRouter {
     /// Approves the resolves the resolve guard holds and runs a pass that applies them (and
     /// everything else), as [`OrganizationSync::approve_deletions`] does for the sync's
     /// deletion guard. System administrators only; the approval is audited
-    /// ([`AuditAction::ApproveResolves`](crate::model::AuditAction::ApproveResolves), by the
+    /// ([`AuditAction::ApproveResolves`], by the
     /// actor, with the tickets it released), and so is a refusal.
     ///
     /// The approval covers what this pass finds: the resolves are decided again from both

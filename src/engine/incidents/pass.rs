@@ -548,7 +548,7 @@ impl IncidentRouter {
             };
             let now = self.clock.now();
             let line = self.settle(
-                work,
+                &work,
                 result,
                 now,
                 &mut throttle,
@@ -685,7 +685,7 @@ impl IncidentRouter {
     #[allow(clippy::too_many_arguments)]
     fn settle(
         &self,
-        work: Work,
+        work: &Work,
         result: Result<(SysId, Option<String>), ApiError>,
         now: DateTime<Utc>,
         throttle: &mut Throttle,
@@ -709,14 +709,14 @@ impl IncidentRouter {
                     }
                     (TicketDecision::Note { .. }, _) => {
                         // Recorded before it was sent.
-                        let mut line = work_line(&work, TicketOutcome::Noted);
+                        let mut line = work_line(work, TicketOutcome::Noted);
                         line.number = number.or(line.number);
                         line
                     }
                     _ => {
                         // Resolved and the alert is gone: nothing left to track.
                         remove.push(work.alert.clone());
-                        let mut line = work_line(&work, TicketOutcome::Resolved);
+                        let mut line = work_line(work, TicketOutcome::Resolved);
                         line.number = number.or(line.number);
                         line
                     }
@@ -729,13 +729,13 @@ impl IncidentRouter {
         if !not_sent {
             // A failure after sending may have committed: count it as a write.
             report.remote_writes += 1;
-        } else if let Some(record) = unnoted(&work) {
+        } else if let Some(record) = unnoted(work) {
             // Refused before it was applied: the note was not written, so the next pass
             // notes the change. (A failure that may have committed keeps the new digest: a
             // missed note rather than a duplicate.)
             put.push(record);
         }
-        let what = describe(&work);
+        let what = describe(work);
         match kind {
             k if k.is_auth() => {
                 if report.stop.is_none() {
@@ -743,7 +743,7 @@ impl IncidentRouter {
                     report.stop = Some(credentials("ServiceNow", &err));
                 }
                 work_line(
-                    &work,
+                    work,
                     TicketOutcome::Deferred {
                         until: None,
                         reason: format!("the pass stopped: {err}"),
@@ -760,7 +760,7 @@ impl IncidentRouter {
                 );
                 report.next_run = report.next_run.min(NextRun::At(until));
                 work_line(
-                    &work,
+                    work,
                     TicketOutcome::Deferred {
                         until: Some(until),
                         reason: format!("rate limited: {err}"),
@@ -770,7 +770,7 @@ impl IncidentRouter {
             ApiErrorKind::NotFound if matches!(work.decision, TicketDecision::Resolve { .. }) => {
                 // The ticket is gone: nothing left to resolve or track.
                 remove.push(work.alert.clone());
-                work_line(&work, TicketOutcome::Pruned)
+                work_line(work, TicketOutcome::Pruned)
             }
             _ => {
                 // The record keeps its state (`Creating`: the next pass looks before it
@@ -785,7 +785,7 @@ impl IncidentRouter {
                 };
                 tracing::warn!(error = %err, "could not {what}");
                 work_line(
-                    &work,
+                    work,
                     TicketOutcome::Failed {
                         kind,
                         reason: format!("could not {what}: {err}"),

@@ -951,6 +951,17 @@ impl Planner<'_, '_> {
         );
     }
 
+    /// The record of a finished ticket (or of a create that never happened) is removed.
+    fn prune(&mut self, record: &TicketRecord) {
+        self.push(
+            Some(record),
+            &record.alert,
+            None,
+            TicketDecision::Prune,
+            StoreChange::Remove,
+        );
+    }
+
     /// What happens to a record whose alert is gone.
     fn cleared(&mut self, record: &TicketRecord, status: Option<SyncStatus>) {
         let tickets = self.inputs.tickets;
@@ -961,13 +972,7 @@ impl Planner<'_, '_> {
             match tickets.find(record.correlation_id.as_str(), None) {
                 Some(found) => adopt(&mut record, found, self.now),
                 None if tickets.unknown(record.kind).is_none() => {
-                    self.push(
-                        Some(&record),
-                        uid,
-                        None,
-                        TicketDecision::Prune,
-                        StoreChange::Remove,
-                    );
+                    self.prune(&record);
                     return;
                 }
                 None => {
@@ -985,13 +990,7 @@ impl Planner<'_, '_> {
         }
         if record.state != TicketRecordState::Open {
             // Finished by us or by a person, and the alert is gone: nothing left to track.
-            self.push(
-                Some(&record),
-                uid,
-                None,
-                TicketDecision::Prune,
-                StoreChange::Remove,
-            );
+            self.prune(&record);
             return;
         }
         match status {
@@ -1039,20 +1038,8 @@ impl Planner<'_, '_> {
                     keep,
                 );
             }
-            Some(_) => self.push(
-                Some(&record),
-                uid,
-                None,
-                TicketDecision::Prune,
-                StoreChange::Remove,
-            ),
-            None if tickets.unknown(record.kind).is_none() => self.push(
-                Some(&record),
-                uid,
-                None,
-                TicketDecision::Prune,
-                StoreChange::Remove,
-            ),
+            Some(_) => self.prune(&record),
+            None if tickets.unknown(record.kind).is_none() => self.prune(&record),
             None => {
                 let reason = tickets.unknown(record.kind).cloned().unwrap_or_default();
                 self.push(

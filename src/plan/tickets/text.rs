@@ -65,19 +65,17 @@ pub fn multi_line(s: &str) -> String {
 /// ```
 #[must_use]
 pub fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_owned(),
-        Some(_) => {
-            let keep = max.saturating_sub(1);
-            let end = s.char_indices().nth(keep).map_or(s.len(), |(at, _)| at);
-            let mut out = String::with_capacity(end + '…'.len_utf8());
-            out.push_str(&s[..end]);
-            if max > 0 {
-                out.push('…');
-            }
-            out
-        }
+    if s.char_indices().nth(max).is_none() {
+        return s.to_owned();
     }
+    let keep = max.saturating_sub(1);
+    let end = s.char_indices().nth(keep).map_or(s.len(), |(at, _)| at);
+    let mut out = String::with_capacity(end + '…'.len_utf8());
+    out.push_str(&s[..end]);
+    if max > 0 {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]
