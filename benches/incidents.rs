@@ -4,6 +4,10 @@
 //! organizations (a quarter of them not routing: inactive, incidents not allowed, unmapped)
 //! and 20,000 devices, 1,000 of the alerts on devices the listing does not have. Throughput is
 //! decisions per second.
+//!
+//! `incidents/plan_tickets/100000`: [`plan_tickets`] over the same alerts with no record and
+//! an empty ticket listing — the first pass: every routed alert becomes a create with its
+//! ticket body (bounded, cleaned text). Throughput is alerts planned per second.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -18,6 +22,7 @@ use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
     Alert, CiRecord, Device, DeviceId, NodeClass, OrganizationId, SyncConfig, SysId,
 };
+use ninjaone_servicenow::plan::{TicketDecision, TicketInputs, TicketListing, plan_tickets};
 
 const ORGANIZATIONS: u32 = 1_000;
 const DEVICES: u32 = 20_000;
@@ -130,5 +135,34 @@ fn routing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, routing);
+fn planning(c: &mut Criterion) {
+    let settings = IncidentSettings::new("bench").expect("id");
+    let (devices, configs, cis, mut alerts) = tenant();
+    for (n, alert) in alerts.iter_mut().enumerate() {
+        alert.message = Some(format!("Disk C: has less than 5% free space ({n})"));
+        alert.subject = Some("Disk space".to_owned());
+    }
+    let index = RoutingIndex::new(&settings, &devices, &configs, &cis, Some(true));
+    let records = std::collections::BTreeMap::new();
+    let tickets = TicketListing::default();
+    let inputs = TicketInputs::new(&alerts, &records, &configs, &index, &tickets);
+    let creates = plan_tickets(&inputs, at())
+        .items
+        .iter()
+        .filter(|i| matches!(i.decision, TicketDecision::Create(_)))
+        .count();
+    eprintln!("{creates} of {} alerts plan a create", alerts.len());
+    let mut group = c.benchmark_group("incidents/plan_tickets");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Elements(u64::from(ALERTS)));
+    group.bench_with_input(BenchmarkId::from_parameter(ALERTS), &inputs, |b, inputs| {
+        b.iter(|| black_box(plan_tickets(inputs, at())).items.len());
+    });
+    group.finish();
+}
+
+criterion_group!(benches, routing, planning);
 criterion_main!(benches);
