@@ -532,6 +532,11 @@ async fn incidents_and_cases_are_created_and_updated_on_their_tables() {
             correlation_display: "NinjaOne".into(),
             urgency: Level::High,
             impact: Level::Medium,
+            assignment_group: None,
+            caller_id: None,
+            category: None,
+            subcategory: None,
+            contact_type: None,
         })
         .await
         .unwrap();
@@ -548,6 +553,10 @@ async fn incidents_and_cases_are_created_and_updated_on_their_tables() {
             correlation_display: "NinjaOne".into(),
             urgency: Level::Low,
             impact: Level::Low,
+            assignment_group: None,
+            category: None,
+            subcategory: None,
+            contact_type: None,
         })
         .await
         .unwrap();

@@ -113,6 +113,11 @@ fn the_listing_is_bounded_by_the_oldest_alert_minus_the_margin() {
         correlation_display: "NinjaOne".into(),
         urgency: Level::Low,
         impact: Level::Low,
+        assignment_group: None,
+        caller_id: None,
+        category: None,
+        subcategory: None,
+        contact_type: None,
     };
     block_on(w.snow.create_incident(&old)).unwrap();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();

@@ -77,13 +77,15 @@ impl Table {
             }
             Self::Incident => {
                 "sys_id,number,state,short_description,description,company,account,cmdb_ci,\
-                 correlation_id,correlation_display,urgency,impact,close_code,close_notes,\
-                 sys_created_on,sys_updated_on"
+                 correlation_id,correlation_display,urgency,impact,assignment_group,caller_id,\
+                 category,subcategory,contact_type,close_code,close_notes,sys_created_on,\
+                 sys_updated_on"
             }
             Self::Case => {
                 "sys_id,number,state,short_description,description,account,company,cmdb_ci,\
-                 correlation_id,correlation_display,urgency,impact,resolution_code,close_notes,\
-                 sys_created_on,sys_updated_on"
+                 correlation_id,correlation_display,urgency,impact,assignment_group,category,\
+                 subcategory,contact_type,resolution_code,close_notes,sys_created_on,\
+                 sys_updated_on"
             }
             Self::Plugin => "id,active",
         }

@@ -10,6 +10,8 @@ mod open_enum;
 mod records;
 mod rows;
 mod servicenow;
+mod template;
+mod users;
 pub(crate) mod wire;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
@@ -33,3 +35,8 @@ pub use servicenow::{
     CorrelationId, CustomerAccount, Incident, IncidentState, IncidentUpdate, Level, NewCase,
     NewCompany, NewIncident,
 };
+pub use template::{
+    FilterRefusal, MinSeverity, SourceType, TicketFieldValue, TicketTemplate, TicketTemplateName,
+    UnknownSeverity,
+};
+pub use users::{User, UserGroup};

@@ -358,6 +358,10 @@ impl TicketBody {
                 correlation_display: settings.correlation_display.clone(),
                 urgency,
                 impact,
+                assignment_group: None,
+                category: None,
+                subcategory: None,
+                contact_type: None,
             }),
             _ => Self::Incident(NewIncident {
                 short_description,
@@ -369,6 +373,11 @@ impl TicketBody {
                 correlation_display: settings.correlation_display.clone(),
                 urgency,
                 impact,
+                assignment_group: None,
+                caller_id: None,
+                category: None,
+                subcategory: None,
+                contact_type: None,
             }),
         })
     }

@@ -386,6 +386,11 @@ async fn create(shared: &Shared, table: &str, request: &Request) -> Response {
                     correlation_display: text(&body, "correlation_display")?.unwrap_or_default(),
                     urgency: level(&body, "urgency")?,
                     impact: level(&body, "impact")?,
+                    assignment_group: sys_id(&body, "assignment_group")?,
+                    caller_id: sys_id(&body, "caller_id")?,
+                    category: text(&body, "category")?.filter(|s| !s.is_empty()),
+                    subcategory: text(&body, "subcategory")?.filter(|s| !s.is_empty()),
+                    contact_type: text(&body, "contact_type")?.filter(|s| !s.is_empty()),
                 };
                 row(201, sn.create_incident(&incident).await)
             }
@@ -401,6 +406,10 @@ async fn create(shared: &Shared, table: &str, request: &Request) -> Response {
                     correlation_display: text(&body, "correlation_display")?.unwrap_or_default(),
                     urgency: level(&body, "urgency")?,
                     impact: level(&body, "impact")?,
+                    assignment_group: sys_id(&body, "assignment_group")?,
+                    category: text(&body, "category")?.filter(|s| !s.is_empty()),
+                    subcategory: text(&body, "subcategory")?.filter(|s| !s.is_empty()),
+                    contact_type: text(&body, "contact_type")?.filter(|s| !s.is_empty()),
                 };
                 row(201, sn.create_case(&case).await)
             }
