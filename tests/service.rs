@@ -1412,6 +1412,26 @@ impl ConfigStore for PauseBeforeFirstWrite {
         self.inner.delete_ci_mapping(name).await
     }
 
+    async fn ticket_templates(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::TicketTemplate>, StoreError> {
+        self.inner.ticket_templates().await
+    }
+
+    async fn put_ticket_template(
+        &self,
+        template: ninjaone_servicenow::model::TicketTemplate,
+    ) -> Result<(), StoreError> {
+        self.inner.put_ticket_template(template).await
+    }
+
+    async fn delete_ticket_template(
+        &self,
+        name: &ninjaone_servicenow::model::TicketTemplateName,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete_ticket_template(name).await
+    }
+
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit(filter).await
     }

@@ -24,7 +24,7 @@ use super::transport::{
 };
 use crate::model::{
     Case, CaseUpdate, CiItem, CiItemResult, Company, CustomerAccount, Incident, IncidentUpdate,
-    NewCase, NewCompany, NewIncident, SysId, decode_rows,
+    NewCase, NewCompany, NewIncident, SysId, User, UserGroup, decode_rows,
 };
 use crate::ports::{
     ApiError, ApiErrorKind, Cursor, IncidentQuery, Page, PageRequest, ServiceNowApi,
@@ -41,6 +41,8 @@ enum Table {
     Incident,
     Case,
     Plugin,
+    UserGroup,
+    User,
 }
 
 impl Table {
@@ -51,6 +53,8 @@ impl Table {
             Self::Incident => "incident",
             Self::Case => "sn_customerservice_case",
             Self::Plugin => "v_plugin",
+            Self::UserGroup => "sys_user_group",
+            Self::User => "sys_user",
         }
     }
 
@@ -62,6 +66,8 @@ impl Table {
             Self::Incident => "incident",
             Self::Case => "case",
             Self::Plugin => "plugin",
+            Self::UserGroup => "group",
+            Self::User => "user",
         }
     }
 
@@ -88,6 +94,8 @@ impl Table {
                  sys_updated_on"
             }
             Self::Plugin => "id,active",
+            Self::UserGroup => "sys_id,name,active",
+            Self::User => "sys_id,user_name,name,active",
         }
     }
 
@@ -913,6 +921,14 @@ impl ServiceNowApi for ServiceNowClient {
 
     async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
         self.update(Table::Case, id, update).await
+    }
+
+    async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError> {
+        self.row(Table::UserGroup, id).await
+    }
+
+    async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError> {
+        self.row(Table::User, id).await
     }
 }
 

@@ -23,6 +23,8 @@ const ACCOUNT: &str = "customer_account";
 const INCIDENT: &str = "incident";
 const CASE: &str = "sn_customerservice_case";
 const PLUGIN: &str = "v_plugin";
+const GROUP: &str = "sys_user_group";
+const USER: &str = "sys_user";
 const CSM_PLUGIN: &str = "com.sn_customerservice";
 
 /// The `sysparm_*` parameters a list request may carry (`sysparm_offset` is refused: the
@@ -121,7 +123,7 @@ fn authorized(shared: &Shared, request: &Request) -> bool {
 /// Refuses unknown tables, and the Customer Service Management tables when it is not installed.
 fn check_table(shared: &Shared, table: &str) -> Result<(), Response> {
     match table {
-        COMPANY | INCIDENT | PLUGIN => Ok(()),
+        COMPANY | INCIDENT | PLUGIN | GROUP | USER => Ok(()),
         ACCOUNT | CASE if shared.servicenow.has_customer_service_management() => Ok(()),
         _ => Err(invalid_table(table)),
     }
@@ -294,11 +296,16 @@ async fn get_row(shared: &Shared, table: &str, id: &str) -> Response {
     let found = match table {
         COMPANY => sn.company(&id).await.map(|c| c.map(|c| json!(c))),
         ACCOUNT => sn.customer_account(&id).await.map(|a| a.map(|a| json!(a))),
+        GROUP => sn.user_group(&id).await.map(|g| g.map(|g| json!(g))),
+        USER => sn.user(&id).await.map(|u| u.map(|u| json!(u))),
         _ => {
             return envelope(
                 400,
                 "Unsupported by the fake",
-                Some("the fake serves single rows of core_company and customer_account only"),
+                Some(
+                    "the fake serves single rows of core_company, customer_account, \
+                     sys_user_group and sys_user only",
+                ),
             );
         }
     };
