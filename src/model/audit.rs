@@ -34,6 +34,10 @@ pub enum AuditAction {
     CreateCompany,
     /// Held deletions were approved.
     ApproveDeletions,
+    /// A ticket template was created or replaced.
+    SetTicketTemplate,
+    /// A ticket template was deleted.
+    DeleteTicketTemplate,
     /// Anything else, named by the host.
     Other(String),
 }
