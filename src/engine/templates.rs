@@ -95,7 +95,10 @@ impl OrganizationSync {
         }
         let stored = self.read_templates().await?;
         let before = stored.iter().find(|t| t.name() == template.name());
-        let old_default = stored.iter().find(|t| t.is_default()).map(TicketTemplate::name);
+        let old_default = stored
+            .iter()
+            .find(|t| t.is_default())
+            .map(TicketTemplate::name);
         let new_default = if template.is_default() {
             Some(template.name())
         } else {

@@ -15,7 +15,7 @@ use crate::engine::{ApplyMode, FailureKind, NextRun, Stop, SyncError};
 use crate::model::{
     Alert, AlertUid, Case, CaseState, CaseUpdate, Device, Incident, IncidentState, IncidentUpdate,
     IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind, TicketRecord,
-    TicketRecordState,
+    TicketRecordState, TicketTemplate,
 };
 use crate::ports::{
     ApiError, ApiErrorKind, IncidentQuery, Listing, PageRequest, StoreErrorKind, collect_all,
@@ -255,8 +255,15 @@ impl IncidentRouter {
             report.finish(self.clock.now());
             return Ok(report);
         }
+        // Without its templates a pass would raise tickets unassigned and unfiltered: a store
+        // that cannot read them fails the pass instead.
+        let templates = self
+            .store
+            .ticket_templates()
+            .await
+            .map_err(SyncError::store("could not read the ticket templates"))?;
         match self
-            .read_and_decide(&configs, &records, routable, &mut report)
+            .read_and_decide(&configs, &templates, &records, routable, &mut report)
             .await
         {
             Ok(Some(decided)) => self.apply(decided, apply, &mut report).await?,
@@ -272,6 +279,7 @@ impl IncidentRouter {
     async fn read_and_decide(
         &self,
         configs: &[SyncConfig],
+        templates: &[TicketTemplate],
         records: &BTreeMap<AlertUid, TicketRecord>,
         routable: bool,
         report: &mut IncidentReport,
@@ -350,7 +358,8 @@ impl IncidentRouter {
         } else {
             None
         };
-        let index = RoutingIndex::new(&self.settings, &devices, configs, &ci_records, csm);
+        let index = RoutingIndex::new(&self.settings, &devices, configs, &ci_records, csm)
+            .with_templates(templates);
         let tickets = self
             .list_tickets(&alerts, records, uses_cases, csm, report)
             .await?;
