@@ -1948,3 +1948,35 @@ fn technicians_read_templates_and_only_administrators_change_them() {
     let stranger = Actor::technician("eve");
     assert!(block_on(world.sync.ticket_templates(&stranger)).is_err());
 }
+
+#[test]
+fn a_failed_group_lookup_is_a_remote_error_and_saves_nothing() {
+    let world = World::new(IntegrationMode::Inactive);
+    let group = world.snow.add_user_group("Service Desk");
+    world.snow.faults().fail_next(
+        "user_group",
+        1,
+        ninjaone_servicenow::ports::ApiErrorKind::Transient,
+    );
+    let mut template = TicketTemplate::new(template_name("servers"));
+    template.set_assignment_group(Some(group.clone()));
+    let before = world.state();
+    let err = block_on(
+        world
+            .sync
+            .put_ticket_template(&world.admin, template.clone()),
+    )
+    .expect_err("the lookup failed");
+    assert!(matches!(err, SyncError::Remote { .. }), "{err:?}");
+    assert!(!err.is_refusal());
+    assert!(err.to_string().contains(&group.to_string()), "{err}");
+    assert!(templates(&world).is_empty(), "nothing saved");
+    assert_eq!(
+        world.state().audit,
+        before.audit,
+        "a failure is not a refusal"
+    );
+    // Once ServiceNow answers again, the same call saves.
+    block_on(world.sync.put_ticket_template(&world.admin, template)).expect("saved");
+    assert_eq!(templates(&world).len(), 1);
+}

@@ -4,6 +4,10 @@
 //!
 //! - [`route`] decides, purely, whether an alert becomes a ticket ([`RouteDecision`]) or why
 //!   not ([`SkipReason`]).
+//! - The configuration's ticket template (or the default;
+//!   [`TicketTemplate`](crate::model::TicketTemplate)) fills the ticket's assignment group,
+//!   caller, category, subcategory and contact type, and its filter decides whether an alert
+//!   makes a ticket at all ([`SkipReason::Filtered`]).
 //! - [`IncidentRouter::run_once`] runs one pass over the ports, the store and the clock the
 //!   [`OrganizationSync`](crate::engine::OrganizationSync) uses, and returns an
 //!   [`IncidentReport`].
