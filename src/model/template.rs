@@ -137,6 +137,12 @@ pub struct SourceType(String);
 
 text_newtype!(SourceType);
 
+impl std::borrow::Borrow<str> for SourceType {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl FromStr for SourceType {
     type Err = IdError;
 
@@ -441,10 +447,14 @@ impl TicketTemplate {
     pub fn admits(&self, alert: &Alert) -> Result<(), FilterRefusal> {
         if !self.source_types.is_empty() {
             let source = alert.source_type.as_deref().map(str::trim);
+            // NinjaOne sends source types in upper case, as they are stored: an exact lookup,
+            // and a case-insensitive scan only for what it misses.
             let listed = source.is_some_and(|s| {
-                self.source_types
-                    .iter()
-                    .any(|t| t.as_str().eq_ignore_ascii_case(s))
+                self.source_types.contains(s)
+                    || self
+                        .source_types
+                        .iter()
+                        .any(|t| t.as_str().eq_ignore_ascii_case(s))
             });
             if !listed {
                 return Err(FilterRefusal::SourceType {

@@ -271,6 +271,9 @@ async fn list(shared: &Shared, table: &str, request: &Request) -> Response {
                 Err(err) => api_error_response(Api::ServiceNow, &err),
             }
         }
+        GROUP | USER => {
+            invalid_query("the fake serves sys_user_group and sys_user rows by sys_id only")
+        }
         COMPANY | ACCOUNT => match paged(false) {
             Err(response) => response,
             Ok(()) if table == COMPANY => rows(sn.companies(page).await),
