@@ -1,5 +1,5 @@
-//! Pure data: identifiers, NinjaOne and ServiceNow types, the mapping configuration and the audit
-//! trail. Nothing here does I/O or reads the clock.
+//! Pure data: identifiers, NinjaOne and ServiceNow types, the mapping configuration, ticket
+//! templates and the audit trail. Nothing here does I/O or reads the clock.
 
 mod audit;
 mod ids;

@@ -6,23 +6,6 @@
 //! uses the default template, if there is one ([`TicketTemplate::select`]). Everything here is
 //! pure: the router only calls [`TicketTemplate::admits`] and the `apply_to_*` methods.
 //!
-//! # Alerts without a severity
-//! NinjaOne's alert listing does not always carry a severity (API-NOTES: activities do, alerts
-//! *may*). A template's minimum severity therefore filters only alerts that carry a severity
-//! this crate can rank: `NONE`, `MINOR`, `MODERATE`, `MAJOR`, `CRITICAL`. An alert without a
-//! severity, or with a value this version does not know, **passes** the severity filter — a
-//! ticket too many is visible and closed in a minute, a ticket never raised is an outage nobody
-//! hears of. `NONE` ranks below `MINOR`, so any minimum filters it out.
-//!
-//! # Cases
-//! `sn_customerservice_case` has `assignment_group`, `category`, `subcategory` and
-//! `contact_type` (ServiceNow's Case API reference), so a case takes those four. It has no
-//! `caller_id`: its person is `contact`, a reference to `customer_contact` (the customer's
-//! people, not the service desk's `sys_user` rows the caller is checked against), so the
-//! template's caller is **not** put on cases. Note that the base system's case `category` and
-//! `subcategory` are numeric choices (`0` Question, `1` Issue, `2` Feature), unlike an
-//! incident's text choices: a template used for cases should carry the case's values.
-//!
 //! [`SyncConfig::ticket_template`]: super::SyncConfig::ticket_template
 
 use std::collections::BTreeSet;
@@ -162,7 +145,7 @@ impl FromStr for SourceType {
     }
 }
 
-/// The lowest severity an alert must have to make a ticket (see the [module](self) for alerts
+/// The lowest severity an alert must have to make a ticket (see [`TicketTemplate`] for alerts
 /// that carry none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -282,8 +265,24 @@ impl fmt::Display for FilterRefusal {
 /// A named ticket template: the fields an alert's ticket gets and which alerts make one.
 ///
 /// At most one template is the default; a store that saves a default clears the flag of the
-/// previous one in the same write. See the [module](self) for alerts without a severity and
-/// for what cases take.
+/// previous one in the same write.
+///
+/// # Alerts without a severity
+/// NinjaOne's alert listing does not always carry a severity (API-NOTES: activities do, alerts
+/// *may*). A template's minimum severity therefore filters only alerts that carry a severity
+/// this crate can rank: `NONE`, `MINOR`, `MODERATE`, `MAJOR`, `CRITICAL`. An alert without a
+/// severity, or with a value this version does not know, **passes** the severity filter — a
+/// ticket too many is visible and closed in a minute, a ticket never raised is an outage nobody
+/// hears of. `NONE` ranks below `MINOR`, so any minimum filters it out.
+///
+/// # Cases
+/// `sn_customerservice_case` has `assignment_group`, `category`, `subcategory` and
+/// `contact_type` (ServiceNow's Case API reference), so a case takes those four. It has no
+/// `caller_id`: its person is `contact`, a reference to `customer_contact` (the customer's
+/// people, not the service desk's `sys_user` rows the caller is checked against), so the
+/// template's caller is **not** put on cases. Note that the base system's case `category` and
+/// `subcategory` are numeric choices (`0` Question, `1` Issue, `2` Feature), unlike an
+/// incident's text choices: a template used for cases should carry the case's values.
 ///
 /// ```
 /// use ninjaone_servicenow::model::{Alert, MinSeverity, TicketTemplate};
@@ -440,7 +439,7 @@ impl TicketTemplate {
 
     /// Whether `alert` makes a ticket under this template: its source type is listed (or the
     /// list is empty), and its severity reaches the minimum (or there is none, or the alert
-    /// carries no severity this version can rank — see the [module](self)).
+    /// carries no severity this version can rank — see [`TicketTemplate`]).
     ///
     /// # Errors
     /// The [`FilterRefusal`] saying which rule keeps the alert out.
@@ -488,8 +487,8 @@ impl TicketTemplate {
     }
 
     /// Puts the template's fields that exist on `sn_customerservice_case` on a case:
-    /// `assignment_group`, `category`, `subcategory`, `contact_type` — not the caller (see the
-    /// [module](self)). Fields the template leaves unset are not touched.
+    /// `assignment_group`, `category`, `subcategory`, `contact_type` — not the caller (see
+    /// [`TicketTemplate`]). Fields the template leaves unset are not touched.
     pub fn apply_to_case(&self, case: &mut NewCase) {
         if let Some(group) = &self.assignment_group {
             case.assignment_group = Some(group.clone());
