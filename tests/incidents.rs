@@ -8,11 +8,12 @@ use std::collections::BTreeSet;
 use chrono::TimeDelta;
 use futures::FutureExt;
 use futures::executor::block_on;
-use ninjaone_servicenow::engine::incidents::{IncidentSettings, TicketOutcome};
+use ninjaone_servicenow::engine::incidents::{IncidentSettings, SkipReason, TicketOutcome};
 use ninjaone_servicenow::engine::{ApplyMode, Stop};
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
-    CaseState, IncidentState, IntegrationMode, Level, Priority, Severity, TicketRecordState,
+    AlertUid, CaseState, FilterRefusal, IncidentState, IntegrationMode, Level, MinSeverity,
+    Priority, Severity, SysId, TicketRecordState, TicketTemplate,
 };
 use ninjaone_servicenow::ports::{
     ApiErrorKind, ConfigStore, IncidentQuery, PageRequest, ServiceNowApi,
@@ -113,6 +114,11 @@ fn the_listing_is_bounded_by_the_oldest_alert_minus_the_margin() {
         correlation_display: "NinjaOne".into(),
         urgency: Level::Low,
         impact: Level::Low,
+        assignment_group: None,
+        caller_id: None,
+        category: None,
+        subcategory: None,
+        contact_type: None,
     };
     block_on(w.snow.create_incident(&old)).unwrap();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
@@ -1032,4 +1038,234 @@ fn two_routers_on_one_json_file_create_no_duplicate() {
     assert_eq!((report.created, report.remote_writes), (0, 0));
     assert_eq!(w.snow.all_incidents().len(), 6);
     assert!(w.incident_counts().values().all(|n| *n == 1));
+}
+
+// ---- ticket templates ----
+
+fn template(name: &str, default: bool) -> TicketTemplate {
+    let mut t = TicketTemplate::new(name.parse().unwrap());
+    t.set_default(default);
+    t
+}
+
+fn sys_id(n: u8) -> SysId {
+    format!("{n:032x}").parse().unwrap()
+}
+
+#[test]
+fn every_template_field_lands_on_created_incidents_and_cases() {
+    let w = world(3, 1, 0);
+    w.snow.set_customer_service_management(true);
+    let account = w.use_cases(2);
+    // Organization 1 names no template: the default. Organization 2 (cases) and 3 name theirs.
+    let mut desk = template("desk", true);
+    desk.set_assignment_group(Some(sys_id(0xa1)));
+    desk.set_caller(Some(sys_id(0xa2)));
+    desk.set_category(Some("hardware".parse().unwrap()));
+    desk.set_subcategory(Some("disk".parse().unwrap()));
+    desk.set_contact_type(Some("monitoring".parse().unwrap()));
+    let mut cases = template("cases", false);
+    cases.set_assignment_group(Some(sys_id(0xb1)));
+    cases.set_caller(Some(sys_id(0xb2)));
+    cases.set_category(Some("1".parse().unwrap()));
+    cases.set_subcategory(Some("0".parse().unwrap()));
+    cases.set_contact_type(Some("web".parse().unwrap()));
+    let mut network = template("network", false);
+    network.set_assignment_group(Some(sys_id(0xc1)));
+    for t in [desk, cases, network] {
+        block_on(w.store.put_ticket_template(t)).unwrap();
+    }
+    w.edit(2, |c| c.set_ticket_template(Some("cases".parse().unwrap())));
+    w.edit(3, |c| {
+        c.set_ticket_template(Some("network".parse().unwrap()));
+    });
+    let devices = w.ninja.all_devices();
+    for device in &devices {
+        w.ninja
+            .raise_alert(device.id, "disk full", fixed_time())
+            .unwrap();
+    }
+    let report = block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.created, report.remote_writes), (3, 3));
+
+    let incidents = w.snow.all_incidents();
+    let of = |org: usize| {
+        let company = &w.snow.all_companies()[org - 1].sys_id;
+        incidents
+            .iter()
+            .find(|i| i.company.as_ref() == Some(company))
+            .unwrap_or_else(|| panic!("organization {org}'s incident"))
+            .clone()
+    };
+    let first = of(1);
+    assert_eq!(
+        (
+            first.assignment_group,
+            first.caller_id,
+            first.category.as_deref(),
+            first.subcategory.as_deref(),
+            first.contact_type.as_deref()
+        ),
+        (
+            Some(sys_id(0xa1)),
+            Some(sys_id(0xa2)),
+            Some("hardware"),
+            Some("disk"),
+            Some("monitoring")
+        ),
+        "the default template fills every field"
+    );
+    let third = of(3);
+    assert_eq!(
+        (
+            third.assignment_group,
+            third.caller_id,
+            third.category,
+            third.contact_type
+        ),
+        (Some(sys_id(0xc1)), None, None, None),
+        "a configuration's own template wins over the default, and sets only what it has"
+    );
+    let case = w.snow.all_cases().pop().expect("organization 2's case");
+    assert_eq!(case.account.as_ref(), Some(&account));
+    assert_eq!(
+        (
+            case.assignment_group,
+            case.category.as_deref(),
+            case.subcategory.as_deref(),
+            case.contact_type.as_deref()
+        ),
+        (Some(sys_id(0xb1)), Some("1"), Some("0"), Some("web")),
+        "a case takes the fields a case has (no caller: its person is a customer contact)"
+    );
+    // The next pass reads the same templates and writes nothing.
+    let report = block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(report.remote_writes, 0);
+}
+
+#[test]
+fn a_template_filters_alerts_by_source_type_and_severity_and_says_why() {
+    let w = world(1, 1, 0);
+    let mut servers = template("servers", true);
+    servers.set_source_types([
+        "CONDITION_DISK".parse().unwrap(),
+        "CONDITION_CPU".parse().unwrap(),
+    ]);
+    servers.set_min_severity(Some(MinSeverity::Major));
+    block_on(w.store.put_ticket_template(servers)).unwrap();
+    let device = w.ninja.all_devices()[0].id;
+    let raise = |source: Option<&str>, severity: Option<Severity>| {
+        let uid = w.ninja.raise_alert(device, "alert", fixed_time()).unwrap();
+        let mut alert = w
+            .ninja
+            .all_alerts()
+            .into_iter()
+            .find(|a| a.uid == uid)
+            .unwrap();
+        alert.source_type = source.map(str::to_owned);
+        alert.severity = severity;
+        w.ninja.add_alert(alert);
+        uid
+    };
+    let disk_critical = raise(Some("CONDITION_DISK"), Some(Severity::Critical));
+    let cpu_without_severity = raise(Some("CONDITION_CPU"), None);
+    let cpu_unknown_severity = raise(Some("CONDITION_CPU"), Some(Severity::Other("X".into())));
+    let disk_minor = raise(Some("CONDITION_DISK"), Some(Severity::Minor));
+    let disk_none = raise(Some("CONDITION_DISK"), Some(Severity::None));
+    let event_log = raise(
+        Some("CONDITION_WINDOWS_EVENT_LOG_TRIGGERED"),
+        Some(Severity::Critical),
+    );
+    let no_source = raise(None, Some(Severity::Critical));
+
+    let report = block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        (report.created, report.skipped, report.remote_writes),
+        (3, 4, 3)
+    );
+    assert_eq!(report.skip_reasons.get("filtered"), Some(&4));
+    let created: BTreeSet<String> = w
+        .snow
+        .all_incidents()
+        .iter()
+        .filter_map(|i| i.correlation_id.clone())
+        .collect();
+    let expected: BTreeSet<String> = [&disk_critical, &cpu_without_severity, &cpu_unknown_severity]
+        .iter()
+        .map(|uid| format!("ninjaone:{INTEGRATION}:alert:{uid}"))
+        .collect();
+    assert_eq!(
+        created, expected,
+        "alerts without a rankable severity pass the severity filter"
+    );
+    let filter_of = |uid: &AlertUid| {
+        report
+            .outcomes
+            .iter()
+            .find(|o| &o.alert == uid)
+            .and_then(|o| match &o.outcome {
+                TicketOutcome::Skipped {
+                    reason: SkipReason::Filtered { filter, .. },
+                } => Some(filter.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{uid} is filtered"))
+    };
+    assert_eq!(
+        filter_of(&disk_minor),
+        FilterRefusal::Severity {
+            severity: Severity::Minor,
+            min_severity: MinSeverity::Major
+        }
+    );
+    assert!(matches!(
+        filter_of(&disk_none),
+        FilterRefusal::Severity { .. }
+    ));
+    assert_eq!(
+        filter_of(&event_log),
+        FilterRefusal::SourceType {
+            source_type: Some("CONDITION_WINDOWS_EVENT_LOG_TRIGGERED".to_owned())
+        }
+    );
+    assert_eq!(
+        filter_of(&no_source),
+        FilterRefusal::SourceType { source_type: None }
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    let line = json["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["alert"] == disk_minor.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(line["outcome"], "skipped");
+    assert_eq!(line["reason"]["reason"], "filtered");
+    assert_eq!(line["reason"]["template"], "servers");
+    assert_eq!(line["reason"]["filter"]["filter"], "severity");
+    // An unchanged pass writes nothing.
+    let report = block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.created, report.remote_writes), (0, 0));
+}
+
+#[test]
+fn a_configuration_naming_a_template_that_is_gone_creates_nothing_and_says_so() {
+    let w = world(2, 1, 2);
+    w.edit(1, |c| c.set_ticket_template(Some("gone".parse().unwrap())));
+    let report = block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.created, report.skipped), (1, 1));
+    assert_eq!(report.skip_reasons.get("unknown_template"), Some(&1));
+    let skipped = report
+        .outcomes
+        .iter()
+        .find_map(|o| match &o.outcome {
+            TicketOutcome::Skipped { reason } => Some(reason.to_string()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        skipped.contains("names the ticket template \"gone\", which does not exist"),
+        "{skipped}"
+    );
 }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ninjaone_servicenow::clock::Clock;
-use ninjaone_servicenow::model::{AuditFilter, OrganizationId, SyncConfig, SyncStatus};
+use ninjaone_servicenow::model::{
+    AuditFilter, MinSeverity, OrganizationId, SyncConfig, SyncStatus, TicketTemplate,
+};
 use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WorkQueue};
 use ninjaone_servicenow::store::{MIGRATIONS, PostgresStore, TenantId};
 use ninjaone_servicenow::testing::{fixed_time, store_contract};
@@ -107,6 +109,88 @@ async fn migrations_run_twice_and_concurrently() {
     // The migrated schema works.
     store_contract(&stores[0]).await;
     drop(stores);
+    admin(&url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+}
+
+#[tokio::test]
+async fn a_database_at_migration_1_gets_ticket_templates_and_keeps_its_configurations() {
+    let Some(url) = database("a_database_at_migration_1_gets_ticket_templates") else {
+        return;
+    };
+    let name = format!("orgsync_templates_{}", std::process::id());
+    admin(&url, &format!("DROP DATABASE IF EXISTS {name}")).await;
+    admin(&url, &format!("CREATE DATABASE {name}")).await;
+    let mut fresh = url::Url::parse(&url).expect("a URL");
+    fresh.set_path(&name);
+    let fresh = fresh.to_string();
+    // The schema as version 0.1 left it: migration 1 only, with a configuration in it.
+    let (_, _, first) = MIGRATIONS[0];
+    admin(
+        &fresh,
+        &format!(
+            "{first}
+             CREATE TABLE schema_migrations (
+                 version integer PRIMARY KEY, name text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now());
+             INSERT INTO schema_migrations (version, name) VALUES (1, 'v1');
+             INSERT INTO sync_configs (tenant, organization, version, body) VALUES ('default', 2, 1,
+               '{{\"organization\": 2, \"company\": null, \"status\": \"pending\", \"version\": 1,
+                 \"created_at\": \"2025-11-02T08:00:00Z\", \"updated_at\": \"2025-11-02T08:00:00Z\"}}');"
+        ),
+    )
+    .await;
+
+    let store = PostgresStore::connect(&fresh)
+        .await
+        .expect("connect migrates");
+    let all: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
+    assert_eq!(store.applied_migrations().await.expect("versions"), all);
+    let configs = store.configs().await.expect("the old configuration reads");
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs[0].ticket_template(), None);
+
+    let mut template = TicketTemplate::new("servers".parse().expect("a name"));
+    template.set_assignment_group(Some(
+        "0c43f35d4f5a1200c0a8016a9310c7d5".parse().expect("an id"),
+    ));
+    template.set_min_severity(Some(MinSeverity::Critical));
+    template.set_source_types(["CONDITION_CPU".parse().expect("a type")]);
+    template.set_default(true);
+    store
+        .put_ticket_template(template.clone())
+        .await
+        .expect("save a template");
+    assert_eq!(
+        store.ticket_templates().await.expect("read"),
+        [template.clone()]
+    );
+    let other = store.for_tenant("other".parse().expect("a tenant"));
+    assert_eq!(other.ticket_templates().await.expect("read"), []);
+
+    // Two defaults saved at once on two connections: never two defaults.
+    let saves = futures::future::join_all((0..6).map(|i| {
+        let store = store.clone();
+        async move {
+            let mut t = TicketTemplate::new(format!("t{i}").parse().expect("a name"));
+            t.set_default(true);
+            store.put_ticket_template(t).await
+        }
+    }))
+    .await;
+    for saved in &saves {
+        if let Err(err) = saved {
+            assert_eq!(err.kind(), StoreErrorKind::Conflict, "{err}");
+        }
+    }
+    let defaults = store
+        .ticket_templates()
+        .await
+        .expect("read")
+        .into_iter()
+        .filter(TicketTemplate::is_default)
+        .count();
+    assert_eq!(defaults, 1);
+    drop((store, other));
     admin(&url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
 }
 

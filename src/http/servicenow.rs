@@ -24,7 +24,7 @@ use super::transport::{
 };
 use crate::model::{
     Case, CaseUpdate, CiItem, CiItemResult, Company, CustomerAccount, Incident, IncidentUpdate,
-    NewCase, NewCompany, NewIncident, SysId, decode_rows,
+    NewCase, NewCompany, NewIncident, SysId, User, UserGroup, decode_rows,
 };
 use crate::ports::{
     ApiError, ApiErrorKind, Cursor, IncidentQuery, Page, PageRequest, ServiceNowApi,
@@ -41,6 +41,8 @@ enum Table {
     Incident,
     Case,
     Plugin,
+    UserGroup,
+    User,
 }
 
 impl Table {
@@ -51,6 +53,8 @@ impl Table {
             Self::Incident => "incident",
             Self::Case => "sn_customerservice_case",
             Self::Plugin => "v_plugin",
+            Self::UserGroup => "sys_user_group",
+            Self::User => "sys_user",
         }
     }
 
@@ -62,6 +66,8 @@ impl Table {
             Self::Incident => "incident",
             Self::Case => "case",
             Self::Plugin => "plugin",
+            Self::UserGroup => "group",
+            Self::User => "user",
         }
     }
 
@@ -77,15 +83,19 @@ impl Table {
             }
             Self::Incident => {
                 "sys_id,number,state,short_description,description,company,account,cmdb_ci,\
-                 correlation_id,correlation_display,urgency,impact,close_code,close_notes,\
-                 sys_created_on,sys_updated_on"
+                 correlation_id,correlation_display,urgency,impact,assignment_group,caller_id,\
+                 category,subcategory,contact_type,close_code,close_notes,sys_created_on,\
+                 sys_updated_on"
             }
             Self::Case => {
                 "sys_id,number,state,short_description,description,account,company,cmdb_ci,\
-                 correlation_id,correlation_display,urgency,impact,resolution_code,close_notes,\
-                 sys_created_on,sys_updated_on"
+                 correlation_id,correlation_display,urgency,impact,assignment_group,category,\
+                 subcategory,contact_type,resolution_code,close_notes,sys_created_on,\
+                 sys_updated_on"
             }
             Self::Plugin => "id,active",
+            Self::UserGroup => "sys_id,name,active",
+            Self::User => "sys_id,user_name,name,active",
         }
     }
 
@@ -911,6 +921,14 @@ impl ServiceNowApi for ServiceNowClient {
 
     async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
         self.update(Table::Case, id, update).await
+    }
+
+    async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError> {
+        self.row(Table::UserGroup, id).await
+    }
+
+    async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError> {
+        self.row(Table::User, id).await
     }
 }
 

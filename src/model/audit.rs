@@ -38,6 +38,10 @@ pub enum AuditAction {
     HoldResolves,
     /// Resolves held by the incident router's resolve guard were approved.
     ApproveResolves,
+    /// A ticket template was created or replaced.
+    SetTicketTemplate,
+    /// A ticket template was deleted.
+    DeleteTicketTemplate,
     /// Anything else, named by the host.
     Other(String),
 }

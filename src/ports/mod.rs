@@ -2,7 +2,10 @@
 //! [`ConfigStore`].
 //!
 //! All three are object safe, `Send + Sync + Debug`, and meant to be held as `Arc<dyn …>`. Methods
-//! added in later versions come with default bodies, so a host's implementation keeps compiling.
+//! added in later versions come with default bodies only where the default is real behaviour
+//! (reading one by one, say); a method no default can honour — the ticket template storage, the
+//! user and group lookups — must be implemented, so a host learns of it from the compiler
+//! rather than from a failure at run time.
 
 mod error;
 mod page;
@@ -24,7 +27,8 @@ use crate::model::{
     Alert, AlertUid, AuditEntry, AuditFilter, Case, CaseUpdate, CiItem, CiItemResult, CiMapping,
     CiMappingName, CiRecord, Company, CorrelationId, CustomerAccount, Device, DeviceId, DeviceRole,
     Incident, IncidentUpdate, IntegrationMode, NewCase, NewCompany, NewIncident, Organization,
-    OrganizationDetailed, OrganizationId, SyncConfig, SysId, TicketRecord,
+    OrganizationDetailed, OrganizationId, SyncConfig, SysId, TicketRecord, TicketTemplate,
+    TicketTemplateName, User, UserGroup,
 };
 
 /// The NinjaOne public API v2, as far as the sync needs it.
@@ -175,6 +179,15 @@ pub trait ServiceNowApi: Send + Sync + Debug {
         let _ = (id, update);
         Err(cases_unsupported())
     }
+
+    /// One group (`sys_user_group`), such as a ticket template's assignment group; `None` when
+    /// no row has this sys_id (or the integration user may not read it: ServiceNow answers 404
+    /// for both).
+    async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError>;
+
+    /// One user (`sys_user`), such as a ticket template's caller; `None` when no row has this
+    /// sys_id (or the integration user may not read it).
+    async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError>;
 }
 
 fn cases_unsupported() -> ApiError {
@@ -276,8 +289,8 @@ impl WriteBatch {
     }
 }
 
-/// Where configurations, the mode, CI mappings, the audit log, and the alert → ticket and
-/// device → CI records live.
+/// Where configurations, the mode, CI mappings, ticket templates, the audit log, and the
+/// alert → ticket and device → CI records live.
 ///
 /// # Guarantees every implementation gives
 /// - Optimistic versioning: a write of a configuration whose version is not the stored one is a
@@ -285,6 +298,7 @@ impl WriteBatch {
 ///   organization that already has one is a `Conflict` too.
 /// - [`write`](Self::write) is atomic: all of the batch or none of it.
 /// - The audit log is append-only; entries get increasing `seq` numbers.
+/// - At most one ticket template is the default.
 ///
 /// [`testing::store_contract`](crate::testing::store_contract) (feature `test-util`) checks an
 /// implementation against these rules.
@@ -334,6 +348,21 @@ pub trait ConfigStore: Send + Sync + Debug {
 
     /// Deletes a CI mapping; `false` when there was none by that name.
     async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError>;
+
+    /// Every ticket template, ordered by name.
+    async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError>;
+
+    /// Creates or replaces a ticket template (by name). When it is the default, the template
+    /// that was the default loses the flag in the same write, so there is never more than one.
+    async fn put_ticket_template(&self, template: TicketTemplate) -> Result<(), StoreError>;
+
+    /// Deletes a ticket template; `false` when there was none by that name.
+    ///
+    /// The store does not check whether a configuration names it: the
+    /// [service](crate::engine::OrganizationSync::delete_ticket_template) refuses that, and a
+    /// configuration naming a template that is gone has its alerts skipped, never routed with
+    /// another template.
+    async fn delete_ticket_template(&self, name: &TicketTemplateName) -> Result<bool, StoreError>;
 
     /// Audit entries matching `filter`, oldest first.
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
@@ -407,15 +436,11 @@ pub trait ConfigStore: Send + Sync + Debug {
     /// `PostgresStore` a session-level advisory lock keyed by tenant and integration id.
     /// A guard dropped without [`release`](RouterGuard::release) frees the lock too.
     ///
-    /// The default body answers [`StoreErrorKind::Unsupported`]: a store that keeps ticket
-    /// records must implement this for the router to run.
+    /// Required (no default body): a default could only fail at run time.
     async fn lock_router(
         &self,
         integration_id: &str,
-    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
-        let _ = integration_id;
-        Err(records_unsupported("incident router locks"))
-    }
+    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError>;
 
     /// Appends audit entries; see [`write`](Self::write).
     async fn append_audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {

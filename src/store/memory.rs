@@ -9,7 +9,7 @@ use super::router_lock::RouterLocks;
 use super::state::StoreState;
 use crate::model::{
     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
-    IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
+    IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate, TicketTemplateName,
 };
 use crate::ports::{ConfigStore, RouterGuard, StoreError, WriteBatch};
 
@@ -111,6 +111,19 @@ impl ConfigStore for MemoryStore {
 
     async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError> {
         Ok(self.state().delete_ci_mapping(name))
+    }
+
+    async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError> {
+        Ok(self.state().ticket_templates())
+    }
+
+    async fn put_ticket_template(&self, template: TicketTemplate) -> Result<(), StoreError> {
+        self.state().put_ticket_template(template);
+        Ok(())
+    }
+
+    async fn delete_ticket_template(&self, name: &TicketTemplateName) -> Result<bool, StoreError> {
+        Ok(self.state().delete_ticket_template(name))
     }
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {

@@ -13,7 +13,7 @@ use super::tenant::{customer_name, fixed_time};
 use crate::model::{
     Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, Company,
     CustomerAccount, Incident, IncidentState, IncidentUpdate, NewCase, NewCompany, NewIncident,
-    SysId,
+    SysId, User, UserGroup,
 };
 use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, ServiceNowApi};
 
@@ -25,6 +25,8 @@ use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, Ser
 /// - `sys_ids` are generated from a counter as 32 lowercase hex digits, so rows created later sort
 ///   later. Company names are not unique (ServiceNow does not enforce it), nor are incidents'
 ///   `correlation_id`s.
+/// - Groups (`sys_user_group`) and users (`sys_user`) are read one by one, as ticket templates
+///   need them; an inactive one is still read (with `active: false`), an unknown one is `None`.
 /// - Customer accounts extend `core_company`, as in ServiceNow: each account is also listed as a
 ///   company and readable through [`company`](ServiceNowApi::company).
 /// - Without Customer Service Management (the default), the customer-account and case calls fail
@@ -89,6 +91,8 @@ struct SnState {
     work_notes: BTreeMap<SysId, Vec<String>>,
     cis: BTreeMap<SysId, StoredCi>,
     rejected_cis: BTreeMap<String, String>,
+    groups: BTreeMap<SysId, UserGroup>,
+    users: BTreeMap<SysId, User>,
 }
 
 impl Default for SnState {
@@ -107,6 +111,8 @@ impl Default for SnState {
             work_notes: BTreeMap::new(),
             cis: BTreeMap::new(),
             rejected_cis: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            users: BTreeMap::new(),
         }
     }
 }
@@ -122,6 +128,8 @@ impl SnState {
                 && !self.incidents.contains_key(&id)
                 && !self.cases.contains_key(&id)
                 && !self.cis.contains_key(&id)
+                && !self.groups.contains_key(&id)
+                && !self.users.contains_key(&id)
             {
                 return id;
             }
@@ -161,6 +169,29 @@ impl SnState {
         self.accounts
             .insert(account.sys_id.clone(), account.clone());
         account
+    }
+
+    fn add_group(&mut self, name: String) -> SysId {
+        let sys_id = self.next_sys_id();
+        let group = UserGroup {
+            sys_id: sys_id.clone(),
+            name,
+            active: true,
+        };
+        self.groups.insert(sys_id.clone(), group);
+        sys_id
+    }
+
+    fn add_user(&mut self, user_name: String) -> SysId {
+        let sys_id = self.next_sys_id();
+        let user = User {
+            sys_id: sys_id.clone(),
+            name: Some(user_name.clone()),
+            user_name: Some(user_name),
+            active: true,
+        };
+        self.users.insert(sys_id.clone(), user);
+        sys_id
     }
 
     fn require_csm(&self) -> Result<(), ApiError> {
@@ -272,10 +303,12 @@ const IDENTIFY_RECONCILE: &str = "identify_reconcile";
 const CASES: &str = "cases";
 const CREATE_CASE: &str = "create_case";
 const UPDATE_CASE: &str = "update_case";
+const USER_GROUP: &str = "user_group";
+const USER: &str = "user";
 
 impl FakeServiceNow {
     /// The method names [`Faults`] knows this fake's calls by (the [`ServiceNowApi`] methods).
-    pub const METHODS: [&'static str; 13] = [
+    pub const METHODS: [&'static str; 15] = [
         COMPANIES,
         COMPANY,
         CREATE_COMPANY,
@@ -289,6 +322,8 @@ impl FakeServiceNow {
         CASES,
         CREATE_CASE,
         UPDATE_CASE,
+        USER_GROUP,
+        USER,
     ];
 
     /// An empty instance without Customer Service Management.
@@ -439,6 +474,37 @@ impl FakeServiceNow {
             .is_some()
     }
 
+    // ---- groups and users ----
+
+    /// Adds an active group (`sys_user_group`) and returns its `sys_id`.
+    pub fn add_user_group(&self, name: impl Into<String>) -> SysId {
+        self.lock().add_group(name.into())
+    }
+
+    /// Adds an active user (`sys_user`) with this login name and returns its `sys_id`.
+    pub fn add_user(&self, user_name: impl Into<String>) -> SysId {
+        self.lock().add_user(user_name.into())
+    }
+
+    /// Marks a group active or inactive, as an administrator might; `false` when there is none.
+    /// An inactive group is still read back (ServiceNow keeps the row).
+    pub fn set_user_group_active(&self, id: &SysId, active: bool) -> bool {
+        self.lock()
+            .groups
+            .get_mut(id)
+            .map(|g| g.active = active)
+            .is_some()
+    }
+
+    /// Marks a user active or inactive; `false` when there is none.
+    pub fn set_user_active(&self, id: &SysId, active: bool) -> bool {
+        self.lock()
+            .users
+            .get_mut(id)
+            .map(|u| u.active = active)
+            .is_some()
+    }
+
     // ---- CMDB ----
 
     /// Every configuration item, in `sys_id` order.
@@ -563,6 +629,11 @@ impl ServiceNowApi for FakeServiceNow {
                     .filter(|s| !s.is_empty()),
                 urgency: Some(incident.urgency),
                 impact: Some(incident.impact),
+                assignment_group: incident.assignment_group.clone(),
+                caller_id: incident.caller_id.clone(),
+                category: incident.category.clone(),
+                subcategory: incident.subcategory.clone(),
+                contact_type: incident.contact_type.clone(),
                 close_code: None,
                 close_notes: None,
                 created_on: Some(state.now),
@@ -670,6 +741,10 @@ impl ServiceNowApi for FakeServiceNow {
                         .filter(|s| !s.is_empty()),
                     urgency: Some(case.urgency),
                     impact: Some(case.impact),
+                    assignment_group: case.assignment_group.clone(),
+                    category: case.category.clone(),
+                    subcategory: case.subcategory.clone(),
+                    contact_type: case.contact_type.clone(),
                     resolution_code: None,
                     close_notes: None,
                     created_on: Some(state.now),
@@ -749,6 +824,18 @@ impl ServiceNowApi for FakeServiceNow {
         self.faults.record_write(IDENTIFY_RECONCILE);
         admission.finish(Ok(results))
     }
+
+    async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError> {
+        let admission = self.faults.admit(USER_GROUP)?;
+        let found = self.lock().groups.get(id).cloned();
+        admission.finish(Ok(found))
+    }
+
+    async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError> {
+        let admission = self.faults.admit(USER)?;
+        let found = self.lock().users.get(id).cloned();
+        admission.finish(Ok(found))
+    }
 }
 
 /// Builds a [`FakeServiceNow`].
@@ -761,6 +848,8 @@ pub struct FakeServiceNowBuilder {
     companies: usize,
     explicit_companies: Vec<(String, bool)>,
     accounts: Vec<String>,
+    groups: Vec<String>,
+    users: Vec<String>,
     csm: bool,
     now: Option<DateTime<Utc>>,
     faults: Option<Faults>,
@@ -784,6 +873,18 @@ impl FakeServiceNowBuilder {
     /// Adds a customer account (also listed as a company).
     pub fn customer_account(mut self, name: impl Into<String>) -> Self {
         self.accounts.push(name.into());
+        self
+    }
+
+    /// Adds an active group (`sys_user_group`), after the companies and accounts.
+    pub fn user_group(mut self, name: impl Into<String>) -> Self {
+        self.groups.push(name.into());
+        self
+    }
+
+    /// Adds an active user (`sys_user`) with this login name, after the groups.
+    pub fn user(mut self, user_name: impl Into<String>) -> Self {
+        self.users.push(user_name.into());
         self
     }
 
@@ -826,6 +927,12 @@ impl FakeServiceNowBuilder {
             }
             for name in self.accounts {
                 state.add_account(name);
+            }
+            for name in self.groups {
+                state.add_group(name);
+            }
+            for name in self.users {
+                state.add_user(name);
             }
         }
         fake

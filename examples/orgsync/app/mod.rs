@@ -8,6 +8,7 @@
 
 mod args;
 mod output;
+mod templates;
 #[cfg(all(test, feature = "test-util"))]
 mod tests;
 
@@ -337,6 +338,16 @@ fn sync_failure(err: &SyncError) -> Failed {
             Failed::new(Exit::Refused, message)
                 .hint("remove the mapping from those configurations first (`orgsync update`)")
         }
+        SyncError::Invalid(problems)
+            if problems
+                .iter()
+                .all(|p| matches!(p, Problem::TicketTemplateInUse { .. })) =>
+        {
+            Failed::new(Exit::Refused, message).hint(
+                "name another template in those configurations first \
+                 (`orgsync update --org ID --ticket-template NAME`)",
+            )
+        }
         SyncError::Invalid(_) => Failed::new(Exit::Usage, message)
             .hint("check the ids against NinjaOne and ServiceNow; nothing was saved"),
         SyncError::NotConfigured(org) => Failed::new(Exit::Usage, message).hint(format!(
@@ -433,6 +444,9 @@ impl Ctx {
                 Ok(Exit::Done)
             }
             Command::CiMappingList => self.ci_mapping_list(io).await,
+            Command::TicketTemplateSet(args) => self.template_set(args, io).await,
+            Command::TicketTemplateList { json } => self.template_list(*json, io).await,
+            Command::TicketTemplateDelete(name) => self.template_delete(name, io).await,
             Command::CiMappingDelete(name) => {
                 let deleted = self
                     .sync
@@ -608,6 +622,9 @@ impl Ctx {
         if let Some(tickets) = add.tickets {
             draft = draft.tickets(tickets);
         }
+        if let Some(template) = &add.ticket_template {
+            draft = draft.ticket_template(template.clone());
+        }
         let added = self
             .sync
             .add(&self.actor, draft)
@@ -638,10 +655,13 @@ impl Ctx {
         if let Some(tickets) = update.tickets {
             changes = changes.tickets(tickets);
         }
+        if let Some(template) = &update.ticket_template {
+            changes = changes.ticket_template(Some(template.clone()));
+        }
         if changes.is_empty() {
             return Err(Failed::new(Exit::Usage, "nothing to change").hint(
                 "give at least one of --company, --ci-mapping, --account, --no-account, \
-                 --allow-incidents, --tickets",
+                 --allow-incidents, --tickets, --ticket-template",
             ));
         }
         let current = self

@@ -5,8 +5,8 @@
 //! `sync --json`: one object with exactly the fields of [`SyncJson`]; each outcome has the
 //! fields of [`OutcomeJson`]; `ci` is the CMDB step's `CiReport` as the library serializes it
 //! (null when no active configuration has CI mappings). `incidents --json`: the library's
-//! `IncidentReport` as it serializes it. `audit --json`: an array of [`AuditJson`]. Times are
-//! RFC 3339 UTC.
+//! `IncidentReport` as it serializes it. `audit --json`: an array of [`AuditJson`].
+//! `ticket-template list --json`: an array of `templates::TemplateJson`. Times are RFC 3339 UTC.
 
 use chrono::{DateTime, Utc};
 use ninjaone_servicenow::engine::{CiReport, Outcome, Report, ReportCounts};

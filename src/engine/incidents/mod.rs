@@ -4,6 +4,12 @@
 //!
 //! - [`route`] decides, purely, whether an alert becomes a ticket ([`RouteDecision`]) or why
 //!   not ([`SkipReason`]).
+//! - The configuration's ticket template (or the default;
+//!   [`TicketTemplate`](crate::model::TicketTemplate)) fills the ticket's assignment group,
+//!   caller, category, subcategory and contact type, and its filter decides whether an alert
+//!   makes a ticket at all ([`SkipReason::Filtered`]).
+//! - [`plan_tickets`](crate::plan::plan_tickets) makes every other decision, purely: create,
+//!   adopt, note a re-trigger, resolve, hold for the resolve guard, skip — and why.
 //! - [`IncidentRouter::run_once`] runs one pass over the ports, the store and the clock the
 //!   [`OrganizationSync`](crate::engine::OrganizationSync) uses, and returns an
 //!   [`IncidentReport`].
@@ -23,7 +29,8 @@
 //! | open, routed | `creating` | none (complete listing) | creates again (the first never committed) |
 //! | open | `open` | finished or gone | records `finished_elsewhere`: never reopened, never recreated |
 //! | open | `finished_elsewhere` | — | nothing |
-//! | gone | `open` (or adopted) | open | resolves it once (state 6 with close code and notes; a case: Resolved with resolution code and notes), removes the record |
+//! | open, message or `updateTime` changed since the ticket was written | `open` | open | adds one work note with the new message (recorded before it is sent) |
+//! | gone | `open` (or adopted) | open | resolves it once (state 6 with close code and notes; a case: Resolved with resolution code and notes), removes the record — unless the pass would resolve more than the resolve guard allows: then it resolves none and holds them all for [`IncidentRouter::approve_resolves`] |
 //! | gone | any | finished or gone | removes the record |
 //! | gone | `open`, configuration inactive | — | leaves the ticket, keeps the record (resolved after a resume) |
 //! | gone | `open`, configuration deleted | — | leaves the ticket, removes the record |
@@ -65,8 +72,10 @@ impl RoutingIndex {
 
 /// Routes NinjaOne alerts into ServiceNow tickets; see the [module](self) for the rules.
 ///
-/// Cheap to clone (it holds `Arc`s). Run one pass at a time per integration id: two passes at
-/// once may both create a ticket for a new alert.
+/// Cheap to clone (it holds `Arc`s). Any number of routers may run on one store: an applied
+/// pass takes the store's lock of its integration id
+/// ([`ConfigStore::lock_router`]) and a second one at
+/// the same time does nothing and reports [`Stop::RouterBusy`](crate::engine::Stop::RouterBusy).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -168,6 +177,13 @@ impl IncidentRouter {
     /// - Creates and resolves run with at most [`IncidentSettings::concurrency`] in flight; a
     ///   429 halves it and defers the ticket; a 401/403 stops starting writes
     ///   ([`Stop`](crate::engine::Stop)). A pass with nothing to change makes no remote write.
+    /// - One router at a time per integration id: an applied pass holds the store's router
+    ///   lock from before it reads the records to its end; a pass that cannot take it reads
+    ///   and writes nothing and reports [`Stop::RouterBusy`](crate::engine::Stop::RouterBusy).
+    /// - An open alert whose message or `updateTime` changed since its ticket was written gets
+    ///   one work note per change; a crash or a lost answer may lose that note, never double it.
+    /// - More resolves than [`IncidentSettings::resolve_guard`] allows are all held (none is
+    ///   made; audited) until [`approve_resolves`](Self::approve_resolves).
     /// - The engine never sleeps: see [`IncidentReport::next_run`].
     ///
     /// # Errors

@@ -16,7 +16,7 @@ use crate::engine::{Actor, ApplyMode, FailureKind, NextRun, Stop, SyncError};
 use crate::model::{
     Alert, AlertUid, AuditAction, AuditEntry, CaseState, CaseUpdate, Device, IncidentState,
     IncidentUpdate, IntegrationMode, SyncConfig, SyncStatus, SysId, TicketKind, TicketRecord,
-    TicketRecordState,
+    TicketRecordState, TicketTemplate,
 };
 use crate::plan::{
     ListedTicket, ListedTickets, PlannedTicket, RoutingIndex, StoreChange, TicketBody,
@@ -198,8 +198,15 @@ impl IncidentRouter {
             tracing::info!("no configuration allows incidents and no ticket is recorded");
             return Ok(());
         }
+        // Without its templates a pass would raise tickets unassigned and unfiltered: a store
+        // that cannot read them fails the pass instead.
+        let templates = self
+            .store
+            .ticket_templates()
+            .await
+            .map_err(SyncError::store("could not read the ticket templates"))?;
         match self
-            .read_and_plan(&configs, &records, routable, report)
+            .read_and_plan(&configs, &templates, &records, routable, report)
             .await
         {
             Ok(Some(mut plan)) => {
@@ -280,6 +287,7 @@ impl IncidentRouter {
     async fn read_and_plan(
         &self,
         configs: &[SyncConfig],
+        templates: &[TicketTemplate],
         records: &BTreeMap<AlertUid, TicketRecord>,
         routable: bool,
         report: &mut IncidentReport,
@@ -358,7 +366,8 @@ impl IncidentRouter {
         } else {
             None
         };
-        let index = RoutingIndex::new(&self.settings, &devices, configs, &ci_records, csm);
+        let index = RoutingIndex::new(&self.settings, &devices, configs, &ci_records, csm)
+            .with_templates(templates);
         let tickets = self
             .list_tickets(&alerts, records, uses_cases, csm, report)
             .await?;

@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::levels::UrgencyImpactTable;
 use super::text::{DESCRIPTION_MAX, SHORT_DESCRIPTION_MAX, multi_line, one_line, truncate};
 use crate::model::{
-    Alert, AlertUid, CiRecord, CorrelationId, Device, DeviceId, NewCase, NewIncident,
-    OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind,
+    Alert, AlertUid, CiRecord, CorrelationId, Device, DeviceId, FilterRefusal, NewCase,
+    NewIncident, OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind, TicketTemplate,
+    TicketTemplateName,
 };
 
 /// What [`route`] knows about one device.
@@ -27,6 +28,34 @@ struct ConfigEntry {
     company: Option<SysId>,
     account: Option<SysId>,
     tickets: TicketKind,
+    /// The template the configuration names, if any.
+    template_name: Option<TicketTemplateName>,
+    /// The template it uses, resolved once per pass by [`RoutingIndex::with_templates`].
+    template: TemplateRef,
+}
+
+/// Which ticket template a configuration uses.
+#[derive(Debug, Clone)]
+enum TemplateRef {
+    /// None: it names none and there is no default.
+    None,
+    /// The template at this index of [`RoutingIndex::templates`].
+    At(usize),
+    /// It names a template that does not exist.
+    Missing(TicketTemplateName),
+}
+
+impl TemplateRef {
+    fn resolve(named: Option<&TicketTemplateName>, templates: &[TicketTemplate]) -> Self {
+        match TicketTemplate::select(named, templates) {
+            Ok(Some(found)) => templates
+                .iter()
+                .position(|t| t.name() == found.name())
+                .map_or(Self::None, Self::At),
+            Ok(None) => Self::None,
+            Err(missing) => Self::Missing(missing),
+        }
+    }
 }
 
 /// Everything [`route`] looks up, indexed once per pass: the tenant's devices, the
@@ -52,6 +81,7 @@ pub struct RoutingIndex {
     configs: HashMap<OrganizationId, ConfigEntry>,
     cis: HashMap<DeviceId, SysId>,
     csm: Option<bool>,
+    templates: Vec<TicketTemplate>,
 }
 
 impl RoutingIndex {
@@ -88,6 +118,8 @@ impl RoutingIndex {
                         company: c.company().cloned(),
                         account: c.customer_account().cloned(),
                         tickets: c.tickets(),
+                        template_name: c.ticket_template().cloned(),
+                        template: TemplateRef::resolve(c.ticket_template(), &[]),
                     };
                     (c.organization(), entry)
                 })
@@ -97,6 +129,28 @@ impl RoutingIndex {
                 .filter_map(|r| r.sys_id.clone().map(|id| (r.device, id)))
                 .collect(),
             csm,
+            templates: Vec::new(),
+        }
+    }
+
+    /// Adds the ticket templates: each configuration uses the one it names, else the default
+    /// (see [`TicketTemplate::select`]). Without this call no template applies, and the alerts
+    /// of a configuration that names one are skipped as [`SkipReason::UnknownTemplate`].
+    #[must_use]
+    pub fn with_templates(mut self, templates: &[TicketTemplate]) -> Self {
+        self.templates = templates.to_vec();
+        for entry in self.configs.values_mut() {
+            entry.template = TemplateRef::resolve(entry.template_name.as_ref(), &self.templates);
+        }
+        self
+    }
+
+    /// The ticket template an organization's tickets use, if any.
+    #[must_use]
+    pub fn template_of(&self, organization: OrganizationId) -> Option<&TicketTemplate> {
+        match self.configs.get(&organization).map(|c| &c.template) {
+            Some(TemplateRef::At(i)) => self.templates.get(*i),
+            _ => None,
         }
     }
 
@@ -172,12 +226,29 @@ pub enum SkipReason {
     },
     /// The alert's uid is too long for a `correlation_id` after this integration's prefix.
     UidTooLong,
+    /// The configuration's ticket template keeps the alert from making a ticket.
+    Filtered {
+        /// The organization.
+        organization: OrganizationId,
+        /// The template.
+        template: TicketTemplateName,
+        /// Which rule of its filter.
+        filter: FilterRefusal,
+    },
+    /// The configuration names a ticket template that does not exist (it was deleted while
+    /// the configuration was saved); name an existing one.
+    UnknownTemplate {
+        /// The organization.
+        organization: OrganizationId,
+        /// The name it gives.
+        template: TicketTemplateName,
+    },
 }
 
 impl SkipReason {
     /// A stable name: "no_device", "unknown_device", "unmapped", "not_active",
     /// "incidents_not_allowed", "cases_need_account", "cases_need_customer_service",
-    /// "uid_too_long".
+    /// "uid_too_long", "filtered", "unknown_template".
     #[must_use]
     pub const fn code(&self) -> &'static str {
         match self {
@@ -189,6 +260,8 @@ impl SkipReason {
             Self::CasesNeedAccount { .. } => "cases_need_account",
             Self::CasesNeedCustomerService { .. } => "cases_need_customer_service",
             Self::UidTooLong => "uid_too_long",
+            Self::Filtered { .. } => "filtered",
+            Self::UnknownTemplate { .. } => "unknown_template",
         }
     }
 }
@@ -226,6 +299,24 @@ impl fmt::Display for SkipReason {
             ),
             Self::UidTooLong => f.write_str(
                 "the alert's uid is too long for a correlation id; use a shorter integration id",
+            ),
+            Self::Filtered {
+                organization,
+                template,
+                filter,
+            } => write!(
+                f,
+                "organization {organization}'s ticket template {:?} filters the alert out: {filter}",
+                template.as_str()
+            ),
+            Self::UnknownTemplate {
+                organization,
+                template,
+            } => write!(
+                f,
+                "organization {organization} names the ticket template {:?}, which does not \
+                 exist; name an existing template",
+                template.as_str()
             ),
         }
     }
@@ -277,8 +368,9 @@ impl fmt::Display for RouteDecision {
 /// Decides whether `alert` becomes a ticket: only when its device is known, belongs to an
 /// organization whose configuration is active, mapped to a company and allows incidents —
 /// and, for a configuration that asks for cases, maps a customer account while Customer
-/// Service Management is installed. Every other alert is a [`RouteDecision::Skip`] with the
-/// first reason found, in that order.
+/// Service Management is installed — and whose ticket template (the configuration's, else the
+/// default) admits it. Every other alert is a [`RouteDecision::Skip`] with the first reason
+/// found, in that order.
 ///
 /// Pure and cheap: hash lookups, no I/O. Whether the alert already has a ticket is the pass's
 /// business, not this function's.
@@ -316,6 +408,9 @@ pub fn route(alert: &Alert, index: &RoutingIndex) -> RouteDecision {
             return skip(SkipReason::CasesNeedCustomerService { organization });
         }
     }
+    if let Some(reason) = template_skip(alert, organization, config, index) {
+        return skip(reason);
+    }
     let Some(correlation_id) = correlation_id(&index.prefix, &alert.uid) else {
         return skip(SkipReason::UidTooLong);
     };
@@ -330,8 +425,36 @@ pub fn route(alert: &Alert, index: &RoutingIndex) -> RouteDecision {
     }
 }
 
+/// Why the configuration's ticket template keeps `alert` out, if it does.
+fn template_skip(
+    alert: &Alert,
+    organization: OrganizationId,
+    config: &ConfigEntry,
+    index: &RoutingIndex,
+) -> Option<SkipReason> {
+    match &config.template {
+        TemplateRef::None => None,
+        TemplateRef::Missing(template) => Some(SkipReason::UnknownTemplate {
+            organization,
+            template: template.clone(),
+        }),
+        TemplateRef::At(i) => {
+            let template = index.templates.get(*i)?;
+            template
+                .admits(alert)
+                .err()
+                .map(|filter| SkipReason::Filtered {
+                    organization,
+                    template: template.name().clone(),
+                    filter,
+                })
+        }
+    }
+}
+
 /// The ticket a [`RouteDecision::Create`] becomes: an incident or a case, its text bounded
-/// ([`SHORT_DESCRIPTION_MAX`], [`DESCRIPTION_MAX`]) and without control characters.
+/// ([`SHORT_DESCRIPTION_MAX`], [`DESCRIPTION_MAX`]) and without control characters, with the
+/// fields of the organization's ticket template (see [`RoutingIndex::with_templates`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TicketBody {
@@ -369,7 +492,7 @@ impl TicketBody {
             .map_or_else(|| format!("device {device}"), str::to_owned);
         let (short_description, description) = describe(alert, &device_name, *organization);
         let (urgency, impact) = urgency_impact.levels(alert);
-        Some(match (kind, account) {
+        let mut body = match (kind, account) {
             (TicketKind::Case, Some(account)) => Self::Case(NewCase {
                 short_description,
                 description,
@@ -380,6 +503,10 @@ impl TicketBody {
                 correlation_display: correlation_display.to_owned(),
                 urgency,
                 impact,
+                assignment_group: None,
+                category: None,
+                subcategory: None,
+                contact_type: None,
             }),
             _ => Self::Incident(NewIncident {
                 short_description,
@@ -391,8 +518,25 @@ impl TicketBody {
                 correlation_display: correlation_display.to_owned(),
                 urgency,
                 impact,
+                assignment_group: None,
+                caller_id: None,
+                category: None,
+                subcategory: None,
+                contact_type: None,
             }),
-        })
+        };
+        if let Some(template) = index.template_of(*organization) {
+            body.apply_template(template);
+        }
+        Some(body)
+    }
+
+    /// Puts the ticket template's fields on the body (a case takes what a case has).
+    fn apply_template(&mut self, template: &TicketTemplate) {
+        match self {
+            Self::Incident(incident) => template.apply_to_incident(incident),
+            Self::Case(case) => template.apply_to_case(case),
+        }
     }
 }
 

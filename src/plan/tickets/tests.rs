@@ -379,3 +379,40 @@ fn a_note_carries_the_new_message_cleaned_and_bounded() {
     assert_eq!(note.chars().count(), DESCRIPTION_MAX);
     assert!(!note.chars().any(|c| c.is_control() && c != '\n'));
 }
+
+#[test]
+fn the_plan_applies_the_ticket_template_fields_and_filter() {
+    use crate::model::TicketTemplate;
+    let slots = vec![
+        Slot {
+            open: true,
+            changed: false,
+            record: None,
+            ticket: None,
+        };
+        2
+    ];
+    let mut w = world(&slots, true, false);
+    w.alerts[0].source_type = Some("CONDITION_DISK".to_owned());
+    w.alerts[1].source_type = Some("CONDITION_PING".to_owned());
+    let mut template = TicketTemplate::new("desk".parse().expect("name"));
+    template.set_default(true);
+    template.set_assignment_group(Some(sys(77)));
+    template.set_category(Some("hardware".parse().expect("value")));
+    template.set_source_types(["CONDITION_DISK".parse().expect("type")]);
+    w.index = w.index.with_templates(std::slice::from_ref(&template));
+    let plan = w.plan(ResolveGuard::default());
+    let TicketDecision::Create(body) = &plan.items[0].decision else {
+        panic!("a create: {:?}", plan.items[0].decision)
+    };
+    let TicketBody::Incident(incident) = &**body else {
+        panic!("an incident")
+    };
+    assert_eq!(incident.assignment_group, Some(sys(77)));
+    assert_eq!(incident.category.as_deref(), Some("hardware"));
+    assert!(matches!(
+        plan.items[1].decision,
+        TicketDecision::Skip(SkipReason::Filtered { .. })
+    ));
+    assert_eq!(plan.items[1].store, StoreChange::Keep);
+}

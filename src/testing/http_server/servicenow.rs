@@ -23,6 +23,8 @@ const ACCOUNT: &str = "customer_account";
 const INCIDENT: &str = "incident";
 const CASE: &str = "sn_customerservice_case";
 const PLUGIN: &str = "v_plugin";
+const GROUP: &str = "sys_user_group";
+const USER: &str = "sys_user";
 const CSM_PLUGIN: &str = "com.sn_customerservice";
 
 /// The `sysparm_*` parameters a list request may carry (`sysparm_offset` is refused: the
@@ -121,7 +123,7 @@ fn authorized(shared: &Shared, request: &Request) -> bool {
 /// Refuses unknown tables, and the Customer Service Management tables when it is not installed.
 fn check_table(shared: &Shared, table: &str) -> Result<(), Response> {
     match table {
-        COMPANY | INCIDENT | PLUGIN => Ok(()),
+        COMPANY | INCIDENT | PLUGIN | GROUP | USER => Ok(()),
         ACCOUNT | CASE if shared.servicenow.has_customer_service_management() => Ok(()),
         _ => Err(invalid_table(table)),
     }
@@ -283,6 +285,9 @@ async fn list(shared: &Shared, table: &str, request: &Request) -> Response {
                 Err(err) => api_error_response(Api::ServiceNow, &err),
             }
         }
+        GROUP | USER => {
+            invalid_query("the fake serves sys_user_group and sys_user rows by sys_id only")
+        }
         COMPANY | ACCOUNT => match paged(false) {
             Err(response) => response,
             Ok(()) if table == COMPANY => rows(sn.companies(page).await),
@@ -310,11 +315,16 @@ async fn get_row(shared: &Shared, table: &str, id: &str) -> Response {
     let found = match table {
         COMPANY => sn.company(&id).await.map(|c| c.map(|c| json!(c))),
         ACCOUNT => sn.customer_account(&id).await.map(|a| a.map(|a| json!(a))),
+        GROUP => sn.user_group(&id).await.map(|g| g.map(|g| json!(g))),
+        USER => sn.user(&id).await.map(|u| u.map(|u| json!(u))),
         _ => {
             return envelope(
                 400,
                 "Unsupported by the fake",
-                Some("the fake serves single rows of core_company and customer_account only"),
+                Some(
+                    "the fake serves single rows of core_company, customer_account, \
+                     sys_user_group and sys_user only",
+                ),
             );
         }
     };
@@ -402,6 +412,11 @@ async fn create(shared: &Shared, table: &str, request: &Request) -> Response {
                     correlation_display: text(&body, "correlation_display")?.unwrap_or_default(),
                     urgency: level(&body, "urgency")?,
                     impact: level(&body, "impact")?,
+                    assignment_group: sys_id(&body, "assignment_group")?,
+                    caller_id: sys_id(&body, "caller_id")?,
+                    category: text(&body, "category")?.filter(|s| !s.is_empty()),
+                    subcategory: text(&body, "subcategory")?.filter(|s| !s.is_empty()),
+                    contact_type: text(&body, "contact_type")?.filter(|s| !s.is_empty()),
                 };
                 row(201, sn.create_incident(&incident).await.map(journaled))
             }
@@ -417,6 +432,10 @@ async fn create(shared: &Shared, table: &str, request: &Request) -> Response {
                     correlation_display: text(&body, "correlation_display")?.unwrap_or_default(),
                     urgency: level(&body, "urgency")?,
                     impact: level(&body, "impact")?,
+                    assignment_group: sys_id(&body, "assignment_group")?,
+                    category: text(&body, "category")?.filter(|s| !s.is_empty()),
+                    subcategory: text(&body, "subcategory")?.filter(|s| !s.is_empty()),
+                    contact_type: text(&body, "contact_type")?.filter(|s| !s.is_empty()),
                 };
                 row(201, sn.create_case(&case).await.map(journaled))
             }
