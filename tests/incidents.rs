@@ -800,9 +800,17 @@ fn the_resolve_guard_holds_an_emptied_listing_until_an_administrator_approves() 
         .expect("the hold is audited");
     let held = hold.after.as_ref().unwrap()["tickets"].as_array().unwrap();
     assert_eq!(held.len(), 40);
-    // Still held on the next pass.
+    // Still held on the next pass, and audited once while the same tickets stay held.
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.resolved, report.held), (0, 40));
+    let holds = |w: &support::World| {
+        block_on(w.store.audit(&AuditFilter::all()))
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == AuditAction::HoldResolves)
+            .count()
+    };
+    assert_eq!(holds(&w), 1);
 
     // A technician may not release them: refused and audited, nothing written.
     let tech = Actor::technician("bob").with_integration_permission();

@@ -34,7 +34,8 @@ pub enum AuditAction {
     CreateCompany,
     /// Held deletions were approved.
     ApproveDeletions,
-    /// The incident router's resolve guard held a pass's resolves.
+    /// The incident router's resolve guard held a pass's resolves (recorded once while the same
+    /// tickets stay held).
     HoldResolves,
     /// Resolves held by the incident router's resolve guard were approved.
     ApproveResolves,

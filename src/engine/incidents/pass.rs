@@ -14,9 +14,9 @@ use super::report::{AlertOutcome, IncidentReport, TicketOutcome};
 use crate::engine::throttle::{Throttle, after, credentials};
 use crate::engine::{Actor, ApplyMode, FailureKind, NextRun, Stop, SyncError};
 use crate::model::{
-    Alert, AlertUid, AuditAction, AuditEntry, CaseState, CaseUpdate, Device, IncidentState,
-    IncidentUpdate, IntegrationMode, SyncConfig, SyncStatus, SysId, TicketKind, TicketRecord,
-    TicketRecordState, TicketTemplate,
+    Alert, AlertUid, AuditAction, AuditEntry, AuditFilter, CaseState, CaseUpdate, Device,
+    IncidentState, IncidentUpdate, IntegrationMode, SyncConfig, SyncStatus, SysId, TicketKind,
+    TicketRecord, TicketRecordState, TicketTemplate,
 };
 use crate::plan::{
     ListedTicket, ListedTickets, PlannedTicket, RoutingIndex, StoreChange, TicketBody,
@@ -273,13 +273,33 @@ impl IncidentRouter {
             AuditEntry::applied(now, ROUTER_ACTOR, AuditAction::HoldResolves)
                 .with_states(None, Some(counts))
         };
-        if apply == ApplyMode::Apply {
+        if apply == ApplyMode::Apply && !self.holds_as_audited(&entry).await {
             self.store
                 .append_audit(vec![entry])
                 .await
                 .map_err(SyncError::store("could not audit the resolve guard"))?;
         }
         Ok(())
+    }
+
+    /// Whether `entry` is a hold the router's last audit entry already records (the same
+    /// tickets held pass after pass): audited once, not once per pass.
+    async fn holds_as_audited(&self, entry: &AuditEntry) -> bool {
+        if entry.action != AuditAction::HoldResolves {
+            return false;
+        }
+        let filter = AuditFilter::all().actor(ROUTER_ACTOR).limit(1);
+        match self.store.audit(&filter).await {
+            Ok(last) => last.last().is_some_and(|previous| {
+                previous.action == AuditAction::HoldResolves
+                    && previous.after.as_ref().map(|a| &a["tickets"])
+                        == entry.after.as_ref().map(|a| &a["tickets"])
+            }),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the audit log; the hold is audited again");
+                false
+            }
+        }
     }
 
     /// Reads alerts, devices and tickets and plans. `Ok(None)`: nothing can be decided (the
