@@ -15,7 +15,7 @@
 //! | open, routed | none | none (complete listing) | [`TicketDecision::Create`], after recording `creating` |
 //! | open | none or `creating` | any state | [`TicketDecision::Adopt`] (`open` or `finished_elsewhere`) |
 //! | open, routed | `creating` | none (complete listing) | create again (the first never committed) |
-//! | open, message or `updateTime` changed since the ticket was written | `open` | open | [`TicketDecision::Note`]: one work note, recorded before it is sent |
+//! | open, routed, message or `updateTime` changed since the ticket was written | `open` | open | [`TicketDecision::Note`]: one work note, recorded before it is sent |
 //! | open, unchanged | `open` | open | [`TicketDecision::Unchanged`] |
 //! | open | `open` | finished or gone | [`TicketDecision::FinishedElsewhere`]: never reopened, never recreated |
 //! | gone | `open` (or adopted) | open | [`TicketDecision::Resolve`] — or, beyond the [`ResolveGuard`], [`TicketDecision::Held`] |
@@ -806,7 +806,19 @@ impl Planner<'_, '_> {
                                 .to_owned();
                         self.finished_elsewhere(record, uid, reason);
                     }
-                    Some(found) => self.open_ticket(alert, record, found),
+                    // Tickets of configurations that no longer route (paused, incidents
+                    // no longer allowed, filtered) are left as they are: no note. The digest
+                    // stays, so a change is noted once they route again.
+                    Some(found) if matches!(decision, RouteDecision::Create { .. }) => {
+                        self.open_ticket(alert, record, found);
+                    }
+                    Some(_) => self.push(
+                        Some(record),
+                        uid,
+                        None,
+                        TicketDecision::Unchanged,
+                        StoreChange::Keep,
+                    ),
                     // Not known in this pass: nothing to do.
                     None => self.push(
                         Some(record),

@@ -416,3 +416,26 @@ fn the_plan_applies_the_ticket_template_fields_and_filter() {
     ));
     assert_eq!(plan.items[1].store, StoreChange::Keep);
 }
+
+#[test]
+fn a_ticket_whose_configuration_no_longer_routes_gets_no_note() {
+    let mut w = world(
+        &[Slot {
+            open: true,
+            changed: true,
+            record: Some(TicketRecordState::Open),
+            ticket: Some("1"),
+        }],
+        true,
+        false,
+    );
+    let mut paused = active(1);
+    paused
+        .apply(SyncEvent::Deactivate, Some("paused"), now())
+        .expect("pause");
+    w.configs = vec![paused];
+    w.index = RoutingIndex::for_prefix(&prefix(), &[device(1, 1)], &w.configs, &[], Some(false));
+    let plan = w.plan(ResolveGuard::default());
+    assert_eq!(plan.items[0].decision, TicketDecision::Unchanged);
+    assert_eq!(plan.items[0].store, StoreChange::Keep);
+}
