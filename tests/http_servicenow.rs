@@ -386,6 +386,37 @@ async fn gets_and_patches_are_retried_after_5xx_but_a_create_never_is() {
 }
 
 #[tokio::test]
+async fn a_work_note_patch_is_never_re_sent_after_a_5xx_but_is_after_a_429() {
+    let hits = Arc::new(AtomicU32::new(0));
+    let h = Arc::clone(&hits);
+    let server = Server::start(move |r: &Request| {
+        match (r.method.as_str(), h.fetch_add(1, Ordering::SeqCst)) {
+            ("PATCH", 0) => Reply::empty(502),
+            ("PATCH", 1) => {
+                envelope(429, "Too Many Requests", "rate limit").header("Retry-After", "0")
+            }
+            ("PATCH", _) => {
+                Reply::json(200, json!({"result": {"sys_id": sys_id(1), "state": "2"}}))
+            }
+            _ => Reply::empty(500),
+        }
+    });
+    let client = basic(&server);
+    let note = IncidentUpdate {
+        work_notes: Some("The NinjaOne alert changed".into()),
+        ..IncidentUpdate::default()
+    };
+    let path = format!("/api/now/table/incident/{}", sys_id(1));
+    // A 502 may have appended the note: it is not sent again.
+    let err = client.update_incident(&sid(1), &note).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Transient);
+    assert_eq!(server.count("PATCH", &path), 1);
+    // A 429 was not processed: sent again, once.
+    client.update_incident(&sid(1), &note).await.unwrap();
+    assert_eq!(server.count("PATCH", &path), 3);
+}
+
+#[tokio::test]
 async fn a_rate_limited_create_is_sent_again_because_it_was_not_processed() {
     let hits = Arc::new(AtomicU32::new(0));
     let h = Arc::clone(&hits);

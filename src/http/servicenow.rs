@@ -565,12 +565,14 @@ impl ServiceNowClient {
         serde_json::from_value(value).map_err(|e| read(e.to_string()))
     }
 
-    /// Changes a row (PATCH: replay-safe).
+    /// Changes a row. A PATCH that only sets fields is replay-safe; one that adds a journal
+    /// entry (`work_notes`) is not — each PATCH appends one — so `replay` says which.
     async fn update<T: DeserializeOwned>(
         &self,
         table: Table,
         id: &SysId,
         body: &impl Serialize,
+        replay: Replay,
     ) -> Result<T, ApiError> {
         let call = Call {
             method: Method::PATCH,
@@ -581,7 +583,7 @@ impl ServiceNowClient {
             ],
             body: Body::Json(json_body(body, table)?),
             counted: Counted::Write,
-            replay: Replay::Safe,
+            replay,
             not_found_ok: false,
         };
         let what = call.describe();
@@ -721,6 +723,17 @@ fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     )
 }
 
+/// Whether an update may be re-sent after a failure of unknown effect: not when it adds a work
+/// note, since each PATCH with a `work_notes` value appends one journal entry (a re-sent
+/// timeout would write the note twice); the router records the note before it is sent instead.
+fn journal_replay(work_notes: Option<&String>) -> Replay {
+    if work_notes.is_some_and(|n| !n.is_empty()) {
+        Replay::Unsafe
+    } else {
+        Replay::Safe
+    }
+}
+
 /// A `sysparm_data_source` value: a choice of `cmdb_ci.discovery_source`.
 fn check_data_source(source: &str) -> Result<(), ApiError> {
     let ok = !source.is_empty()
@@ -844,7 +857,13 @@ impl ServiceNowApi for ServiceNowClient {
         id: &SysId,
         update: &IncidentUpdate,
     ) -> Result<Incident, ApiError> {
-        self.update(Table::Incident, id, update).await
+        self.update(
+            Table::Incident,
+            id,
+            update,
+            journal_replay(update.work_notes.as_ref()),
+        )
+        .await
     }
 
     async fn identify_reconcile(
@@ -920,7 +939,13 @@ impl ServiceNowApi for ServiceNowClient {
     }
 
     async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
-        self.update(Table::Case, id, update).await
+        self.update(
+            Table::Case,
+            id,
+            update,
+            journal_replay(update.work_notes.as_ref()),
+        )
+        .await
     }
 
     async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError> {

@@ -702,6 +702,8 @@ impl IncidentRouter {
                     .await
                     .map(|c| (c.sys_id, c.number))
             }
+            // `split` queues only creates, notes and resolves; anything else is a bug here,
+            // reported as a permanent failure of that line rather than a panic.
             other => Err(ApiError::new(
                 ApiErrorKind::Other,
                 format!("not a remote write: {other:?}"),

@@ -812,31 +812,12 @@ impl Planner<'_, '_> {
                     Some(found) if matches!(decision, RouteDecision::Create { .. }) => {
                         self.open_ticket(alert, record, found);
                     }
-                    Some(_) => self.push(
-                        Some(record),
-                        uid,
-                        None,
-                        TicketDecision::Unchanged,
-                        StoreChange::Keep,
-                    ),
-                    // Not known in this pass: nothing to do.
-                    None => self.push(
-                        Some(record),
-                        uid,
-                        None,
-                        TicketDecision::Unchanged,
-                        StoreChange::Keep,
-                    ),
+                    // Not routed, or not known in this pass: nothing to do.
+                    Some(_) | None => self.unchanged(record),
                 }
             }
             TicketRecordState::Resolved | TicketRecordState::FinishedElsewhere => {
-                self.push(
-                    Some(record),
-                    uid,
-                    None,
-                    TicketDecision::Unchanged,
-                    StoreChange::Keep,
-                );
+                self.unchanged(record);
             }
         }
     }
@@ -960,6 +941,17 @@ impl Planner<'_, '_> {
             None,
             TicketDecision::Create(Box::new(body)),
             StoreChange::Put(creating.clone()),
+        );
+    }
+
+    /// Recorded, nothing to do.
+    fn unchanged(&mut self, record: &TicketRecord) {
+        self.push(
+            Some(record),
+            &record.alert,
+            None,
+            TicketDecision::Unchanged,
+            StoreChange::Keep,
         );
     }
 
