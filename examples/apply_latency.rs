@@ -150,6 +150,19 @@ impl ServiceNowApi for Slow<FakeServiceNow> {
         self.wait().await;
         self.0.identify_reconcile(data_source, items).await
     }
+
+    async fn user_group(
+        &self,
+        id: &SysId,
+    ) -> Result<Option<ninjaone_servicenow::model::UserGroup>, ApiError> {
+        self.wait().await;
+        self.0.user_group(id).await
+    }
+
+    async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
+        self.wait().await;
+        self.0.user(id).await
+    }
 }
 
 /// What one 5 ms sleep really takes on this runtime (mean of 200, one after another).

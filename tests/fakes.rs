@@ -39,6 +39,11 @@ fn new_incident(correlation: &str) -> NewIncident {
         correlation_display: "NinjaOne".into(),
         urgency: Level::Medium,
         impact: Level::Low,
+        assignment_group: None,
+        caller_id: None,
+        category: None,
+        subcategory: None,
+        contact_type: None,
     }
 }
 

@@ -386,6 +386,37 @@ async fn gets_and_patches_are_retried_after_5xx_but_a_create_never_is() {
 }
 
 #[tokio::test]
+async fn a_work_note_patch_is_never_re_sent_after_a_5xx_but_is_after_a_429() {
+    let hits = Arc::new(AtomicU32::new(0));
+    let h = Arc::clone(&hits);
+    let server = Server::start(move |r: &Request| {
+        match (r.method.as_str(), h.fetch_add(1, Ordering::SeqCst)) {
+            ("PATCH", 0) => Reply::empty(502),
+            ("PATCH", 1) => {
+                envelope(429, "Too Many Requests", "rate limit").header("Retry-After", "0")
+            }
+            ("PATCH", _) => {
+                Reply::json(200, json!({"result": {"sys_id": sys_id(1), "state": "2"}}))
+            }
+            _ => Reply::empty(500),
+        }
+    });
+    let client = basic(&server);
+    let note = IncidentUpdate {
+        work_notes: Some("The NinjaOne alert changed".into()),
+        ..IncidentUpdate::default()
+    };
+    let path = format!("/api/now/table/incident/{}", sys_id(1));
+    // A 502 may have appended the note: it is not sent again.
+    let err = client.update_incident(&sid(1), &note).await.unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Transient);
+    assert_eq!(server.count("PATCH", &path), 1);
+    // A 429 was not processed: sent again, once.
+    client.update_incident(&sid(1), &note).await.unwrap();
+    assert_eq!(server.count("PATCH", &path), 3);
+}
+
+#[tokio::test]
 async fn a_rate_limited_create_is_sent_again_because_it_was_not_processed() {
     let hits = Arc::new(AtomicU32::new(0));
     let h = Arc::clone(&hits);
@@ -507,6 +538,45 @@ async fn single_rows_are_none_on_404_and_errors_keep_their_envelope() {
 }
 
 #[tokio::test]
+async fn groups_and_users_are_read_by_sys_id_with_their_active_flag() {
+    let server = Server::start(|r: &Request| {
+        if r.path == format!("/api/now/table/sys_user_group/{}", sys_id(1)) {
+            Reply::json(
+                200,
+                json!({"result": {"sys_id": sys_id(1), "name": "Service Desk", "active": "false"}}),
+            )
+        } else if r.path == format!("/api/now/table/sys_user/{}", sys_id(2)) {
+            Reply::json(
+                200,
+                json!({"result": {"sys_id": sys_id(2), "user_name": "ninjaone", "name": "NinjaOne", "active": "true"}}),
+            )
+        } else {
+            envelope(
+                404,
+                "No Record found",
+                "Record doesn't exist or ACL restricts the record retrieval",
+            )
+        }
+    });
+    let client = basic(&server);
+    let group = client.user_group(&sid(1)).await.unwrap().unwrap();
+    assert_eq!((group.name.as_str(), group.active), ("Service Desk", false));
+    let user = client.user(&sid(2)).await.unwrap().unwrap();
+    assert_eq!(
+        (user.user_name.as_deref(), user.active),
+        (Some("ninjaone"), true)
+    );
+    assert_eq!(client.user_group(&sid(3)).await.unwrap(), None);
+    assert_eq!(client.user(&sid(3)).await.unwrap(), None);
+    let first = &server.requests()[0];
+    assert_eq!(
+        first.param("sysparm_fields").as_deref(),
+        Some("sys_id,name,active")
+    );
+    assert_eq!(client.stats().writes, 0);
+}
+
+#[tokio::test]
 async fn incidents_and_cases_are_created_and_updated_on_their_tables() {
     let server = Server::start(|r: &Request| {
         let mut row = r.json();
@@ -532,6 +602,11 @@ async fn incidents_and_cases_are_created_and_updated_on_their_tables() {
             correlation_display: "NinjaOne".into(),
             urgency: Level::High,
             impact: Level::Medium,
+            assignment_group: Some(sid(5)),
+            caller_id: Some(sid(6)),
+            category: Some("hardware".into()),
+            subcategory: None,
+            contact_type: Some("monitoring".into()),
         })
         .await
         .unwrap();
@@ -548,6 +623,10 @@ async fn incidents_and_cases_are_created_and_updated_on_their_tables() {
             correlation_display: "NinjaOne".into(),
             urgency: Level::Low,
             impact: Level::Low,
+            assignment_group: None,
+            category: None,
+            subcategory: None,
+            contact_type: None,
         })
         .await
         .unwrap();
@@ -574,6 +653,15 @@ async fn incidents_and_cases_are_created_and_updated_on_their_tables() {
     let first = &server.requests()[0];
     assert_eq!(first.header("content-type"), Some("application/json"));
     assert_eq!(first.json()["correlation_id"], "ninjaone:acme:alert:1");
+    assert_eq!(first.json()["assignment_group"], sys_id(5));
+    assert_eq!(first.json()["caller_id"], sys_id(6));
+    assert_eq!(first.json()["contact_type"], "monitoring");
+    assert!(
+        first.json().get("subcategory").is_none(),
+        "unset fields are not sent"
+    );
+    assert_eq!(incident.assignment_group, Some(sid(5)));
+    assert_eq!(incident.category.as_deref(), Some("hardware"));
     assert_eq!(client.stats().writes, 3);
 }
 

@@ -6,7 +6,8 @@ use ninjaone_servicenow::engine::incidents::{
     IncidentSettings, RouteDecision, RoutingIndex, SkipReason, route,
 };
 use ninjaone_servicenow::model::{
-    Alert, CiRecord, Device, DeviceId, OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind,
+    Alert, CiRecord, Device, DeviceId, FilterRefusal, MinSeverity, OrganizationId, Severity,
+    SyncConfig, SyncStatus, SysId, TicketKind, TicketTemplate,
 };
 
 #[path = "support/incident_world.rs"]
@@ -221,5 +222,65 @@ fn skip_reasons_have_stable_codes_and_serialize() {
     assert_eq!(
         reason.to_string(),
         "organization 2's sync configuration is inactive, not active"
+    );
+}
+
+#[test]
+fn the_named_template_then_the_default_decides_and_fills_the_ticket() {
+    let mut named = config(org(), Some(company()), SyncStatus::Active, true);
+    named.set_ticket_template(Some("servers".parse().unwrap()));
+    let unnamed = config(org(), Some(company()), SyncStatus::Active, true);
+    let mut servers = TicketTemplate::new("servers".parse().unwrap());
+    servers.set_source_types(["CONDITION_DISK".parse().unwrap()]);
+    let mut default = TicketTemplate::new("default".parse().unwrap());
+    default.set_default(true);
+    default.set_min_severity(Some(MinSeverity::Critical));
+    let templates = [servers, default];
+    let mut a = alert("a-1", Some(7));
+    a.source_type = Some("CONDITION_CPU".to_owned());
+    a.severity = Some(Severity::Major);
+
+    let index = RoutingIndex::new(&settings(), &[device()], &[named.clone()], &[], None)
+        .with_templates(&templates);
+    assert_eq!(
+        index.template_of(org()).map(|t| t.name().as_str()),
+        Some("servers")
+    );
+    assert_eq!(
+        route(&a, &index),
+        RouteDecision::Skip(SkipReason::Filtered {
+            organization: org(),
+            template: "servers".parse().unwrap(),
+            filter: FilterRefusal::SourceType {
+                source_type: Some("CONDITION_CPU".to_owned())
+            },
+        })
+    );
+    let index = RoutingIndex::new(
+        &settings(),
+        &[device()],
+        std::slice::from_ref(&unnamed),
+        &[],
+        None,
+    )
+    .with_templates(&templates);
+    assert_eq!(
+        route(&a, &index).to_string(),
+        "skipped: organization 2's ticket template \"default\" filters the alert out: its \
+         severity MAJOR is below the template's minimum CRITICAL"
+    );
+    // No default: no template, every alert routes.
+    let index = RoutingIndex::new(&settings(), &[device()], &[unnamed], &[], None)
+        .with_templates(&templates[..1]);
+    assert!(index.template_of(org()).is_none());
+    assert!(matches!(route(&a, &index), RouteDecision::Create { .. }));
+    // An index built without the templates knows none: a named one is unknown.
+    let index = RoutingIndex::new(&settings(), &[device()], &[named], &[], None);
+    assert_eq!(
+        route(&a, &index),
+        RouteDecision::Skip(SkipReason::UnknownTemplate {
+            organization: org(),
+            template: "servers".parse().unwrap(),
+        })
     );
 }

@@ -8,6 +8,7 @@ use chrono::DateTime;
 use futures::executor::block_on;
 use ninjaone_servicenow::model::{
     AuditAction, AuditEntry, AuditFilter, IntegrationMode, OrganizationId, SyncConfig,
+    TicketTemplate,
 };
 use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WriteBatch};
 use ninjaone_servicenow::store::JsonFileStore;
@@ -106,7 +107,7 @@ fn a_missing_file_is_an_empty_store_created_on_first_write() {
     });
     let json: serde_json::Value =
         serde_json::from_slice(&fs::read(&path).expect("the file exists")).expect("valid JSON");
-    assert_eq!(json["schema"], 1);
+    assert_eq!(json["schema"], 2);
     assert_eq!(json["configs"][0]["organization"], 1);
     assert!(!dir.path().join(".sync.json.tmp").exists());
 }
@@ -135,7 +136,7 @@ fn garbage_and_newer_schemas_are_refused_and_left_untouched() {
     assert_refused_untouched(&path, br#"{"configs": []}"#, "no schema");
 
     let mut newer = good.clone();
-    newer["schema"] = 2.into();
+    newer["schema"] = 3.into();
     let bytes = serde_json::to_vec(&newer).unwrap();
     assert_refused_untouched(&path, &bytes, "a newer schema");
     let err = JsonFileStore::open(&path).unwrap_err();
@@ -299,4 +300,45 @@ fn the_state_file_and_its_temporary_file_are_created_0600_and_stay_so() {
         block_on(store.write_config(config(u32::try_from(next).unwrap() + 10))).expect("write");
         assert_eq!(mode(&path), 0o600);
     }
+}
+
+#[test]
+fn a_schema_1_file_is_read_and_upgraded_to_schema_2_by_the_next_write() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("sync.json");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/store/schema1.json"
+    );
+    let old = fs::read(fixture).expect("the schema 1 fixture");
+    fs::write(&path, &old).expect("copy the fixture");
+
+    let store = JsonFileStore::open(&path).expect("a schema 1 file opens");
+    block_on(async {
+        let configs = store.configs().await.unwrap();
+        assert_eq!(configs.len(), 1);
+        assert_eq!(configs[0].version(), 3);
+        assert_eq!(configs[0].ticket_template(), None);
+        assert_eq!(store.ci_mappings().await.unwrap().len(), 1);
+        assert_eq!(store.audit(&AuditFilter::all()).await.unwrap().len(), 1);
+        assert!(store.ticket_templates().await.unwrap().is_empty());
+    });
+    // Reading changes nothing on disk.
+    assert_eq!(fs::read(&path).unwrap(), old);
+
+    let mut template = TicketTemplate::new("servers".parse().unwrap());
+    template.set_default(true);
+    block_on(store.put_ticket_template(template.clone())).unwrap();
+    drop(store);
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    assert_eq!(json["schema"], 2);
+    assert_eq!(json["ticket_templates"][0]["name"], "servers");
+    assert_eq!(
+        json["configs"][0]["version"], 3,
+        "the upgrade rewrites, it does not edit"
+    );
+
+    let reopened = JsonFileStore::open(&path).expect("the upgraded file opens");
+    assert_eq!(block_on(reopened.ticket_templates()).unwrap(), [template]);
+    assert_eq!(block_on(reopened.configs()).unwrap().len(), 1);
 }

@@ -123,6 +123,28 @@ fn alerts_have_optional_severity_and_priority() {
 }
 
 #[test]
+fn a_severity_of_an_undocumented_shape_is_none_not_a_lost_alert() {
+    let (alerts, rejected) = decode_rows::<Alert>(serde_json::json!([
+        {"uid": "a", "severity": 3, "priority": {"level": "HIGH"}},
+        {"uid": "b", "severity": "", "priority": null},
+        {"uid": "c", "severity": " MAJOR ", "priority": "LOW"},
+    ]));
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let levels: Vec<_> = alerts
+        .iter()
+        .map(|a| (a.severity.clone(), a.priority.clone()))
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            (None, None),
+            (None, None),
+            (Some(Severity::Major), Some(Priority::Low))
+        ]
+    );
+}
+
+#[test]
 fn a_bad_id_is_an_error_for_its_row_only() {
     let page = serde_json::json!([
         {"id": 1, "name": "Good"},

@@ -143,6 +143,11 @@ fn new_records_encode_the_way_the_table_api_expects() {
         correlation_display: "NinjaOne".into(),
         urgency: Level::High,
         impact: Level::Medium,
+        assignment_group: None,
+        caller_id: None,
+        category: None,
+        subcategory: None,
+        contact_type: None,
     };
     let body = serde_json::to_value(&incident).unwrap();
     assert_eq!(body["company"], "0c43f35d4f5a1200c0a8016a9310c7d5");

@@ -539,3 +539,100 @@ fn servicenow_client_credentials_from_the_environment_sync_and_a_disabled_grant_
     assert!(err.contains("token request"), "{err}");
     assert!(!err.contains(FakeServer::SERVICENOW_CLIENT_SECRET), "{err}");
 }
+
+#[test]
+fn ticket_templates_over_http_are_checked_before_saving_and_reach_the_incident() {
+    let setup = Setup::new();
+    setup.server.servicenow().set_now(chrono::Utc::now());
+    let snow = setup.server.servicenow();
+    let group = snow.add_user_group("Service Desk").to_string();
+    let caller = snow.add_user("ninjaone.integration").to_string();
+    let unknown = "ffffffffffffffffffffffffffffff09";
+    let state_templates = || {
+        let state = JsonFileStore::open(setup.dir.path().join("state.json")).unwrap();
+        setup.runtime.block_on(state.ticket_templates()).unwrap()
+    };
+
+    setup.server.clear_log();
+    let (code, _, err) = setup.run(&format!(
+        "ticket-template set desk --assignment-group {group} --caller {unknown}"
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(unknown), "{err}");
+    let looked_up: Vec<String> = setup
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.api == Api::ServiceNow && !r.is_token_request())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        looked_up,
+        [
+            format!("GET /api/now/table/sys_user_group/{group}"),
+            format!("GET /api/now/table/sys_user/{unknown}"),
+        ]
+    );
+    assert!(state_templates().is_empty(), "nothing saved");
+
+    let (code, _, err) = setup.run(&format!(
+        "ticket-template set desk --assignment-group {group} --caller {caller} \
+         --category software --contact-type monitoring --default"
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        writes(&setup, Api::ServiceNow).is_empty(),
+        "a check writes nothing"
+    );
+    assert_eq!(state_templates().len(), 1);
+
+    assert_eq!(setup.run("mode inactive").0, 0);
+    let company = setup.company(0);
+    let (code, _, err) = setup.run(&format!(
+        "add --org 1 --company {company} --allow-incidents --ticket-template missing"
+    ));
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = setup.run(&format!(
+        "add --org 1 --company {company} --allow-incidents --ticket-template desk"
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(setup.run("update --org 1 --ticket-template missing").0, 2);
+    assert_eq!(setup.run("sync").0, 0);
+
+    let list = setup.json("ticket-template list --json");
+    assert_eq!(list[0]["name"], "desk");
+    assert_eq!(list[0]["used_by"], serde_json::json!([1]));
+    let (code, _, err) = setup.run("ticket-template delete desk");
+    assert_eq!(code, 3, "{err}");
+
+    let device = setup
+        .server
+        .ninjaone()
+        .add_device("1".parse().unwrap(), None, "WS-0001")
+        .unwrap();
+    setup
+        .server
+        .ninjaone()
+        .raise_alert(device, "Disk C: almost full", chrono::Utc::now())
+        .unwrap();
+    let report = setup.json("incidents --json");
+    assert_eq!(report["created"], 1, "{report}");
+    let incident = snow.all_incidents().pop().unwrap();
+    assert_eq!(
+        (
+            incident.assignment_group.map(|g| g.to_string()),
+            incident.caller_id.map(|c| c.to_string()),
+            incident.category.as_deref(),
+            incident.subcategory.as_deref(),
+            incident.contact_type.as_deref()
+        ),
+        (
+            Some(group),
+            Some(caller),
+            Some("software"),
+            None,
+            Some("monitoring")
+        ),
+        "the fields travelled in the POST body"
+    );
+}

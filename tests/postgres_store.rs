@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ninjaone_servicenow::clock::Clock;
-use ninjaone_servicenow::model::{AuditFilter, OrganizationId, SyncConfig, SyncStatus};
+use ninjaone_servicenow::model::{
+    AuditFilter, MinSeverity, OrganizationId, SyncConfig, SyncStatus, TicketTemplate,
+};
 use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WorkQueue};
 use std::time::Duration;
 
@@ -188,6 +190,88 @@ async fn migrations_run_twice_and_concurrently() {
     // The migrated schema works.
     store_contract(&stores[0]).await;
     drop(stores);
+    admin(&url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+}
+
+#[tokio::test]
+async fn a_database_at_migration_1_gets_ticket_templates_and_keeps_its_configurations() {
+    let Some(url) = database("a_database_at_migration_1_gets_ticket_templates") else {
+        return;
+    };
+    let name = format!("orgsync_templates_{}", std::process::id());
+    admin(&url, &format!("DROP DATABASE IF EXISTS {name}")).await;
+    admin(&url, &format!("CREATE DATABASE {name}")).await;
+    let mut fresh = url::Url::parse(&url).expect("a URL");
+    fresh.set_path(&name);
+    let fresh = fresh.to_string();
+    // The schema as version 0.1 left it: migration 1 only, with a configuration in it.
+    let (_, _, first) = MIGRATIONS[0];
+    admin(
+        &fresh,
+        &format!(
+            "{first}
+             CREATE TABLE schema_migrations (
+                 version integer PRIMARY KEY, name text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now());
+             INSERT INTO schema_migrations (version, name) VALUES (1, 'v1');
+             INSERT INTO sync_configs (tenant, organization, version, body) VALUES ('default', 2, 1,
+               '{{\"organization\": 2, \"company\": null, \"status\": \"pending\", \"version\": 1,
+                 \"created_at\": \"2025-11-02T08:00:00Z\", \"updated_at\": \"2025-11-02T08:00:00Z\"}}');"
+        ),
+    )
+    .await;
+
+    let store = PostgresStore::connect(&fresh)
+        .await
+        .expect("connect migrates");
+    let all: Vec<i32> = MIGRATIONS.iter().map(|m| m.0).collect();
+    assert_eq!(store.applied_migrations().await.expect("versions"), all);
+    let configs = store.configs().await.expect("the old configuration reads");
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs[0].ticket_template(), None);
+
+    let mut template = TicketTemplate::new("servers".parse().expect("a name"));
+    template.set_assignment_group(Some(
+        "0c43f35d4f5a1200c0a8016a9310c7d5".parse().expect("an id"),
+    ));
+    template.set_min_severity(Some(MinSeverity::Critical));
+    template.set_source_types(["CONDITION_CPU".parse().expect("a type")]);
+    template.set_default(true);
+    store
+        .put_ticket_template(template.clone())
+        .await
+        .expect("save a template");
+    assert_eq!(
+        store.ticket_templates().await.expect("read"),
+        [template.clone()]
+    );
+    let other = store.for_tenant("other".parse().expect("a tenant"));
+    assert_eq!(other.ticket_templates().await.expect("read"), []);
+
+    // Two defaults saved at once on two connections: never two defaults.
+    let saves = futures::future::join_all((0..6).map(|i| {
+        let store = store.clone();
+        async move {
+            let mut t = TicketTemplate::new(format!("t{i}").parse().expect("a name"));
+            t.set_default(true);
+            store.put_ticket_template(t).await
+        }
+    }))
+    .await;
+    for saved in &saves {
+        if let Err(err) = saved {
+            assert_eq!(err.kind(), StoreErrorKind::Conflict, "{err}");
+        }
+    }
+    let defaults = store
+        .ticket_templates()
+        .await
+        .expect("read")
+        .into_iter()
+        .filter(TicketTemplate::is_default)
+        .count();
+    assert_eq!(defaults, 1);
+    drop((store, other));
     admin(&url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
 }
 
@@ -658,4 +742,184 @@ async fn migrations_recorded_in_the_generic_table_are_carried_forward() {
     )
     .await;
     admin(&url, &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+}
+
+/// An active configuration of `org` mapped to `company`, allowing incidents.
+fn routed(org_id: u32, company: ninjaone_servicenow::model::SysId) -> SyncConfig {
+    use ninjaone_servicenow::machine::SyncEvent;
+    let mut c = SyncConfig::new(org(org_id), Some(company), fixed_time());
+    c.set_allow_incidents(true);
+    c.apply(SyncEvent::Enqueue, None, fixed_time())
+        .expect("enqueue");
+    c.apply(SyncEvent::Succeeded, None, fixed_time())
+        .expect("succeed");
+    c
+}
+
+#[tokio::test]
+async fn one_router_lock_per_tenant_and_integration_id_across_connections() {
+    let Some(url) = database("one_router_lock_per_tenant_and_integration_id_across_connections")
+    else {
+        return;
+    };
+    let a = tenant_store(&url, "router-lock").await;
+    let b = PostgresStore::connect(&url)
+        .await
+        .expect("connect")
+        .for_tenant(a.tenant().clone());
+    let other_tenant = tenant_store(&url, "routers-other").await;
+    // Per tenant and integration id, across connections.
+    let held = a.lock_router("acme").await.expect("lock").expect("free");
+    assert!(
+        b.lock_router("acme").await.expect("try").is_none(),
+        "held by a"
+    );
+    let beta = b
+        .lock_router("beta")
+        .await
+        .expect("lock")
+        .expect("another id is free");
+    let elsewhere = other_tenant
+        .lock_router("acme")
+        .await
+        .expect("lock")
+        .expect("another tenant's is free");
+    for guard in [held, beta, elsewhere] {
+        guard.release().await.expect("release");
+    }
+}
+
+/// Fakes of 2 organizations × 2 devices with 12 alerts, and `store` configured to route them.
+async fn routed_tenant(
+    store: &PostgresStore,
+) -> (
+    ninjaone_servicenow::testing::FakeNinjaOne,
+    ninjaone_servicenow::testing::FakeServiceNow,
+    ninjaone_servicenow::testing::Faults,
+) {
+    use ninjaone_servicenow::model::IntegrationMode;
+    use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, Faults};
+    let faults = Faults::new();
+    let ninja = FakeNinjaOne::builder()
+        .organizations(2)
+        .devices_per_organization(2)
+        .alerts(12)
+        .faults(faults.clone())
+        .build();
+    let snow = FakeServiceNow::builder()
+        .companies(2)
+        .faults(faults.clone())
+        .build();
+    store
+        .set_mode(IntegrationMode::Inactive)
+        .await
+        .expect("mode");
+    for (i, company) in snow.all_companies().into_iter().enumerate() {
+        let id = u32::try_from(i + 1).expect("small");
+        store
+            .write_config(routed(id, company.sys_id))
+            .await
+            .expect("config");
+    }
+    (ninja, snow, faults)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_on_two_connections_create_no_duplicate() {
+    use std::collections::BTreeMap;
+
+    use ninjaone_servicenow::clock::ManualClock;
+    use ninjaone_servicenow::engine::ApplyMode;
+    use ninjaone_servicenow::engine::Stop;
+    use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
+    let Some(url) = database("two_routers_on_two_connections_create_no_duplicate") else {
+        return;
+    };
+    let a = tenant_store(&url, "routers").await;
+    let b = PostgresStore::connect(&url)
+        .await
+        .expect("connect")
+        .for_tenant(a.tenant().clone());
+    let (ninja, snow, faults) = routed_tenant(&a).await;
+    let router = |store: PostgresStore| {
+        IncidentRouter::new(
+            Arc::new(ninja.clone()),
+            Arc::new(snow.clone()),
+            Arc::new(store),
+            Arc::new(ManualClock::new(fixed_time())),
+            IncidentSettings::new("acme").expect("id"),
+        )
+    };
+    let (first, second) = (router(a.clone()), router(b.clone()));
+    let counts = || {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for i in snow.all_incidents() {
+            *counts
+                .entry(i.correlation_id.unwrap_or_default())
+                .or_default() += 1;
+        }
+        counts
+    };
+
+    // The first router is mid-way (3 created, its next write never returns): the second,
+    // on its own connection, creates nothing.
+    faults.stall_after_writes(3);
+    let running = tokio::spawn({
+        let first = first.clone();
+        async move { first.run_once(ApplyMode::Apply).await }
+    });
+    for _ in 0..10_000 {
+        if snow.all_incidents().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    assert_eq!(snow.all_incidents().len(), 3);
+    let report = second.run_once(ApplyMode::Apply).await.expect("pass");
+    assert!(
+        matches!(report.stop, Some(Stop::RouterBusy { .. })),
+        "{:?}",
+        report.stop
+    );
+    assert_eq!((report.created, report.remote_writes), (0, 0));
+
+    // The first dies there; its session closes and the second converges.
+    running.abort();
+    let _ = running.await;
+    faults.clear_faults();
+    let mut converged = None;
+    for _ in 0..10_000 {
+        let report = second.run_once(ApplyMode::Apply).await.expect("pass");
+        if report.stop.is_none() {
+            converged = Some(report);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let report = converged.expect("the lock of a closed session is freed");
+    assert_eq!((report.adopted, report.created), (3, 9));
+    assert!(counts().values().all(|n| *n == 1));
+
+    // Racing passes on both connections: every new alert becomes one incident.
+    for round in 0..5 {
+        for device in ninja.all_devices() {
+            ninja.raise_alert(device.id, format!("round {round}"), fixed_time());
+        }
+        let (x, y) = tokio::join!(
+            first.run_once(ApplyMode::Apply),
+            second.run_once(ApplyMode::Apply)
+        );
+        let (x, y) = (x.expect("pass"), y.expect("pass"));
+        for report in [&x, &y] {
+            assert!(
+                report.stop.is_none() || matches!(report.stop, Some(Stop::RouterBusy { .. })),
+                "{:?}",
+                report.stop
+            );
+        }
+        // Whoever was busy catches up.
+        first.run_once(ApplyMode::Apply).await.expect("pass");
+        assert_eq!(snow.all_incidents().len(), 12 + 4 * (round + 1));
+        assert!(counts().values().all(|n| *n == 1), "round {round}");
+    }
 }

@@ -668,6 +668,17 @@ impl ServiceNowApi for CountingSnow {
     ) -> Result<Vec<CiItemResult>, ApiError> {
         self.inner.identify_reconcile(data_source, items).await
     }
+
+    async fn user_group(
+        &self,
+        id: &SysId,
+    ) -> Result<Option<ninjaone_servicenow::model::UserGroup>, ApiError> {
+        self.inner.user_group(id).await
+    }
+
+    async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
+        self.inner.user(id).await
+    }
 }
 
 fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
@@ -897,6 +908,33 @@ impl ConfigStore for FailingStore {
 
     async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError> {
         self.inner.delete_ci_mapping(name).await
+    }
+
+    async fn ticket_templates(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::TicketTemplate>, StoreError> {
+        self.inner.ticket_templates().await
+    }
+
+    async fn lock_router(
+        &self,
+        integration_id: &str,
+    ) -> Result<Option<Box<dyn ninjaone_servicenow::ports::RouterGuard>>, StoreError> {
+        self.inner.lock_router(integration_id).await
+    }
+
+    async fn put_ticket_template(
+        &self,
+        template: ninjaone_servicenow::model::TicketTemplate,
+    ) -> Result<(), StoreError> {
+        self.inner.put_ticket_template(template).await
+    }
+
+    async fn delete_ticket_template(
+        &self,
+        name: &ninjaone_servicenow::model::TicketTemplateName,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete_ticket_template(name).await
     }
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {

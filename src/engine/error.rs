@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::machine::TransitionError;
-use crate::model::{CiMappingName, DeviceRoleId, OrganizationId, SysId};
+use crate::model::{CiMappingName, DeviceRoleId, OrganizationId, SysId, TicketTemplateName};
 use crate::ports::{ApiError, StoreError};
 
 /// Why a manual add is refused in the current mode.
@@ -63,6 +63,41 @@ pub enum Problem {
         /// The organizations using it.
         organizations: Vec<OrganizationId>,
     },
+    /// ServiceNow has no group (`sys_user_group`) with this sys_id for a template's
+    /// assignment group (or the integration user may not read it).
+    UnknownAssignmentGroup(SysId),
+    /// A template's assignment group is inactive in ServiceNow.
+    InactiveAssignmentGroup(SysId),
+    /// ServiceNow has no user (`sys_user`) with this sys_id for a template's caller (or the
+    /// integration user may not read it).
+    UnknownCaller(SysId),
+    /// A template's caller is an inactive user in ServiceNow.
+    InactiveCaller(SysId),
+    /// The store has no ticket template with this name.
+    UnknownTicketTemplate(TicketTemplateName),
+    /// The ticket template is named by these organizations' configurations.
+    TicketTemplateInUse {
+        /// The template.
+        template: TicketTemplateName,
+        /// The organizations naming it.
+        organizations: Vec<OrganizationId>,
+    },
+}
+
+/// ", 1, 2" after "organization" / "organizations".
+fn write_organizations(
+    f: &mut fmt::Formatter<'_>,
+    organizations: &[OrganizationId],
+) -> fmt::Result {
+    f.write_str(if organizations.len() > 1 {
+        "organizations"
+    } else {
+        "organization"
+    })?;
+    for (i, id) in organizations.iter().enumerate() {
+        write!(f, "{}{id}", if i == 0 { " " } else { ", " })?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for Problem {
@@ -108,6 +143,34 @@ impl fmt::Display for Problem {
                     write!(f, "{}{id}", if i == 0 { " " } else { ", " })?;
                 }
                 Ok(())
+            }
+            Self::UnknownAssignmentGroup(id) => write!(
+                f,
+                "ServiceNow has no group {id} (sys_user_group) for the assignment group, or the \
+                 integration user may not read it"
+            ),
+            Self::InactiveAssignmentGroup(id) => write!(
+                f,
+                "the assignment group {id} is inactive in ServiceNow; choose an active group"
+            ),
+            Self::UnknownCaller(id) => write!(
+                f,
+                "ServiceNow has no user {id} (sys_user) for the caller, or the integration user \
+                 may not read it"
+            ),
+            Self::InactiveCaller(id) => write!(
+                f,
+                "the caller {id} is an inactive user in ServiceNow; choose an active user"
+            ),
+            Self::UnknownTicketTemplate(name) => {
+                write!(f, "there is no ticket template {:?}", name.as_str())
+            }
+            Self::TicketTemplateInUse {
+                template,
+                organizations,
+            } => {
+                write!(f, "ticket template {:?} is used by ", template.as_str())?;
+                write_organizations(f, organizations)
             }
         }
     }

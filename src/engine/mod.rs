@@ -27,6 +27,7 @@ pub mod incidents;
 mod pass;
 mod report;
 mod service;
+mod templates;
 mod throttle;
 mod worker;
 
@@ -143,6 +144,7 @@ pub(crate) fn config_state(config: &SyncConfig) -> serde_json::Value {
         "ci_mappings": config.ci_mappings(),
         "allow_incidents": config.allow_incidents(),
         "tickets": config.tickets(),
+        "ticket_template": config.ticket_template(),
         "reason": config.status_reason(),
     })
 }

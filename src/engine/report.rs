@@ -182,6 +182,13 @@ pub enum Stop {
         /// The error, without secrets.
         message: String,
     },
+    /// Another incident router holds the lock of this integration id (see
+    /// [`ConfigStore::lock_router`](crate::ports::ConfigStore::lock_router)): this pass read
+    /// and wrote nothing. Run again once the other pass is done.
+    RouterBusy {
+        /// The integration id.
+        integration_id: String,
+    },
 }
 
 impl fmt::Display for Stop {
@@ -191,6 +198,11 @@ impl fmt::Display for Stop {
                 f,
                 "the {api} credentials were refused ({message}); the pass stopped its writes and \
                  changed no status for it: fix the credentials or their roles"
+            ),
+            Self::RouterBusy { integration_id } => write!(
+                f,
+                "another incident router is running for integration {integration_id} on this \
+                 state, so this pass did nothing: run again once it is done"
             ),
         }
     }

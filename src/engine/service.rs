@@ -11,7 +11,7 @@ use super::{OrganizationSync, config_state};
 use crate::machine::SyncEvent;
 use crate::model::{
     AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode,
-    OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind,
+    OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind, TicketTemplateName,
 };
 use crate::ports::{StoreErrorKind, WriteBatch};
 
@@ -39,6 +39,7 @@ pub struct ConfigDraft {
     ci_mappings: BTreeSet<CiMappingName>,
     allow_incidents: bool,
     tickets: TicketKind,
+    ticket_template: Option<TicketTemplateName>,
 }
 
 impl ConfigDraft {
@@ -52,7 +53,15 @@ impl ConfigDraft {
             ci_mappings: BTreeSet::new(),
             allow_incidents: false,
             tickets: TicketKind::Incident,
+            ticket_template: None,
         }
+    }
+
+    /// Names the ticket template this organization's tickets use (without one: the default
+    /// template, if there is one). It must exist.
+    pub fn ticket_template(mut self, name: TicketTemplateName) -> Self {
+        self.ticket_template = Some(name);
+        self
     }
 
     /// Maps a Customer Service Management customer account too.
@@ -104,6 +113,8 @@ pub struct ConfigChanges {
     ci_mappings: Option<BTreeSet<CiMappingName>>,
     allow_incidents: Option<bool>,
     tickets: Option<TicketKind>,
+    #[allow(clippy::option_option)]
+    ticket_template: Option<Option<TicketTemplateName>>,
 }
 
 impl ConfigChanges {
@@ -140,6 +151,13 @@ impl ConfigChanges {
     /// Service Management installed).
     pub fn tickets(mut self, tickets: TicketKind) -> Self {
         self.tickets = Some(tickets);
+        self
+    }
+
+    /// Names another ticket template (which must exist), or none (the default template, if
+    /// there is one).
+    pub fn ticket_template(mut self, name: Option<TicketTemplateName>) -> Self {
+        self.ticket_template = Some(name);
         self
     }
 
@@ -269,6 +287,9 @@ impl OrganizationSync {
             Ok(checked) => checked,
             Err(err) => return Err(self.refuse_if(actor, action, Some(org), err).await),
         };
+        if let Err(err) = self.check_template(draft.ticket_template.as_ref()).await {
+            return Err(self.refuse_if(actor, action, Some(org), err).await);
+        }
         for _ in 0..EDIT_ATTEMPTS {
             let existing = self.read_config(org).await?;
             let now = self.now();
@@ -290,6 +311,7 @@ impl OrganizationSync {
             config.set_ci_mappings(draft.ci_mappings.iter().cloned());
             config.set_allow_incidents(draft.allow_incidents);
             config.set_tickets(draft.tickets);
+            config.set_ticket_template(draft.ticket_template.clone());
             let entry = AuditEntry::applied(now, actor.name(), action.clone())
                 .for_organization(org)
                 .with_states(
@@ -353,6 +375,10 @@ impl OrganizationSync {
         if let Err(err) = self.check_tickets(organization, &changes).await {
             return Err(self.refuse_if(actor, action, Some(organization), err).await);
         }
+        let named = changes.ticket_template.as_ref().and_then(Option::as_ref);
+        if let Err(err) = self.check_template(named).await {
+            return Err(self.refuse_if(actor, action, Some(organization), err).await);
+        }
         self.edit(actor, organization, action, |config, now| {
             let before = config.clone();
             if let Some(company) = &changes.company {
@@ -369,6 +395,9 @@ impl OrganizationSync {
             }
             if let Some(tickets) = changes.tickets {
                 config.set_tickets(tickets);
+            }
+            if let Some(template) = &changes.ticket_template {
+                config.set_ticket_template(template.clone());
             }
             // The setters touch nothing else, so equality means nothing was asked for.
             if *config == before {
@@ -823,7 +852,7 @@ impl OrganizationSync {
     }
 
     /// Audits `err` when it is a refusal; returns it unchanged either way.
-    async fn refuse_if(
+    pub(crate) async fn refuse_if(
         &self,
         actor: &Actor,
         action: AuditAction,

@@ -12,8 +12,9 @@ pub(crate) enum Replay {
     /// Sending it twice has the effect of sending it once (GET, PATCH with the same body, a
     /// token request).
     Safe,
-    /// It creates something (POST): after an unknown failure it is never re-sent; the engine
-    /// looks before it creates again.
+    /// It creates something (POST) or appends to a journal (a PATCH with `work_notes`): after
+    /// an unknown failure it is never re-sent; the engine looks before it creates again, and
+    /// records a note before it sends it.
     Unsafe,
 }
 

@@ -24,7 +24,7 @@ use super::transport::{
 };
 use crate::model::{
     Case, CaseUpdate, CiItem, CiItemError, CiItemResult, CiOwner, Company, CustomerAccount,
-    Incident, IncidentUpdate, NewCase, NewCompany, NewIncident, SysId, decode_rows,
+    Incident, IncidentUpdate, NewCase, NewCompany, NewIncident, SysId, User, UserGroup, decode_rows,
 };
 use crate::ports::{
     ApiError, ApiErrorKind, Cursor, IncidentQuery, Page, PageRequest, ServiceNowApi,
@@ -41,6 +41,8 @@ enum Table {
     Incident,
     Case,
     Plugin,
+    UserGroup,
+    User,
 }
 
 impl Table {
@@ -51,6 +53,8 @@ impl Table {
             Self::Incident => "incident",
             Self::Case => "sn_customerservice_case",
             Self::Plugin => "v_plugin",
+            Self::UserGroup => "sys_user_group",
+            Self::User => "sys_user",
         }
     }
 
@@ -62,6 +66,8 @@ impl Table {
             Self::Incident => "incident",
             Self::Case => "case",
             Self::Plugin => "plugin",
+            Self::UserGroup => "group",
+            Self::User => "user",
         }
     }
 
@@ -77,15 +83,19 @@ impl Table {
             }
             Self::Incident => {
                 "sys_id,number,state,short_description,description,company,account,cmdb_ci,\
-                 correlation_id,correlation_display,urgency,impact,close_code,close_notes,\
-                 sys_created_on,sys_updated_on"
+                 correlation_id,correlation_display,urgency,impact,assignment_group,caller_id,\
+                 category,subcategory,contact_type,close_code,close_notes,sys_created_on,\
+                 sys_updated_on"
             }
             Self::Case => {
                 "sys_id,number,state,short_description,description,account,company,cmdb_ci,\
-                 correlation_id,correlation_display,urgency,impact,resolution_code,close_notes,\
-                 sys_created_on,sys_updated_on"
+                 correlation_id,correlation_display,urgency,impact,assignment_group,category,\
+                 subcategory,contact_type,resolution_code,close_notes,sys_created_on,\
+                 sys_updated_on"
             }
             Self::Plugin => "id,active",
+            Self::UserGroup => "sys_id,name,active",
+            Self::User => "sys_id,user_name,name,active",
         }
     }
 
@@ -629,12 +639,14 @@ impl ServiceNowClient {
         serde_json::from_value(value).map_err(|e| read(e.to_string()))
     }
 
-    /// Changes a row (PATCH: replay-safe).
+    /// Changes a row. A PATCH that only sets fields is replay-safe; one that adds a journal
+    /// entry (`work_notes`) is not — each PATCH appends one — so `replay` says which.
     async fn update<T: DeserializeOwned>(
         &self,
         table: Table,
         id: &SysId,
         body: &impl Serialize,
+        replay: Replay,
     ) -> Result<T, ApiError> {
         let call = Call {
             method: Method::PATCH,
@@ -645,7 +657,7 @@ impl ServiceNowClient {
             ],
             body: Body::Json(json_body(body, table)?),
             counted: Counted::Write,
-            replay: Replay::Safe,
+            replay,
             not_found_ok: false,
         };
         let what = call.describe();
@@ -900,6 +912,17 @@ fn decode_token_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     )
 }
 
+/// Whether an update may be re-sent after a failure of unknown effect: not when it adds a work
+/// note, since each PATCH with a `work_notes` value appends one journal entry (a re-sent
+/// timeout would write the note twice); the router records the note before it is sent instead.
+fn journal_replay(work_notes: Option<&String>) -> Replay {
+    if work_notes.is_some_and(|n| !n.is_empty()) {
+        Replay::Unsafe
+    } else {
+        Replay::Safe
+    }
+}
+
 /// A `sysparm_data_source` value: a choice of `cmdb_ci.discovery_source`.
 fn check_data_source(source: &str) -> Result<(), ApiError> {
     let ok = !source.is_empty()
@@ -1092,7 +1115,13 @@ impl ServiceNowApi for ServiceNowClient {
         id: &SysId,
         update: &IncidentUpdate,
     ) -> Result<Incident, ApiError> {
-        self.update(Table::Incident, id, update).await
+        self.update(
+            Table::Incident,
+            id,
+            update,
+            journal_replay(update.work_notes.as_ref()),
+        )
+        .await
     }
 
     async fn identify_reconcile(
@@ -1117,7 +1146,21 @@ impl ServiceNowApi for ServiceNowClient {
     }
 
     async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
-        self.update(Table::Case, id, update).await
+        self.update(
+            Table::Case,
+            id,
+            update,
+            journal_replay(update.work_notes.as_ref()),
+        )
+        .await
+    }
+
+    async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError> {
+        self.row(Table::UserGroup, id).await
+    }
+
+    async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError> {
+        self.row(Table::User, id).await
     }
 
     async fn identify_reconcile_query(

@@ -34,6 +34,15 @@ pub enum AuditAction {
     CreateCompany,
     /// Held deletions were approved.
     ApproveDeletions,
+    /// The incident router's resolve guard held a pass's resolves (recorded once while the same
+    /// tickets stay held).
+    HoldResolves,
+    /// Resolves held by the incident router's resolve guard were approved.
+    ApproveResolves,
+    /// A ticket template was created or replaced.
+    SetTicketTemplate,
+    /// A ticket template was deleted.
+    DeleteTicketTemplate,
     /// Anything else, named by the host.
     Other(String),
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ids::{DeviceRoleId, IdError, OrganizationId, SysId};
 use super::servicenow::CiClass;
+use super::template::TicketTemplateName;
 
 /// The sync status of one organization's configuration.
 ///
@@ -300,6 +301,8 @@ pub struct SyncConfig {
     pub(crate) allow_incidents: bool,
     #[serde(default)]
     pub(crate) tickets: TicketKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ticket_template: Option<TicketTemplateName>,
     pub(crate) status: SyncStatus,
     #[serde(default)]
     pub(crate) status_reason: Option<String>,
@@ -325,6 +328,7 @@ impl SyncConfig {
             ci_mappings: BTreeSet::new(),
             allow_incidents: false,
             tickets: TicketKind::Incident,
+            ticket_template: None,
             status: SyncStatus::Pending,
             status_reason: None,
             last_error: None,
@@ -371,6 +375,13 @@ impl SyncConfig {
     #[must_use]
     pub fn tickets(&self) -> TicketKind {
         self.tickets
+    }
+
+    /// The ticket template this organization's tickets use; `None`: the default template, if
+    /// there is one.
+    #[must_use]
+    pub fn ticket_template(&self) -> Option<&TicketTemplateName> {
+        self.ticket_template.as_ref()
     }
 
     /// The sync status.
@@ -445,6 +456,11 @@ impl SyncConfig {
     /// Sets what this organization's alerts become.
     pub fn set_tickets(&mut self, tickets: TicketKind) {
         self.tickets = tickets;
+    }
+
+    /// Sets the ticket template (`None`: the default template, if there is one).
+    pub fn set_ticket_template(&mut self, template: Option<TicketTemplateName>) {
+        self.ticket_template = template;
     }
 
     /// Sets when the next attempt may be made (the engine's backoff policy decides).

@@ -1,5 +1,5 @@
-//! Pure data: identifiers, NinjaOne and ServiceNow types, the mapping configuration and the audit
-//! trail. Nothing here does I/O or reads the clock.
+//! Pure data: identifiers, NinjaOne and ServiceNow types, the mapping configuration, ticket
+//! templates and the audit trail. Nothing here does I/O or reads the clock.
 
 mod audit;
 mod details;
@@ -11,6 +11,8 @@ mod open_enum;
 mod records;
 mod rows;
 mod servicenow;
+mod template;
+mod users;
 pub(crate) mod wire;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
@@ -35,3 +37,8 @@ pub use servicenow::{
     CiSourceInfo, Company, CorrelationId, CustomerAccount, Incident, IncidentState, IncidentUpdate,
     Level, NewCase, NewCompany, NewIncident,
 };
+pub use template::{
+    FilterRefusal, MinSeverity, SourceType, TicketFieldValue, TicketTemplate, TicketTemplateName,
+    UnknownSeverity,
+};
+pub use users::{User, UserGroup};

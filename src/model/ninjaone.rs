@@ -334,6 +334,20 @@ open_enum! {
     }
 }
 
+/// A severity or priority: a non-empty string is a value (unknown ones kept), anything else —
+/// `null`, `""`, a number, an object — is none. Alerts may or may not carry these fields
+/// (API-NOTES), so a shape nobody documented must not cost the whole alert.
+fn lenient_level<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = std::convert::Infallible>,
+{
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
 /// A triggered condition (`GET /v2/alerts`). It disappears when its condition resets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -372,11 +386,20 @@ pub struct Alert {
     /// A short subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// Severity, when the API sends one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Severity, when the API sends one (as text; anything else, or `""`, is taken as none
+    /// rather than failing the alert).
+    #[serde(
+        default,
+        deserialize_with = "lenient_level",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub severity: Option<Severity>,
-    /// Priority, when the API sends one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Priority, when the API sends one (decoded like `severity`).
+    #[serde(
+        default,
+        deserialize_with = "lenient_level",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub priority: Option<Priority>,
     /// The PSA ticket already linked to the alert, when any.
     #[serde(default, skip_serializing_if = "Option::is_none")]

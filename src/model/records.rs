@@ -53,6 +53,13 @@ pub struct TicketRecord {
     pub created_at: DateTime<Utc>,
     /// When the record last changed.
     pub updated_at: DateTime<Utc>,
+    /// The digest of the alert's message and `updateTime` as last written to the ticket
+    /// (created, adopted or noted; see
+    /// [`plan::alert_digest`](crate::plan::alert_digest)): a different digest on the open
+    /// alert is a re-trigger, worth one work note. `None` on records written before this was
+    /// kept; the next pass that sees the ticket open fills it in without a note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_digest: Option<String>,
 }
 
 impl TicketRecord {
@@ -75,6 +82,7 @@ impl TicketRecord {
             state: TicketRecordState::Creating,
             created_at: now,
             updated_at: now,
+            alert_digest: None,
         }
     }
 }

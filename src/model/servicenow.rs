@@ -379,6 +379,21 @@ pub struct Incident {
     /// Impact, when set.
     #[serde(default, deserialize_with = "empty_as_none")]
     pub impact: Option<Level>,
+    /// The assignment group, when set.
+    #[serde(default, with = "sn_reference")]
+    pub assignment_group: Option<SysId>,
+    /// The caller, when set.
+    #[serde(default, with = "sn_reference")]
+    pub caller_id: Option<SysId>,
+    /// The category, when set.
+    #[serde(default, with = "sn_opt_string")]
+    pub category: Option<String>,
+    /// The subcategory, when set.
+    #[serde(default, with = "sn_opt_string")]
+    pub subcategory: Option<String>,
+    /// How the incident was reported, when set.
+    #[serde(default, with = "sn_opt_string")]
+    pub contact_type: Option<String>,
     /// Resolution code, when resolved.
     #[serde(default, with = "sn_opt_string")]
     pub close_code: Option<String>,
@@ -421,6 +436,21 @@ pub struct NewIncident {
     pub urgency: Level,
     /// Impact.
     pub impact: Level,
+    /// The assignment group (a `sys_user_group` sys_id), from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignment_group: Option<SysId>,
+    /// The caller (a `sys_user` sys_id), from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<SysId>,
+    /// The category, from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The subcategory, from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subcategory: Option<String>,
+    /// How the incident was reported (for example `monitoring`), from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_type: Option<String>,
 }
 
 /// The fields of an incident to change; `None` leaves a field as it is.
@@ -569,6 +599,18 @@ pub struct Case {
     /// Impact, when set.
     #[serde(default, deserialize_with = "empty_as_none")]
     pub impact: Option<Level>,
+    /// The assignment group, when set.
+    #[serde(default, with = "sn_reference")]
+    pub assignment_group: Option<SysId>,
+    /// The category, when set.
+    #[serde(default, with = "sn_opt_string")]
+    pub category: Option<String>,
+    /// The subcategory, when set.
+    #[serde(default, with = "sn_opt_string")]
+    pub subcategory: Option<String>,
+    /// The channel (`contact_type`), when set.
+    #[serde(default, with = "sn_opt_string")]
+    pub contact_type: Option<String>,
     /// Resolution code, when resolved.
     #[serde(default, with = "sn_opt_string")]
     pub resolution_code: Option<String>,
@@ -610,6 +652,19 @@ pub struct NewCase {
     pub urgency: Level,
     /// Impact.
     pub impact: Level,
+    /// The assignment group (a `sys_user_group` sys_id), from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignment_group: Option<SysId>,
+    /// The category (the base system's choices are numbers: `0` Question, `1` Issue, `2`
+    /// Feature), from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The subcategory, from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subcategory: Option<String>,
+    /// The channel the case came through (`contact_type`), from the ticket template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_type: Option<String>,
 }
 
 /// The fields of a case to change; `None` leaves a field as it is.

@@ -25,6 +25,7 @@
 mod ci;
 mod policy;
 mod snapshot;
+pub mod tickets;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -38,6 +39,11 @@ pub use ci::{
 };
 pub use policy::{DeletionGuard, Policy, RetryPolicy, UnmatchedPolicy};
 pub use snapshot::{Observed, Snapshot};
+pub use tickets::{
+    ListedTicket, ListedTickets, PlannedTicket, ResolveGuard, ResolveGuardState, RouteDecision,
+    RoutingIndex, SkipReason, StoreChange, TicketBody, TicketDecision, TicketInputs, TicketListing,
+    TicketPlan, UrgencyImpactTable, alert_digest, plan_tickets, route,
+};
 
 use crate::model::normalize_name_into;
 use crate::model::{

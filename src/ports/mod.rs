@@ -2,7 +2,10 @@
 //! [`ConfigStore`].
 //!
 //! All three are object safe, `Send + Sync + Debug`, and meant to be held as `Arc<dyn …>`. Methods
-//! added in later versions come with default bodies, so a host's implementation keeps compiling.
+//! added in later versions come with default bodies only where the default is real behaviour
+//! (reading one by one, say); a method no default can honour — the ticket template storage, the
+//! user and group lookups — must be implemented, so a host learns of it from the compiler
+//! rather than from a failure at run time.
 
 mod error;
 mod page;
@@ -25,7 +28,8 @@ use crate::model::{
     CiMappingName, CiOwner, CiRecord, Company, CorrelationId, CustomerAccount, DetailedDevice,
     Device, DeviceDetails, DeviceId, DeviceRole, Incident, IncidentUpdate, IntegrationMode,
     NewCase, NewCompany, NewIncident, Organization, OrganizationDetailed, OrganizationId,
-    SyncConfig, SysId, TicketRecord,
+    SyncConfig, SysId, TicketRecord, TicketTemplate,
+    TicketTemplateName, User, UserGroup,
 };
 
 /// The NinjaOne public API v2, as far as the sync needs it.
@@ -220,6 +224,15 @@ pub trait ServiceNowApi: Send + Sync + Debug {
         let _ = ids;
         Err(unsupported("reading CI owners"))
     }
+
+    /// One group (`sys_user_group`), such as a ticket template's assignment group; `None` when
+    /// no row has this sys_id (or the integration user may not read it: ServiceNow answers 404
+    /// for both).
+    async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError>;
+
+    /// One user (`sys_user`), such as a ticket template's caller; `None` when no row has this
+    /// sys_id (or the integration user may not read it).
+    async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError>;
 }
 
 fn unsupported(what: &str) -> ApiError {
@@ -235,6 +248,18 @@ fn cases_unsupported() -> ApiError {
         "this ServiceNowApi implementation does not support Customer Service Management cases; \
          implement cases, create_case and update_case, or map the organization to incidents",
     )
+}
+
+/// A held incident-router lock ([`ConfigStore::lock_router`]). Dropping it without
+/// [`release`](Self::release) frees it too (for PostgreSQL, by closing the session that holds
+/// the advisory lock), only less promptly.
+#[async_trait]
+pub trait RouterGuard: Send + Sync + Debug {
+    /// Frees the lock.
+    ///
+    /// # Errors
+    /// When the store could not be reached; the lock is freed when the session ends anyway.
+    async fn release(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 fn records_unsupported(what: &str) -> StoreError {
@@ -316,8 +341,8 @@ impl WriteBatch {
     }
 }
 
-/// Where configurations, the mode, CI mappings, the audit log, and the alert → ticket and
-/// device → CI records live.
+/// Where configurations, the mode, CI mappings, ticket templates, the audit log, and the
+/// alert → ticket and device → CI records live.
 ///
 /// # Guarantees every implementation gives
 /// - Optimistic versioning: a write of a configuration whose version is not the stored one is a
@@ -325,6 +350,7 @@ impl WriteBatch {
 ///   organization that already has one is a `Conflict` too.
 /// - [`write`](Self::write) is atomic: all of the batch or none of it.
 /// - The audit log is append-only; entries get increasing `seq` numbers.
+/// - At most one ticket template is the default.
 ///
 /// [`testing::store_contract`](crate::testing::store_contract) (feature `test-util`) checks an
 /// implementation against these rules.
@@ -374,6 +400,21 @@ pub trait ConfigStore: Send + Sync + Debug {
 
     /// Deletes a CI mapping; `false` when there was none by that name.
     async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError>;
+
+    /// Every ticket template, ordered by name.
+    async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError>;
+
+    /// Creates or replaces a ticket template (by name). When it is the default, the template
+    /// that was the default loses the flag in the same write, so there is never more than one.
+    async fn put_ticket_template(&self, template: TicketTemplate) -> Result<(), StoreError>;
+
+    /// Deletes a ticket template; `false` when there was none by that name.
+    ///
+    /// The store does not check whether a configuration names it: the
+    /// [service](crate::engine::OrganizationSync::delete_ticket_template) refuses that, and a
+    /// configuration naming a template that is gone has its alerts skipped, never routed with
+    /// another template.
+    async fn delete_ticket_template(&self, name: &TicketTemplateName) -> Result<bool, StoreError>;
 
     /// Audit entries matching `filter`, oldest first.
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
@@ -433,6 +474,25 @@ pub trait ConfigStore: Send + Sync + Debug {
         let _ = (put, remove);
         Err(records_unsupported("CI records"))
     }
+
+    /// Takes the incident router's lock of `integration_id` without waiting: `None` when another
+    /// router holds it. While the guard lives, no other
+    /// [`IncidentRouter`](crate::engine::incidents::IncidentRouter) on this state and
+    /// integration id — in this process, another process or on another host sharing the
+    /// store — gets it, so two passes never both create a ticket for one new alert. Locks of
+    /// different integration ids are independent.
+    ///
+    /// The crate's stores: [`MemoryStore`](crate::store::MemoryStore) a flag shared by its
+    /// clones; [`JsonFileStore`](crate::store::JsonFileStore) a flag on top of the file lock it
+    /// holds for its lifetime (another process cannot open the file at all);
+    /// `PostgresStore` a session-level advisory lock keyed by tenant and integration id.
+    /// A guard dropped without [`release`](RouterGuard::release) frees the lock too.
+    ///
+    /// Required (no default body): a default could only fail at run time.
+    async fn lock_router(
+        &self,
+        integration_id: &str,
+    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError>;
 
     /// Appends audit entries; see [`write`](Self::write).
     async fn append_audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {

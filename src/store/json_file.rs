@@ -11,21 +11,30 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::router_lock::RouterLocks;
 use super::state::StoreState;
 use crate::model::{
     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
-    IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
+    IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate, TicketTemplateName,
 };
-use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
+use crate::ports::{ConfigStore, RouterGuard, StoreError, StoreErrorKind, WriteBatch};
 
 /// The schema number this version writes and the newest it reads.
-const SCHEMA: u64 = 1;
+///
+/// 2 added `ticket_templates` (and a configuration's `ticket_template`); a schema 1 file is
+/// read as a schema 2 file without templates and written back as schema 2 by the next write.
+const SCHEMA: u64 = 2;
+
+/// The oldest schema this version reads (and upgrades on its next write).
+const OLDEST_SCHEMA: u64 = 1;
 
 /// A [`ConfigStore`] that keeps everything in one JSON file, for hosts that need no database.
 ///
 /// # The file
-/// `{"schema": 1, "mode": …, "configs": […], "ci_mappings": […], "audit": […]}`, pretty-printed
-/// so a person can read it. A missing file is an empty store; the file is created by the first
+/// `{"schema": 2, "mode": …, "configs": […], "ci_mappings": […], "ticket_templates": […],
+/// "audit": […], …}`, pretty-printed so a person can read it. A file of an older schema (1,
+/// without ticket templates) is read and upgraded: the next write saves it as schema 2, which
+/// older versions refuse as newer. A missing file is an empty store; the file is created by the first
 /// write (its directory must exist).
 ///
 /// # Locking
@@ -94,6 +103,7 @@ pub struct JsonFileStore {
     path: PathBuf,
     temp: PathBuf,
     state: Mutex<StoreState>,
+    routers: RouterLocks,
     /// Held open for the store's lifetime: closing it releases the lock.
     _lock: File,
 }
@@ -119,6 +129,7 @@ impl JsonFileStore {
             path,
             temp,
             state: Mutex::new(state),
+            routers: RouterLocks::default(),
             _lock: lock,
         })
     }
@@ -257,6 +268,21 @@ impl ConfigStore for JsonFileStore {
         })
     }
 
+    async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError> {
+        Ok(self.state().ticket_templates())
+    }
+
+    async fn put_ticket_template(&self, template: TicketTemplate) -> Result<(), StoreError> {
+        self.update(|state| Ok(((), state.put_ticket_template(template))))
+    }
+
+    async fn delete_ticket_template(&self, name: &TicketTemplateName) -> Result<bool, StoreError> {
+        self.update(|state| {
+            let deleted = state.delete_ticket_template(name);
+            Ok((deleted, deleted))
+        })
+    }
+
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(self.state().audit(filter))
     }
@@ -271,6 +297,15 @@ impl ConfigStore for JsonFileStore {
         remove: Vec<AlertUid>,
     ) -> Result<(), StoreError> {
         self.update(|state| Ok(((), state.write_ticket_records(put, &remove)?)))
+    }
+
+    /// A flag in this store; other processes cannot open the file while this store holds
+    /// its file lock, so the flag covers every router on the file.
+    async fn lock_router(
+        &self,
+        integration_id: &str,
+    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
+        Ok(self.routers.try_lock(integration_id))
     }
 
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
@@ -377,7 +412,10 @@ fn read_state(path: &Path) -> Result<StoreState, StoreError> {
         return Err(corrupt(path, "does not hold a JSON object"));
     };
     match object.remove("schema") {
-        Some(Value::Number(n)) if n.as_u64() == Some(SCHEMA) => {}
+        // Schema 1 differs only by what it lacks (ticket templates), which reads as empty.
+        Some(Value::Number(n))
+            if n.as_u64()
+                .is_some_and(|v| (OLDEST_SCHEMA..=SCHEMA).contains(&v)) => {}
         Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v > SCHEMA) => {
             return Err(corrupt(
                 path,
@@ -390,7 +428,7 @@ fn read_state(path: &Path) -> Result<StoreState, StoreError> {
         Some(other) => {
             return Err(corrupt(
                 path,
-                &format!("has an unknown schema {other}; expected {SCHEMA}"),
+                &format!("has an unknown schema {other}; expected {OLDEST_SCHEMA} to {SCHEMA}"),
             ));
         }
         None => return Err(corrupt(path, "has no schema number")),
@@ -512,7 +550,7 @@ mod tests {
             state: &state,
         })
         .expect("serializable");
-        assert_eq!(json["schema"], 1);
+        assert_eq!(json["schema"], 2);
         assert_eq!(json["mode"], "disabled");
         assert_eq!(json["configs"], Value::Array(Vec::new()));
     }
@@ -523,7 +561,8 @@ mod tests {
         let path = dir.path().join("s.json");
         for (contents, expect) in [
             (r#"{"schema": 1}"#, None),
-            (r#"{"schema": 2}"#, Some("newer version (schema 2")),
+            (r#"{"schema": 2}"#, None),
+            (r#"{"schema": 3}"#, Some("newer version (schema 3")),
             (r#"{"schema": "1"}"#, Some("unknown schema")),
             (r#"{"schema": 0}"#, Some("unknown schema")),
             (r#"{"mode": "active"}"#, Some("no schema number")),

@@ -5,12 +5,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
+use super::router_lock::RouterLocks;
 use super::state::StoreState;
 use crate::model::{
     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
-    IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
+    IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate, TicketTemplateName,
 };
-use crate::ports::{ConfigStore, StoreError, WriteBatch};
+use crate::ports::{ConfigStore, RouterGuard, StoreError, WriteBatch};
 
 /// A [`ConfigStore`] that keeps everything in memory and forgets it when the last clone is
 /// dropped.
@@ -36,6 +37,7 @@ use crate::ports::{ConfigStore, StoreError, WriteBatch};
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<StoreState>>,
+    routers: RouterLocks,
 }
 
 impl MemoryStore {
@@ -111,6 +113,19 @@ impl ConfigStore for MemoryStore {
         Ok(self.state().delete_ci_mapping(name))
     }
 
+    async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError> {
+        Ok(self.state().ticket_templates())
+    }
+
+    async fn put_ticket_template(&self, template: TicketTemplate) -> Result<(), StoreError> {
+        self.state().put_ticket_template(template);
+        Ok(())
+    }
+
+    async fn delete_ticket_template(&self, name: &TicketTemplateName) -> Result<bool, StoreError> {
+        Ok(self.state().delete_ticket_template(name))
+    }
+
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(self.state().audit(filter))
     }
@@ -125,6 +140,14 @@ impl ConfigStore for MemoryStore {
         remove: Vec<AlertUid>,
     ) -> Result<(), StoreError> {
         self.state().write_ticket_records(put, &remove).map(drop)
+    }
+
+    /// A flag shared by the store's clones (one process).
+    async fn lock_router(
+        &self,
+        integration_id: &str,
+    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
+        Ok(self.routers.try_lock(integration_id))
     }
 
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {

@@ -18,6 +18,7 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod queue;
+mod router_lock;
 mod state;
 
 pub use json_file::JsonFileStore;

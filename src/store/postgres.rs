@@ -21,6 +21,7 @@
 //! | `sync_configs` | configurations (JSONB) with their version | (tenant, organization) |
 //! | `sync_modes` | the integration mode | tenant |
 //! | `ci_mappings` | CI mappings (JSONB) | (tenant, name) |
+//! | `ticket_templates` | ticket templates (JSONB); a partial unique index allows one default per tenant | (tenant, name) |
 //! | `audit_heads`, `audit_log` | the last audit number, the append-only log | (tenant, seq) |
 //! | `ticket_records`, `ci_records` | alert → ticket and device → CI records (JSONB) | (tenant, key) |
 //! | `work_items` | the work queue; at most one outstanding item per (tenant, organization) | id |
@@ -47,19 +48,20 @@ pub use connect::{PlainTcp, PostgresOptions};
 use super::queue::lost;
 use crate::model::{
     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
-    IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
+    IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate, TicketTemplateName,
 };
 use crate::ports::{
-    Claim, ConfigStore, PlannerGuard, QueueCounts, StoreError, StoreErrorKind, WorkItem, WorkQueue,
-    WorkResult, WriteBatch, lease_end,
+    Claim, ConfigStore, PlannerGuard, QueueCounts, RouterGuard, StoreError, StoreErrorKind,
+    WorkItem, WorkQueue, WorkResult, WriteBatch, lease_end,
 };
 
 /// The embedded migrations, in order: (version, name, SQL). Applied once each, in one
 /// transaction each.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "configs, mode, CI mappings, audit log, records, work queue",
-    r"
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "configs, mode, CI mappings, audit log, records, work queue",
+        r"
 CREATE TABLE sync_configs (
     tenant       text   NOT NULL,
     organization bigint NOT NULL,
@@ -122,7 +124,22 @@ CREATE UNIQUE INDEX work_items_outstanding ON work_items (tenant, organization)
 CREATE INDEX work_items_queued ON work_items (tenant, id) WHERE state = 'queued';
 CREATE INDEX work_items_claimed ON work_items (tenant, lease_until) WHERE state = 'claimed';
 ",
-)];
+    ),
+    (
+        2,
+        "ticket templates",
+        r"
+CREATE TABLE ticket_templates (
+    tenant     text    NOT NULL,
+    name       text    NOT NULL,
+    is_default boolean NOT NULL DEFAULT false,
+    body       jsonb   NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+CREATE UNIQUE INDEX ticket_templates_one_default ON ticket_templates (tenant) WHERE is_default;
+",
+    ),
+];
 
 /// The advisory lock key held while migrating (one for the whole database).
 const MIGRATION_LOCK: i64 = 0x6f72_6773_796e_6301;
@@ -735,6 +752,7 @@ impl PostgresStore {
             "sync_configs",
             "sync_modes",
             "ci_mappings",
+            "ticket_templates",
             "audit_heads",
             "audit_log",
             "ticket_records",
@@ -1109,6 +1127,62 @@ impl ConfigStore for PostgresStore {
         Ok(!rows.is_empty())
     }
 
+    async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError> {
+        let mut templates: Vec<TicketTemplate> = self
+            .bodies(
+                "ticket template",
+                "SELECT body FROM ticket_templates WHERE tenant = $1",
+            )
+            .await?;
+        templates.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(templates)
+    }
+
+    async fn put_ticket_template(&self, template: TicketTemplate) -> Result<(), StoreError> {
+        let body = to_json("ticket template", &template)?;
+        let name = template.name().to_string();
+        let context = format!("could not save the ticket template {name:?}");
+        let tenant = self.tenant.as_str();
+        let mut conn = self.pool.get().await?;
+        let tx = conn
+            .client()?
+            .transaction()
+            .await
+            .map_err(|e| db_error(&context, e))?;
+        if template.is_default() {
+            // The previous default loses its flag in the same transaction; the partial unique
+            // index turns a concurrent second default into a conflict.
+            tx.execute(
+                "UPDATE ticket_templates
+                 SET is_default = false, body = jsonb_set(body, '{default}', 'false')
+                 WHERE tenant = $1 AND is_default AND name <> $2",
+                &[&tenant, &name],
+            )
+            .await
+            .map_err(|e| db_error(&context, e))?;
+        }
+        tx.execute(
+            "INSERT INTO ticket_templates (tenant, name, is_default, body) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant, name)
+             DO UPDATE SET is_default = EXCLUDED.is_default, body = EXCLUDED.body",
+            &[&tenant, &name, &template.is_default(), &body],
+        )
+        .await
+        .map_err(|e| db_error(&context, e))?;
+        tx.commit().await.map_err(|e| db_error(&context, e))
+    }
+
+    async fn delete_ticket_template(&self, name: &TicketTemplateName) -> Result<bool, StoreError> {
+        let rows = self
+            .query(
+                "could not delete the ticket template",
+                "DELETE FROM ticket_templates WHERE tenant = $1 AND name = $2 RETURNING name",
+                &[&self.tenant.as_str(), &name.to_string()],
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         // Organization and actor are exact in SQL; the time (stored to the microsecond) is
         // narrowed loosely and the filter's own rules decide.
@@ -1167,6 +1241,30 @@ impl ConfigStore for PostgresStore {
             .await
     }
 
+    /// A session-level advisory lock on a connection of its own, keyed by tenant and
+    /// integration id: every router of the tenant's integration, on any host, sees it.
+    async fn lock_router(
+        &self,
+        integration_id: &str,
+    ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
+        let key = router_lock_key(&self.tenant, integration_id);
+        let mut conn = self.pool.get().await?;
+        let locked: bool = conn
+            .client()?
+            .query_one(ROUTER_LOCK, &[&key])
+            .await
+            .map_err(|e| db_error("could not take the incident router lock", e))?
+            .get(0);
+        if !locked {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(PgRouterGuard {
+            conn,
+            key,
+            released: false,
+        })))
+    }
+
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
         let mut records: Vec<CiRecord> = self
             .bodies("CI record", "SELECT body FROM ci_records WHERE tenant = $1")
@@ -1214,6 +1312,58 @@ const PLANNER_LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('ninjaone-servi
                             hashtext($1))";
 const PLANNER_UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext('ninjaone-servicenow planner'), \
                               hashtext($1))";
+
+/// The incident router lock of one tenant's integration id: like the planner lock, a
+/// session-level advisory lock on a connection of its own.
+struct PgRouterGuard {
+    conn: Conn,
+    key: String,
+    released: bool,
+}
+
+impl fmt::Debug for PgRouterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgRouterGuard")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgRouterGuard {
+    fn drop(&mut self) {
+        // Unless released, close the session: PostgreSQL frees its advisory locks then.
+        if !self.released {
+            self.conn.discard = true;
+        }
+    }
+}
+
+/// `<tenant>:<integration id>`: an integration id has no `:`, so no two pairs share a key.
+fn router_lock_key(tenant: &TenantId, integration_id: &str) -> String {
+    format!("{}:{integration_id}", tenant.as_str())
+}
+
+const ROUTER_LOCK: &str = "SELECT pg_try_advisory_lock(hashtext('ninjaone-servicenow router'), \
+                           hashtext($1))";
+const ROUTER_UNLOCK: &str = "SELECT pg_advisory_unlock(hashtext('ninjaone-servicenow router'), \
+                             hashtext($1))";
+
+#[async_trait]
+impl RouterGuard for PgRouterGuard {
+    async fn release(mut self: Box<Self>) -> Result<(), StoreError> {
+        let key = self.key.clone();
+        let unlocked: bool = self
+            .conn
+            .client()?
+            .query_one(ROUTER_UNLOCK, &[&key])
+            .await
+            .map_err(|e| db_error("could not release the incident router lock", e))?
+            .get(0);
+        // Back to the pool only when the session no longer holds the lock.
+        self.released = unlocked;
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl PlannerGuard for PgPlannerGuard {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
-    IntegrationMode, OrganizationId, SyncConfig, TicketRecord,
+    IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate, TicketTemplateName,
 };
 use crate::ports::{StoreError, StoreErrorKind, WriteBatch};
 
@@ -30,9 +30,45 @@ pub(crate) struct StoreState {
     audit: Vec<AuditEntry>,
     tickets: BTreeMap<AlertUid, TicketRecord>,
     cis: BTreeMap<DeviceId, CiRecord>,
+    templates: BTreeMap<TicketTemplateName, TicketTemplate>,
 }
 
 impl StoreState {
+    /// Every ticket template, ordered by name.
+    pub(crate) fn ticket_templates(&self) -> Vec<TicketTemplate> {
+        self.templates.values().cloned().collect()
+    }
+
+    /// Creates or replaces a ticket template; a default one takes the flag from the previous
+    /// default. `true` when anything changed.
+    pub(crate) fn put_ticket_template(&mut self, template: TicketTemplate) -> bool {
+        let mut changed = false;
+        if template.is_default() {
+            for other in self.templates.values_mut() {
+                if other.is_default() && other.name() != template.name() {
+                    other.set_default(false);
+                    changed = true;
+                }
+            }
+        }
+        match self.templates.entry(template.name().clone()) {
+            Entry::Occupied(stored) if stored.get() == &template => changed,
+            Entry::Occupied(mut stored) => {
+                stored.insert(template);
+                true
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(template);
+                true
+            }
+        }
+    }
+
+    /// Deletes a ticket template; `false` when there was none by that name.
+    pub(crate) fn delete_ticket_template(&mut self, name: &TicketTemplateName) -> bool {
+        self.templates.remove(name).is_some()
+    }
+
     /// Every alert → ticket record, ordered by alert uid.
     pub(crate) fn ticket_records(&self) -> Vec<TicketRecord> {
         self.tickets.values().cloned().collect()
@@ -274,6 +310,8 @@ struct StateRepr {
     ticket_records: Vec<TicketRecord>,
     #[serde(default)]
     ci_records: Vec<CiRecord>,
+    #[serde(default)]
+    ticket_templates: Vec<TicketTemplate>,
 }
 
 impl From<StoreState> for StateRepr {
@@ -285,6 +323,7 @@ impl From<StoreState> for StateRepr {
             audit: state.audit,
             ticket_records: state.tickets.into_values().collect(),
             ci_records: state.cis.into_values().collect(),
+            ticket_templates: state.templates.into_values().collect(),
         }
     }
 }
@@ -338,6 +377,16 @@ impl TryFrom<StateRepr> for StoreState {
                 return Err(format!("device {device} has more than one CI record"));
             }
         }
+        let mut templates = BTreeMap::new();
+        for template in repr.ticket_templates {
+            let name = template.name().clone();
+            if templates.insert(name.clone(), template).is_some() {
+                return Err(format!("ticket template {name:?} appears more than once"));
+            }
+        }
+        if templates.values().filter(|t| t.is_default()).count() > 1 {
+            return Err("more than one ticket template is the default".to_owned());
+        }
         Ok(Self {
             mode: repr.mode,
             configs,
@@ -345,6 +394,7 @@ impl TryFrom<StateRepr> for StoreState {
             audit: repr.audit,
             tickets,
             cis,
+            templates,
         })
     }
 }
@@ -477,6 +527,33 @@ mod tests {
         let mut unknown = json;
         unknown["extra"] = true.into();
         assert!(serde_json::from_value::<StoreState>(unknown).is_err());
+    }
+
+    #[test]
+    fn one_default_template_at_a_time_and_checked_on_read() {
+        let mut state = StoreState::default();
+        let template = |name: &str, default: bool| {
+            let mut t = TicketTemplate::new(name.parse().expect("a name"));
+            t.set_default(default);
+            t
+        };
+        assert!(state.put_ticket_template(template("a", true)));
+        assert!(!state.put_ticket_template(template("a", true)));
+        assert!(state.put_ticket_template(template("b", true)));
+        let defaults: Vec<String> = state
+            .ticket_templates()
+            .iter()
+            .filter(|t| t.is_default())
+            .map(|t| t.name().to_string())
+            .collect();
+        assert_eq!(defaults, ["b"]);
+
+        let mut json = serde_json::to_value(&state).expect("serializable");
+        json["ticket_templates"][0]["default"] = true.into();
+        let err = serde_json::from_value::<StoreState>(json).expect_err("two defaults");
+        assert!(err.to_string().contains("more than one"), "{err}");
+        assert!(state.delete_ticket_template(&"a".parse().expect("a name")));
+        assert!(!state.delete_ticket_template(&"a".parse().expect("a name")));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     AlertUid, AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
-    DeviceRoleId, IntegrationMode, OrganizationId, SyncConfig, SysId, TicketKind, TicketRecord,
-    TicketRecordState,
+    DeviceRoleId, IntegrationMode, MinSeverity, OrganizationId, SyncConfig, SysId, TicketKind,
+    TicketRecord, TicketRecordState, TicketTemplate, TicketTemplateName,
 };
 use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 
@@ -26,8 +26,12 @@ use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 /// actor, time and limit; the trait's default [`write_config`](ConfigStore::write_config) and
 /// [`append_audit`](ConfigStore::append_audit) work; alert → ticket and device → CI records are
 /// inserted, replaced by key, removed, listed by key, and a write naming one key twice is
-/// [`StoreErrorKind::Invalid`] and changes nothing. It uses no async runtime, so any executor
-/// can drive it.
+/// [`StoreErrorKind::Invalid`] and changes nothing; ticket templates are created, replaced,
+/// listed by name and deleted with every field kept, a new default takes the flag from the old
+/// one (never two defaults), and a configuration keeps the template it names; an incident
+/// router lock ([`lock_router`](ConfigStore::lock_router)) is held once per integration id,
+/// independently of other ids, and free again once released. It uses no async runtime, so any
+/// executor can drive it.
 ///
 /// ```
 /// use ninjaone_servicenow::store::MemoryStore;
@@ -50,6 +54,32 @@ pub async fn store_contract(store: &dyn ConfigStore) {
     audit_log(store).await;
     ticket_records(store).await;
     ci_records(store).await;
+    router_locks(store).await;
+    ticket_templates(store).await;
+}
+
+/// One router lock per integration id at a time; ids are independent; a released lock is
+/// free again.
+async fn router_locks(store: &dyn ConfigStore) {
+    let held = ok(store.lock_router("contract-a").await, "lock_router")
+        .expect("store_contract: a free router lock is taken");
+    assert!(
+        ok(store.lock_router("contract-a").await, "lock_router again").is_none(),
+        "store_contract: a held router lock must not be taken twice"
+    );
+    let other = ok(
+        store.lock_router("contract-b").await,
+        "lock_router of another id",
+    )
+    .expect("store_contract: another integration id's lock is independent");
+    ok(held.release().await, "release the router lock");
+    ok(other.release().await, "release the other router lock");
+    let again = ok(
+        store.lock_router("contract-a").await,
+        "lock_router after release",
+    )
+    .expect("store_contract: a released router lock is free again");
+    ok(again.release().await, "release the router lock again");
 }
 
 /// A fixed time, `secs` seconds after 2024-01-01T00:00:00Z.
@@ -819,5 +849,139 @@ async fn ci_records(store: &dyn ConfigStore) {
         ok(store.ci_records().await, "listing CI records"),
         vec![ci(4, "changed"), ci(12, "z")],
         "store_contract: a refused CI-record write changes nothing"
+    );
+}
+
+fn template_name(s: &str) -> TicketTemplateName {
+    s.parse()
+        .expect("store_contract: a valid ticket template name")
+}
+
+/// A template with every field set.
+fn full_template(name: &str, default: bool) -> TicketTemplate {
+    let mut t = TicketTemplate::new(template_name(name));
+    t.set_assignment_group(Some(sys_id(0x61)));
+    t.set_caller(Some(sys_id(0x62)));
+    t.set_category(Some("hardware".parse().expect("store_contract: a value")));
+    t.set_subcategory(Some("disk".parse().expect("store_contract: a value")));
+    t.set_contact_type(Some("monitoring".parse().expect("store_contract: a value")));
+    t.set_source_types([
+        "CONDITION_WINDOWS_EVENT_LOG_TRIGGERED"
+            .parse()
+            .expect("store_contract: a source type"),
+        "CONDITION_DISK_FREE_SPACE"
+            .parse()
+            .expect("store_contract: a source type"),
+    ]);
+    t.set_min_severity(Some(MinSeverity::Major));
+    t.set_default(default);
+    t
+}
+
+fn defaults(templates: &[TicketTemplate]) -> Vec<String> {
+    templates
+        .iter()
+        .filter(|t| t.is_default())
+        .map(|t| t.name().to_string())
+        .collect()
+}
+
+async fn ticket_templates(store: &dyn ConfigStore) {
+    let list = |step: &'static str| async move { ok(store.ticket_templates().await, step) };
+    assert_eq!(
+        list("listing the ticket templates of an empty store").await,
+        Vec::new(),
+        "store_contract: a new store has no ticket templates"
+    );
+    let servers = full_template("servers", false);
+    ok(
+        store.put_ticket_template(servers.clone()).await,
+        "creating a ticket template",
+    );
+    ok(
+        store
+            .put_ticket_template(TicketTemplate::new(template_name("desktops")))
+            .await,
+        "creating a second ticket template",
+    );
+    let listed = list("listing ticket templates").await;
+    let names: Vec<&str> = listed.iter().map(|t| t.name().as_str()).collect();
+    assert_eq!(
+        names,
+        ["desktops", "servers"],
+        "store_contract: ticket templates come back ordered by name"
+    );
+    assert_eq!(
+        listed.get(1),
+        Some(&servers),
+        "store_contract: a ticket template reads back with every field as saved"
+    );
+
+    let mut desktops = TicketTemplate::new(template_name("desktops"));
+    desktops.set_default(true);
+    ok(
+        store.put_ticket_template(desktops.clone()).await,
+        "making a ticket template the default",
+    );
+    assert_eq!(
+        defaults(&list("listing ticket templates").await),
+        ["desktops"],
+        "store_contract: the template saved as default is the default"
+    );
+    ok(
+        store
+            .put_ticket_template(full_template("servers", true))
+            .await,
+        "making another ticket template the default",
+    );
+    let listed = list("listing ticket templates").await;
+    assert_eq!(
+        defaults(&listed),
+        ["servers"],
+        "store_contract: a new default takes the flag from the old one in the same write"
+    );
+    assert_eq!(
+        listed.len(),
+        2,
+        "store_contract: replacing a template by name keeps one template of that name"
+    );
+
+    let mut config = SyncConfig::new(org(77), Some(sys_id(0x63)), at(0));
+    config.set_ticket_template(Some(template_name("servers")));
+    let stored = ok(
+        store.write_config(config.clone()).await,
+        "writing a configuration that names a ticket template",
+    );
+    assert_eq!(
+        ok(store.config(org(77)).await, "reading it back")
+            .as_ref()
+            .and_then(SyncConfig::ticket_template),
+        Some(&template_name("servers")),
+        "store_contract: a configuration keeps the ticket template it names"
+    );
+    assert_eq!(stored.ticket_template(), config.ticket_template());
+
+    assert!(
+        ok(
+            store
+                .delete_ticket_template(&template_name("servers"))
+                .await,
+            "deleting a ticket template",
+        ),
+        "store_contract: deleting an existing ticket template returns true"
+    );
+    assert!(
+        !ok(
+            store
+                .delete_ticket_template(&template_name("servers"))
+                .await,
+            "deleting it again",
+        ),
+        "store_contract: deleting a missing ticket template returns false"
+    );
+    assert_eq!(
+        list("listing ticket templates").await,
+        vec![TicketTemplate::new(template_name("desktops"))],
+        "store_contract: only the deleted template is gone (and the old default lost its flag)"
     );
 }

@@ -370,6 +370,23 @@ impl FakeNinjaOne {
         self.lock().raise_alert(Some(device), message.into(), at)
     }
 
+    /// Fires an open alert's condition again, as NinjaOne does: its `message` and `updateTime`
+    /// change, its uid stays. `false` when there is no open alert with that uid.
+    pub fn retrigger_alert(
+        &self,
+        uid: &AlertUid,
+        message: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let mut state = self.lock();
+        let Some(alert) = state.alerts.iter_mut().find(|a| &a.uid == uid) else {
+            return false;
+        };
+        alert.message = Some(message.into());
+        alert.update_time = Some(at);
+        true
+    }
+
     /// Clears an alert, as when its condition resets. `false` when there was none.
     pub fn clear_alert(&self, uid: &AlertUid) -> bool {
         let mut state = self.lock();

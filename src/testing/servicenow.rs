@@ -13,7 +13,7 @@ use super::tenant::{customer_name, fixed_time};
 use crate::model::{
     Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, CiOwner,
     Company, CustomerAccount, Incident, IncidentState, IncidentUpdate, NewCase, NewCompany,
-    NewIncident, SysId,
+    NewIncident, SysId, User, UserGroup,
 };
 use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, ServiceNowApi};
 
@@ -25,6 +25,8 @@ use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, Ser
 /// - `sys_ids` are generated from a counter as 32 lowercase hex digits, so rows created later sort
 ///   later. Company names are not unique (ServiceNow does not enforce it), nor are incidents'
 ///   `correlation_id`s.
+/// - Groups (`sys_user_group`) and users (`sys_user`) are read one by one, as ticket templates
+///   need them; an inactive one is still read (with `active: false`), an unknown one is `None`.
 /// - Customer accounts extend `core_company`, as in ServiceNow: each account is also listed as a
 ///   company and readable through [`company`](ServiceNowApi::company).
 /// - Without Customer Service Management (the default), the customer-account and case calls fail
@@ -107,6 +109,8 @@ struct SnState {
     sources: BTreeMap<(String, String), SysId>,
     partials: BTreeMap<SysId, CiItem>,
     data_sources: BTreeSet<String>,
+    groups: BTreeMap<SysId, UserGroup>,
+    users: BTreeMap<SysId, User>,
 }
 
 impl Default for SnState {
@@ -131,6 +135,8 @@ impl Default for SnState {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            groups: BTreeMap::new(),
+            users: BTreeMap::new(),
         }
     }
 }
@@ -147,6 +153,8 @@ impl SnState {
                 && !self.cases.contains_key(&id)
                 && !self.cis.contains_key(&id)
                 && !self.partials.contains_key(&id)
+                && !self.groups.contains_key(&id)
+                && !self.users.contains_key(&id)
             {
                 return id;
             }
@@ -186,6 +194,29 @@ impl SnState {
         self.accounts
             .insert(account.sys_id.clone(), account.clone());
         account
+    }
+
+    fn add_group(&mut self, name: String) -> SysId {
+        let sys_id = self.next_sys_id();
+        let group = UserGroup {
+            sys_id: sys_id.clone(),
+            name,
+            active: true,
+        };
+        self.groups.insert(sys_id.clone(), group);
+        sys_id
+    }
+
+    fn add_user(&mut self, user_name: String) -> SysId {
+        let sys_id = self.next_sys_id();
+        let user = User {
+            sys_id: sys_id.clone(),
+            name: Some(user_name.clone()),
+            user_name: Some(user_name),
+            active: true,
+        };
+        self.users.insert(sys_id.clone(), user);
+        sys_id
     }
 
     fn require_csm(&self) -> Result<(), ApiError> {
@@ -376,10 +407,12 @@ const CI_OWNERS: &str = "ci_owners";
 const CASES: &str = "cases";
 const CREATE_CASE: &str = "create_case";
 const UPDATE_CASE: &str = "update_case";
+const USER_GROUP: &str = "user_group";
+const USER: &str = "user";
 
 impl FakeServiceNow {
     /// The method names [`Faults`] knows this fake's calls by (the [`ServiceNowApi`] methods).
-    pub const METHODS: [&'static str; 15] = [
+    pub const METHODS: [&'static str; 17] = [
         COMPANIES,
         COMPANY,
         CREATE_COMPANY,
@@ -395,6 +428,8 @@ impl FakeServiceNow {
         UPDATE_CASE,
         IDENTIFY_RECONCILE_QUERY,
         CI_OWNERS,
+        USER_GROUP,
+        USER,
     ];
 
     /// An empty instance without Customer Service Management.
@@ -499,7 +534,10 @@ impl FakeServiceNow {
         self.lock().incidents.values().cloned().collect()
     }
 
-    /// The work notes added to an incident, oldest first.
+    /// The work notes added to an incident or case, oldest first. Work notes are a journal, as
+    /// in ServiceNow: each update with a non-empty `work_notes` appends one entry, and reading
+    /// the row never returns them (the HTTP fake answers `"work_notes": ""`); only this
+    /// accessor shows them.
     pub fn work_notes(&self, id: &SysId) -> Vec<String> {
         self.lock().work_notes.get(id).cloned().unwrap_or_default()
     }
@@ -539,6 +577,37 @@ impl FakeServiceNow {
                 c.state = state;
                 c.updated_on = Some(now);
             })
+            .is_some()
+    }
+
+    // ---- groups and users ----
+
+    /// Adds an active group (`sys_user_group`) and returns its `sys_id`.
+    pub fn add_user_group(&self, name: impl Into<String>) -> SysId {
+        self.lock().add_group(name.into())
+    }
+
+    /// Adds an active user (`sys_user`) with this login name and returns its `sys_id`.
+    pub fn add_user(&self, user_name: impl Into<String>) -> SysId {
+        self.lock().add_user(user_name.into())
+    }
+
+    /// Marks a group active or inactive, as an administrator might; `false` when there is none.
+    /// An inactive group is still read back (ServiceNow keeps the row).
+    pub fn set_user_group_active(&self, id: &SysId, active: bool) -> bool {
+        self.lock()
+            .groups
+            .get_mut(id)
+            .map(|g| g.active = active)
+            .is_some()
+    }
+
+    /// Marks a user active or inactive; `false` when there is none.
+    pub fn set_user_active(&self, id: &SysId, active: bool) -> bool {
+        self.lock()
+            .users
+            .get_mut(id)
+            .map(|u| u.active = active)
             .is_some()
     }
 
@@ -711,6 +780,11 @@ impl ServiceNowApi for FakeServiceNow {
                     .filter(|s| !s.is_empty()),
                 urgency: Some(incident.urgency),
                 impact: Some(incident.impact),
+                assignment_group: incident.assignment_group.clone(),
+                caller_id: incident.caller_id.clone(),
+                category: incident.category.clone(),
+                subcategory: incident.subcategory.clone(),
+                contact_type: incident.contact_type.clone(),
                 close_code: None,
                 close_notes: None,
                 created_on: Some(state.now),
@@ -746,7 +820,11 @@ impl ServiceNowApi for FakeServiceNow {
                 row.updated_on = Some(now);
                 row.clone()
             });
-            if let (Some(_), Some(note)) = (&updated, &update.work_notes) {
+            // A journal: each PATCH with a value appends one entry; an empty one adds none.
+            if let (Some(_), Some(note)) = (
+                &updated,
+                update.work_notes.as_ref().filter(|n| !n.is_empty()),
+            ) {
                 state
                     .work_notes
                     .entry(id.clone())
@@ -814,6 +892,10 @@ impl ServiceNowApi for FakeServiceNow {
                         .filter(|s| !s.is_empty()),
                     urgency: Some(case.urgency),
                     impact: Some(case.impact),
+                    assignment_group: case.assignment_group.clone(),
+                    category: case.category.clone(),
+                    subcategory: case.subcategory.clone(),
+                    contact_type: case.contact_type.clone(),
                     resolution_code: None,
                     close_notes: None,
                     created_on: Some(state.now),
@@ -849,7 +931,10 @@ impl ServiceNowApi for FakeServiceNow {
                     row.updated_on = Some(now);
                     row.clone()
                 });
-                if let (Some(_), Some(note)) = (&updated, &update.work_notes) {
+                if let (Some(_), Some(note)) = (
+                    &updated,
+                    update.work_notes.as_ref().filter(|n| !n.is_empty()),
+                ) {
                     state
                         .work_notes
                         .entry(id.clone())
@@ -931,6 +1016,18 @@ impl ServiceNowApi for FakeServiceNow {
         };
         admission.finish(Ok(owners))
     }
+
+    async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError> {
+        let admission = self.faults.admit(USER_GROUP)?;
+        let found = self.lock().groups.get(id).cloned();
+        admission.finish(Ok(found))
+    }
+
+    async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError> {
+        let admission = self.faults.admit(USER)?;
+        let found = self.lock().users.get(id).cloned();
+        admission.finish(Ok(found))
+    }
 }
 
 /// ServiceNow's check of a payload before it identifies anything: two items with the same value
@@ -994,6 +1091,8 @@ pub struct FakeServiceNowBuilder {
     companies: usize,
     explicit_companies: Vec<(String, bool)>,
     accounts: Vec<String>,
+    groups: Vec<String>,
+    users: Vec<String>,
     csm: bool,
     now: Option<DateTime<Utc>>,
     faults: Option<Faults>,
@@ -1017,6 +1116,18 @@ impl FakeServiceNowBuilder {
     /// Adds a customer account (also listed as a company).
     pub fn customer_account(mut self, name: impl Into<String>) -> Self {
         self.accounts.push(name.into());
+        self
+    }
+
+    /// Adds an active group (`sys_user_group`), after the companies and accounts.
+    pub fn user_group(mut self, name: impl Into<String>) -> Self {
+        self.groups.push(name.into());
+        self
+    }
+
+    /// Adds an active user (`sys_user`) with this login name, after the groups.
+    pub fn user(mut self, user_name: impl Into<String>) -> Self {
+        self.users.push(user_name.into());
         self
     }
 
@@ -1059,6 +1170,12 @@ impl FakeServiceNowBuilder {
             }
             for name in self.accounts {
                 state.add_account(name);
+            }
+            for name in self.groups {
+                state.add_group(name);
+            }
+            for name in self.users {
+                state.add_user(name);
             }
         }
         fake

@@ -291,6 +291,17 @@ impl ServiceNowApi for Dying {
     ) -> Result<Vec<CiItemResult>, ApiError> {
         self.inner.identify_reconcile(data_source, items).await
     }
+
+    async fn user_group(
+        &self,
+        id: &SysId,
+    ) -> Result<Option<ninjaone_servicenow::model::UserGroup>, ApiError> {
+        self.inner.user_group(id).await
+    }
+
+    async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
+        self.inner.user(id).await
+    }
 }
 
 /// A worker dies mid-pass after `allow` creates (its future and its handles are dropped with

@@ -6,7 +6,8 @@
 use std::fmt;
 
 use ninjaone_servicenow::model::{
-    CiClass, CiMappingName, DeviceRoleId, IntegrationMode, OrganizationId, SysId, TicketKind,
+    CiClass, CiMappingName, DeviceRoleId, IntegrationMode, MinSeverity, OrganizationId, SourceType,
+    SysId, TicketFieldValue, TicketKind, TicketTemplateName,
 };
 
 /// How much human output to write.
@@ -43,6 +44,21 @@ pub struct AddArgs {
     pub account: Option<SysId>,
     pub allow_incidents: bool,
     pub tickets: Option<TicketKind>,
+    pub ticket_template: Option<TicketTemplateName>,
+}
+
+/// `ticket-template set`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateArgs {
+    pub name: TicketTemplateName,
+    pub assignment_group: Option<SysId>,
+    pub caller: Option<SysId>,
+    pub category: Option<TicketFieldValue>,
+    pub subcategory: Option<TicketFieldValue>,
+    pub contact_type: Option<TicketFieldValue>,
+    pub source_types: Vec<SourceType>,
+    pub min_severity: Option<MinSeverity>,
+    pub default: bool,
 }
 
 /// What `update --account`/`--no-account` asks for.
@@ -65,6 +81,7 @@ pub struct UpdateArgs {
     pub account: AccountChange,
     pub allow_incidents: Option<bool>,
     pub tickets: Option<TicketKind>,
+    pub ticket_template: Option<TicketTemplateName>,
 }
 
 /// A status change of one configuration.
@@ -105,6 +122,14 @@ pub enum Command {
     CiMappingList,
     /// `ci-mapping delete NAME`.
     CiMappingDelete(CiMappingName),
+    /// `ticket-template set NAME [options]`.
+    TicketTemplateSet(TemplateArgs),
+    /// `ticket-template list [--json]`.
+    TicketTemplateList {
+        json: bool,
+    },
+    /// `ticket-template delete NAME`.
+    TicketTemplateDelete(TicketTemplateName),
     Add(AddArgs),
     Update(UpdateArgs),
     Transition(Transition, OrganizationId),
@@ -118,6 +143,7 @@ pub enum Command {
     },
     Incidents {
         dry_run: bool,
+        approve_resolves: bool,
         json: bool,
     },
     Audit {
@@ -134,9 +160,10 @@ pub struct Cli {
 }
 
 /// The commands, for help and for "unknown command" messages.
-pub const COMMANDS: [&str; 12] = [
+pub const COMMANDS: [&str; 13] = [
     "mode",
     "ci-mapping",
+    "ticket-template",
     "add",
     "update",
     "pause",
@@ -159,6 +186,7 @@ fn options_of(command: &str) -> &'static [(&'static str, bool)] {
             ("--account", true),
             ("--allow-incidents", false),
             ("--tickets", true),
+            ("--ticket-template", true),
         ],
         "update" => &[
             ("--org", true),
@@ -168,6 +196,18 @@ fn options_of(command: &str) -> &'static [(&'static str, bool)] {
             ("--no-account", false),
             ("--allow-incidents", true),
             ("--tickets", true),
+            ("--ticket-template", true),
+        ],
+        "ticket-template" => &[
+            ("--assignment-group", true),
+            ("--caller", true),
+            ("--category", true),
+            ("--subcategory", true),
+            ("--contact-type", true),
+            ("--source-types", true),
+            ("--min-severity", true),
+            ("--default", false),
+            ("--json", false),
         ],
         "pause" | "resume" | "delete" | "restore" => &[("--org", true)],
         "sync" => &[
@@ -176,7 +216,11 @@ fn options_of(command: &str) -> &'static [(&'static str, bool)] {
             ("--json", false),
         ],
         "status" => &[("--json", false)],
-        "incidents" => &[("--dry-run", false), ("--json", false)],
+        "incidents" => &[
+            ("--dry-run", false),
+            ("--approve-resolves", false),
+            ("--json", false),
+        ],
         "audit" => &[("--org", true), ("--json", false)],
         _ => &[],
     }
@@ -357,6 +401,7 @@ fn command(given: &Given) -> Result<Command, UsageError> {
             _ => return Err(usage("`mode` takes one of active, inactive, disabled")),
         },
         "ci-mapping" => ci_mapping(given)?,
+        "ticket-template" => ticket_template(given)?,
         "add" => Command::Add(add_args(given)?),
         "update" => Command::Update(update_args(given)?),
         "pause" | "resume" | "delete" | "restore" => {
@@ -392,8 +437,16 @@ fn command(given: &Given) -> Result<Command, UsageError> {
         }
         "incidents" => {
             given.no_positionals()?;
+            let (dry_run, approve_resolves) =
+                (given.flag("--dry-run"), given.flag("--approve-resolves"));
+            if dry_run && approve_resolves {
+                return Err(usage(
+                    "--approve-resolves applies the held resolves; it cannot be a dry run",
+                ));
+            }
             Command::Incidents {
-                dry_run: given.flag("--dry-run"),
+                dry_run,
+                approve_resolves,
                 json: given.flag("--json"),
             }
         }
@@ -428,7 +481,94 @@ fn add_args(given: &Given) -> Result<AddArgs, UsageError> {
             .transpose()?,
         allow_incidents: given.flag("--allow-incidents"),
         tickets: tickets(given)?,
+        ticket_template: template_name(given)?,
     })
+}
+
+fn template_name(given: &Given) -> Result<Option<TicketTemplateName>, UsageError> {
+    given
+        .value("--ticket-template")?
+        .map(|v| parse_id("ticket template name", v))
+        .transpose()
+}
+
+/// The options only `ticket-template set` takes.
+const TEMPLATE_SET_OPTIONS: [&str; 8] = [
+    "--assignment-group",
+    "--caller",
+    "--category",
+    "--subcategory",
+    "--contact-type",
+    "--source-types",
+    "--min-severity",
+    "--default",
+];
+
+fn ticket_template(given: &Given) -> Result<Command, UsageError> {
+    let see = "see `orgsync ticket-template --help`";
+    let set_option = TEMPLATE_SET_OPTIONS
+        .iter()
+        .find(|o| given.flag(o) || given.values.iter().any(|(name, _)| name == *o));
+    let action = given.positionals.first().map(String::as_str);
+    if let (Some(option), Some("list" | "delete")) = (set_option, action) {
+        return Err(usage(format!(
+            "{option} is for `ticket-template set`; {see}"
+        )));
+    }
+    if given.flag("--json") && action != Some("list") {
+        return Err(usage(format!(
+            "--json is for `ticket-template list`; {see}"
+        )));
+    }
+    match given.positionals.as_slice() {
+        [action, name] if action == "set" => {
+            let text = |option: &str| {
+                given
+                    .value(option)?
+                    .map(|v| parse_id(&format!("value for {option}"), v))
+                    .transpose()
+            };
+            let sys_id = |option: &str, what: &str| {
+                given.value(option)?.map(|v| parse_id(what, v)).transpose()
+            };
+            let source_types = match given.value("--source-types")? {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| parse_id("NinjaOne source type", t))
+                    .collect::<Result<_, _>>()?,
+            };
+            Ok(Command::TicketTemplateSet(TemplateArgs {
+                name: parse_id("ticket template name", name)?,
+                assignment_group: sys_id(
+                    "--assignment-group",
+                    "assignment group sys_id (sys_user_group)",
+                )?,
+                caller: sys_id("--caller", "caller sys_id (sys_user)")?,
+                category: text("--category")?,
+                subcategory: text("--subcategory")?,
+                contact_type: text("--contact-type")?,
+                source_types,
+                min_severity: given
+                    .value("--min-severity")?
+                    .map(|v| parse_id("minimum severity", v))
+                    .transpose()?,
+                default: given.flag("--default"),
+            }))
+        }
+        [action] if action == "list" => Ok(Command::TicketTemplateList {
+            json: given.flag("--json"),
+        }),
+        [action, name] if action == "delete" => Ok(Command::TicketTemplateDelete(parse_id(
+            "ticket template name",
+            name,
+        )?)),
+        _ => Err(usage(format!(
+            "`ticket-template` takes set NAME [options], list [--json], or delete NAME; {see}"
+        ))),
+    }
 }
 
 fn update_args(given: &Given) -> Result<UpdateArgs, UsageError> {
@@ -455,6 +595,7 @@ fn update_args(given: &Given) -> Result<UpdateArgs, UsageError> {
             .map(|v| boolean("--allow-incidents", v))
             .transpose()?,
         tickets: tickets(given)?,
+        ticket_template: template_name(given)?,
     })
 }
 
@@ -512,16 +653,33 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
              Named configuration-item mappings: which CMDB class each NinjaOne device role becomes.\n\
              Example: orgsync ci-mapping set servers 9=cmdb_ci_win_server 12=cmdb_ci_linux_server\n"
         }
+        Some("ticket-template") => {
+            "orgsync ticket-template set NAME [--assignment-group SYS_ID] [--caller SYS_ID]\n\
+             \x20          [--category TEXT] [--subcategory TEXT] [--contact-type TEXT]\n\
+             \x20          [--source-types T1,T2,...] [--min-severity minor|moderate|major|critical]\n\
+             \x20          [--default]\n\
+             orgsync ticket-template list [--json]\n\
+             orgsync ticket-template delete NAME\n\n\
+             Named ticket templates: what an alert's incident (or case) carries and which alerts make\n\
+             one. `set` creates or replaces the template; the group (sys_user_group) and caller\n\
+             (sys_user) are checked in ServiceNow first. --source-types lists the NinjaOne source types\n\
+             that make tickets (none: all); --min-severity drops alerts below it (alerts without a\n\
+             severity pass). --default makes it the template of configurations that name none.\n\
+             Cases take the group, category, subcategory and contact type, not the caller.\n\
+             A template a configuration names cannot be deleted (exit 3).\n\
+             Example: orgsync ticket-template set servers --assignment-group 0c43f35d4f5a1200c0a8016a9310c7d5\n\
+             \x20          --category hardware --contact-type monitoring --source-types CONDITION_DISK --default\n"
+        }
         Some("add") => {
             "orgsync add --org ID --company SYS_ID [--ci-mapping NAME]... [--account SYS_ID]\n\
-             \x20          [--allow-incidents] [--tickets incidents|cases]\n\n\
+             \x20          [--allow-incidents] [--tickets incidents|cases] [--ticket-template NAME]\n\n\
              Adds an organization by hand (inactive mode only). Everything is checked first: the\n\
              organization in NinjaOne, the company (and account) in ServiceNow, the CI mappings.\n"
         }
         Some("update") => {
             "orgsync update --org ID [--company SYS_ID] [--ci-mapping NAME]...\n\
              \x20             [--account SYS_ID | --no-account] [--allow-incidents true|false]\n\
-             \x20             [--tickets incidents|cases]\n\n\
+             \x20             [--tickets incidents|cases] [--ticket-template NAME]\n\n\
              Changes a configuration. An active, pending or queued one goes back to pending; an\n\
              inactive one stays inactive until resumed; a deleted one must be restored first.\n\
              --ci-mapping replaces the configuration's CI mappings.\n"
@@ -543,8 +701,11 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
              Lists every configuration with its status and the reason for it.\n"
         }
         Some("incidents") => {
-            "orgsync incidents [--dry-run] [--json]\n\n\
-             Runs one incident pass: creates incidents for new alerts, resolves cleared ones.\n"
+            "orgsync incidents [--dry-run] [--approve-resolves] [--json]\n\n\
+             Runs one incident pass: creates incidents for new alerts, adds a work note when an\n\
+             open alert re-triggers, resolves cleared ones. When one pass would resolve more\n\
+             than max(10, 10%) of the open tickets, it resolves none and exits 4;\n\
+             --approve-resolves runs a pass that applies them (audited).\n"
         }
         Some("audit") => {
             "orgsync audit [--org ID] [--json]\n\n\
@@ -569,12 +730,14 @@ Commands:
   mode active|inactive|disabled            set the integration mode
   ci-mapping set NAME ROLE_ID=CI_CLASS...  create or replace a CI mapping
   ci-mapping list | delete NAME            list or delete CI mappings
+  ticket-template set NAME [options]       create or replace a ticket template
+  ticket-template list [--json] | delete NAME   list or delete ticket templates
   add --org ID --company SYS_ID ...        add an organization by hand (inactive mode)
   update --org ID ...                      change a configuration
   pause|resume|delete|restore --org ID     change a configuration's status
   sync [--dry-run] [--approve-deletions] [--json]   one reconcile pass
   status [--json]                          configurations and statuses
-  incidents [--dry-run] [--json]           one incident pass
+  incidents [--dry-run] [--approve-resolves] [--json]   one incident pass
   audit [--org ID] [--json]                the audit log
 
 Options: -v more output, -q errors only, -h/--help (also `orgsync COMMAND --help`), -V/--version.

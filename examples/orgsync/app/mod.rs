@@ -8,6 +8,7 @@
 
 mod args;
 mod output;
+mod templates;
 #[cfg(all(test, feature = "test-util"))]
 mod tests;
 
@@ -445,6 +446,16 @@ fn sync_failure(err: &SyncError) -> Failed {
             Failed::new(Exit::Refused, message)
                 .hint("remove the mapping from those configurations first (`orgsync update`)")
         }
+        SyncError::Invalid(problems)
+            if problems
+                .iter()
+                .all(|p| matches!(p, Problem::TicketTemplateInUse { .. })) =>
+        {
+            Failed::new(Exit::Refused, message).hint(
+                "name another template in those configurations first \
+                 (`orgsync update --org ID --ticket-template NAME`)",
+            )
+        }
         SyncError::Invalid(_) => Failed::new(Exit::Usage, message)
             .hint("check the ids against NinjaOne and ServiceNow; nothing was saved"),
         SyncError::NotConfigured(org) => Failed::new(Exit::Usage, message).hint(format!(
@@ -545,6 +556,9 @@ impl Ctx {
                 Ok(Exit::Done)
             }
             Command::CiMappingList => self.ci_mapping_list(io).await,
+            Command::TicketTemplateSet(args) => self.template_set(args, io).await,
+            Command::TicketTemplateList { json } => self.template_list(*json, io).await,
+            Command::TicketTemplateDelete(name) => self.template_delete(name, io).await,
             Command::CiMappingDelete(name) => {
                 let deleted = self
                     .sync
@@ -592,7 +606,11 @@ impl Ctx {
                 json,
             } => self.run_sync(*dry_run, *approve_deletions, *json, io).await,
             Command::Status { json } => self.status(*json, io).await,
-            Command::Incidents { dry_run, json } => self.incidents(*dry_run, *json, io).await,
+            Command::Incidents {
+                dry_run,
+                approve_resolves,
+                json,
+            } => self.incidents(*dry_run, *approve_resolves, *json, io).await,
             Command::Audit { org, json } => self.audit(*org, *json, io).await,
             Command::Help(_) | Command::Version => Ok(Exit::Done),
         }
@@ -716,6 +734,9 @@ impl Ctx {
         if let Some(tickets) = add.tickets {
             draft = draft.tickets(tickets);
         }
+        if let Some(template) = &add.ticket_template {
+            draft = draft.ticket_template(template.clone());
+        }
         let added = self
             .sync
             .add(&self.actor, draft)
@@ -746,10 +767,13 @@ impl Ctx {
         if let Some(tickets) = update.tickets {
             changes = changes.tickets(tickets);
         }
+        if let Some(template) = &update.ticket_template {
+            changes = changes.ticket_template(Some(template.clone()));
+        }
         if changes.is_empty() {
             return Err(Failed::new(Exit::Usage, "nothing to change").hint(
                 "give at least one of --company, --ci-mapping, --account, --no-account, \
-                 --allow-incidents, --tickets",
+                 --allow-incidents, --tickets, --ticket-template",
             ));
         }
         let current = self
@@ -896,7 +920,13 @@ impl Ctx {
 
     /// `incidents`: one incident pass — a ticket for each new alert of an organization whose
     /// configuration is active and allows incidents, the tickets of cleared alerts resolved.
-    async fn incidents(&self, dry_run: bool, json: bool, io: &mut Io<'_>) -> Result<Exit, Failed> {
+    async fn incidents(
+        &self,
+        dry_run: bool,
+        approve: bool,
+        json: bool,
+        io: &mut Io<'_>,
+    ) -> Result<Exit, Failed> {
         let progress = self.terminal && !json && self.verbosity != Verbosity::Quiet;
         if progress {
             let _ = write!(io.err, "orgsync: running an incident pass…");
@@ -907,7 +937,11 @@ impl Ctx {
         } else {
             ApplyMode::Apply
         };
-        let result = self.router.run_once(mode).await;
+        let result = if approve {
+            self.router.approve_resolves(&self.actor).await
+        } else {
+            self.router.run_once(mode).await
+        };
         if progress {
             let _ = write!(io.err, "\r\x1b[K");
         }
@@ -933,6 +967,21 @@ impl Ctx {
             )
             .hint("check the network and the instances, then run again; nothing was created or resolved from what could not be read"));
         }
+        if report.needs_approval() {
+            self.note(
+                io,
+                &format!(
+                    "{} resolve(s) are held by the resolve guard: this pass would have resolved \
+                     {} of {} open ticket(s), more than its limit of {}. Check that NinjaOne's \
+                     alert listing is right (credentials, API role, tenant), then run \
+                     `orgsync incidents --approve-resolves` to resolve them.",
+                    report.held,
+                    report.resolve_guard.resolves,
+                    report.resolve_guard.open,
+                    report.resolve_guard.limit
+                ),
+            );
+        }
         if report.failed + report.unknown > 0 {
             self.note(
                 io,
@@ -941,6 +990,9 @@ impl Ctx {
                     report.failed + report.unknown
                 ),
             );
+            return Ok(Exit::Partial);
+        }
+        if report.needs_approval() {
             return Ok(Exit::Partial);
         }
         Ok(Exit::Done)
@@ -957,12 +1009,14 @@ impl Ctx {
         };
         let _ = writeln!(
             io.out,
-            "{kind}: {} open alert(s); {} created, {} adopted, {} resolved, {} finished elsewhere, \
-             {} skipped, {} failed, {} unknown; {} remote write(s).",
+            "{kind}: {} open alert(s); {} created, {} adopted, {} noted, {} resolved, {} held, \
+             {} finished elsewhere, {} skipped, {} failed, {} unknown; {} remote write(s).",
             report.alerts,
             report.created,
             report.adopted,
+            report.noted,
             report.resolved,
+            report.held,
             report.finished_elsewhere,
             report.skipped,
             report.failed,

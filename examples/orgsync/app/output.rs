@@ -5,9 +5,10 @@
 //! `sync --json`: one object with exactly the fields of [`SyncJson`]; each outcome has the
 //! fields of [`OutcomeJson`]; `ci` is the CMDB step's `CiReport` as the library serializes it
 //! (null when no active configuration has CI mappings); its `held` lists the devices skipped
-//! because their first write would take over another company's CI, each with `reason`. `incidents --json`: the library's
-//! `IncidentReport` as it serializes it. `audit --json`: an array of [`AuditJson`]. Times are
-//! RFC 3339 UTC.
+//! because their first write would take over another company's CI, each with `reason`.
+//! `incidents --json`: the library's `IncidentReport` as it serializes it. `audit --json`: an
+//! array of [`AuditJson`]. `ticket-template list --json`: an array of
+//! `templates::TemplateJson`. Times are RFC 3339 UTC.
 
 use chrono::{DateTime, Utc};
 use ninjaone_servicenow::engine::{CiReport, Outcome, Report, ReportCounts};

@@ -4,6 +4,12 @@
 //!
 //! - [`route`] decides, purely, whether an alert becomes a ticket ([`RouteDecision`]) or why
 //!   not ([`SkipReason`]).
+//! - The configuration's ticket template (or the default;
+//!   [`TicketTemplate`](crate::model::TicketTemplate)) fills the ticket's assignment group,
+//!   caller, category, subcategory and contact type, and its filter decides whether an alert
+//!   makes a ticket at all ([`SkipReason::Filtered`]).
+//! - [`plan_tickets`](crate::plan::plan_tickets) makes every other decision, purely: create,
+//!   adopt, note a re-trigger, resolve, hold for the resolve guard, skip — and why.
 //! - [`IncidentRouter::run_once`] runs one pass over the ports, the store and the clock the
 //!   [`OrganizationSync`](crate::engine::OrganizationSync) uses, and returns an
 //!   [`IncidentReport`].
@@ -23,7 +29,8 @@
 //! | open, routed | `creating` | none (complete listing) | creates again (the first never committed) |
 //! | open | `open` | finished or gone | records `finished_elsewhere`: never reopened, never recreated |
 //! | open | `finished_elsewhere` | — | nothing |
-//! | gone | `open` (or adopted) | open | resolves it once (state 6 with close code and notes; a case: Resolved with resolution code and notes), removes the record |
+//! | open, message or `updateTime` changed since the ticket was written | `open` | open | adds one work note with the new message (recorded before it is sent) |
+//! | gone | `open` (or adopted) | open | resolves it once (state 6 with close code and notes; a case: Resolved with resolution code and notes), removes the record — unless the pass would resolve more than the resolve guard allows: then it resolves none and holds them all for [`IncidentRouter::approve_resolves`] |
 //! | gone | any | finished or gone | removes the record |
 //! | gone | `open`, configuration inactive | — | leaves the ticket, keeps the record (resolved after a resume) |
 //! | gone | `open`, configuration deleted | — | leaves the ticket, removes the record |
@@ -34,25 +41,41 @@
 //! resolve what cleared meanwhile.
 pub(crate) mod pass;
 mod report;
-mod route;
 mod settings;
 
 use std::sync::Arc;
 
+pub use crate::plan::{RouteDecision, RoutingIndex, SkipReason, UrgencyImpactTable, route};
 pub use report::{AlertOutcome, IncidentReport, TicketOutcome};
-pub use route::{RouteDecision, RoutingIndex, SkipReason, route};
-pub use settings::{
-    IncidentSettings, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN, UrgencyImpactTable,
-};
+pub use settings::{IncidentSettings, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN};
 
 use crate::clock::Clock;
-use crate::engine::{ApplyMode, SyncError};
+use crate::engine::{Actor, ApplyMode, SyncError};
+use crate::model::{AuditAction, AuditEntry, CiRecord, Device, SyncConfig};
 use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+
+impl RoutingIndex {
+    /// Indexes `devices`, `configs` and `ci_records` for `settings`' integration (its
+    /// correlation-id prefix; see [`RoutingIndex::for_prefix`]). `csm` is whether Customer
+    /// Service Management is installed (`None`: not known, so no case is created).
+    #[must_use]
+    pub fn new(
+        settings: &IncidentSettings,
+        devices: &[Device],
+        configs: &[SyncConfig],
+        ci_records: &[CiRecord],
+        csm: Option<bool>,
+    ) -> Self {
+        Self::for_prefix(settings.prefix(), devices, configs, ci_records, csm)
+    }
+}
 
 /// Routes NinjaOne alerts into ServiceNow tickets; see the [module](self) for the rules.
 ///
-/// Cheap to clone (it holds `Arc`s). Run one pass at a time per integration id: two passes at
-/// once may both create a ticket for a new alert.
+/// Cheap to clone (it holds `Arc`s). Any number of routers may run on one store: an applied
+/// pass takes the store's lock of its integration id
+/// ([`ConfigStore::lock_router`]) and a second one at
+/// the same time does nothing and reports [`Stop::RouterBusy`](crate::engine::Stop::RouterBusy).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -154,12 +177,55 @@ impl IncidentRouter {
     /// - Creates and resolves run with at most [`IncidentSettings::concurrency`] in flight; a
     ///   429 halves it and defers the ticket; a 401/403 stops starting writes
     ///   ([`Stop`](crate::engine::Stop)). A pass with nothing to change makes no remote write.
+    /// - One router at a time per integration id: an applied pass holds the store's router
+    ///   lock from before it reads the records to its end; a pass that cannot take it reads
+    ///   and writes nothing and reports [`Stop::RouterBusy`](crate::engine::Stop::RouterBusy).
+    /// - An open alert whose message or `updateTime` changed since its ticket was written gets
+    ///   one work note per change; a crash or a lost answer may lose that note, never double it.
+    /// - More resolves than [`IncidentSettings::resolve_guard`] allows are all held (none is
+    ///   made; audited) until [`approve_resolves`](Self::approve_resolves).
     /// - The engine never sleeps: see [`IncidentReport::next_run`].
     ///
     /// # Errors
     /// [`SyncError::Store`] when the store cannot be read or written; the next pass converges
     /// from what was saved.
     pub async fn run_once(&self, mode: ApplyMode) -> Result<IncidentReport, SyncError> {
-        self.pass(mode).await
+        self.pass(mode, None).await
+    }
+
+    /// Approves the resolves the resolve guard holds and runs a pass that applies them (and
+    /// everything else), as [`OrganizationSync::approve_deletions`] does for the sync's
+    /// deletion guard. System administrators only; the approval is audited
+    /// ([`AuditAction::ApproveResolves`], by the
+    /// actor, with the tickets it released), and so is a refusal.
+    ///
+    /// The approval covers what this pass finds: the resolves are decided again from both
+    /// sides as they are now, so an alert listing that has recovered meanwhile resolves only
+    /// what really cleared.
+    ///
+    /// # Errors
+    /// [`SyncError::PermissionDenied`] for anyone else (audited; nothing is read or written
+    /// remotely); as for [`run_once`](Self::run_once).
+    ///
+    /// [`OrganizationSync::approve_deletions`]: crate::engine::OrganizationSync::approve_deletions
+    pub async fn approve_resolves(&self, actor: &Actor) -> Result<IncidentReport, SyncError> {
+        if let Some(reason) = actor.admin_refusal() {
+            let err = SyncError::PermissionDenied {
+                actor: actor.name().to_owned(),
+                act: "approve held resolves".to_owned(),
+                reason,
+            };
+            let entry = AuditEntry::refused(
+                self.clock.now(),
+                actor.name(),
+                AuditAction::ApproveResolves,
+                err.to_string(),
+            );
+            if let Err(store_err) = self.store.append_audit(vec![entry]).await {
+                tracing::warn!(error = %store_err, refusal = %err, "could not record a refusal in the audit log");
+            }
+            return Err(err);
+        }
+        self.pass(ApplyMode::Apply, Some(actor)).await
     }
 }

@@ -1,211 +1,108 @@
-//! One incident pass: read both sides, decide per alert and per record, write the store,
-//! create and resolve tickets, record the results.
+//! One incident pass: take the router lock, read both sides, plan with
+//! [`plan_tickets`](crate::plan::plan_tickets), write the store, create, note and resolve
+//! tickets, record the results.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use serde_json::json;
 
 use super::IncidentRouter;
 use super::report::{AlertOutcome, IncidentReport, TicketOutcome};
-use super::route::{RouteDecision, RoutingIndex, TicketBody, route};
 use crate::engine::throttle::{Throttle, after, credentials};
-use crate::engine::{ApplyMode, FailureKind, NextRun, Stop, SyncError};
+use crate::engine::{Actor, ApplyMode, FailureKind, NextRun, Stop, SyncError};
 use crate::model::{
-    Alert, AlertUid, Case, CaseState, CaseUpdate, Device, Incident, IncidentState, IncidentUpdate,
-    IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind, TicketRecord,
-    TicketRecordState,
+    Alert, AlertUid, AuditAction, AuditEntry, AuditFilter, CaseState, CaseUpdate, Device,
+    IncidentState, IncidentUpdate, IntegrationMode, SyncConfig, SyncStatus, SysId, TicketKind,
+    TicketRecord, TicketRecordState, TicketTemplate,
+};
+use crate::plan::{
+    ListedTicket, ListedTickets, PlannedTicket, RoutingIndex, StoreChange, TicketBody,
+    TicketDecision, TicketInputs, TicketListing, TicketPlan, plan_tickets,
 };
 use crate::ports::{
-    ApiError, ApiErrorKind, IncidentQuery, Listing, PageRequest, StoreErrorKind, collect_all,
+    ApiError, ApiErrorKind, IncidentQuery, PageRequest, StoreErrorKind, collect_all,
 };
 
-/// A ticket found in a listing.
-#[derive(Debug, Clone)]
-struct Found {
-    correlation: String,
-    sys_id: SysId,
-    number: Option<String>,
-    kind: TicketKind,
-    finished: bool,
-    state: String,
-    created_on: Option<DateTime<Utc>>,
-}
+/// The actor of the router's own audit entries.
+pub(crate) const ROUTER_ACTOR: &str = "system:incident-router";
 
-impl Found {
-    /// An incident of this integration (its correlation id starts with `prefix`).
-    fn incident(i: Incident, prefix: &str) -> Option<Self> {
-        let correlation = i.correlation_id.filter(|c| c.starts_with(prefix))?;
-        Some(Self {
-            correlation,
-            finished: i.state.is_finished(),
-            state: i.state.to_string(),
-            sys_id: i.sys_id,
-            number: i.number,
-            kind: TicketKind::Incident,
-            created_on: i.created_on,
-        })
-    }
+/// A remote write to make: a planned create, note or resolve.
+type Work = PlannedTicket;
 
-    /// A case of this integration.
-    fn case(c: Case, prefix: &str) -> Option<Self> {
-        let correlation = c.correlation_id.filter(|id| id.starts_with(prefix))?;
-        Some(Self {
-            correlation,
-            finished: c.state.is_finished(),
-            state: c.state.to_string(),
-            sys_id: c.sys_id,
-            number: c.number,
-            kind: TicketKind::Case,
-            created_on: c.created_on,
-        })
-    }
-
-    fn name(&self) -> String {
-        self.number
+fn describe(work: &Work) -> String {
+    let name = || {
+        work.number
             .clone()
-            .unwrap_or_else(|| format!("{} {}", self.kind.as_str(), self.sys_id))
+            .or_else(|| work.ticket.as_ref().map(ToString::to_string))
+            .unwrap_or_default()
+    };
+    match &work.decision {
+        TicketDecision::Create(body) => match **body {
+            TicketBody::Incident(_) => "create an incident".to_owned(),
+            TicketBody::Case(_) => "create a case".to_owned(),
+        },
+        TicketDecision::Resolve { kind, .. } => format!("resolve {} {}", kind.as_str(), name()),
+        TicketDecision::Note { kind, .. } => {
+            format!("add a work note to {} {}", kind.as_str(), name())
+        }
+        other => format!("{other:?}"),
     }
 }
 
-/// This integration's tickets of one kind, by correlation id; or why they are not known.
+/// The plan's record changes before any write, and its lines (writes apart).
 #[derive(Debug, Default)]
-struct Listed {
-    by_correlation: HashMap<String, Vec<Found>>,
-    /// `None`: complete (or not needed); `Some(reason)`: failed, incomplete or not listed.
-    unknown: Option<String>,
-}
-
-impl Listed {
-    fn not_listed(reason: &str) -> Self {
-        Self {
-            by_correlation: HashMap::new(),
-            unknown: Some(reason.to_owned()),
-        }
-    }
-
-    fn from_listing(listing: Listing<Found>, what: &str) -> Self {
-        let unknown = (!listing.is_complete()).then(|| {
-            format!(
-                "{} ServiceNow {what} could not be decoded, so an alert's ticket may be among them",
-                listing.rejected.len()
-            )
-        });
-        let mut by_correlation: HashMap<String, Vec<Found>> = HashMap::new();
-        for found in listing.items {
-            by_correlation
-                .entry(found.correlation.clone())
-                .or_default()
-                .push(found);
-        }
-        for tickets in by_correlation.values_mut() {
-            tickets.sort_by(|a, b| (a.created_on, &a.sys_id).cmp(&(b.created_on, &b.sys_id)));
-        }
-        Self {
-            by_correlation,
-            unknown,
-        }
-    }
-}
-
-/// Both listings.
-#[derive(Debug)]
-struct Tickets {
-    incidents: Listed,
-    cases: Listed,
-}
-
-impl Tickets {
-    fn of(&self, kind: TicketKind) -> &Listed {
-        match kind {
-            TicketKind::Incident => &self.incidents,
-            TicketKind::Case => &self.cases,
-        }
-    }
-
-    /// The ticket with this correlation id: the one with `prefer`'s sys_id, else the oldest;
-    /// incidents first, then cases.
-    fn find(&self, correlation: &str, prefer: Option<&SysId>) -> Option<&Found> {
-        let mut all = self
-            .incidents
-            .by_correlation
-            .get(correlation)
-            .into_iter()
-            .chain(self.cases.by_correlation.get(correlation))
-            .flatten();
-        match prefer {
-            Some(id) => {
-                let candidates: Vec<&Found> = all.collect();
-                candidates
-                    .iter()
-                    .find(|f| &f.sys_id == id)
-                    .or(candidates.first())
-                    .copied()
-            }
-            None => all.next(),
-        }
-    }
-}
-
-/// A remote write to make.
-#[derive(Debug)]
-enum Action {
-    Create(Box<TicketBody>),
-    Resolve { kind: TicketKind, ticket: SysId },
-}
-
-#[derive(Debug)]
-struct Work {
-    record: TicketRecord,
-    action: Action,
-}
-
-impl Work {
-    fn describe(&self) -> String {
-        match &self.action {
-            Action::Create(body) => match **body {
-                TicketBody::Incident(_) => "create an incident".to_owned(),
-                TicketBody::Case(_) => "create a case".to_owned(),
-            },
-            Action::Resolve { kind, ticket } => {
-                let name = self
-                    .record
-                    .number
-                    .clone()
-                    .unwrap_or_else(|| ticket.to_string());
-                format!("resolve {} {name}", kind.as_str())
-            }
-        }
-    }
-}
-
-/// The decisions of a pass before any write.
-#[derive(Debug, Default)]
-struct Decided {
+struct Split {
     put: Vec<TicketRecord>,
     remove: Vec<AlertUid>,
     work: Vec<Work>,
     lines: Vec<AlertOutcome>,
 }
 
-impl Decided {
-    fn line(
-        &mut self,
-        record: Option<&TicketRecord>,
-        alert: &AlertUid,
-        org: Option<OrganizationId>,
-        outcome: TicketOutcome,
-    ) {
-        self.lines.push(AlertOutcome {
-            alert: alert.clone(),
-            organization: record.map(|r| r.organization).or(org),
-            kind: record.map(|r| r.kind),
-            ticket: record.and_then(|r| r.ticket.clone()),
-            number: record.and_then(|r| r.number.clone()),
-            outcome,
-        });
+fn split(plan: TicketPlan) -> Split {
+    let mut out = Split::default();
+    let reason = format!(
+        "this pass would resolve {} of {} open ticket(s), more than the resolve guard's limit \
+         of {}; an administrator approves them with approve_resolves",
+        plan.guard.resolves, plan.guard.open, plan.guard.limit
+    );
+    for item in plan.items {
+        match &item.store {
+            StoreChange::Keep => {}
+            StoreChange::Put(record) => out.put.push(record.clone()),
+            StoreChange::Remove => out.remove.push(item.alert.clone()),
+        }
+        let outcome = match &item.decision {
+            TicketDecision::Create(_)
+            | TicketDecision::Note { .. }
+            | TicketDecision::Resolve { .. } => {
+                out.work.push(item);
+                continue;
+            }
+            TicketDecision::Adopt { open } => TicketOutcome::Adopted { open: *open },
+            TicketDecision::Held { .. } => TicketOutcome::Held {
+                reason: reason.clone(),
+            },
+            TicketDecision::Unchanged => TicketOutcome::Unchanged,
+            TicketDecision::FinishedElsewhere { reason } => TicketOutcome::FinishedElsewhere {
+                reason: reason.clone(),
+            },
+            TicketDecision::Left { reason } => TicketOutcome::Left {
+                reason: reason.clone(),
+            },
+            TicketDecision::Prune => TicketOutcome::Pruned,
+            TicketDecision::Skip(reason) => TicketOutcome::Skipped {
+                reason: reason.clone(),
+            },
+            TicketDecision::Unknown { reason } => TicketOutcome::Unknown {
+                reason: reason.clone(),
+            },
+        };
+        out.lines.push(work_line(&item, outcome));
     }
+    out
 }
 
 /// Whether a problem with a read stops the pass (credentials) or only leaves things unknown.
@@ -219,7 +116,11 @@ fn read_failure(api: &str, what: &str, err: &ApiError) -> Result<String, Stop> {
 }
 
 impl IncidentRouter {
-    pub(super) async fn pass(&self, apply: ApplyMode) -> Result<IncidentReport, SyncError> {
+    pub(super) async fn pass(
+        &self,
+        apply: ApplyMode,
+        approver: Option<&Actor>,
+    ) -> Result<IncidentReport, SyncError> {
         let started = self.clock.now();
         let mut report = IncidentReport::start(apply, started);
         let mode = self
@@ -232,6 +133,49 @@ impl IncidentRouter {
             report.finish(self.clock.now());
             return Ok(report);
         }
+        // One router at a time: the records are read under the lock, so a second pass cannot
+        // decide from records the first is about to change. A dry run writes nothing and
+        // takes no lock.
+        let guard = if apply == ApplyMode::Apply {
+            let id = self.settings.integration_id();
+            let taken = self
+                .store
+                .lock_router(id)
+                .await
+                .map_err(SyncError::store("could not take the incident router lock"))?;
+            let Some(guard) = taken else {
+                tracing::warn!(
+                    integration = id,
+                    "another incident router holds the lock: this pass does nothing"
+                );
+                report.stop = Some(Stop::RouterBusy {
+                    integration_id: id.to_owned(),
+                });
+                report.next_run = NextRun::At(after(started, self.settings.retry.initial));
+                report.finish(self.clock.now());
+                return Ok(report);
+            };
+            Some(guard)
+        } else {
+            None
+        };
+        let result = self.pass_locked(apply, approver, &mut report).await;
+        if let Some(guard) = guard
+            && let Err(err) = guard.release().await
+        {
+            tracing::warn!(error = %err, "could not release the incident router lock; it ends with the session");
+        }
+        result?;
+        report.finish(self.clock.now());
+        Ok(report)
+    }
+
+    async fn pass_locked(
+        &self,
+        apply: ApplyMode,
+        approver: Option<&Actor>,
+        report: &mut IncidentReport,
+    ) -> Result<(), SyncError> {
         let configs = self
             .store
             .configs()
@@ -252,30 +196,122 @@ impl IncidentRouter {
         });
         if !routable && records.is_empty() {
             tracing::info!("no configuration allows incidents and no ticket is recorded");
-            report.finish(self.clock.now());
-            return Ok(report);
+            return Ok(());
         }
+        // Without its templates a pass would raise tickets unassigned and unfiltered: a store
+        // that cannot read them fails the pass instead.
+        let templates = self
+            .store
+            .ticket_templates()
+            .await
+            .map_err(SyncError::store("could not read the ticket templates"))?;
         match self
-            .read_and_decide(&configs, &records, routable, &mut report)
+            .read_and_plan(&configs, &templates, &records, routable, report)
             .await
         {
-            Ok(Some(decided)) => self.apply(decided, apply, &mut report).await?,
-            Ok(None) => {}
-            Err(stop) => report.stop = Some(stop),
+            Ok(Some(mut plan)) => {
+                self.guard_resolves(&mut plan, apply, approver, report)
+                    .await?;
+                self.apply(split(plan), apply, report).await
+            }
+            Ok(None) => Ok(()),
+            Err(stop) => {
+                report.stop = Some(stop);
+                Ok(())
+            }
         }
-        report.finish(self.clock.now());
-        Ok(report)
     }
 
-    /// Reads alerts, devices and tickets and decides. `Ok(None)`: nothing can be decided (the
+    /// The resolve guard: releases held resolves for an approver, and audits what it holds
+    /// and what was approved (an applied pass only; a dry run writes nothing).
+    async fn guard_resolves(
+        &self,
+        plan: &mut TicketPlan,
+        apply: ApplyMode,
+        approver: Option<&Actor>,
+        report: &mut IncidentReport,
+    ) -> Result<(), SyncError> {
+        report.resolve_guard = plan.guard;
+        if !plan.needs_approval() {
+            return Ok(());
+        }
+        let held: Vec<serde_json::Value> = plan
+            .held()
+            .map(|item| {
+                json!({
+                    "alert": item.alert,
+                    "organization": item.organization,
+                    "ticket": item.ticket,
+                    "number": item.number,
+                })
+            })
+            .collect();
+        let counts = json!({
+            "open": plan.guard.open,
+            "resolves": plan.guard.resolves,
+            "limit": plan.guard.limit,
+            "tickets": held,
+        });
+        let now = self.clock.now();
+        let entry = if let Some(actor) = approver {
+            plan.release_held();
+            report.approved_by = Some(actor.name().to_owned());
+            tracing::info!(
+                approver = actor.name(),
+                resolves = plan.guard.resolves,
+                "held resolves approved"
+            );
+            AuditEntry::applied(now, actor.name(), AuditAction::ApproveResolves)
+                .with_states(None, Some(counts))
+        } else {
+            tracing::warn!(
+                resolves = plan.guard.resolves,
+                open = plan.guard.open,
+                limit = plan.guard.limit,
+                "the resolve guard holds this pass's resolves until an administrator approves them"
+            );
+            AuditEntry::applied(now, ROUTER_ACTOR, AuditAction::HoldResolves)
+                .with_states(None, Some(counts))
+        };
+        if apply == ApplyMode::Apply && !self.holds_as_audited(&entry).await {
+            self.store
+                .append_audit(vec![entry])
+                .await
+                .map_err(SyncError::store("could not audit the resolve guard"))?;
+        }
+        Ok(())
+    }
+
+    /// Whether `entry` is a hold the router's last audit entry already records (the same
+    /// tickets held pass after pass): audited once, not once per pass.
+    async fn holds_as_audited(&self, entry: &AuditEntry) -> bool {
+        if entry.action != AuditAction::HoldResolves {
+            return false;
+        }
+        let filter = AuditFilter::all().actor(ROUTER_ACTOR).limit(1);
+        match self.store.audit(&filter).await {
+            Ok(last) => last.last().is_some_and(|previous| {
+                previous.action == AuditAction::HoldResolves
+                    && previous.after.as_ref().map(|a| &a["tickets"])
+                        == entry.after.as_ref().map(|a| &a["tickets"])
+            }),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the audit log; the hold is audited again");
+                false
+            }
+        }
+    }
+
+    /// Reads alerts, devices and tickets and plans. `Ok(None)`: nothing can be decided (the
     /// alert listing failed).
-    async fn read_and_decide(
+    async fn read_and_plan(
         &self,
         configs: &[SyncConfig],
+        templates: &[TicketTemplate],
         records: &BTreeMap<AlertUid, TicketRecord>,
         routable: bool,
         report: &mut IncidentReport,
-    ) -> Result<Option<Decided>, Stop> {
+    ) -> Result<Option<TicketPlan>, Stop> {
         let now = self.clock.now();
         let retry_at = || after(now, self.settings.retry.initial);
         let ci_records = match self.store.ci_records().await {
@@ -350,18 +386,17 @@ impl IncidentRouter {
         } else {
             None
         };
-        let index = RoutingIndex::new(&self.settings, &devices, configs, &ci_records, csm);
+        let index = RoutingIndex::new(&self.settings, &devices, configs, &ci_records, csm)
+            .with_templates(templates);
         let tickets = self
             .list_tickets(&alerts, records, uses_cases, csm, report)
             .await?;
-        Ok(Some(self.decide(
-            &alerts,
-            alerts_complete,
-            records,
-            configs,
-            &index,
-            &tickets,
-        )))
+        let settings = &self.settings;
+        let inputs = TicketInputs::new(&alerts, records, configs, &index, &tickets)
+            .alerts_complete(alerts_complete)
+            .texts(&settings.correlation_display, &settings.urgency_impact)
+            .resolve_guard(settings.resolve_guard);
+        Ok(Some(plan_tickets(&inputs, self.clock.now())))
     }
 
     /// Lists this integration's incidents (and cases) created since the oldest open alert or
@@ -373,7 +408,7 @@ impl IncidentRouter {
         uses_cases: bool,
         csm: Option<bool>,
         report: &mut IncidentReport,
-    ) -> Result<Tickets, Stop> {
+    ) -> Result<TicketListing, Stop> {
         let unfinished = |r: &&TicketRecord| {
             matches!(
                 r.state,
@@ -382,9 +417,9 @@ impl IncidentRouter {
         };
         if alerts.is_empty() && !records.values().any(|r| unfinished(&r)) {
             // Nothing to look up: no alert to route, no ticket to resolve.
-            return Ok(Tickets {
-                incidents: Listed::default(),
-                cases: Listed::default(),
+            return Ok(TicketListing {
+                incidents: ListedTickets::none(),
+                cases: ListedTickets::none(),
             });
         }
         // An alert without a time and without a record could have a ticket of any age.
@@ -420,20 +455,20 @@ impl IncidentRouter {
                 self.snow
                     .incidents(query, p)
                     .await
-                    .map(|page| listed_rows(page, prefix, Found::incident))
+                    .map(|page| listed_rows(page, prefix, ListedTicket::incident))
             }
         })
         .await;
         let incidents = match incidents {
-            Ok(listing) => Listed::from_listing(listing, "incidents"),
+            Ok(listing) => ListedTickets::from_listing(listing, "incidents"),
             Err(err) => {
                 let problem = read_failure("ServiceNow", "incidents", &err)?;
                 report.next_run = report.next_run.min(NextRun::At(retry_at));
-                Listed::not_listed(&problem)
+                ListedTickets::not_listed(&problem)
             }
         };
         let cases = if !uses_cases {
-            Listed::default()
+            ListedTickets::none()
         } else if csm == Some(true) {
             let listing = collect_all(first, max_pages, |p| {
                 let query = &query;
@@ -441,360 +476,39 @@ impl IncidentRouter {
                     self.snow
                         .cases(query, p)
                         .await
-                        .map(|page| listed_rows(page, prefix, Found::case))
+                        .map(|page| listed_rows(page, prefix, ListedTicket::case))
                 }
             })
             .await;
             match listing {
-                Ok(listing) => Listed::from_listing(listing, "cases"),
+                Ok(listing) => ListedTickets::from_listing(listing, "cases"),
                 Err(err) => {
                     let problem = read_failure("ServiceNow", "cases", &err)?;
                     report.next_run = report.next_run.min(NextRun::At(retry_at));
-                    Listed::not_listed(&problem)
+                    ListedTickets::not_listed(&problem)
                 }
             }
         } else {
-            Listed::not_listed(
+            ListedTickets::not_listed(
                 "cases were not listed: Customer Service Management is not installed or could not be detected",
             )
         };
         for listed in [&incidents, &cases] {
-            if let Some(problem) = &listed.unknown
-                && !report.listing_problems.contains(problem)
+            if let Some(problem) = listed.unknown()
+                && !report.listing_problems.iter().any(|p| p == problem)
             {
-                report.listing_problems.push(problem.clone());
+                report.listing_problems.push(problem.to_owned());
             }
         }
-        Ok(Tickets { incidents, cases })
+        Ok(TicketListing::new(incidents, cases))
     }
 
-    /// Decides, without I/O, what happens to each open alert and each record.
-    fn decide(
-        &self,
-        alerts: &[Alert],
-        alerts_complete: bool,
-        records: &BTreeMap<AlertUid, TicketRecord>,
-        configs: &[SyncConfig],
-        index: &RoutingIndex,
-        tickets: &Tickets,
-    ) -> Decided {
-        let now = self.clock.now();
-        let mut d = Decided::default();
-        let mut open: HashSet<&AlertUid> = HashSet::with_capacity(alerts.len());
-        for alert in alerts {
-            if !open.insert(&alert.uid) {
-                continue; // a uid listed twice is decided once
-            }
-            let decision = route(alert, index);
-            self.decide_open(
-                alert,
-                decision,
-                records.get(&alert.uid),
-                index,
-                tickets,
-                now,
-                &mut d,
-            );
-        }
-        let statuses: HashMap<OrganizationId, SyncStatus> = configs
-            .iter()
-            .map(|c| (c.organization(), c.status()))
-            .collect();
-        for record in records.values().filter(|r| !open.contains(&r.alert)) {
-            if !alerts_complete {
-                if matches!(
-                    record.state,
-                    TicketRecordState::Creating | TicketRecordState::Open
-                ) {
-                    let reason =
-                        "NinjaOne's alert listing was incomplete: the alert may still be open"
-                            .to_owned();
-                    d.line(
-                        Some(record),
-                        &record.alert,
-                        None,
-                        TicketOutcome::Unknown { reason },
-                    );
-                }
-                continue;
-            }
-            Self::decide_cleared(
-                record,
-                statuses.get(&record.organization).copied(),
-                tickets,
-                now,
-                &mut d,
-            );
-        }
-        d
-    }
-
-    #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
-    fn decide_open(
-        &self,
-        alert: &Alert,
-        decision: RouteDecision,
-        record: Option<&TicketRecord>,
-        index: &RoutingIndex,
-        tickets: &Tickets,
-        now: DateTime<Utc>,
-        d: &mut Decided,
-    ) {
-        let uid = &alert.uid;
-        let organization = decision_organization(&decision);
-        match record {
-            None => {
-                let correlation = self.settings.correlation_id(uid);
-                let found = correlation
-                    .as_ref()
-                    .and_then(|c| tickets.find(c.as_str(), None));
-                match (found, decision, organization, correlation) {
-                    (Some(found), _, Some(org), Some(correlation)) => {
-                        let mut adopted =
-                            TicketRecord::creating(uid.clone(), org, found.kind, correlation, now);
-                        adopt(&mut adopted, found, now);
-                        let open = !found.finished;
-                        d.line(Some(&adopted), uid, None, TicketOutcome::Adopted { open });
-                        d.put.push(adopted);
-                    }
-                    (_, RouteDecision::Skip(reason), _, _) => {
-                        d.line(None, uid, organization, TicketOutcome::Skipped { reason });
-                    }
-                    (_, decision @ RouteDecision::Create { .. }, Some(org), _) => {
-                        self.plan_create(alert, &decision, None, org, index, tickets, now, d);
-                    }
-                    (_, RouteDecision::Create { .. }, None, _) => {
-                        // A create decision always names its organization.
-                    }
-                }
-            }
-            Some(record) => match record.state {
-                TicketRecordState::Creating => {
-                    if let Some(found) = tickets.find(record.correlation_id.as_str(), None) {
-                        let mut adopted = record.clone();
-                        adopt(&mut adopted, found, now);
-                        let open = !found.finished;
-                        d.line(Some(&adopted), uid, None, TicketOutcome::Adopted { open });
-                        d.put.push(adopted);
-                    } else if let Some(reason) = &tickets.of(record.kind).unknown {
-                        d.line(
-                            Some(record),
-                            uid,
-                            None,
-                            TicketOutcome::Unknown {
-                                reason: reason.clone(),
-                            },
-                        );
-                    } else {
-                        match decision {
-                            RouteDecision::Skip(reason) => {
-                                // The create never happened and the alert no longer routes.
-                                d.remove.push(uid.clone());
-                                d.line(
-                                    Some(record),
-                                    uid,
-                                    organization,
-                                    TicketOutcome::Skipped { reason },
-                                );
-                            }
-                            decision @ RouteDecision::Create { .. } => {
-                                let org = organization.unwrap_or(record.organization);
-                                self.plan_create(
-                                    alert,
-                                    &decision,
-                                    Some(record),
-                                    org,
-                                    index,
-                                    tickets,
-                                    now,
-                                    d,
-                                );
-                            }
-                        }
-                    }
-                }
-                TicketRecordState::Open => {
-                    match tickets.find(record.correlation_id.as_str(), record.ticket.as_ref()) {
-                        Some(found) if found.finished => {
-                            let mut finished = record.clone();
-                            finished.state = TicketRecordState::FinishedElsewhere;
-                            finished.updated_at = now;
-                            let reason = format!(
-                                "{} is {} while the alert is open",
-                                found.name(),
-                                found.state
-                            );
-                            d.line(
-                                Some(&finished),
-                                uid,
-                                None,
-                                TicketOutcome::FinishedElsewhere { reason },
-                            );
-                            d.put.push(finished);
-                        }
-                        None if tickets.of(record.kind).unknown.is_none() => {
-                            let mut finished = record.clone();
-                            finished.state = TicketRecordState::FinishedElsewhere;
-                            finished.updated_at = now;
-                            let reason = "the ticket is gone from ServiceNow (deleted?) while the alert is open".to_owned();
-                            d.line(
-                                Some(&finished),
-                                uid,
-                                None,
-                                TicketOutcome::FinishedElsewhere { reason },
-                            );
-                            d.put.push(finished);
-                        }
-                        // Open, or not known in this pass: nothing to do.
-                        Some(_) | None => d.line(Some(record), uid, None, TicketOutcome::Unchanged),
-                    }
-                }
-                TicketRecordState::Resolved | TicketRecordState::FinishedElsewhere => {
-                    d.line(Some(record), uid, None, TicketOutcome::Unchanged);
-                }
-            },
-        }
-    }
-
-    /// A create (or a create again, after one that never happened), when the listing of its
-    /// kind is known.
-    #[allow(clippy::too_many_arguments)]
-    fn plan_create(
-        &self,
-        alert: &Alert,
-        decision: &RouteDecision,
-        record: Option<&TicketRecord>,
-        organization: OrganizationId,
-        index: &RoutingIndex,
-        tickets: &Tickets,
-        now: DateTime<Utc>,
-        d: &mut Decided,
-    ) {
-        let uid = &alert.uid;
-        let RouteDecision::Create {
-            kind,
-            correlation_id,
-            ..
-        } = &decision
-        else {
-            return;
-        };
-        if let Some(reason) = &tickets.of(*kind).unknown {
-            let line = AlertOutcome {
-                alert: uid.clone(),
-                organization: Some(organization),
-                kind: Some(*kind),
-                ticket: None,
-                number: None,
-                outcome: TicketOutcome::Unknown {
-                    reason: format!("not created: {reason}"),
-                },
-            };
-            d.lines.push(line);
-            return;
-        }
-        let Some(body) = TicketBody::build(alert, decision, index, &self.settings) else {
-            return;
-        };
-        let mut creating = TicketRecord::creating(
-            uid.clone(),
-            organization,
-            *kind,
-            correlation_id.clone(),
-            now,
-        );
-        if let Some(previous) = record {
-            // Keep the first time: it bounds the listing window of later passes.
-            creating.created_at = previous.created_at;
-        }
-        d.work.push(Work {
-            record: creating,
-            action: Action::Create(Box::new(body)),
-        });
-    }
-
-    /// What happens to a record whose alert is gone.
-    fn decide_cleared(
-        record: &TicketRecord,
-        status: Option<SyncStatus>,
-        tickets: &Tickets,
-        now: DateTime<Utc>,
-        d: &mut Decided,
-    ) {
-        let uid = &record.alert;
-        let mut record = record.clone();
-        if record.state == TicketRecordState::Creating {
-            match tickets.find(record.correlation_id.as_str(), None) {
-                Some(found) => adopt(&mut record, found, now),
-                None if tickets.of(record.kind).unknown.is_none() => {
-                    d.remove.push(uid.clone());
-                    d.line(Some(&record), uid, None, TicketOutcome::Pruned);
-                    return;
-                }
-                None => {
-                    let reason = tickets.of(record.kind).unknown.clone().unwrap_or_default();
-                    d.line(Some(&record), uid, None, TicketOutcome::Unknown { reason });
-                    return;
-                }
-            }
-        }
-        if record.state != TicketRecordState::Open {
-            // Finished by us or by a person, and the alert is gone: nothing left to track.
-            d.remove.push(uid.clone());
-            d.line(Some(&record), uid, None, TicketOutcome::Pruned);
-            return;
-        }
-        match status {
-            None | Some(SyncStatus::Deleted) => {
-                let reason = format!(
-                    "organization {}'s sync configuration is deleted; the ticket is no longer tracked",
-                    record.organization
-                );
-                d.remove.push(uid.clone());
-                d.line(Some(&record), uid, None, TicketOutcome::Left { reason });
-                return;
-            }
-            Some(SyncStatus::Inactive) => {
-                let reason = format!(
-                    "organization {}'s sync configuration is inactive; it is resolved once resumed",
-                    record.organization
-                );
-                d.line(Some(&record), uid, None, TicketOutcome::Left { reason });
-                return;
-            }
-            Some(_) => {}
-        }
-        match tickets.find(record.correlation_id.as_str(), record.ticket.as_ref()) {
-            Some(found) if !found.finished => {
-                let ticket = found.sys_id.clone();
-                record.ticket = Some(ticket.clone());
-                record.kind = found.kind;
-                let kind = found.kind;
-                d.work.push(Work {
-                    record,
-                    action: Action::Resolve { kind, ticket },
-                });
-            }
-            Some(_) => {
-                d.remove.push(uid.clone());
-                d.line(Some(&record), uid, None, TicketOutcome::Pruned);
-            }
-            None if tickets.of(record.kind).unknown.is_none() => {
-                d.remove.push(uid.clone());
-                d.line(Some(&record), uid, None, TicketOutcome::Pruned);
-            }
-            None => {
-                let reason = tickets.of(record.kind).unknown.clone().unwrap_or_default();
-                d.line(Some(&record), uid, None, TicketOutcome::Unknown { reason });
-            }
-        }
-    }
-
-    /// Writes the decisions: phase 1 (records, before any remote write), then the remote
-    /// writes with results recorded in batches.
+    /// Writes the plan: phase 1 (records, before any remote write: `creating` records of
+    /// creates, the new digests of notes, adoptions, prunes), then the remote writes with
+    /// results recorded in batches.
     async fn apply(
         &self,
-        mut decided: Decided,
+        mut decided: Split,
         apply: ApplyMode,
         report: &mut IncidentReport,
     ) -> Result<(), SyncError> {
@@ -805,6 +519,7 @@ impl IncidentRouter {
                     TicketOutcome::Unchanged
                         | TicketOutcome::Skipped { .. }
                         | TicketOutcome::Unknown { .. }
+                        | TicketOutcome::Held { .. }
                 ) {
                     line.outcome = TicketOutcome::Planned {
                         action: format!("record: {}", line.outcome),
@@ -815,26 +530,21 @@ impl IncidentRouter {
                 decided.lines.push(work_line(
                     work,
                     TicketOutcome::Planned {
-                        action: work.describe(),
+                        action: describe(work),
                     },
                 ));
             }
             report.outcomes = decided.lines;
             return Ok(());
         }
-        let Decided {
-            mut put,
+        let Split {
+            put,
             remove,
             work,
             lines,
         } = decided;
         report.outcomes = lines;
-        // Phase 1: every local change, and a `Creating` record for every create, in one batch.
-        put.extend(
-            work.iter()
-                .filter(|w| matches!(w.action, Action::Create(_)))
-                .map(|w| w.record.clone()),
-        );
+        // Phase 1: every local change, in one batch.
         if !put.is_empty() || !remove.is_empty() {
             self.store
                 .write_ticket_records(put, remove)
@@ -849,8 +559,8 @@ impl IncidentRouter {
         self.write_remote(work, report).await
     }
 
-    /// Phase 2 and 3: creates and resolves with bounded concurrency, results recorded in
-    /// batches as they come.
+    /// Phase 2 and 3: creates, notes and resolves with bounded concurrency, results recorded
+    /// in batches as they come.
     async fn write_remote(
         &self,
         work: Vec<Work>,
@@ -872,7 +582,7 @@ impl IncidentRouter {
             };
             let now = self.clock.now();
             let line = self.settle(
-                work,
+                &work,
                 result,
                 now,
                 &mut throttle,
@@ -887,6 +597,11 @@ impl IncidentRouter {
             }
         }
         for work in queue {
+            // A note not sent: its record takes back the digest before it, so the next pass
+            // notes the change.
+            if let Some(record) = unnoted(&work) {
+                put.push(record);
+            }
             let outcome = match (throttle.deferred(), &report.stop) {
                 (Some((why, until)), _) => TicketOutcome::Deferred {
                     until: Some(*until),
@@ -926,8 +641,8 @@ impl IncidentRouter {
     async fn send(&self, work: Work) -> (Work, Result<(SysId, Option<String>), ApiError>) {
         let snow = &self.snow;
         let settings = &self.settings;
-        let result = match &work.action {
-            Action::Create(body) => match &**body {
+        let result = match &work.decision {
+            TicketDecision::Create(body) => match &**body {
                 TicketBody::Incident(body) => snow
                     .create_incident(body)
                     .await
@@ -936,7 +651,7 @@ impl IncidentRouter {
                     snow.create_case(body).await.map(|c| (c.sys_id, c.number))
                 }
             },
-            Action::Resolve {
+            TicketDecision::Resolve {
                 kind: TicketKind::Incident,
                 ticket,
             } => {
@@ -950,7 +665,7 @@ impl IncidentRouter {
                     .await
                     .map(|i| (i.sys_id, i.number))
             }
-            Action::Resolve {
+            TicketDecision::Resolve {
                 kind: TicketKind::Case,
                 ticket,
             } => {
@@ -964,6 +679,40 @@ impl IncidentRouter {
                     .await
                     .map(|c| (c.sys_id, c.number))
             }
+            TicketDecision::Note {
+                kind: TicketKind::Incident,
+                ticket,
+                note,
+                ..
+            } => {
+                let update = IncidentUpdate {
+                    work_notes: Some(note.clone()),
+                    ..IncidentUpdate::default()
+                };
+                snow.update_incident(ticket, &update)
+                    .await
+                    .map(|i| (i.sys_id, i.number))
+            }
+            TicketDecision::Note {
+                kind: TicketKind::Case,
+                ticket,
+                note,
+                ..
+            } => {
+                let update = CaseUpdate {
+                    work_notes: Some(note.clone()),
+                    ..CaseUpdate::default()
+                };
+                snow.update_case(ticket, &update)
+                    .await
+                    .map(|c| (c.sys_id, c.number))
+            }
+            // `split` queues only creates, notes and resolves; anything else is a bug here,
+            // reported as a permanent failure of that line rather than a panic.
+            other => Err(ApiError::new(
+                ApiErrorKind::Other,
+                format!("not a remote write: {other:?}"),
+            )),
         };
         (work, result)
     }
@@ -972,7 +721,7 @@ impl IncidentRouter {
     #[allow(clippy::too_many_arguments)]
     fn settle(
         &self,
-        work: Work,
+        work: &Work,
         result: Result<(SysId, Option<String>), ApiError>,
         now: DateTime<Utc>,
         throttle: &mut Throttle,
@@ -983,9 +732,9 @@ impl IncidentRouter {
         let err = match result {
             Ok((sys_id, number)) => {
                 report.remote_writes += 1;
-                let mut record = work.record;
-                return match work.action {
-                    Action::Create(_) => {
+                return match (&work.decision, &work.store) {
+                    (TicketDecision::Create(_), StoreChange::Put(creating)) => {
+                        let mut record = creating.clone();
                         record.ticket = Some(sys_id);
                         record.number = number;
                         record.state = TicketRecordState::Open;
@@ -994,22 +743,35 @@ impl IncidentRouter {
                         put.push(record);
                         line
                     }
-                    Action::Resolve { .. } => {
+                    (TicketDecision::Note { .. }, _) => {
+                        // Recorded before it was sent.
+                        let mut line = work_line(work, TicketOutcome::Noted);
+                        line.number = number.or(line.number);
+                        line
+                    }
+                    _ => {
                         // Resolved and the alert is gone: nothing left to track.
-                        record.number = number.or(record.number);
-                        remove.push(record.alert.clone());
-                        record_line(&record, TicketOutcome::Resolved)
+                        remove.push(work.alert.clone());
+                        let mut line = work_line(work, TicketOutcome::Resolved);
+                        line.number = number.or(line.number);
+                        line
                     }
                 };
             }
             Err(err) => err,
         };
         let kind = err.kind();
-        if !matches!(kind, ApiErrorKind::RateLimited { .. }) && !kind.is_auth() {
+        let not_sent = matches!(kind, ApiErrorKind::RateLimited { .. }) || kind.is_auth();
+        if !not_sent {
             // A failure after sending may have committed: count it as a write.
             report.remote_writes += 1;
+        } else if let Some(record) = unnoted(work) {
+            // Refused before it was applied: the note was not written, so the next pass
+            // notes the change. (A failure that may have committed keeps the new digest: a
+            // missed note rather than a duplicate.)
+            put.push(record);
         }
-        let what = work.describe();
+        let what = describe(work);
         match kind {
             k if k.is_auth() => {
                 if report.stop.is_none() {
@@ -1017,7 +779,7 @@ impl IncidentRouter {
                     report.stop = Some(credentials("ServiceNow", &err));
                 }
                 work_line(
-                    &work,
+                    work,
                     TicketOutcome::Deferred {
                         until: None,
                         reason: format!("the pass stopped: {err}"),
@@ -1034,17 +796,17 @@ impl IncidentRouter {
                 );
                 report.next_run = report.next_run.min(NextRun::At(until));
                 work_line(
-                    &work,
+                    work,
                     TicketOutcome::Deferred {
                         until: Some(until),
                         reason: format!("rate limited: {err}"),
                     },
                 )
             }
-            ApiErrorKind::NotFound if matches!(work.action, Action::Resolve { .. }) => {
+            ApiErrorKind::NotFound if matches!(work.decision, TicketDecision::Resolve { .. }) => {
                 // The ticket is gone: nothing left to resolve or track.
-                remove.push(work.record.alert.clone());
-                record_line(&work.record, TicketOutcome::Pruned)
+                remove.push(work.alert.clone());
+                work_line(work, TicketOutcome::Pruned)
             }
             _ => {
                 // The record keeps its state (`Creating`: the next pass looks before it
@@ -1059,7 +821,7 @@ impl IncidentRouter {
                 };
                 tracing::warn!(error = %err, "could not {what}");
                 work_line(
-                    &work,
+                    work,
                     TicketOutcome::Failed {
                         kind,
                         reason: format!("could not {what}: {err}"),
@@ -1070,32 +832,16 @@ impl IncidentRouter {
     }
 }
 
-fn decision_organization(decision: &RouteDecision) -> Option<OrganizationId> {
-    use super::route::SkipReason;
-    match decision {
-        RouteDecision::Create { organization, .. }
-        | RouteDecision::Skip(
-            SkipReason::Unmapped { organization }
-            | SkipReason::NotActive { organization, .. }
-            | SkipReason::IncidentsNotAllowed { organization }
-            | SkipReason::CasesNeedAccount { organization }
-            | SkipReason::CasesNeedCustomerService { organization },
-        ) => Some(*organization),
-        RouteDecision::Skip(_) => None,
+/// For a note that was not sent: its record with the digest it had before.
+fn unnoted(work: &Work) -> Option<TicketRecord> {
+    match (&work.decision, &work.store) {
+        (TicketDecision::Note { previous, .. }, StoreChange::Put(record)) => {
+            let mut record = record.clone();
+            record.alert_digest.clone_from(previous);
+            Some(record)
+        }
+        _ => None,
     }
-}
-
-/// Records a found ticket on a record: open, or finished elsewhere.
-fn adopt(record: &mut TicketRecord, found: &Found, now: DateTime<Utc>) {
-    record.ticket = Some(found.sys_id.clone());
-    record.number.clone_from(&found.number);
-    record.kind = found.kind;
-    record.state = if found.finished {
-        TicketRecordState::FinishedElsewhere
-    } else {
-        TicketRecordState::Open
-    };
-    record.updated_at = now;
 }
 
 fn record_line(record: &TicketRecord, outcome: TicketOutcome) -> AlertOutcome {
@@ -1110,17 +856,24 @@ fn record_line(record: &TicketRecord, outcome: TicketOutcome) -> AlertOutcome {
 }
 
 fn work_line(work: &Work, outcome: TicketOutcome) -> AlertOutcome {
-    record_line(&work.record, outcome)
+    AlertOutcome {
+        alert: work.alert.clone(),
+        organization: work.organization,
+        kind: work.kind,
+        ticket: work.ticket.clone(),
+        number: work.number.clone(),
+        outcome,
+    }
 }
 
-/// A page of tickets as [`Found`]s, keeping only rows whose correlation id starts with
+/// A page of tickets as [`ListedTicket`]s, keeping only rows whose correlation id starts with
 /// `prefix`: an implementation that ignores the query cannot make this pass adopt someone
 /// else's ticket.
 fn listed_rows<T>(
     page: crate::ports::Page<T>,
     prefix: &str,
-    found: fn(T, &str) -> Option<Found>,
-) -> crate::ports::Page<Found> {
+    found: fn(T, &str) -> Option<ListedTicket>,
+) -> crate::ports::Page<ListedTicket> {
     let items = page
         .items
         .into_iter()

@@ -7,9 +7,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::route::SkipReason;
 use crate::engine::{ApplyMode, FailureKind, NextRun, Stop};
 use crate::model::{AlertUid, OrganizationId, SysId, TicketKind};
+use crate::plan::{ResolveGuardState, SkipReason};
 
 /// What happened to one alert's ticket in a pass.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,6 +28,16 @@ pub enum TicketOutcome {
     Unchanged,
     /// The alert cleared and the ticket was resolved.
     Resolved,
+    /// The open alert changed (message or `updateTime`) since its ticket was written: one
+    /// work note with the new message was added.
+    Noted,
+    /// The alert cleared, but the pass would have resolved more tickets than the resolve
+    /// guard allows: none is resolved until an administrator approves
+    /// ([`IncidentRouter::approve_resolves`](super::IncidentRouter::approve_resolves)).
+    Held {
+        /// Why, with the counts.
+        reason: String,
+    },
     /// A person (or another process) finished or deleted the ticket while the alert is still
     /// open; it is neither reopened nor created again.
     FinishedElsewhere {
@@ -76,8 +86,9 @@ pub enum TicketOutcome {
 }
 
 impl TicketOutcome {
-    /// A short name: "created", "adopted", "unchanged", "resolved", "finished_elsewhere",
-    /// "left", "pruned", "skipped", "deferred", "failed", "unknown", "planned".
+    /// A short name: "created", "adopted", "unchanged", "resolved", "noted", "held",
+    /// "finished_elsewhere", "left", "pruned", "skipped", "deferred", "failed", "unknown",
+    /// "planned".
     #[must_use]
     pub fn label(&self) -> &'static str {
         match self {
@@ -85,6 +96,8 @@ impl TicketOutcome {
             Self::Adopted { .. } => "adopted",
             Self::Unchanged => "unchanged",
             Self::Resolved => "resolved",
+            Self::Noted => "noted",
+            Self::Held { .. } => "held",
             Self::FinishedElsewhere { .. } => "finished_elsewhere",
             Self::Left { .. } => "left",
             Self::Pruned => "pruned",
@@ -105,6 +118,8 @@ impl fmt::Display for TicketOutcome {
             Self::Adopted { open: false } => f.write_str("adopted a finished ticket"),
             Self::Unchanged => f.write_str("unchanged"),
             Self::Resolved => f.write_str("resolved: the alert cleared"),
+            Self::Noted => f.write_str("work note added: the alert changed"),
+            Self::Held { reason } => write!(f, "resolve held for approval: {reason}"),
             Self::FinishedElsewhere { reason } => write!(f, "finished elsewhere: {reason}"),
             Self::Left { reason } => write!(f, "left as it is: {reason}"),
             Self::Pruned => f.write_str("record pruned"),
@@ -166,6 +181,16 @@ pub struct IncidentReport {
     pub adopted: usize,
     /// Tickets resolved because their alert cleared.
     pub resolved: usize,
+    /// Work notes added to tickets whose alert re-triggered (message or `updateTime`
+    /// changed).
+    pub noted: usize,
+    /// Resolves held by the resolve guard until an administrator approves them.
+    pub held: usize,
+    /// What the resolve guard saw: open tickets, resolves planned, the limit, whether held.
+    pub resolve_guard: ResolveGuardState,
+    /// Who approved held resolves for this pass, when someone did
+    /// ([`IncidentRouter::approve_resolves`](super::IncidentRouter::approve_resolves)).
+    pub approved_by: Option<String>,
     /// Tickets found finished (or deleted) by someone else while their alert is open.
     pub finished_elsewhere: usize,
     /// Alerts that do not become tickets.
@@ -200,6 +225,10 @@ impl IncidentReport {
             created: 0,
             adopted: 0,
             resolved: 0,
+            noted: 0,
+            held: 0,
+            resolve_guard: ResolveGuardState::default(),
+            approved_by: None,
             finished_elsewhere: 0,
             skipped: 0,
             skip_reasons: BTreeMap::new(),
@@ -223,6 +252,8 @@ impl IncidentReport {
                 TicketOutcome::Created => self.created += 1,
                 TicketOutcome::Adopted { .. } => self.adopted += 1,
                 TicketOutcome::Resolved => self.resolved += 1,
+                TicketOutcome::Noted => self.noted += 1,
+                TicketOutcome::Held { .. } => self.held += 1,
                 TicketOutcome::FinishedElsewhere { .. } => self.finished_elsewhere += 1,
                 TicketOutcome::Pruned => self.pruned += 1,
                 TicketOutcome::Skipped { reason } => {
@@ -240,6 +271,12 @@ impl IncidentReport {
                 | TicketOutcome::Planned { .. } => {}
             }
         }
+    }
+
+    /// Whether the resolve guard holds resolves that need an administrator's approval.
+    #[must_use]
+    pub fn needs_approval(&self) -> bool {
+        self.held > 0
     }
 
     /// The lines of one alert (usually one).

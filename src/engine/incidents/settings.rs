@@ -1,131 +1,19 @@
 //! [`IncidentSettings`]: the integration id behind every correlation id, how tickets are
-//! resolved, the listing window, and the [`UrgencyImpactTable`].
+//! resolved, the listing window, the [`UrgencyImpactTable`] and the resolve guard.
 
 use std::fmt;
 
 use chrono::TimeDelta;
 
-use crate::model::{Alert, AlertUid, CorrelationId, IdError, Level, Priority, Severity};
+use super::UrgencyImpactTable;
+use crate::model::{AlertUid, CorrelationId, IdError};
+use crate::plan::ResolveGuard;
 use crate::plan::RetryPolicy;
 use crate::ports::{DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE};
 
 /// The longest integration id: `ninjaone:<id>:alert:` is then at most 48 characters, which leaves
 /// 52 of `correlation_id`'s 100 for the alert's uid — NinjaOne's uids are 36-character UUIDs.
 pub const MAX_INTEGRATION_ID_LEN: usize = 32;
-
-/// How NinjaOne's severity and priority become ServiceNow's impact and urgency.
-///
-/// Impact follows the alert's severity, urgency its priority; an alert without a (known)
-/// priority takes its impact as urgency, and one without a (known) severity gets
-/// [`fallback`](Self::fallback) for both. The defaults:
-///
-/// | severity | impact | | priority | urgency |
-/// | --- | --- | --- | --- | --- |
-/// | CRITICAL | 1 - high | | HIGH | 1 - high |
-/// | MAJOR | 1 - high | | MEDIUM | 2 - medium |
-/// | MODERATE | 2 - medium | | LOW | 3 - low |
-/// | MINOR | 3 - low | | NONE | 3 - low |
-/// | NONE | 3 - low | | | |
-///
-/// and a fallback of 3 - low. Every cell can be overridden:
-///
-/// ```
-/// use ninjaone_servicenow::engine::incidents::UrgencyImpactTable;
-/// use ninjaone_servicenow::model::{Level, Severity};
-/// let table = UrgencyImpactTable::default().impact(&Severity::Major, Level::Medium);
-/// assert_eq!(table.impact_for(Some(&Severity::Major)), Level::Medium);
-/// assert_eq!(table.impact_for(Some(&Severity::Critical)), Level::High);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use]
-pub struct UrgencyImpactTable {
-    /// By severity: NONE, MINOR, MODERATE, MAJOR, CRITICAL.
-    impact: [Level; 5],
-    /// By priority: NONE, LOW, MEDIUM, HIGH.
-    urgency: [Level; 4],
-    fallback: Level,
-}
-
-impl Default for UrgencyImpactTable {
-    fn default() -> Self {
-        Self {
-            impact: [
-                Level::Low,
-                Level::Low,
-                Level::Medium,
-                Level::High,
-                Level::High,
-            ],
-            urgency: [Level::Low, Level::Low, Level::Medium, Level::High],
-            fallback: Level::Low,
-        }
-    }
-}
-
-fn severity_slot(severity: &Severity) -> Option<usize> {
-    match severity {
-        Severity::None => Some(0),
-        Severity::Minor => Some(1),
-        Severity::Moderate => Some(2),
-        Severity::Major => Some(3),
-        Severity::Critical => Some(4),
-        _ => None,
-    }
-}
-
-fn priority_slot(priority: &Priority) -> Option<usize> {
-    match priority {
-        Priority::None => Some(0),
-        Priority::Low => Some(1),
-        Priority::Medium => Some(2),
-        Priority::High => Some(3),
-        _ => None,
-    }
-}
-
-impl UrgencyImpactTable {
-    /// Sets the impact of alerts of `severity` (an unknown severity changes nothing).
-    pub fn impact(mut self, severity: &Severity, level: Level) -> Self {
-        if let Some(slot) = severity_slot(severity) {
-            self.impact[slot] = level;
-        }
-        self
-    }
-
-    /// Sets the urgency of alerts of `priority` (an unknown priority changes nothing).
-    pub fn urgency(mut self, priority: &Priority, level: Level) -> Self {
-        if let Some(slot) = priority_slot(priority) {
-            self.urgency[slot] = level;
-        }
-        self
-    }
-
-    /// Sets the level of alerts without a known severity.
-    pub fn fallback(mut self, level: Level) -> Self {
-        self.fallback = level;
-        self
-    }
-
-    /// The impact for a severity.
-    #[must_use]
-    pub fn impact_for(&self, severity: Option<&Severity>) -> Level {
-        severity
-            .and_then(severity_slot)
-            .map_or(self.fallback, |slot| self.impact[slot])
-    }
-
-    /// The urgency and impact of an alert.
-    #[must_use]
-    pub fn levels(&self, alert: &Alert) -> (Level, Level) {
-        let impact = self.impact_for(alert.severity.as_ref());
-        let urgency = alert
-            .priority
-            .as_ref()
-            .and_then(priority_slot)
-            .map_or(impact, |slot| self.urgency[slot]);
-        (urgency, impact)
-    }
-}
 
 /// An integration id that is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,6 +70,10 @@ pub struct IncidentSettings {
     pub store_batch: usize,
     /// Waits after a rate limit (the server's `Retry-After`, capped).
     pub retry: RetryPolicy,
+    /// The resolve guard: a pass that would resolve more than `max(floor, percent % of the
+    /// open tickets)` — by default max(10, 10 %) — resolves none and holds them for an
+    /// administrator ([`IncidentRouter::approve_resolves`](super::IncidentRouter::approve_resolves)).
+    pub resolve_guard: ResolveGuard,
 }
 
 impl IncidentSettings {
@@ -228,6 +120,7 @@ impl IncidentSettings {
             max_pages: DEFAULT_MAX_PAGES,
             store_batch: 100,
             retry: RetryPolicy::default(),
+            resolve_guard: ResolveGuard::default(),
         })
     }
 
@@ -247,7 +140,7 @@ impl IncidentSettings {
     /// `correlation_id`'s 100 characters after the prefix.
     #[must_use]
     pub fn correlation_id(&self, alert: &AlertUid) -> Option<CorrelationId> {
-        correlation_id(&self.prefix, alert)
+        crate::plan::tickets::correlation_id(&self.prefix, alert)
     }
 
     /// Sets the concurrency of ticket writes (at least 1).
@@ -278,6 +171,21 @@ impl IncidentSettings {
         self
     }
 
+    /// Sets the resolve guard.
+    ///
+    /// ```
+    /// use ninjaone_servicenow::engine::incidents::IncidentSettings;
+    /// use ninjaone_servicenow::plan::ResolveGuard;
+    /// let settings = IncidentSettings::new("acme")?.with_resolve_guard(ResolveGuard::new(25, 20));
+    /// assert_eq!(settings.resolve_guard.limit(200), 40);
+    /// # Ok::<(), ninjaone_servicenow::engine::incidents::InvalidIntegrationId>(())
+    /// ```
+    #[must_use]
+    pub fn with_resolve_guard(mut self, guard: ResolveGuard) -> Self {
+        self.resolve_guard = guard;
+        self
+    }
+
     /// Sets the listing window's margin (negative values count as zero).
     #[must_use]
     pub fn with_window_margin(mut self, margin: TimeDelta) -> Self {
@@ -290,15 +198,6 @@ impl fmt::Display for IncidentSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "integration {}", self.integration_id)
     }
-}
-
-/// `prefix` + `alert`, when it fits.
-pub(crate) fn correlation_id(prefix: &CorrelationId, alert: &AlertUid) -> Option<CorrelationId> {
-    let mut id = String::with_capacity(prefix.as_str().len() + alert.as_str().len());
-    id.push_str(prefix.as_str());
-    id.push_str(alert.as_str());
-    // Both parts use only the allowed characters, so only the length can fail.
-    id.parse().ok()
 }
 
 #[cfg(test)]
@@ -323,23 +222,5 @@ mod tests {
         }
         let err = IncidentSettings::new("a:b").unwrap_err();
         assert!(err.to_string().contains("only letters"), "{err}");
-    }
-
-    #[test]
-    fn levels_follow_the_table() {
-        let table = UrgencyImpactTable::default();
-        let mut alert: Alert = serde_json::from_str(r#"{"uid":"u1"}"#).unwrap();
-        assert_eq!(table.levels(&alert), (Level::Low, Level::Low));
-        alert.severity = Some(Severity::Critical);
-        assert_eq!(table.levels(&alert), (Level::High, Level::High));
-        alert.priority = Some(Priority::Low);
-        assert_eq!(table.levels(&alert), (Level::Low, Level::High));
-        let table = table
-            .urgency(&Priority::Low, Level::Medium)
-            .fallback(Level::Medium);
-        assert_eq!(table.levels(&alert), (Level::Medium, Level::High));
-        alert.severity = Some(Severity::Other("WEIRD".into()));
-        alert.priority = None;
-        assert_eq!(table.levels(&alert), (Level::Medium, Level::Medium));
     }
 }

@@ -23,6 +23,8 @@ const ACCOUNT: &str = "customer_account";
 const INCIDENT: &str = "incident";
 const CASE: &str = "sn_customerservice_case";
 const PLUGIN: &str = "v_plugin";
+const GROUP: &str = "sys_user_group";
+const USER: &str = "sys_user";
 const CSM_PLUGIN: &str = "com.sn_customerservice";
 const CI_TABLE: &str = "cmdb_ci";
 
@@ -131,7 +133,7 @@ fn authorized(shared: &Shared, request: &Request) -> bool {
 /// Refuses unknown tables, and the Customer Service Management tables when it is not installed.
 fn check_table(shared: &Shared, table: &str) -> Result<(), Response> {
     match table {
-        COMPANY | INCIDENT | PLUGIN => Ok(()),
+        COMPANY | INCIDENT | PLUGIN | GROUP | USER => Ok(()),
         ACCOUNT | CASE if shared.servicenow.has_customer_service_management() => Ok(()),
         _ => Err(invalid_table(table)),
     }
@@ -142,6 +144,20 @@ fn rows<T: Serialize>(result: Result<Page<T>, ApiError>) -> Response {
         Ok(page) => Response::json(200, &json!({ "result": page.items })),
         Err(err) => api_error_response(Api::ServiceNow, &err),
     }
+}
+
+/// An incident or case row as ServiceNow reads it back: `work_notes` is a journal field,
+/// written one entry per PATCH that carries a value and always read as `""`.
+fn journaled<T: Serialize>(row: T) -> Value {
+    let mut value = json!(row);
+    if let Value::Object(fields) = &mut value {
+        fields.insert("work_notes".to_owned(), Value::String(String::new()));
+    }
+    value
+}
+
+fn journal_rows<T: Serialize>(result: Result<Page<T>, ApiError>) -> Response {
+    rows(result.map(|page| Page::new(page.items.into_iter().map(journaled).collect(), page.next)))
 }
 
 fn row<T: Serialize>(status: u16, result: Result<T, ApiError>) -> Response {
@@ -279,6 +295,9 @@ async fn list(shared: &Shared, table: &str, request: &Request) -> Response {
                 Err(err) => api_error_response(Api::ServiceNow, &err),
             }
         }
+        GROUP | USER => {
+            invalid_query("the fake serves sys_user_group and sys_user rows by sys_id only")
+        }
         COMPANY | ACCOUNT => match paged(false) {
             Err(response) => response,
             Ok(()) if table == COMPANY => rows(sn.companies(page).await),
@@ -286,8 +305,10 @@ async fn list(shared: &Shared, table: &str, request: &Request) -> Response {
         },
         _ => match (paged(true), incident_query()) {
             (Err(response), _) => response,
-            (Ok(()), Some(query)) if table == INCIDENT => rows(sn.incidents(&query, page).await),
-            (Ok(()), Some(query)) => rows(sn.cases(&query, page).await),
+            (Ok(()), Some(query)) if table == INCIDENT => {
+                journal_rows(sn.incidents(&query, page).await)
+            }
+            (Ok(()), Some(query)) => journal_rows(sn.cases(&query, page).await),
             (Ok(()), None) => invalid_query("a correlation_idSTARTSWITH term is required"),
         },
     }
@@ -304,11 +325,16 @@ async fn get_row(shared: &Shared, table: &str, id: &str) -> Response {
     let found = match table {
         COMPANY => sn.company(&id).await.map(|c| c.map(|c| json!(c))),
         ACCOUNT => sn.customer_account(&id).await.map(|a| a.map(|a| json!(a))),
+        GROUP => sn.user_group(&id).await.map(|g| g.map(|g| json!(g))),
+        USER => sn.user(&id).await.map(|u| u.map(|u| json!(u))),
         _ => {
             return envelope(
                 400,
                 "Unsupported by the fake",
-                Some("the fake serves single rows of core_company and customer_account only"),
+                Some(
+                    "the fake serves single rows of core_company, customer_account, \
+                     sys_user_group and sys_user only",
+                ),
             );
         }
     };
@@ -396,8 +422,13 @@ async fn create(shared: &Shared, table: &str, request: &Request) -> Response {
                     correlation_display: text(&body, "correlation_display")?.unwrap_or_default(),
                     urgency: level(&body, "urgency")?,
                     impact: level(&body, "impact")?,
+                    assignment_group: sys_id(&body, "assignment_group")?,
+                    caller_id: sys_id(&body, "caller_id")?,
+                    category: text(&body, "category")?.filter(|s| !s.is_empty()),
+                    subcategory: text(&body, "subcategory")?.filter(|s| !s.is_empty()),
+                    contact_type: text(&body, "contact_type")?.filter(|s| !s.is_empty()),
                 };
-                row(201, sn.create_incident(&incident).await)
+                row(201, sn.create_incident(&incident).await.map(journaled))
             }
             CASE => {
                 let case = NewCase {
@@ -411,8 +442,12 @@ async fn create(shared: &Shared, table: &str, request: &Request) -> Response {
                     correlation_display: text(&body, "correlation_display")?.unwrap_or_default(),
                     urgency: level(&body, "urgency")?,
                     impact: level(&body, "impact")?,
+                    assignment_group: sys_id(&body, "assignment_group")?,
+                    category: text(&body, "category")?.filter(|s| !s.is_empty()),
+                    subcategory: text(&body, "subcategory")?.filter(|s| !s.is_empty()),
+                    contact_type: text(&body, "contact_type")?.filter(|s| !s.is_empty()),
                 };
-                row(201, sn.create_case(&case).await)
+                row(201, sn.create_case(&case).await.map(journaled))
             }
             _ => envelope(
                 400,
@@ -445,7 +480,7 @@ async fn update(shared: &Shared, table: &str, id: &str, request: &Request) -> Re
                     close_notes: text(&body, "close_notes")?,
                     work_notes: text(&body, "work_notes")?,
                 };
-                row(200, sn.update_incident(&id, &update).await)
+                row(200, sn.update_incident(&id, &update).await.map(journaled))
             }
             CASE => {
                 let update = CaseUpdate {
@@ -454,7 +489,7 @@ async fn update(shared: &Shared, table: &str, id: &str, request: &Request) -> Re
                     close_notes: text(&body, "close_notes")?,
                     work_notes: text(&body, "work_notes")?,
                 };
-                row(200, sn.update_case(&id, &update).await)
+                row(200, sn.update_case(&id, &update).await.map(journaled))
             }
             _ => envelope(
                 400,

@@ -5,10 +5,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::settings::{IncidentSettings, correlation_id};
+use super::levels::UrgencyImpactTable;
+use super::text::{DESCRIPTION_MAX, SHORT_DESCRIPTION_MAX, multi_line, one_line, truncate};
 use crate::model::{
-    Alert, CiRecord, CorrelationId, Device, DeviceId, NewCase, NewIncident, OrganizationId,
-    SyncConfig, SyncStatus, SysId, TicketKind,
+    Alert, AlertUid, CiRecord, CorrelationId, Device, DeviceId, FilterRefusal, NewCase,
+    NewIncident, OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind, TicketTemplate,
+    TicketTemplateName,
 };
 
 /// What [`route`] knows about one device.
@@ -26,6 +28,34 @@ struct ConfigEntry {
     company: Option<SysId>,
     account: Option<SysId>,
     tickets: TicketKind,
+    /// The template the configuration names, if any.
+    template_name: Option<TicketTemplateName>,
+    /// The template it uses, resolved once per pass by [`RoutingIndex::with_templates`].
+    template: TemplateRef,
+}
+
+/// Which ticket template a configuration uses.
+#[derive(Debug, Clone)]
+enum TemplateRef {
+    /// None: it names none and there is no default.
+    None,
+    /// The template at this index of [`RoutingIndex::templates`].
+    At(usize),
+    /// It names a template that does not exist.
+    Missing(TicketTemplateName),
+}
+
+impl TemplateRef {
+    fn resolve(named: Option<&TicketTemplateName>, templates: &[TicketTemplate]) -> Self {
+        match TicketTemplate::select(named, templates) {
+            Ok(Some(found)) => templates
+                .iter()
+                .position(|t| t.name() == found.name())
+                .map_or(Self::None, Self::At),
+            Ok(None) => Self::None,
+            Err(missing) => Self::Missing(missing),
+        }
+    }
 }
 
 /// Everything [`route`] looks up, indexed once per pass: the tenant's devices, the
@@ -51,22 +81,24 @@ pub struct RoutingIndex {
     configs: HashMap<OrganizationId, ConfigEntry>,
     cis: HashMap<DeviceId, SysId>,
     csm: Option<bool>,
+    templates: Vec<TicketTemplate>,
 }
 
 impl RoutingIndex {
-    /// Indexes `devices`, `configs` and `ci_records` for `settings`' integration. `csm` is
-    /// whether Customer Service Management is installed (`None`: not known, so no case is
-    /// created).
+    /// Indexes `devices`, `configs` and `ci_records` for the integration whose correlation ids
+    /// start with `prefix` (`ninjaone:<integration-id>:alert:`; `RoutingIndex::new` takes it
+    /// from the router's settings). `csm` is whether Customer Service Management is installed
+    /// (`None`: not known, so no case is created).
     #[must_use]
-    pub fn new(
-        settings: &IncidentSettings,
+    pub fn for_prefix(
+        prefix: &CorrelationId,
         devices: &[Device],
         configs: &[SyncConfig],
         ci_records: &[CiRecord],
         csm: Option<bool>,
     ) -> Self {
         Self {
-            prefix: settings.prefix().clone(),
+            prefix: prefix.clone(),
             devices: devices
                 .iter()
                 .map(|d| {
@@ -86,6 +118,8 @@ impl RoutingIndex {
                         company: c.company().cloned(),
                         account: c.customer_account().cloned(),
                         tickets: c.tickets(),
+                        template_name: c.ticket_template().cloned(),
+                        template: TemplateRef::resolve(c.ticket_template(), &[]),
                     };
                     (c.organization(), entry)
                 })
@@ -95,6 +129,28 @@ impl RoutingIndex {
                 .filter_map(|r| r.sys_id.clone().map(|id| (r.device, id)))
                 .collect(),
             csm,
+            templates: Vec::new(),
+        }
+    }
+
+    /// Adds the ticket templates: each configuration uses the one it names, else the default
+    /// (see [`TicketTemplate::select`]). Without this call no template applies, and the alerts
+    /// of a configuration that names one are skipped as [`SkipReason::UnknownTemplate`].
+    #[must_use]
+    pub fn with_templates(mut self, templates: &[TicketTemplate]) -> Self {
+        self.templates = templates.to_vec();
+        for entry in self.configs.values_mut() {
+            entry.template = TemplateRef::resolve(entry.template_name.as_ref(), &self.templates);
+        }
+        self
+    }
+
+    /// The ticket template an organization's tickets use, if any.
+    #[must_use]
+    pub fn template_of(&self, organization: OrganizationId) -> Option<&TicketTemplate> {
+        match self.configs.get(&organization).map(|c| &c.template) {
+            Some(TemplateRef::At(i)) => self.templates.get(*i),
+            _ => None,
         }
     }
 
@@ -109,6 +165,22 @@ impl RoutingIndex {
     pub fn config_status(&self, organization: OrganizationId) -> Option<SyncStatus> {
         self.configs.get(&organization).map(|c| c.status)
     }
+
+    /// The correlation id of an alert's ticket under this index's prefix; `None` when the uid
+    /// is too long to fit `correlation_id`'s 100 characters.
+    #[must_use]
+    pub fn correlation_id(&self, alert: &AlertUid) -> Option<CorrelationId> {
+        correlation_id(&self.prefix, alert)
+    }
+}
+
+/// `prefix` + `alert`, when it fits.
+pub(crate) fn correlation_id(prefix: &CorrelationId, alert: &AlertUid) -> Option<CorrelationId> {
+    let mut id = String::with_capacity(prefix.as_str().len() + alert.as_str().len());
+    id.push_str(prefix.as_str());
+    id.push_str(alert.as_str());
+    // Both parts use only the allowed characters, so only the length can fail.
+    id.parse().ok()
 }
 
 /// Why an alert does not become a ticket. Shown to people through `Display`; `code()` is a
@@ -154,12 +226,29 @@ pub enum SkipReason {
     },
     /// The alert's uid is too long for a `correlation_id` after this integration's prefix.
     UidTooLong,
+    /// The configuration's ticket template keeps the alert from making a ticket.
+    Filtered {
+        /// The organization.
+        organization: OrganizationId,
+        /// The template.
+        template: TicketTemplateName,
+        /// Which rule of its filter.
+        filter: FilterRefusal,
+    },
+    /// The configuration names a ticket template that does not exist (it was deleted while
+    /// the configuration was saved); name an existing one.
+    UnknownTemplate {
+        /// The organization.
+        organization: OrganizationId,
+        /// The name it gives.
+        template: TicketTemplateName,
+    },
 }
 
 impl SkipReason {
     /// A stable name: "no_device", "unknown_device", "unmapped", "not_active",
     /// "incidents_not_allowed", "cases_need_account", "cases_need_customer_service",
-    /// "uid_too_long".
+    /// "uid_too_long", "filtered", "unknown_template".
     #[must_use]
     pub const fn code(&self) -> &'static str {
         match self {
@@ -171,6 +260,8 @@ impl SkipReason {
             Self::CasesNeedAccount { .. } => "cases_need_account",
             Self::CasesNeedCustomerService { .. } => "cases_need_customer_service",
             Self::UidTooLong => "uid_too_long",
+            Self::Filtered { .. } => "filtered",
+            Self::UnknownTemplate { .. } => "unknown_template",
         }
     }
 }
@@ -208,6 +299,24 @@ impl fmt::Display for SkipReason {
             ),
             Self::UidTooLong => f.write_str(
                 "the alert's uid is too long for a correlation id; use a shorter integration id",
+            ),
+            Self::Filtered {
+                organization,
+                template,
+                filter,
+            } => write!(
+                f,
+                "organization {organization}'s ticket template {:?} filters the alert out: {filter}",
+                template.as_str()
+            ),
+            Self::UnknownTemplate {
+                organization,
+                template,
+            } => write!(
+                f,
+                "organization {organization} names the ticket template {:?}, which does not \
+                 exist; name an existing template",
+                template.as_str()
             ),
         }
     }
@@ -259,8 +368,9 @@ impl fmt::Display for RouteDecision {
 /// Decides whether `alert` becomes a ticket: only when its device is known, belongs to an
 /// organization whose configuration is active, mapped to a company and allows incidents —
 /// and, for a configuration that asks for cases, maps a customer account while Customer
-/// Service Management is installed. Every other alert is a [`RouteDecision::Skip`] with the
-/// first reason found, in that order.
+/// Service Management is installed — and whose ticket template (the configuration's, else the
+/// default) admits it. Every other alert is a [`RouteDecision::Skip`] with the first reason
+/// found, in that order.
 ///
 /// Pure and cheap: hash lookups, no I/O. Whether the alert already has a ticket is the pass's
 /// business, not this function's.
@@ -298,6 +408,9 @@ pub fn route(alert: &Alert, index: &RoutingIndex) -> RouteDecision {
             return skip(SkipReason::CasesNeedCustomerService { organization });
         }
     }
+    if let Some(reason) = template_skip(alert, organization, config, index) {
+        return skip(reason);
+    }
     let Some(correlation_id) = correlation_id(&index.prefix, &alert.uid) else {
         return skip(SkipReason::UidTooLong);
     };
@@ -312,23 +425,55 @@ pub fn route(alert: &Alert, index: &RoutingIndex) -> RouteDecision {
     }
 }
 
-/// The most characters of `short_description` (the field's default length).
-const SHORT_DESCRIPTION_MAX: usize = 160;
+/// Why the configuration's ticket template keeps `alert` out, if it does.
+fn template_skip(
+    alert: &Alert,
+    organization: OrganizationId,
+    config: &ConfigEntry,
+    index: &RoutingIndex,
+) -> Option<SkipReason> {
+    match &config.template {
+        TemplateRef::None => None,
+        TemplateRef::Missing(template) => Some(SkipReason::UnknownTemplate {
+            organization,
+            template: template.clone(),
+        }),
+        TemplateRef::At(i) => {
+            let template = index.templates.get(*i)?;
+            template
+                .admits(alert)
+                .err()
+                .map(|filter| SkipReason::Filtered {
+                    organization,
+                    template: template.name().clone(),
+                    filter,
+                })
+        }
+    }
+}
 
-/// A ticket body for an alert that [`route`] decided to create.
+/// The ticket a [`RouteDecision::Create`] becomes: an incident or a case, its text bounded
+/// ([`SHORT_DESCRIPTION_MAX`], [`DESCRIPTION_MAX`]) and without control characters, with the
+/// fields of the organization's ticket template (see [`RoutingIndex::with_templates`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TicketBody {
+#[non_exhaustive]
+pub enum TicketBody {
+    /// An incident.
     Incident(NewIncident),
+    /// A Customer Service Management case.
     Case(NewCase),
 }
 
 impl TicketBody {
-    /// The body for `alert` routed as `decision`; `None` for a skip.
-    pub(crate) fn build(
+    /// The body for `alert` routed as `decision`, with `correlation_display` and the levels of
+    /// `urgency_impact`; `None` for a skip.
+    #[must_use]
+    pub fn build(
         alert: &Alert,
         decision: &RouteDecision,
         index: &RoutingIndex,
-        settings: &IncidentSettings,
+        correlation_display: &str,
+        urgency_impact: &UrgencyImpactTable,
     ) -> Option<Self> {
         let RouteDecision::Create {
             organization,
@@ -346,8 +491,8 @@ impl TicketBody {
             .device_name(*device)
             .map_or_else(|| format!("device {device}"), str::to_owned);
         let (short_description, description) = describe(alert, &device_name, *organization);
-        let (urgency, impact) = settings.urgency_impact.levels(alert);
-        Some(match (kind, account) {
+        let (urgency, impact) = urgency_impact.levels(alert);
+        let mut body = match (kind, account) {
             (TicketKind::Case, Some(account)) => Self::Case(NewCase {
                 short_description,
                 description,
@@ -355,9 +500,13 @@ impl TicketBody {
                 company: Some(company.clone()),
                 cmdb_ci: cmdb_ci.clone(),
                 correlation_id: correlation_id.clone(),
-                correlation_display: settings.correlation_display.clone(),
+                correlation_display: correlation_display.to_owned(),
                 urgency,
                 impact,
+                assignment_group: None,
+                category: None,
+                subcategory: None,
+                contact_type: None,
             }),
             _ => Self::Incident(NewIncident {
                 short_description,
@@ -366,11 +515,28 @@ impl TicketBody {
                 account: account.clone(),
                 cmdb_ci: cmdb_ci.clone(),
                 correlation_id: correlation_id.clone(),
-                correlation_display: settings.correlation_display.clone(),
+                correlation_display: correlation_display.to_owned(),
                 urgency,
                 impact,
+                assignment_group: None,
+                caller_id: None,
+                category: None,
+                subcategory: None,
+                contact_type: None,
             }),
-        })
+        };
+        if let Some(template) = index.template_of(*organization) {
+            body.apply_template(template);
+        }
+        Some(body)
+    }
+
+    /// Puts the ticket template's fields on the body (a case takes what a case has).
+    fn apply_template(&mut self, template: &TicketTemplate) {
+        match self {
+            Self::Incident(incident) => template.apply_to_incident(incident),
+            Self::Case(case) => template.apply_to_case(case),
+        }
     }
 }
 
@@ -388,12 +554,12 @@ fn describe(alert: &Alert, device_name: &str, organization: OrganizationId) -> (
         short.push_str(" - ");
         short.push_str(message);
     }
-    let short = truncate(&short, SHORT_DESCRIPTION_MAX);
+    let short = truncate(&one_line(&short), SHORT_DESCRIPTION_MAX);
     let mut long = String::new();
     let mut line = |label: &str, value: &str| {
         long.push_str(label);
         long.push_str(": ");
-        long.push_str(value);
+        long.push_str(&one_line(value));
         long.push('\n');
     };
     line("Device", device_name);
@@ -422,20 +588,10 @@ fn describe(alert: &Alert, device_name: &str, organization: OrganizationId) -> (
     line("NinjaOne alert", alert.uid.as_str());
     if let Some(message) = text(alert.message.as_ref()) {
         long.push('\n');
-        long.push_str(message);
+        long.push_str(&multi_line(message));
         long.push('\n');
     }
-    (short, long)
-}
-
-/// At most `max` characters, ending in "…" when cut.
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
+    (short, truncate(&long, DESCRIPTION_MAX))
 }
 
 #[cfg(test)]
