@@ -205,7 +205,8 @@ async fn a_database_at_migration_1_gets_ticket_templates_and_keeps_its_configura
     fresh.set_path(&name);
     let fresh = fresh.to_string();
     // The schema as version 0.1 left it: migration 1 only, with a configuration in it.
-    let (_, _, first) = MIGRATIONS[0];
+    // (0.1 recorded it in the generic `schema_migrations`, under migration 1's own name.)
+    let (_, title, first) = MIGRATIONS[0];
     admin(
         &fresh,
         &format!(
@@ -213,7 +214,7 @@ async fn a_database_at_migration_1_gets_ticket_templates_and_keeps_its_configura
              CREATE TABLE schema_migrations (
                  version integer PRIMARY KEY, name text NOT NULL,
                  applied_at timestamptz NOT NULL DEFAULT now());
-             INSERT INTO schema_migrations (version, name) VALUES (1, 'v1');
+             INSERT INTO schema_migrations (version, name) VALUES (1, '{title}');
              INSERT INTO sync_configs (tenant, organization, version, body) VALUES ('default', 2, 1,
                '{{\"organization\": 2, \"company\": null, \"status\": \"pending\", \"version\": 1,
                  \"created_at\": \"2025-11-02T08:00:00Z\", \"updated_at\": \"2025-11-02T08:00:00Z\"}}');"
