@@ -24,7 +24,8 @@ use super::transport::{
 };
 use crate::model::{
     Case, CaseUpdate, CiItem, CiItemError, CiItemResult, CiOwner, Company, CustomerAccount,
-    Incident, IncidentUpdate, NewCase, NewCompany, NewIncident, SysId, User, UserGroup, decode_rows,
+    Incident, IncidentUpdate, NewCase, NewCompany, NewIncident, SysId, User, UserGroup,
+    decode_rows,
 };
 use crate::ports::{
     ApiError, ApiErrorKind, Cursor, IncidentQuery, Page, PageRequest, ServiceNowApi,

@@ -28,8 +28,7 @@ use crate::model::{
     CiMappingName, CiOwner, CiRecord, Company, CorrelationId, CustomerAccount, DetailedDevice,
     Device, DeviceDetails, DeviceId, DeviceRole, Incident, IncidentUpdate, IntegrationMode,
     NewCase, NewCompany, NewIncident, Organization, OrganizationDetailed, OrganizationId,
-    SyncConfig, SysId, TicketRecord, TicketTemplate,
-    TicketTemplateName, User, UserGroup,
+    SyncConfig, SysId, TicketRecord, TicketTemplate, TicketTemplateName, User, UserGroup,
 };
 
 /// The NinjaOne public API v2, as far as the sync needs it.
