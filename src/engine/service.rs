@@ -658,24 +658,16 @@ impl OrganizationSync {
         let action = AuditAction::DeleteCiMapping;
         self.require(actor.admin_refusal(), actor, &act, action.clone(), None)
             .await?;
-        let users: Vec<OrganizationId> = self
-            .store
-            .configs()
-            .await
-            .map_err(SyncError::store("could not read the configurations"))?
-            .iter()
-            .filter(|c| c.status() != SyncStatus::Deleted && c.ci_mappings().contains(name))
-            .map(SyncConfig::organization)
-            .collect();
-        if !users.is_empty() {
-            let problem = Problem::MappingInUse {
+        self.refuse_if_in_use(
+            actor,
+            &action,
+            |c| c.ci_mappings().contains(name),
+            |organizations| Problem::MappingInUse {
                 mapping: name.clone(),
-                organizations: users,
-            };
-            return Err(self
-                .refuse(actor, action, None, SyncError::Invalid(vec![problem]))
-                .await);
-        }
+                organizations,
+            },
+        )
+        .await?;
         let deleted = self
             .store
             .delete_ci_mapping(name)
@@ -690,6 +682,31 @@ impl OrganizationSync {
     }
 
     // ---- helpers ----
+
+    /// Refuses (audited, as `action`) to delete something a live configuration still uses:
+    /// `uses` says whether a configuration uses it, `problem` names the users.
+    pub(crate) async fn refuse_if_in_use(
+        &self,
+        actor: &Actor,
+        action: &AuditAction,
+        uses: impl Fn(&SyncConfig) -> bool,
+        problem: impl FnOnce(Vec<OrganizationId>) -> Problem,
+    ) -> Result<(), SyncError> {
+        let users: Vec<OrganizationId> = self
+            .store
+            .configs()
+            .await
+            .map_err(SyncError::store("could not read the configurations"))?
+            .iter()
+            .filter(|c| c.status() != SyncStatus::Deleted && uses(c))
+            .map(SyncConfig::organization)
+            .collect();
+        if users.is_empty() {
+            return Ok(());
+        }
+        let refusal = SyncError::Invalid(vec![problem(users)]);
+        Err(self.refuse(actor, action.clone(), None, refusal).await)
+    }
 
     /// Applies a status event a person asked for.
     async fn transition(

@@ -16,10 +16,7 @@ use serde_json::json;
 use super::OrganizationSync;
 use super::actor::Actor;
 use super::error::{Problem, SyncError};
-use crate::model::{
-    AuditAction, AuditEntry, OrganizationId, SyncConfig, SyncStatus, TicketTemplate,
-    TicketTemplateName,
-};
+use crate::model::{AuditAction, AuditEntry, TicketTemplate, TicketTemplateName};
 
 impl OrganizationSync {
     /// Every ticket template, ordered by name.
@@ -132,24 +129,16 @@ impl OrganizationSync {
         let action = AuditAction::DeleteTicketTemplate;
         self.require(actor.admin_refusal(), actor, &act, action.clone(), None)
             .await?;
-        let users: Vec<OrganizationId> = self
-            .store
-            .configs()
-            .await
-            .map_err(SyncError::store("could not read the configurations"))?
-            .iter()
-            .filter(|c| c.status() != SyncStatus::Deleted && c.ticket_template() == Some(name))
-            .map(SyncConfig::organization)
-            .collect();
-        if !users.is_empty() {
-            let problem = Problem::TicketTemplateInUse {
+        self.refuse_if_in_use(
+            actor,
+            &action,
+            |c| c.ticket_template() == Some(name),
+            |organizations| Problem::TicketTemplateInUse {
                 template: name.clone(),
-                organizations: users,
-            };
-            return Err(self
-                .refuse(actor, action, None, SyncError::Invalid(vec![problem]))
-                .await);
-        }
+                organizations,
+            },
+        )
+        .await?;
         let before = self
             .read_templates()
             .await?
