@@ -83,13 +83,17 @@ impl ProxyUrl {
     }
 
     /// The user info's password, and `user:password` as Proxy-Authorization sends it, for the
-    /// scrubber.
+    /// scrubber; with no password, the user name (a proxy token given as `http://TOKEN@host`)
+    /// and `user:`.
     pub(crate) fn secrets(&self) -> Vec<Secret> {
+        let user = percent_decode(self.url.username()).unwrap_or_default();
         let Some(password) = self.url.password() else {
-            return Vec::new();
+            if user.is_empty() {
+                return Vec::new();
+            }
+            return vec![Secret::new(format!("{user}:")), Secret::new(user)];
         };
         let password = percent_decode(password).unwrap_or_else(|| password.to_owned());
-        let user = percent_decode(self.url.username()).unwrap_or_default();
         vec![
             Secret::new(format!("{user}:{password}")),
             Secret::new(password),
@@ -452,6 +456,25 @@ mod tests {
             .collect();
         assert_eq!(secrets, ["user:p@ss", "p@ss"]);
         assert!(!format!("{given:?}").contains("p%40ss"));
+    }
+
+    #[test]
+    fn a_proxy_token_given_as_the_user_alone_is_a_secret_too() {
+        // `http://TOKEN@proxy:3128`: the user name is the credential (Proxy-Authorization
+        // sends base64("TOKEN:")).
+        let Policy::Given(url) = ProxyPolicy::url("http://tok%2Fen-123@proxy:3128")
+            .unwrap()
+            .0
+        else {
+            panic!("a given proxy")
+        };
+        let secrets: Vec<String> = url
+            .secrets()
+            .iter()
+            .map(|s| s.expose().to_owned())
+            .collect();
+        assert_eq!(secrets, ["tok/en-123:", "tok/en-123"]);
+        assert_eq!(url.shown(), "http://proxy:3128");
     }
 
     #[test]
