@@ -83,6 +83,7 @@ fn wire_forms(secret: &str) -> Vec<String> {
 /// (Java and PHP encoders write `\/`), and non-ASCII kept or written as `\uXXXX` in lower- or
 /// uppercase hex (Python's default, and many Java encoders).
 fn json_forms(secret: &str) -> Vec<String> {
+    use std::fmt::Write as _;
     let quoted = serde_json::Value::from(secret).to_string();
     let escaped = quoted
         .strip_prefix('"')
@@ -100,8 +101,9 @@ fn json_forms(secret: &str) -> Vec<String> {
             } else {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    lower.push_str(&format!("\\u{unit:04x}"));
-                    upper.push_str(&format!("\\u{unit:04X}"));
+                    // Writing to a String cannot fail.
+                    let _ = write!(lower, "\\u{unit:04x}");
+                    let _ = write!(upper, "\\u{unit:04X}");
                 }
             }
         }
