@@ -342,3 +342,28 @@ fn a_schema_1_file_is_read_and_upgraded_to_schema_2_by_the_next_write() {
     assert_eq!(block_on(reopened.ticket_templates()).unwrap(), [template]);
     assert_eq!(block_on(reopened.configs()).unwrap().len(), 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_at_the_temporary_path_is_replaced_not_followed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("sync.json");
+    let temp = dir.path().join(".sync.json.tmp");
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"keep me").expect("a file someone else owns");
+    std::os::unix::fs::symlink(&victim, &temp).expect("a planted symlink");
+    let store = JsonFileStore::open(&path).expect("open");
+    block_on(store.write_config(config(1))).expect("write");
+    assert_eq!(
+        fs::read(&victim).expect("victim"),
+        b"keep me",
+        "not written through"
+    );
+    let meta = fs::symlink_metadata(&path).expect("the state file");
+    assert!(
+        meta.file_type().is_file(),
+        "the state file is a regular file"
+    );
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(block_on(store.configs()).expect("read").len(), 1);
+}

@@ -15,7 +15,8 @@ use super::secret::Secret;
 /// - [`from_environment`](Self::from_environment) (the default): `HTTPS_PROXY` (or
 ///   `https_proxy`), else `ALL_PROXY` (or `all_proxy`), unless `NO_PROXY` (or `no_proxy`)
 ///   names the origin's host (`*`, a host, a domain suffix such as `.corp.example` or
-///   `corp.example`, an IP address or a CIDR block). Origins are https (plain http only on
+///   `corp.example`, an IP address or a CIDR block; `host:port` or `[v6]:port` names that
+///   port only). Origins are https (plain http only on
 ///   loopback), so `HTTP_PROXY` is never used.
 /// - [`none`](Self::none): direct connections, whatever the environment says.
 /// - [`url`](Self::url): this proxy for every request.
@@ -82,13 +83,17 @@ impl ProxyUrl {
     }
 
     /// The user info's password, and `user:password` as Proxy-Authorization sends it, for the
-    /// scrubber.
+    /// scrubber; with no password, the user name (a proxy token given as `http://TOKEN@host`)
+    /// and `user:`.
     pub(crate) fn secrets(&self) -> Vec<Secret> {
+        let user = percent_decode(self.url.username()).unwrap_or_default();
         let Some(password) = self.url.password() else {
-            return Vec::new();
+            if user.is_empty() {
+                return Vec::new();
+            }
+            return vec![Secret::new(format!("{user}:")), Secret::new(user)];
         };
         let password = percent_decode(password).unwrap_or_else(|| password.to_owned());
-        let user = percent_decode(self.url.username()).unwrap_or_default();
         vec![
             Secret::new(format!("{user}:{password}")),
             Secret::new(password),
@@ -156,7 +161,7 @@ impl ProxyPolicy {
                 };
                 let no_proxy = get("NO_PROXY", "no_proxy").map(|(v, _)| v);
                 if let (Some(list), Some(host)) = (no_proxy, origin.host())
-                    && excluded(&list, &host)
+                    && excluded(&list, &host, origin.port_or_known_default())
                 {
                     return Ok(None);
                 }
@@ -174,8 +179,10 @@ impl ProxyPolicy {
     }
 }
 
-/// Whether a `NO_PROXY` list names `host`.
-fn excluded(list: &str, host: &Host<&str>) -> bool {
+/// Whether a `NO_PROXY` list names `host` (reached on `port`). An entry may carry a port
+/// (`host:443`, `[fd00::1]:8443`): it then names that port only; a port that is not a number
+/// names nothing. Trailing dots (fully qualified names) are ignored on both sides.
+fn excluded(list: &str, host: &Host<&str>, port: Option<u16>) -> bool {
     list.split(',')
         .map(str::trim)
         .filter(|e| !e.is_empty())
@@ -183,17 +190,43 @@ fn excluded(list: &str, host: &Host<&str>) -> bool {
             if entry == "*" {
                 return true;
             }
+            let Some((entry, entry_port)) = split_port(entry) else {
+                return false;
+            };
+            if entry_port.is_some() && entry_port != port {
+                return false;
+            }
             match host {
                 Host::Domain(name) => {
-                    let name = name.to_ascii_lowercase();
+                    let name = name.trim_end_matches('.').to_ascii_lowercase();
                     let entry = entry.trim_start_matches("*.").trim_start_matches('.');
-                    let entry = entry.to_ascii_lowercase();
-                    name == entry || name.ends_with(&format!(".{entry}"))
+                    let entry = entry.trim_end_matches('.').to_ascii_lowercase();
+                    !entry.is_empty() && (name == entry || name.ends_with(&format!(".{entry}")))
                 }
                 Host::Ipv4(ip) => ip_matches(entry, IpAddr::V4(*ip)),
                 Host::Ipv6(ip) => ip_matches(entry, IpAddr::V6(*ip)),
             }
         })
+}
+
+/// A `NO_PROXY` entry as its host part and its port, if it has one: `host:port`,
+/// `[v6]:port`, or no port (`host`, `[v6]`, a bare IPv6 address or CIDR block). `None` when the
+/// port is not a number.
+fn split_port(entry: &str) -> Option<(&str, Option<u16>)> {
+    if let Some(rest) = entry.strip_prefix('[')
+        && let Some((inside, after)) = rest.split_once(']')
+    {
+        return match after.strip_prefix(':') {
+            Some(port) => port.parse().ok().map(|p| (inside, Some(p))),
+            None if after.is_empty() => Some((inside, None)),
+            None => None,
+        };
+    }
+    match entry.split_once(':') {
+        // One colon: `host:port`. More: a bare IPv6 address or block, which has no port.
+        Some((host, port)) if !port.contains(':') => port.parse().ok().map(|p| (host, Some(p))),
+        _ => Some((entry, None)),
+    }
 }
 
 /// Whether `entry` (an address or a CIDR block) holds `ip`.
@@ -362,6 +395,49 @@ mod tests {
     }
 
     #[test]
+    fn no_proxy_entries_with_a_port_or_a_trailing_dot_exclude_their_host() {
+        let p = ProxyPolicy::from_environment();
+        let direct = |origin: &str, no_proxy: &str| {
+            chosen(
+                &p,
+                origin,
+                &[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", no_proxy)],
+            )
+            .is_none()
+        };
+        // `host:port` (as Go, Python and curl's users write it) excludes that port only.
+        assert!(direct(
+            "https://acme.service-now.com",
+            "acme.service-now.com:443"
+        ));
+        assert!(direct(
+            "https://acme.service-now.com",
+            ".service-now.com:443"
+        ));
+        assert!(!direct(
+            "https://acme.service-now.com",
+            "acme.service-now.com:8443"
+        ));
+        assert!(direct("https://10.1.2.3:8443", "10.1.2.3:8443"));
+        assert!(!direct("https://10.1.2.3", "10.1.2.3:8443"));
+        assert!(direct("https://[fd00::5]:8443", "[fd00::5]:8443"));
+        assert!(direct("https://[fd00::5]", "[fd00::5]"));
+        assert!(direct("https://[fd00::5]", "fd00::/8"));
+        assert!(!direct("https://[fd00::5]:8443", "[fd00::5]:443"));
+        // A fully qualified name (trailing dot) is the same host.
+        assert!(direct("https://acme.service-now.com.", "service-now.com"));
+        assert!(direct(
+            "https://acme.service-now.com",
+            "acme.service-now.com."
+        ));
+        // A port that is not a number matches nothing rather than everything.
+        assert!(!direct(
+            "https://acme.service-now.com",
+            "acme.service-now.com:x"
+        ));
+    }
+
+    #[test]
     fn none_and_a_given_url_ignore_the_environment() {
         let origin = "https://eu.ninjarmm.com";
         assert_eq!(chosen(&ProxyPolicy::none(), origin, EVERY_PROXY), None);
@@ -380,6 +456,25 @@ mod tests {
             .collect();
         assert_eq!(secrets, ["user:p@ss", "p@ss"]);
         assert!(!format!("{given:?}").contains("p%40ss"));
+    }
+
+    #[test]
+    fn a_proxy_token_given_as_the_user_alone_is_a_secret_too() {
+        // `http://TOKEN@proxy:3128`: the user name is the credential (Proxy-Authorization
+        // sends base64("TOKEN:")).
+        let Policy::Given(url) = ProxyPolicy::url("http://tok%2Fen-123@proxy:3128")
+            .unwrap()
+            .0
+        else {
+            panic!("a given proxy")
+        };
+        let secrets: Vec<String> = url
+            .secrets()
+            .iter()
+            .map(|s| s.expose().to_owned())
+            .collect();
+        assert_eq!(secrets, ["tok/en-123:", "tok/en-123"]);
+        assert_eq!(url.shown(), "http://proxy:3128");
     }
 
     #[test]

@@ -74,6 +74,41 @@ fn wire_forms(secret: &str) -> Vec<String> {
     let standard = base64::engine::general_purpose::STANDARD.encode(secret);
     forms.push(standard.trim_end_matches('=').to_owned());
     forms.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret));
+    forms.extend(json_forms(secret));
+    forms
+}
+
+/// The forms a secret takes inside JSON text (an error body echoing a request, or a JSON value
+/// re-serialized into a message): `"`, `\` and control characters escaped, `/` escaped or not
+/// (Java and PHP encoders write `\/`), and non-ASCII kept or written as `\uXXXX` in lower- or
+/// uppercase hex (Python's default, and many Java encoders).
+fn json_forms(secret: &str) -> Vec<String> {
+    use std::fmt::Write as _;
+    let quoted = serde_json::Value::from(secret).to_string();
+    let escaped = quoted
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(&quoted)
+        .to_owned();
+    let mut forms = Vec::new();
+    for slash in [escaped.clone(), escaped.replace('/', "\\/")] {
+        let mut lower = String::with_capacity(slash.len());
+        let mut upper = String::with_capacity(slash.len());
+        for c in slash.chars() {
+            if c.is_ascii() {
+                lower.push(c);
+                upper.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    // Writing to a String cannot fail.
+                    let _ = write!(lower, "\\u{unit:04x}");
+                    let _ = write!(upper, "\\u{unit:04X}");
+                }
+            }
+        }
+        forms.extend([slash, lower, upper]);
+    }
     forms
 }
 
@@ -207,6 +242,25 @@ mod tests {
             assert!(clean.contains("<redacted>"), "{echoed} -> {clean}");
             assert!(!clean.contains(&basic) && !clean.contains(&form), "{clean}");
             assert!(!clean.contains("p@ss"), "{clean}");
+        }
+    }
+
+    #[test]
+    fn a_secret_echoed_inside_json_text_is_scrubbed_in_every_escaping() {
+        // An error body that echoes a request as JSON escapes `"` and `\`, often `/` (Java and
+        // PHP encoders) and non-ASCII (`\u00e9`, Python's default): the error text is that JSON.
+        let secret = r#"pa"ss\w/ord-é"#;
+        let scrub = Scrubber::new([Secret::new(secret)]);
+        let value = serde_json::json!({ "password": secret });
+        for echoed in [
+            value.to_string(),
+            r#"{"password":"pa\"ss\\w\/ord-\u00e9"}"#.to_owned(),
+            r#"{"password":"pa\"ss\\w/ord-\u00E9"}"#.to_owned(),
+            r#"{"password":"pa\"ss\\w\/ord-é"}"#.to_owned(),
+        ] {
+            let clean = scrub.clean(&echoed, 500);
+            assert!(clean.contains("<redacted>"), "{echoed} -> {clean}");
+            assert!(!clean.contains("ss\\"), "{echoed} -> {clean}");
         }
     }
 }

@@ -64,7 +64,9 @@ const OLDEST_SCHEMA: u64 = 1;
 /// anything is written to it, so every write leaves the data file 0600 — including one made
 /// readable by hand or by an earlier version of this crate. The file holds the tenant's
 /// topology and the audit trail; give other readers a copy, not the file. The lock file is
-/// created 0600 too. Elsewhere the platform's defaults apply.
+/// created 0600 too. Elsewhere the platform's defaults apply. The temporary file is created
+/// afresh on every write (exclusively, after removing whatever was left at its path): a
+/// symlink planted there is replaced, never written through.
 ///
 /// # Damaged files
 /// A file that cannot be read, is not complete JSON, or was written by a newer version (a
@@ -464,11 +466,18 @@ fn unavailable(
     .with_source(source)
 }
 
-/// Creates or truncates `path` owner-only (0600 on Unix, also when a stray file of another
-/// mode was left there), writes `bytes` and syncs them to disk.
+/// Creates `path` afresh, owner-only (0600 on Unix), writes `bytes` and syncs them to disk.
+///
+/// Whatever was left at `path` (a stray temporary file of another mode, or a symlink someone
+/// planted there) is removed first and the file is created exclusively (`O_EXCL`, which never
+/// follows a symlink): the state is never written through a link into another file.
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file =
-        owner_only(OpenOptions::new().write(true).create(true).truncate(true)).open(path)?;
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut file = owner_only(OpenOptions::new().write(true).create_new(true)).open(path)?;
     restrict(&file)?;
     file.write_all(bytes)?;
     file.sync_all()

@@ -264,6 +264,9 @@ fn strip_extras(url: &str) -> (String, Extras) {
         let Some((base, query)) = trimmed.split_once('?') else {
             return (trimmed.to_owned(), extras);
         };
+        // Read as percent-encoding only: `+` is a plus to tokio-postgres and libpq, where
+        // form decoding would turn a password's `+` into a space.
+        let query = query.replace('+', "%2B");
         let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
             .filter_map(|(k, v)| rewrite(&k, &v, &mut extras))
             .collect();
@@ -528,6 +531,11 @@ mod tests {
         let (kv, extras) = strip_extras("host=h sslmode=verify-ca sslrootcert=/etc/ca.pem user=u");
         assert_eq!(kv, "host=h sslmode=require user=u");
         assert_eq!(extras.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+        // A `+` in a query value is a plus to tokio-postgres (and libpq), not a space: a
+        // password or an option carrying one is passed on unchanged.
+        let (url, _) = strip_extras("postgres://u@h/x?password=a+b%2Bc&sslmode=verify-full");
+        let config: Config = url.parse().expect("parses");
+        assert_eq!(config.get_password(), Some(&b"a+b+c"[..]));
         let missing = plan(
             "postgres://u:p@db.example.com/x?sslrootcert=/nonexistent/ca.pem",
             &PostgresOptions::default(),
