@@ -1293,3 +1293,55 @@ fn a_configuration_naming_a_template_that_is_gone_creates_nothing_and_says_so() 
         "{skipped}"
     );
 }
+
+#[test]
+fn an_approval_releases_only_the_resolves_that_were_held_not_a_listing_that_emptied_further() {
+    use ninjaone_servicenow::engine::Actor;
+    use ninjaone_servicenow::model::{AuditAction, AuditFilter};
+    let w = world(2, 4, 40);
+    let router = w.router();
+    block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    let alerts = w.ninja.all_alerts();
+    // 15 of 40 clear: more than the limit of 10, held and audited.
+    for alert in &alerts[..15] {
+        w.ninja.clear_alert(&alert.uid);
+    }
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.resolved, report.held), (0, 15));
+    // Then the listing empties: the other 25 were never shown to an administrator.
+    for alert in &alerts[15..] {
+        w.ninja.clear_alert(&alert.uid);
+    }
+    let alice = Actor::administrator("alice");
+    let report = block_on(router.approve_resolves(&alice)).unwrap();
+    assert_eq!((report.resolved, report.held), (15, 25));
+    assert!(report.needs_approval());
+    let audit = block_on(w.store.audit(&AuditFilter::all())).unwrap();
+    let approval = audit
+        .iter()
+        .find(|e| e.action == AuditAction::ApproveResolves)
+        .expect("the approval is audited");
+    assert_eq!(
+        approval.after.as_ref().unwrap()["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        15
+    );
+    let last_hold = audit
+        .iter()
+        .rev()
+        .find(|e| e.action == AuditAction::HoldResolves)
+        .expect("the remaining resolves are held again");
+    assert_eq!(
+        last_hold.after.as_ref().unwrap()["tickets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
+    // A second approval, of what it now saw held, releases the rest.
+    let report = block_on(router.approve_resolves(&alice)).unwrap();
+    assert_eq!((report.resolved, report.held), (25, 0));
+    assert!(block_on(w.store.ticket_records()).unwrap().is_empty());
+}
