@@ -1345,3 +1345,26 @@ fn an_approval_releases_only_the_resolves_that_were_held_not_a_listing_that_empt
     assert_eq!((report.resolved, report.held), (25, 0));
     assert!(block_on(w.store.ticket_records()).unwrap().is_empty());
 }
+
+#[test]
+fn an_adopted_ticket_older_than_its_record_is_still_resolved_when_its_alert_clears() {
+    let w = world(1, 1, 1);
+    let router = w.router();
+    assert_eq!(
+        block_on(router.run_once(ApplyMode::Apply)).unwrap().created,
+        1
+    );
+    // The store is restored from before the ticket, three days later: the pass adopts it.
+    let uid = w.ninja.all_alerts()[0].uid.clone();
+    block_on(w.store.write_ticket_records(Vec::new(), vec![uid.clone()])).unwrap();
+    w.clock.advance(chrono::Duration::days(3));
+    assert_eq!(
+        block_on(router.run_once(ApplyMode::Apply)).unwrap().adopted,
+        1
+    );
+    // The alert clears: the listing window must still reach back to the ticket.
+    w.ninja.clear_alert(&uid);
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((report.resolved, report.remote_writes), (1, 1));
+    assert_eq!(w.snow.all_incidents()[0].state, IncidentState::Resolved);
+}

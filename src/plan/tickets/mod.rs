@@ -699,6 +699,14 @@ fn adopt(record: &mut TicketRecord, found: &ListedTicket, now: DateTime<Utc>) {
         TicketRecordState::Open
     };
     record.updated_at = now;
+    // The record's first time bounds the listing window of later passes: an adopted ticket
+    // older than the record (a store restored from before it) must stay inside it, or the
+    // pass that sees its alert clear no longer lists it and drops the record unresolved.
+    if let Some(created_on) = found.created_on
+        && created_on < record.created_at
+    {
+        record.created_at = created_on;
+    }
 }
 
 impl Planner<'_, '_> {
