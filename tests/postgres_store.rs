@@ -924,3 +924,31 @@ async fn two_routers_on_two_connections_create_no_duplicate() {
         assert!(counts().values().all(|n| *n == 1), "round {round}");
     }
 }
+
+#[tokio::test]
+async fn a_store_of_one_connection_still_reads_and_writes_while_it_holds_the_router_lock() {
+    let Some(url) =
+        database("a_store_of_one_connection_still_reads_and_writes_while_it_holds_the_router_lock")
+    else {
+        return;
+    };
+    let wide = tenant_store(&url, "one-connection").await;
+    let one = PostgresStore::connect_with(&url, 1)
+        .await
+        .expect("connect")
+        .for_tenant(wide.tenant().clone());
+    let held = one.lock_router("acme").await.expect("lock").expect("free");
+    // The pass reads the configurations under the lock: with the lock on the pool's only
+    // connection, this waited for ever (and the lock was never released).
+    let read = tokio::time::timeout(Duration::from_secs(30), one.configs()).await;
+    assert!(read.is_ok(), "reading under the router lock never returned");
+    read.unwrap().expect("configs");
+    held.release().await.expect("release");
+    let planner = one.lock_planner().await.expect("lock").expect("free");
+    let read = tokio::time::timeout(Duration::from_secs(30), one.configs()).await;
+    assert!(
+        read.is_ok(),
+        "reading under the planner lock never returned"
+    );
+    planner.release().await.expect("release");
+}

@@ -244,7 +244,8 @@ struct Pool {
 struct Conn {
     client: Option<Client>,
     pool: Arc<Pool>,
-    _permit: OwnedSemaphorePermit,
+    /// `None` for a lock's session ([`Pool::get_for_lock`]), which is not one of the pool's.
+    _permit: Option<OwnedSemaphorePermit>,
     discard: bool,
 }
 
@@ -298,7 +299,30 @@ impl Pool {
         Ok(Conn {
             client: Some(client),
             pool: Arc::clone(self),
-            _permit: permit,
+            _permit: Some(permit),
+            discard: false,
+        })
+    }
+
+    /// A connection for a session-level lock (the planner's, a router's), held for a whole
+    /// pass: outside the pool's `max_connections`, since the pass under the lock needs the
+    /// pool's connections for its reads and writes — with the lock on the pool's last one, the
+    /// pass would wait for ever, still holding the lock. So a store opens at most
+    /// `max_connections` plus one per lock it holds at once.
+    async fn get_for_lock(self: &Arc<Self>) -> Result<Conn, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let client = match idle {
+            Some(client) if !client.is_closed() => client,
+            _ => self.open().await?,
+        };
+        Ok(Conn {
+            client: Some(client),
+            pool: Arc::clone(self),
+            _permit: None,
             discard: false,
         })
     }
@@ -512,7 +536,8 @@ impl PostgresStore {
         Self::connect_with_options(url, PostgresOptions::default()).await
     }
 
-    /// As [`connect`](Self::connect), opening at most `max_connections` (at least 1) connections.
+    /// As [`connect`](Self::connect), opening at most `max_connections` (at least 1) connections
+    /// for reads and writes, plus one per planner or router lock held.
     ///
     /// # Errors
     /// As [`connect`](Self::connect).
@@ -1248,7 +1273,7 @@ impl ConfigStore for PostgresStore {
         integration_id: &str,
     ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
         let key = router_lock_key(&self.tenant, integration_id);
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.pool.get_for_lock().await?;
         let locked: bool = conn
             .client()?
             .query_one(ROUTER_LOCK, &[&key])
@@ -1409,7 +1434,7 @@ fn claim_key(claim: &Claim) -> (i64, i32) {
 #[async_trait]
 impl WorkQueue for PostgresStore {
     async fn lock_planner(&self) -> Result<Option<Box<dyn PlannerGuard>>, StoreError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.pool.get_for_lock().await?;
         let locked: bool = conn
             .client()?
             .query_one(PLANNER_LOCK, &[&self.tenant.as_str()])

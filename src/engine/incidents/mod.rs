@@ -199,9 +199,13 @@ impl IncidentRouter {
     /// ([`AuditAction::ApproveResolves`], by the
     /// actor, with the tickets it released), and so is a refusal.
     ///
-    /// The approval covers what this pass finds: the resolves are decided again from both
-    /// sides as they are now, so an alert listing that has recovered meanwhile resolves only
-    /// what really cleared.
+    /// The approval covers what was held and audited before it, as it is now: the resolves
+    /// are decided again from both sides, so an alert listing that has recovered meanwhile
+    /// resolves only what really cleared; and only tickets of the router's last audited hold
+    /// ([`AuditAction::HoldResolves`]) are released — resolves beyond it (a listing that
+    /// emptied further since) stay held, are audited as a new hold, and need an approval of
+    /// their own. With no audited hold (say, only a dry run saw them), nothing is released:
+    /// this pass audits the hold, and the next approval releases it.
     ///
     /// # Errors
     /// [`SyncError::PermissionDenied`] for anyone else (audited; nothing is read or written

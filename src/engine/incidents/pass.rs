@@ -231,55 +231,94 @@ impl IncidentRouter {
         approver: Option<&Actor>,
         report: &mut IncidentReport,
     ) -> Result<(), SyncError> {
-        report.resolve_guard = plan.guard;
         if !plan.needs_approval() {
+            report.resolve_guard = plan.guard;
             return Ok(());
         }
-        let held: Vec<serde_json::Value> = plan
-            .held()
-            .map(|item| {
-                json!({
-                    "alert": item.alert,
-                    "organization": item.organization,
-                    "ticket": item.ticket,
-                    "number": item.number,
-                })
-            })
-            .collect();
-        let counts = json!({
-            "open": plan.guard.open,
-            "resolves": plan.guard.resolves,
-            "limit": plan.guard.limit,
-            "tickets": held,
-        });
         let now = self.clock.now();
-        let entry = if let Some(actor) = approver {
-            plan.release_held();
-            report.approved_by = Some(actor.name().to_owned());
-            tracing::info!(
-                approver = actor.name(),
-                resolves = plan.guard.resolves,
-                "held resolves approved"
-            );
-            AuditEntry::applied(now, actor.name(), AuditAction::ApproveResolves)
-                .with_states(None, Some(counts))
-        } else {
+        let mut entries = Vec::new();
+        if let Some(actor) = approver {
+            // The approval releases what was held and audited before it, never more: a
+            // listing that emptied further since is held again, for a new approval.
+            let audited = self.last_hold().await;
+            let approved = |t: &SysId| audited.contains(t.as_str());
+            let released: Vec<serde_json::Value> = plan
+                .held()
+                .filter(|item| held_ticket(item).is_some_and(approved))
+                .map(held_json)
+                .collect();
+            plan.release_held_where(approved);
+            if !released.is_empty() {
+                report.approved_by = Some(actor.name().to_owned());
+                tracing::info!(
+                    approver = actor.name(),
+                    resolves = released.len(),
+                    "held resolves approved"
+                );
+                let counts = json!({
+                    "open": plan.guard.open,
+                    "resolves": plan.guard.resolves,
+                    "limit": plan.guard.limit,
+                    "tickets": released,
+                });
+                entries.push(
+                    AuditEntry::applied(now, actor.name(), AuditAction::ApproveResolves)
+                        .with_states(None, Some(counts)),
+                );
+            }
+        }
+        report.resolve_guard = plan.guard;
+        if plan.needs_approval() {
+            let held: Vec<serde_json::Value> = plan.held().map(held_json).collect();
             tracing::warn!(
-                resolves = plan.guard.resolves,
+                resolves = held.len(),
                 open = plan.guard.open,
                 limit = plan.guard.limit,
                 "the resolve guard holds this pass's resolves until an administrator approves them"
             );
-            AuditEntry::applied(now, ROUTER_ACTOR, AuditAction::HoldResolves)
-                .with_states(None, Some(counts))
-        };
-        if apply == ApplyMode::Apply && !self.holds_as_audited(&entry).await {
+            let counts = json!({
+                "open": plan.guard.open,
+                "resolves": plan.guard.resolves,
+                "limit": plan.guard.limit,
+                "tickets": held,
+            });
+            let entry = AuditEntry::applied(now, ROUTER_ACTOR, AuditAction::HoldResolves)
+                .with_states(None, Some(counts));
+            if !self.holds_as_audited(&entry).await {
+                entries.push(entry);
+            }
+        }
+        if apply == ApplyMode::Apply && !entries.is_empty() {
             self.store
-                .append_audit(vec![entry])
+                .append_audit(entries)
                 .await
                 .map_err(SyncError::store("could not audit the resolve guard"))?;
         }
         Ok(())
+    }
+
+    /// The tickets of the router's last audited hold (none when its last entry is not one,
+    /// or the audit log cannot be read: then nothing is approved).
+    async fn last_hold(&self) -> std::collections::BTreeSet<String> {
+        let filter = AuditFilter::all().actor(ROUTER_ACTOR).limit(1);
+        match self.store.audit(&filter).await {
+            Ok(last) => last
+                .last()
+                .filter(|e| e.action == AuditAction::HoldResolves)
+                .and_then(|e| e.after.as_ref())
+                .and_then(|after| after["tickets"].as_array())
+                .map(|tickets| {
+                    tickets
+                        .iter()
+                        .filter_map(|t| t["ticket"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the audit log; no held resolve is approved");
+                std::collections::BTreeSet::new()
+            }
+        }
     }
 
     /// Whether `entry` is a hold the router's last audit entry already records (the same
@@ -830,6 +869,24 @@ impl IncidentRouter {
             }
         }
     }
+}
+
+/// The ticket a held line would resolve.
+fn held_ticket(item: &PlannedTicket) -> Option<&SysId> {
+    match &item.decision {
+        TicketDecision::Held { ticket, .. } => Some(ticket),
+        _ => None,
+    }
+}
+
+/// A held line as the audit records it.
+fn held_json(item: &PlannedTicket) -> serde_json::Value {
+    json!({
+        "alert": item.alert,
+        "organization": item.organization,
+        "ticket": held_ticket(item).or(item.ticket.as_ref()),
+        "number": item.number,
+    })
 }
 
 /// For a note that was not sent: its record with the digest it had before.

@@ -497,15 +497,33 @@ impl TicketPlan {
 
     /// Approves the held resolves: each [`TicketDecision::Held`] becomes the resolve it held.
     pub fn release_held(&mut self) {
+        self.release_held_where(|_| true);
+    }
+
+    /// Approves the held resolves of the tickets `approved` accepts: each of those
+    /// [`TicketDecision::Held`] becomes the resolve it held, the others stay held (and
+    /// [`ResolveGuardState::held`] stays set while any does). Returns how many were released.
+    ///
+    /// An approval names what an administrator saw held; a listing that emptied further
+    /// since must not ride on it.
+    pub fn release_held_where(&mut self, mut approved: impl FnMut(&SysId) -> bool) -> usize {
+        let mut released = 0;
         for item in &mut self.items {
-            if let TicketDecision::Held { kind, ticket } = &item.decision {
+            if let TicketDecision::Held { kind, ticket } = &item.decision
+                && approved(ticket)
+            {
                 item.decision = TicketDecision::Resolve {
                     kind: *kind,
                     ticket: ticket.clone(),
                 };
+                released += 1;
             }
         }
-        self.guard.held = false;
+        self.guard.held = self
+            .items
+            .iter()
+            .any(|i| matches!(i.decision, TicketDecision::Held { .. }));
+        released
     }
 }
 
@@ -681,6 +699,14 @@ fn adopt(record: &mut TicketRecord, found: &ListedTicket, now: DateTime<Utc>) {
         TicketRecordState::Open
     };
     record.updated_at = now;
+    // The record's first time bounds the listing window of later passes: an adopted ticket
+    // older than the record (a store restored from before it) must stay inside it, or the
+    // pass that sees its alert clear no longer lists it and drops the record unresolved.
+    if let Some(created_on) = found.created_on
+        && created_on < record.created_at
+    {
+        record.created_at = created_on;
+    }
 }
 
 impl Planner<'_, '_> {

@@ -116,7 +116,9 @@ fn millis(d: Duration) -> u128 {
 }
 
 impl PostgresOptions {
-    /// Connections opened at most (at least 1).
+    /// Connections opened at most (at least 1) for reads and writes; a held planner or
+    /// incident-router lock keeps a session of its own on top, so a pass under the lock
+    /// always has the pool's connections.
     #[must_use]
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
