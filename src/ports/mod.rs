@@ -481,6 +481,11 @@ pub trait ConfigStore: Send + Sync + Debug {
     /// store — gets it, so two passes never both create a ticket for one new alert. Locks of
     /// different integration ids are independent.
     ///
+    /// **One integration id per store (or tenant).** Ticket records are keyed by alert uid
+    /// alone, so two routers with *different* integration ids on one store would each take
+    /// their own lock and then work on the same records (each treating the other's tickets as
+    /// finished elsewhere). Give each integration its own store or PostgreSQL tenant.
+    ///
     /// The crate's stores: [`MemoryStore`](crate::store::MemoryStore) a flag shared by its
     /// clones; [`JsonFileStore`](crate::store::JsonFileStore) a flag on top of the file lock it
     /// holds for its lifetime (another process cannot open the file at all);
