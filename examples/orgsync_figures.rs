@@ -41,6 +41,34 @@ struct Figures {
     vars: BTreeMap<&'static str, String>,
 }
 
+impl Figures {
+    /// The variables `orgsync` reads, pointing at `server`, with its state in `state`.
+    fn for_server(server: &FakeServer, state: &std::path::Path) -> Self {
+        let vars = BTreeMap::from([
+            ("NINJAONE_BASE_URL", server.ninjaone_origin()),
+            (
+                "NINJAONE_CLIENT_ID",
+                FakeServer::NINJAONE_CLIENT_ID.to_owned(),
+            ),
+            (
+                "NINJAONE_CLIENT_SECRET",
+                FakeServer::NINJAONE_CLIENT_SECRET.to_owned(),
+            ),
+            ("SERVICENOW_INSTANCE", server.servicenow_origin()),
+            (
+                "SERVICENOW_USERNAME",
+                FakeServer::SERVICENOW_USERNAME.to_owned(),
+            ),
+            (
+                "SERVICENOW_PASSWORD",
+                FakeServer::SERVICENOW_PASSWORD.to_owned(),
+            ),
+            ("ORGSYNC_STATE", state.display().to_string()),
+        ]);
+        Self { vars }
+    }
+}
+
 impl Environment for Figures {
     fn var(&self, name: &str) -> Option<String> {
         self.vars.get(name).cloned()
@@ -97,32 +125,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         servicenow.build(),
     ));
     let dir = tempfile::tempdir()?;
-    let env = Figures {
-        vars: BTreeMap::from([
-            ("NINJAONE_BASE_URL", server.ninjaone_origin()),
-            (
-                "NINJAONE_CLIENT_ID",
-                FakeServer::NINJAONE_CLIENT_ID.to_owned(),
-            ),
-            (
-                "NINJAONE_CLIENT_SECRET",
-                FakeServer::NINJAONE_CLIENT_SECRET.to_owned(),
-            ),
-            ("SERVICENOW_INSTANCE", server.servicenow_origin()),
-            (
-                "SERVICENOW_USERNAME",
-                FakeServer::SERVICENOW_USERNAME.to_owned(),
-            ),
-            (
-                "SERVICENOW_PASSWORD",
-                FakeServer::SERVICENOW_PASSWORD.to_owned(),
-            ),
-            (
-                "ORGSYNC_STATE",
-                dir.path().join("orgsync-state.json").display().to_string(),
-            ),
-        ]),
-    };
+    let env = Figures::for_server(&server, &dir.path().join("orgsync-state.json"));
     println!(
         "Tenant: {ORGANIZATIONS} NinjaOne organizations; {COMPANIES} ServiceNow companies, \
          {MATCHING} named like an organization."
@@ -216,32 +219,7 @@ fn cmdb_figures(runtime: &tokio::runtime::Runtime) -> Result<(), Box<dyn Error>>
     let (ninja, snow) = cmdb_tenant()?;
     let server = runtime.block_on(FakeServer::start(ninja, snow));
     let dir = tempfile::tempdir()?;
-    let env = Figures {
-        vars: BTreeMap::from([
-            ("NINJAONE_BASE_URL", server.ninjaone_origin()),
-            (
-                "NINJAONE_CLIENT_ID",
-                FakeServer::NINJAONE_CLIENT_ID.to_owned(),
-            ),
-            (
-                "NINJAONE_CLIENT_SECRET",
-                FakeServer::NINJAONE_CLIENT_SECRET.to_owned(),
-            ),
-            ("SERVICENOW_INSTANCE", server.servicenow_origin()),
-            (
-                "SERVICENOW_USERNAME",
-                FakeServer::SERVICENOW_USERNAME.to_owned(),
-            ),
-            (
-                "SERVICENOW_PASSWORD",
-                FakeServer::SERVICENOW_PASSWORD.to_owned(),
-            ),
-            (
-                "ORGSYNC_STATE",
-                dir.path().join("cmdb-state.json").display().to_string(),
-            ),
-        ]),
-    };
+    let env = Figures::for_server(&server, &dir.path().join("cmdb-state.json"));
     let setup = [
         "mode active".to_owned(),
         "ci-mapping set all 1=cmdb_ci_computer 2=cmdb_ci_computer 9=cmdb_ci_win_server \
