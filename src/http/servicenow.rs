@@ -825,21 +825,8 @@ fn envelope_text(error: &Value, scrub: &Scrubber) -> (String, String) {
 /// "failure"}`, an OAuth error `{"error", "error_description"}`, an HTML page or text.
 fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
-    let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
-    // The Identification and Reconciliation API answers failed items with a 400 and a `result`
-    // envelope (not the error envelope): keep it for the caller to read per item.
-    if status == 400
-        && what.contains("/api/now/identifyreconcile")
-        && let Some(result) = parsed
-            .as_ref()
-            .and_then(|v| v.get("result"))
-            .filter(|_| parsed.as_ref().and_then(|v| v.get("error")).is_none())
-    {
-        return ApiError::new(
-            ApiErrorKind::Other,
-            format!("ServiceNow answered 400 to {what} with item errors"),
-        )
-        .with_source(IreItemErrors(result.clone()));
+    if let Some(items) = ire_item_errors(reply, what) {
+        return items;
     }
     let (kind, detail) = error_detail(reply, scrub);
     let advice = match kind {
@@ -852,6 +839,27 @@ fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     ApiError::new(
         kind,
         format!("ServiceNow answered {status} to {what}: {detail}{advice}"),
+    )
+}
+
+/// The Identification and Reconciliation API answers failed items with a 400 and a `result`
+/// envelope (not the error envelope): that answer, kept for the caller to read per item.
+/// `None` for any other answer.
+fn ire_item_errors(reply: &Reply, what: &str) -> Option<ApiError> {
+    if reply.status.as_u16() != 400 || !what.contains("/api/now/identifyreconcile") {
+        return None;
+    }
+    let mut parsed = serde_json::from_slice::<Value>(&reply.body).ok()?;
+    if parsed.get("error").is_some() {
+        return None;
+    }
+    let result = parsed.get_mut("result")?.take();
+    Some(
+        ApiError::new(
+            ApiErrorKind::Other,
+            format!("ServiceNow answered 400 to {what} with item errors"),
+        )
+        .with_source(IreItemErrors(result)),
     )
 }
 

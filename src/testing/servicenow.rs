@@ -411,6 +411,19 @@ const USER_GROUP: &str = "user_group";
 const USER: &str = "user";
 
 impl FakeServiceNow {
+    /// Identifies `items` as the hardware rule does (committing them when `commit`): the whole
+    /// payload is refused when two items share a serial or a name, as ServiceNow does.
+    fn identify(&self, data_source: &str, items: &[CiItem], commit: bool) -> Vec<CiItemResult> {
+        if let Some(rejected) = duplicate_payload(items) {
+            return rejected;
+        }
+        let mut state = self.lock();
+        items
+            .iter()
+            .map(|item| state.reconcile(data_source, item, commit))
+            .collect()
+    }
+
     /// The method names [`Faults`] knows this fake's calls by (the [`ServiceNowApi`] methods).
     pub const METHODS: [&'static str; 17] = [
         COMPANIES,
@@ -965,15 +978,7 @@ impl ServiceNowApi for FakeServiceNow {
                 "identifyreconcile: sysparm_data_source is required",
             )));
         }
-        let results: Vec<CiItemResult> = if let Some(rejected) = duplicate_payload(items) {
-            rejected
-        } else {
-            let mut state = self.lock();
-            items
-                .iter()
-                .map(|item| state.reconcile(data_source, item, true))
-                .collect()
-        };
+        let results = self.identify(data_source, items, true);
         self.faults.record_write(IDENTIFY_RECONCILE);
         admission.finish(Ok(results))
     }
@@ -985,15 +990,7 @@ impl ServiceNowApi for FakeServiceNow {
     ) -> Result<Vec<CiItemResult>, ApiError> {
         self.faults.stall_if_due().await;
         let admission = self.faults.admit(IDENTIFY_RECONCILE_QUERY)?;
-        let results: Vec<CiItemResult> = if let Some(rejected) = duplicate_payload(items) {
-            rejected
-        } else {
-            let mut state = self.lock();
-            items
-                .iter()
-                .map(|item| state.reconcile(data_source, item, false))
-                .collect()
-        };
+        let results = self.identify(data_source, items, false);
         admission.finish(Ok(results))
     }
 
