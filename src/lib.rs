@@ -1,23 +1,52 @@
 //! # ninjaone-servicenow
 //!
 //! Keeps NinjaOne organizations and ServiceNow companies (and, with Customer Service Management,
-//! customer accounts) mapped to each other, and routes NinjaOne alerts into ServiceNow incidents
-//! that carry the mapped company.
+//! customer accounts) mapped to each other, pushes their devices into the CMDB through
+//! Identification and Reconciliation, and routes NinjaOne alerts into ServiceNow incidents (or
+//! cases) that carry the mapped company: NinjaOne's ServiceNow "Organization Sync", as a library
+//! an MSP's own Rust service embeds.
 //!
-//! The crate is layered as a functional core with an imperative shell:
+//! ## Start here
 //!
-//! - [`model`]: pure data — identifiers, NinjaOne and ServiceNow types, [`model::SyncConfig`],
-//!   [`model::SyncStatus`], the audit trail;
-//! - [`machine`]: the pure status machine over [`model::SyncStatus`];
-//! - [`ports`]: the async traits hosts implement or plug in ([`ports::NinjaOneApi`],
-//!   [`ports::ServiceNowApi`], [`ports::ConfigStore`]), their errors and paging;
+//! Start with [`OrganizationSync`], the service behind an "Organization Sync" screen: the
+//! integration mode, one [`SyncConfig`] per organization with permission checks and an audit
+//! trail, and the reconcile pass ([`OrganizationSync::run_once`]) that maps organizations to
+//! companies and pushes devices into the CMDB. Then [`IncidentRouter`], which turns NinjaOne
+//! alerts into tickets. Both are built over three ports and a clock:
+//!
+//! - [`NinjaOneApi`] and [`ServiceNowApi`]: the remote APIs. `http` (feature `http`) has ready
+//!   clients; `testing` (feature `test-util`) has in-memory fakes that behave like the real
+//!   tenants, awkward parts included;
+//! - [`ConfigStore`]: where configurations, records and the audit trail live. [`store`] has an
+//!   in-memory store, a locked JSON file and (feature `postgres`) PostgreSQL for many workers;
+//!   a host with its own database implements the trait;
+//! - [`clock::Clock`]: time, so that tests control it.
+//!
+//! `use ninjaone_servicenow::prelude::*;` brings the entry points, the domain types and the
+//! port traits into scope.
+//!
+//! ## Modules
+//!
+//! - [`model`]: pure data — identifiers ([`SysId`], [`OrganizationId`]), NinjaOne's
+//!   [`Organization`] and [`DeviceRole`], ServiceNow's [`Company`] and [`CustomerAccount`],
+//!   [`SyncConfig`], [`SyncStatus`], [`IntegrationMode`], incidents, cases, CIs, ticket
+//!   templates, the audit trail;
+//! - [`machine`]: the pure status machine over [`SyncStatus`];
+//! - [`plan`]: the pure planners — the sync plan, the CI plan, the ticket plan;
+//! - [`ports`]: the async traits hosts implement or plug in, their errors and paging;
+//! - [`engine`]: [`OrganizationSync`], its passes and workers, and
+//!   [`engine::incidents`] with [`IncidentRouter`];
 //! - [`clock`]: time as a dependency;
-//! - [`store`]: ready [`ports::ConfigStore`]s — in memory and a locked JSON file;
-//! - `http` (feature `http`): HTTP clients for both APIs, on reqwest and tokio;
-//! - `testing` (feature `test-util`): in-memory fakes of both APIs and the store contract suite.
+//! - [`store`]: ready [`ConfigStore`]s and work queues;
+//! - `http` (feature `http`): HTTP clients for both APIs, on reqwest (rustls) and tokio;
+//! - `testing` (feature `test-util`): the fakes of both APIs, the fake HTTP server and the
+//!   store contract suite a host's own store runs;
+//! - [`prelude`]: the common imports.
 //!
 //! The core has no async runtime: every future is runtime-agnostic.
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+// docs.rs builds with `--cfg docsrs` on nightly, where `doc_cfg` (which absorbed the removed
+// `doc_auto_cfg`) labels feature-gated items with the feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;
 pub mod engine;
@@ -30,6 +59,33 @@ pub mod ports;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
+
+pub use engine::OrganizationSync;
+pub use engine::incidents::IncidentRouter;
+pub use model::{
+    Company, CustomerAccount, DeviceRole, IntegrationMode, Organization, OrganizationId,
+    SyncConfig, SyncStatus, SysId,
+};
+pub use ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+
+/// The common imports: the entry points, the domain types and the port traits.
+///
+/// ```
+/// use ninjaone_servicenow::prelude::*;
+/// let id = OrganizationId::new(7)?;
+/// assert_eq!(id.get(), 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod prelude {
+    pub use crate::clock::{Clock, SystemClock};
+    pub use crate::engine::incidents::{IncidentRouter, IncidentSettings};
+    pub use crate::engine::{Actor, ApplyMode, OrganizationSync, SyncError};
+    pub use crate::model::{
+        Company, CustomerAccount, DeviceRole, IntegrationMode, Organization, OrganizationId,
+        SyncConfig, SyncStatus, SysId,
+    };
+    pub use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+}
 
 #[cfg(all(doctest, feature = "test-util", feature = "http"))]
 #[doc = include_str!("../README.md")]
