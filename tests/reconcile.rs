@@ -515,10 +515,34 @@ fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
 
     assert_eq!(report.remote_writes, 0);
     assert_eq!(w.snow.faults().writes(), 0);
+    let mapping = |configs: &[SyncConfig]| -> Vec<(OrganizationId, Option<SysId>, SyncStatus)> {
+        configs
+            .iter()
+            .map(|c| (c.organization(), c.company().cloned(), c.status()))
+            .collect()
+    };
+    let after = w.configs();
     assert_eq!(
-        w.configs(),
-        before,
-        "same companies, same statuses, nothing written"
+        mapping(&after),
+        mapping(&before),
+        "same companies, same statuses"
+    );
+    // Only the names as last seen were written.
+    let names: Vec<(Option<&str>, Option<&str>)> = after
+        .iter()
+        .map(|c| (c.organization_name(), c.company_name()))
+        .collect();
+    let upper = customer_name(3).to_uppercase();
+    assert_eq!(
+        names,
+        vec![
+            (
+                Some("Contoso Dental Group"),
+                Some(customer_name(1).as_str())
+            ),
+            (Some(customer_name(2).as_str()), Some("Fabrikam Legal LLP")),
+            (Some(upper.as_str()), Some(customer_name(3).as_str())),
+        ]
     );
     let drift: Vec<(OrganizationId, &str, &SysId, &str)> = report
         .plan
@@ -551,6 +575,49 @@ fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
             ),
         ]
     );
+    // The renames were written once; the next pass writes nothing.
+    w.run();
+    assert_eq!(w.configs(), after, "an idle pass writes nothing");
+}
+
+#[test]
+fn a_pass_refreshes_names_and_writes_a_rename_once() {
+    let ninja = FakeNinjaOne::builder().organizations(2).build();
+    let snow = FakeServiceNow::builder().companies(2).build();
+    let w = World::active(ninja, snow);
+    w.run();
+    let first = w.config(id(1));
+    assert_eq!(
+        first.organization_name(),
+        Some(customer_name(1).as_str()),
+        "the adopting pass keeps the organization's name"
+    );
+    assert_eq!(first.company_name(), Some(customer_name(1).as_str()));
+
+    // An idle pass: no remote request beyond the listings, nothing written.
+    w.reset_counts();
+    w.run();
+    assert_eq!(w.config(id(1)), first, "nothing changed, nothing written");
+    assert_eq!(w.snow.faults().writes(), 0);
+
+    let company = w.company_named(&customer_name(1));
+    w.snow.rename_company(&company, "Contoso Dental (renamed)");
+    w.ninja.rename_organization(id(1), "Contoso Group");
+    w.run();
+    let renamed = w.config(id(1));
+    assert_eq!(renamed.organization_name(), Some("Contoso Group"));
+    assert_eq!(renamed.company_name(), Some("Contoso Dental (renamed)"));
+    assert_eq!(
+        renamed.version(),
+        first.version() + 1,
+        "one write for both names"
+    );
+    assert_eq!(renamed.status(), SyncStatus::Active);
+    let untouched = w.config(id(2));
+
+    w.run();
+    assert_eq!(w.config(id(1)), renamed, "the rename is not written again");
+    assert_eq!(w.config(id(2)), untouched);
 }
 
 #[test]

@@ -26,6 +26,7 @@ mod error;
 pub mod incidents;
 mod pass;
 mod report;
+mod seen;
 mod service;
 mod templates;
 mod throttle;
