@@ -570,6 +570,8 @@ impl Applier<'_> {
         match result {
             Ok(company) => {
                 self.remote_writes += 1;
+                // The Add dialog's directory does not list it yet.
+                self.sync.directory.invalidate();
                 created(&job, company, now)
             }
             Err(err) => {
@@ -577,6 +579,7 @@ impl Applier<'_> {
                 if !matches!(kind, ApiErrorKind::RateLimited { .. }) && !kind.is_auth() {
                     // A failure after sending may have committed: count it as a write.
                     self.remote_writes += 1;
+                    self.sync.directory.invalidate();
                 }
                 match kind {
                     k if k.is_auth() => {

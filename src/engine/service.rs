@@ -178,10 +178,26 @@ pub struct Added {
     pub confirmation: String,
 }
 
-/// Names found while validating, for the confirmation.
+/// Names found while validating, for the confirmation and the saved configuration.
 struct Checked {
     organization_name: Option<String>,
     company_name: Option<String>,
+    account_name: Option<String>,
+}
+
+impl Checked {
+    /// Records the names found on `config` (which already maps what was checked).
+    fn name(&self, config: &mut SyncConfig) {
+        if let Some(name) = &self.organization_name {
+            config.see_organization_name(name);
+        }
+        if let Some(name) = &self.company_name {
+            config.see_company_name(name);
+        }
+        if let Some(name) = &self.account_name {
+            config.see_customer_account_name(name);
+        }
+    }
 }
 
 impl OrganizationSync {
@@ -312,6 +328,7 @@ impl OrganizationSync {
             config.set_allow_incidents(draft.allow_incidents);
             config.set_tickets(draft.tickets);
             config.set_ticket_template(draft.ticket_template.clone());
+            checked.name(&mut config);
             let entry = AuditEntry::applied(now, actor.name(), action.clone())
                 .for_organization(org)
                 .with_states(
@@ -360,7 +377,7 @@ impl OrganizationSync {
             Some(organization),
         )
         .await?;
-        if let Err(err) = self
+        let checked = match self
             .validate(
                 organization,
                 false,
@@ -370,8 +387,9 @@ impl OrganizationSync {
             )
             .await
         {
-            return Err(self.refuse_if(actor, action, Some(organization), err).await);
-        }
+            Ok(checked) => checked,
+            Err(err) => return Err(self.refuse_if(actor, action, Some(organization), err).await),
+        };
         if let Err(err) = self.check_tickets(organization, &changes).await {
             return Err(self.refuse_if(actor, action, Some(organization), err).await);
         }
@@ -405,6 +423,8 @@ impl OrganizationSync {
                 crate::machine::transition(config.status(), SyncEvent::Changed)?;
                 return Ok(false);
             }
+            // The names of what changed, as the checks just saw them.
+            checked.name(config);
             config.apply(SyncEvent::Changed, None, now)?;
             Ok(true)
         })
@@ -915,6 +935,7 @@ impl OrganizationSync {
         let mut checked = Checked {
             organization_name: None,
             company_name: None,
+            account_name: None,
         };
         if check_organization {
             match self
@@ -963,18 +984,19 @@ impl OrganizationSync {
                     .map_err(SyncError::remote(
                         "could not detect Customer Service Management in ServiceNow",
                     ))?;
-            if !installed {
+            if installed {
+                match self
+                    .snow
+                    .customer_account(account)
+                    .await
+                    .map_err(SyncError::remote(format!(
+                        "could not look up customer account {account} in ServiceNow"
+                    )))? {
+                    Some(found) => checked.account_name = Some(found.name),
+                    None => problems.push(Problem::UnknownAccount(account.clone())),
+                }
+            } else {
                 problems.push(Problem::CustomerServiceManagementMissing);
-            } else if self
-                .snow
-                .customer_account(account)
-                .await
-                .map_err(SyncError::remote(format!(
-                    "could not look up customer account {account} in ServiceNow"
-                )))?
-                .is_none()
-            {
-                problems.push(Problem::UnknownAccount(account.clone()));
             }
         }
         if let Some(names) = mappings.filter(|n| !n.is_empty()) {
