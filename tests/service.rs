@@ -322,7 +322,7 @@ enum Done {
     Changed,
     Added(Box<Added>),
     Configs(Vec<SyncConfig>),
-    Config(Option<SyncConfig>),
+    Config(Option<Box<SyncConfig>>),
     Audit(Vec<AuditEntry>),
     Mappings(Vec<CiMapping>),
     Report(Box<Report>),
@@ -402,7 +402,7 @@ fn perform(world: &World, actor: &Actor, act: Act) -> Result<Done, SyncError> {
             Act::Delete(n) => sync.delete(actor, org(n)).await.map(|_| Done::Changed)?,
             Act::Restore(n) => sync.restore(actor, org(n)).await.map(|_| Done::Changed)?,
             Act::List => Done::Configs(sync.list(actor).await?),
-            Act::Get(n) => Done::Config(sync.get(actor, org(n)).await?),
+            Act::Get(n) => Done::Config(sync.get(actor, org(n)).await?.map(Box::new)),
             Act::Audit => Done::Audit(sync.audit(actor, &AuditFilter::all()).await?),
             Act::AuditOf(n) => Done::Audit(
                 sync.audit(actor, &AuditFilter::all().organization(org(n)))
@@ -556,7 +556,7 @@ fn check_allowed_read(world: &World, actor: &Actor, act: Act, before: &State, do
             assert_eq!(orgs, expected, "{} lists", actor.name());
         }
         (Act::Get(n), Done::Config(config)) => {
-            assert_eq!(config.as_ref().map(SyncConfig::organization), Some(org(n)));
+            assert_eq!(config.as_ref().map(|c| c.organization()), Some(org(n)));
         }
         (Act::Audit, Done::Audit(entries)) => {
             let orgs: Vec<Option<u32>> = entries
@@ -2127,7 +2127,11 @@ fn the_add_dialog_offers_free_organizations_with_a_suggested_company() {
         .with_integration_permission()
         .seeing([org(3)]);
     let dialog = block_on(w.sync.add_dialog(&tech)).expect("open the dialog");
-    let ids: Vec<OrganizationId> = dialog.organizations().iter().map(|o| o.id()).collect();
+    let ids: Vec<OrganizationId> = dialog
+        .organizations()
+        .iter()
+        .map(ninjaone_servicenow::engine::AddableOrganization::id)
+        .collect();
     assert_eq!(ids, vec![org(3)]);
     let nobody = Actor::technician("nina");
     assert!(matches!(

@@ -179,7 +179,7 @@ impl OrganizationSync {
                 ci_mappings: snapshot.ci_mappings,
             });
         }
-        let names = SeenNames::of(&snapshot, &configs);
+        let names = Box::new(SeenNames::of(&snapshot, &configs));
         Ok(Prepared::Apply {
             report,
             planned,
@@ -349,7 +349,7 @@ pub(super) enum Prepared {
         next_run: NextRun,
         ci_mappings: Vec<CiMapping>,
         /// The names seen, refreshed on the configurations as the plan is applied.
-        names: SeenNames,
+        names: Box<SeenNames>,
     },
 }
 

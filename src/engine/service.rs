@@ -180,21 +180,21 @@ pub struct Added {
 
 /// Names found while validating, for the confirmation and the saved configuration.
 struct Checked {
-    organization_name: Option<String>,
-    company_name: Option<String>,
-    account_name: Option<String>,
+    organization: Option<String>,
+    company: Option<String>,
+    account: Option<String>,
 }
 
 impl Checked {
     /// Records the names found on `config` (which already maps what was checked).
     fn name(&self, config: &mut SyncConfig) {
-        if let Some(name) = &self.organization_name {
+        if let Some(name) = &self.organization {
             config.see_organization_name(name);
         }
-        if let Some(name) = &self.company_name {
+        if let Some(name) = &self.company {
             config.see_company_name(name);
         }
-        if let Some(name) = &self.account_name {
+        if let Some(name) = &self.account {
             config.see_customer_account_name(name);
         }
     }
@@ -933,9 +933,9 @@ impl OrganizationSync {
     ) -> Result<Checked, SyncError> {
         let mut problems = Vec::new();
         let mut checked = Checked {
-            organization_name: None,
-            company_name: None,
-            account_name: None,
+            organization: None,
+            company: None,
+            account: None,
         };
         if check_organization {
             match self
@@ -945,7 +945,7 @@ impl OrganizationSync {
                 .map_err(SyncError::remote(format!(
                     "could not look up organization {organization} in NinjaOne"
                 )))? {
-                Some(found) => checked.organization_name = Some(found.organization.name),
+                Some(found) => checked.organization = Some(found.organization.name),
                 None => problems.push(Problem::UnknownOrganization(organization)),
             }
         }
@@ -957,7 +957,7 @@ impl OrganizationSync {
                 .map_err(SyncError::remote(format!(
                     "could not look up company {company} in ServiceNow"
                 )))? {
-                Some(found) => checked.company_name = Some(found.name),
+                Some(found) => checked.company = Some(found.name),
                 None => problems.push(Problem::UnknownCompany(company.clone())),
             }
             let configs = self
@@ -992,7 +992,7 @@ impl OrganizationSync {
                     .map_err(SyncError::remote(format!(
                         "could not look up customer account {account} in ServiceNow"
                     )))? {
-                    Some(found) => checked.account_name = Some(found.name),
+                    Some(found) => checked.account = Some(found.name),
                     None => problems.push(Problem::UnknownAccount(account.clone())),
                 }
             } else {
@@ -1100,11 +1100,11 @@ fn cases_problem(
 }
 
 fn confirmation(org: OrganizationId, checked: &Checked, company: &SysId) -> String {
-    let org_part = match &checked.organization_name {
+    let org_part = match &checked.organization {
         Some(name) => format!("Organization {org} ({name})"),
         None => format!("Organization {org}"),
     };
-    let company_part = match &checked.company_name {
+    let company_part = match &checked.company {
         Some(name) => format!("company {name:?} ({company})"),
         None => format!("company {company}"),
     };
