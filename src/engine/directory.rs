@@ -488,10 +488,19 @@ impl OrganizationSync {
     /// every mode.
     ///
     /// # Costs
-    /// A cold open lists NinjaOne's organizations and ServiceNow's companies (and customer
-    /// accounts), concurrently; a warm open (the directory younger than
-    /// [`directory_max_age`](Self::directory_max_age)) lists the organizations only. Searching
-    /// costs nothing. See the [module docs](self) for the figures.
+    /// With `P` the policy's page size (default 1,000), `N` organizations and `C` companies:
+    ///
+    /// - **cold open**: the organization pages (`ceil(N / P)`, one more when the last page is
+    ///   full) + one Customer Service Management detection + the company pages (`ceil(C / P)`,
+    ///   one more when the last is full) + the customer account pages when installed; the
+    ///   NinjaOne and ServiceNow listings run concurrently. 10 organizations and 10,000
+    ///   companies: 1 + 1 + 11 = 13 requests.
+    /// - **warm open** (the directory younger than
+    ///   [`directory_max_age`](Self::directory_max_age)): the organization pages only; 1
+    ///   request in that example.
+    /// - **each keystroke** ([`CompanyDirectory::search_companies`]): 0 requests.
+    ///
+    /// Plus two store reads (configurations and CI mappings) per open.
     ///
     /// ```
     /// # use std::sync::Arc;
