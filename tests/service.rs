@@ -2278,3 +2278,21 @@ fn the_add_dialog_costs_its_listings_cold_only_the_organizations_warm_and_nothin
         "Brand New Org"
     );
 }
+
+#[test]
+fn a_directory_prints_counts_not_every_company_name() {
+    let snow = FakeServiceNow::builder().companies(50).build();
+    let w = World::with(FakeNinjaOne::new(), snow, IntegrationMode::Inactive);
+    let directory = block_on(w.sync.company_directory(&w.admin)).expect("the directory");
+    let printed = format!("{directory:?}");
+    assert!(printed.contains("companies: 50"), "{printed}");
+    assert!(!printed.contains(&customer_name(1)), "{printed}");
+    // The service's own cache prints the same way (its fakes print what they hold).
+    let service = format!("{:?}", w.sync);
+    let cache = service
+        .split("directory: ")
+        .nth(1)
+        .expect("the service prints its directory cache");
+    assert!(cache.contains("companies: 50"), "{cache}");
+    assert!(!cache.contains(&customer_name(1)), "{cache}");
+}

@@ -177,7 +177,6 @@ impl NameIndex {
 }
 
 /// A whole listing of ServiceNow's companies (and accounts), as cached.
-#[derive(Debug)]
 struct Listed {
     at: DateTime<Utc>,
     companies: NameIndex,
@@ -185,6 +184,22 @@ struct Listed {
     accounts: Option<NameIndex>,
     gaps: Vec<String>,
     requests: usize,
+}
+
+/// Counts, not the rows: an `OrganizationSync` printed in a log must not dump 10,000 names.
+impl std::fmt::Debug for Listed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listed")
+            .field("at", &self.at)
+            .field("companies", &self.companies.entries.len())
+            .field(
+                "customer_accounts",
+                &self.accounts.as_ref().map(|a| a.entries.len()),
+            )
+            .field("gaps", &self.gaps)
+            .field("requests", &self.requests)
+            .finish()
+    }
 }
 
 /// The cache of the company listing an [`OrganizationSync`] keeps for its Add dialogs.
@@ -252,11 +267,21 @@ impl DirectoryCache {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CompanyDirectory {
     listed: Arc<Listed>,
     taken_companies: Arc<HashMap<SysId, OrganizationId>>,
     taken_accounts: Arc<HashMap<SysId, OrganizationId>>,
+}
+
+impl std::fmt::Debug for CompanyDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompanyDirectory")
+            .field("listed", &self.listed)
+            .field("taken_companies", &self.taken_companies.len())
+            .field("taken_accounts", &self.taken_accounts.len())
+            .finish()
+    }
 }
 
 impl CompanyDirectory {
