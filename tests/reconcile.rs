@@ -1313,3 +1313,39 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     assert_eq!(report.counts().unchanged, 30);
     assert_eq!(snow.faults().writes_of("create_company"), 20);
 }
+
+#[test]
+fn a_pass_records_the_names_of_a_stored_configuration_that_has_none() {
+    let ninja = FakeNinjaOne::builder().organizations(1).build();
+    let snow = FakeServiceNow::builder()
+        .companies(1)
+        .customer_service_management(true)
+        .customer_account("Contoso Account")
+        .build();
+    let w = World::new(ninja, snow, Policy::default(), IntegrationMode::Inactive);
+    let company = w.company_named(&customer_name(1));
+    let account = w
+        .snow
+        .all_customer_accounts()
+        .first()
+        .map(|a| a.sys_id.clone())
+        .expect("an account");
+    // As an older version stored it: no names.
+    let mut config = SyncConfig::new(id(1), Some(company), fixed_time());
+    config.set_customer_account(Some(account));
+    block_on(w.store.write_config(config)).expect("seed");
+
+    w.run();
+    let named = w.config(id(1));
+    assert_eq!(named.status(), SyncStatus::Active);
+    assert_eq!(named.organization_name(), Some(customer_name(1).as_str()));
+    assert_eq!(named.company_name(), Some(customer_name(1).as_str()));
+    assert_eq!(named.customer_account_name(), Some("Contoso Account"));
+
+    w.run();
+    assert_eq!(
+        w.config(id(1)),
+        named,
+        "recorded once; the next pass writes nothing"
+    );
+}

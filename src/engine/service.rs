@@ -172,7 +172,8 @@ impl ConfigChanges {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Added {
-    /// The saved configuration (status `pending`).
+    /// The saved configuration (status `pending`), with the organization's, company's and
+    /// account's names the checks looked up: the row to show.
     pub config: SyncConfig,
     /// "Organization 2 (Contoso) will be synced with company Contoso (…) by the next pass."
     pub confirmation: String,
@@ -356,7 +357,9 @@ impl OrganizationSync {
     /// Changes a configuration (in every mode). References that change are checked as for
     /// [`add`](Self::add). An active, pending or queued configuration goes back to pending; an
     /// inactive one stays inactive (with its reason) until resumed; a deleted one is refused.
-    /// Asking for no change, or for the values it already has, saves nothing.
+    /// Asking for no change, or for the values it already has, saves nothing. Returns the
+    /// saved configuration, with the name of a newly mapped company (or account) as its check
+    /// looked it up.
     ///
     /// # Errors
     /// As for [`add`](Self::add), plus [`SyncError::NotConfigured`] and
@@ -514,7 +517,14 @@ impl OrganizationSync {
         .await
     }
 
-    /// The configurations the actor may see, ordered by organization (tombstones included).
+    /// The configurations the actor may see, ordered by organization (tombstones included):
+    /// the rows of an "Organization Sync" screen. Each carries the organization's and the
+    /// company's (and account's) names as last seen ([`SyncConfig::organization_name`],
+    /// [`SyncConfig::company_name`]), its status, reason, options and CI mappings.
+    ///
+    /// # Costs
+    /// One store read; **no remote request**: the names were recorded by the add, the update
+    /// or the last pass.
     ///
     /// # Errors
     /// [`SyncError::PermissionDenied`] without the integration permission; [`SyncError::Store`].
@@ -536,7 +546,8 @@ impl OrganizationSync {
         Ok(configs)
     }
 
-    /// One organization's configuration, if it has one.
+    /// One organization's configuration, if it has one, with its names as last seen. One store
+    /// read, no remote request.
     ///
     /// # Errors
     /// [`SyncError::PermissionDenied`] without the permission or for an organization the actor
