@@ -361,6 +361,9 @@ pub struct SyncConfig {
 /// of its own: [`SyncConfig::into_parts`] takes a configuration apart,
 /// [`SyncConfig::from_parts`] checks and rebuilds it.
 ///
+/// Its serde form is [`SyncConfig`]'s without the `schema` field: to keep documents, store the
+/// `SyncConfig` itself, which carries its schema version.
+///
 /// Built with [`SyncConfigParts::new`] and then its fields set, so fields added later (with a
 /// default) do not break a store:
 ///
