@@ -247,7 +247,9 @@ fn manual_mode_add_sync_status_audit_then_a_second_sync_writes_nothing() {
             keys(row),
             sorted(&[
                 "organization_id",
+                "organization_name",
                 "company_sys_id",
+                "company_name",
                 "customer_account_sys_id",
                 "status",
                 "reason",
@@ -261,8 +263,27 @@ fn manual_mode_add_sync_status_audit_then_a_second_sync_writes_nothing() {
             ])
         );
         assert_eq!(row["status"], "active");
+        // Names as last seen, from the add's lookups and the pass's listings.
+        assert!(row["organization_name"].is_string(), "{row}");
+        assert!(row["company_name"].is_string(), "{row}");
     }
     assert_eq!(rows[0]["allow_incidents"], true);
+    // Organization 2 got a company created with its name.
+    assert_eq!(rows[1]["company_name"], rows[1]["organization_name"]);
+    let (code, table, err) = setup.run("status");
+    assert_eq!(code, 0, "{err}");
+    let header = table
+        .lines()
+        .find(|l| l.starts_with("ORG "))
+        .unwrap_or_default();
+    assert!(
+        header.contains("ORGANIZATION") && header.contains("COMPANY NAME"),
+        "{table}"
+    );
+    for row in rows {
+        let name = row["organization_name"].as_str().unwrap_or_default();
+        assert!(table.contains(name), "{name} in {table}");
+    }
 
     let (code, out, _) = setup.run("audit");
     assert_eq!(code, 0);

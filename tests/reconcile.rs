@@ -515,10 +515,34 @@ fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
 
     assert_eq!(report.remote_writes, 0);
     assert_eq!(w.snow.faults().writes(), 0);
+    let mapping = |configs: &[SyncConfig]| -> Vec<(OrganizationId, Option<SysId>, SyncStatus)> {
+        configs
+            .iter()
+            .map(|c| (c.organization(), c.company().cloned(), c.status()))
+            .collect()
+    };
+    let after = w.configs();
     assert_eq!(
-        w.configs(),
-        before,
-        "same companies, same statuses, nothing written"
+        mapping(&after),
+        mapping(&before),
+        "same companies, same statuses"
+    );
+    // Only the names as last seen were written.
+    let names: Vec<(Option<&str>, Option<&str>)> = after
+        .iter()
+        .map(|c| (c.organization_name(), c.company_name()))
+        .collect();
+    let upper = customer_name(3).to_uppercase();
+    assert_eq!(
+        names,
+        vec![
+            (
+                Some("Contoso Dental Group"),
+                Some(customer_name(1).as_str())
+            ),
+            (Some(customer_name(2).as_str()), Some("Fabrikam Legal LLP")),
+            (Some(upper.as_str()), Some(customer_name(3).as_str())),
+        ]
     );
     let drift: Vec<(OrganizationId, &str, &SysId, &str)> = report
         .plan
@@ -551,6 +575,49 @@ fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
             ),
         ]
     );
+    // The renames were written once; the next pass writes nothing.
+    w.run();
+    assert_eq!(w.configs(), after, "an idle pass writes nothing");
+}
+
+#[test]
+fn a_pass_refreshes_names_and_writes_a_rename_once() {
+    let ninja = FakeNinjaOne::builder().organizations(2).build();
+    let snow = FakeServiceNow::builder().companies(2).build();
+    let w = World::active(ninja, snow);
+    w.run();
+    let first = w.config(id(1));
+    assert_eq!(
+        first.organization_name(),
+        Some(customer_name(1).as_str()),
+        "the adopting pass keeps the organization's name"
+    );
+    assert_eq!(first.company_name(), Some(customer_name(1).as_str()));
+
+    // An idle pass: no remote request beyond the listings, nothing written.
+    w.reset_counts();
+    w.run();
+    assert_eq!(w.config(id(1)), first, "nothing changed, nothing written");
+    assert_eq!(w.snow.faults().writes(), 0);
+
+    let company = w.company_named(&customer_name(1));
+    w.snow.rename_company(&company, "Contoso Dental (renamed)");
+    w.ninja.rename_organization(id(1), "Contoso Group");
+    w.run();
+    let renamed = w.config(id(1));
+    assert_eq!(renamed.organization_name(), Some("Contoso Group"));
+    assert_eq!(renamed.company_name(), Some("Contoso Dental (renamed)"));
+    assert_eq!(
+        renamed.version(),
+        first.version() + 1,
+        "one write for both names"
+    );
+    assert_eq!(renamed.status(), SyncStatus::Active);
+    let untouched = w.config(id(2));
+
+    w.run();
+    assert_eq!(w.config(id(1)), renamed, "the rename is not written again");
+    assert_eq!(w.config(id(2)), untouched);
 }
 
 #[test]
@@ -1245,4 +1312,40 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     assert_eq!(report.remote_writes, 0);
     assert_eq!(report.counts().unchanged, 30);
     assert_eq!(snow.faults().writes_of("create_company"), 20);
+}
+
+#[test]
+fn a_pass_records_the_names_of_a_stored_configuration_that_has_none() {
+    let ninja = FakeNinjaOne::builder().organizations(1).build();
+    let snow = FakeServiceNow::builder()
+        .companies(1)
+        .customer_service_management(true)
+        .customer_account("Contoso Account")
+        .build();
+    let w = World::new(ninja, snow, Policy::default(), IntegrationMode::Inactive);
+    let company = w.company_named(&customer_name(1));
+    let account = w
+        .snow
+        .all_customer_accounts()
+        .first()
+        .map(|a| a.sys_id.clone())
+        .expect("an account");
+    // As an older version stored it: no names.
+    let mut config = SyncConfig::new(id(1), Some(company), fixed_time());
+    config.set_customer_account(Some(account));
+    block_on(w.store.write_config(config)).expect("seed");
+
+    w.run();
+    let named = w.config(id(1));
+    assert_eq!(named.status(), SyncStatus::Active);
+    assert_eq!(named.organization_name(), Some(customer_name(1).as_str()));
+    assert_eq!(named.company_name(), Some(customer_name(1).as_str()));
+    assert_eq!(named.customer_account_name(), Some("Contoso Account"));
+
+    w.run();
+    assert_eq!(
+        w.config(id(1)),
+        named,
+        "recorded once; the next pass writes nothing"
+    );
 }

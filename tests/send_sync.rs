@@ -77,6 +77,10 @@ fn engine_futures_are_send(
     assert_send(&sync.update(actor, org, ConfigChanges::new()));
     assert_send(&sync.pause(actor, org));
     assert_send(&sync.list(actor));
+    assert_send(&sync.add_dialog(actor));
+    assert_send(&sync.company_directory(actor));
+    assert_send_sync::<ninjaone_servicenow::engine::AddDialog>();
+    assert_send_sync::<ninjaone_servicenow::engine::CompanyDirectory>();
 }
 
 #[test]

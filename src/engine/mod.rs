@@ -22,10 +22,12 @@
 
 mod actor;
 mod cmdb;
+mod directory;
 mod error;
 pub mod incidents;
 mod pass;
 mod report;
+mod seen;
 mod service;
 mod templates;
 mod throttle;
@@ -38,6 +40,10 @@ use serde_json::json;
 
 pub use actor::{Actor, Visibility};
 pub use cmdb::{CiBatchFailure, CiDiverged, CiFailure, CiPartial, CiPlannedLine, CiReport};
+pub use directory::{
+    AddDialog, AddableOrganization, CompanyDirectory, DEFAULT_DIRECTORY_MAX_AGE, DirectoryKind,
+    DirectoryMatch,
+};
 pub use error::{AddRefusal, Problem, SyncError};
 pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,
@@ -97,6 +103,8 @@ pub struct OrganizationSync {
     store: Arc<dyn ConfigStore>,
     clock: Arc<dyn Clock>,
     policy: Policy,
+    /// The Add dialog's cached company listing, shared by clones.
+    directory: Arc<directory::DirectoryCache>,
 }
 
 impl OrganizationSync {
@@ -114,6 +122,9 @@ impl OrganizationSync {
             store,
             clock,
             policy: Policy::default(),
+            directory: Arc::new(directory::DirectoryCache::new(
+                directory::DEFAULT_DIRECTORY_MAX_AGE,
+            )),
         }
     }
 

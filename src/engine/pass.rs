@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::actor::Actor;
 use super::error::SyncError;
 use super::report::{ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, Stop};
+use super::seen::SeenNames;
 use super::throttle::{Throttle, after, credentials};
 use super::{OrganizationSync, system_entry};
 use crate::machine::{SyncEvent, TransitionError};
@@ -90,9 +91,11 @@ impl OrganizationSync {
                 configs,
                 next_run,
                 ci_mappings,
+                names,
             } => {
-                let (mut report, saved) =
-                    self.apply_plan(report, planned, configs, next_run).await?;
+                let (mut report, saved) = self
+                    .apply_plan(report, planned, configs, next_run, &names)
+                    .await?;
                 if report.stop.is_none() {
                     self.push_cis(apply, saved.values(), &ci_mappings, &mut report)
                         .await?;
@@ -176,23 +179,27 @@ impl OrganizationSync {
                 ci_mappings: snapshot.ci_mappings,
             });
         }
+        let names = Box::new(SeenNames::of(&snapshot, &configs));
         Ok(Prepared::Apply {
             report,
             planned,
             configs,
             next_run,
             ci_mappings: snapshot.ci_mappings,
+            names,
         })
     }
 
     /// The second half of a pass: applies `planned` over the stored `configs` and fills in
-    /// `report` (all but `finished_at`). Returns the report and the configurations as saved.
+    /// `report` (all but `finished_at`), refreshing the names `names` saw on the way. Returns
+    /// the report and the configurations as saved.
     pub(super) async fn apply_plan(
         &self,
         mut report: Report,
         planned: Plan,
         configs: Vec<SyncConfig>,
         next_run: NextRun,
+        names: &SeenNames,
     ) -> Result<(Report, HashMap<OrganizationId, SyncConfig>), SyncError> {
         let mut run = Applier {
             sync: self,
@@ -202,7 +209,7 @@ impl OrganizationSync {
             remote_writes: 0,
             stop: None,
         };
-        run.apply(&planned).await?;
+        run.apply(&planned, names).await?;
         let Applier {
             configs: saved,
             mut outcomes,
@@ -341,6 +348,8 @@ pub(super) enum Prepared {
         configs: Vec<SyncConfig>,
         next_run: NextRun,
         ci_mappings: Vec<CiMapping>,
+        /// The names seen, refreshed on the configurations as the plan is applied.
+        names: Box<SeenNames>,
     },
 }
 
@@ -394,7 +403,7 @@ struct Change {
 }
 
 impl Applier<'_> {
-    async fn apply(&mut self, planned: &Plan) -> Result<(), SyncError> {
+    async fn apply(&mut self, planned: &Plan, names: &SeenNames) -> Result<(), SyncError> {
         let now = planned.now;
         let mut changes: Vec<Change> = Vec::new();
         let mut jobs: Vec<Job> = Vec::new();
@@ -408,12 +417,32 @@ impl Applier<'_> {
                 status,
                 outcome,
             };
+            let seen = item.organization_name.as_deref();
             match step(item, existing, now) {
-                Ok(Step::Job(job, queued)) => {
+                Ok(Step::Job(mut job, mut queued)) => {
+                    names.refresh(&mut queued.config, seen);
+                    names.refresh(&mut job.queued, seen);
                     changes.push(queued);
                     jobs.push(*job);
                 }
-                Ok(Step::Done(outcome, change)) => {
+                Ok(Step::Done(outcome, mut change)) => {
+                    // Names as last seen: refreshed on a change, or written alone (without an
+                    // audit entry: no state changed) when only a name did.
+                    match (&mut change, existing) {
+                        (Some(change), _) => {
+                            names.refresh(&mut change.config, seen);
+                        }
+                        (None, Some(existing)) => {
+                            let mut renamed = existing.clone();
+                            if names.refresh(&mut renamed, seen) {
+                                change = Some(Change {
+                                    config: renamed,
+                                    audit: Vec::new(),
+                                });
+                            }
+                        }
+                        (None, None) => {}
+                    }
                     let status = change
                         .as_ref()
                         .map(|c| c.config.status())
@@ -541,6 +570,8 @@ impl Applier<'_> {
         match result {
             Ok(company) => {
                 self.remote_writes += 1;
+                // The Add dialog's directory does not list it yet.
+                self.sync.directory.invalidate();
                 created(&job, company, now)
             }
             Err(err) => {
@@ -548,6 +579,7 @@ impl Applier<'_> {
                 if !matches!(kind, ApiErrorKind::RateLimited { .. }) && !kind.is_auth() {
                     // A failure after sending may have committed: count it as a write.
                     self.remote_writes += 1;
+                    self.sync.directory.invalidate();
                 }
                 match kind {
                     k if k.is_auth() => {
@@ -819,6 +851,7 @@ fn step(
             company_name,
         } => finish(existing, org, now, |c| {
             c.set_company(Some(company.clone()));
+            c.see_company_name(company_name);
             start(c, now)?;
             c.apply(SyncEvent::Succeeded, None, now)?;
             Ok(Outcome::Matched {
@@ -924,6 +957,7 @@ fn created(
 ) -> (OrganizationOutcome, Option<Change>) {
     let mut config = job.queued.clone();
     config.set_company(Some(company.sys_id.clone()));
+    config.see_company_name(&company.name);
     let line = |outcome, status| OrganizationOutcome {
         organization: job.organization,
         organization_name: job.organization_name.clone(),

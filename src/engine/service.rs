@@ -172,16 +172,33 @@ impl ConfigChanges {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Added {
-    /// The saved configuration (status `pending`).
+    /// The saved configuration (status `pending`), with the organization's, company's and
+    /// account's names the checks looked up: the row to show.
     pub config: SyncConfig,
     /// "Organization 2 (Contoso) will be synced with company Contoso (…) by the next pass."
     pub confirmation: String,
 }
 
-/// Names found while validating, for the confirmation.
+/// Names found while validating, for the confirmation and the saved configuration.
 struct Checked {
-    organization_name: Option<String>,
-    company_name: Option<String>,
+    organization: Option<String>,
+    company: Option<String>,
+    account: Option<String>,
+}
+
+impl Checked {
+    /// Records the names found on `config` (which already maps what was checked).
+    fn name(&self, config: &mut SyncConfig) {
+        if let Some(name) = &self.organization {
+            config.see_organization_name(name);
+        }
+        if let Some(name) = &self.company {
+            config.see_company_name(name);
+        }
+        if let Some(name) = &self.account {
+            config.see_customer_account_name(name);
+        }
+    }
 }
 
 impl OrganizationSync {
@@ -312,6 +329,7 @@ impl OrganizationSync {
             config.set_allow_incidents(draft.allow_incidents);
             config.set_tickets(draft.tickets);
             config.set_ticket_template(draft.ticket_template.clone());
+            checked.name(&mut config);
             let entry = AuditEntry::applied(now, actor.name(), action.clone())
                 .for_organization(org)
                 .with_states(
@@ -339,7 +357,9 @@ impl OrganizationSync {
     /// Changes a configuration (in every mode). References that change are checked as for
     /// [`add`](Self::add). An active, pending or queued configuration goes back to pending; an
     /// inactive one stays inactive (with its reason) until resumed; a deleted one is refused.
-    /// Asking for no change, or for the values it already has, saves nothing.
+    /// Asking for no change, or for the values it already has, saves nothing. Returns the
+    /// saved configuration, with the name of a newly mapped company (or account) as its check
+    /// looked it up.
     ///
     /// # Errors
     /// As for [`add`](Self::add), plus [`SyncError::NotConfigured`] and
@@ -360,7 +380,7 @@ impl OrganizationSync {
             Some(organization),
         )
         .await?;
-        if let Err(err) = self
+        let checked = match self
             .validate(
                 organization,
                 false,
@@ -370,8 +390,9 @@ impl OrganizationSync {
             )
             .await
         {
-            return Err(self.refuse_if(actor, action, Some(organization), err).await);
-        }
+            Ok(checked) => checked,
+            Err(err) => return Err(self.refuse_if(actor, action, Some(organization), err).await),
+        };
         if let Err(err) = self.check_tickets(organization, &changes).await {
             return Err(self.refuse_if(actor, action, Some(organization), err).await);
         }
@@ -405,6 +426,8 @@ impl OrganizationSync {
                 crate::machine::transition(config.status(), SyncEvent::Changed)?;
                 return Ok(false);
             }
+            // The names of what changed, as the checks just saw them.
+            checked.name(config);
             config.apply(SyncEvent::Changed, None, now)?;
             Ok(true)
         })
@@ -494,7 +517,14 @@ impl OrganizationSync {
         .await
     }
 
-    /// The configurations the actor may see, ordered by organization (tombstones included).
+    /// The configurations the actor may see, ordered by organization (tombstones included):
+    /// the rows of an "Organization Sync" screen. Each carries the organization's and the
+    /// company's (and account's) names as last seen ([`SyncConfig::organization_name`],
+    /// [`SyncConfig::company_name`]), its status, reason, options and CI mappings.
+    ///
+    /// # Costs
+    /// One store read; **no remote request**: the names were recorded by the add, the update
+    /// or the last pass.
     ///
     /// # Errors
     /// [`SyncError::PermissionDenied`] without the integration permission; [`SyncError::Store`].
@@ -516,7 +546,8 @@ impl OrganizationSync {
         Ok(configs)
     }
 
-    /// One organization's configuration, if it has one.
+    /// One organization's configuration, if it has one, with its names as last seen. One store
+    /// read, no remote request.
     ///
     /// # Errors
     /// [`SyncError::PermissionDenied`] without the permission or for an organization the actor
@@ -913,8 +944,9 @@ impl OrganizationSync {
     ) -> Result<Checked, SyncError> {
         let mut problems = Vec::new();
         let mut checked = Checked {
-            organization_name: None,
-            company_name: None,
+            organization: None,
+            company: None,
+            account: None,
         };
         if check_organization {
             match self
@@ -924,7 +956,7 @@ impl OrganizationSync {
                 .map_err(SyncError::remote(format!(
                     "could not look up organization {organization} in NinjaOne"
                 )))? {
-                Some(found) => checked.organization_name = Some(found.organization.name),
+                Some(found) => checked.organization = Some(found.organization.name),
                 None => problems.push(Problem::UnknownOrganization(organization)),
             }
         }
@@ -936,7 +968,7 @@ impl OrganizationSync {
                 .map_err(SyncError::remote(format!(
                     "could not look up company {company} in ServiceNow"
                 )))? {
-                Some(found) => checked.company_name = Some(found.name),
+                Some(found) => checked.company = Some(found.name),
                 None => problems.push(Problem::UnknownCompany(company.clone())),
             }
             let configs = self
@@ -963,18 +995,19 @@ impl OrganizationSync {
                     .map_err(SyncError::remote(
                         "could not detect Customer Service Management in ServiceNow",
                     ))?;
-            if !installed {
+            if installed {
+                match self
+                    .snow
+                    .customer_account(account)
+                    .await
+                    .map_err(SyncError::remote(format!(
+                        "could not look up customer account {account} in ServiceNow"
+                    )))? {
+                    Some(found) => checked.account = Some(found.name),
+                    None => problems.push(Problem::UnknownAccount(account.clone())),
+                }
+            } else {
                 problems.push(Problem::CustomerServiceManagementMissing);
-            } else if self
-                .snow
-                .customer_account(account)
-                .await
-                .map_err(SyncError::remote(format!(
-                    "could not look up customer account {account} in ServiceNow"
-                )))?
-                .is_none()
-            {
-                problems.push(Problem::UnknownAccount(account.clone()));
             }
         }
         if let Some(names) = mappings.filter(|n| !n.is_empty()) {
@@ -1078,11 +1111,11 @@ fn cases_problem(
 }
 
 fn confirmation(org: OrganizationId, checked: &Checked, company: &SysId) -> String {
-    let org_part = match &checked.organization_name {
+    let org_part = match &checked.organization {
         Some(name) => format!("Organization {org} ({name})"),
         None => format!("Organization {org}"),
     };
-    let company_part = match &checked.company_name {
+    let company_part = match &checked.company {
         Some(name) => format!("company {name:?} ({company})"),
         None => format!("company {company}"),
     };

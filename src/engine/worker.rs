@@ -158,7 +158,7 @@ impl OrganizationSync {
     }
 
     async fn plan_locked(&self, queue: &dyn WorkQueue) -> Result<WorkPlan, SyncError> {
-        let (report, planned, configs, next_run, ci_mappings) =
+        let (report, planned, configs, next_run, ci_mappings, names) =
             match self.prepare(ApplyMode::Apply, None).await? {
                 Prepared::Finished(report) | Prepared::DryRun { report, .. } => {
                     return Ok(WorkPlan {
@@ -173,7 +173,8 @@ impl OrganizationSync {
                     configs,
                     next_run,
                     ci_mappings,
-                } => (report, planned, configs, next_run, ci_mappings),
+                    names,
+                } => (report, planned, configs, next_run, ci_mappings, names),
             };
         let now = planned.now;
         let versions: HashMap<OrganizationId, u64> = configs
@@ -234,7 +235,7 @@ impl OrganizationSync {
         let mut local_plan = planned.clone();
         local_plan.items = local;
         let (mut report, saved) = self
-            .apply_plan(report, local_plan, configs, next_run)
+            .apply_plan(report, local_plan, configs, next_run, &names)
             .await?;
         // The planner has the whole picture, so it also runs the CMDB step; configurations
         // the workers activate are pushed by the next planner pass.
@@ -381,6 +382,7 @@ impl OrganizationSync {
                 plan,
                 configs,
                 NextRun::Regular,
+                &super::seen::SeenNames::default(),
             )
             .await?;
         report.remote_writes += applied.remote_writes;

@@ -21,8 +21,8 @@ pub use ids::{
     AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId,
 };
 pub use mapping::{
-    CiMapping, CiMappingName, IntegrationMode, SyncConfig, SyncStatus, TicketKind, UnknownMode,
-    UnknownTicketKind,
+    CiMapping, CiMappingName, IntegrationMode, InvalidConfig, SyncConfig, SyncConfigParts,
+    SyncStatus, TicketKind, UnknownMode, UnknownTicketKind,
 };
 pub use names::normalize_name;
 pub(crate) use names::normalize_name_into;

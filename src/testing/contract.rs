@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     AlertUid, AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
-    DeviceRoleId, IntegrationMode, MinSeverity, OrganizationId, SyncConfig, SysId, TicketKind,
-    TicketRecord, TicketRecordState, TicketTemplate, TicketTemplateName,
+    DeviceRoleId, IntegrationMode, MinSeverity, OrganizationId, SyncConfig, SyncConfigParts,
+    SyncStatus, SysId, TicketKind, TicketRecord, TicketRecordState, TicketTemplate,
+    TicketTemplateName,
 };
 use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 
@@ -56,6 +57,7 @@ pub async fn store_contract(store: &dyn ConfigStore) {
     ci_records(store).await;
     router_locks(store).await;
     ticket_templates(store).await;
+    every_config_field_round_trips(store).await;
 }
 
 /// One router lock per integration id at a time; ids are independent; a released lock is
@@ -984,4 +986,58 @@ async fn ticket_templates(store: &dyn ConfigStore) {
         vec![TicketTemplate::new(template_name("desktops"))],
         "store_contract: only the deleted template is gone (and the old default lost its flag)"
     );
+}
+
+/// A configuration with every field set (the names as last seen included) reads back as
+/// written, but for the version the store sets; a changed name is kept on the next write.
+async fn every_config_field_round_trips(store: &dyn ConfigStore) {
+    let mut parts = SyncConfigParts::new(org(88), at(0));
+    parts.organization_name = Some("Contoso Dental".to_owned());
+    parts.company = Some(sys_id(0x88));
+    parts.company_name = Some("Contoso Dental Ltd".to_owned());
+    parts.customer_account = Some(sys_id(0x89));
+    parts.customer_account_name = Some("Contoso Account".to_owned());
+    parts.ci_mappings = [name("servers"), name("workstations")]
+        .into_iter()
+        .collect();
+    parts.allow_incidents = true;
+    parts.tickets = TicketKind::Case;
+    parts.ticket_template = Some(template_name("standard"));
+    parts.status = SyncStatus::Inactive;
+    parts.status_reason = Some("paused by zoe".to_owned());
+    parts.last_error = Some("could not create company".to_owned());
+    parts.attempts = 3;
+    parts.next_attempt_at = Some(at(90));
+    parts.updated_at = at(60);
+    let config = SyncConfig::from_parts(parts).expect("store_contract: valid parts");
+    let stored = ok(
+        store.write_config(config.clone()).await,
+        "writing a configuration with every field set",
+    );
+    assert_eq!(
+        stored,
+        saved(&config, 1),
+        "store_contract: the write returns every field as given, with version 1"
+    );
+    let read = ok(store.config(org(88)).await, "reading it back");
+    assert_eq!(
+        read.as_ref(),
+        Some(&stored),
+        "store_contract: every field reads back as written, names as last seen included"
+    );
+
+    let mut renamed = stored.into_parts();
+    renamed.organization_name = Some("Contoso Group".to_owned());
+    renamed.company_name = None;
+    let renamed = SyncConfig::from_parts(renamed).expect("store_contract: valid parts");
+    let stored = ok(
+        store.write_config(renamed.clone()).await,
+        "writing a rename",
+    );
+    assert_eq!(
+        ok(store.config(org(88)).await, "reading the rename back"),
+        Some(saved(&renamed, 2)),
+        "store_contract: a changed (or cleared) name is kept"
+    );
+    assert_eq!(stored.organization_name(), Some("Contoso Group"));
 }

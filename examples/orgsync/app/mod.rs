@@ -1128,7 +1128,9 @@ impl Ctx {
             .map(|(config, row)| {
                 vec![
                     row.organization_id.to_string(),
+                    or_dash(row.organization_name.as_deref()),
                     config.status().label().to_owned(),
+                    or_dash(row.company_name.as_deref()),
                     or_dash(row.company_sys_id.as_deref()),
                     or_dash(row.customer_account_sys_id.as_deref()),
                     if row.allow_incidents { "yes" } else { "no" }.to_owned(),
@@ -1142,7 +1144,9 @@ impl Ctx {
             table(
                 &[
                     "ORG",
+                    "ORGANIZATION",
                     "STATUS",
+                    "COMPANY NAME",
                     "COMPANY",
                     "ACCOUNT",
                     "INCIDENTS",

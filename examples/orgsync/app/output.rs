@@ -19,7 +19,11 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub struct ConfigRow {
     pub organization_id: u32,
+    /// The organization's name as last seen (null until a pass or an add saw it).
+    pub organization_name: Option<String>,
     pub company_sys_id: Option<String>,
+    /// The company's name as last seen (null while unmapped or until seen).
+    pub company_name: Option<String>,
     pub customer_account_sys_id: Option<String>,
     /// "active", "pending", "in_queue", "deleted" or "inactive".
     pub status: String,
@@ -39,7 +43,9 @@ impl From<&SyncConfig> for ConfigRow {
     fn from(config: &SyncConfig) -> Self {
         Self {
             organization_id: config.organization().get(),
+            organization_name: config.organization_name().map(str::to_owned),
             company_sys_id: config.company().map(ToString::to_string),
+            company_name: config.company_name().map(str::to_owned),
             customer_account_sys_id: config.customer_account().map(ToString::to_string),
             status: serde_json::to_value(config.status())
                 .ok()

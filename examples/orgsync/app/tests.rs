@@ -386,7 +386,9 @@ fn sync_json_then_a_second_sync_writes_nothing() {
         keys(&status[0]),
         sorted(&[
             "organization_id",
+            "organization_name",
             "company_sys_id",
+            "company_name",
             "customer_account_sys_id",
             "status",
             "reason",
