@@ -44,22 +44,14 @@ fn sys_id(n: u32) -> SysId {
 
 fn tenant() -> (Vec<Device>, Vec<SyncConfig>, Vec<CiRecord>, Vec<Alert>) {
     let devices: Vec<Device> = (1..=DEVICES)
-        .map(|id| Device {
-            id: DeviceId::new(id).expect("id"),
-            parent_device_id: None,
-            organization_id: OrganizationId::new(1 + id % ORGANIZATIONS).expect("id"),
-            location_id: None,
-            node_class: NodeClass::WindowsServer,
-            node_role_id: None,
-            role_policy_id: None,
-            approval_status: None,
-            offline: false,
-            display_name: Some(format!("SRV-{id:05}")),
-            system_name: None,
-            dns_name: None,
-            created: None,
-            last_contact: None,
-            last_update: None,
+        .map(|id| {
+            let mut device = Device::new(
+                DeviceId::new(id).expect("id"),
+                OrganizationId::new(1 + id % ORGANIZATIONS).expect("id"),
+                NodeClass::WindowsServer,
+            );
+            device.display_name = Some(format!("SRV-{id:05}"));
+            device
         })
         .collect();
     let configs = (1..=ORGANIZATIONS)

@@ -27,6 +27,7 @@ use crate::model::{SyncConfig, SyncStatus};
 /// Something that happens to a configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SyncEvent {
     /// A pass picks the configuration up (or re-picks one a crash left in queue).
     Enqueue,

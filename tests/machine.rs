@@ -25,6 +25,7 @@ fn allowed(from: SyncStatus, event: SyncEvent) -> bool {
         E::Changed | E::Deactivate | E::Activate => from != S::Deleted,
         E::Delete => true,
         E::Restore => from == S::Deleted,
+        other => panic!("{other:?} has no row in DESIGN.md's table: add one here first"),
     }
 }
 

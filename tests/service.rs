@@ -146,6 +146,7 @@ impl World {
             SyncStatus::Active => &[(SyncEvent::Enqueue, None), (SyncEvent::Succeeded, None)],
             SyncStatus::Inactive => &[(SyncEvent::Deactivate, Some("paused by zoe"))],
             SyncStatus::Deleted => &[(SyncEvent::Delete, Some("deleted by zoe"))],
+            other => panic!("no way to seed {other:?} yet"),
         };
         for (event, note) in events {
             config.apply(*event, *note, now).expect("an allowed event");

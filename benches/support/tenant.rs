@@ -58,27 +58,15 @@ fn sys_id(index: usize) -> SysId {
 /// Organizations `1..=n`, ordered by id as NinjaOne lists them.
 pub fn organizations(n: usize) -> Vec<Organization> {
     (1..=n)
-        .map(|i| Organization {
-            id: organization_id(i),
-            name: name(i),
-            description: None,
-            node_approval_mode: None,
-            tags: Vec::new(),
-        })
+        .map(|i| Organization::new(organization_id(i), name(i)))
         .collect()
 }
 
 fn company(index: usize, name: String) -> Company {
-    Company {
-        sys_id: sys_id(index),
-        name,
-        customer: true,
-        vendor: false,
-        manufacturer: false,
-        parent: None,
-        created_on: Some(fixed_time()),
-        updated_on: Some(fixed_time()),
-    }
+    let mut company = Company::new(sys_id(index), name);
+    company.created_on = Some(fixed_time());
+    company.updated_on = Some(fixed_time());
+    company
 }
 
 /// `n` companies for a first pass over [`organizations`]`(n)`: company `i` has organization

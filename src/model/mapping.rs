@@ -18,6 +18,7 @@ use super::template::TicketTemplateName;
 /// [`machine`](crate::machine).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SyncStatus {
     /// Waiting to be picked up by the next pass.
     Pending,
@@ -63,6 +64,7 @@ impl fmt::Display for SyncStatus {
 /// The integration's mode (the app's state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum IntegrationMode {
     /// Every NinjaOne organization is synced automatically; manual add is refused.
     Active,
@@ -98,6 +100,7 @@ impl fmt::Display for IntegrationMode {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TicketKind {
     /// Incidents (`incident`), the default.
     #[default]

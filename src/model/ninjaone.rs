@@ -37,6 +37,7 @@ open_enum! {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Organization {
     /// The organization's id.
     pub id: OrganizationId,
@@ -57,9 +58,25 @@ pub struct Organization {
     pub tags: Vec<String>,
 }
 
+impl Organization {
+    /// An organization with an id and a name and nothing else set (for tests and fakes; the
+    /// API's answers are decoded with serde).
+    #[must_use]
+    pub fn new(id: OrganizationId, name: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            description: None,
+            node_approval_mode: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
 /// A location of an organization (detailed form only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Location {
     /// The location's id.
     pub id: LocationId,
@@ -74,9 +91,23 @@ pub struct Location {
     pub description: Option<String>,
 }
 
+impl Location {
+    /// A location with an id and a name and nothing else set.
+    #[must_use]
+    pub fn new(id: LocationId, name: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            address: None,
+            description: None,
+        }
+    }
+}
+
 /// A policy assigned to a device role within an organization (`{"nodeRoleId": 9, "policyId": 43}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct PolicyAssignment {
     /// The device role the policy applies to.
     pub node_role_id: DeviceRoleId,
@@ -84,10 +115,22 @@ pub struct PolicyAssignment {
     pub policy_id: PolicyId,
 }
 
+impl PolicyAssignment {
+    /// The policy `policy_id` assigned to the device role `node_role_id`.
+    #[must_use]
+    pub fn new(node_role_id: DeviceRoleId, policy_id: PolicyId) -> Self {
+        Self {
+            node_role_id,
+            policy_id,
+        }
+    }
+}
+
 /// An organization with its locations and policies (`GET /v2/organizations-detailed`,
 /// `GET /v2/organization/{id}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct OrganizationDetailed {
     /// The organization itself.
     #[serde(flatten)]
@@ -106,6 +149,18 @@ pub struct OrganizationDetailed {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub policies: Vec<PolicyAssignment>,
+}
+
+impl OrganizationDetailed {
+    /// The detailed form of `organization`, with no locations and no policies.
+    #[must_use]
+    pub fn new(organization: Organization) -> Self {
+        Self {
+            organization,
+            locations: Vec::new(),
+            policies: Vec::new(),
+        }
+    }
 }
 
 open_enum! {
@@ -198,6 +253,7 @@ open_enum! {
 /// A device role (`GET /v2/roles`): what the configuration-item mapping maps to a CMDB class.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct DeviceRole {
     /// The role's id.
     pub id: DeviceRoleId,
@@ -230,9 +286,27 @@ pub struct DeviceRole {
     pub parent_id: Option<DeviceRoleId>,
 }
 
+impl DeviceRole {
+    /// A built-in role with an id, a name and a device class, and nothing else set.
+    #[must_use]
+    pub fn new(id: DeviceRoleId, name: impl Into<String>, node_class: NodeClass) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            description: None,
+            node_class,
+            custom: false,
+            chassis_type: None,
+            created: None,
+            parent_id: None,
+        }
+    }
+}
+
 /// A device (`GET /v2/devices`, `GET /v2/organization/{id}/devices`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Device {
     /// The device's id.
     pub id: DeviceId,
@@ -288,6 +362,31 @@ pub struct Device {
         skip_serializing_if = "Option::is_none"
     )]
     pub last_update: Option<DateTime<Utc>>,
+}
+
+impl Device {
+    /// An online device of `organization_id` with a device class and nothing else set (no
+    /// role, no names): set the public fields for the rest.
+    #[must_use]
+    pub fn new(id: DeviceId, organization_id: OrganizationId, node_class: NodeClass) -> Self {
+        Self {
+            id,
+            parent_device_id: None,
+            organization_id,
+            location_id: None,
+            node_class,
+            node_role_id: None,
+            role_policy_id: None,
+            approval_status: None,
+            offline: false,
+            display_name: None,
+            system_name: None,
+            dns_name: None,
+            created: None,
+            last_contact: None,
+            last_update: None,
+        }
+    }
 }
 
 impl Device {
@@ -351,6 +450,7 @@ where
 /// A triggered condition (`GET /v2/alerts`). It disappears when its condition resets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Alert {
     /// The alert's uid.
     pub uid: AlertUid,
@@ -407,4 +507,26 @@ pub struct Alert {
     /// Structured data about the alert, kept as received.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub data: BTreeMap<String, serde_json::Value>,
+}
+
+impl Alert {
+    /// An alert with a uid and nothing else set: set the public fields for the rest.
+    #[must_use]
+    pub fn new(uid: AlertUid) -> Self {
+        Self {
+            uid,
+            device_id: None,
+            message: None,
+            create_time: None,
+            update_time: None,
+            source_type: None,
+            source_config_uid: None,
+            source_name: None,
+            subject: None,
+            severity: None,
+            priority: None,
+            psa_ticket_id: None,
+            data: BTreeMap::new(),
+        }
+    }
 }

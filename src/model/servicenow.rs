@@ -32,6 +32,7 @@ use super::wire::{
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Company {
     /// The row's sys_id.
     pub sys_id: SysId,
@@ -58,6 +59,24 @@ pub struct Company {
     pub updated_on: Option<DateTime<Utc>>,
 }
 
+impl Company {
+    /// A customer company with a sys_id and a name and nothing else set (for tests and fakes;
+    /// the API's answers are decoded with serde).
+    #[must_use]
+    pub fn new(sys_id: SysId, name: impl Into<String>) -> Self {
+        Self {
+            sys_id,
+            name: name.into(),
+            customer: true,
+            vendor: false,
+            manufacturer: false,
+            parent: None,
+            created_on: None,
+            updated_on: None,
+        }
+    }
+}
+
 /// The body of a company to create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewCompany {
@@ -71,6 +90,7 @@ pub struct NewCompany {
 /// A Customer Service Management customer account (`customer_account`, which extends
 /// `core_company`: its sys_id is valid wherever a company reference is).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CustomerAccount {
     /// The row's sys_id.
     pub sys_id: SysId,
@@ -98,6 +118,24 @@ pub struct CustomerAccount {
     /// When the row was last updated.
     #[serde(default, rename = "sys_updated_on", with = "sn_datetime")]
     pub updated_on: Option<DateTime<Utc>>,
+}
+
+impl CustomerAccount {
+    /// A customer account with a sys_id and a name and nothing else set.
+    #[must_use]
+    pub fn new(sys_id: SysId, name: impl Into<String>) -> Self {
+        Self {
+            sys_id,
+            name: name.into(),
+            number: None,
+            customer: true,
+            partner: false,
+            account_code: None,
+            parent: None,
+            created_on: None,
+            updated_on: None,
+        }
+    }
 }
 
 /// An incident's state (`state`). Numbers outside the base system's choices are kept in
@@ -342,6 +380,7 @@ impl<'de> Deserialize<'de> for CorrelationId {
 
 /// An incident as read back from ServiceNow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Incident {
     /// The row's sys_id.
     pub sys_id: SysId,
@@ -406,6 +445,37 @@ pub struct Incident {
     /// When the row was last updated.
     #[serde(default, rename = "sys_updated_on", with = "sn_datetime")]
     pub updated_on: Option<DateTime<Utc>>,
+}
+
+impl Incident {
+    /// A new incident row with a sys_id and nothing else set: set the public fields for the
+    /// rest.
+    #[must_use]
+    pub fn new(sys_id: SysId) -> Self {
+        Self {
+            sys_id,
+            number: None,
+            state: IncidentState::New,
+            short_description: String::new(),
+            description: String::new(),
+            company: None,
+            account: None,
+            cmdb_ci: None,
+            correlation_id: None,
+            correlation_display: None,
+            urgency: None,
+            impact: None,
+            assignment_group: None,
+            caller_id: None,
+            category: None,
+            subcategory: None,
+            contact_type: None,
+            close_code: None,
+            close_notes: None,
+            created_on: None,
+            updated_on: None,
+        }
+    }
 }
 
 fn default_state() -> IncidentState {
@@ -563,6 +633,7 @@ impl<'de> Deserialize<'de> for CaseState {
 /// The table extends `task`, so it has `company`, `cmdb_ci`, `correlation_id` and
 /// `correlation_display` like an incident, plus the customer `account`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Case {
     /// The row's sys_id.
     pub sys_id: SysId,
@@ -623,6 +694,35 @@ pub struct Case {
     /// When the row was last updated.
     #[serde(default, rename = "sys_updated_on", with = "sn_datetime")]
     pub updated_on: Option<DateTime<Utc>>,
+}
+
+impl Case {
+    /// A new case row with a sys_id and nothing else set: set the public fields for the rest.
+    #[must_use]
+    pub fn new(sys_id: SysId) -> Self {
+        Self {
+            sys_id,
+            number: None,
+            state: CaseState::New,
+            short_description: String::new(),
+            description: String::new(),
+            account: None,
+            company: None,
+            cmdb_ci: None,
+            correlation_id: None,
+            correlation_display: None,
+            urgency: None,
+            impact: None,
+            assignment_group: None,
+            category: None,
+            subcategory: None,
+            contact_type: None,
+            resolution_code: None,
+            close_notes: None,
+            created_on: None,
+            updated_on: None,
+        }
+    }
 }
 
 fn default_case_state() -> CaseState {

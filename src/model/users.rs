@@ -21,6 +21,7 @@ fn active() -> bool {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UserGroup {
     /// The row's sys_id.
     pub sys_id: SysId,
@@ -30,6 +31,18 @@ pub struct UserGroup {
     /// Whether the group is active (`true` when the field is not sent).
     #[serde(default = "active", with = "sn_bool")]
     pub active: bool,
+}
+
+impl UserGroup {
+    /// An active group with a sys_id and a name.
+    #[must_use]
+    pub fn new(sys_id: SysId, name: impl Into<String>) -> Self {
+        Self {
+            sys_id,
+            name: name.into(),
+            active: true,
+        }
+    }
 }
 
 /// A ServiceNow user (`sys_user`), such as the caller a template puts on incidents.
@@ -43,6 +56,7 @@ pub struct UserGroup {
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct User {
     /// The row's sys_id.
     pub sys_id: SysId,
@@ -55,4 +69,17 @@ pub struct User {
     /// Whether the user is active (`true` when the field is not sent).
     #[serde(default = "active", with = "sn_bool")]
     pub active: bool,
+}
+
+impl User {
+    /// An active user with a sys_id and a login name, and no display name.
+    #[must_use]
+    pub fn new(sys_id: SysId, user_name: impl Into<String>) -> Self {
+        Self {
+            sys_id,
+            user_name: Some(user_name.into()),
+            name: None,
+            active: true,
+        }
+    }
 }

@@ -89,6 +89,7 @@ pub fn config(
         SyncStatus::Active => &[SyncEvent::Enqueue, SyncEvent::Succeeded],
         SyncStatus::Inactive => &[SyncEvent::Deactivate],
         SyncStatus::Deleted => &[SyncEvent::Delete],
+        other => panic!("no way to seed {other:?} yet"),
     };
     for event in events {
         c.apply(*event, Some("test"), now).expect("transition");
