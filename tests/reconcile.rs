@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigDraft, FailureKind, NextRun, OrganizationSync, Outcome, Report, Stop,
-    SyncError,
+    Actor, ApplyMode, ConfigDraft, ErrorChain, FailureKind, NextRun, OrganizationSync, Outcome,
+    Report, ReportDetail, Stop, StoppedReport, SyncError,
 };
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
@@ -22,7 +22,7 @@ use ninjaone_servicenow::plan::{
     Decision, Observed, Plan, Policy, Snapshot, UnmatchedPolicy, plan,
 };
 use ninjaone_servicenow::ports::{
-    ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest,
+    ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest, Remote,
 };
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
@@ -90,6 +90,17 @@ impl World {
 
     fn run(&self) -> Report {
         block_on(self.sync.run_once(ApplyMode::Apply)).expect("a pass")
+    }
+
+    /// A pass that must stop on refused credentials: the `Err`'s report.
+    fn run_refused(&self) -> Report {
+        match block_on(self.sync.run_once(ApplyMode::Apply)) {
+            Err(SyncError::CredentialsRefused(refused)) => match refused.report {
+                StoppedReport::Sync(report) => report,
+                other => panic!("a sync report, not {other:?}"),
+            },
+            other => panic!("expected SyncError::CredentialsRefused, got {other:?}"),
+        }
     }
 
     fn configs(&self) -> Vec<SyncConfig> {
@@ -178,7 +189,7 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     );
     assert_eq!(nf.calls("organization"), 0, "no per-organization read");
     assert_eq!(sf.calls("company"), 0, "no per-company read");
-    let counts = report.counts();
+    let counts = &report;
     assert_eq!((counts.matched, counts.created), (c, n - c));
     assert_eq!(sf.writes_of("create_company"), n - c);
     assert_eq!(sf.calls("create_company"), n - c);
@@ -200,7 +211,7 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     assert_eq!(w.snow.faults().writes(), 0);
     assert_eq!(w.snow.faults().calls("create_company"), 0);
     assert!(w.snow.faults().calls("companies") <= pages(n) + 1);
-    assert_eq!(again.counts().unchanged, n);
+    assert_eq!(again.unchanged, n);
     assert_eq!(w.configs(), configs, "no configuration was written again");
     assert_eq!(w.audit_len(), audit, "no audit entry was written");
 }
@@ -479,7 +490,7 @@ fn leave_unmapped_creates_nothing_and_says_why() {
     );
 
     let report = w.run();
-    assert_eq!(report.counts().matched, 1);
+    assert_eq!(report.matched, 1);
     assert_eq!(w.snow.faults().calls("create_company"), 0);
     assert_eq!(w.snow.all_companies().len(), 1);
     for n in [2, 3] {
@@ -500,7 +511,8 @@ fn leave_unmapped_creates_nothing_and_says_why() {
 fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
     let ninja = FakeNinjaOne::builder().organizations(3).build();
     let snow = FakeServiceNow::builder().companies(3).build();
-    let w = World::active(ninja, snow);
+    let full = Policy::default().report(ReportDetail::Full);
+    let w = World::new(ninja, snow, full, IntegrationMode::Active);
     w.run();
     let before: Vec<SyncConfig> = w.configs();
     let second = w.company_named(&customer_name(2));
@@ -522,6 +534,8 @@ fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
     );
     let drift: Vec<(OrganizationId, &str, &SysId, &str)> = report
         .plan
+        .as_ref()
+        .expect("the plan (ReportDetail::Full)")
         .drift
         .iter()
         .map(|d| {
@@ -623,7 +637,7 @@ fn two_hundred() -> World {
         FakeNinjaOne::builder().organizations(200).build(),
         FakeServiceNow::builder().companies(200).build(),
     );
-    assert_eq!(w.run().counts().matched, 200);
+    assert_eq!(w.run().matched, 200);
     w
 }
 
@@ -639,10 +653,10 @@ fn removals_over_the_limit_are_held_until_an_administrator_approves() {
     let report = w.run();
     assert!(report.needs_approval());
     assert_eq!(
-        (report.plan.guard.removals, report.plan.guard.limit),
+        (report.guard.removals, report.guard.limit),
         (30, 20)
     );
-    assert_eq!(report.counts().held, 30);
+    assert_eq!(report.held, 30);
     for n in 1..=30 {
         assert!(matches!(outcome(&report, id(n * 5)), Outcome::Held { .. }));
         assert_eq!(w.config(id(n * 5)).status(), SyncStatus::Active);
@@ -666,7 +680,7 @@ fn removals_over_the_limit_are_held_until_an_administrator_approves() {
     assert_eq!(w.config(id(5)).status(), SyncStatus::Active);
 
     let approved = block_on(w.sync.approve_deletions(&w.admin)).expect("approve");
-    assert_eq!(approved.counts().deleted, 30);
+    assert_eq!(approved.deleted, 30);
     assert!(!approved.needs_approval());
     assert_eq!(approved.approved_by.as_deref(), Some("a"));
     assert_eq!(approved.remote_writes, 0);
@@ -701,10 +715,10 @@ fn removals_within_the_limit_are_applied_without_approval() {
         let report = w.run();
         assert!(!report.needs_approval(), "{removed} removed");
         assert_eq!(
-            report.counts().deleted,
+            report.deleted,
             usize::try_from(removed).expect("small")
         );
-        assert_eq!(report.counts().held, 0);
+        assert_eq!(report.held, 0);
         for n in 1..=removed {
             assert_eq!(w.config(id(n * 7)).status(), SyncStatus::Deleted);
         }
@@ -732,8 +746,8 @@ fn a_failed_organization_listing_is_unknown_never_absent() {
 
     let report = w.run();
     assert!(report.stop.is_none());
-    assert_eq!(report.counts().unknown, 5);
-    assert_eq!(report.counts().deleted, 0);
+    assert_eq!(report.unknown, 5);
+    assert_eq!(report.deleted, 0);
     for n in 1..=5 {
         assert!(matches!(outcome(&report, id(n)), Outcome::Unknown { .. }));
     }
@@ -746,7 +760,7 @@ fn a_failed_organization_listing_is_unknown_never_absent() {
 
     // Once the listing works, the pass converges.
     let report = w.run();
-    assert_eq!(report.counts().deleted, 2);
+    assert_eq!(report.deleted, 2);
     assert!(matches!(
         outcome(&report, newcomer),
         Outcome::Created { .. }
@@ -828,7 +842,7 @@ fn an_incomplete_organization_listing_is_unknown_never_absent() {
         Outcome::Unknown { reason } => assert!(reason.contains("not complete"), "{reason}"),
         other => panic!("organization 2: {other}"),
     }
-    assert_eq!(report.counts().deleted, 0);
+    assert_eq!(report.deleted, 0);
     assert_eq!(w.configs(), before);
     assert_eq!(w.snow.faults().writes(), 0);
     // A row that does not decode will not decode in a minute either: no early retry is asked
@@ -947,7 +961,7 @@ fn a_failed_company_listing_never_creates_a_company_or_fails_a_configuration() {
         outcome(&report, newcomer),
         Outcome::Unknown { .. }
     ));
-    assert_eq!(report.counts().failed, 0);
+    assert_eq!(report.failed, 0);
     assert_eq!(w.snow.faults().calls("create_company"), 0);
     assert_eq!(w.configs(), before, "no configuration changed");
     assert!(!w.has_config(newcomer));
@@ -973,7 +987,7 @@ fn disabled_mode_makes_no_remote_call_and_changes_nothing() {
     let report = fresh.run();
     assert_eq!(fresh.ninja.faults().total_calls(), 0);
     assert_eq!(fresh.snow.faults().total_calls(), 0);
-    assert!(report.outcomes.is_empty() && report.plan.items.is_empty());
+    assert!(report.outcomes.is_empty() && report.plan.as_ref().is_none_or(|p| p.items.is_empty()));
     assert!(fresh.configs().is_empty());
 
     // Disabled after configurations exist: whatever changed on either side, nothing happens.
@@ -1017,7 +1031,7 @@ fn inactive_mode_leaves_unconfigured_organizations_alone_and_activates_added_one
 
     let report = w.run();
     assert_eq!(outcome(&report, id(2)), &Outcome::Activated);
-    assert_eq!(report.plan.unconfigured, 4);
+    assert_eq!(report.unconfigured, 4);
     assert_eq!(report.outcomes.len(), 1);
     let config = w.config(id(2));
     assert_eq!(config.status(), SyncStatus::Active);
@@ -1105,9 +1119,11 @@ fn customer_service_management_is_not_detected_without_accounts() {
 
 #[test]
 fn a_dry_run_returns_the_plan_and_writes_nothing() {
-    let w = World::active(
+    let w = World::new(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::builder().companies(3).build(),
+        Policy::default().report(ReportDetail::Full),
+        IntegrationMode::Active,
     );
     let audit = w.audit_len();
     let report = block_on(w.sync.run_once(ApplyMode::DryRun)).expect("a dry run");
@@ -1119,7 +1135,7 @@ fn a_dry_run_returns_the_plan_and_writes_nothing() {
             .iter()
             .all(|o| matches!(o.outcome, Outcome::Planned { .. }))
     );
-    let counts = report.plan.counts();
+    let counts = report.plan.as_ref().expect("the plan (ReportDetail::Full)").counts();
     assert_eq!((counts.adopt, counts.create_company), (3, 2));
     assert_eq!(report.remote_writes, 0);
     assert_eq!(w.snow.faults().calls("create_company"), 0);
@@ -1155,9 +1171,9 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
         .faults()
         .fail_next("create_company", 1, ApiErrorKind::Unauthorized);
 
-    let report = w.run();
+    let report = w.run_refused();
     match &report.stop {
-        Some(Stop::Credentials { api, .. }) => assert_eq!(api, "ServiceNow"),
+        Some(Stop::Credentials { api, .. }) => assert_eq!(*api, Remote::ServiceNow),
         other => panic!("expected a credentials stop, got {other:?}"),
     }
     assert_eq!(
@@ -1166,7 +1182,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
         "one attempt, then stop"
     );
     assert_eq!(w.snow.faults().writes(), 0);
-    assert_eq!(report.counts().failed, 0);
+    assert_eq!(report.failed, 0);
     for config in w.configs() {
         assert_ne!(config.status(), SyncStatus::Inactive);
         assert_eq!(config.attempts(), 0);
@@ -1176,7 +1192,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
     // Credentials fixed: the next pass converges, one company each.
     let report = w.run();
     assert!(report.stop.is_none());
-    assert_eq!(report.counts().created, 5);
+    assert_eq!(report.created, 5);
     assert_eq!(w.snow.all_companies().len(), 5);
     assert!(w.configs().iter().all(|c| c.status() == SyncStatus::Active));
 }
@@ -1197,9 +1213,9 @@ fn refused_credentials_on_a_listing_stop_the_pass_before_any_write() {
         .faults()
         .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
 
-    let report = w.run();
+    let report = w.run_refused();
     match &report.stop {
-        Some(Stop::Credentials { api, .. }) => assert_eq!(api, "NinjaOne"),
+        Some(Stop::Credentials { api, .. }) => assert_eq!(*api, Remote::NinjaOne),
         other => panic!("expected a credentials stop, got {other:?}"),
     }
     assert_eq!(w.snow.faults().calls("create_company"), 0);
@@ -1233,7 +1249,7 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
         let sync = open();
         block_on(sync.set_mode(&admin, IntegrationMode::Active)).expect("set the mode");
         let report = block_on(sync.run_once(ApplyMode::Apply)).expect("a pass");
-        let counts = report.counts();
+        let counts = &report;
         assert_eq!((counts.matched, counts.created), (10, 20));
     } // the store (and its lock) is dropped: a restart
 
@@ -1243,6 +1259,6 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     assert!(configs.iter().all(|c| c.status() == SyncStatus::Active));
     let report = block_on(sync.run_once(ApplyMode::Apply)).expect("a pass after the restart");
     assert_eq!(report.remote_writes, 0);
-    assert_eq!(report.counts().unchanged, 30);
+    assert_eq!(report.unchanged, 30);
     assert_eq!(snow.faults().writes_of("create_company"), 20);
 }

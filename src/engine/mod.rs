@@ -25,7 +25,7 @@ mod cmdb;
 mod error;
 pub mod incidents;
 mod pass;
-mod report;
+pub(crate) mod report;
 mod service;
 mod templates;
 mod throttle;
@@ -38,9 +38,9 @@ use serde_json::json;
 
 pub use actor::{Actor, Visibility};
 pub use cmdb::{CiBatchFailure, CiDiverged, CiFailure, CiPartial, CiPlannedLine, CiReport};
-pub use error::{AddRefusal, Problem, SyncError};
+pub use error::{AddRefusal, CredentialsRefused, ErrorChain, Problem, StoppedReport, SyncError};
 pub use report::{
-    ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,
+    ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportDetail, Stop,
 };
 pub use service::{Added, ConfigChanges, ConfigDraft};
 pub use worker::{WorkPlan, WorkerOptions, WorkerReport};

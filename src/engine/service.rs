@@ -8,6 +8,7 @@ use serde_json::json;
 use super::actor::Actor;
 use super::error::{AddRefusal, Problem, SyncError};
 use super::{OrganizationSync, config_state};
+use crate::ports::Remote;
 use crate::machine::SyncEvent;
 use crate::model::{
     AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode,
@@ -812,7 +813,7 @@ impl OrganizationSync {
             Err(err) if err.kind() == StoreErrorKind::Conflict => Ok(None),
             Err(err) => Err(SyncError::Store {
                 context: format!("could not save organization {organization}'s configuration"),
-                source: err,
+                error: err,
             }),
         }
     }
@@ -897,7 +898,7 @@ impl OrganizationSync {
             .ninja
             .device_roles()
             .await
-            .map_err(SyncError::remote("could not list NinjaOne's device roles"))?;
+            .map_err(SyncError::remote(Remote::NinjaOne, "could not list NinjaOne's device roles"))?;
         Ok(page.items.iter().map(|r| r.id).collect())
     }
 
@@ -921,7 +922,7 @@ impl OrganizationSync {
                 .ninja
                 .organization(organization)
                 .await
-                .map_err(SyncError::remote(format!(
+                .map_err(SyncError::remote(Remote::NinjaOne, format!(
                     "could not look up organization {organization} in NinjaOne"
                 )))? {
                 Some(found) => checked.organization_name = Some(found.organization.name),
@@ -933,7 +934,7 @@ impl OrganizationSync {
                 .snow
                 .company(company)
                 .await
-                .map_err(SyncError::remote(format!(
+                .map_err(SyncError::remote(Remote::ServiceNow, format!(
                     "could not look up company {company} in ServiceNow"
                 )))? {
                 Some(found) => checked.company_name = Some(found.name),
@@ -960,7 +961,7 @@ impl OrganizationSync {
                 self.snow
                     .customer_service_management()
                     .await
-                    .map_err(SyncError::remote(
+                    .map_err(SyncError::remote(Remote::ServiceNow, 
                         "could not detect Customer Service Management in ServiceNow",
                     ))?;
             if !installed {
@@ -969,7 +970,7 @@ impl OrganizationSync {
                 .snow
                 .customer_account(account)
                 .await
-                .map_err(SyncError::remote(format!(
+                .map_err(SyncError::remote(Remote::ServiceNow, format!(
                     "could not look up customer account {account} in ServiceNow"
                 )))?
                 .is_none()
@@ -1016,7 +1017,7 @@ impl OrganizationSync {
                 self.snow
                     .customer_service_management()
                     .await
-                    .map_err(SyncError::remote(
+                    .map_err(SyncError::remote(Remote::ServiceNow, 
                         "could not detect Customer Service Management in ServiceNow",
                     ))?;
             if !installed {

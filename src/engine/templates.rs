@@ -16,6 +16,7 @@ use serde_json::json;
 use super::OrganizationSync;
 use super::actor::Actor;
 use super::error::{Problem, SyncError};
+use crate::ports::Remote;
 use crate::model::{AuditAction, AuditEntry, TicketTemplate, TicketTemplateName};
 
 impl OrganizationSync {
@@ -194,7 +195,7 @@ impl OrganizationSync {
                 .snow
                 .user_group(id)
                 .await
-                .map_err(SyncError::remote(format!(
+                .map_err(SyncError::remote(Remote::ServiceNow, format!(
                     "could not look up the assignment group {id} in ServiceNow"
                 )))? {
                 None => problems.push(Problem::UnknownAssignmentGroup(id.clone())),
@@ -205,7 +206,7 @@ impl OrganizationSync {
             }
         }
         if let Some(id) = template.caller() {
-            match self.snow.user(id).await.map_err(SyncError::remote(format!(
+            match self.snow.user(id).await.map_err(SyncError::remote(Remote::ServiceNow, format!(
                 "could not look up the caller {id} in ServiceNow"
             )))? {
                 None => problems.push(Problem::UnknownCaller(id.clone())),

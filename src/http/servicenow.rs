@@ -829,17 +829,16 @@ fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
         return items;
     }
     let (kind, detail) = error_detail(reply, scrub);
-    let advice = match kind {
-        ApiErrorKind::Unauthorized => {
-            "; check the ServiceNow user name and password (and the OAuth client)"
-        }
-        ApiErrorKind::Forbidden => "; give the integration user the roles it needs",
-        _ => "",
-    };
-    ApiError::new(
+    let error = ApiError::new(
         kind,
-        format!("ServiceNow answered {status} to {what}: {detail}{advice}"),
-    )
+        format!("ServiceNow answered {status} to {what}: {detail}"),
+    );
+    match kind {
+        ApiErrorKind::Unauthorized => error
+            .with_advice("check the ServiceNow user name and password (and the OAuth client)"),
+        ApiErrorKind::Forbidden => error.with_advice("give the integration user the roles it needs"),
+        _ => error,
+    }
 }
 
 /// The Identification and Reconciliation API answers failed items with a 400 and a `result`
@@ -913,11 +912,11 @@ fn decode_token_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     };
     ApiError::new(
         kind,
-        format!(
-            "ServiceNow refused the token request ({status} to {what}): {text}; check the OAuth \
-             client id and secret (and, for the password grant, the user name and password), \
-             and that the grant is enabled on the instance"
-        ),
+        format!("ServiceNow refused the token request ({status} to {what}): {text}"),
+    )
+    .with_advice(
+        "check the OAuth client id and secret (and, for the password grant, the user name and \
+         password), and that the grant is enabled on the instance",
     )
 }
 

@@ -509,11 +509,9 @@ impl Transport {
         let too_large = || Failure {
             error: ApiError::new(
                 ApiErrorKind::InvalidResponse,
-                format!(
-                    "{service} answered {what} with more than {cap} bytes; raise \
-                     HttpOptions::max_response_bytes or ask for smaller pages"
-                ),
-            ),
+                format!("{service} answered {what} with more than {cap} bytes"),
+            )
+            .with_advice("raise HttpOptions::max_response_bytes or ask for smaller pages"),
             hint: RetryHint::Never,
             status: Some(status),
         };
