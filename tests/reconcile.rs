@@ -1262,3 +1262,132 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     assert_eq!(report.unchanged, 30);
     assert_eq!(snow.faults().writes_of("create_company"), 20);
 }
+
+// ---- compact reports, errors a host cannot miss ----
+
+#[test]
+fn an_idle_pass_counts_unchanged_organizations_without_listing_them() {
+    let w = two_hundred();
+    let report = w.run();
+    assert_eq!((report.unchanged, report.organizations()), (200, 200));
+    assert!(report.outcomes.is_empty(), "unchanged lines are not listed");
+    assert!(report.plan.is_none(), "the plan only on request");
+    assert_eq!(
+        report.to_string(),
+        "sync: 200 organizations, 0 created, 0 matched, 0 failed, 0 remote writes"
+    );
+    let json = serde_json::to_string(&report).expect("a report serialises");
+    assert!(json.len() < 1_000, "{} bytes: {json}", json.len());
+}
+
+#[test]
+fn full_detail_lists_unchanged_organizations_and_keeps_the_plan() {
+    let w = World::new(
+        FakeNinjaOne::builder().organizations(20).build(),
+        FakeServiceNow::builder().companies(20).build(),
+        Policy::default().report(ReportDetail::Full),
+        IntegrationMode::Active,
+    );
+    assert_eq!(w.run().matched, 20);
+    let report = w.run();
+    assert_eq!((report.unchanged, report.outcomes.len()), (20, 20));
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|line| line.outcome == Outcome::Unchanged)
+    );
+    assert_eq!(report.plan.as_ref().map(|p| p.items.len()), Some(20));
+}
+
+#[test]
+fn a_loop_that_only_logs_errors_sees_refused_credentials() {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(3).build(),
+        FakeServiceNow::builder().companies(3).build(),
+    );
+    w.snow
+        .faults()
+        .fail_next("companies", 1, ApiErrorKind::Unauthorized);
+    // The host loop of the README: log errors, ignore the `Ok` reports.
+    let mut logged = Vec::new();
+    if let Err(err) = block_on(w.sync.run_once(ApplyMode::Apply)) {
+        assert!(!err.is_refusal());
+        logged.push(ErrorChain(&err).to_string());
+    }
+    assert_eq!(logged.len(), 1, "the dead integration is logged");
+    assert!(
+        logged[0].starts_with("the ServiceNow credentials were refused (unauthorized: "),
+        "{}",
+        logged[0]
+    );
+    assert!(
+        logged[0].ends_with("fix the credentials or their roles"),
+        "{}",
+        logged[0]
+    );
+}
+
+#[test]
+fn a_store_conflict_prints_what_failed_and_what_to_do_once() {
+    let w = two_hundred();
+    let stale = w.config(id(1));
+    let mut fresh = stale.clone();
+    fresh.set_company(None);
+    block_on(w.store.write_config(fresh)).expect("a first write");
+    let error = block_on(w.store.write_config(stale)).expect_err("a stale write");
+    let err = SyncError::Store {
+        context: "could not record organization 1's result".to_owned(),
+        error,
+    };
+    assert!(err.store_error().is_some());
+    assert_eq!(
+        ErrorChain(&err).to_string(),
+        "could not record organization 1's result: conflict: organization 1's configuration \
+         changed meanwhile: the write expected version 1 but version 2 is stored; read the \
+         configuration again and re-apply the change"
+    );
+}
+
+#[test]
+fn a_remote_error_without_advice_gets_the_fix_of_its_kind_once() {
+    let cases = [
+        (
+            Remote::ServiceNow,
+            ApiErrorKind::Unauthorized,
+            "check the ServiceNow user name and password (and the OAuth client)",
+        ),
+        (
+            Remote::NinjaOne,
+            ApiErrorKind::Forbidden,
+            "give the NinjaOne API application the scopes it needs (monitoring for reads)",
+        ),
+        (
+            Remote::ServiceNow,
+            ApiErrorKind::RateLimited { retry_after: None },
+            "retry later",
+        ),
+    ];
+    for (remote, kind, fix) in cases {
+        let err = SyncError::Remote {
+            remote,
+            context: format!("could not list {remote}'s records"),
+            error: ApiError::new(kind, "answered badly"),
+        };
+        let chain = ErrorChain(&err).to_string();
+        assert_eq!(
+            chain,
+            format!("could not list {remote}'s records: {kind}: answered badly; {fix}")
+        );
+        // An error that says its own fix does not get a second one.
+        let err = SyncError::Remote {
+            remote,
+            context: "could not list".to_owned(),
+            error: ApiError::new(kind, "answered badly").with_advice("do this"),
+        };
+        assert_eq!(
+            ErrorChain(&err).to_string(),
+            format!("could not list: {kind}: answered badly; do this")
+        );
+    }
+}
