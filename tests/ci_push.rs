@@ -136,7 +136,7 @@ impl World {
         match block_on(self.sync.run_once(mode)) {
             Ok(report) => report,
             Err(SyncError::CredentialsRefused(refused)) => match refused.report {
-                StoppedReport::Sync(report) => report,
+                StoppedReport::Sync(report) => *report,
                 other => panic!("a sync report, not {other:?}"),
             },
             Err(err) => panic!("a pass: {err}"),

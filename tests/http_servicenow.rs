@@ -1146,7 +1146,13 @@ fn assert_each_part_once(chain: &str) {
 #[tokio::test]
 async fn the_common_failures_print_what_failed_why_and_what_to_do_once() {
     let answers: [fn() -> Reply; 3] = [
-        || envelope(401, "User Not Authenticated", "Required to provide Auth information"),
+        || {
+            envelope(
+                401,
+                "User Not Authenticated",
+                "Required to provide Auth information",
+            )
+        },
         || envelope(403, "Operation Failed", "ACL denied"),
         || envelope(429, "Too Many Requests", "rate limit").header("Retry-After", "3600"),
     ];

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use chrono::TimeDelta;
 use futures::FutureExt;
 use futures::executor::block_on;
-use ninjaone_servicenow::engine::incidents::{IncidentSettings, SkipReason, TicketOutcome};
 use ninjaone_servicenow::engine::incidents::IncidentReport;
+use ninjaone_servicenow::engine::incidents::{IncidentSettings, SkipReason, TicketOutcome};
 use ninjaone_servicenow::engine::{ApplyMode, ErrorChain, Stop, StoppedReport, SyncError};
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
@@ -299,7 +299,10 @@ fn refused_credentials_stop_the_writes() {
     let router = w.router_with(w.settings().with_concurrency(1));
     w.faults
         .fail_next("create_incident", 1, ApiErrorKind::Unauthorized);
-    let report = refused(block_on(router.run_once(ApplyMode::Apply)), Remote::ServiceNow);
+    let report = refused(
+        block_on(router.run_once(ApplyMode::Apply)),
+        Remote::ServiceNow,
+    );
     assert!(matches!(report.stop, Some(Stop::Credentials { .. })));
     assert_eq!(w.faults.calls("create_incident"), 1);
     assert_eq!(w.snow.all_incidents().len(), 0);
@@ -307,20 +310,20 @@ fn refused_credentials_stop_the_writes() {
     assert_eq!(report.created, 4);
     // A refused read stops the pass before any write.
     w.faults.fail_next("alerts", 1, ApiErrorKind::Forbidden);
-    let report = refused(block_on(router.run_once(ApplyMode::Apply)), Remote::NinjaOne);
+    let report = refused(
+        block_on(router.run_once(ApplyMode::Apply)),
+        Remote::NinjaOne,
+    );
     assert!(report.stop.is_some());
 }
 
 /// The report inside the `Err` of a pass stopped by `remote`'s refused credentials.
-fn refused(
-    result: Result<IncidentReport, SyncError>,
-    remote: Remote,
-) -> IncidentReport {
+fn refused(result: Result<IncidentReport, SyncError>, remote: Remote) -> IncidentReport {
     match result {
         Err(SyncError::CredentialsRefused(refused)) => {
             assert_eq!(refused.remote, remote);
             match refused.report {
-                StoppedReport::Incidents(report) => report,
+                StoppedReport::Incidents(report) => *report,
                 other => panic!("an incident report, not {other:?}"),
             }
         }

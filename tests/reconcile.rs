@@ -96,7 +96,7 @@ impl World {
     fn run_refused(&self) -> Report {
         match block_on(self.sync.run_once(ApplyMode::Apply)) {
             Err(SyncError::CredentialsRefused(refused)) => match refused.report {
-                StoppedReport::Sync(report) => report,
+                StoppedReport::Sync(report) => *report,
                 other => panic!("a sync report, not {other:?}"),
             },
             other => panic!("expected SyncError::CredentialsRefused, got {other:?}"),
@@ -652,10 +652,7 @@ fn removals_over_the_limit_are_held_until_an_administrator_approves() {
 
     let report = w.run();
     assert!(report.needs_approval());
-    assert_eq!(
-        (report.guard.removals, report.guard.limit),
-        (30, 20)
-    );
+    assert_eq!((report.guard.removals, report.guard.limit), (30, 20));
     assert_eq!(report.held, 30);
     for n in 1..=30 {
         assert!(matches!(outcome(&report, id(n * 5)), Outcome::Held { .. }));
@@ -714,10 +711,7 @@ fn removals_within_the_limit_are_applied_without_approval() {
         }
         let report = w.run();
         assert!(!report.needs_approval(), "{removed} removed");
-        assert_eq!(
-            report.deleted,
-            usize::try_from(removed).expect("small")
-        );
+        assert_eq!(report.deleted, usize::try_from(removed).expect("small"));
         assert_eq!(report.held, 0);
         for n in 1..=removed {
             assert_eq!(w.config(id(n * 7)).status(), SyncStatus::Deleted);
@@ -1135,7 +1129,11 @@ fn a_dry_run_returns_the_plan_and_writes_nothing() {
             .iter()
             .all(|o| matches!(o.outcome, Outcome::Planned { .. }))
     );
-    let counts = report.plan.as_ref().expect("the plan (ReportDetail::Full)").counts();
+    let counts = report
+        .plan
+        .as_ref()
+        .expect("the plan (ReportDetail::Full)")
+        .counts();
     assert_eq!((counts.adopt, counts.create_company), (3, 2));
     assert_eq!(report.remote_writes, 0);
     assert_eq!(w.snow.faults().calls("create_company"), 0);

@@ -9,12 +9,12 @@ use super::OrganizationSync;
 use super::error::SyncError;
 use super::report::{ApplyMode, FailureKind, NextRun, Report};
 use super::throttle::{after, credentials};
-use crate::ports::Remote;
 use crate::model::{
     CiClass, CiItemError, CiItemResult, CiMapping, CiOperation, CiOwner, CiRecord, DetailedDevice,
     DeviceId, OrganizationId, SyncConfig, SyncStatus, SysId,
 };
 use crate::plan::{CiHeld, CiMappingConflict, CiSkipReason, PlannedCi, plan_cis};
+use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind, collect_all};
 
 /// What the CMDB step of a pass did.

@@ -22,8 +22,14 @@ pub enum AddRefusal {
 impl fmt::Display for AddRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::AutomaticSyncOn => "automatic sync is on",
-            Self::IntegrationDisabled => "the integration is disabled",
+            Self::AutomaticSyncOn => {
+                "automatic sync is on (active mode); every organization is added by the \
+                 passes, so switch to inactive mode to choose them by hand"
+            }
+            Self::IntegrationDisabled => {
+                "the integration is disabled; switch to inactive mode to add organizations by \
+                 hand"
+            }
         })
     }
 }
@@ -272,9 +278,9 @@ pub struct CredentialsRefused {
 pub enum StoppedReport {
     /// An organization sync pass
     /// ([`OrganizationSync::run_once`](super::OrganizationSync::run_once)).
-    Sync(Report),
+    Sync(Box<Report>),
     /// An incident pass ([`IncidentRouter::run_once`](super::IncidentRouter::run_once)).
-    Incidents(IncidentReport),
+    Incidents(Box<IncidentReport>),
 }
 
 /// `Err(CredentialsRefused)` for a finished sync report stopped by refused credentials.
@@ -284,7 +290,7 @@ pub(crate) fn sync_outcome(report: Report) -> Result<Report, SyncError> {
             CredentialsRefused {
                 remote,
                 message,
-                report: StoppedReport::Sync(report),
+                report: StoppedReport::Sync(Box::new(report)),
             },
         ))),
         None => Ok(report),
@@ -298,7 +304,7 @@ pub(crate) fn incident_outcome(report: IncidentReport) -> Result<IncidentReport,
             CredentialsRefused {
                 remote,
                 message,
-                report: StoppedReport::Incidents(report),
+                report: StoppedReport::Incidents(Box::new(report)),
             },
         ))),
         None => Ok(report),

@@ -13,13 +13,13 @@ use super::error::{SyncError, sync_outcome};
 use super::report::{ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, Stop};
 use super::throttle::{Throttle, after, credentials};
 use super::{OrganizationSync, system_entry};
-use crate::ports::Remote;
 use crate::machine::{SyncEvent, TransitionError};
 use crate::model::{
     AuditAction, AuditEntry, CiMapping, Company, IntegrationMode, NewCompany, OrganizationId,
     RowError, SyncConfig, SyncStatus,
 };
 use crate::plan::{Decision, Observed, Plan, PlanItem, Snapshot, plan};
+use crate::ports::Remote;
 use crate::ports::{
     ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind, WriteBatch, collect_all,
 };
@@ -257,14 +257,17 @@ impl OrganizationSync {
             collect_all(first.clone(), max_pages, |page| self.snow.companies(page)),
         )
         .await;
-        let organizations = self.observe(Remote::NinjaOne, "organizations", organizations, &mut retry)?;
+        let organizations =
+            self.observe(Remote::NinjaOne, "organizations", organizations, &mut retry)?;
         let companies = self.observe(Remote::ServiceNow, "companies", companies, &mut retry)?;
         let live = || configs.iter().filter(|c| c.status() != SyncStatus::Deleted);
         let mut snapshot = Snapshot::new(organizations, companies);
         if live().any(|c| c.customer_account().is_some()) {
             let installed = match self.snow.customer_service_management().await {
                 Ok(installed) => Some(installed),
-                Err(err) if err.kind().is_auth() => return Err(credentials(Remote::ServiceNow, &err)),
+                Err(err) if err.kind().is_auth() => {
+                    return Err(credentials(Remote::ServiceNow, &err));
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "could not detect Customer Service Management");
                     self.retry_after_failure(&err, &mut retry);

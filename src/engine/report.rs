@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::cmdb::CiReport;
 use crate::model::{IntegrationMode, OrganizationId, SyncStatus, SysId};
-use crate::ports::Remote;
 use crate::plan::{GuardCheck, Plan};
+use crate::ports::Remote;
 
 /// Whether a pass only plans or also applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -435,7 +435,11 @@ impl fmt::Display for Report {
         write!(
             f,
             "sync{}: {} organizations, {} created, {} matched, {} failed",
-            if self.apply_mode == ApplyMode::DryRun { " (dry run)" } else { "" },
+            if self.apply_mode == ApplyMode::DryRun {
+                " (dry run)"
+            } else {
+                ""
+            },
             Thousands(self.organizations()),
             Thousands(self.created),
             Thousands(self.matched),
@@ -469,7 +473,7 @@ impl fmt::Display for Thousands {
         let digits = self.0.to_string();
         let mut out = String::with_capacity(digits.len() + digits.len() / 3);
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);

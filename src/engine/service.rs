@@ -8,12 +8,12 @@ use serde_json::json;
 use super::actor::Actor;
 use super::error::{AddRefusal, Problem, SyncError};
 use super::{OrganizationSync, config_state};
-use crate::ports::Remote;
 use crate::machine::SyncEvent;
 use crate::model::{
     AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode,
     OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind, TicketTemplateName,
 };
+use crate::ports::Remote;
 use crate::ports::{StoreErrorKind, WriteBatch};
 
 /// How many times an edit re-reads and re-applies itself when the configuration changed
@@ -894,11 +894,10 @@ impl OrganizationSync {
     async fn role_ids(
         &self,
     ) -> Result<std::collections::HashSet<crate::model::DeviceRoleId>, SyncError> {
-        let page = self
-            .ninja
-            .device_roles()
-            .await
-            .map_err(SyncError::remote(Remote::NinjaOne, "could not list NinjaOne's device roles"))?;
+        let page = self.ninja.device_roles().await.map_err(SyncError::remote(
+            Remote::NinjaOne,
+            "could not list NinjaOne's device roles",
+        ))?;
         Ok(page.items.iter().map(|r| r.id).collect())
     }
 
@@ -922,21 +921,19 @@ impl OrganizationSync {
                 .ninja
                 .organization(organization)
                 .await
-                .map_err(SyncError::remote(Remote::NinjaOne, format!(
-                    "could not look up organization {organization} in NinjaOne"
-                )))? {
+                .map_err(SyncError::remote(
+                    Remote::NinjaOne,
+                    format!("could not look up organization {organization} in NinjaOne"),
+                ))? {
                 Some(found) => checked.organization_name = Some(found.organization.name),
                 None => problems.push(Problem::UnknownOrganization(organization)),
             }
         }
         if let Some(company) = company {
-            match self
-                .snow
-                .company(company)
-                .await
-                .map_err(SyncError::remote(Remote::ServiceNow, format!(
-                    "could not look up company {company} in ServiceNow"
-                )))? {
+            match self.snow.company(company).await.map_err(SyncError::remote(
+                Remote::ServiceNow,
+                format!("could not look up company {company} in ServiceNow"),
+            ))? {
                 Some(found) => checked.company_name = Some(found.name),
                 None => problems.push(Problem::UnknownCompany(company.clone())),
             }
@@ -961,7 +958,8 @@ impl OrganizationSync {
                 self.snow
                     .customer_service_management()
                     .await
-                    .map_err(SyncError::remote(Remote::ServiceNow, 
+                    .map_err(SyncError::remote(
+                        Remote::ServiceNow,
                         "could not detect Customer Service Management in ServiceNow",
                     ))?;
             if !installed {
@@ -970,9 +968,10 @@ impl OrganizationSync {
                 .snow
                 .customer_account(account)
                 .await
-                .map_err(SyncError::remote(Remote::ServiceNow, format!(
-                    "could not look up customer account {account} in ServiceNow"
-                )))?
+                .map_err(SyncError::remote(
+                    Remote::ServiceNow,
+                    format!("could not look up customer account {account} in ServiceNow"),
+                ))?
                 .is_none()
             {
                 problems.push(Problem::UnknownAccount(account.clone()));
@@ -1017,7 +1016,8 @@ impl OrganizationSync {
                 self.snow
                     .customer_service_management()
                     .await
-                    .map_err(SyncError::remote(Remote::ServiceNow, 
+                    .map_err(SyncError::remote(
+                        Remote::ServiceNow,
                         "could not detect Customer Service Management in ServiceNow",
                     ))?;
             if !installed {

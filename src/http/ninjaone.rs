@@ -337,7 +337,10 @@ fn message_text(value: &Value, scrub: &Scrubber) -> Option<String> {
 fn decode_api_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
     let (kind, detail) = api_error_detail(reply, scrub);
-    let error = ApiError::new(kind, format!("NinjaOne answered {status} to {what}: {detail}"));
+    let error = ApiError::new(
+        kind,
+        format!("NinjaOne answered {status} to {what}: {detail}"),
+    );
     match kind {
         ApiErrorKind::Unauthorized => {
             error.with_advice("check the API application's client id and secret")

@@ -834,9 +834,12 @@ fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
         format!("ServiceNow answered {status} to {what}: {detail}"),
     );
     match kind {
-        ApiErrorKind::Unauthorized => error
-            .with_advice("check the ServiceNow user name and password (and the OAuth client)"),
-        ApiErrorKind::Forbidden => error.with_advice("give the integration user the roles it needs"),
+        ApiErrorKind::Unauthorized => {
+            error.with_advice("check the ServiceNow user name and password (and the OAuth client)")
+        }
+        ApiErrorKind::Forbidden => {
+            error.with_advice("give the integration user the roles it needs")
+        }
         _ => error,
     }
 }

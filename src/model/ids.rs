@@ -20,7 +20,9 @@ const QUOTE_PREFIX: usize = 12;
 ///
 /// The message names the identifier type and quotes at most a short prefix of the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {kind}: {reason} (input starts with {prefix:?})")]
+#[error(
+    "invalid {kind}: {reason} (input starts with {prefix:?}); pass the value as the API wrote it"
+)]
 pub struct IdError {
     kind: &'static str,
     reason: &'static str,

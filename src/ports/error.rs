@@ -18,7 +18,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// assert_eq!(Remote::ServiceNow.to_string(), "ServiceNow");
 /// assert_eq!(serde_json::to_string(&Remote::NinjaOne).unwrap(), r#""NinjaOne""#);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Remote {
     /// The RMM: organizations, devices, alerts.
     NinjaOne,
@@ -52,9 +54,9 @@ impl Remote {
                 "give the ServiceNow integration user the roles it needs (itil for incidents, \
                  the table's read and write access for companies and the CMDB)",
             ),
-            (Self::NinjaOne, ApiErrorKind::Forbidden) => Some(
-                "give the NinjaOne API application the scopes it needs (monitoring for reads)",
-            ),
+            (Self::NinjaOne, ApiErrorKind::Forbidden) => {
+                Some("give the NinjaOne API application the scopes it needs (monitoring for reads)")
+            }
             (_, ApiErrorKind::RateLimited { .. } | ApiErrorKind::Transient) => Some("retry later"),
             (Self::ServiceNow, ApiErrorKind::InvalidResponse) => Some(
                 "check that the instance address points at ServiceNow itself (not a proxy or a \

@@ -22,9 +22,9 @@ use ninjaone_servicenow::engine::{
     Actor, ApplyMode, ConfigChanges, ConfigDraft, ErrorChain, NextRun, OrganizationSync, Outcome,
     Problem, Report, ReportDetail, StoppedReport, SyncError,
 };
-use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::http::Secret;
 use ninjaone_servicenow::model::{AuditFilter, CiMapping, SyncStatus, TicketKind};
+use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::{
     ApiErrorKind, ConfigStore, NinjaOneApi, Remote, ServiceNowApi, StoreError, StoreErrorKind,
 };
@@ -401,7 +401,7 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
             Exit::Usage,
             format!("ORGSYNC_INTEGRATION_ID is refused: {err}"),
         )
-        .hint("use 1 to 32 letters, digits, '.', '_' or '-'; no request was sent")
+        .hint("no request was sent")
     })?;
     let store = env
         .open_store(&path)
@@ -439,10 +439,9 @@ struct Ctx {
 fn sync_failure(err: &SyncError) -> Failed {
     let message = error_chain(err);
     match err {
-        SyncError::AddRefused(_) => Failed::new(Exit::Refused, message).hint(
-            "manual add works in inactive mode (`orgsync mode inactive`); in active mode every \
-             organization is synced automatically",
-        ),
+        SyncError::AddRefused(_) => {
+            Failed::new(Exit::Refused, message).hint("run `orgsync mode inactive` to switch")
+        }
         SyncError::AlreadyConfigured(org) => Failed::new(Exit::Refused, message)
             .hint(format!("change it with `orgsync update --org {org} ...`")),
         SyncError::Transition(_) | SyncError::PermissionDenied { .. } => {
@@ -858,7 +857,7 @@ impl Ctx {
         let report = match result {
             Ok(report) => report,
             Err(SyncError::CredentialsRefused(refused)) => match refused.report {
-                StoppedReport::Sync(report) => report,
+                StoppedReport::Sync(report) => *report,
                 _ => return Err(Failed::new(Exit::Failure, refused_text(&refused))),
             },
             Err(e) => return Err(sync_failure(&e)),
@@ -965,7 +964,7 @@ impl Ctx {
         let report = match result {
             Ok(report) => report,
             Err(SyncError::CredentialsRefused(refused)) => match refused.report {
-                StoppedReport::Incidents(report) => report,
+                StoppedReport::Incidents(report) => *report,
                 _ => return Err(Failed::new(Exit::Failure, refused_text(&refused))),
             },
             Err(e) => return Err(sync_failure(&e)),

@@ -422,7 +422,11 @@ fn an_idle_sync_json_over_2000_organizations_fits_in_10_kb() {
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["counts"]["unchanged"], 2_000);
-    assert_eq!(report["outcomes"], serde_json::json!([]), "unchanged ones are counted");
+    assert_eq!(
+        report["outcomes"],
+        serde_json::json!([]),
+        "unchanged ones are counted"
+    );
     assert!(out.len() <= 10 * 1024, "{} bytes", out.len());
     // `-v` lists them again.
     env.clock.advance(chrono::Duration::minutes(5));

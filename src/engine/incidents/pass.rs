@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::IncidentRouter;
 use super::report::{AlertOutcome, IncidentReport, TicketOutcome};
-use crate::ports::Remote;
 use crate::engine::throttle::{Throttle, after, credentials};
 use crate::engine::{Actor, ApplyMode, FailureKind, NextRun, Stop, SyncError};
 use crate::model::{
@@ -23,6 +22,7 @@ use crate::plan::{
     ListedTicket, ListedTickets, PlannedTicket, RoutingIndex, StoreChange, TicketBody,
     TicketDecision, TicketInputs, TicketListing, TicketPlan, plan_tickets,
 };
+use crate::ports::Remote;
 use crate::ports::{
     ApiError, ApiErrorKind, IncidentQuery, PageRequest, StoreErrorKind, collect_all,
 };

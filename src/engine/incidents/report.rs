@@ -324,7 +324,11 @@ impl fmt::Display for IncidentReport {
         write!(
             f,
             "incidents{}: {} alerts, {} created, {} resolved, {} failed",
-            if self.apply_mode == ApplyMode::DryRun { " (dry run)" } else { "" },
+            if self.apply_mode == ApplyMode::DryRun {
+                " (dry run)"
+            } else {
+                ""
+            },
             Thousands(self.alerts),
             Thousands(self.created),
             Thousands(self.resolved),

@@ -18,7 +18,7 @@ pub const MAX_INTEGRATION_ID_LEN: usize = 32;
 
 /// An integration id that is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid integration id {id:?}: {reason}")]
+#[error("invalid integration id {id:?}: {reason}; use 1 to 32 letters, digits, '.', '_' or '-'")]
 pub struct InvalidIntegrationId {
     id: String,
     reason: &'static str,
