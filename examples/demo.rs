@@ -20,7 +20,8 @@ use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigChanges, ConfigDraft, OrganizationSync, Report, ReportDetail,
+    Actor, ApplyMode, ConfigChanges, ConfigDraft, ErrorChain, OrganizationSync, Report,
+    ReportDetail,
 };
 use ninjaone_servicenow::model::{
     AuditFilter, AuditOutcome, CiMapping, CiMappingName, IntegrationMode, Organization,
@@ -30,8 +31,15 @@ use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
 
-fn main() -> Result<(), Box<dyn Error>> {
-    futures::executor::block_on(run())
+fn main() -> std::process::ExitCode {
+    match futures::executor::block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // The whole chain, each cause once: what failed, why, what to do.
+            eprintln!("demo: {}", ErrorChain(&*err));
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 fn org_id(n: u32) -> Result<OrganizationId, Box<dyn Error>> {

@@ -1412,3 +1412,24 @@ fn an_adopted_ticket_older_than_its_record_is_still_resolved_when_its_alert_clea
     assert_eq!((report.resolved, report.remote_writes), (1, 1));
     assert_eq!(w.snow.all_incidents()[0].state, IncidentState::Resolved);
 }
+
+#[test]
+fn the_incident_report_reads_in_one_line_and_counts_unchanged_tickets_without_listing_them() {
+    let w = world(1, 1, 4);
+    let router = w.router();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        report.to_string(),
+        "incidents: 4 alerts, 4 created, 0 resolved, 0 failed, 4 remote writes"
+    );
+    let idle = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((idle.unchanged, idle.outcomes.len()), (4, 0));
+    assert_eq!(
+        idle.to_string(),
+        "incidents: 4 alerts, 0 created, 0 resolved, 0 failed, 0 remote writes"
+    );
+    let mut full = w.settings();
+    full.report = ninjaone_servicenow::engine::ReportDetail::Full;
+    let listed = block_on(w.router_with(full).run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((listed.unchanged, listed.outcomes.len()), (4, 4));
+}
