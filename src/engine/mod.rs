@@ -79,8 +79,11 @@ pub const SYSTEM_ACTOR: &str = "system:sync";
 /// sync.set_mode(&admin, IntegrationMode::Active).await?;
 ///
 /// let report = sync.run_once(ApplyMode::Apply).await?;
-/// let counts = report.counts();
-/// assert_eq!((counts.matched, counts.created), (2, 1));
+/// assert_eq!((report.matched, report.created), (2, 1));
+/// assert_eq!(
+///     report.to_string(),
+///     "sync: 3 organizations, 1 created, 2 matched, 0 failed, 1 remote writes"
+/// );
 /// assert_eq!(snow.faults().writes(), 1);
 /// assert!(sync.list(&admin).await?.iter().all(|c| c.status() == SyncStatus::Active));
 ///
