@@ -22,9 +22,10 @@ use crate::model::{
     Alert, DetailedDevice, Device, DeviceRole, Organization, OrganizationDetailed, OrganizationId,
     decode_rows,
 };
+use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind, Cursor, NinjaOneApi, Page, PageRequest};
 
-const SERVICE: &str = "NinjaOne";
+const SERVICE: Remote = Remote::NinjaOne;
 const TOKEN_PATH: &str = "/ws/oauth/token";
 /// The scope asked for by default: read-only, enough for every call of [`NinjaOneApi`].
 const DEFAULT_SCOPE: &str = "monitoring";

@@ -27,11 +27,12 @@ use crate::model::{
     Incident, IncidentUpdate, NewCase, NewCompany, NewIncident, SysId, User, UserGroup,
     decode_rows,
 };
+use crate::ports::Remote;
 use crate::ports::{
     ApiError, ApiErrorKind, Cursor, IncidentQuery, Page, PageRequest, ServiceNowApi,
 };
 
-const SERVICE: &str = "ServiceNow";
+const SERVICE: Remote = Remote::ServiceNow;
 const TOKEN_PATH: &str = "/oauth_token.do";
 
 /// The tables this client reads and writes, with the fields it asks for.
