@@ -413,7 +413,8 @@ impl Report {
             + self.planned
     }
 
-    /// The line of one organization, if the pass concerned it.
+    /// The line of one organization, if the pass concerned it and listed it (with
+    /// [`ReportDetail::Compact`], an unchanged organization has no line).
     #[must_use]
     pub fn outcome(&self, organization: OrganizationId) -> Option<&OrganizationOutcome> {
         self.outcomes
