@@ -1187,7 +1187,9 @@ async fn the_common_failures_print_what_failed_why_and_what_to_do_once() {
             ),
             format!(
                 "{context}: forbidden: ServiceNow answered 403 to {path}: Operation Failed (ACL \
-                 denied); give the integration user the roles it needs"
+                 denied); give the integration user the roles it needs (itil for incidents, \
+                 csm_ws_integration for cases, and read and write access to the company and \
+                 CMDB tables)"
             ),
             format!(
                 "{context}: rate limited (retry after 3600s): ServiceNow answered 429 to {path}: \

@@ -834,13 +834,9 @@ fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
         kind,
         format!("ServiceNow answered {status} to {what}: {detail}"),
     );
-    match kind {
-        ApiErrorKind::Unauthorized => {
-            error.with_advice("check the ServiceNow user name and password (and the OAuth client)")
-        }
-        ApiErrorKind::Forbidden => {
-            error.with_advice("give the integration user the roles it needs")
-        }
+    // The fix for refused credentials is the one every layer names (`Remote::action`).
+    match SERVICE.action(kind) {
+        Some(advice) if kind.is_auth() => error.with_advice(advice),
         _ => error,
     }
 }

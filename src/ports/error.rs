@@ -51,8 +51,9 @@ impl Remote {
                 Some("check the NinjaOne API application's client id and secret")
             }
             (Self::ServiceNow, ApiErrorKind::Forbidden) => Some(
-                "give the ServiceNow integration user the roles it needs (itil for incidents, \
-                 the table's read and write access for companies and the CMDB)",
+                "give the integration user the roles it needs (itil for incidents, \
+                 csm_ws_integration for cases, and read and write access to the company and \
+                 CMDB tables)",
             ),
             (Self::NinjaOne, ApiErrorKind::Forbidden) => {
                 Some("give the NinjaOne API application the scopes it needs (monitoring for reads)")
