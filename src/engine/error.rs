@@ -185,7 +185,7 @@ impl fmt::Display for Problem {
 }
 
 /// Why the [`OrganizationSync`](super::OrganizationSync) service (or the
-/// [`IncidentRouter`](super::IncidentRouter)) refused or failed an act.
+/// [`IncidentRouter`](super::incidents::IncidentRouter)) refused or failed an act.
 ///
 /// Refusals ([`PermissionDenied`](Self::PermissionDenied), [`AddRefused`](Self::AddRefused),
 /// [`Invalid`](Self::Invalid), …) change nothing and are recorded in the audit log.
@@ -279,7 +279,7 @@ pub enum StoppedReport {
     /// An organization sync pass
     /// ([`OrganizationSync::run_once`](super::OrganizationSync::run_once)).
     Sync(Box<Report>),
-    /// An incident pass ([`IncidentRouter::run_once`](super::IncidentRouter::run_once)).
+    /// An incident pass ([`IncidentRouter::run_once`](super::incidents::IncidentRouter::run_once)).
     Incidents(Box<IncidentReport>),
 }
 

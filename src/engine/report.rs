@@ -257,7 +257,7 @@ impl NextRun {
 /// How much a pass's report holds. Set on [`Policy::report`](crate::plan::Policy::report)
 /// for [`OrganizationSync`](super::OrganizationSync) and on
 /// [`IncidentSettings::report`](super::incidents::IncidentSettings::report) for the
-/// [`IncidentRouter`](super::IncidentRouter).
+/// [`IncidentRouter`](super::incidents::IncidentRouter).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportDetail {
