@@ -194,7 +194,7 @@ async fn pass(concurrency: usize) -> Result<(Duration, usize, usize), Box<dyn st
     let report = sync.run_once(ApplyMode::Apply).await?;
     let elapsed = started.elapsed();
 
-    let counts = report.counts();
+    let counts = &report;
     let writes = snow.faults().writes();
     let reads = ninja.faults().total_calls() + snow.faults().total_calls() - writes;
     if counts.created != ORGANIZATIONS || writes != ORGANIZATIONS || report.stop.is_some() {

@@ -20,7 +20,8 @@ use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigChanges, ConfigDraft, OrganizationSync, Report,
+    Actor, ApplyMode, ConfigChanges, ConfigDraft, ErrorChain, OrganizationSync, Report,
+    ReportDetail,
 };
 use ninjaone_servicenow::model::{
     AuditFilter, AuditOutcome, CiMapping, CiMappingName, IntegrationMode, Organization,
@@ -30,8 +31,15 @@ use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
 
-fn main() -> Result<(), Box<dyn Error>> {
-    futures::executor::block_on(run())
+fn main() -> std::process::ExitCode {
+    match futures::executor::block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // The whole chain, each cause once: what failed, why, what to do.
+            eprintln!("demo: {}", ErrorChain(&*err));
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 fn org_id(n: u32) -> Result<OrganizationId, Box<dyn Error>> {
@@ -61,7 +69,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         Arc::new(store.clone()),
         Arc::new(clock.clone()),
     )
-    .with_policy(Policy::default().page_size(5));
+    .with_policy(Policy::default().page_size(5).report(ReportDetail::Full));
 
     let alice = Actor::administrator("alice");
     let bob = Actor::technician("bob")
@@ -169,7 +177,7 @@ async fn incidents(demo: &Demo, store: MemoryStore) -> Result<(), Box<dyn Error>
 }
 
 fn print_report(title: &str, report: &Report) {
-    let c = report.counts();
+    let c = report;
     println!(
         "\n-- {title}: {} created, {} matched, {} activated, {} unchanged, {} deferred, {} held, \
          {} failed, {} deleted, {} unknown; {} remote writes",
@@ -184,10 +192,10 @@ fn print_report(title: &str, report: &Report) {
         c.unknown,
         report.remote_writes
     );
-    if report.plan.unconfigured > 0 {
+    if report.unconfigured > 0 {
         println!(
             "  ({} organizations have no configuration: inactive mode leaves them alone)",
-            report.plan.unconfigured
+            report.unconfigured
         );
     }
     for line in &report.outcomes {
@@ -398,7 +406,7 @@ async fn active_mode(demo: &Demo) -> Result<(), Box<dyn Error>> {
     clock.advance(chrono::Duration::minutes(5));
     let dry = sync.run_once(ApplyMode::DryRun).await?;
     println!("\n-- Dry run: the plan, nothing written");
-    for item in &dry.plan.items {
+    for item in dry.plan.iter().flat_map(|plan| &plan.items) {
         println!(
             "  org {:>2} {:<25} {}",
             item.organization,
@@ -450,7 +458,7 @@ async fn people_and_renames(demo: &Demo) -> Result<(), Box<dyn Error>> {
     clock.advance(chrono::Duration::minutes(5));
     let report = sync.run_once(ApplyMode::Apply).await?;
     print_report("Pass 3", &report);
-    for drift in &report.plan.drift {
+    for drift in report.plan.iter().flat_map(|plan| &plan.drift) {
         println!(
             "drift: organization {} is {:?} in NinjaOne, its company is {:?} in ServiceNow (kept)",
             drift.organization, drift.organization_name, drift.company_name

@@ -10,13 +10,14 @@ use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
     Actor, ApplyMode, CiReport, ConfigDraft, FailureKind, NextRun, OrganizationSync, Report, Stop,
+    StoppedReport, SyncError,
 };
 use ninjaone_servicenow::model::{
     CiMapping, CiOperation, CiRecord, Device, DeviceId, DeviceRoleId, IntegrationMode,
     OrganizationId, SyncStatus, SysId,
 };
 use ninjaone_servicenow::plan::{CiSkipReason, CmdbSettings, Policy};
-use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, ServiceNowApi};
+use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, Remote, ServiceNowApi};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
 
@@ -130,8 +131,16 @@ impl World {
         }
     }
 
+    /// A pass's report; a stop by refused credentials is an `Err` carrying it.
     fn pass(&self, mode: ApplyMode) -> Report {
-        block_on(self.sync.run_once(mode)).expect("a pass")
+        match block_on(self.sync.run_once(mode)) {
+            Ok(report) => report,
+            Err(SyncError::CredentialsRefused(refused)) => match refused.report {
+                StoppedReport::Sync(report) => *report,
+                other => panic!("a sync report, not {other:?}"),
+            },
+            Err(err) => panic!("a pass: {err}"),
+        }
     }
 
     fn run(&self) -> Report {
@@ -769,7 +778,7 @@ fn refused_credentials_stop_the_step() {
         .fail_next("identify_reconcile_query", 1, ApiErrorKind::Forbidden);
     let report = w.run();
     assert!(
-        matches!(&report.stop, Some(Stop::Credentials { api, .. }) if api == "ServiceNow"),
+        matches!(&report.stop, Some(Stop::Credentials { api, .. }) if *api == Remote::ServiceNow),
         "{:?}",
         report.stop
     );
@@ -795,7 +804,7 @@ fn refused_credentials_stop_the_step() {
     w.reset_counts();
     let report = w.run();
     assert!(
-        matches!(&report.stop, Some(Stop::Credentials { api, .. }) if api == "NinjaOne"),
+        matches!(&report.stop, Some(Stop::Credentials { api, .. }) if *api == Remote::NinjaOne),
         "{:?}",
         report.stop
     );

@@ -280,7 +280,11 @@ async fn any_4xx_from_the_token_endpoint_is_a_credentials_error_with_its_text() 
             .unwrap_err();
         assert!(err.kind().is_auth(), "{status} {body}: {err}");
         assert!(err.message().contains(text), "{err}");
-        assert!(err.message().contains("client id and secret"), "{err}");
+        assert!(
+            err.advice()
+                .is_some_and(|a| a.contains("client id and secret")),
+            "{err}"
+        );
         assert_eq!(server.requests().len(), 1, "no API call, no retry");
     }
 }

@@ -8,15 +8,16 @@ use std::collections::BTreeSet;
 use chrono::TimeDelta;
 use futures::FutureExt;
 use futures::executor::block_on;
+use ninjaone_servicenow::engine::incidents::IncidentReport;
 use ninjaone_servicenow::engine::incidents::{IncidentSettings, SkipReason, TicketOutcome};
-use ninjaone_servicenow::engine::{ApplyMode, Stop};
+use ninjaone_servicenow::engine::{ApplyMode, ErrorChain, Stop, StoppedReport, SyncError};
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
     AlertUid, CaseState, FilterRefusal, IncidentState, IntegrationMode, Level, MinSeverity,
     Priority, Severity, SysId, TicketRecordState, TicketTemplate,
 };
 use ninjaone_servicenow::ports::{
-    ApiErrorKind, ConfigStore, IncidentQuery, PageRequest, ServiceNowApi,
+    ApiErrorKind, ConfigStore, IncidentQuery, PageRequest, Remote, ServiceNowApi,
 };
 use ninjaone_servicenow::testing::fixed_time;
 
@@ -122,7 +123,8 @@ fn the_listing_is_bounded_by_the_oldest_alert_minus_the_margin() {
     };
     block_on(w.snow.create_incident(&old)).unwrap();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
-    assert_eq!(report.outcomes.len(), 1);
+    // Compact by default: the one unchanged ticket is counted, not listed.
+    assert_eq!((report.outcomes.len(), report.unchanged), (0, 1));
     assert_eq!(report.remote_writes, 0);
 }
 
@@ -297,7 +299,10 @@ fn refused_credentials_stop_the_writes() {
     let router = w.router_with(w.settings().with_concurrency(1));
     w.faults
         .fail_next("create_incident", 1, ApiErrorKind::Unauthorized);
-    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    let report = refused(
+        block_on(router.run_once(ApplyMode::Apply)),
+        Remote::ServiceNow,
+    );
     assert!(matches!(report.stop, Some(Stop::Credentials { .. })));
     assert_eq!(w.faults.calls("create_incident"), 1);
     assert_eq!(w.snow.all_incidents().len(), 0);
@@ -305,8 +310,43 @@ fn refused_credentials_stop_the_writes() {
     assert_eq!(report.created, 4);
     // A refused read stops the pass before any write.
     w.faults.fail_next("alerts", 1, ApiErrorKind::Forbidden);
-    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    let report = refused(
+        block_on(router.run_once(ApplyMode::Apply)),
+        Remote::NinjaOne,
+    );
     assert!(report.stop.is_some());
+}
+
+/// The report inside the `Err` of a pass stopped by `remote`'s refused credentials.
+fn refused(result: Result<IncidentReport, SyncError>, remote: Remote) -> IncidentReport {
+    match result {
+        Err(SyncError::CredentialsRefused(refused)) => {
+            assert_eq!(refused.remote, remote);
+            match refused.report {
+                StoppedReport::Incidents(report) => *report,
+                other => panic!("an incident report, not {other:?}"),
+            }
+        }
+        other => panic!("expected SyncError::CredentialsRefused, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_loop_that_only_logs_errors_sees_refused_credentials() {
+    let w = world(1, 1, 2);
+    let router = w.router_with(w.settings());
+    w.faults.fail_next("alerts", 1, ApiErrorKind::Unauthorized);
+    // The host loop of the README: log errors, ignore the `Ok` reports.
+    let mut logged = Vec::new();
+    if let Err(err) = block_on(router.run_once(ApplyMode::Apply)) {
+        logged.push(ErrorChain(&err).to_string());
+    }
+    assert_eq!(logged.len(), 1, "the dead integration is logged");
+    assert!(
+        logged[0].starts_with("the NinjaOne credentials were refused ("),
+        "{}",
+        logged[0]
+    );
 }
 
 #[test]
@@ -1371,4 +1411,25 @@ fn an_adopted_ticket_older_than_its_record_is_still_resolved_when_its_alert_clea
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.resolved, report.remote_writes), (1, 1));
     assert_eq!(w.snow.all_incidents()[0].state, IncidentState::Resolved);
+}
+
+#[test]
+fn the_incident_report_reads_in_one_line_and_counts_unchanged_tickets_without_listing_them() {
+    let w = world(1, 1, 4);
+    let router = w.router();
+    let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!(
+        report.to_string(),
+        "incidents: 4 alerts, 4 created, 0 resolved, 0 failed, 4 remote writes"
+    );
+    let idle = block_on(router.run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((idle.unchanged, idle.outcomes.len()), (4, 0));
+    assert_eq!(
+        idle.to_string(),
+        "incidents: 4 alerts, 0 created, 0 resolved, 0 failed, 0 remote writes"
+    );
+    let mut full = w.settings();
+    full.report = ninjaone_servicenow::engine::ReportDetail::Full;
+    let listed = block_on(w.router_with(full).run_once(ApplyMode::Apply)).unwrap();
+    assert_eq!((listed.unchanged, listed.outcomes.len()), (4, 4));
 }

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigDraft, FailureKind, NextRun, OrganizationSync, Outcome, Report, Stop,
-    SyncError,
+    Actor, ApplyMode, ConfigDraft, ErrorChain, FailureKind, NextRun, OrganizationSync, Outcome,
+    Report, ReportDetail, Stop, StoppedReport, SyncError,
 };
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
@@ -22,7 +22,7 @@ use ninjaone_servicenow::plan::{
     Decision, Observed, Plan, Policy, Snapshot, UnmatchedPolicy, plan,
 };
 use ninjaone_servicenow::ports::{
-    ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest,
+    ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest, Remote,
 };
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
@@ -90,6 +90,17 @@ impl World {
 
     fn run(&self) -> Report {
         block_on(self.sync.run_once(ApplyMode::Apply)).expect("a pass")
+    }
+
+    /// A pass that must stop on refused credentials: the `Err`'s report.
+    fn run_refused(&self) -> Report {
+        match block_on(self.sync.run_once(ApplyMode::Apply)) {
+            Err(SyncError::CredentialsRefused(refused)) => match refused.report {
+                StoppedReport::Sync(report) => *report,
+                other => panic!("a sync report, not {other:?}"),
+            },
+            other => panic!("expected SyncError::CredentialsRefused, got {other:?}"),
+        }
     }
 
     fn configs(&self) -> Vec<SyncConfig> {
@@ -178,7 +189,7 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     );
     assert_eq!(nf.calls("organization"), 0, "no per-organization read");
     assert_eq!(sf.calls("company"), 0, "no per-company read");
-    let counts = report.counts();
+    let counts = &report;
     assert_eq!((counts.matched, counts.created), (c, n - c));
     assert_eq!(sf.writes_of("create_company"), n - c);
     assert_eq!(sf.calls("create_company"), n - c);
@@ -200,7 +211,7 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     assert_eq!(w.snow.faults().writes(), 0);
     assert_eq!(w.snow.faults().calls("create_company"), 0);
     assert!(w.snow.faults().calls("companies") <= pages(n) + 1);
-    assert_eq!(again.counts().unchanged, n);
+    assert_eq!(again.unchanged, n);
     assert_eq!(w.configs(), configs, "no configuration was written again");
     assert_eq!(w.audit_len(), audit, "no audit entry was written");
 }
@@ -479,7 +490,7 @@ fn leave_unmapped_creates_nothing_and_says_why() {
     );
 
     let report = w.run();
-    assert_eq!(report.counts().matched, 1);
+    assert_eq!(report.matched, 1);
     assert_eq!(w.snow.faults().calls("create_company"), 0);
     assert_eq!(w.snow.all_companies().len(), 1);
     for n in [2, 3] {
@@ -500,7 +511,8 @@ fn leave_unmapped_creates_nothing_and_says_why() {
 fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
     let ninja = FakeNinjaOne::builder().organizations(3).build();
     let snow = FakeServiceNow::builder().companies(3).build();
-    let w = World::active(ninja, snow);
+    let full = Policy::default().report(ReportDetail::Full);
+    let w = World::new(ninja, snow, full, IntegrationMode::Active);
     w.run();
     let before: Vec<SyncConfig> = w.configs();
     let second = w.company_named(&customer_name(2));
@@ -546,6 +558,8 @@ fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
     );
     let drift: Vec<(OrganizationId, &str, &SysId, &str)> = report
         .plan
+        .as_ref()
+        .expect("the plan (ReportDetail::Full)")
         .drift
         .iter()
         .map(|d| {
@@ -690,7 +704,7 @@ fn two_hundred() -> World {
         FakeNinjaOne::builder().organizations(200).build(),
         FakeServiceNow::builder().companies(200).build(),
     );
-    assert_eq!(w.run().counts().matched, 200);
+    assert_eq!(w.run().matched, 200);
     w
 }
 
@@ -705,11 +719,8 @@ fn removals_over_the_limit_are_held_until_an_administrator_approves() {
 
     let report = w.run();
     assert!(report.needs_approval());
-    assert_eq!(
-        (report.plan.guard.removals, report.plan.guard.limit),
-        (30, 20)
-    );
-    assert_eq!(report.counts().held, 30);
+    assert_eq!((report.guard.removals, report.guard.limit), (30, 20));
+    assert_eq!(report.held, 30);
     for n in 1..=30 {
         assert!(matches!(outcome(&report, id(n * 5)), Outcome::Held { .. }));
         assert_eq!(w.config(id(n * 5)).status(), SyncStatus::Active);
@@ -733,7 +744,7 @@ fn removals_over_the_limit_are_held_until_an_administrator_approves() {
     assert_eq!(w.config(id(5)).status(), SyncStatus::Active);
 
     let approved = block_on(w.sync.approve_deletions(&w.admin)).expect("approve");
-    assert_eq!(approved.counts().deleted, 30);
+    assert_eq!(approved.deleted, 30);
     assert!(!approved.needs_approval());
     assert_eq!(approved.approved_by.as_deref(), Some("a"));
     assert_eq!(approved.remote_writes, 0);
@@ -767,11 +778,8 @@ fn removals_within_the_limit_are_applied_without_approval() {
         }
         let report = w.run();
         assert!(!report.needs_approval(), "{removed} removed");
-        assert_eq!(
-            report.counts().deleted,
-            usize::try_from(removed).expect("small")
-        );
-        assert_eq!(report.counts().held, 0);
+        assert_eq!(report.deleted, usize::try_from(removed).expect("small"));
+        assert_eq!(report.held, 0);
         for n in 1..=removed {
             assert_eq!(w.config(id(n * 7)).status(), SyncStatus::Deleted);
         }
@@ -799,8 +807,8 @@ fn a_failed_organization_listing_is_unknown_never_absent() {
 
     let report = w.run();
     assert!(report.stop.is_none());
-    assert_eq!(report.counts().unknown, 5);
-    assert_eq!(report.counts().deleted, 0);
+    assert_eq!(report.unknown, 5);
+    assert_eq!(report.deleted, 0);
     for n in 1..=5 {
         assert!(matches!(outcome(&report, id(n)), Outcome::Unknown { .. }));
     }
@@ -813,7 +821,7 @@ fn a_failed_organization_listing_is_unknown_never_absent() {
 
     // Once the listing works, the pass converges.
     let report = w.run();
-    assert_eq!(report.counts().deleted, 2);
+    assert_eq!(report.deleted, 2);
     assert!(matches!(
         outcome(&report, newcomer),
         Outcome::Created { .. }
@@ -895,7 +903,7 @@ fn an_incomplete_organization_listing_is_unknown_never_absent() {
         Outcome::Unknown { reason } => assert!(reason.contains("not complete"), "{reason}"),
         other => panic!("organization 2: {other}"),
     }
-    assert_eq!(report.counts().deleted, 0);
+    assert_eq!(report.deleted, 0);
     assert_eq!(w.configs(), before);
     assert_eq!(w.snow.faults().writes(), 0);
     // A row that does not decode will not decode in a minute either: no early retry is asked
@@ -1014,7 +1022,7 @@ fn a_failed_company_listing_never_creates_a_company_or_fails_a_configuration() {
         outcome(&report, newcomer),
         Outcome::Unknown { .. }
     ));
-    assert_eq!(report.counts().failed, 0);
+    assert_eq!(report.failed, 0);
     assert_eq!(w.snow.faults().calls("create_company"), 0);
     assert_eq!(w.configs(), before, "no configuration changed");
     assert!(!w.has_config(newcomer));
@@ -1040,7 +1048,7 @@ fn disabled_mode_makes_no_remote_call_and_changes_nothing() {
     let report = fresh.run();
     assert_eq!(fresh.ninja.faults().total_calls(), 0);
     assert_eq!(fresh.snow.faults().total_calls(), 0);
-    assert!(report.outcomes.is_empty() && report.plan.items.is_empty());
+    assert!(report.outcomes.is_empty() && report.plan.as_ref().is_none_or(|p| p.items.is_empty()));
     assert!(fresh.configs().is_empty());
 
     // Disabled after configurations exist: whatever changed on either side, nothing happens.
@@ -1084,7 +1092,7 @@ fn inactive_mode_leaves_unconfigured_organizations_alone_and_activates_added_one
 
     let report = w.run();
     assert_eq!(outcome(&report, id(2)), &Outcome::Activated);
-    assert_eq!(report.plan.unconfigured, 4);
+    assert_eq!(report.unconfigured, 4);
     assert_eq!(report.outcomes.len(), 1);
     let config = w.config(id(2));
     assert_eq!(config.status(), SyncStatus::Active);
@@ -1172,9 +1180,11 @@ fn customer_service_management_is_not_detected_without_accounts() {
 
 #[test]
 fn a_dry_run_returns_the_plan_and_writes_nothing() {
-    let w = World::active(
+    let w = World::new(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::builder().companies(3).build(),
+        Policy::default().report(ReportDetail::Full),
+        IntegrationMode::Active,
     );
     let audit = w.audit_len();
     let report = block_on(w.sync.run_once(ApplyMode::DryRun)).expect("a dry run");
@@ -1186,7 +1196,11 @@ fn a_dry_run_returns_the_plan_and_writes_nothing() {
             .iter()
             .all(|o| matches!(o.outcome, Outcome::Planned { .. }))
     );
-    let counts = report.plan.counts();
+    let counts = report
+        .plan
+        .as_ref()
+        .expect("the plan (ReportDetail::Full)")
+        .counts();
     assert_eq!((counts.adopt, counts.create_company), (3, 2));
     assert_eq!(report.remote_writes, 0);
     assert_eq!(w.snow.faults().calls("create_company"), 0);
@@ -1222,9 +1236,9 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
         .faults()
         .fail_next("create_company", 1, ApiErrorKind::Unauthorized);
 
-    let report = w.run();
+    let report = w.run_refused();
     match &report.stop {
-        Some(Stop::Credentials { api, .. }) => assert_eq!(api, "ServiceNow"),
+        Some(Stop::Credentials { api, .. }) => assert_eq!(*api, Remote::ServiceNow),
         other => panic!("expected a credentials stop, got {other:?}"),
     }
     assert_eq!(
@@ -1233,7 +1247,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
         "one attempt, then stop"
     );
     assert_eq!(w.snow.faults().writes(), 0);
-    assert_eq!(report.counts().failed, 0);
+    assert_eq!(report.failed, 0);
     for config in w.configs() {
         assert_ne!(config.status(), SyncStatus::Inactive);
         assert_eq!(config.attempts(), 0);
@@ -1243,7 +1257,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
     // Credentials fixed: the next pass converges, one company each.
     let report = w.run();
     assert!(report.stop.is_none());
-    assert_eq!(report.counts().created, 5);
+    assert_eq!(report.created, 5);
     assert_eq!(w.snow.all_companies().len(), 5);
     assert!(w.configs().iter().all(|c| c.status() == SyncStatus::Active));
 }
@@ -1264,9 +1278,9 @@ fn refused_credentials_on_a_listing_stop_the_pass_before_any_write() {
         .faults()
         .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
 
-    let report = w.run();
+    let report = w.run_refused();
     match &report.stop {
-        Some(Stop::Credentials { api, .. }) => assert_eq!(api, "NinjaOne"),
+        Some(Stop::Credentials { api, .. }) => assert_eq!(*api, Remote::NinjaOne),
         other => panic!("expected a credentials stop, got {other:?}"),
     }
     assert_eq!(w.snow.faults().calls("create_company"), 0);
@@ -1300,7 +1314,7 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
         let sync = open();
         block_on(sync.set_mode(&admin, IntegrationMode::Active)).expect("set the mode");
         let report = block_on(sync.run_once(ApplyMode::Apply)).expect("a pass");
-        let counts = report.counts();
+        let counts = &report;
         assert_eq!((counts.matched, counts.created), (10, 20));
     } // the store (and its lock) is dropped: a restart
 
@@ -1310,7 +1324,7 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     assert!(configs.iter().all(|c| c.status() == SyncStatus::Active));
     let report = block_on(sync.run_once(ApplyMode::Apply)).expect("a pass after the restart");
     assert_eq!(report.remote_writes, 0);
-    assert_eq!(report.counts().unchanged, 30);
+    assert_eq!(report.unchanged, 30);
     assert_eq!(snow.faults().writes_of("create_company"), 20);
 }
 
@@ -1348,4 +1362,132 @@ fn a_pass_records_the_names_of_a_stored_configuration_that_has_none() {
         named,
         "recorded once; the next pass writes nothing"
     );
+}
+// ---- compact reports, errors a host cannot miss ----
+
+#[test]
+fn an_idle_pass_counts_unchanged_organizations_without_listing_them() {
+    let w = two_hundred();
+    let report = w.run();
+    assert_eq!((report.unchanged, report.organizations()), (200, 200));
+    assert!(report.outcomes.is_empty(), "unchanged lines are not listed");
+    assert!(report.plan.is_none(), "the plan only on request");
+    assert_eq!(
+        report.to_string(),
+        "sync: 200 organizations, 0 created, 0 matched, 0 failed, 0 remote writes"
+    );
+    let json = serde_json::to_string(&report).expect("a report serialises");
+    assert!(json.len() < 1_000, "{} bytes: {json}", json.len());
+}
+
+#[test]
+fn full_detail_lists_unchanged_organizations_and_keeps_the_plan() {
+    let w = World::new(
+        FakeNinjaOne::builder().organizations(20).build(),
+        FakeServiceNow::builder().companies(20).build(),
+        Policy::default().report(ReportDetail::Full),
+        IntegrationMode::Active,
+    );
+    assert_eq!(w.run().matched, 20);
+    let report = w.run();
+    assert_eq!((report.unchanged, report.outcomes.len()), (20, 20));
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|line| line.outcome == Outcome::Unchanged)
+    );
+    assert_eq!(report.plan.as_ref().map(|p| p.items.len()), Some(20));
+}
+
+#[test]
+fn a_loop_that_only_logs_errors_sees_refused_credentials() {
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(3).build(),
+        FakeServiceNow::builder().companies(3).build(),
+    );
+    w.snow
+        .faults()
+        .fail_next("companies", 1, ApiErrorKind::Unauthorized);
+    // The host loop of the README: log errors, ignore the `Ok` reports.
+    let mut logged = Vec::new();
+    if let Err(err) = block_on(w.sync.run_once(ApplyMode::Apply)) {
+        assert!(!err.is_refusal());
+        logged.push(ErrorChain(&err).to_string());
+    }
+    assert_eq!(logged.len(), 1, "the dead integration is logged");
+    assert!(
+        logged[0].starts_with("the ServiceNow credentials were refused (unauthorized: "),
+        "{}",
+        logged[0]
+    );
+    assert!(
+        logged[0].ends_with("fix the credentials or their roles"),
+        "{}",
+        logged[0]
+    );
+}
+
+#[test]
+fn a_store_conflict_prints_what_failed_and_what_to_do_once() {
+    let w = two_hundred();
+    let stale = w.config(id(1));
+    let mut fresh = stale.clone();
+    fresh.set_company(None);
+    block_on(w.store.write_config(fresh)).expect("a first write");
+    let error = block_on(w.store.write_config(stale)).expect_err("a stale write");
+    let err = SyncError::Store {
+        context: "could not record organization 1's result".to_owned(),
+        error,
+    };
+    assert!(err.store_error().is_some());
+    assert_eq!(
+        ErrorChain(&err).to_string(),
+        "could not record organization 1's result: conflict: organization 1's configuration \
+         changed meanwhile: the write expected version 1 but version 2 is stored; read the \
+         configuration again and re-apply the change"
+    );
+}
+
+#[test]
+fn a_remote_error_without_advice_gets_the_fix_of_its_kind_once() {
+    let cases = [
+        (
+            Remote::ServiceNow,
+            ApiErrorKind::Unauthorized,
+            "check the ServiceNow user name and password (and the OAuth client)",
+        ),
+        (
+            Remote::NinjaOne,
+            ApiErrorKind::Forbidden,
+            "give the NinjaOne API application the scopes it needs (monitoring for reads)",
+        ),
+        (
+            Remote::ServiceNow,
+            ApiErrorKind::RateLimited { retry_after: None },
+            "retry later",
+        ),
+    ];
+    for (remote, kind, fix) in cases {
+        let err = SyncError::Remote {
+            remote,
+            context: format!("could not list {remote}'s records"),
+            error: ApiError::new(kind, "answered badly"),
+        };
+        let chain = ErrorChain(&err).to_string();
+        assert_eq!(
+            chain,
+            format!("could not list {remote}'s records: {kind}: answered badly; {fix}")
+        );
+        // An error that says its own fix does not get a second one.
+        let err = SyncError::Remote {
+            remote,
+            context: "could not list".to_owned(),
+            error: ApiError::new(kind, "answered badly").with_advice("do this"),
+        };
+        assert_eq!(
+            ErrorChain(&err).to_string(),
+            format!("could not list: {kind}: answered badly; do this")
+        );
+    }
 }

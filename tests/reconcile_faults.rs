@@ -512,7 +512,7 @@ fn run_fault_seed(seed: u64) -> Result<SeedStats, String> {
         .map_err(|e| format!("after the clean passes: {e}"))?;
     t.check_converged(FAULT_ORGS)?;
     let created: usize =
-        reports.iter().map(|r| r.counts().created).sum::<usize>() + stats.created_under_faults;
+        reports.iter().map(|r| r.created).sum::<usize>() + stats.created_under_faults;
     let committed = t.creates();
     let missing = FAULT_ORGS - FAULT_COMPANIES;
     if committed != missing {
@@ -693,8 +693,8 @@ fn first_pass_writes(policy: &Policy) -> usize {
     let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
     let report = block_on(t.sync.run_once(ApplyMode::Apply)).expect("a clean first pass");
     assert_eq!(report.remote_writes, t.faults.writes());
-    assert_eq!(report.counts().created, t.faults.writes());
-    assert_eq!(report.counts().matched, CRASH_COMPANIES);
+    assert_eq!(report.created, t.faults.writes());
+    assert_eq!(report.matched, CRASH_COMPANIES);
     t.check_converged(CRASH_ORGS)
         .expect("one clean pass converges");
     t.faults.writes()
@@ -981,8 +981,8 @@ fn a_store_write_failing_at_any_point_of_a_pass_converges_without_duplicates() {
             let label = format!("store batch {store_batch}, store write {n} of {store_writes}");
             let (result, t, attempted) = pass_over_failing_store(&policy, n);
             match result {
-                Err(SyncError::Store { source, .. }) => {
-                    assert_eq!(source.kind(), StoreErrorKind::Unavailable, "{label}");
+                Err(SyncError::Store { error, .. }) => {
+                    assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{label}");
                 }
                 other => panic!("{label}: expected a store error, got {other:?}"),
             }

@@ -14,6 +14,7 @@ use crate::model::{
     DeviceId, OrganizationId, SyncConfig, SyncStatus, SysId,
 };
 use crate::plan::{CiHeld, CiMappingConflict, CiSkipReason, PlannedCi, plan_cis};
+use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind, collect_all};
 
 /// What the CMDB step of a pass did.
@@ -319,7 +320,7 @@ impl OrganizationSync {
             Err(err) => {
                 return Err(SyncError::Store {
                     context: "could not read the device → CI records".to_owned(),
-                    source: err,
+                    error: err,
                 });
             }
         };
@@ -371,7 +372,7 @@ impl OrganizationSync {
                 context: "could not save the device → CI records; the next pass sends the \
                           devices again (the CMDB answers NO_CHANGE)"
                     .to_owned(),
-                source,
+                error: source,
             })
     }
 
@@ -391,7 +392,7 @@ impl OrganizationSync {
         let listing = match listing {
             Ok(listing) => listing,
             Err(err) if err.kind().is_auth() => {
-                report.stop = Some(credentials("NinjaOne", &err));
+                report.stop = Some(credentials(Remote::NinjaOne, &err));
                 ci.problem = Some(format!("listing NinjaOne devices was refused: {err}"));
                 return None;
             }
@@ -553,7 +554,7 @@ impl OrganizationSync {
         ci: &mut CiReport,
     ) -> bool {
         if err.kind().is_auth() {
-            report.stop = Some(credentials("ServiceNow", err));
+            report.stop = Some(credentials(Remote::ServiceNow, err));
             ci.failed_batches.push(batch_failure(
                 batch,
                 FailureKind::Transient,

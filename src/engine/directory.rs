@@ -32,7 +32,7 @@ use crate::model::{
     AuditAction, CiMapping, Organization, OrganizationId, SyncConfig, SyncStatus, SysId,
     normalize_name,
 };
-use crate::ports::{PageRequest, collect_all};
+use crate::ports::{PageRequest, Remote, collect_all};
 
 /// How long a directory listing is used before the next open lists again, unless the host
 /// sets another age with [`OrganizationSync::directory_max_age`]: 15 minutes.
@@ -568,8 +568,10 @@ impl OrganizationSync {
             self.directory_listing(false),
         )
         .await;
-        let organizations =
-            organizations.map_err(SyncError::remote("could not list NinjaOne's organizations"))?;
+        let organizations = organizations.map_err(SyncError::remote(
+            Remote::NinjaOne,
+            "could not list NinjaOne's organizations",
+        ))?;
         let listed = directory?;
         let configs = self.read_configs().await?;
         let ci_mappings = self
@@ -687,9 +689,12 @@ impl OrganizationSync {
             self.snow.customer_service_management(),
         )
         .await;
-        let companies =
-            companies.map_err(SyncError::remote("could not list ServiceNow's companies"))?;
+        let companies = companies.map_err(SyncError::remote(
+            Remote::ServiceNow,
+            "could not list ServiceNow's companies",
+        ))?;
         let installed = installed.map_err(SyncError::remote(
+            Remote::ServiceNow,
             "could not detect Customer Service Management in ServiceNow",
         ))?;
         let mut gaps = Vec::new();
@@ -704,6 +709,7 @@ impl OrganizationSync {
             let listing = collect_all(first, max_pages, |page| self.snow.customer_accounts(page))
                 .await
                 .map_err(SyncError::remote(
+                    Remote::ServiceNow,
                     "could not list ServiceNow's customer accounts",
                 ))?;
             requests = requests.saturating_add(listing.pages);

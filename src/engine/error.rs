@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+use super::incidents::IncidentReport;
+use super::report::{Report, Stop};
 use crate::machine::TransitionError;
 use crate::model::{CiMappingName, DeviceRoleId, OrganizationId, SysId, TicketTemplateName};
-use crate::ports::{ApiError, StoreError};
+use crate::ports::{ApiError, Remote, StoreError};
 
 /// Why a manual add is refused in the current mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,8 +22,14 @@ pub enum AddRefusal {
 impl fmt::Display for AddRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::AutomaticSyncOn => "automatic sync is on",
-            Self::IntegrationDisabled => "the integration is disabled",
+            Self::AutomaticSyncOn => {
+                "automatic sync is on (active mode); every organization is added by the \
+                 passes, so switch to inactive mode to choose them by hand"
+            }
+            Self::IntegrationDisabled => {
+                "the integration is disabled; switch to inactive mode to add organizations by \
+                 hand"
+            }
         })
     }
 }
@@ -176,17 +184,37 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Why the [`OrganizationSync`](super::OrganizationSync) service refused or failed an act.
+/// Why the [`OrganizationSync`](super::OrganizationSync) service (or the
+/// [`IncidentRouter`](super::incidents::IncidentRouter)) refused or failed an act.
 ///
 /// Refusals ([`PermissionDenied`](Self::PermissionDenied), [`AddRefused`](Self::AddRefused),
-/// [`Invalid`](Self::Invalid), …) change nothing and are recorded in the audit log. `Display`
-/// says what went wrong and what to do; the cause of [`Remote`](Self::Remote) and
-/// [`Store`](Self::Store) is reachable through `source()`.
-#[derive(Debug, thiserror::Error)]
+/// [`Invalid`](Self::Invalid), …) change nothing and are recorded in the audit log.
+///
+/// `Display` says what failed, why and what to do, each once: for [`Remote`](Self::Remote) and
+/// [`Store`](Self::Store) the context, then the port's error (its kind, its message and its
+/// advice, or the [`Remote::action`] for the kind). `source()` is the port error's own cause (a
+/// transport or database error), never repeated by `Display`; print the whole chain with
+/// [`ErrorChain`](super::ErrorChain).
+///
+/// ```
+/// use ninjaone_servicenow::engine::{ErrorChain, SyncError};
+/// use ninjaone_servicenow::ports::{ApiError, ApiErrorKind, Remote};
+///
+/// let err = SyncError::Remote {
+///     remote: Remote::ServiceNow,
+///     context: "could not look up company 0c1e in ServiceNow".to_owned(),
+///     error: ApiError::new(ApiErrorKind::Unauthorized, "ServiceNow answered 401 to GET core_company"),
+/// };
+/// assert_eq!(
+///     ErrorChain(&err).to_string(),
+///     "could not look up company 0c1e in ServiceNow: unauthorized: ServiceNow answered 401 to \
+///      GET core_company; check the ServiceNow user name and password (and the OAuth client)"
+/// );
+/// ```
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum SyncError {
     /// The actor may not do this.
-    #[error("{actor} may not {act}: {reason}")]
     PermissionDenied {
         /// The actor's name.
         actor: String,
@@ -196,66 +224,247 @@ pub enum SyncError {
         reason: String,
     },
     /// Manual add is not available in this mode.
-    #[error("organizations cannot be added by hand: {0}")]
     AddRefused(AddRefusal),
     /// The organization already has a configuration (one per organization).
-    #[error("organization {0} already has a sync configuration; update it instead")]
     AlreadyConfigured(OrganizationId),
     /// The organization has no configuration.
-    #[error(
-        "organization {0} has no sync configuration; add it (inactive mode) or let active mode \
-         create it"
-    )]
     NotConfigured(OrganizationId),
     /// What was asked for does not check out; nothing was saved.
-    #[error("nothing was saved: {}", ProblemList(.0))]
     Invalid(Vec<Problem>),
     /// The configuration's status does not allow the act (for example editing a deleted one).
-    #[error("{0}{hint}", hint = transition_hint(.0.status, .0.event))]
-    Transition(#[from] TransitionError),
+    Transition(TransitionError),
     /// The configuration kept changing under the act (a pass or another person); nothing was
     /// saved.
-    #[error(
-        "organization {0}'s configuration kept changing while it was being saved; nothing was \
-         saved, try again"
-    )]
     Conflict(OrganizationId),
     /// A remote call needed to check the request failed; nothing was saved.
-    #[error("{context}")]
     Remote {
+        /// Which remote.
+        remote: Remote,
         /// What was being done.
         context: String,
         /// The failure.
-        #[source]
-        source: ApiError,
+        error: ApiError,
     },
     /// The store failed.
-    #[error("{context}")]
     Store {
         /// What was being done.
         context: String,
         /// The failure.
-        #[source]
-        source: StoreError,
+        error: StoreError,
     },
+    /// A pass stopped because the integration's own credentials were refused (401 or 403):
+    /// no further write was started and no status was changed for it (see
+    /// [`Stop::Credentials`]). The report of what the pass did up to the stop is kept, so a
+    /// host loop that only logs its errors sees a dead integration, and one that wants the
+    /// report still has it.
+    CredentialsRefused(Box<CredentialsRefused>),
+}
+
+/// What [`SyncError::CredentialsRefused`] carries: the stop and the report of the pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CredentialsRefused {
+    /// The remote that refused the credentials.
+    pub remote: Remote,
+    /// The refusal, without secrets.
+    pub message: String,
+    /// What the pass did until it stopped (its `stop` is the [`Stop::Credentials`]).
+    pub report: StoppedReport,
+}
+
+/// The report of a pass stopped by refused credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoppedReport {
+    /// An organization sync pass
+    /// ([`OrganizationSync::run_once`](super::OrganizationSync::run_once)).
+    Sync(Box<Report>),
+    /// An incident pass ([`IncidentRouter::run_once`](super::incidents::IncidentRouter::run_once)).
+    Incidents(Box<IncidentReport>),
+}
+
+/// `Err(CredentialsRefused)` for a finished sync report stopped by refused credentials.
+pub(crate) fn sync_outcome(report: Report) -> Result<Report, SyncError> {
+    match refused(report.stop.as_ref()) {
+        Some((remote, message)) => Err(SyncError::CredentialsRefused(Box::new(
+            CredentialsRefused {
+                remote,
+                message,
+                report: StoppedReport::Sync(Box::new(report)),
+            },
+        ))),
+        None => Ok(report),
+    }
+}
+
+/// `Err(CredentialsRefused)` for a finished incident report stopped by refused credentials.
+pub(crate) fn incident_outcome(report: IncidentReport) -> Result<IncidentReport, SyncError> {
+    match refused(report.stop.as_ref()) {
+        Some((remote, message)) => Err(SyncError::CredentialsRefused(Box::new(
+            CredentialsRefused {
+                remote,
+                message,
+                report: StoppedReport::Incidents(Box::new(report)),
+            },
+        ))),
+        None => Ok(report),
+    }
+}
+
+fn refused(stop: Option<&Stop>) -> Option<(Remote, String)> {
+    match stop {
+        Some(Stop::Credentials { api, message }) => Some((*api, message.clone())),
+        _ => None,
+    }
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PermissionDenied { actor, act, reason } => {
+                write!(f, "{actor} may not {act}: {reason}")
+            }
+            Self::AddRefused(refusal) => {
+                write!(f, "organizations cannot be added by hand: {refusal}")
+            }
+            Self::AlreadyConfigured(org) => write!(
+                f,
+                "organization {org} already has a sync configuration; update it instead"
+            ),
+            Self::NotConfigured(org) => write!(
+                f,
+                "organization {org} has no sync configuration; add it (inactive mode) or let \
+                 active mode create it"
+            ),
+            Self::Invalid(problems) => write!(f, "nothing was saved: {}", ProblemList(problems)),
+            Self::Transition(err) => {
+                write!(f, "{err}{}", transition_hint(err.status, err.event))
+            }
+            Self::Conflict(org) => write!(
+                f,
+                "organization {org}'s configuration kept changing while it was being saved; \
+                 nothing was saved, try again"
+            ),
+            Self::Remote {
+                remote,
+                context,
+                error,
+            } => {
+                write!(f, "{context}: {error}")?;
+                match (error.advice(), remote.action(error.kind())) {
+                    (None, Some(action)) => write!(f, "; {action}"),
+                    _ => Ok(()),
+                }
+            }
+            Self::Store { context, error } => write!(f, "{context}: {error}"),
+            Self::CredentialsRefused(refused) => write!(
+                f,
+                "{}",
+                Stop::Credentials {
+                    api: refused.remote,
+                    message: refused.message.clone(),
+                }
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The port error's own text is in `Display`; its cause comes next.
+            Self::Remote { error, .. } => error.source(),
+            Self::Store { error, .. } => error.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<TransitionError> for SyncError {
+    fn from(err: TransitionError) -> Self {
+        Self::Transition(err)
+    }
 }
 
 impl SyncError {
     pub(crate) fn store(context: impl Into<String>) -> impl FnOnce(StoreError) -> Self {
         let context = context.into();
-        move |source| Self::Store { context, source }
+        move |error| Self::Store { context, error }
     }
 
-    pub(crate) fn remote(context: impl Into<String>) -> impl FnOnce(ApiError) -> Self {
+    pub(crate) fn remote(
+        remote: Remote,
+        context: impl Into<String>,
+    ) -> impl FnOnce(ApiError) -> Self {
         let context = context.into();
-        move |source| Self::Remote { context, source }
+        move |error| Self::Remote {
+            remote,
+            context,
+            error,
+        }
     }
 
     /// Whether this is a refusal (nothing was attempted remotely, the request itself is not
-    /// allowed or not valid), as opposed to a failure of a remote API or the store.
+    /// allowed or not valid), as opposed to a failure of a remote API, the store or the
+    /// integration's credentials.
     #[must_use]
     pub fn is_refusal(&self) -> bool {
-        !matches!(self, Self::Remote { .. } | Self::Store { .. })
+        !matches!(
+            self,
+            Self::Remote { .. } | Self::Store { .. } | Self::CredentialsRefused(_)
+        )
+    }
+
+    /// The remote API's error, for [`Remote`](Self::Remote).
+    #[must_use]
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Self::Remote { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The store's error, for [`Store`](Self::Store).
+    #[must_use]
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Prints an error and its `source()` chain on one line, joined with ": " — the way to log or
+/// show any error of this crate. A cause whose text the line already holds is not printed
+/// again.
+///
+/// ```
+/// use ninjaone_servicenow::engine::ErrorChain;
+/// let err = std::io::Error::other("disk full");
+/// assert_eq!(ErrorChain(&err).to_string(), "disk full");
+/// ```
+#[derive(Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = self.0.to_string();
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !cause_text.is_empty() && !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        f.write_str(&text)
+    }
+}
+
+impl fmt::Debug for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -26,7 +26,7 @@ mod directory;
 mod error;
 pub mod incidents;
 mod pass;
-mod report;
+pub(crate) mod report;
 mod seen;
 mod service;
 mod templates;
@@ -44,9 +44,9 @@ pub use directory::{
     AddDialog, AddableOrganization, CompanyDirectory, DEFAULT_DIRECTORY_MAX_AGE, DirectoryKind,
     DirectoryMatch,
 };
-pub use error::{AddRefusal, Problem, SyncError};
+pub use error::{AddRefusal, CredentialsRefused, ErrorChain, Problem, StoppedReport, SyncError};
 pub use report::{
-    ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,
+    ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportDetail, Stop,
 };
 pub use service::{Added, ConfigChanges, ConfigDraft};
 pub use worker::{WorkPlan, WorkerOptions, WorkerReport};
@@ -85,8 +85,11 @@ pub const SYSTEM_ACTOR: &str = "system:sync";
 /// sync.set_mode(&admin, IntegrationMode::Active).await?;
 ///
 /// let report = sync.run_once(ApplyMode::Apply).await?;
-/// let counts = report.counts();
-/// assert_eq!((counts.matched, counts.created), (2, 1));
+/// assert_eq!((report.matched, report.created), (2, 1));
+/// assert_eq!(
+///     report.to_string(),
+///     "sync: 3 organizations, 1 created, 2 matched, 0 failed, 1 remote writes"
+/// );
 /// assert_eq!(snow.faults().writes(), 1);
 /// assert!(sync.list(&admin).await?.iter().all(|c| c.status() == SyncStatus::Active));
 ///

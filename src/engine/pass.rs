@@ -9,7 +9,7 @@ use futures_util::stream::FuturesUnordered;
 use tracing::Instrument;
 
 use super::actor::Actor;
-use super::error::SyncError;
+use super::error::{SyncError, sync_outcome};
 use super::report::{ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, Stop};
 use super::seen::SeenNames;
 use super::throttle::{Throttle, after, credentials};
@@ -20,6 +20,7 @@ use crate::model::{
     RowError, SyncConfig, SyncStatus,
 };
 use crate::plan::{Decision, Observed, Plan, PlanItem, Snapshot, plan};
+use crate::ports::Remote;
 use crate::ports::{
     ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind, WriteBatch, collect_all,
 };
@@ -48,8 +49,15 @@ impl OrganizationSync {
     ///   [`CiReport`](super::CiReport)).
     ///
     /// # Errors
-    /// [`SyncError::Store`] when the store cannot be read or written; the pass stops there, and
-    /// the next pass converges from what was saved.
+    /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
+    ///   (401 or 403): a dead integration is an `Err`, never an `Ok` with a [`Stop`] to notice,
+    ///   so a host loop that only logs its errors logs it. The error carries the report of what
+    ///   the pass did until then ([`StoppedReport::Sync`](super::StoppedReport::Sync)).
+    /// - [`SyncError::Store`] when the store cannot be read or written; the pass stops there,
+    ///   and the next pass converges from what was saved.
+    ///
+    /// Other stops and per-organization failures are in the `Ok` report, which is compact by
+    /// default ([`Policy::report`](crate::plan::Policy::report)).
     pub async fn run_once(&self, mode: ApplyMode) -> Result<Report, SyncError> {
         self.pass(mode, None).await
     }
@@ -73,6 +81,17 @@ impl OrganizationSync {
     }
 
     async fn pass(&self, apply: ApplyMode, approver: Option<&Actor>) -> Result<Report, SyncError> {
+        let mut report = self.pass_report(apply, approver).await?;
+        report.finish(self.policy.report);
+        tracing::info!(%report, "sync pass done");
+        sync_outcome(report)
+    }
+
+    async fn pass_report(
+        &self,
+        apply: ApplyMode,
+        approver: Option<&Actor>,
+    ) -> Result<Report, SyncError> {
         match self.prepare(apply, approver).await? {
             Prepared::Finished(report) => Ok(report),
             Prepared::DryRun {
@@ -171,7 +190,7 @@ impl OrganizationSync {
         }
         if apply == ApplyMode::DryRun {
             report.outcomes = planned.items.iter().map(planned_outcome).collect();
-            report.plan = planned;
+            report.set_plan(planned);
             report.next_run = next_run;
             return Ok(Prepared::DryRun {
                 report,
@@ -220,7 +239,7 @@ impl OrganizationSync {
         } = run;
         outcomes.sort_by_key(|o| o.organization);
         report.outcomes = outcomes;
-        report.plan = planned;
+        report.set_plan(planned);
         report.remote_writes = remote_writes;
         report.stop = stop;
         report.next_run = next_run;
@@ -245,14 +264,17 @@ impl OrganizationSync {
             collect_all(first.clone(), max_pages, |page| self.snow.companies(page)),
         )
         .await;
-        let organizations = self.observe("NinjaOne", "organizations", organizations, &mut retry)?;
-        let companies = self.observe("ServiceNow", "companies", companies, &mut retry)?;
+        let organizations =
+            self.observe(Remote::NinjaOne, "organizations", organizations, &mut retry)?;
+        let companies = self.observe(Remote::ServiceNow, "companies", companies, &mut retry)?;
         let live = || configs.iter().filter(|c| c.status() != SyncStatus::Deleted);
         let mut snapshot = Snapshot::new(organizations, companies);
         if live().any(|c| c.customer_account().is_some()) {
             let installed = match self.snow.customer_service_management().await {
                 Ok(installed) => Some(installed),
-                Err(err) if err.kind().is_auth() => return Err(credentials("ServiceNow", &err)),
+                Err(err) if err.kind().is_auth() => {
+                    return Err(credentials(Remote::ServiceNow, &err));
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "could not detect Customer Service Management");
                     self.retry_after_failure(&err, &mut retry);
@@ -264,7 +286,7 @@ impl OrganizationSync {
                     self.snow.customer_accounts(page)
                 })
                 .await;
-                self.observe("ServiceNow", "customer accounts", listing, &mut retry)?
+                self.observe(Remote::ServiceNow, "customer accounts", listing, &mut retry)?
             } else {
                 Observed::Unavailable {
                     reason: "customer accounts were not listed".to_owned(),
@@ -278,7 +300,7 @@ impl OrganizationSync {
                 rejected: page.rejected,
                 pages: 1,
             });
-            self.observe("NinjaOne", "device roles", page, &mut retry)?
+            self.observe(Remote::NinjaOne, "device roles", page, &mut retry)?
         } else {
             Observed::Unavailable {
                 reason: "device roles were not listed".to_owned(),
@@ -291,7 +313,7 @@ impl OrganizationSync {
     /// to try again.
     fn observe<T>(
         &self,
-        api: &str,
+        api: Remote,
         what: &str,
         listing: Result<Listing<T>, ApiError>,
         retry: &mut Option<Duration>,
@@ -353,7 +375,7 @@ pub(super) enum Prepared {
     },
 }
 
-fn rejected_reason(api: &str, what: &str, rejected: &[RowError]) -> String {
+fn rejected_reason(api: Remote, what: &str, rejected: &[RowError]) -> String {
     let first = rejected
         .first()
         .map(|r| format!("; first: {r}"))
@@ -585,7 +607,7 @@ impl Applier<'_> {
                     k if k.is_auth() => {
                         if self.stop.is_none() {
                             tracing::error!(error = %err, "ServiceNow refused the integration's credentials");
-                            self.stop = Some(credentials("ServiceNow", &err));
+                            self.stop = Some(credentials(Remote::ServiceNow, &err));
                         }
                         (
                             deferred(&job, None, format!("the pass stopped: {err}")),
@@ -594,7 +616,7 @@ impl Applier<'_> {
                     }
                     ApiErrorKind::RateLimited { retry_after } => {
                         let until = throttle.rate_limited(
-                            "ServiceNow",
+                            Remote::ServiceNow,
                             &err,
                             retry_after,
                             &policy.retry,
@@ -791,7 +813,7 @@ impl Applier<'_> {
                                 context: format!(
                                     "could not save organization {org}'s configuration"
                                 ),
-                                source: err,
+                                error: err,
                             });
                         }
                     }
@@ -800,7 +822,7 @@ impl Applier<'_> {
             }
             Err(err) => Err(SyncError::Store {
                 context: "could not save the pass's changes".to_owned(),
-                source: err,
+                error: err,
             }),
         }
     }

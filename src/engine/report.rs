@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::cmdb::CiReport;
 use crate::model::{IntegrationMode, OrganizationId, SyncStatus, SysId};
-use crate::plan::Plan;
+use crate::plan::{GuardCheck, Plan};
+use crate::ports::Remote;
 
 /// Whether a pass only plans or also applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -177,8 +178,8 @@ pub enum Stop {
     /// had queued stay `in_queue` and are picked up by the next pass. Fix the credentials or
     /// their roles.
     Credentials {
-        /// Which API: "NinjaOne" or "ServiceNow".
-        api: String,
+        /// Which API (serialised as "NinjaOne" or "ServiceNow").
+        api: Remote,
         /// The error, without secrets.
         message: String,
     },
@@ -189,6 +190,17 @@ pub enum Stop {
         /// The integration id.
         integration_id: String,
     },
+}
+
+impl Stop {
+    /// A short name: "credentials" or "router_busy".
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Credentials { .. } => "credentials",
+            Self::RouterBusy { .. } => "router_busy",
+        }
+    }
 }
 
 impl fmt::Display for Stop {
@@ -242,24 +254,31 @@ impl NextRun {
     }
 }
 
-/// Counts of a report's outcomes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-#[allow(missing_docs)] // one count per `Outcome` variant, named after it
-pub struct ReportCounts {
-    pub created: usize,
-    pub matched: usize,
-    pub activated: usize,
-    pub unchanged: usize,
-    pub deferred: usize,
-    pub held: usize,
-    pub failed: usize,
-    pub deleted: usize,
-    pub unknown: usize,
-    pub planned: usize,
+/// How much a pass's report holds. Set on [`Policy::report`](crate::plan::Policy::report)
+/// for [`OrganizationSync`](super::OrganizationSync) and on
+/// [`IncidentSettings::report`](super::incidents::IncidentSettings::report) for the
+/// [`IncidentRouter`](super::incidents::IncidentRouter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportDetail {
+    /// Unchanged organizations (or alerts) are counted, not listed, and the plan is left out:
+    /// an idle pass over 2,000 organizations serialises to a few hundred bytes instead of
+    /// hundreds of kilobytes. The default.
+    #[default]
+    Compact,
+    /// Every line, unchanged ones included, and (for the organization sync) the plan.
+    Full,
 }
 
 /// What one pass did.
+///
+/// The counts are fields (as on [`IncidentReport`](super::incidents::IncidentReport)): one per
+/// [`Outcome`], over every organization the pass concerned, whether or not its line is listed
+/// (with [`ReportDetail::Compact`], unchanged ones are not). `Display` is one line:
+///
+/// ```text
+/// sync: 2,000 organizations, 0 created, 0 matched, 0 failed, 0 remote writes
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Report {
@@ -271,13 +290,41 @@ pub struct Report {
     pub started_at: DateTime<Utc>,
     /// When it ended.
     pub finished_at: DateTime<Utc>,
-    /// The plan it followed.
-    pub plan: Plan,
-    /// One line per organization in the plan, sorted by organization id.
-    pub outcomes: Vec<OrganizationOutcome>,
+    /// Companies created ([`Outcome::Created`]).
+    pub created: usize,
+    /// Companies matched by name ([`Outcome::Matched`]).
+    pub matched: usize,
+    /// Configurations activated ([`Outcome::Activated`]).
+    pub activated: usize,
+    /// Organizations with nothing to do ([`Outcome::Unchanged`]).
+    pub unchanged: usize,
+    /// Organizations not attempted in this pass ([`Outcome::Deferred`]).
+    pub deferred: usize,
+    /// Organizations held by the deletion guard ([`Outcome::Held`]).
+    pub held: usize,
+    /// Organizations that failed ([`Outcome::Failed`]).
+    pub failed: usize,
+    /// Organizations gone from NinjaOne ([`Outcome::Deleted`]).
+    pub deleted: usize,
+    /// Organizations not decidable in this pass ([`Outcome::Unknown`]).
+    pub unknown: usize,
+    /// Planned lines of a dry run ([`Outcome::Planned`]).
+    pub planned: usize,
     /// Remote writes made (calls that may have changed ServiceNow).
     pub remote_writes: usize,
-    /// Why the pass stopped early, if it did.
+    /// The deletion guard's check.
+    pub guard: GuardCheck,
+    /// Organizations without a configuration that the pass left alone (inactive mode).
+    pub unconfigured: usize,
+    /// The plan it followed: only with [`ReportDetail::Full`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// One line per organization in the plan, sorted by organization id; unchanged ones only
+    /// with [`ReportDetail::Full`].
+    pub outcomes: Vec<OrganizationOutcome>,
+    /// Why the pass stopped early, if it did. A stop by refused credentials is returned as
+    /// [`SyncError::CredentialsRefused`](super::SyncError::CredentialsRefused) (with this
+    /// report in it), never as an `Ok`.
     pub stop: Option<Stop>,
     /// Whether held deletions were approved for this pass, and by whom.
     pub approved_by: Option<String>,
@@ -296,9 +343,21 @@ impl Report {
             apply_mode,
             started_at: at,
             finished_at: at,
-            plan: Plan::empty(mode, at),
-            outcomes: Vec::new(),
+            created: 0,
+            matched: 0,
+            activated: 0,
+            unchanged: 0,
+            deferred: 0,
+            held: 0,
+            failed: 0,
+            deleted: 0,
+            unknown: 0,
+            planned: 0,
             remote_writes: 0,
+            guard: Plan::empty(mode, at).guard,
+            unconfigured: 0,
+            plan: None,
+            outcomes: Vec::new(),
             stop: None,
             approved_by: None,
             next_run: NextRun::Regular,
@@ -306,29 +365,56 @@ impl Report {
         }
     }
 
-    /// Counts of the outcomes.
-    #[must_use]
-    pub fn counts(&self) -> ReportCounts {
-        let mut c = ReportCounts::default();
+    /// Sets the plan the pass followed (kept only with [`ReportDetail::Full`] by
+    /// [`finish`](Self::finish)).
+    pub(crate) fn set_plan(&mut self, plan: Plan) {
+        self.guard = plan.guard;
+        self.unconfigured = plan.unconfigured;
+        self.plan = Some(plan);
+    }
+
+    /// Counts the lines, then drops what `detail` leaves out. Call once, when the lines are
+    /// complete.
+    pub(crate) fn finish(&mut self, detail: ReportDetail) {
         for line in &self.outcomes {
             let slot = match line.outcome {
-                Outcome::Created { .. } => &mut c.created,
-                Outcome::Matched { .. } => &mut c.matched,
-                Outcome::Activated => &mut c.activated,
-                Outcome::Unchanged => &mut c.unchanged,
-                Outcome::Deferred { .. } => &mut c.deferred,
-                Outcome::Held { .. } => &mut c.held,
-                Outcome::Failed { .. } => &mut c.failed,
-                Outcome::Deleted => &mut c.deleted,
-                Outcome::Unknown { .. } => &mut c.unknown,
-                Outcome::Planned { .. } => &mut c.planned,
+                Outcome::Created { .. } => &mut self.created,
+                Outcome::Matched { .. } => &mut self.matched,
+                Outcome::Activated => &mut self.activated,
+                Outcome::Unchanged => &mut self.unchanged,
+                Outcome::Deferred { .. } => &mut self.deferred,
+                Outcome::Held { .. } => &mut self.held,
+                Outcome::Failed { .. } => &mut self.failed,
+                Outcome::Deleted => &mut self.deleted,
+                Outcome::Unknown { .. } => &mut self.unknown,
+                Outcome::Planned { .. } => &mut self.planned,
             };
             *slot += 1;
         }
-        c
+        if detail == ReportDetail::Compact {
+            self.outcomes
+                .retain(|line| !matches!(line.outcome, Outcome::Unchanged));
+            self.plan = None;
+        }
     }
 
-    /// The line of one organization, if the pass concerned it.
+    /// How many organizations the pass concerned: the sum of the counts.
+    #[must_use]
+    pub fn organizations(&self) -> usize {
+        self.created
+            + self.matched
+            + self.activated
+            + self.unchanged
+            + self.deferred
+            + self.held
+            + self.failed
+            + self.deleted
+            + self.unknown
+            + self.planned
+    }
+
+    /// The line of one organization, if the pass concerned it and listed it (with
+    /// [`ReportDetail::Compact`], an unchanged organization has no line).
     #[must_use]
     pub fn outcome(&self, organization: OrganizationId) -> Option<&OrganizationOutcome> {
         self.outcomes
@@ -341,6 +427,58 @@ impl Report {
     /// ([`OrganizationSync::approve_deletions`](super::OrganizationSync::approve_deletions)).
     #[must_use]
     pub fn needs_approval(&self) -> bool {
-        self.plan.needs_approval()
+        self.guard.held
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sync{}: {} organizations, {} created, {} matched, {} failed",
+            if self.apply_mode == ApplyMode::DryRun {
+                " (dry run)"
+            } else {
+                ""
+            },
+            Thousands(self.organizations()),
+            Thousands(self.created),
+            Thousands(self.matched),
+            Thousands(self.failed),
+        )?;
+        for (count, what) in [
+            (self.activated, "activated"),
+            (self.deferred, "deferred"),
+            (self.held, "held"),
+            (self.deleted, "deleted"),
+            (self.unknown, "unknown"),
+            (self.planned, "planned"),
+        ] {
+            if count > 0 {
+                write!(f, ", {} {what}", Thousands(count))?;
+            }
+        }
+        write!(f, ", {} remote writes", Thousands(self.remote_writes))?;
+        if let Some(stop) = &self.stop {
+            write!(f, "; stopped: {}", stop.label())?;
+        }
+        Ok(())
+    }
+}
+
+/// A count with thousands separators: `2,000`.
+pub(crate) struct Thousands(pub(crate) usize);
+
+impl fmt::Display for Thousands {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.0.to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        f.write_str(&out)
     }
 }

@@ -13,6 +13,7 @@ use crate::model::{
     AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, IntegrationMode,
     OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind, TicketTemplateName,
 };
+use crate::ports::Remote;
 use crate::ports::{StoreErrorKind, WriteBatch};
 
 /// How many times an edit re-reads and re-applies itself when the configuration changed
@@ -843,7 +844,7 @@ impl OrganizationSync {
             Err(err) if err.kind() == StoreErrorKind::Conflict => Ok(None),
             Err(err) => Err(SyncError::Store {
                 context: format!("could not save organization {organization}'s configuration"),
-                source: err,
+                error: err,
             }),
         }
     }
@@ -924,11 +925,10 @@ impl OrganizationSync {
     async fn role_ids(
         &self,
     ) -> Result<std::collections::HashSet<crate::model::DeviceRoleId>, SyncError> {
-        let page = self
-            .ninja
-            .device_roles()
-            .await
-            .map_err(SyncError::remote("could not list NinjaOne's device roles"))?;
+        let page = self.ninja.device_roles().await.map_err(SyncError::remote(
+            Remote::NinjaOne,
+            "could not list NinjaOne's device roles",
+        ))?;
         Ok(page.items.iter().map(|r| r.id).collect())
     }
 
@@ -953,21 +953,19 @@ impl OrganizationSync {
                 .ninja
                 .organization(organization)
                 .await
-                .map_err(SyncError::remote(format!(
-                    "could not look up organization {organization} in NinjaOne"
-                )))? {
+                .map_err(SyncError::remote(
+                    Remote::NinjaOne,
+                    format!("could not look up organization {organization} in NinjaOne"),
+                ))? {
                 Some(found) => checked.organization = Some(found.organization.name),
                 None => problems.push(Problem::UnknownOrganization(organization)),
             }
         }
         if let Some(company) = company {
-            match self
-                .snow
-                .company(company)
-                .await
-                .map_err(SyncError::remote(format!(
-                    "could not look up company {company} in ServiceNow"
-                )))? {
+            match self.snow.company(company).await.map_err(SyncError::remote(
+                Remote::ServiceNow,
+                format!("could not look up company {company} in ServiceNow"),
+            ))? {
                 Some(found) => checked.company = Some(found.name),
                 None => problems.push(Problem::UnknownCompany(company.clone())),
             }
@@ -993,6 +991,7 @@ impl OrganizationSync {
                     .customer_service_management()
                     .await
                     .map_err(SyncError::remote(
+                        Remote::ServiceNow,
                         "could not detect Customer Service Management in ServiceNow",
                     ))?;
             if installed {
@@ -1000,9 +999,10 @@ impl OrganizationSync {
                     .snow
                     .customer_account(account)
                     .await
-                    .map_err(SyncError::remote(format!(
-                        "could not look up customer account {account} in ServiceNow"
-                    )))? {
+                    .map_err(SyncError::remote(
+                        Remote::ServiceNow,
+                        format!("could not look up customer account {account} in ServiceNow"),
+                    ))? {
                     Some(found) => checked.account = Some(found.name),
                     None => problems.push(Problem::UnknownAccount(account.clone())),
                 }
@@ -1050,6 +1050,7 @@ impl OrganizationSync {
                     .customer_service_management()
                     .await
                     .map_err(SyncError::remote(
+                        Remote::ServiceNow,
                         "could not detect Customer Service Management in ServiceNow",
                     ))?;
             if !installed {

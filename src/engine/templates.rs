@@ -17,6 +17,7 @@ use super::OrganizationSync;
 use super::actor::Actor;
 use super::error::{Problem, SyncError};
 use crate::model::{AuditAction, AuditEntry, TicketTemplate, TicketTemplateName};
+use crate::ports::Remote;
 
 impl OrganizationSync {
     /// Every ticket template, ordered by name.
@@ -190,13 +191,10 @@ impl OrganizationSync {
     async fn check_people(&self, template: &TicketTemplate) -> Result<Vec<Problem>, SyncError> {
         let mut problems = Vec::new();
         if let Some(id) = template.assignment_group() {
-            match self
-                .snow
-                .user_group(id)
-                .await
-                .map_err(SyncError::remote(format!(
-                    "could not look up the assignment group {id} in ServiceNow"
-                )))? {
+            match self.snow.user_group(id).await.map_err(SyncError::remote(
+                Remote::ServiceNow,
+                format!("could not look up the assignment group {id} in ServiceNow"),
+            ))? {
                 None => problems.push(Problem::UnknownAssignmentGroup(id.clone())),
                 Some(group) if !group.active => {
                     problems.push(Problem::InactiveAssignmentGroup(id.clone()));
@@ -205,9 +203,10 @@ impl OrganizationSync {
             }
         }
         if let Some(id) = template.caller() {
-            match self.snow.user(id).await.map_err(SyncError::remote(format!(
-                "could not look up the caller {id} in ServiceNow"
-            )))? {
+            match self.snow.user(id).await.map_err(SyncError::remote(
+                Remote::ServiceNow,
+                format!("could not look up the caller {id} in ServiceNow"),
+            ))? {
                 None => problems.push(Problem::UnknownCaller(id.clone())),
                 Some(user) if !user.active => problems.push(Problem::InactiveCaller(id.clone())),
                 Some(_) => {}

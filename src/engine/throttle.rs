@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::report::Stop;
 use crate::plan::RetryPolicy;
-use crate::ports::ApiError;
+use crate::ports::{ApiError, Remote};
 
 /// How many writes may be in flight, lowered by rate limits.
 ///
@@ -37,7 +37,7 @@ impl Throttle {
     /// Records a rate limit of `api` answered at `now` and returns until when the item waits.
     pub(crate) fn rate_limited(
         &mut self,
-        api: &str,
+        api: Remote,
         err: &ApiError,
         retry_after: Option<Duration>,
         retry: &RetryPolicy,
@@ -63,9 +63,9 @@ impl Throttle {
 }
 
 /// The stop of a pass whose credentials `api` refused.
-pub(crate) fn credentials(api: &str, err: &ApiError) -> Stop {
+pub(crate) fn credentials(api: Remote, err: &ApiError) -> Stop {
     Stop::Credentials {
-        api: api.to_owned(),
+        api,
         message: err.to_string(),
     }
 }
@@ -91,7 +91,7 @@ mod tests {
         let mut throttle = Throttle::new(4);
         assert!(throttle.may_start(3) && !throttle.may_start(4));
         let until = throttle.rate_limited(
-            "ServiceNow",
+            Remote::ServiceNow,
             &err,
             Some(Duration::from_secs(30)),
             &retry,
@@ -99,9 +99,9 @@ mod tests {
         );
         assert_eq!(until, now + TimeDelta::seconds(30));
         assert!(!throttle.may_start(2) && throttle.may_start(1));
-        throttle.rate_limited("ServiceNow", &err, None, &retry, now);
+        throttle.rate_limited(Remote::ServiceNow, &err, None, &retry, now);
         assert!(throttle.deferred().is_none());
-        throttle.rate_limited("ServiceNow", &err, None, &retry, now);
+        throttle.rate_limited(Remote::ServiceNow, &err, None, &retry, now);
         let (why, until) = throttle.deferred().expect("deferred at 1");
         assert!(why.contains("concurrency 1"), "{why}");
         assert_eq!(*until, now + TimeDelta::seconds(60));

@@ -246,7 +246,8 @@ impl OrganizationSync {
         report.finished_at = self.now();
         report.outcomes.extend(lines);
         report.outcomes.sort_by_key(|o| o.organization);
-        report.plan = planned;
+        report.set_plan(planned);
+        report.finish(self.policy.report);
         tracing::info!(enqueued, "planned");
         Ok(WorkPlan {
             planned: true,

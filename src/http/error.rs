@@ -72,7 +72,10 @@ pub enum ConfigError {
         reason: String,
     },
     /// The HTTP client could not be built (TLS set-up, for example).
-    #[error("the HTTP client could not be built: {reason}")]
+    #[error(
+        "the HTTP client could not be built: {reason}; check the extra root certificates and \
+         the proxy settings"
+    )]
     Client {
         /// Why.
         reason: String,

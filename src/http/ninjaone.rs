@@ -22,9 +22,10 @@ use crate::model::{
     Alert, DetailedDevice, Device, DeviceRole, Organization, OrganizationDetailed, OrganizationId,
     decode_rows,
 };
+use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind, Cursor, NinjaOneApi, Page, PageRequest};
 
-const SERVICE: &str = "NinjaOne";
+const SERVICE: Remote = Remote::NinjaOne;
 const TOKEN_PATH: &str = "/ws/oauth/token";
 /// The scope asked for by default: read-only, enough for every call of [`NinjaOneApi`].
 const DEFAULT_SCOPE: &str = "monitoring";
@@ -337,17 +338,19 @@ fn message_text(value: &Value, scrub: &Scrubber) -> Option<String> {
 fn decode_api_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
     let (kind, detail) = api_error_detail(reply, scrub);
-    let advice = match kind {
-        ApiErrorKind::Unauthorized => "; check the API application's client id and secret",
-        ApiErrorKind::Forbidden => {
-            "; give the API application the scopes it needs (monitoring for reads)"
-        }
-        _ => "",
-    };
-    ApiError::new(
+    let error = ApiError::new(
         kind,
-        format!("NinjaOne answered {status} to {what}: {detail}{advice}"),
-    )
+        format!("NinjaOne answered {status} to {what}: {detail}"),
+    );
+    match kind {
+        ApiErrorKind::Unauthorized => {
+            error.with_advice("check the API application's client id and secret")
+        }
+        ApiErrorKind::Forbidden => {
+            error.with_advice("give the API application the scopes it needs (monitoring for reads)")
+        }
+        _ => error,
+    }
 }
 
 /// The kind and the scrubbed text of an API error answer.
@@ -423,18 +426,20 @@ fn decode_oauth_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
         _ if refused => ApiErrorKind::Unauthorized,
         _ => api_kind,
     };
-    let advice = match kind {
-        ApiErrorKind::Unauthorized => {
-            "; check the client id and secret of the NinjaOne API application (client \
-             credentials grant)"
-        }
-        ApiErrorKind::Forbidden => "; allow the scope monitoring on the API application",
-        _ => "",
-    };
-    ApiError::new(
+    let error = ApiError::new(
         kind,
-        format!("NinjaOne refused the token request ({status} to {what}): {text}{advice}"),
-    )
+        format!("NinjaOne refused the token request ({status} to {what}): {text}"),
+    );
+    match kind {
+        ApiErrorKind::Unauthorized => error.with_advice(
+            "check the client id and secret of the NinjaOne API application (client \
+             credentials grant)",
+        ),
+        ApiErrorKind::Forbidden => {
+            error.with_advice("allow the scope monitoring on the API application")
+        }
+        _ => error,
+    }
 }
 
 #[async_trait]

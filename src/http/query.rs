@@ -74,7 +74,10 @@ pub enum QueryError {
         term: String,
     },
     /// A known term whose value is invalid.
-    #[error("query term {term:?} has an invalid value: {reason}")]
+    #[error(
+        "query term {term:?} has an invalid value: {reason}; build the query with \
+         EncodedQuery's methods"
+    )]
     InvalidValue {
         /// The term, cut short.
         term: String,
@@ -82,7 +85,10 @@ pub enum QueryError {
         reason: String,
     },
     /// A term repeated or out of the fixed order.
-    #[error("query term {term:?} is repeated or out of order")]
+    #[error(
+        "query term {term:?} is repeated or out of order; build the query with EncodedQuery's \
+         methods, which keep the fixed order"
+    )]
     OutOfOrder {
         /// The term, cut short.
         term: String,

@@ -27,11 +27,12 @@ use crate::model::{
     Incident, IncidentUpdate, NewCase, NewCompany, NewIncident, SysId, User, UserGroup,
     decode_rows,
 };
+use crate::ports::Remote;
 use crate::ports::{
     ApiError, ApiErrorKind, Cursor, IncidentQuery, Page, PageRequest, ServiceNowApi,
 };
 
-const SERVICE: &str = "ServiceNow";
+const SERVICE: Remote = Remote::ServiceNow;
 const TOKEN_PATH: &str = "/oauth_token.do";
 
 /// The tables this client reads and writes, with the fields it asks for.
@@ -829,17 +830,15 @@ fn decode_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
         return items;
     }
     let (kind, detail) = error_detail(reply, scrub);
-    let advice = match kind {
-        ApiErrorKind::Unauthorized => {
-            "; check the ServiceNow user name and password (and the OAuth client)"
-        }
-        ApiErrorKind::Forbidden => "; give the integration user the roles it needs",
-        _ => "",
-    };
-    ApiError::new(
+    let error = ApiError::new(
         kind,
-        format!("ServiceNow answered {status} to {what}: {detail}{advice}"),
-    )
+        format!("ServiceNow answered {status} to {what}: {detail}"),
+    );
+    // The fix for refused credentials is the one every layer names (`Remote::action`).
+    match SERVICE.action(kind) {
+        Some(advice) if kind.is_auth() => error.with_advice(advice),
+        _ => error,
+    }
 }
 
 /// The Identification and Reconciliation API answers failed items with a 400 and a `result`
@@ -913,11 +912,11 @@ fn decode_token_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     };
     ApiError::new(
         kind,
-        format!(
-            "ServiceNow refused the token request ({status} to {what}): {text}; check the OAuth \
-             client id and secret (and, for the password grant, the user name and password), \
-             and that the grant is enabled on the instance"
-        ),
+        format!("ServiceNow refused the token request ({status} to {what}): {text}"),
+    )
+    .with_advice(
+        "check the OAuth client id and secret (and, for the password grant, the user name and \
+         password), and that the grant is enabled on the instance",
     )
 }
 

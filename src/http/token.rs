@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::secret::Secret;
+use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind};
 
 /// How long before expiry a token is replaced, at most.
@@ -55,7 +56,7 @@ impl Token {
 
     /// Decodes a token response (`access_token`, `refresh_token`, `expires_in`). The message of
     /// a failure never holds the body: it holds tokens.
-    pub(crate) fn from_response(value: &Value, service: &str) -> Result<Self, ApiError> {
+    pub(crate) fn from_response(value: &Value, service: Remote) -> Result<Self, ApiError> {
         let access = value
             .get("access_token")
             .and_then(Value::as_str)
@@ -241,14 +242,14 @@ mod tests {
     fn token_responses_decode_without_echoing_the_body() {
         let ok = Token::from_response(
             &serde_json::json!({"access_token": "abc", "expires_in": "1800", "refresh_token": "r"}),
-            "ServiceNow",
+            Remote::ServiceNow,
         )
         .unwrap();
         assert_eq!(ok.access.expose(), "abc");
         assert!(ok.refresh.is_some());
         let err = Token::from_response(
             &serde_json::json!({"token": "leaky-secret-value"}),
-            "NinjaOne",
+            Remote::NinjaOne,
         )
         .unwrap_err();
         assert!(!err.to_string().contains("leaky"));

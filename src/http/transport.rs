@@ -17,6 +17,7 @@ use super::error::ConfigError;
 use super::options::HttpOptions;
 use super::retry::{Counted, Counters, Replay, RetryHint, next_wait, parse_retry_after};
 use super::secret::{Scrubber, Secret};
+use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind};
 
 /// The User-Agent of every request.
@@ -128,7 +129,7 @@ impl Reply {
     }
 
     /// The body as JSON, or an [`ApiErrorKind::InvalidResponse`] saying what it was instead.
-    pub(crate) fn json(&self, service: &str, call: &str) -> Result<Value, ApiError> {
+    pub(crate) fn json(&self, service: Remote, call: &str) -> Result<Value, ApiError> {
         let status = self.status.as_u16();
         if self.is_html() {
             return Err(ApiError::new(
@@ -196,7 +197,7 @@ pub(crate) struct Transport {
     options: HttpOptions,
     limit: Arc<Semaphore>,
     counters: Counters,
-    service: &'static str,
+    service: Remote,
     scrub: Scrubber,
 }
 
@@ -214,7 +215,7 @@ impl Transport {
     /// A transport to `origin` (already checked), scrubbing `secrets` from anything a server
     /// says.
     pub(crate) fn new(
-        service: &'static str,
+        service: Remote,
         origin: Url,
         options: HttpOptions,
         secrets: impl IntoIterator<Item = Secret>,
@@ -240,7 +241,7 @@ impl Transport {
         match &proxy {
             Some((url, from)) => {
                 let shown = url.shown();
-                tracing::info!(service, proxy = %shown, from, "requests go through a proxy");
+                tracing::info!(service = service.as_str(), proxy = %shown, from, "requests go through a proxy");
                 secrets.extend(url.secrets());
                 let configured =
                     reqwest::Proxy::all(url.as_str()).map_err(|_| ConfigError::Proxy {
@@ -251,7 +252,7 @@ impl Transport {
             }
             None => {
                 tracing::debug!(
-                    service,
+                    service = service.as_str(),
                     "requests go directly to the origin, without a proxy"
                 );
             }
@@ -316,7 +317,7 @@ impl Transport {
         .notify(|failure: &Failure, wait| {
             self.counters.retried();
             tracing::debug!(
-                service = self.service,
+                service = self.service.as_str(),
                 method = %call.method,
                 path = %call.path,
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
@@ -338,7 +339,7 @@ impl Transport {
     ) -> Result<Reply, Failure> {
         let span = tracing::debug_span!(
             "http_request",
-            service = self.service,
+            service = self.service.as_str(),
             method = %call.method,
             path = %call.path,
             attempt,
@@ -509,11 +510,9 @@ impl Transport {
         let too_large = || Failure {
             error: ApiError::new(
                 ApiErrorKind::InvalidResponse,
-                format!(
-                    "{service} answered {what} with more than {cap} bytes; raise \
-                     HttpOptions::max_response_bytes or ask for smaller pages"
-                ),
-            ),
+                format!("{service} answered {what} with more than {cap} bytes"),
+            )
+            .with_advice("raise HttpOptions::max_response_bytes or ask for smaller pages"),
             hint: RetryHint::Never,
             status: Some(status),
         };
@@ -627,16 +626,16 @@ mod tests {
             body: body.as_bytes().to_vec(),
         };
         let e = reply("text/html", "<html>Instance hibernating</html>")
-            .json("ServiceNow", "GET /x")
+            .json(Remote::ServiceNow, "GET /x")
             .unwrap_err();
         assert_eq!(e.kind(), ApiErrorKind::InvalidResponse);
         assert!(e.message().contains("HTML") && e.message().contains("hibernating"));
         let e = reply("application/json", r#"{"result":[{"a":"#)
-            .json("ServiceNow", "GET /x")
+            .json(Remote::ServiceNow, "GET /x")
             .unwrap_err();
         assert!(e.message().contains("truncated"), "{e}");
         let e = reply("application/json", "")
-            .json("S", "GET /x")
+            .json(Remote::ServiceNow, "GET /x")
             .unwrap_err();
         assert!(e.message().contains("empty"), "{e}");
     }

@@ -1,6 +1,7 @@
 //! The knobs of a pass: what to do with unmatched organizations, retries and quarantine, the
 //! deletion guard, concurrency and paging.
 
+use crate::engine::ReportDetail;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -151,6 +152,9 @@ pub struct Policy {
     pub store_batch: usize,
     /// How devices are pushed into the CMDB (data source, batch size).
     pub cmdb: CmdbSettings,
+    /// How much a pass's [`Report`](crate::engine::Report) holds (default
+    /// [`ReportDetail::Compact`]: unchanged organizations counted, not listed, and no plan).
+    pub report: ReportDetail,
 }
 
 impl Default for Policy {
@@ -164,11 +168,20 @@ impl Default for Policy {
             max_pages: DEFAULT_MAX_PAGES,
             store_batch: 100,
             cmdb: CmdbSettings::default(),
+            report: ReportDetail::default(),
         }
     }
 }
 
 impl Policy {
+    /// Sets how much a pass's report holds: [`ReportDetail::Full`] lists unchanged
+    /// organizations and keeps the plan.
+    #[must_use]
+    pub fn report(mut self, detail: ReportDetail) -> Self {
+        self.report = detail;
+        self
+    }
+
     /// Sets what to do with unmatched organizations.
     #[must_use]
     pub fn unmatched(mut self, unmatched: UnmatchedPolicy) -> Self {

@@ -9,6 +9,74 @@ use std::time::Duration;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Which remote system a call, an error or a stop concerns.
+///
+/// `Display` and serde use the product names, `"NinjaOne"` and `"ServiceNow"`.
+///
+/// ```
+/// use ninjaone_servicenow::ports::Remote;
+/// assert_eq!(Remote::ServiceNow.to_string(), "ServiceNow");
+/// assert_eq!(serde_json::to_string(&Remote::NinjaOne).unwrap(), r#""NinjaOne""#);
+/// ```
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Remote {
+    /// The RMM: organizations, devices, alerts.
+    NinjaOne,
+    /// The ITSM platform: companies, customer accounts, incidents, cases, the CMDB.
+    ServiceNow,
+}
+
+impl Remote {
+    /// The product name, `"NinjaOne"` or `"ServiceNow"`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NinjaOne => "NinjaOne",
+            Self::ServiceNow => "ServiceNow",
+        }
+    }
+
+    /// What to do about a failure of `kind` from this remote, when there is something to do:
+    /// the fix an [`ApiError`] without its own [`advice`](ApiError::advice) gets where it is
+    /// reported (for example in [`SyncError`](crate::engine::SyncError)'s `Display`).
+    #[must_use]
+    pub const fn action(self, kind: ApiErrorKind) -> Option<&'static str> {
+        match (self, kind) {
+            (Self::ServiceNow, ApiErrorKind::Unauthorized) => {
+                Some("check the ServiceNow user name and password (and the OAuth client)")
+            }
+            (Self::NinjaOne, ApiErrorKind::Unauthorized) => {
+                Some("check the NinjaOne API application's client id and secret")
+            }
+            (Self::ServiceNow, ApiErrorKind::Forbidden) => Some(
+                "give the integration user the roles it needs (itil for incidents, \
+                 csm_ws_integration for cases, and read and write access to the company and \
+                 CMDB tables)",
+            ),
+            (Self::NinjaOne, ApiErrorKind::Forbidden) => {
+                Some("give the NinjaOne API application the scopes it needs (monitoring for reads)")
+            }
+            (_, ApiErrorKind::RateLimited { .. } | ApiErrorKind::Transient) => Some("retry later"),
+            (Self::ServiceNow, ApiErrorKind::InvalidResponse) => Some(
+                "check that the instance address points at ServiceNow itself (not a proxy or a \
+                 login page)",
+            ),
+            (Self::NinjaOne, ApiErrorKind::InvalidResponse) => Some(
+                "check that the base URL points at the NinjaOne API (not a proxy or a login page)",
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of failure a remote call had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -75,11 +143,23 @@ impl fmt::Display for ApiErrorKind {
 /// let err = ApiError::new(ApiErrorKind::Transient, "ServiceNow answered 503 to GET core_company");
 /// assert!(err.kind().is_transient());
 /// assert_eq!(err.to_string(), "transient failure: ServiceNow answered 503 to GET core_company");
+///
+/// let err = ApiError::new(ApiErrorKind::Unauthorized, "ServiceNow answered 401 to GET sys_user")
+///     .with_advice("check the ServiceNow user name and password");
+/// assert_eq!(
+///     err.to_string(),
+///     "unauthorized: ServiceNow answered 401 to GET sys_user; check the ServiceNow user name \
+///      and password"
+/// );
 /// ```
+///
+/// `Display` is the kind, the message and the [`advice`](Self::advice) when there is one; the
+/// cause (a transport error) is only in `source()`.
 #[derive(Debug)]
 pub struct ApiError {
     kind: ApiErrorKind,
     message: String,
+    advice: Option<String>,
     source: Option<BoxError>,
 }
 
@@ -90,6 +170,7 @@ impl ApiError {
         Self {
             kind,
             message: message.into(),
+            advice: None,
             source: None,
         }
     }
@@ -101,22 +182,40 @@ impl ApiError {
         self
     }
 
+    /// Says what to do about this failure (lowercase, no trailing period), when the caller
+    /// knows better than the kind's default ([`Remote::action`]); shown after the message.
+    #[must_use]
+    pub fn with_advice(mut self, advice: impl Into<String>) -> Self {
+        self.advice = Some(advice.into());
+        self
+    }
+
     /// What kind of failure this is.
     #[must_use]
     pub fn kind(&self) -> ApiErrorKind {
         self.kind
     }
 
-    /// The message, without the kind.
+    /// The message, without the kind or the advice.
     #[must_use]
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// What to do, when the error itself says ([`with_advice`](Self::with_advice)).
+    #[must_use]
+    pub fn advice(&self) -> Option<&str> {
+        self.advice.as_deref()
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)
+        write!(f, "{}: {}", self.kind, self.message)?;
+        if let Some(advice) = &self.advice {
+            write!(f, "; {advice}")?;
+        }
+        Ok(())
     }
 }
 

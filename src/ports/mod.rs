@@ -16,7 +16,7 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use error::{ApiError, ApiErrorKind, StoreError, StoreErrorKind};
+pub use error::{ApiError, ApiErrorKind, Remote, StoreError, StoreErrorKind};
 pub use page::{
     Cursor, DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE, Listing, Page, PageRequest, collect_all,
 };

@@ -356,7 +356,7 @@ impl Pool {
             StoreError::new(
                 StoreErrorKind::Unavailable,
                 format!(
-                    "could not connect to PostgreSQL at {}: {err}{why}; {hint}",
+                    "could not connect to PostgreSQL at {}{why}; {hint}",
                     self.target
                 ),
             )
@@ -449,9 +449,9 @@ fn db_error(context: &str, err: tokio_postgres::Error) -> StoreError {
             return StoreError::new(
                 StoreErrorKind::Unavailable,
                 format!(
-                    "{context}: the statement was cancelled ({err}), most likely by the \
-                     statement timeout; retry later, and raise PostgresOptions::statement_timeout \
-                     if the database is just slow"
+                    "{context}: the statement was cancelled, most likely by the statement timeout; \
+                     retry later, and raise PostgresOptions::statement_timeout if the database \
+                     is just slow"
                 ),
             )
             .with_source(err);
@@ -460,7 +460,7 @@ fn db_error(context: &str, err: tokio_postgres::Error) -> StoreError {
             return StoreError::new(
                 StoreErrorKind::Unavailable,
                 format!(
-                    "{context}: the schema is missing ({err}); open the store with \
+                    "{context}: the schema is missing; open the store with \
                      PostgresStore::connect, which applies the migrations"
                 ),
             )
@@ -472,7 +472,7 @@ fn db_error(context: &str, err: tokio_postgres::Error) -> StoreError {
         StoreErrorKind::Conflict => "; read again and retry",
         _ => "; retry later, and check the database if it persists",
     };
-    StoreError::new(kind, format!("{context}: {err}{hint}")).with_source(err)
+    StoreError::new(kind, format!("{context}{hint}")).with_source(err)
 }
 
 /// A lock that was not free within the lock timeout, named: [`StoreErrorKind::Locked`] for a
@@ -496,7 +496,7 @@ fn lock_error(lock: &str, key: i64, err: tokio_postgres::Error) -> StoreError {
 fn corrupt(what: &str, err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::new(
         StoreErrorKind::Corrupt,
-        format!("a stored {what} cannot be read ({err}); it was not changed: look at the row"),
+        format!("a stored {what} cannot be read; it was not changed: look at the row"),
     )
     .with_source(err)
 }

@@ -694,6 +694,7 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
             "orgsync sync [--dry-run] [--approve-deletions] [--json]\n\n\
              Runs one reconcile pass. --dry-run plans and writes nothing; --approve-deletions\n\
              applies the changes the deletion guard held; --json prints the report as JSON.\n\
+             Unchanged organizations are counted, not listed; `orgsync -v sync` lists them.\n\
              Exit 4 when some organizations failed, were deferred or are held for approval.\n"
         }
         Some("status") => {
@@ -705,7 +706,8 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
              Runs one incident pass: creates incidents for new alerts, adds a work note when an\n\
              open alert re-triggers, resolves cleared ones. When one pass would resolve more\n\
              than max(10, 10%) of the open tickets, it resolves none and exits 4;\n\
-             --approve-resolves runs a pass that applies them (audited).\n"
+             --approve-resolves runs a pass that applies them (audited). Unchanged tickets\n\
+             are counted, not listed; `orgsync -v incidents` lists them.\n"
         }
         Some("audit") => {
             "orgsync audit [--org ID] [--json]\n\n\

@@ -19,13 +19,14 @@ use std::sync::Arc;
 use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::engine::incidents::{IncidentReport, IncidentRouter, IncidentSettings};
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigChanges, ConfigDraft, NextRun, OrganizationSync, Outcome, Problem,
-    Report, SyncError,
+    Actor, ApplyMode, ConfigChanges, ConfigDraft, ErrorChain, NextRun, OrganizationSync, Outcome,
+    Problem, Report, ReportDetail, StoppedReport, SyncError,
 };
 use ninjaone_servicenow::http::Secret;
 use ninjaone_servicenow::model::{AuditFilter, CiMapping, SyncStatus, TicketKind};
+use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::{
-    ApiErrorKind, ConfigStore, NinjaOneApi, ServiceNowApi, StoreError, StoreErrorKind,
+    ApiErrorKind, ConfigStore, NinjaOneApi, Remote, ServiceNowApi, StoreError, StoreErrorKind,
 };
 
 pub use args::Verbosity;
@@ -388,17 +389,25 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
         .var("ORGSYNC_INTEGRATION_ID")
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_INTEGRATION_ID.to_owned());
-    let incident_settings = IncidentSettings::new(integration_id).map_err(|err| {
+    // `-v` lists unchanged organizations and tickets (and keeps the plan); reports are
+    // compact otherwise.
+    let detail = if cli.verbosity == Verbosity::Verbose {
+        ReportDetail::Full
+    } else {
+        ReportDetail::Compact
+    };
+    let mut incident_settings = IncidentSettings::new(integration_id).map_err(|err| {
         Failed::new(
             Exit::Usage,
             format!("ORGSYNC_INTEGRATION_ID is refused: {err}"),
         )
-        .hint("use 1 to 32 letters, digits, '.', '_' or '-'; no request was sent")
+        .hint("no request was sent")
     })?;
     let store = env
         .open_store(&path)
         .map_err(|err| store_failure(&path, &err))?;
     let clock = env.clock();
+    incident_settings.report = detail;
     let router = IncidentRouter::new(
         Arc::clone(&remotes.ninjaone),
         Arc::clone(&remotes.servicenow),
@@ -406,7 +415,8 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
         Arc::clone(&clock),
         incident_settings,
     );
-    let sync = OrganizationSync::new(remotes.ninjaone, remotes.servicenow, store, clock);
+    let sync = OrganizationSync::new(remotes.ninjaone, remotes.servicenow, store, clock)
+        .with_policy(Policy::default().report(detail));
     let ctx = Ctx {
         sync,
         router,
@@ -429,10 +439,9 @@ struct Ctx {
 fn sync_failure(err: &SyncError) -> Failed {
     let message = error_chain(err);
     match err {
-        SyncError::AddRefused(_) => Failed::new(Exit::Refused, message).hint(
-            "manual add works in inactive mode (`orgsync mode inactive`); in active mode every \
-             organization is synced automatically",
-        ),
+        SyncError::AddRefused(_) => {
+            Failed::new(Exit::Refused, message).hint("run `orgsync mode inactive` to switch")
+        }
         SyncError::AlreadyConfigured(org) => Failed::new(Exit::Refused, message)
             .hint(format!("change it with `orgsync update --org {org} ...`")),
         SyncError::Transition(_) | SyncError::PermissionDenied { .. } => {
@@ -461,8 +470,8 @@ fn sync_failure(err: &SyncError) -> Failed {
         SyncError::NotConfigured(org) => Failed::new(Exit::Usage, message).hint(format!(
             "`orgsync status` lists the configured organizations; organization {org} is not one"
         )),
-        SyncError::Remote { context, source } => {
-            let hint = remote_hint(context, source.kind());
+        SyncError::Remote { remote, error, .. } => {
+            let hint = remote_hint(*remote, error.kind());
             Failed::new(Exit::Failure, message).hint(hint)
         }
         SyncError::Store { .. } => Failed::new(Exit::Failure, message)
@@ -472,8 +481,8 @@ fn sync_failure(err: &SyncError) -> Failed {
 }
 
 /// What to do about a failed remote call.
-fn remote_hint(context: &str, kind: ApiErrorKind) -> String {
-    let (vars, api) = if context.contains("ServiceNow") {
+fn remote_hint(remote: Remote, kind: ApiErrorKind) -> String {
+    let (vars, api) = if remote == Remote::ServiceNow {
         (
             "the ServiceNow credentials (SERVICENOW_USERNAME and SERVICENOW_PASSWORD, or \
              SERVICENOW_CLIENT_ID and SERVICENOW_CLIENT_SECRET)",
@@ -498,19 +507,17 @@ fn remote_hint(context: &str, kind: ApiErrorKind) -> String {
     }
 }
 
-/// An error with its causes, "a: b: c", skipping causes the message already repeats.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+/// An error with its causes, "a: b: c" (the library's [`ErrorChain`]).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    ErrorChain(err).to_string()
+}
+
+/// The text of a credentials stop whose report is not the one expected (never happens).
+fn refused_text(refused: &ninjaone_servicenow::engine::CredentialsRefused) -> String {
+    format!(
+        "the pass stopped: the {} credentials were refused ({})",
+        refused.remote, refused.message
+    )
 }
 
 fn json_line(io: &mut Io<'_>, value: &impl serde::Serialize) -> Result<(), Failed> {
@@ -845,7 +852,16 @@ impl Ctx {
         if progress {
             let _ = write!(io.err, "\r\x1b[K");
         }
-        let report = result.map_err(|e| sync_failure(&e))?;
+        // A pass stopped by refused credentials is an `Err` carrying its report: print the
+        // report, then the stop, as for any other stop.
+        let report = match result {
+            Ok(report) => report,
+            Err(SyncError::CredentialsRefused(refused)) => match refused.report {
+                StoppedReport::Sync(report) => *report,
+                _ => return Err(Failed::new(Exit::Failure, refused_text(&refused))),
+            },
+            Err(e) => return Err(sync_failure(&e)),
+        };
         if json {
             json_line(io, &SyncJson::from(&report))?;
         } else {
@@ -867,7 +883,7 @@ impl Ctx {
                 format!("the pass stopped: {stop}"),
             ));
         }
-        let counts = report.counts();
+        let counts = &report;
         // Outcomes are "unknown" only when a listing failed or came back incomplete; a retry
         // hint with no failed, deferred or held organization comes from a failed read too.
         // Either way the pass could not read what it needs: a runtime failure, not a partial
@@ -945,7 +961,14 @@ impl Ctx {
         if progress {
             let _ = write!(io.err, "\r\x1b[K");
         }
-        let report = result.map_err(|e| sync_failure(&e))?;
+        let report = match result {
+            Ok(report) => report,
+            Err(SyncError::CredentialsRefused(refused)) => match refused.report {
+                StoppedReport::Incidents(report) => *report,
+                _ => return Err(Failed::new(Exit::Failure, refused_text(&refused))),
+            },
+            Err(e) => return Err(sync_failure(&e)),
+        };
         if json {
             json_line(io, &report)?;
         } else {
@@ -1045,7 +1068,7 @@ impl Ctx {
         {
             return;
         }
-        let c = report.counts();
+        let c = report;
         let kind = if report.apply_mode == ApplyMode::DryRun {
             "Dry run (nothing written)"
         } else {

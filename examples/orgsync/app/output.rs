@@ -11,7 +11,7 @@
 //! `templates::TemplateJson`. Times are RFC 3339 UTC.
 
 use chrono::{DateTime, Utc};
-use ninjaone_servicenow::engine::{CiReport, Outcome, Report, ReportCounts};
+use ninjaone_servicenow::engine::{CiReport, Outcome, Report};
 use ninjaone_servicenow::model::{AuditEntry, AuditOutcome, SyncConfig};
 use serde::Serialize;
 
@@ -83,6 +83,39 @@ pub struct OutcomeJson {
     pub detail: String,
 }
 
+/// The counts of `sync --json`, over every organization (listed or not).
+#[derive(Debug, Serialize)]
+#[allow(clippy::struct_field_names)]
+pub struct CountsJson {
+    pub created: usize,
+    pub matched: usize,
+    pub activated: usize,
+    pub unchanged: usize,
+    pub deferred: usize,
+    pub held: usize,
+    pub failed: usize,
+    pub deleted: usize,
+    pub unknown: usize,
+    pub planned: usize,
+}
+
+impl From<&Report> for CountsJson {
+    fn from(r: &Report) -> Self {
+        Self {
+            created: r.created,
+            matched: r.matched,
+            activated: r.activated,
+            unchanged: r.unchanged,
+            deferred: r.deferred,
+            held: r.held,
+            failed: r.failed,
+            deleted: r.deleted,
+            unknown: r.unknown,
+            planned: r.planned,
+        }
+    }
+}
+
 /// The report of `sync --json`.
 #[derive(Debug, Serialize)]
 pub struct SyncJson {
@@ -93,7 +126,7 @@ pub struct SyncJson {
     pub finished_at: DateTime<Utc>,
     /// Calls that may have changed ServiceNow.
     pub remote_writes: usize,
-    pub counts: ReportCounts,
+    pub counts: CountsJson,
     /// Whether the deletion guard holds changes (run `sync --approve-deletions`).
     pub needs_approval: bool,
     pub approved_by: Option<String>,
@@ -120,7 +153,7 @@ impl From<&Report> for SyncJson {
             started_at: report.started_at,
             finished_at: report.finished_at,
             remote_writes: report.remote_writes,
-            counts: report.counts(),
+            counts: CountsJson::from(report),
             needs_approval: report.needs_approval(),
             approved_by: report.approved_by.clone(),
             stopped: report.stop.as_ref().map(ToString::to_string),

@@ -413,6 +413,31 @@ fn sync_json_then_a_second_sync_writes_nothing() {
 }
 
 #[test]
+fn an_idle_sync_json_over_2000_organizations_fits_in_10_kb() {
+    let mut env = TestEnv::new();
+    env.ninja = FakeNinjaOne::builder().organizations(2_000).build();
+    env.snow = FakeServiceNow::builder().companies(2_000).build();
+    env.run("mode active");
+    assert_eq!(env.json("sync --json")["counts"]["matched"], 2_000);
+    env.clock.advance(chrono::Duration::minutes(5));
+    let (code, out, err) = env.run("sync --json");
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["counts"]["unchanged"], 2_000);
+    assert_eq!(
+        report["outcomes"],
+        serde_json::json!([]),
+        "unchanged ones are counted"
+    );
+    assert!(out.len() <= 10 * 1024, "{} bytes", out.len());
+    // `-v` lists them again.
+    env.clock.advance(chrono::Duration::minutes(5));
+    let verbose = env.json("-v sync --json");
+    assert_eq!(verbose["outcomes"].as_array().map(Vec::len), Some(2_000));
+    assert_eq!(verbose["outcomes"][0]["outcome"], "unchanged");
+}
+
+#[test]
 fn sync_in_disabled_mode_says_so_and_a_dry_run_writes_nothing() {
     let env = TestEnv::new();
     let (code, out, _) = env.run("sync");
@@ -466,10 +491,18 @@ fn sync_with_failures_exits_4_and_refused_credentials_exit_1() {
     env.ninja
         .faults()
         .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
-    let (code, _, err) = env.run("sync --json");
+    let (code, out, err) = env.run("sync --json");
     assert_eq!(code, 1);
     assert!(err.contains("credentials were refused"), "{err}");
     assert_eq!(env.snow.faults().writes(), 0);
+    // The report is printed as before, with the stop in it.
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        report["stopped"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("the NinjaOne credentials were refused")),
+        "{report}"
+    );
 }
 
 #[test]

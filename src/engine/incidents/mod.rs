@@ -187,10 +187,19 @@ impl IncidentRouter {
     /// - The engine never sleeps: see [`IncidentReport::next_run`].
     ///
     /// # Errors
-    /// [`SyncError::Store`] when the store cannot be read or written; the next pass converges
-    /// from what was saved.
+    /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
+    ///   (401 or 403): an `Err`, never an `Ok` with a stop to notice, so a host loop that only
+    ///   logs its errors logs it; the report of what the pass did until then is inside
+    ///   ([`StoppedReport::Incidents`](crate::engine::StoppedReport::Incidents)).
+    /// - [`SyncError::Store`] when the store cannot be read or written; the next pass
+    ///   converges from what was saved.
+    ///
+    /// [`Stop::RouterBusy`](crate::engine::Stop::RouterBusy) stays an `Ok`: the other router is
+    /// working. The report is compact by default ([`IncidentSettings::report`]).
     pub async fn run_once(&self, mode: ApplyMode) -> Result<IncidentReport, SyncError> {
-        self.pass(mode, None).await
+        self.pass(mode, None)
+            .await
+            .and_then(crate::engine::error::incident_outcome)
     }
 
     /// Approves the resolves the resolve guard holds and runs a pass that applies them (and
@@ -230,6 +239,8 @@ impl IncidentRouter {
             }
             return Err(err);
         }
-        self.pass(ApplyMode::Apply, Some(actor)).await
+        self.pass(ApplyMode::Apply, Some(actor))
+            .await
+            .and_then(crate::engine::error::incident_outcome)
     }
 }

@@ -22,6 +22,7 @@ use crate::plan::{
     ListedTicket, ListedTickets, PlannedTicket, RoutingIndex, StoreChange, TicketBody,
     TicketDecision, TicketInputs, TicketListing, TicketPlan, plan_tickets,
 };
+use crate::ports::Remote;
 use crate::ports::{
     ApiError, ApiErrorKind, IncidentQuery, PageRequest, StoreErrorKind, collect_all,
 };
@@ -106,7 +107,7 @@ fn split(plan: TicketPlan) -> Split {
 }
 
 /// Whether a problem with a read stops the pass (credentials) or only leaves things unknown.
-fn read_failure(api: &str, what: &str, err: &ApiError) -> Result<String, Stop> {
+fn read_failure(api: Remote, what: &str, err: &ApiError) -> Result<String, Stop> {
     if err.kind().is_auth() {
         tracing::error!(error = %err, "{api} refused the integration's credentials");
         return Err(credentials(api, err));
@@ -130,7 +131,7 @@ impl IncidentRouter {
             .map_err(SyncError::store("could not read the integration mode"))?;
         if mode == IntegrationMode::Disabled {
             tracing::info!("the integration is disabled: no incident pass");
-            report.finish(self.clock.now());
+            report.finish(self.clock.now(), self.settings.report);
             return Ok(report);
         }
         // One router at a time: the records are read under the lock, so a second pass cannot
@@ -152,7 +153,7 @@ impl IncidentRouter {
                     integration_id: id.to_owned(),
                 });
                 report.next_run = NextRun::At(after(started, self.settings.retry.initial));
-                report.finish(self.clock.now());
+                report.finish(self.clock.now(), self.settings.report);
                 return Ok(report);
             };
             Some(guard)
@@ -166,7 +167,7 @@ impl IncidentRouter {
             tracing::warn!(error = %err, "could not release the incident router lock; it ends with the session");
         }
         result?;
-        report.finish(self.clock.now());
+        report.finish(self.clock.now(), self.settings.report);
         Ok(report)
     }
 
@@ -367,7 +368,7 @@ impl IncidentRouter {
             Err(err) => {
                 report
                     .listing_problems
-                    .push(read_failure("NinjaOne", "alerts", &err)?);
+                    .push(read_failure(Remote::NinjaOne, "alerts", &err)?);
                 report.next_run = report.next_run.min(NextRun::At(retry_at()));
                 return Ok(None);
             }
@@ -397,7 +398,7 @@ impl IncidentRouter {
                 Err(err) => {
                     report
                         .listing_problems
-                        .push(read_failure("NinjaOne", "devices", &err)?);
+                        .push(read_failure(Remote::NinjaOne, "devices", &err)?);
                     report.next_run = report.next_run.min(NextRun::At(retry_at()));
                     Vec::new()
                 }
@@ -415,7 +416,7 @@ impl IncidentRouter {
                 Ok(installed) => Some(installed),
                 Err(err) => {
                     report.listing_problems.push(read_failure(
-                        "ServiceNow",
+                        Remote::ServiceNow,
                         "Customer Service Management plugin",
                         &err,
                     )?);
@@ -501,7 +502,7 @@ impl IncidentRouter {
         let incidents = match incidents {
             Ok(listing) => ListedTickets::from_listing(listing, "incidents"),
             Err(err) => {
-                let problem = read_failure("ServiceNow", "incidents", &err)?;
+                let problem = read_failure(Remote::ServiceNow, "incidents", &err)?;
                 report.next_run = report.next_run.min(NextRun::At(retry_at));
                 ListedTickets::not_listed(&problem)
             }
@@ -522,7 +523,7 @@ impl IncidentRouter {
             match listing {
                 Ok(listing) => ListedTickets::from_listing(listing, "cases"),
                 Err(err) => {
-                    let problem = read_failure("ServiceNow", "cases", &err)?;
+                    let problem = read_failure(Remote::ServiceNow, "cases", &err)?;
                     report.next_run = report.next_run.min(NextRun::At(retry_at));
                     ListedTickets::not_listed(&problem)
                 }
@@ -815,7 +816,7 @@ impl IncidentRouter {
             k if k.is_auth() => {
                 if report.stop.is_none() {
                     tracing::error!(error = %err, "ServiceNow refused the integration's credentials");
-                    report.stop = Some(credentials("ServiceNow", &err));
+                    report.stop = Some(credentials(Remote::ServiceNow, &err));
                 }
                 work_line(
                     work,
@@ -827,7 +828,7 @@ impl IncidentRouter {
             }
             ApiErrorKind::RateLimited { retry_after } => {
                 let until = throttle.rate_limited(
-                    "ServiceNow",
+                    Remote::ServiceNow,
                     &err,
                     retry_after,
                     &self.settings.retry,

@@ -7,7 +7,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::engine::{ApplyMode, FailureKind, NextRun, Stop};
+use crate::engine::report::Thousands;
+use crate::engine::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop};
 use crate::model::{AlertUid, OrganizationId, SysId, TicketKind};
 use crate::plan::{ResolveGuardState, SkipReason};
 
@@ -164,6 +165,15 @@ pub struct AlertOutcome {
 
 /// What one incident pass did. Field names are stable (snake_case) for hosts that log the
 /// report as JSON.
+///
+/// The counts are fields (as on [`Report`](crate::engine::Report)), one per
+/// [`TicketOutcome`], over every line whether or not it is listed: with
+/// [`ReportDetail::Compact`] (the default, [`IncidentSettings::report`](super::IncidentSettings::report))
+/// unchanged lines are counted, not listed. `Display` is one line:
+///
+/// ```text
+/// incidents: 120 alerts, 3 created, 2 resolved, 0 failed, 5 remote writes
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct IncidentReport {
@@ -179,6 +189,8 @@ pub struct IncidentReport {
     pub created: usize,
     /// Existing tickets adopted by correlation id.
     pub adopted: usize,
+    /// Tickets recorded with nothing to change ([`TicketOutcome::Unchanged`]).
+    pub unchanged: usize,
     /// Tickets resolved because their alert cleared.
     pub resolved: usize,
     /// Work notes added to tickets whose alert re-triggered (message or `updateTime`
@@ -197,6 +209,13 @@ pub struct IncidentReport {
     pub skipped: usize,
     /// Skipped alerts by [`SkipReason::code`].
     pub skip_reasons: BTreeMap<String, usize>,
+    /// Tickets left as they are because their configuration is inactive or deleted
+    /// ([`TicketOutcome::Left`]).
+    pub left: usize,
+    /// Alerts or records not attempted in this pass ([`TicketOutcome::Deferred`]).
+    pub deferred: usize,
+    /// Planned lines of a dry run ([`TicketOutcome::Planned`]).
+    pub planned: usize,
     /// Writes that failed.
     pub failed: usize,
     /// Alerts or records not decidable in this pass.
@@ -207,11 +226,14 @@ pub struct IncidentReport {
     pub remote_writes: usize,
     /// Listings that failed or came back incomplete, in words.
     pub listing_problems: Vec<String>,
-    /// Why the pass stopped early, if it did.
+    /// Why the pass stopped early, if it did. A stop by refused credentials is returned as
+    /// [`SyncError::CredentialsRefused`](crate::engine::SyncError::CredentialsRefused) (with
+    /// this report in it), never as an `Ok`.
     pub stop: Option<Stop>,
     /// When to run next.
     pub next_run: NextRun,
-    /// One line per alert or record the pass concerned, sorted by alert uid.
+    /// One line per alert or record the pass concerned, sorted by alert uid; unchanged ones
+    /// only with [`ReportDetail::Full`].
     pub outcomes: Vec<AlertOutcome>,
 }
 
@@ -224,6 +246,7 @@ impl IncidentReport {
             alerts: 0,
             created: 0,
             adopted: 0,
+            unchanged: 0,
             resolved: 0,
             noted: 0,
             held: 0,
@@ -232,6 +255,9 @@ impl IncidentReport {
             finished_elsewhere: 0,
             skipped: 0,
             skip_reasons: BTreeMap::new(),
+            left: 0,
+            deferred: 0,
+            planned: 0,
             failed: 0,
             unknown: 0,
             pruned: 0,
@@ -243,8 +269,9 @@ impl IncidentReport {
         }
     }
 
-    /// Sorts the outcomes and fills the counts from them.
-    pub(crate) fn finish(&mut self, at: DateTime<Utc>) {
+    /// Sorts the outcomes, fills the counts from them and drops the lines `detail` leaves
+    /// out.
+    pub(crate) fn finish(&mut self, at: DateTime<Utc>, detail: ReportDetail) {
         self.outcomes.sort_by(|a, b| a.alert.cmp(&b.alert));
         self.finished_at = at;
         for line in &self.outcomes {
@@ -265,11 +292,15 @@ impl IncidentReport {
                 }
                 TicketOutcome::Failed { .. } => self.failed += 1,
                 TicketOutcome::Unknown { .. } => self.unknown += 1,
-                TicketOutcome::Unchanged
-                | TicketOutcome::Left { .. }
-                | TicketOutcome::Deferred { .. }
-                | TicketOutcome::Planned { .. } => {}
+                TicketOutcome::Unchanged => self.unchanged += 1,
+                TicketOutcome::Left { .. } => self.left += 1,
+                TicketOutcome::Deferred { .. } => self.deferred += 1,
+                TicketOutcome::Planned { .. } => self.planned += 1,
             }
+        }
+        if detail == ReportDetail::Compact {
+            self.outcomes
+                .retain(|line| !matches!(line.outcome, TicketOutcome::Unchanged));
         }
     }
 
@@ -285,5 +316,42 @@ impl IncidentReport {
         alert: &'a AlertUid,
     ) -> impl Iterator<Item = &'a AlertOutcome> {
         self.outcomes.iter().filter(move |o| &o.alert == alert)
+    }
+}
+
+impl fmt::Display for IncidentReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "incidents{}: {} alerts, {} created, {} resolved, {} failed",
+            if self.apply_mode == ApplyMode::DryRun {
+                " (dry run)"
+            } else {
+                ""
+            },
+            Thousands(self.alerts),
+            Thousands(self.created),
+            Thousands(self.resolved),
+            Thousands(self.failed),
+        )?;
+        for (count, what) in [
+            (self.adopted, "adopted"),
+            (self.noted, "noted"),
+            (self.held, "held"),
+            (self.finished_elsewhere, "finished elsewhere"),
+            (self.deferred, "deferred"),
+            (self.unknown, "unknown"),
+            (self.pruned, "pruned"),
+            (self.planned, "planned"),
+        ] {
+            if count > 0 {
+                write!(f, ", {} {what}", Thousands(count))?;
+            }
+        }
+        write!(f, ", {} remote writes", Thousands(self.remote_writes))?;
+        if let Some(stop) = &self.stop {
+            write!(f, "; stopped: {}", stop.label())?;
+        }
+        Ok(())
     }
 }

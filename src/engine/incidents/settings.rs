@@ -1,6 +1,7 @@
 //! [`IncidentSettings`]: the integration id behind every correlation id, how tickets are
 //! resolved, the listing window, the [`UrgencyImpactTable`] and the resolve guard.
 
+use crate::engine::ReportDetail;
 use std::fmt;
 
 use chrono::TimeDelta;
@@ -17,7 +18,7 @@ pub const MAX_INTEGRATION_ID_LEN: usize = 32;
 
 /// An integration id that is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid integration id {id:?}: {reason}")]
+#[error("invalid integration id {id:?}: {reason}; use 1 to 32 letters, digits, '.', '_' or '-'")]
 pub struct InvalidIntegrationId {
     id: String,
     reason: &'static str,
@@ -74,6 +75,9 @@ pub struct IncidentSettings {
     /// open tickets)` — by default max(10, 10 %) — resolves none and holds them for an
     /// administrator ([`IncidentRouter::approve_resolves`](super::IncidentRouter::approve_resolves)).
     pub resolve_guard: ResolveGuard,
+    /// How much a pass's [`IncidentReport`](super::IncidentReport) holds (default
+    /// [`ReportDetail::Compact`]: unchanged tickets counted, not listed).
+    pub report: ReportDetail,
 }
 
 impl IncidentSettings {
@@ -121,6 +125,7 @@ impl IncidentSettings {
             store_batch: 100,
             retry: RetryPolicy::default(),
             resolve_guard: ResolveGuard::default(),
+            report: ReportDetail::default(),
         })
     }
 
