@@ -26,8 +26,15 @@ pub(super) async fn route(shared: &Shared, request: &Request) -> Response {
             "Invalid or expired access token: request a token at /ws/oauth/token",
         );
     }
+    let scope = shared.token_scope(request).unwrap_or_default();
+    if request.path == super::webhook::PATH {
+        return super::webhook::route(shared, request, &scope);
+    }
     if request.method != "GET" {
         return failure(405, "the fake NinjaOne serves GET requests only");
+    }
+    if !super::webhook::has_scope(&scope, "monitoring") {
+        return super::webhook::insufficient_privileges("monitoring");
     }
     let ninja = &shared.ninjaone;
     match request.segments().as_slice() {
@@ -128,7 +135,21 @@ fn token(shared: &Shared, request: &Request) -> Response {
         );
     }
     let scope = field("scope").unwrap_or("monitoring").to_owned();
-    let access_token = shared.issue_token(Api::NinjaOne);
+    if let Some(refused) = scope
+        .split_whitespace()
+        .find(|s| !auth.ninjaone_scopes.iter().any(|allowed| allowed == s))
+    {
+        // NinjaOne refuses a scope the application was not allowed instead of narrowing the
+        // grant.
+        return Response::json(
+            400,
+            &json!({
+                "error": "invalid_scope",
+                "error_description": format!("Invalid scope {refused} for client"),
+            }),
+        );
+    }
+    let access_token = shared.issue_scoped_token(&scope);
     Response::json(
         200,
         &json!({
