@@ -29,6 +29,7 @@ mod report;
 mod service;
 mod templates;
 mod throttle;
+pub mod webhook;
 mod worker;
 
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,
 };
 pub use service::{Added, ConfigChanges, ConfigDraft};
+pub use webhook::{
+    Delivery, DeliveryOutcome, ReceiverOptions, Refusal, WebhookReceiver, WebhookSecret,
+};
 pub use worker::{WorkPlan, WorkerOptions, WorkerReport};
 
 use crate::clock::Clock;

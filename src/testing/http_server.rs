@@ -141,6 +141,8 @@ struct Shared {
     ninjaone: FakeNinjaOne,
     servicenow: FakeServiceNow,
     auth: Auth,
+    /// Added to every answer (the builder's `latency`).
+    latency: Duration,
     state: Mutex<ServerState>,
 }
 
@@ -228,6 +230,9 @@ impl Shared {
     }
 
     async fn answer(&self, api: Api, request: &Request) -> Response {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         let fault = self.take_fault(api);
         let mut response = match &fault {
             Some(ServerFault::TooManyRequests { retry_after }) => {
@@ -413,6 +418,7 @@ impl FakeServer {
                 token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
                 ninjaone_scopes: vec!["monitoring".to_owned(), "management".to_owned()],
             },
+            latency: Duration::ZERO,
         }
     }
 
@@ -521,9 +527,18 @@ pub struct FakeServerBuilder {
     ninjaone: FakeNinjaOne,
     servicenow: FakeServiceNow,
     auth: Auth,
+    latency: Duration,
 }
 
 impl FakeServerBuilder {
+    /// Answers every request (token requests included) `latency` later, as a tenant across
+    /// the internet would: for latency figures (examples), never for timed tests. At most
+    /// 10 s per request.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency.min(Duration::from_secs(10));
+        self
+    }
+
     /// The NinjaOne client credentials the token endpoint accepts.
     pub fn ninjaone_client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.auth.ninjaone_client_id = id.into();
@@ -582,6 +597,7 @@ impl FakeServerBuilder {
             ninjaone: self.ninjaone,
             servicenow: self.servicenow,
             auth: self.auth,
+            latency: self.latency,
             state: Mutex::default(),
         });
         let bind = || async {

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::http1::{Request, Response};
 use super::{Api, Shared, api_error_response};
-use crate::model::OrganizationId;
+use crate::model::{DeviceId, OrganizationId};
 use crate::ports::{ApiError, Cursor, DEFAULT_PAGE_SIZE, NinjaOneApi, Page, PageRequest};
 
 /// The token endpoint's path.
@@ -66,6 +66,13 @@ pub(super) async fn route(shared: &Shared, request: &Request) -> Response {
         },
         ["v2", "roles"] => items(ninja.device_roles().await),
         ["v2", "alerts"] => items(ninja.alerts().await),
+        ["v2", "device", id, "alerts"] => match id.parse::<DeviceId>() {
+            Ok(id) => match ninja.device_alerts(id).await {
+                Ok(alerts) => Response::json(200, &json!(alerts)),
+                Err(err) => api_error_response(Api::NinjaOne, &err),
+            },
+            Err(_) => failure(400, &format!("{id:?} is not a device id")),
+        },
         _ => failure(404, &format!("no endpoint {}", request.path)),
     }
 }
