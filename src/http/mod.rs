@@ -74,6 +74,4 @@ pub use retry::ClientStats;
 pub use secret::Secret;
 pub use servicenow::{ServiceNowClient, ServiceNowConfig};
 pub use transport::USER_AGENT;
-pub use webhook::{
-    DEFAULT_EXPAND, DEFAULT_STATUS_CODES, DEFAULT_WEBHOOK_HEADER, WebhookRegistration,
-};
+pub use webhook::{DEFAULT_EXPAND, DEFAULT_STATUS_CODES, WebhookRegistration};

@@ -9,9 +9,8 @@ use super::error::{ConfigError, prefix};
 use super::origin::is_loopback;
 use super::secret::Secret;
 
-/// The header NinjaOne is asked to send with every delivery when no other name is given; the
-/// receiver of `engine::webhook` checks the same name by default.
-pub const DEFAULT_WEBHOOK_HEADER: &str = "x-orgsync-webhook-secret";
+// The header NinjaOne is asked to send when no other name is given: the receiver's default.
+use crate::engine::webhook::DEFAULT_HEADER_NAME as DEFAULT_WEBHOOK_HEADER;
 
 /// The condition status codes registered by default: a condition that triggers, and its reset.
 pub const DEFAULT_STATUS_CODES: [&str; 2] = ["TRIGGERED", "RESET"];
@@ -76,7 +75,8 @@ fn is_header_name(name: &str) -> bool {
 }
 
 impl WebhookRegistration {
-    /// A registration of `url` with `secret` sent in [`DEFAULT_WEBHOOK_HEADER`], for the
+    /// A registration of `url` with `secret` sent in the receiver's default header
+    /// ([`DEFAULT_HEADER_NAME`](crate::engine::webhook::DEFAULT_HEADER_NAME)), for the
     /// [`DEFAULT_STATUS_CODES`] with the [`DEFAULT_EXPAND`] expansions.
     ///
     /// # Errors
@@ -129,7 +129,8 @@ impl WebhookRegistration {
         })
     }
 
-    /// The header NinjaOne sends the secret in (default [`DEFAULT_WEBHOOK_HEADER`]); it must
+    /// The header NinjaOne sends the secret in (default
+    /// [`DEFAULT_HEADER_NAME`](crate::engine::webhook::DEFAULT_HEADER_NAME)); it must
     /// match the receiver's. Header names are case-insensitive: it is kept lowercase.
     ///
     /// # Errors
