@@ -762,12 +762,9 @@ async fn devices_detailed_serves_nested_agent_rows_and_flat_vm_host_rows_paged()
     assert_eq!(server.ninjaone().faults().calls("devices_detailed"), 2);
 }
 
-#[tokio::test]
-async fn the_webhook_is_registered_with_a_management_token_read_back_and_deleted() {
-    use ninjaone_servicenow::http::{NinjaOneClient, NinjaOneConfig, Secret, WebhookRegistration};
-    use ninjaone_servicenow::ports::{NinjaOneApi, PageRequest};
-    let server = server(2, 0, false).await;
-    let client = NinjaOneClient::new(
+fn ninjaone_client(server: &FakeServer) -> ninjaone_servicenow::http::NinjaOneClient {
+    use ninjaone_servicenow::http::{NinjaOneClient, NinjaOneConfig, Secret};
+    NinjaOneClient::new(
         NinjaOneConfig::new(
             &server.ninjaone_origin(),
             FakeServer::NINJAONE_CLIENT_ID,
@@ -775,13 +772,23 @@ async fn the_webhook_is_registered_with_a_management_token_read_back_and_deleted
         )
         .unwrap(),
     )
-    .unwrap();
-    let registration = WebhookRegistration::new(
+    .unwrap()
+}
+
+fn registration() -> ninjaone_servicenow::http::WebhookRegistration {
+    ninjaone_servicenow::http::WebhookRegistration::new(
         "https://orgsync.example.com/ninjaone/webhook",
-        Secret::new("fake-hook-secret-1234"),
+        ninjaone_servicenow::http::Secret::new("fake-hook-secret-1234"),
     )
-    .unwrap();
-    client.register_webhook(&registration).await.unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_webhook_is_registered_with_a_management_token_read_back_and_deleted() {
+    use ninjaone_servicenow::ports::{NinjaOneApi, PageRequest};
+    let server = server(2, 0, false).await;
+    let client = ninjaone_client(&server);
+    client.register_webhook(&registration()).await.unwrap();
     client.organizations(PageRequest::first(10)).await.unwrap();
     let registered = server.webhook().expect("the registration is recorded");
     assert_eq!(
@@ -815,6 +822,12 @@ async fn the_webhook_is_registered_with_a_management_token_read_back_and_deleted
     }
     client.delete_webhook().await.unwrap();
     assert_eq!(server.webhook(), None);
+}
+
+#[tokio::test]
+async fn tokens_are_refused_outside_their_scope_and_an_app_without_management_gets_none() {
+    use ninjaone_servicenow::ports::{NinjaOneApi, PageRequest};
+    let server = server(2, 0, false).await;
 
     // A management token is refused for reads, a monitoring one for the webhook (401
     // insufficient_privileges, as NinjaOne answers); an app without the management scope
@@ -864,16 +877,8 @@ async fn the_webhook_is_registered_with_a_management_token_read_back_and_deleted
     .ninjaone_scopes(["monitoring"])
     .start()
     .await;
-    let client = NinjaOneClient::new(
-        NinjaOneConfig::new(
-            &narrow.ninjaone_origin(),
-            FakeServer::NINJAONE_CLIENT_ID,
-            Secret::new(FakeServer::NINJAONE_CLIENT_SECRET),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let err = client.register_webhook(&registration).await.unwrap_err();
+    let client = ninjaone_client(&narrow);
+    let err = client.register_webhook(&registration()).await.unwrap_err();
     assert_eq!(err.kind(), ApiErrorKind::Forbidden, "{err}");
     assert!(err.to_string().contains("invalid_scope"), "{err}");
     assert_eq!(narrow.webhook(), None);

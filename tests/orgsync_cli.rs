@@ -660,7 +660,10 @@ impl Served {
                         return line;
                     }
                 }
-                Err(_) => panic!("`orgsync serve` never printed {needle:?}: {:?}", self.seen),
+                Err(err) => panic!(
+                    "`orgsync serve` never printed {needle:?} ({err}): {:?}",
+                    self.seen
+                ),
             }
         }
     }
@@ -702,12 +705,41 @@ impl Setup {
             seen: Vec::new(),
         };
         let line = served.wait_for("Listening on http://");
-        served.origin = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap()
-            .to_owned();
+        if let Some(origin) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            origin.clone_into(&mut served.origin);
+        }
         served
+    }
+
+    /// `GET url`: the status and the body.
+    fn get(&self, url: &str) -> (u16, String) {
+        self.runtime.block_on(async {
+            let response = reqwest::get(url).await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    }
+
+    /// Raises an alert on `device` in the fake; returns what NinjaOne would post for it.
+    fn trigger(&self, device: ninjaone_servicenow::model::DeviceId) -> Vec<u8> {
+        let ninja = self.server.ninjaone();
+        let uid = ninja
+            .raise_alert(
+                device,
+                "Disk C: has less than 5% free space",
+                chrono::Utc::now(),
+            )
+            .unwrap();
+        let alert = ninja
+            .all_alerts()
+            .into_iter()
+            .find(|a| a.uid == uid)
+            .unwrap();
+        let device = ninja
+            .all_devices()
+            .into_iter()
+            .find(|d| d.id == device)
+            .unwrap();
+        delivery(&alert, &device)
     }
 }
 
@@ -742,8 +774,9 @@ fn serve_answers_health_turns_a_delivery_into_one_incident_counts_it_and_exits_0
     let mut setup = Setup::new();
     setup.set("ORGSYNC_WEBHOOK_SECRET", HOOK_SECRET);
     setup.server.servicenow().set_now(chrono::Utc::now());
-    let ninja = setup.server.ninjaone();
-    let device = ninja
+    let device = setup
+        .server
+        .ninjaone()
         .add_device("1".parse().unwrap(), Some("9".parse().unwrap()), "SRV-0001")
         .unwrap();
     assert_eq!(setup.run("mode active").0, 0);
@@ -754,25 +787,12 @@ fn serve_answers_health_turns_a_delivery_into_one_incident_counts_it_and_exits_0
     // The first round of passes runs at start; the delivery comes after it, so it is the
     // delivery that creates the incident.
     served.wait_for("incident pass");
-    let alert_uid = ninja
-        .raise_alert(
-            device,
-            "Disk C: has less than 5% free space",
-            chrono::Utc::now(),
-        )
-        .unwrap();
-    let alert = ninja
-        .all_alerts()
-        .into_iter()
-        .find(|a| a.uid == alert_uid)
-        .unwrap();
-    let device = ninja
-        .all_devices()
-        .into_iter()
-        .find(|d| d.id == device)
-        .unwrap();
-    let body = delivery(&alert, &device);
     let origin = served.origin.clone();
+    assert_eq!(
+        setup.get(&format!("{origin}/healthz")),
+        (200, "ok\n".to_owned())
+    );
+    let body = setup.trigger(device);
     let http = reqwest::Client::new();
     let post = |secret: Option<&'static str>, body: Vec<u8>| {
         let mut request = http
@@ -789,55 +809,32 @@ fn serve_answers_health_turns_a_delivery_into_one_incident_counts_it_and_exits_0
         }
     };
     setup.server.clear_log();
-    let (health, metrics_before, refused, missing, handled, again) =
-        setup.runtime.block_on(async {
-            let health = http.get(format!("{origin}/healthz")).send().await.unwrap();
-            let health = (health.status().as_u16(), health.text().await.unwrap());
-            let metrics_before = http
-                .get(format!("{origin}/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let refused = post(Some("not-the-secret-at-all"), body.clone()).await;
-            let missing = post(None, body.clone()).await;
-            let truncated = post(Some(HOOK_SECRET), body[..body.len() / 2].to_vec()).await;
-            assert_eq!(truncated.0, 400, "{}", truncated.1);
-            let huge = post(Some(HOOK_SECRET), vec![b' '; 1024 * 1024]).await;
-            assert_eq!(huge.0, 413, "{}", huge.1);
-            let handled = post(Some(HOOK_SECRET), body.clone()).await;
-            let again = post(Some(HOOK_SECRET), body.clone()).await;
-            (health, metrics_before, refused, missing, handled, again)
-        });
-    assert_eq!(health, (200, "ok\n".to_owned()));
-    assert!(
-        metrics_before.contains("orgsync_passes_total"),
-        "{metrics_before}"
+    let answers = setup.runtime.block_on(async {
+        vec![
+            post(Some("not-the-secret-at-all"), body.clone()).await,
+            post(None, body.clone()).await,
+            post(Some(HOOK_SECRET), body[..body.len() / 2].to_vec()).await,
+            post(Some(HOOK_SECRET), vec![b' '; 1024 * 1024]).await,
+            post(Some(HOOK_SECRET), body.clone()).await,
+            post(Some(HOOK_SECRET), body.clone()).await,
+        ]
+    });
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [403, 401, 400, 413, 200, 200], "{answers:?}");
+    assert!(answers[4].1.contains("\"created\""), "{}", answers[4].1);
+    assert_eq!(
+        setup.server.servicenow().all_incidents().len(),
+        1,
+        "one incident for two deliveries"
     );
-    assert_eq!(refused.0, 403, "{}", refused.1);
-    assert_eq!(missing.0, 401, "{}", missing.1);
-    assert_eq!(handled.0, 200, "{}", handled.1);
-    assert!(handled.1.contains("\"created\""), "{}", handled.1);
-    assert_eq!(again.0, 200, "a repeated delivery: {}", again.1);
-    let incidents = setup.server.servicenow().all_incidents();
-    assert_eq!(incidents.len(), 1, "one incident for two deliveries");
     let creates: Vec<_> = writes(&setup, Api::ServiceNow)
         .into_iter()
         .filter(|w| w.starts_with("POST"))
         .collect();
     assert_eq!(creates, ["POST /api/now/table/incident"]);
 
-    let metrics = setup.runtime.block_on(async {
-        http.get(format!("{origin}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    });
+    let (status, metrics) = setup.get(&format!("{origin}/metrics"));
+    assert_eq!(status, 200);
     for line in [
         r#"orgsync_webhook_deliveries_total{outcome="created"} 1"#,
         r#"orgsync_webhook_deliveries_total{outcome="already_ticketed"} 1"#,
@@ -848,13 +845,10 @@ fn serve_answers_health_turns_a_delivery_into_one_incident_counts_it_and_exits_0
         r#"orgsync_tickets_total{action="created",source="delivery"} 1"#,
         r#"orgsync_passes_total{kind="sync",result="ok"} 1"#,
         r#"orgsync_passes_total{kind="incident",result="ok"} 1"#,
+        "orgsync_pass_duration_seconds_bucket",
     ] {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
     }
-    assert!(
-        metrics.contains("orgsync_pass_duration_seconds_bucket"),
-        "{metrics}"
-    );
 
     // `webhook register` runs while `serve` holds the state file.
     let (code, out, err) =

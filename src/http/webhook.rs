@@ -114,7 +114,7 @@ impl WebhookRegistration {
         if secret.is_empty() {
             return Err(refused("the secret is empty"));
         }
-        if secret.expose().chars().any(|c| c.is_control()) {
+        if secret.expose().chars().any(char::is_control) {
             return Err(refused(
                 "the secret holds control characters or line breaks, which a header value \
                  cannot carry; use printable characters",

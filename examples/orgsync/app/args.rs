@@ -813,28 +813,8 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
             "orgsync audit [--org ID] [--json]\n\n\
              Prints the audit log (every change and every refusal), oldest first.\n"
         }
-        Some("serve") => {
-            "orgsync serve --listen ADDR [--every DURATION]\n\n\
-             Serves NinjaOne's webhook and runs a sync pass and an incident pass every DURATION\n\
-             (30s, 5m, 1h; default 5m), sooner when a pass asks for a retry; passes never overlap,\n\
-             and deliveries are handled while one runs. ADDR is IP:PORT (127.0.0.1:8080); put a\n\
-             reverse proxy with TLS in front of it. Needs ORGSYNC_WEBHOOK_SECRET.\n\
-             \x20 POST /ninjaone/webhook  a NinjaOne activity (401/403 without the secret header,\n\
-             \x20                         400 unreadable, 413 too large, 503 retry later)\n\
-             \x20 GET  /healthz           200 while serving\n\
-             \x20 GET  /metrics           Prometheus text: deliveries, passes, tickets, failures\n\
-             SIGTERM or SIGINT: stops accepting, finishes the delivery and the pass in hand, exit 0.\n"
-        }
-        Some("webhook") => {
-            "orgsync webhook register --url URL [--json]\n\
-             orgsync webhook delete [--json]\n\n\
-             Configures NinjaOne to post condition activities (TRIGGERED, RESET, with the device\n\
-             and organization) to URL, with ORGSYNC_WEBHOOK_SECRET in the header\n\
-             x-orgsync-webhook-secret; `delete` removes the registration. URL is the public https\n\
-             address of `orgsync serve` (…/ninjaone/webhook). The API application needs the\n\
-             management scope (asked for by these commands only). The state file is not opened,\n\
-             so this runs while `serve` holds it.\n"
-        }
+        Some("serve") => SERVE_HELP,
+        Some("webhook") => WEBHOOK_HELP,
         Some(other) => {
             return Err(usage(format!(
                 "no help for {other:?}; the commands are {}",
@@ -844,6 +824,26 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
     };
     Ok(text.to_owned())
 }
+
+const SERVE_HELP: &str = "orgsync serve --listen ADDR [--every DURATION]\n\n\
+             Serves NinjaOne's webhook and runs a sync pass and an incident pass every DURATION\n\
+             (30s, 5m, 1h; default 5m), sooner when a pass asks for a retry; passes never overlap,\n\
+             and deliveries are handled while one runs. ADDR is IP:PORT (127.0.0.1:8080); put a\n\
+             reverse proxy with TLS in front of it. Needs ORGSYNC_WEBHOOK_SECRET.\n\
+             \x20 POST /ninjaone/webhook  a NinjaOne activity (401/403 without the secret header,\n\
+             \x20                         400 unreadable, 413 too large, 503 retry later)\n\
+             \x20 GET  /healthz           200 while serving\n\
+             \x20 GET  /metrics           Prometheus text: deliveries, passes, tickets, failures\n\
+             SIGTERM or SIGINT: stops accepting, finishes the delivery and the pass in hand, exit 0.\n";
+
+const WEBHOOK_HELP: &str = "orgsync webhook register --url URL [--json]\n\
+             orgsync webhook delete [--json]\n\n\
+             Configures NinjaOne to post condition activities (TRIGGERED, RESET, with the device\n\
+             and organization) to URL, with ORGSYNC_WEBHOOK_SECRET in the header\n\
+             x-orgsync-webhook-secret; `delete` removes the registration. URL is the public https\n\
+             address of `orgsync serve` (…/ninjaone/webhook). The API application needs the\n\
+             management scope (asked for by these commands only). The state file is not opened,\n\
+             so this runs while `serve` holds it.\n";
 
 const GENERAL_HELP: &str = "\
 orgsync: keeps NinjaOne organizations mapped to ServiceNow companies.

@@ -198,11 +198,10 @@ async fn webhook(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     let (parts, body) = request.into_parts();
     // The secret first, before a byte of the body is read: `accept` checks it before the body,
     // and an empty body can only be refused as malformed once the secret matched.
-    match shared.receiver.accept(header_pairs(&parts.headers), &[]) {
-        Err(refusal @ (Refusal::MissingSecret { .. } | Refusal::WrongSecret { .. })) => {
-            return refused(&shared, &refusal);
-        }
-        _ => {}
+    if let Err(refusal @ (Refusal::MissingSecret { .. } | Refusal::WrongSecret { .. })) =
+        shared.receiver.accept(header_pairs(&parts.headers), &[])
+    {
+        return refused(&shared, &refusal);
     }
     let limit = shared.receiver.options().body_limit();
     let Ok(bytes) = axum::body::to_bytes(Body::new(body), limit).await else {
@@ -309,9 +308,9 @@ fn wait_for(next: NextRun, every: Duration) -> Duration {
 fn shown(every: Duration) -> String {
     let secs = every.as_secs();
     let mut text = String::new();
-    let _ = if secs % 3600 == 0 {
+    let _ = if secs.is_multiple_of(3600) {
         write!(text, "{}h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         write!(text, "{}m", secs / 60)
     } else {
         write!(text, "{secs}s")

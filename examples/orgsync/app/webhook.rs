@@ -165,27 +165,24 @@ pub(super) async fn run(
         )
         .hint("fix NINJAONE_BASE_URL; no request was sent")
     })?;
-    let line = match &registration {
-        Some(registration) => {
-            admin
-                .register(registration)
-                .await
-                .map_err(|e| api_failure("registered", &e))?;
-            format!(
-                "Webhook registered: NinjaOne posts {} activities to {} with the secret in \
-                 header {}.",
-                DEFAULT_STATUS_CODES.join(" and "),
-                registration.url(),
-                registration.secret_header()
-            )
-        }
-        None => {
-            admin
-                .delete()
-                .await
-                .map_err(|e| api_failure("deleted", &e))?;
-            "Webhook registration deleted: NinjaOne posts no more activities.".to_owned()
-        }
+    let line = if let Some(registration) = &registration {
+        admin
+            .register(registration)
+            .await
+            .map_err(|e| api_failure("registered", &e))?;
+        format!(
+            "Webhook registered: NinjaOne posts {} activities to {} with the secret in header \
+             {}.",
+            DEFAULT_STATUS_CODES.join(" and "),
+            registration.url(),
+            registration.secret_header()
+        )
+    } else {
+        admin
+            .delete()
+            .await
+            .map_err(|e| api_failure("deleted", &e))?;
+        "Webhook registration deleted: NinjaOne posts no more activities.".to_owned()
     };
     if json {
         json_line(
