@@ -178,25 +178,8 @@ impl Bench {
     }
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seconds: u64 = std::env::args()
-        .skip_while(|a| a != "--seconds")
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(60);
-    let b = bench().await?;
-    println!(
-        "webhook deliveries over FakeServer, {} ms per request, real HTTP clients",
-        LATENCY.as_millis()
-    );
-
-    // Warm-up: tokens, connections.
-    let body = b.raise(0);
-    Bench::deliver(&b.receiver, &body).await;
-
-    // 1. Latency, one delivery at a time.
+/// Phase 1: `runs` triggers one at a time; returns how many alerts it raised.
+async fn latency(b: &Bench) -> usize {
     let mut latencies = Vec::new();
     let (mut sn, mut ninja) = (0, 0);
     let runs = 200;
@@ -231,6 +214,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         per(logged_sn),
         per(ninja),
     );
+
+    runs
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let seconds: u64 = std::env::args()
+        .skip_while(|a| a != "--seconds")
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(60);
+    let b = bench().await?;
+    println!(
+        "webhook deliveries over FakeServer, {} ms per request, real HTTP clients",
+        LATENCY.as_millis()
+    );
+
+    // Warm-up: tokens, connections.
+    let body = b.raise(0);
+    Bench::deliver(&b.receiver, &body).await;
+
+    let runs = latency(&b).await;
 
     // 2. Throughput: 100 deliveries a second.
     let total = usize::try_from(seconds * 100)?;
