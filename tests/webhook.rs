@@ -603,3 +603,26 @@ async fn resets_beyond_the_resolve_guard_are_held_for_the_pass() {
     assert_eq!(report.resolved, 2, "{report:?}");
     assert!(t.records().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_with_a_millisecond_time_leaves_nothing_for_a_pass_whose_listing_has_more_decimals()
+ {
+    let t = tenant(1, 1, 1).await;
+    let (mut alert, device) = t.alerts().remove(0);
+    // The listing answers with microseconds, the delivery with 3 decimals (API-NOTES).
+    let listed = alert.update_time.unwrap() + chrono::TimeDelta::microseconds(556_123);
+    alert.update_time = Some(listed);
+    alert.create_time = Some(listed);
+    t.world.ninja.add_alert(alert.clone());
+    let mut body: Value = serde_json::from_slice(&activity(&alert, &device, "TRIGGERED")).unwrap();
+    #[allow(clippy::cast_precision_loss)]
+    let millis = listed.timestamp_millis() as f64 / 1e3;
+    body["activityTime"] = json!(millis);
+    let delivery = t
+        .deliver(&serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(delivery.outcome, DeliveryOutcome::Created { .. }));
+    let report = t.router.run_once(ApplyMode::Apply).await.unwrap();
+    assert_eq!((report.noted, report.remote_writes), (0, 0), "{report:?}");
+}

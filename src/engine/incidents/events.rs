@@ -32,7 +32,7 @@ use crate::model::{
 };
 use crate::plan::{
     ListedTicket, ListedTickets, RouteDecision, RoutingIndex, TicketInputs, TicketListing,
-    alert_digest, plan_tickets, route,
+    digest_matches, plan_tickets, route,
 };
 use crate::ports::{ApiError, IncidentQuery, Listing, PageRequest, StoreErrorKind, collect_all};
 
@@ -284,7 +284,10 @@ impl IncidentRouter {
     ) -> Result<DeliveryOutcome, SyncError> {
         let alert = activity.to_alert();
         if let Some(record) = &record {
-            let unchanged = record.alert_digest.as_deref() == Some(alert_digest(&alert).as_str());
+            let unchanged = record
+                .alert_digest
+                .as_deref()
+                .is_some_and(|stored| digest_matches(stored, &alert));
             if record.state != TicketRecordState::Open
                 && record.state != TicketRecordState::Creating
                 || record.state == TicketRecordState::Open && unchanged
@@ -383,7 +386,7 @@ impl IncidentRouter {
             return Ok(DeliveryOutcome::StillOpen);
         }
         let limit = self.settings.resolve_guard.limit(open_tickets);
-        if record.state == TicketRecordState::Open && !self.events.reserve_resolve(limit) {
+        if !self.events.reserve_resolve(limit) {
             return Ok(DeliveryOutcome::Held {
                 reason: format!(
                     "deliveries resolved {limit} ticket(s) since the last pass, the resolve \
@@ -408,9 +411,7 @@ impl IncidentRouter {
                 .await
         }
         .await;
-        if record.state == TicketRecordState::Open
-            && !matches!(result, Ok(DeliveryOutcome::Resolved { .. }))
-        {
+        if !matches!(result, Ok(DeliveryOutcome::Resolved { .. })) {
             self.events.release_resolve();
         }
         result
