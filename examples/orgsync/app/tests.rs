@@ -1128,3 +1128,18 @@ fn serve_without_the_secret_is_a_usage_error_before_the_state_file_or_a_remote()
     assert!(err.contains("ORGSYNC_WEBHOOK_SECRET"), "{err}");
     assert!(env.seen_auth.borrow().is_none(), "no client was built");
 }
+
+#[test]
+fn the_webhook_client_is_built_without_a_request_and_a_refused_origin_says_why() {
+    let settings = |base: &str| NinjaOneSettings {
+        base: base.to_owned(),
+        client_id: "client-1".to_owned(),
+        client_secret: ninjaone_servicenow::http::Secret::new(NINJA_SECRET),
+    };
+    assert!(super::connect_webhooks_http(&settings("eu")).is_ok());
+    let Err(err) = super::connect_webhooks_http(&settings("http://ninja.example.com")) else {
+        panic!("plain http to a remote host was accepted");
+    };
+    assert!(err.0.contains("ninja.example.com"), "{}", err.0);
+    assert!(!err.0.contains(NINJA_SECRET));
+}
