@@ -879,3 +879,34 @@ fn serve_answers_health_turns_a_delivery_into_one_incident_counts_it_and_exits_0
         assert!(!output.contains(secret), "serve printed a secret: {output}");
     }
 }
+
+#[test]
+fn sigterm_while_a_pass_runs_lets_the_pass_finish_then_exits_0() {
+    // Every request is answered 150 ms late, so the incident pass (a token, the alert, device
+    // and ticket listings) is still running when the signal arrives.
+    let mut setup = Setup::with_server(|b| b.latency(std::time::Duration::from_millis(150)));
+    setup.set("ORGSYNC_WEBHOOK_SECRET", HOOK_SECRET);
+    assert_eq!(setup.run("mode active").0, 0);
+    let mut served = setup.serve("--every 1h");
+    served.wait_for("sync pass");
+    let pid = served.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let line = served.wait_for("incident pass");
+    assert!(
+        line.contains("incident pass (ok)"),
+        "the pass in hand finished: {line}"
+    );
+    served.wait_for("stopped");
+    assert_eq!(
+        served.child.wait().unwrap().code(),
+        Some(0),
+        "{:?}",
+        served.seen
+    );
+}
