@@ -142,21 +142,31 @@ async fn bench() -> Result<Bench, Box<dyn std::error::Error>> {
 }
 
 impl Bench {
-    /// Raises the `n`-th alert on a device and returns its delivery body.
+    /// Raises the `n`-th alert on a device and returns its delivery body (built from what
+    /// was raised, without reading the fake's listing back).
     fn raise(&self, n: usize) -> Vec<u8> {
         let device = &self.devices[n % self.devices.len()];
         let at = fixed_time() + chrono::TimeDelta::seconds(i64::try_from(n).unwrap_or(0));
+        let message = format!("condition {n} triggered");
         let uid = self
             .ninja
-            .raise_alert(device.id, format!("condition {n} triggered"), at)
+            .raise_alert(device.id, message.clone(), at)
             .expect("a generated uid");
-        let alert = self
-            .ninja
-            .all_alerts()
-            .into_iter()
-            .rev()
-            .find(|a| a.uid == uid)
-            .expect("just raised");
+        let alert = Alert {
+            uid,
+            device_id: Some(device.id),
+            message: Some(message),
+            create_time: Some(at),
+            update_time: Some(at),
+            source_type: Some("CONDITION".to_owned()),
+            source_config_uid: None,
+            source_name: None,
+            subject: Some("CPU".to_owned()),
+            severity: None,
+            priority: None,
+            psa_ticket_id: None,
+            data: std::collections::BTreeMap::new(),
+        };
         activity(&alert, device)
     }
 
@@ -227,6 +237,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(60);
     let b = bench().await?;
+    let mut sleeps = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        tokio::time::sleep(LATENCY).await;
+        sleeps.push(start.elapsed());
+    }
+    sleeps.sort();
+    println!(
+        "calibration: a {} ms tokio sleep takes {:.1} ms (p50) here",
+        LATENCY.as_millis(),
+        ms(percentile(&sleeps, 50))
+    );
     println!(
         "webhook deliveries over FakeServer, {} ms per request, real HTTP clients",
         LATENCY.as_millis()
