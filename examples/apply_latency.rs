@@ -82,6 +82,14 @@ impl NinjaOneApi for Slow<FakeNinjaOne> {
         self.wait().await;
         self.0.alerts().await
     }
+
+    async fn device_alerts(
+        &self,
+        device: ninjaone_servicenow::model::DeviceId,
+    ) -> Result<Vec<Alert>, ApiError> {
+        self.wait().await;
+        self.0.device_alerts(device).await
+    }
 }
 
 #[async_trait]

@@ -26,7 +26,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use app::{Environment, Exit, Io, RemoteSettings, Remotes, SetupError};
+use app::{
+    Environment, Exit, Io, NinjaOneSettings, RemoteSettings, Remotes, SetupError, WebhookAdmin,
+};
 use ninjaone_servicenow::clock::{Clock, SystemClock};
 use ninjaone_servicenow::ports::{ConfigStore, StoreError};
 use ninjaone_servicenow::store::JsonFileStore;
@@ -76,6 +78,13 @@ impl Environment for Figures {
 
     fn connect(&self, settings: &RemoteSettings) -> Result<Remotes, SetupError> {
         app::connect_http(settings)
+    }
+
+    fn connect_webhooks(
+        &self,
+        settings: &NinjaOneSettings,
+    ) -> Result<Arc<dyn WebhookAdmin>, SetupError> {
+        app::connect_webhooks_http(settings)
     }
 
     fn open_store(&self, path: &Path) -> Result<Arc<dyn ConfigStore>, StoreError> {

@@ -876,6 +876,13 @@ impl NinjaOneApi for RejectingNinja {
     async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
         self.inner.alerts().await
     }
+
+    async fn device_alerts(
+        &self,
+        device: ninjaone_servicenow::model::DeviceId,
+    ) -> Result<Vec<Alert>, ApiError> {
+        self.inner.device_alerts(device).await
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `orgsync`: the reference integration — NinjaOne organizations kept mapped to ServiceNow
-//! companies from cron, over the HTTP clients, a JSON state file and the sync engine.
+//! companies from cron (or from `orgsync serve`, which also takes NinjaOne's webhook), over the
+//! HTTP clients, a JSON state file and the sync engine.
 //!
 //! ```text
 //! cargo run --release --features http --example orgsync -- <command> [options]
@@ -16,7 +17,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use app::{Environment, Exit, Io, RemoteSettings, Remotes, SetupError};
+use app::{
+    Environment, Exit, Io, NinjaOneSettings, RemoteSettings, Remotes, SetupError, WebhookAdmin,
+};
 use ninjaone_servicenow::clock::{Clock, SystemClock};
 use ninjaone_servicenow::ports::{ConfigStore, StoreError};
 use ninjaone_servicenow::store::JsonFileStore;
@@ -31,6 +34,13 @@ impl Environment for Process {
 
     fn connect(&self, settings: &RemoteSettings) -> Result<Remotes, SetupError> {
         app::connect_http(settings)
+    }
+
+    fn connect_webhooks(
+        &self,
+        settings: &NinjaOneSettings,
+    ) -> Result<Arc<dyn WebhookAdmin>, SetupError> {
+        app::connect_webhooks_http(settings)
     }
 
     fn open_store(&self, path: &Path) -> Result<Arc<dyn ConfigStore>, StoreError> {

@@ -31,6 +31,7 @@ mod seen;
 mod service;
 mod templates;
 mod throttle;
+pub mod webhook;
 mod worker;
 
 use std::sync::Arc;
@@ -49,6 +50,9 @@ pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportDetail, Stop,
 };
 pub use service::{Added, ConfigChanges, ConfigDraft};
+pub use webhook::{
+    Delivery, DeliveryOutcome, ReceiverOptions, Refusal, WebhookReceiver, WebhookSecret,
+};
 pub use worker::{WorkPlan, WorkerOptions, WorkerReport};
 
 use crate::clock::Clock;

@@ -80,6 +80,12 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A webhook registration cannot be sent as given (its URL, header name or secret).
+    #[error("webhook registration refused: {reason}")]
+    Webhook {
+        /// Why, and what to do (never the secret).
+        reason: String,
+    },
 }
 
 /// At most `max` characters of `s`, for echoing input in an error without flooding it.

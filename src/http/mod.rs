@@ -63,6 +63,7 @@ mod secret;
 mod servicenow;
 mod token;
 mod transport;
+mod webhook;
 
 pub use error::ConfigError;
 pub use ninjaone::{NinjaOneClient, NinjaOneConfig};
@@ -73,3 +74,4 @@ pub use retry::ClientStats;
 pub use secret::Secret;
 pub use servicenow::{ServiceNowClient, ServiceNowConfig};
 pub use transport::USER_AGENT;
+pub use webhook::{DEFAULT_EXPAND, DEFAULT_STATUS_CODES, WebhookRegistration};

@@ -18,9 +18,10 @@ use super::token::{Token, TokenCache};
 use super::transport::{
     Auth, Body, Call, Reply, Transport, encode_pairs, reply_kind, text_snippet,
 };
+use super::webhook::WebhookRegistration;
 use crate::model::{
-    Alert, DetailedDevice, Device, DeviceRole, Organization, OrganizationDetailed, OrganizationId,
-    decode_rows,
+    Alert, DetailedDevice, Device, DeviceId, DeviceRole, Organization, OrganizationDetailed,
+    OrganizationId, decode_rows,
 };
 use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind, Cursor, NinjaOneApi, Page, PageRequest};
@@ -29,6 +30,11 @@ const SERVICE: Remote = Remote::NinjaOne;
 const TOKEN_PATH: &str = "/ws/oauth/token";
 /// The scope asked for by default: read-only, enough for every call of [`NinjaOneApi`].
 const DEFAULT_SCOPE: &str = "monitoring";
+/// The scope of the webhook calls (`PUT`/`DELETE /v2/webhook`), asked for only by them, with a
+/// token of its own.
+const MANAGEMENT_SCOPE: &str = "management";
+/// The webhook configuration's path.
+const WEBHOOK_PATH: &str = "/v2/webhook";
 
 /// How to reach and authenticate to NinjaOne: a region or origin, and the client credentials of
 /// a machine-to-machine API application. `Debug` shows no secret.
@@ -123,6 +129,8 @@ struct Inner {
     client_secret: Secret,
     scope: String,
     tokens: TokenCache,
+    /// Tokens with the management scope, for the webhook calls only.
+    management_tokens: TokenCache,
 }
 
 impl fmt::Debug for Inner {
@@ -155,6 +163,7 @@ impl NinjaOneClient {
                 client_secret: config.client_secret,
                 scope: config.scope,
                 tokens: TokenCache::default(),
+                management_tokens: TokenCache::default(),
             }),
         })
     }
@@ -286,6 +295,144 @@ impl NinjaOneClient {
         let (items, rejected) = decode_rows::<T>(Value::Array(rows));
         Ok(Page::new(items, None).with_rejected(rejected))
     }
+
+    /// Registers the webhook of this API application: `PUT /v2/webhook` with the URL, the
+    /// activity filter (`activities.statusCode`), the expansions and the secret header, as
+    /// NinjaOne documents it; it replaces any registration the application had. NinjaOne
+    /// answers 204.
+    ///
+    /// This call (and [`delete_webhook`](Self::delete_webhook)) needs the `management` scope,
+    /// which the API application must be allowed (NinjaOne wants a system administrator's
+    /// application for webhooks). It is asked for here only, with a token of its own: every
+    /// other call keeps the client's [`scope`](NinjaOneConfig::scope) (`monitoring`).
+    ///
+    /// # Guarantees
+    /// The secret goes only into the request body: it is never logged, is not in the `Debug`
+    /// of the registration, and is scrubbed from any server text quoted in an error. The
+    /// request may be sent again after a 5xx or a timeout (the same registration twice is the
+    /// registration once).
+    ///
+    /// # Errors
+    /// [`ApiError`]: `Forbidden` when the application may not have the management scope (the
+    /// token request is refused with `invalid_scope`) or the token lacks it
+    /// (`insufficient_privileges`); `Unauthorized` for refused credentials; the usual kinds for
+    /// transport failures.
+    pub async fn register_webhook(
+        &self,
+        registration: &WebhookRegistration,
+    ) -> Result<(), ApiError> {
+        let body = serde_json::to_vec(&registration.body()).map_err(|e| {
+            ApiError::new(
+                ApiErrorKind::Other,
+                format!("the webhook registration could not be encoded: {e}"),
+            )
+        })?;
+        let call = Call {
+            method: Method::PUT,
+            path: WEBHOOK_PATH.to_owned(),
+            query: Vec::new(),
+            body: Body::Json(body),
+            counted: Counted::Write,
+            replay: Replay::Safe,
+            not_found_ok: false,
+        };
+        self.management_api(&call, Some(registration.secret()))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the webhook of this API application: `DELETE /v2/webhook` (204). Needs the
+    /// `management` scope, asked for as by [`register_webhook`](Self::register_webhook).
+    ///
+    /// # Errors
+    /// As [`register_webhook`](Self::register_webhook).
+    pub async fn delete_webhook(&self) -> Result<(), ApiError> {
+        let call = Call {
+            method: Method::DELETE,
+            path: WEBHOOK_PATH.to_owned(),
+            query: Vec::new(),
+            body: Body::Empty,
+            counted: Counted::Write,
+            replay: Replay::Safe,
+            not_found_ok: false,
+        };
+        self.management_api(&call, None).await?;
+        Ok(())
+    }
+
+    /// A token with the management scope, from its own cache.
+    async fn management_token(&self) -> Result<Secret, ApiError> {
+        let inner = &self.inner;
+        inner
+            .management_tokens
+            .get(|_refresh| async move {
+                let form = encode_pairs([
+                    ("grant_type", "client_credentials"),
+                    ("client_id", inner.client_id.as_str()),
+                    ("client_secret", inner.client_secret.expose()),
+                    ("scope", MANAGEMENT_SCOPE),
+                ]);
+                let call = Call {
+                    method: Method::POST,
+                    path: TOKEN_PATH.to_owned(),
+                    query: Vec::new(),
+                    body: Body::Form(form),
+                    counted: Counted::Token,
+                    replay: Replay::Safe,
+                    not_found_ok: false,
+                };
+                let reply = inner
+                    .transport
+                    .send(&call, Auth::None, decode_management_oauth_error)
+                    .await?;
+                let value = reply.json(SERVICE, &call.describe())?;
+                Token::from_response(&value, SERVICE)
+            })
+            .await
+    }
+
+    /// As [`api`](Self::api), with a management token; `extra` is scrubbed from the answer.
+    async fn management_api(&self, call: &Call, extra: Option<&Secret>) -> Result<Reply, ApiError> {
+        let token = self.management_token().await?;
+        let transport = &self.inner.transport;
+        match transport
+            .send_scrubbing(call, Auth::Bearer(&token), decode_management_error, extra)
+            .await
+        {
+            Err(e) if e.kind() == ApiErrorKind::Unauthorized => {
+                tracing::debug!(path = %call.path, "management token refused; fetching a new one");
+                self.inner.management_tokens.invalidate(&token).await;
+                let fresh = self.management_token().await?;
+                transport
+                    .send_scrubbing(call, Auth::Bearer(&fresh), decode_management_error, extra)
+                    .await
+            }
+            other => other,
+        }
+    }
+}
+
+/// [`decode_api_error`] for the webhook calls: a refusal names the management scope.
+fn decode_management_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
+    let status = reply.status.as_u16();
+    let (kind, detail) = api_error_detail(reply, scrub);
+    let advice = match kind {
+        ApiErrorKind::Unauthorized => "; check the API application's client id and secret",
+        ApiErrorKind::Forbidden => {
+            "; webhooks need the management scope: allow it on the API application (a system \
+             administrator's)"
+        }
+        _ => "",
+    };
+    ApiError::new(
+        kind,
+        format!("NinjaOne answered {status} to {what}: {detail}{advice}"),
+    )
+}
+
+/// [`decode_oauth_error`] for the management token: a refused scope says which one to allow.
+fn decode_management_oauth_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
+    oauth_error(reply, scrub, what, MANAGEMENT_SCOPE)
 }
 
 fn array(value: Value, what: &str) -> Result<Vec<Value>, ApiError> {
@@ -397,6 +544,11 @@ fn api_error_detail(reply: &Reply, scrub: &Scrubber) -> (ApiErrorKind, String) {
 /// 403 and `invalid_scope`), its text kept, so [`is_auth`](ApiErrorKind::is_auth) stops the
 /// pass instead of retrying it.
 fn decode_oauth_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
+    oauth_error(reply, scrub, what, DEFAULT_SCOPE)
+}
+
+/// [`decode_oauth_error`] for a token request of `scope`, named in the advice of a refusal.
+fn oauth_error(reply: &Reply, scrub: &Scrubber, what: &str, scope: &str) -> ApiError {
     let status = reply.status.as_u16();
     let parsed = serde_json::from_slice::<Value>(&reply.body).ok();
     let code = parsed
@@ -436,7 +588,7 @@ fn decode_oauth_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
              credentials grant)",
         ),
         ApiErrorKind::Forbidden => {
-            error.with_advice("allow the scope monitoring on the API application")
+            error.with_advice(format!("allow the scope {scope} on the API application"))
         }
         _ => error,
     }
@@ -487,6 +639,22 @@ impl NinjaOneApi for NinjaOneClient {
 
     async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
         self.all("/v2/alerts").await
+    }
+
+    async fn device_alerts(&self, device: DeviceId) -> Result<Vec<Alert>, ApiError> {
+        let path = format!("/v2/device/{device}/alerts");
+        let page: Page<Alert> = self.all(&path).await?;
+        if !page.rejected.is_empty() {
+            return Err(ApiError::new(
+                ApiErrorKind::InvalidResponse,
+                format!(
+                    "{} of the alerts NinjaOne answered GET {path} with could not be decoded, \
+                     so whether an alert is still open is not known; the next pass decides",
+                    page.rejected.len()
+                ),
+            ));
+        }
+        Ok(page.items)
     }
 
     async fn devices_detailed(&self, page: PageRequest) -> Result<Page<DetailedDevice>, ApiError> {

@@ -1,6 +1,7 @@
 //! Pure data: identifiers, NinjaOne and ServiceNow types, the mapping configuration, ticket
 //! templates and the audit trail. Nothing here does I/O or reads the clock.
 
+pub mod activity;
 mod audit;
 mod details;
 mod ids;
@@ -15,6 +16,7 @@ mod template;
 mod users;
 pub(crate) mod wire;
 
+pub use activity::{Activity, ActivityError};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, AuditOutcome};
 pub use details::{DetailedDevice, DeviceDetails, is_placeholder_serial};
 pub use ids::{

@@ -42,7 +42,7 @@ pub use snapshot::{Observed, Snapshot};
 pub use tickets::{
     ListedTicket, ListedTickets, PlannedTicket, ResolveGuard, ResolveGuardState, RouteDecision,
     RoutingIndex, SkipReason, StoreChange, TicketBody, TicketDecision, TicketInputs, TicketListing,
-    TicketPlan, UrgencyImpactTable, alert_digest, plan_tickets, route,
+    TicketPlan, UrgencyImpactTable, alert_digest, digest_matches, plan_tickets, route,
 };
 
 use crate::model::normalize_name_into;

@@ -62,6 +62,15 @@ pub trait NinjaOneApi: Send + Sync + Debug {
     /// Every open alert (`GET /v2/alerts`, not paged).
     async fn alerts(&self) -> Result<Page<Alert>, ApiError>;
 
+    /// One device's open alerts (`GET /v2/device/{id}/alerts`, not paged): how the incident
+    /// router confirms that a reset delivery's alert is really gone.
+    ///
+    /// # Errors
+    /// As the other calls; an answer with a row that cannot be decoded is an error
+    /// ([`ApiErrorKind::InvalidResponse`]), never a shorter list: that row could be the alert
+    /// whose reset is being confirmed.
+    async fn device_alerts(&self, device: DeviceId) -> Result<Vec<Alert>, ApiError>;
+
     /// One page of the tenant's devices with their details (`GET /v2/devices-detailed`, paged
     /// like [`devices`](Self::devices), ordered by id): serial number, hardware, operating
     /// system, memory, processors, disks, addresses ([`DetailedDevice`]). A row whose details

@@ -4,6 +4,9 @@
 mod http1;
 mod ninjaone;
 mod servicenow;
+mod webhook;
+
+pub use self::webhook::RegisteredWebhook;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -64,6 +67,9 @@ pub struct LoggedRequest {
     pub query: Vec<(String, String)>,
     /// The status answered (for [`ServerFault::Truncated`], the status declared).
     pub status: u16,
+    /// The scopes (space separated) of the NinjaOne token the request carried, when it carried
+    /// one the server issued: tells which calls asked for `management`.
+    pub scope: Option<String>,
 }
 
 impl LoggedRequest {
@@ -106,6 +112,8 @@ struct Auth {
     /// instance until its administrator enables it).
     servicenow_client_credentials: bool,
     token_lifetime: Duration,
+    /// The scopes the NinjaOne API application may ask for.
+    ninjaone_scopes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -122,6 +130,10 @@ struct ServerState {
     token_counter: u64,
     log: Vec<LoggedRequest>,
     faults: BTreeMap<Api, VecDeque<ServerFault>>,
+    /// The scopes each NinjaOne access token was issued with.
+    scopes: HashMap<String, String>,
+    /// What `PUT /v2/webhook` registered last (`DELETE` clears it).
+    webhook: Option<RegisteredWebhook>,
 }
 
 #[derive(Debug)]
@@ -129,6 +141,8 @@ struct Shared {
     ninjaone: FakeNinjaOne,
     servicenow: FakeServiceNow,
     auth: Auth,
+    /// Added to every answer (the builder's `latency`).
+    latency: Duration,
     state: Mutex<ServerState>,
 }
 
@@ -160,6 +174,21 @@ impl Shared {
             },
         );
         token
+    }
+
+    /// Issues a NinjaOne access token with `scope` (space separated).
+    fn issue_scoped_token(&self, scope: &str) -> String {
+        let token = self.issue_token(Api::NinjaOne);
+        self.lock().scopes.insert(token.clone(), scope.to_owned());
+        token
+    }
+
+    /// The scopes of the NinjaOne token `request` carries, when the server issued it.
+    fn token_scope(&self, request: &Request) -> Option<String> {
+        let token = request
+            .header("authorization")
+            .and_then(|v| strip_scheme(v, "bearer"))?;
+        self.lock().scopes.get(token).cloned()
     }
 
     /// Issues a ServiceNow refresh token.
@@ -201,6 +230,9 @@ impl Shared {
     }
 
     async fn answer(&self, api: Api, request: &Request) -> Response {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         let fault = self.take_fault(api);
         let mut response = match &fault {
             Some(ServerFault::TooManyRequests { retry_after }) => {
@@ -384,7 +416,9 @@ impl FakeServer {
                 servicenow_client_secret: Self::SERVICENOW_CLIENT_SECRET.to_owned(),
                 servicenow_client_credentials: false,
                 token_lifetime: Self::DEFAULT_TOKEN_LIFETIME,
+                ninjaone_scopes: vec!["monitoring".to_owned(), "management".to_owned()],
             },
+            latency: Duration::ZERO,
         }
     }
 
@@ -460,6 +494,12 @@ impl FakeServer {
             .collect()
     }
 
+    /// What the last `PUT /v2/webhook` registered, unless a `DELETE /v2/webhook` came after.
+    #[must_use]
+    pub fn webhook(&self) -> Option<RegisteredWebhook> {
+        self.shared.lock().webhook.clone()
+    }
+
     /// How many access tokens were issued for `api`.
     #[must_use]
     pub fn tokens_issued(&self, api: Api) -> usize {
@@ -487,9 +527,18 @@ pub struct FakeServerBuilder {
     ninjaone: FakeNinjaOne,
     servicenow: FakeServiceNow,
     auth: Auth,
+    latency: Duration,
 }
 
 impl FakeServerBuilder {
+    /// Answers every request (token requests included) `latency` later, as a tenant across
+    /// the internet would: for latency figures (examples), never for timed tests. At most
+    /// 10 s per request.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.latency = latency.min(Duration::from_secs(10));
+        self
+    }
+
     /// The NinjaOne client credentials the token endpoint accepts.
     pub fn ninjaone_client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.auth.ninjaone_client_id = id.into();
@@ -525,6 +574,14 @@ impl FakeServerBuilder {
         self
     }
 
+    /// The scopes the NinjaOne API application is allowed (default `monitoring` and
+    /// `management`). A token request naming another is refused with 400 `invalid_scope`, as
+    /// NinjaOne refuses it (it does not narrow the grant).
+    pub fn ninjaone_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.auth.ninjaone_scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// How long access tokens live (`expires_in`, whole seconds; at least one).
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.auth.token_lifetime = lifetime.max(Duration::from_secs(1));
@@ -540,6 +597,7 @@ impl FakeServerBuilder {
             ninjaone: self.ninjaone,
             servicenow: self.servicenow,
             auth: self.auth,
+            latency: self.latency,
             state: Mutex::default(),
         });
         let bind = || async {
@@ -596,12 +654,14 @@ async fn connection(stream: TcpStream, api: Api, shared: Arc<Shared>) {
             }
         };
         let response = shared.answer(api, &request).await;
+        let scope = shared.token_scope(&request);
         shared.lock().log.push(LoggedRequest {
             api,
             method: request.method.clone(),
             path: request.path.clone(),
             query: request.query.clone(),
             status: response.status,
+            scope,
         });
         let written = http1::write_response(&mut write, &response, close).await;
         if written.is_err() || close || response.truncate {

@@ -106,10 +106,11 @@ const DEVICES: &str = "devices";
 const ORGANIZATION_DEVICES: &str = "organization_devices";
 const ALERTS: &str = "alerts";
 const DEVICES_DETAILED: &str = "devices_detailed";
+const DEVICE_ALERTS: &str = "device_alerts";
 
 impl FakeNinjaOne {
     /// The method names [`Faults`] knows this fake's calls by (the [`NinjaOneApi`] methods).
-    pub const METHODS: [&'static str; 7] = [
+    pub const METHODS: [&'static str; 8] = [
         ORGANIZATIONS,
         ORGANIZATION,
         DEVICE_ROLES,
@@ -117,6 +118,7 @@ impl FakeNinjaOne {
         ORGANIZATION_DEVICES,
         ALERTS,
         DEVICES_DETAILED,
+        DEVICE_ALERTS,
     ];
 
     /// An empty tenant.
@@ -459,6 +461,16 @@ impl NinjaOneApi for FakeNinjaOne {
         let admission = self.faults.admit(ALERTS)?;
         let alerts = self.all_alerts();
         admission.finish(Ok(Page::new(alerts, None)))
+    }
+
+    async fn device_alerts(&self, device: DeviceId) -> Result<Vec<Alert>, ApiError> {
+        let admission = self.faults.admit(DEVICE_ALERTS)?;
+        let alerts = self
+            .all_alerts()
+            .into_iter()
+            .filter(|a| a.device_id == Some(device))
+            .collect();
+        admission.finish(Ok(alerts))
     }
 
     async fn devices_detailed(&self, page: PageRequest) -> Result<Page<DetailedDevice>, ApiError> {

@@ -4,6 +4,8 @@
 //! come anywhere; options take their value as the next argument or after `=`.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use ninjaone_servicenow::model::{
     CiClass, CiMappingName, DeviceRoleId, IntegrationMode, MinSeverity, OrganizationId, SourceType,
@@ -150,6 +152,65 @@ pub enum Command {
         org: Option<OrganizationId>,
         json: bool,
     },
+    /// `serve --listen ADDR [--every DURATION]`.
+    Serve {
+        listen: SocketAddr,
+        every: Duration,
+    },
+    /// `webhook register --url URL [--json]`.
+    WebhookRegister {
+        url: String,
+        json: bool,
+    },
+    /// `webhook delete [--json]`.
+    WebhookDelete {
+        json: bool,
+    },
+}
+
+/// How often `serve` runs its passes when `--every` is not given: five minutes.
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
+
+/// The shortest and longest `--every`.
+const EVERY_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(24 * 3600));
+
+/// Parses a DURATION: a whole number and a unit, `s`, `m` or `h` (`30s`, `5m`, `1h`).
+///
+/// Three units do not need a dependency (`humantime` reads much more, and its errors do not
+/// name the forms `orgsync` takes).
+///
+/// # Errors
+/// A [`UsageError`] naming the accepted forms.
+pub fn parse_duration(option: &str, text: &str) -> Result<Duration, UsageError> {
+    let forms = "give a whole number and a unit s, m or h, such as 30s, 5m or 1h";
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => {
+            return Err(usage(format!(
+                "{option} {text:?} is not a duration; {forms}"
+            )));
+        }
+    };
+    let seconds = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| usage(format!("{option} {text:?} is not a duration; {forms}")))?;
+    let duration = Duration::from_secs(seconds);
+    let (min, max) = EVERY_RANGE;
+    if duration < min || duration > max {
+        return Err(usage(format!(
+            "{option} {text:?} is out of range: give 1s to 24h ({forms})"
+        )));
+    }
+    Ok(duration)
 }
 
 /// A parsed command line.
@@ -160,7 +221,7 @@ pub struct Cli {
 }
 
 /// The commands, for help and for "unknown command" messages.
-pub const COMMANDS: [&str; 13] = [
+pub const COMMANDS: [&str; 15] = [
     "mode",
     "ci-mapping",
     "ticket-template",
@@ -174,6 +235,8 @@ pub const COMMANDS: [&str; 13] = [
     "status",
     "incidents",
     "audit",
+    "serve",
+    "webhook",
 ];
 
 /// Options of a command: (name, takes a value).
@@ -222,6 +285,8 @@ fn options_of(command: &str) -> &'static [(&'static str, bool)] {
             ("--json", false),
         ],
         "audit" => &[("--org", true), ("--json", false)],
+        "serve" => &[("--listen", true), ("--every", true)],
+        "webhook" => &[("--url", true), ("--json", false)],
         _ => &[],
     }
 }
@@ -460,6 +525,23 @@ fn command(given: &Given) -> Result<Command, UsageError> {
                 json: given.flag("--json"),
             }
         }
+        "serve" => {
+            given.no_positionals()?;
+            let listen = given.required("--listen")?;
+            let listen = listen.parse::<SocketAddr>().map_err(|_| {
+                usage(format!(
+                    "--listen {listen:?} is not an address; give IP:PORT, such as \
+                     127.0.0.1:8080 or [::1]:8080 (0.0.0.0:8080 for every interface)"
+                ))
+            })?;
+            let every = given
+                .value("--every")?
+                .map(|v| parse_duration("--every", v))
+                .transpose()?
+                .unwrap_or(DEFAULT_EVERY);
+            Command::Serve { listen, every }
+        }
+        "webhook" => webhook(given)?,
         other => {
             return Err(usage(format!(
                 "unknown command {other:?}; the commands are {}",
@@ -483,6 +565,26 @@ fn add_args(given: &Given) -> Result<AddArgs, UsageError> {
         tickets: tickets(given)?,
         ticket_template: template_name(given)?,
     })
+}
+
+fn webhook(given: &Given) -> Result<Command, UsageError> {
+    let see = "see `orgsync webhook --help`";
+    let json = given.flag("--json");
+    match given.positionals.as_slice() {
+        [action] if action == "register" => Ok(Command::WebhookRegister {
+            url: given.required("--url")?.to_owned(),
+            json,
+        }),
+        [action] if action == "delete" => {
+            if given.value("--url")?.is_some() {
+                return Err(usage(format!("--url is for `webhook register`; {see}")));
+            }
+            Ok(Command::WebhookDelete { json })
+        }
+        _ => Err(usage(format!(
+            "`webhook` takes register --url URL, or delete; {see}"
+        ))),
+    }
 }
 
 fn template_name(given: &Given) -> Result<Option<TicketTemplateName>, UsageError> {
@@ -713,6 +815,8 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
             "orgsync audit [--org ID] [--json]\n\n\
              Prints the audit log (every change and every refusal), oldest first.\n"
         }
+        Some("serve") => SERVE_HELP,
+        Some("webhook") => WEBHOOK_HELP,
         Some(other) => {
             return Err(usage(format!(
                 "no help for {other:?}; the commands are {}",
@@ -722,6 +826,26 @@ pub fn help(topic: Option<&str>) -> Result<String, UsageError> {
     };
     Ok(text.to_owned())
 }
+
+const SERVE_HELP: &str = "orgsync serve --listen ADDR [--every DURATION]\n\n\
+             Serves NinjaOne's webhook and runs a sync pass and an incident pass every DURATION\n\
+             (30s, 5m, 1h; default 5m), sooner when a pass asks for a retry; passes never overlap,\n\
+             and deliveries are handled while one runs. ADDR is IP:PORT (127.0.0.1:8080); put a\n\
+             reverse proxy with TLS in front of it. Needs ORGSYNC_WEBHOOK_SECRET.\n\
+             \x20 POST /ninjaone/webhook  a NinjaOne activity (401/403 without the secret header,\n\
+             \x20                         400 unreadable, 413 too large, 503 retry later)\n\
+             \x20 GET  /healthz           200 while serving\n\
+             \x20 GET  /metrics           Prometheus text: deliveries, passes, tickets, failures\n\
+             SIGTERM or SIGINT: stops accepting, finishes the delivery and the pass in hand, exit 0.\n";
+
+const WEBHOOK_HELP: &str = "orgsync webhook register --url URL [--json]\n\
+             orgsync webhook delete [--json]\n\n\
+             Configures NinjaOne to post condition activities (TRIGGERED, RESET, with the device\n\
+             and organization) to URL, with ORGSYNC_WEBHOOK_SECRET in the header\n\
+             x-orgsync-webhook-secret; `delete` removes the registration. URL is the public https\n\
+             address of `orgsync serve` (…/ninjaone/webhook). The API application needs the\n\
+             management scope (asked for by these commands only). The state file is not opened,\n\
+             so this runs while `serve` holds it.\n";
 
 const GENERAL_HELP: &str = "\
 orgsync: keeps NinjaOne organizations mapped to ServiceNow companies.
@@ -741,6 +865,8 @@ Commands:
   status [--json]                          configurations and statuses
   incidents [--dry-run] [--approve-resolves] [--json]   one incident pass
   audit [--org ID] [--json]                the audit log
+  serve --listen ADDR [--every DURATION]   webhook receiver, metrics and periodic passes
+  webhook register --url URL | delete      configure NinjaOne's webhook
 
 Options: -v more output, -q errors only, -h/--help (also `orgsync COMMAND --help`), -V/--version.
 
@@ -759,6 +885,8 @@ Environment:
   ORGSYNC_STATE            the JSON state file (default ./orgsync-state.json)
   ORGSYNC_INTEGRATION_ID   this integration's id in incidents' correlation ids (default orgsync;
                            letters, digits, . _ -); two integrations on one ServiceNow must differ
+  ORGSYNC_WEBHOOK_SECRET   the secret NinjaOne sends with each delivery (serve, webhook); at
+                           least 16 characters, never printed
 
 Exit codes: 0 done; 1 runtime failure (network, authentication, remote API, state file in use);
 2 usage error or invalid input; 3 refused by the current state; 4 the pass finished but some
@@ -812,10 +940,66 @@ mod tests {
             ("status extra", "unexpected argument"),
             ("mode sometimes", "mode"),
             ("audit --org 1 --org 2", "twice"),
+            ("serve", "needs --listen"),
+            ("serve --listen localhost", "IP:PORT"),
+            ("serve --listen 127.0.0.1:8080 --every 5", "30s, 5m or 1h"),
+            ("serve --listen 127.0.0.1:8080 --every 5d", "30s, 5m or 1h"),
+            ("serve --listen 127.0.0.1:8080 --every 0s", "out of range"),
+            (
+                "serve --listen 127.0.0.1:8080 --every 99999999999999999999h",
+                "not a duration",
+            ),
+            ("webhook register", "needs --url"),
+            (
+                "webhook delete --url https://x.example.com",
+                "for `webhook register`",
+            ),
+            ("webhook", "register --url URL"),
         ] {
             let err = parse(&args(line)).unwrap_err();
             assert!(err.0.contains(needle), "{line:?}: {err}");
         }
+    }
+
+    #[test]
+    fn serve_and_webhook_read_their_options_and_durations_in_three_units() {
+        assert_eq!(
+            parse(&args("serve --listen 127.0.0.1:0")).unwrap().command,
+            Command::Serve {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                every: DEFAULT_EVERY
+            }
+        );
+        assert_eq!(
+            parse(&args("serve --listen [::1]:9000 --every=90s"))
+                .unwrap()
+                .command,
+            Command::Serve {
+                listen: "[::1]:9000".parse().unwrap(),
+                every: Duration::from_secs(90)
+            }
+        );
+        for (text, secs) in [("30s", 30), ("5m", 300), ("1h", 3600), ("24h", 86_400)] {
+            assert_eq!(
+                parse_duration("--every", text).unwrap(),
+                Duration::from_secs(secs)
+            );
+        }
+        assert_eq!(
+            parse(&args(
+                "webhook register --url https://h.example.com/ninjaone/webhook --json"
+            ))
+            .unwrap()
+            .command,
+            Command::WebhookRegister {
+                url: "https://h.example.com/ninjaone/webhook".to_owned(),
+                json: true
+            }
+        );
+        assert_eq!(
+            parse(&args("webhook delete")).unwrap().command,
+            Command::WebhookDelete { json: false }
+        );
     }
 
     #[test]

@@ -8,9 +8,11 @@
 
 mod args;
 mod output;
+mod serve;
 mod templates;
 #[cfg(all(test, feature = "test-util"))]
 mod tests;
+mod webhook;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ use ninjaone_servicenow::ports::{
 pub use args::Verbosity;
 use args::{AccountChange, AddArgs, Cli, Command, Transition, UpdateArgs};
 use output::{AuditJson, ConfigRow, SyncJson, or_dash, table};
+pub use webhook::{NinjaOneSettings, WebhookAdmin, connect_webhooks_http};
 
 /// The state file used when `ORGSYNC_STATE` is not set.
 pub const DEFAULT_STATE: &str = "./orgsync-state.json";
@@ -192,6 +195,12 @@ pub trait Environment {
     fn var(&self, name: &str) -> Option<String>;
     /// Builds the API clients. Must not send any request.
     fn connect(&self, settings: &RemoteSettings) -> Result<Remotes, SetupError>;
+    /// Builds the NinjaOne client of `webhook register|delete` (the management scope). Must
+    /// not send any request.
+    fn connect_webhooks(
+        &self,
+        settings: &NinjaOneSettings,
+    ) -> Result<Arc<dyn WebhookAdmin>, SetupError>;
     /// Opens the state store at `path`.
     fn open_store(&self, path: &Path) -> Result<Arc<dyn ConfigStore>, StoreError>;
     /// The clock.
@@ -370,6 +379,21 @@ fn store_failure(path: &Path, err: &StoreError) -> Failed {
 }
 
 async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Exit, Failed> {
+    // The webhook commands need NinjaOne and the secret only, and never open the state file.
+    match &cli.command {
+        Command::WebhookRegister { url, json } => {
+            return webhook::run(Some(url), *json, cli.verbosity, env, io).await;
+        }
+        Command::WebhookDelete { json } => {
+            return webhook::run(None, *json, cli.verbosity, env, io).await;
+        }
+        _ => {}
+    }
+    // `serve` checks its secret before anything else is read or opened.
+    let serve_secret = match &cli.command {
+        Command::Serve { .. } => Some(webhook::secret(env)?),
+        _ => None,
+    };
     let settings = settings(env)?;
     let remotes = env.connect(&settings).map_err(|err| {
         Failed::new(
@@ -424,6 +448,9 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
         verbosity: cli.verbosity,
         terminal: env.stderr_is_terminal(),
     };
+    if let (Command::Serve { listen, every }, Some(secret)) = (&cli.command, serve_secret) {
+        return ctx.serve(*listen, *every, secret, io).await;
+    }
     ctx.command(&cli.command, io).await
 }
 
@@ -619,7 +646,13 @@ impl Ctx {
                 json,
             } => self.incidents(*dry_run, *approve_resolves, *json, io).await,
             Command::Audit { org, json } => self.audit(*org, *json, io).await,
-            Command::Help(_) | Command::Version => Ok(Exit::Done),
+            // Run by `execute` before a context exists (help, version, webhook) or with what
+            // only it holds (serve's secret).
+            Command::Help(_)
+            | Command::Version
+            | Command::Serve { .. }
+            | Command::WebhookRegister { .. }
+            | Command::WebhookDelete { .. } => Ok(Exit::Done),
         }
     }
 

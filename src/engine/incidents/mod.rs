@@ -39,6 +39,21 @@
 //! creates nothing new for them (the alert is skipped as not active) and resolves nothing of
 //! theirs; an inactive configuration's records are kept, so resuming it lets a later pass
 //! resolve what cleared meanwhile.
+//!
+//! # Webhook deliveries
+//! [`IncidentRouter::handle_activity`] decides one NinjaOne activity (a webhook delivery, see
+//! [`engine::webhook`](crate::engine::webhook)) with the same planner, for that one alert: a
+//! `TRIGGERED` activity is routed and created (look-before-create by correlation id, the
+//! `creating` record first) or noted; a `RESET` is confirmed with NinjaOne's device alerts and
+//! resolved. The pass stays the safety net for anything a lost or repeated delivery left.
+//!
+//! Exactly once: within one process, deliveries of one alert take turns and an applied pass
+//! waits for the deliveries in hand (and holds new ones) until it ends; across restarts the
+//! records and the look-before-create adopt what an interrupted delivery created. Deliveries
+//! for one alert handled by several processes at once, or racing a pass in another process,
+//! are not serialised and may each create a ticket: run the receiver and the passes in one
+//! process per integration id (as `orgsync serve` does).
+mod events;
 pub(crate) mod pass;
 mod report;
 mod settings;
@@ -46,6 +61,7 @@ mod settings;
 use std::sync::Arc;
 
 pub use crate::plan::{RouteDecision, RoutingIndex, SkipReason, UrgencyImpactTable, route};
+pub(crate) use events::unfinished;
 pub use report::{AlertOutcome, IncidentReport, TicketOutcome};
 pub use settings::{IncidentSettings, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN};
 
@@ -128,6 +144,8 @@ pub struct IncidentRouter {
     store: Arc<dyn ConfigStore>,
     clock: Arc<dyn Clock>,
     settings: IncidentSettings,
+    /// Deliveries' and passes' turns in this process (see the event path).
+    events: Arc<events::EventGate>,
 }
 
 impl IncidentRouter {
@@ -146,6 +164,7 @@ impl IncidentRouter {
             store,
             clock,
             settings,
+            events: Arc::default(),
         }
     }
 

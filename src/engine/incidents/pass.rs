@@ -55,14 +55,14 @@ fn describe(work: &Work) -> String {
 
 /// The plan's record changes before any write, and its lines (writes apart).
 #[derive(Debug, Default)]
-struct Split {
+pub(super) struct Split {
     put: Vec<TicketRecord>,
     remove: Vec<AlertUid>,
     work: Vec<Work>,
     lines: Vec<AlertOutcome>,
 }
 
-fn split(plan: TicketPlan) -> Split {
+pub(super) fn split(plan: TicketPlan) -> Split {
     let mut out = Split::default();
     let reason = format!(
         "this pass would resolve {} of {} open ticket(s), more than the resolve guard's limit \
@@ -160,7 +160,15 @@ impl IncidentRouter {
         } else {
             None
         };
+        // Deliveries in hand finish first, and new ones wait for the pass (see the event
+        // path): a pass never decides from listings a delivery is about to change.
+        let turn = if guard.is_some() {
+            Some(self.events.pass_turn().await)
+        } else {
+            None
+        };
         let result = self.pass_locked(apply, approver, &mut report).await;
+        drop(turn);
         if let Some(guard) = guard
             && let Err(err) = guard.release().await
         {
@@ -546,7 +554,7 @@ impl IncidentRouter {
     /// Writes the plan: phase 1 (records, before any remote write: `creating` records of
     /// creates, the new digests of notes, adoptions, prunes), then the remote writes with
     /// results recorded in batches.
-    async fn apply(
+    pub(super) async fn apply(
         &self,
         mut decided: Split,
         apply: ApplyMode,
@@ -927,7 +935,7 @@ fn work_line(work: &Work, outcome: TicketOutcome) -> AlertOutcome {
 /// A page of tickets as [`ListedTicket`]s, keeping only rows whose correlation id starts with
 /// `prefix`: an implementation that ignores the query cannot make this pass adopt someone
 /// else's ticket.
-fn listed_rows<T>(
+pub(super) fn listed_rows<T>(
     page: crate::ports::Page<T>,
     prefix: &str,
     found: fn(T, &str) -> Option<ListedTicket>,

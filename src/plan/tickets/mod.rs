@@ -527,23 +527,57 @@ impl TicketPlan {
     }
 }
 
-/// The digest of what a ticket says about an alert: its message and `updateTime`. A record
-/// keeps the digest of the alert as last written to the ticket (created or noted); stable
-/// across runs, platforms and versions of this crate, so it can be stored.
+/// The digest of what a ticket says about an alert: its message and `updateTime` (to the
+/// millisecond). A record keeps the digest of the alert as last written to the ticket
+/// (created or noted); stable across runs, platforms and versions of this crate, so it can be
+/// stored.
+///
+/// Milliseconds, because a webhook delivery carries the time with 3 decimals where the alert
+/// listing has 9: a ticket created from a delivery must digest like the listing's alert, or the
+/// next pass notes a change that is none. Records written with the earlier, nanosecond digest
+/// (`v1:`) still match ([`digest_matches`]).
 ///
 /// ```
 /// use ninjaone_servicenow::model::Alert;
 /// use ninjaone_servicenow::plan::alert_digest;
-/// let a: Alert = serde_json::from_str(r#"{"uid":"u1","message":"disk full","updateTime":1730332915.0}"#)?;
+/// let a: Alert = serde_json::from_str(r#"{"uid":"u1","message":"disk full","updateTime":1730332915.123456}"#)?;
 /// let mut b = a.clone();
 /// b.device_id = None;
 /// assert_eq!(alert_digest(&a), alert_digest(&b)); // only message and updateTime count
+/// let c: Alert = serde_json::from_str(r#"{"uid":"u1","message":"disk full","updateTime":1730332915.123}"#)?;
+/// assert_eq!(alert_digest(&a), alert_digest(&c)); // to the millisecond
 /// b.message = Some("disk full again".into());
 /// assert_ne!(alert_digest(&a), alert_digest(&b));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[must_use]
 pub fn alert_digest(alert: &Alert) -> String {
+    let updated = alert
+        .update_time
+        .map_or_else(String::new, |t| t.timestamp_millis().to_string());
+    digest("v2", alert, &updated)
+}
+
+/// The digest records kept before [`alert_digest`] went to milliseconds.
+fn alert_digest_v1(alert: &Alert) -> String {
+    let updated = alert.update_time.map_or_else(String::new, |t| {
+        format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos())
+    });
+    digest("v1", alert, &updated)
+}
+
+/// Whether a record's stored digest says its ticket shows `alert` as it is: the current
+/// [`alert_digest`] or the earlier `v1:` form.
+#[must_use]
+pub fn digest_matches(stored: &str, alert: &Alert) -> bool {
+    if stored.starts_with("v1:") {
+        stored == alert_digest_v1(alert)
+    } else {
+        stored == alert_digest(alert)
+    }
+}
+
+fn digest(version: &str, alert: &Alert, updated: &str) -> String {
     // 64-bit FNV-1a over length-prefixed fields: stable, and enough to tell one change from
     // the next (a collision costs one missed note, never a duplicate).
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -556,11 +590,8 @@ pub fn alert_digest(alert: &Alert) -> String {
         hash
     }
     let message = alert.message.as_deref().unwrap_or("");
-    let updated = alert.update_time.map_or_else(String::new, |t| {
-        format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos())
-    });
     let hash = feed(feed(OFFSET, message.as_bytes()), updated.as_bytes());
-    format!("v1:{hash:016x}")
+    format!("{version}:{hash:016x}")
 }
 
 /// The work note of a re-triggered alert: when it changed and its new message, bounded by
@@ -866,7 +897,7 @@ impl Planner<'_, '_> {
     fn open_ticket(&mut self, alert: &Alert, record: &TicketRecord, found: &ListedTicket) {
         let digest = alert_digest(alert);
         match &record.alert_digest {
-            Some(previous) if *previous == digest => self.push(
+            Some(previous) if digest_matches(previous, alert) => self.push(
                 Some(record),
                 &alert.uid,
                 None,

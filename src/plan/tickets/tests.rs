@@ -439,3 +439,24 @@ fn a_ticket_whose_configuration_no_longer_routes_gets_no_note() {
     assert_eq!(plan.items[0].decision, TicketDecision::Unchanged);
     assert_eq!(plan.items[0].store, StoreChange::Keep);
 }
+
+#[test]
+fn digests_compare_to_the_millisecond_and_records_with_the_nanosecond_digest_still_match() {
+    let listed: Alert = serde_json::from_str(
+        r#"{"uid":"u1","message":"disk full","updateTime":1742391675.556123}"#,
+    )
+    .expect("alert");
+    let delivered: Alert =
+        serde_json::from_str(r#"{"uid":"u1","message":"disk full","updateTime":1742391675.556}"#)
+            .expect("alert");
+    assert_eq!(alert_digest(&listed), alert_digest(&delivered));
+    assert!(digest_matches(&alert_digest(&delivered), &listed));
+    let v1 = alert_digest_v1(&listed);
+    assert!(v1.starts_with("v1:"));
+    assert!(digest_matches(&v1, &listed));
+    assert!(!digest_matches(&v1, &delivered), "v1 kept nanoseconds");
+    let mut changed = listed.clone();
+    changed.message = Some("disk full again".into());
+    assert!(!digest_matches(&alert_digest(&listed), &changed));
+    assert!(!digest_matches(&v1, &changed));
+}

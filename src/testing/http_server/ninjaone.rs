@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::http1::{Request, Response};
 use super::{Api, Shared, api_error_response};
-use crate::model::OrganizationId;
+use crate::model::{DeviceId, OrganizationId};
 use crate::ports::{ApiError, Cursor, DEFAULT_PAGE_SIZE, NinjaOneApi, Page, PageRequest};
 
 /// The token endpoint's path.
@@ -26,8 +26,15 @@ pub(super) async fn route(shared: &Shared, request: &Request) -> Response {
             "Invalid or expired access token: request a token at /ws/oauth/token",
         );
     }
+    let scope = shared.token_scope(request).unwrap_or_default();
+    if request.path == super::webhook::PATH {
+        return super::webhook::route(shared, request, &scope);
+    }
     if request.method != "GET" {
         return failure(405, "the fake NinjaOne serves GET requests only");
+    }
+    if !super::webhook::has_scope(&scope, "monitoring") {
+        return super::webhook::insufficient_privileges("monitoring");
     }
     let ninja = &shared.ninjaone;
     match request.segments().as_slice() {
@@ -59,6 +66,13 @@ pub(super) async fn route(shared: &Shared, request: &Request) -> Response {
         },
         ["v2", "roles"] => items(ninja.device_roles().await),
         ["v2", "alerts"] => items(ninja.alerts().await),
+        ["v2", "device", id, "alerts"] => match id.parse::<DeviceId>() {
+            Ok(id) => match ninja.device_alerts(id).await {
+                Ok(alerts) => Response::json(200, &json!(alerts)),
+                Err(err) => api_error_response(Api::NinjaOne, &err),
+            },
+            Err(_) => failure(400, &format!("{id:?} is not a device id")),
+        },
         _ => failure(404, &format!("no endpoint {}", request.path)),
     }
 }
@@ -128,7 +142,21 @@ fn token(shared: &Shared, request: &Request) -> Response {
         );
     }
     let scope = field("scope").unwrap_or("monitoring").to_owned();
-    let access_token = shared.issue_token(Api::NinjaOne);
+    if let Some(refused) = scope
+        .split_whitespace()
+        .find(|s| !auth.ninjaone_scopes.iter().any(|allowed| allowed == s))
+    {
+        // NinjaOne refuses a scope the application was not allowed instead of narrowing the
+        // grant.
+        return Response::json(
+            400,
+            &json!({
+                "error": "invalid_scope",
+                "error_description": format!("Invalid scope {refused} for client"),
+            }),
+        );
+    }
+    let access_token = shared.issue_scoped_token(&scope);
     Response::json(
         200,
         &json!({
