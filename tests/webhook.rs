@@ -626,3 +626,51 @@ async fn a_delivery_with_a_millisecond_time_leaves_nothing_for_a_pass_whose_list
     let report = t.router.run_once(ApplyMode::Apply).await.unwrap();
     assert_eq!((report.noted, report.remote_writes), (0, 0), "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_without_the_device_expansion_looks_the_device_up_and_other_activities_are_ignored()
+ {
+    let t = tenant(2, 2, 2).await;
+    let (alert, device) = t.alerts().remove(1);
+    let mut body: Value = serde_json::from_slice(&activity(&alert, &device, "TRIGGERED")).unwrap();
+    body.as_object_mut().unwrap().remove("device");
+    let delivery = t
+        .deliver(&serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(delivery.outcome, DeliveryOutcome::Created { .. }),
+        "{}",
+        delivery.outcome
+    );
+    assert!(delivery.ninjaone_requests >= 1);
+    assert!(
+        t.calls(Api::NinjaOne)
+            .iter()
+            .all(|r| r.path == "/v2/devices")
+    );
+    let incident = &t.world.snow.all_incidents()[0];
+    let org = usize::try_from(device.organization_id.get()).unwrap();
+    let company = t.world.snow.all_companies()[org - 1].sys_id.clone();
+    assert_eq!(
+        incident.company.as_ref(),
+        Some(&company),
+        "the device's organization"
+    );
+
+    t.server.clear_log();
+    for (kind, status) in [("ACTIONSET", "TRIGGERED"), ("CONDITION", "ACKNOWLEDGED")] {
+        body["activityType"] = json!(kind);
+        body["statusCode"] = json!(status);
+        let delivery = t
+            .deliver(&serde_json::to_vec(&body).unwrap())
+            .await
+            .unwrap();
+        assert!(
+            matches!(delivery.outcome, DeliveryOutcome::Ignored { .. }),
+            "{}",
+            delivery.outcome
+        );
+    }
+    assert!(t.server.requests().is_empty());
+}
