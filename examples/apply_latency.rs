@@ -82,6 +82,17 @@ impl NinjaOneApi for Slow<FakeNinjaOne> {
         self.wait().await;
         self.0.alerts().await
     }
+
+    async fn devices_detailed(
+        &self,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::DetailedDevice>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.wait().await;
+        self.0.devices_detailed(page).await
+    }
 }
 
 #[async_trait]
@@ -162,6 +173,54 @@ impl ServiceNowApi for Slow<FakeServiceNow> {
     async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
         self.wait().await;
         self.0.user(id).await
+    }
+
+    async fn cases(
+        &self,
+        query: &ninjaone_servicenow::ports::IncidentQuery,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.wait().await;
+        self.0.cases(query, page).await
+    }
+
+    async fn create_case(
+        &self,
+        case: &ninjaone_servicenow::model::NewCase,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.wait().await;
+        self.0.create_case(case).await
+    }
+
+    async fn update_case(
+        &self,
+        id: &ninjaone_servicenow::model::SysId,
+        update: &ninjaone_servicenow::model::CaseUpdate,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.wait().await;
+        self.0.update_case(id, update).await
+    }
+
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[ninjaone_servicenow::model::CiItem],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.wait().await;
+        self.0.identify_reconcile_query(data_source, items).await
+    }
+
+    async fn ci_owners(
+        &self,
+        ids: &[ninjaone_servicenow::model::SysId],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.wait().await;
+        self.0.ci_owners(ids).await
     }
 }
 

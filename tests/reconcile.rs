@@ -801,6 +801,16 @@ impl NinjaOneApi for RejectingNinja {
     async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
         self.inner.alerts().await
     }
+
+    async fn devices_detailed(
+        &self,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::DetailedDevice>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.inner.devices_detailed(page).await
+    }
 }
 
 #[test]

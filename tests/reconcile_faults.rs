@@ -679,6 +679,51 @@ impl ServiceNowApi for CountingSnow {
     async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
         self.inner.user(id).await
     }
+
+    async fn cases(
+        &self,
+        query: &ninjaone_servicenow::ports::IncidentQuery,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.inner.cases(query, page).await
+    }
+
+    async fn create_case(
+        &self,
+        case: &ninjaone_servicenow::model::NewCase,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.inner.create_case(case).await
+    }
+
+    async fn update_case(
+        &self,
+        id: &ninjaone_servicenow::model::SysId,
+        update: &ninjaone_servicenow::model::CaseUpdate,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.inner.update_case(id, update).await
+    }
+
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[ninjaone_servicenow::model::CiItem],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.inner
+            .identify_reconcile_query(data_source, items)
+            .await
+    }
+
+    async fn ci_owners(
+        &self,
+        ids: &[ninjaone_servicenow::model::SysId],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.inner.ci_owners(ids).await
+    }
 }
 
 fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
@@ -939,6 +984,36 @@ impl ConfigStore for FailingStore {
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit(filter).await
+    }
+
+    async fn ticket_records(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::TicketRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ticket_records().await
+    }
+
+    async fn write_ticket_records(
+        &self,
+        put: Vec<ninjaone_servicenow::model::TicketRecord>,
+        remove: Vec<ninjaone_servicenow::model::AlertUid>,
+    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
+        self.inner.write_ticket_records(put, remove).await
+    }
+
+    async fn ci_records(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ci_records().await
+    }
+
+    async fn write_ci_records(
+        &self,
+        put: Vec<ninjaone_servicenow::model::CiRecord>,
+        remove: Vec<ninjaone_servicenow::model::DeviceId>,
+    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
+        self.inner.write_ci_records(put, remove).await
     }
 }
 

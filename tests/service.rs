@@ -1443,6 +1443,36 @@ impl ConfigStore for PauseBeforeFirstWrite {
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit(filter).await
     }
+
+    async fn ticket_records(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::TicketRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ticket_records().await
+    }
+
+    async fn write_ticket_records(
+        &self,
+        put: Vec<ninjaone_servicenow::model::TicketRecord>,
+        remove: Vec<ninjaone_servicenow::model::AlertUid>,
+    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
+        self.inner.write_ticket_records(put, remove).await
+    }
+
+    async fn ci_records(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ci_records().await
+    }
+
+    async fn write_ci_records(
+        &self,
+        put: Vec<ninjaone_servicenow::model::CiRecord>,
+        remove: Vec<ninjaone_servicenow::model::DeviceId>,
+    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
+        self.inner.write_ci_records(put, remove).await
+    }
 }
 
 /// A world whose service writes through a [`PauseBeforeFirstWrite`], and a second service (the

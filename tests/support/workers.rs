@@ -302,6 +302,51 @@ impl ServiceNowApi for Dying {
     async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
         self.inner.user(id).await
     }
+
+    async fn cases(
+        &self,
+        query: &ninjaone_servicenow::ports::IncidentQuery,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.inner.cases(query, page).await
+    }
+
+    async fn create_case(
+        &self,
+        case: &ninjaone_servicenow::model::NewCase,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.inner.create_case(case).await
+    }
+
+    async fn update_case(
+        &self,
+        id: &ninjaone_servicenow::model::SysId,
+        update: &ninjaone_servicenow::model::CaseUpdate,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.inner.update_case(id, update).await
+    }
+
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[ninjaone_servicenow::model::CiItem],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.inner
+            .identify_reconcile_query(data_source, items)
+            .await
+    }
+
+    async fn ci_owners(
+        &self,
+        ids: &[ninjaone_servicenow::model::SysId],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.inner.ci_owners(ids).await
+    }
 }
 
 /// A worker dies mid-pass after `allow` creates (its future and its handles are dropped with
