@@ -330,8 +330,8 @@ async fn inactive_mode(demo: &Demo) -> Result<(), Box<dyn Error>> {
     println!("\n== Inactive mode: organizations are added by hand");
     sync.set_mode(alice, IntegrationMode::Inactive).await?;
     println!(
-        "can_add() = {} (the \"Add\" button is shown)",
-        sync.can_add().await?
+        "can_add(alice) = {} (the \"Add\" button is shown)",
+        sync.can_add(alice).await?
     );
     let mut servers = CiMapping::new("servers".parse()?);
     servers.set_rule("9".parse()?, "cmdb_ci_win_server".parse()?);

@@ -659,11 +659,35 @@ fn can_add_only_in_inactive_mode() {
         block_on(world.sync.set_mode(&world.admin, mode)).expect("set the mode");
         assert_eq!(block_on(world.sync.mode()).expect("mode"), mode);
         assert_eq!(
-            block_on(world.sync.can_add()).expect("can_add"),
+            block_on(world.sync.can_add(&world.admin)).expect("can_add"),
             expected,
             "{mode}"
         );
     }
+}
+
+#[test]
+fn can_add_needs_the_integration_permission_and_audits_the_refusal() {
+    let world = World::new(IntegrationMode::Inactive);
+    let viewer = Actor::technician("dave");
+    let permitted = Actor::technician("erin")
+        .with_integration_permission()
+        .seeing_all();
+    assert!(block_on(world.sync.can_add(&permitted)).expect("can_add"));
+    let Err(err) = block_on(world.sync.can_add(&viewer)) else {
+        panic!("an actor without the integration permission may not add");
+    };
+    assert!(matches!(err, SyncError::PermissionDenied { .. }), "{err:?}");
+    let entry = world.last_audit();
+    assert_eq!(entry.actor, "dave");
+    assert_eq!(entry.action, AuditAction::AddConfig);
+    let AuditOutcome::Refused(reason) = entry.outcome else {
+        panic!("the refusal is audited as refused");
+    };
+    assert!(
+        reason.contains("they do not have the integration permission"),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -479,13 +479,14 @@ impl WriteBatch {
 /// # Implementing it
 ///
 /// A store over its own tables keeps the configurations itself; this one holds them in a
-/// `Mutex<BTreeMap<…>>` (a database would use a transaction and a `version` column) and shows
+/// `futures` async `Mutex<BTreeMap<…>>`, held across the whole write like a database transaction
+/// (a database would use one, and a `version` column), and shows
 /// the rules, delegating the other parts to a [`MemoryStore`](crate::store::MemoryStore):
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use std::sync::Mutex;
 ///
+/// use futures::lock::Mutex;
 /// use ninjaone_servicenow::model::{
 ///     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
 ///     IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate,
@@ -509,17 +510,17 @@ impl WriteBatch {
 /// #[async_trait]
 /// impl ConfigStore for TableStore {
 ///     async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError> {
-///         let table = self.configs.lock().expect("not poisoned");
+///         let table = self.configs.lock().await;
 ///         Ok(table.values().cloned().collect()) // a BTreeMap is ordered by organization
 ///     }
 ///
 ///     async fn config(&self, org: OrganizationId) -> Result<Option<SyncConfig>, StoreError> {
-///         Ok(self.configs.lock().expect("not poisoned").get(&org).cloned())
+///         Ok(self.configs.lock().await.get(&org).cloned())
 ///     }
 ///
 ///     async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
 ///         batch.validate()?; // duplicate keys: Invalid, before anything is touched
-///         let mut table = self.configs.lock().expect("not poisoned");
+///         let mut table = self.configs.lock().await;
 ///         for config in &batch.configs {
 ///             let org = config.organization();
 ///             match (table.get(&org).map(SyncConfig::version), config.version()) {
