@@ -487,7 +487,7 @@ async fn plain_tcp_off_loopback_is_refused_before_anything_is_sent() {
     // Opted in, it tries (and fails to resolve a name that cannot exist).
     let err = PostgresStore::connect_with_options(
         "postgres://orgsync:pw@db.invalid/orgsync?sslmode=disable",
-        PostgresOptions::default().plain_tcp(PlainTcp::Anywhere),
+        PostgresOptions::builder().plain_tcp(PlainTcp::Anywhere),
     )
     .await
     .expect_err("no such host");
@@ -583,7 +583,7 @@ async fn a_held_migration_lock_fails_with_its_name_after_the_lock_timeout() {
         .expect("hold the migration lock");
     let err = PostgresStore::connect_with_options(
         &url,
-        PostgresOptions::default().lock_timeout(Duration::from_millis(200)),
+        PostgresOptions::builder().lock_timeout(Duration::from_millis(200)),
     )
     .await
     .expect_err("the lock is held");
@@ -622,7 +622,7 @@ async fn a_row_held_elsewhere_fails_after_the_lock_or_the_statement_timeout() {
         .expect("hold the row");
     let short_lock = PostgresStore::connect_with_options(
         &url,
-        PostgresOptions::default().lock_timeout(Duration::from_millis(200)),
+        PostgresOptions::builder().lock_timeout(Duration::from_millis(200)),
     )
     .await
     .expect("connect")
@@ -637,7 +637,7 @@ async fn a_row_held_elsewhere_fails_after_the_lock_or_the_statement_timeout() {
     // Lock waits unbounded by their own timeout still end with the statement's.
     let short_statement = PostgresStore::connect_with_options(
         &url,
-        PostgresOptions::default()
+        PostgresOptions::builder()
             .lock_timeout(Duration::from_secs(3600))
             .statement_timeout(Duration::from_millis(200)),
     )
@@ -671,7 +671,7 @@ async fn a_server_that_never_answers_is_a_connect_timeout() {
     });
     let err = PostgresStore::connect_with_options(
         &format!("postgres://orgsync:pw@127.0.0.1:{port}/orgsync"),
-        PostgresOptions::default().connect_timeout(Duration::from_millis(300)),
+        PostgresOptions::builder().connect_timeout(Duration::from_millis(300)),
     )
     .await
     .expect_err("no answer");
