@@ -245,7 +245,7 @@ async fn pass(concurrency: usize) -> Result<(Duration, usize, usize), Box<dyn st
         Arc::new(MemoryStore::new()),
         Arc::new(ManualClock::new(fixed_time())),
     )
-    .with_policy(Policy::default().concurrency(concurrency));
+    .policy(Policy::builder().concurrency(concurrency));
     sync.set_mode(&Actor::administrator("bench"), IntegrationMode::Active)
         .await?;
 

@@ -61,7 +61,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         Arc::new(store.clone()),
         Arc::new(clock.clone()),
     )
-    .with_policy(Policy::default().page_size(5));
+    .policy(Policy::builder().page_size(5));
 
     let alice = Actor::administrator("alice");
     let bob = Actor::technician("bob")

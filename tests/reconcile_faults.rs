@@ -133,7 +133,7 @@ impl Tenant {
             Arc::new(store.clone()),
             Arc::new(clock.clone()),
         )
-        .with_policy(policy.clone());
+        .policy(policy.clone());
         block_on(sync.set_mode(&Actor::administrator("admin"), IntegrationMode::Active))
             .expect("an administrator sets active mode");
         Self {
@@ -159,7 +159,7 @@ impl Tenant {
             store,
             Arc::new(self.clock.clone()),
         )
-        .with_policy(self.policy.clone())
+        .policy(self.policy.clone())
     }
 
     fn configs(&self) -> Vec<SyncConfig> {
@@ -457,7 +457,7 @@ fn run_fault_seed(seed: u64) -> Result<SeedStats, String> {
     let t = Tenant::new(
         FAULT_ORGS,
         FAULT_COMPANIES,
-        Policy::default().page_size(7).concurrency(4),
+        Policy::builder().page_size(7).concurrency(4).build(),
     );
     let initial: HashSet<SysId> = t
         .snow
@@ -727,10 +727,11 @@ impl ServiceNowApi for CountingSnow {
 }
 
 fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
-    Policy::default()
+    Policy::builder()
         .page_size(7)
         .concurrency(concurrency)
         .store_batch(store_batch)
+        .build()
 }
 
 /// The remote writes of an uninterrupted first pass on a fresh crash tenant.

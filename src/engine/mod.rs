@@ -117,17 +117,12 @@ impl OrganizationSync {
         }
     }
 
-    /// Replaces the policy.
+    /// Replaces the policy (a [`Policy`] or its builder). Both engines take what they need in
+    /// `new` and what has a default through a bare-name `#[must_use]` setter like this one.
     #[must_use]
-    pub fn with_policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
+    pub fn policy(mut self, policy: impl Into<Policy>) -> Self {
+        self.policy = policy.into();
         self
-    }
-
-    /// The policy in use.
-    #[must_use]
-    pub fn policy(&self) -> &Policy {
-        &self.policy
     }
 
     fn now(&self) -> DateTime<Utc> {
