@@ -72,8 +72,8 @@ fn two_passes_create_each_incident_once_with_the_company() {
 fn request_counts_are_paged_and_never_per_alert() {
     // 5 organizations × 8 devices = 40 devices, 60 alerts; pages of 7.
     let w = world(5, 8, 60);
-    let settings = w.settings().with_page_size(7);
-    let router = w.router_with(settings);
+    let settings = w.settings().to_builder().page_size(7);
+    let router = w.router_with(settings.build());
     w.faults.reset_counts();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.created, 60);
@@ -195,7 +195,7 @@ fn a_cleared_alert_resolves_exactly_its_incident_once() {
 fn a_crash_between_create_and_record_does_not_duplicate() {
     for k in [0, 1, 3, 7] {
         let w = world(2, 3, 8);
-        let router = w.router_with(w.settings().with_concurrency(3));
+        let router = w.router_with(w.settings().to_builder().concurrency(3).build());
         w.faults.stall_after_writes(k);
         let crashed = router.run_once(ApplyMode::Apply).now_or_never();
         assert!(crashed.is_none(), "k={k}: the pass should be stuck");
@@ -294,7 +294,7 @@ fn a_failed_or_incomplete_listing_creates_and_resolves_nothing() {
 #[test]
 fn refused_credentials_stop_the_writes() {
     let w = world(1, 1, 4);
-    let router = w.router_with(w.settings().with_concurrency(1));
+    let router = w.router_with(w.settings().to_builder().concurrency(1).build());
     w.faults
         .fail_next("create_incident", 1, ApiErrorKind::Unauthorized);
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
@@ -312,7 +312,7 @@ fn refused_credentials_stop_the_writes() {
 #[test]
 fn rate_limits_defer_and_the_next_pass_finishes() {
     let w = world(1, 2, 6);
-    let router = w.router_with(w.settings().with_concurrency(1));
+    let router = w.router_with(w.settings().to_builder().concurrency(1).build());
     w.faults.fail_next(
         "create_incident",
         1,
@@ -621,8 +621,9 @@ fn an_alert_from_the_far_past_does_not_overflow_the_listing_window() {
     w.ninja.add_alert(ancient);
     let settings = w
         .settings()
-        .with_window_margin(TimeDelta::days(365 * 20_000));
-    let report = block_on(w.router_with(settings).run_once(ApplyMode::Apply)).unwrap();
+        .to_builder()
+        .window_margin(TimeDelta::days(365 * 20_000));
+    let report = block_on(w.router_with(settings.build()).run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.alerts, report.created), (1, 1));
 }
 
@@ -632,7 +633,7 @@ fn an_alert_from_the_far_past_does_not_overflow_the_listing_window() {
 fn a_re_triggered_alert_gets_one_work_note_and_an_unchanged_pass_writes_nothing() {
     // 2 organizations × 3 devices, 6 alerts; pages of 4.
     let w = world(2, 3, 6);
-    let router = w.router_with(w.settings().with_page_size(4));
+    let router = w.router_with(w.settings().to_builder().page_size(4).build());
     block_on(router.run_once(ApplyMode::Apply)).unwrap();
     let alerts = w.ninja.all_alerts();
     let incident_of = |uid: &ninjaone_servicenow::model::AlertUid| {
@@ -884,7 +885,12 @@ fn resolves_within_the_guard_go_through_and_its_threshold_is_a_setting() {
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.resolved, report.held), (10, 0));
     // 3 of 20 with a floor of 2 and 10 %: held; a dry run shows them held and writes nothing.
-    let strict = w.router_with(w.settings().with_resolve_guard(ResolveGuard::new(2, 10)));
+    let strict = w.router_with(
+        w.settings()
+            .to_builder()
+            .resolve_guard(ResolveGuard::new(2, 10))
+            .build(),
+    );
     for alert in &alerts[10..13] {
         w.ninja.clear_alert(&alert.uid);
     }

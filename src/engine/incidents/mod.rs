@@ -47,7 +47,9 @@ use std::sync::Arc;
 
 pub use crate::plan::{RouteDecision, RoutingIndex, SkipReason, UrgencyImpactTable, route};
 pub use report::{AlertOutcome, IncidentReport, TicketOutcome};
-pub use settings::{IncidentSettings, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN};
+pub use settings::{
+    IncidentSettings, IncidentSettingsBuilder, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN,
+};
 
 use crate::clock::Clock;
 use crate::engine::{Actor, ApplyMode, SyncError};
@@ -138,14 +140,14 @@ impl IncidentRouter {
         snow: Arc<dyn ServiceNowApi>,
         store: Arc<dyn ConfigStore>,
         clock: Arc<dyn Clock>,
-        settings: IncidentSettings,
+        settings: impl Into<IncidentSettings>,
     ) -> Self {
         Self {
             ninja,
             snow,
             store,
             clock,
-            settings,
+            settings: settings.into(),
         }
     }
 
