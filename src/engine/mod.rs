@@ -43,7 +43,7 @@ pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,
 };
 pub use service::{Added, ConfigChanges, ConfigDraft};
-pub use worker::{WorkPlan, WorkerOptions, WorkerReport};
+pub use worker::{WorkPlan, WorkerOptions, WorkerOptionsBuilder, WorkerReport};
 
 use crate::clock::Clock;
 use crate::model::{AuditAction, AuditEntry, OrganizationId, SyncConfig};

@@ -72,10 +72,11 @@ impl World {
             ),
             store,
             queue,
-            options: WorkerOptions::new(name)
+            options: WorkerOptions::builder(name)
                 .batch(100)
                 .lease(LEASE)
-                .max_batches(1),
+                .max_batches(1)
+                .build(),
         }
     }
 }
