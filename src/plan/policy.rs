@@ -348,7 +348,7 @@ impl RetryPolicy {
     #[must_use]
     pub fn to_builder(&self) -> RetryPolicyBuilder {
         RetryPolicyBuilder {
-            options: self.clone(),
+            options: *self,
         }
     }
 }

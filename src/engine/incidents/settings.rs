@@ -174,7 +174,6 @@ impl IncidentSettings {
     }
 
     /// The urgency and impact table.
-    #[must_use]
     pub fn urgency_impact(&self) -> &UrgencyImpactTable {
         &self.urgency_impact
     }
