@@ -25,6 +25,7 @@ use ninjaone_servicenow::model::{
     OrganizationId, SysId,
 };
 use ninjaone_servicenow::plan::Policy;
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, IncidentQuery, NinjaOneApi, Page, PageRequest, ServiceNowApi,
 };
@@ -239,12 +240,12 @@ async fn calibrate() -> Duration {
 async fn pass(concurrency: usize) -> Result<(Duration, usize, usize), Box<dyn std::error::Error>> {
     let ninja = FakeNinjaOne::builder().organizations(ORGANIZATIONS).build();
     let snow = FakeServiceNow::builder().build();
-    let sync = OrganizationSync::new(
+    let sync = OrganizationSync::new(Ports::new(
         Arc::new(Slow(ninja.clone())),
         Arc::new(Slow(snow.clone())),
         Arc::new(MemoryStore::new()),
         Arc::new(ManualClock::new(fixed_time())),
-    )
+    ))
     .policy(Policy::builder().concurrency(concurrency));
     sync.set_mode(&Actor::administrator("bench"), IntegrationMode::Active)
         .await?;

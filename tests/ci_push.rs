@@ -16,6 +16,7 @@ use ninjaone_servicenow::model::{
     OrganizationId, SyncStatus, SysId,
 };
 use ninjaone_servicenow::plan::{CiSkipReason, CmdbSettings, Policy};
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, ServiceNowApi};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
@@ -77,12 +78,12 @@ impl World {
             .build();
         let snow = FakeServiceNow::builder().companies(orgs).build();
         let store = MemoryStore::new();
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(ManualClock::new(fixed_time())),
-        )
+        ))
         .policy(policy);
         let admin = Actor::administrator("alice");
         block_on(async {

@@ -15,6 +15,7 @@ use ninjaone_servicenow::model::{
     AlertUid, CaseState, FilterRefusal, IncidentState, IntegrationMode, Level, MinSeverity,
     Priority, Severity, SysId, TicketRecordState, TicketTemplate,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiErrorKind, ConfigStore, IncidentQuery, PageRequest, ServiceNowApi,
 };
@@ -429,10 +430,12 @@ fn two_integrations_on_one_servicenow_never_touch_each_other() {
         c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()));
     });
     let b = ninjaone_servicenow::engine::incidents::IncidentRouter::new(
-        std::sync::Arc::new(w.ninja.clone()),
-        std::sync::Arc::new(w.snow.clone()),
-        other.store.clone(),
-        std::sync::Arc::new(w.clock.clone()),
+        Ports::new(
+            std::sync::Arc::new(w.ninja.clone()),
+            std::sync::Arc::new(w.snow.clone()),
+            other.store.clone(),
+            std::sync::Arc::new(w.clock.clone()),
+        ),
         IncidentSettings::new("alpha-2").unwrap(),
     );
     let report = block_on(b.run_once(ApplyMode::Apply)).unwrap();
@@ -557,12 +560,12 @@ fn configurations_choose_cases_only_with_an_account_and_customer_service_managem
     };
     use ninjaone_servicenow::model::{OrganizationId, TicketKind};
     let w = world(2, 0, 0);
-    let sync = OrganizationSync::new(
+    let sync = OrganizationSync::new(Ports::new(
         std::sync::Arc::new(w.ninja.clone()),
         std::sync::Arc::new(w.snow.clone()),
         w.store.clone(),
         std::sync::Arc::new(w.clock.clone()),
-    );
+    ));
     let alice = Actor::administrator("alice");
     let one = OrganizationId::new(1).unwrap();
     // No account: refused with the problem named.
@@ -1035,10 +1038,12 @@ fn two_routers_on_one_json_file_create_no_duplicate() {
     });
     let router = |store: Arc<JsonFileStore>| {
         IncidentRouter::new(
-            Arc::new(w.ninja.clone()),
-            Arc::new(w.snow.clone()),
-            store,
-            Arc::new(ManualClock::new(fixed_time())),
+            Ports::new(
+                Arc::new(w.ninja.clone()),
+                Arc::new(w.snow.clone()),
+                store,
+                Arc::new(ManualClock::new(fixed_time())),
+            ),
             w.settings(),
         )
     };

@@ -19,6 +19,7 @@ use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::model::{
     AuditFilter, MinSeverity, OrganizationId, SyncConfig, SyncStatus, TicketTemplate,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WorkQueue};
 use std::time::Duration;
 
@@ -844,10 +845,12 @@ async fn two_routers_on_two_connections_create_no_duplicate() {
     let (ninja, snow, faults) = routed_tenant(&a).await;
     let router = |store: PostgresStore| {
         IncidentRouter::new(
-            Arc::new(ninja.clone()),
-            Arc::new(snow.clone()),
-            Arc::new(store),
-            Arc::new(ManualClock::new(fixed_time())),
+            Ports::new(
+                Arc::new(ninja.clone()),
+                Arc::new(snow.clone()),
+                Arc::new(store),
+                Arc::new(ManualClock::new(fixed_time())),
+            ),
             IncidentSettings::new("acme").expect("id"),
         )
     };

@@ -21,6 +21,7 @@ use ninjaone_servicenow::model::{
 use ninjaone_servicenow::plan::{
     Decision, Observed, Plan, Policy, Snapshot, UnmatchedPolicy, plan,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest,
 };
@@ -70,12 +71,12 @@ impl World {
     ) -> Self {
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             api,
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(clock),
-        )
+        ))
         .policy(policy);
         let admin = Actor::administrator("a");
         block_on(sync.set_mode(&admin, mode)).expect("set the mode");
@@ -1233,12 +1234,12 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     let admin = Actor::administrator("a");
     let open = || {
         let store = JsonFileStore::open(&path).expect("open the state file");
-        OrganizationSync::new(
+        OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store),
             Arc::new(clock.clone()),
-        )
+        ))
         .policy(Policy::builder().page_size(7).store_batch(4))
     };
     {

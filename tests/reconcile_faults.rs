@@ -26,6 +26,7 @@ use ninjaone_servicenow::model::{
     OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
 };
 use ninjaone_servicenow::plan::Policy;
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ApiErrorKind, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi,
     StoreError, StoreErrorKind, WriteBatch,
@@ -127,12 +128,12 @@ impl Tenant {
             .build();
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(clock.clone()),
-        )
+        ))
         .policy(policy.clone());
         block_on(sync.set_mode(&Actor::administrator("admin"), IntegrationMode::Active))
             .expect("an administrator sets active mode");
@@ -153,12 +154,12 @@ impl Tenant {
         snow: Arc<dyn ServiceNowApi>,
         store: Arc<dyn ConfigStore>,
     ) -> OrganizationSync {
-        OrganizationSync::new(
+        OrganizationSync::new(Ports::new(
             Arc::new(self.ninja.clone()),
             snow,
             store,
             Arc::new(self.clock.clone()),
-        )
+        ))
         .policy(self.policy.clone())
     }
 

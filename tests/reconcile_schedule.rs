@@ -13,6 +13,7 @@ use ninjaone_servicenow::engine::{
 };
 use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncConfig, SyncStatus};
 use ninjaone_servicenow::plan::{Policy, RetryPolicy};
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
@@ -41,12 +42,12 @@ impl World {
         let snow = FakeServiceNow::new();
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(clock.clone()),
-        )
+        ))
         .policy(policy);
         let admin = Actor::administrator("a");
         block_on(sync.set_mode(&admin, IntegrationMode::Active)).expect("set the mode");

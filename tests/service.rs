@@ -16,6 +16,7 @@ use ninjaone_servicenow::model::{
     IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, TicketTemplate,
     TicketTemplateName,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ConfigStore, StoreError, WriteBatch};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{
@@ -103,12 +104,12 @@ impl World {
         store: MemoryStore,
         service_store: Arc<dyn ConfigStore>,
     ) -> Self {
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             service_store,
             Arc::new(ManualClock::new(fixed_time())),
-        );
+        ));
         Self {
             ninja,
             snow,

@@ -48,7 +48,7 @@ pub use worker::{WorkPlan, WorkerOptions, WorkerOptionsBuilder, WorkerReport};
 use crate::clock::Clock;
 use crate::model::{AuditAction, AuditEntry, OrganizationId, SyncConfig};
 use crate::plan::Policy;
-use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+use crate::ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
 
 /// The actor name the engine records in the audit log for what a pass does.
 pub const SYSTEM_ACTOR: &str = "system:sync";
@@ -64,17 +64,18 @@ pub const SYSTEM_ACTOR: &str = "system:sync";
 /// use ninjaone_servicenow::clock::ManualClock;
 /// use ninjaone_servicenow::engine::{Actor, ApplyMode, OrganizationSync};
 /// use ninjaone_servicenow::model::{IntegrationMode, SyncStatus};
+/// use ninjaone_servicenow::ports::Ports;
 /// use ninjaone_servicenow::store::MemoryStore;
 /// use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
 /// # futures::executor::block_on(async {
 /// let ninja = FakeNinjaOne::builder().organizations(3).build();
 /// let snow = FakeServiceNow::builder().companies(2).build(); // matches organizations 1 and 2
-/// let sync = OrganizationSync::new(
+/// let sync = OrganizationSync::new(Ports::new(
 ///     Arc::new(ninja),
 ///     Arc::new(snow.clone()),
 ///     Arc::new(MemoryStore::new()),
 ///     Arc::new(ManualClock::new(fixed_time())),
-/// );
+/// ));
 /// let admin = Actor::administrator("alice");
 /// sync.set_mode(&admin, IntegrationMode::Active).await?;
 ///
@@ -100,14 +101,11 @@ pub struct OrganizationSync {
 }
 
 impl OrganizationSync {
-    /// A service over the two APIs, a store and a clock, with the default [`Policy`].
+    /// A service over the [`Ports`] (the two APIs, a store and a clock), with the default
+    /// [`Policy`]; [`policy`](Self::policy) sets another.
     #[must_use]
-    pub fn new(
-        ninja: Arc<dyn NinjaOneApi>,
-        snow: Arc<dyn ServiceNowApi>,
-        store: Arc<dyn ConfigStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: Ports) -> Self {
+        let (ninja, snow, store, clock) = ports.into_parts();
         Self {
             ninja,
             snow,

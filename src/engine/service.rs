@@ -208,15 +208,16 @@ impl OrganizationSync {
     /// use ninjaone_servicenow::clock::ManualClock;
     /// use ninjaone_servicenow::engine::{Actor, OrganizationSync, SyncError};
     /// use ninjaone_servicenow::model::IntegrationMode;
+    /// use ninjaone_servicenow::ports::Ports;
     /// use ninjaone_servicenow::store::MemoryStore;
     /// use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
     ///
-    /// let sync = OrganizationSync::new(
+    /// let sync = OrganizationSync::new(Ports::new(
     ///     Arc::new(FakeNinjaOne::new()),
     ///     Arc::new(FakeServiceNow::new()),
     ///     Arc::new(MemoryStore::new()),
     ///     Arc::new(ManualClock::new(fixed_time())),
-    /// );
+    /// ));
     /// let admin = Actor::administrator("alice");
     /// futures::executor::block_on(async {
     ///     sync.set_mode(&admin, IntegrationMode::Inactive).await?;

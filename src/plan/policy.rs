@@ -347,9 +347,7 @@ impl RetryPolicy {
     /// A builder starting from these settings, to change some of them.
     #[must_use]
     pub fn to_builder(&self) -> RetryPolicyBuilder {
-        RetryPolicyBuilder {
-            options: *self,
-        }
+        RetryPolicyBuilder { options: *self }
     }
 }
 

@@ -15,6 +15,7 @@
 //! the CI records for `cmdb_ci`, the sync writes them), so a split would only add bounds to
 //! carry around.
 
+mod bundle;
 mod error;
 mod page;
 mod queue;
@@ -24,6 +25,7 @@ use std::fmt::Debug;
 pub use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use bundle::Ports;
 pub use error::{ApiError, ApiErrorKind, StoreError, StoreErrorKind};
 pub use page::{
     Cursor, DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE, Listing, Page, PageRequest, collect_all,

@@ -16,6 +16,7 @@ use ninjaone_servicenow::model::{
     AuditFilter, CiItem, CiItemResult, Company, CustomerAccount, Incident, IncidentUpdate,
     IntegrationMode, NewCompany, NewIncident, SyncStatus, SysId,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi, WorkQueue,
 };
@@ -64,12 +65,12 @@ impl World {
         snow: Arc<dyn ServiceNowApi>,
     ) -> Worker {
         Worker {
-            sync: OrganizationSync::new(
+            sync: OrganizationSync::new(Ports::new(
                 Arc::new(self.ninja.clone()),
                 snow,
                 store.clone(),
                 Arc::new(self.clock.clone()),
-            ),
+            )),
             store,
             queue,
             options: WorkerOptions::builder(name)
