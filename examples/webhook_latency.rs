@@ -27,7 +27,7 @@ use ninjaone_servicenow::http::{
 };
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{Alert, Device, IntegrationMode, OrganizationId, SyncConfig};
-use ninjaone_servicenow::ports::ConfigStore;
+use ninjaone_servicenow::ports::{ConfigStore, Ports};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{Api, FakeNinjaOne, FakeServer, FakeServiceNow, fixed_time};
 use serde_json::json;
@@ -102,7 +102,7 @@ async fn bench() -> Result<Bench, Box<dyn std::error::Error>> {
         .latency(LATENCY)
         .start()
         .await;
-    let options = HttpOptions::default().concurrency(64);
+    let options = HttpOptions::builder().concurrency(64).build();
     let ninja_client = NinjaOneClient::new(
         NinjaOneConfig::new(
             &server.ninjaone_origin(),
@@ -120,10 +120,12 @@ async fn bench() -> Result<Bench, Box<dyn std::error::Error>> {
         .options(options),
     )?;
     let router = IncidentRouter::new(
-        Arc::new(ninja_client),
-        Arc::new(snow_client),
-        Arc::new(store),
-        Arc::new(ManualClock::new(fixed_time())),
+        Ports::new(
+            Arc::new(ninja_client),
+            Arc::new(snow_client),
+            Arc::new(store),
+            Arc::new(ManualClock::new(fixed_time())),
+        ),
         IncidentSettings::new("bench")?,
     );
     let receiver = WebhookReceiver::new(

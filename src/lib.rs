@@ -84,8 +84,14 @@ pub mod prelude {
         Company, CustomerAccount, DeviceRole, IntegrationMode, Organization, OrganizationId,
         SyncConfig, SyncStatus, SysId,
     };
-    pub use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+    pub use crate::ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
+    pub use async_trait::async_trait;
 }
+
+/// The attribute every implementation of the crate's port traits ([`ports::NinjaOneApi`],
+/// [`ports::ServiceNowApi`], [`ports::ConfigStore`], …) carries; re-exported so a host needs no
+/// dependency of its own (see [`ports`] for why, and the E0195 a native `async fn` impl gives).
+pub use async_trait::async_trait;
 
 #[cfg(all(doctest, feature = "test-util", feature = "http"))]
 #[doc = include_str!("../README.md")]

@@ -21,6 +21,7 @@ use ninjaone_servicenow::model::{
 use ninjaone_servicenow::plan::{
     Decision, Observed, Plan, Policy, Snapshot, UnmatchedPolicy, plan,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest, Remote,
 };
@@ -70,13 +71,13 @@ impl World {
     ) -> Self {
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             api,
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(clock),
-        )
-        .with_policy(policy);
+        ))
+        .policy(policy);
         let admin = Actor::administrator("a");
         block_on(sync.set_mode(&admin, mode)).expect("set the mode");
         Self {
@@ -169,7 +170,7 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     let w = World::new(
         ninja,
         snow,
-        Policy::default().page_size(page),
+        Policy::builder().page_size(page).build(),
         IntegrationMode::Active,
     );
     let page_rows = usize::try_from(page).expect("a small page");
@@ -228,7 +229,7 @@ fn request_counts_hold_when_listings_are_exact_multiples_of_the_page() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(100).build(),
         FakeServiceNow::builder().companies(100).build(),
-        Policy::default().page_size(50),
+        Policy::builder().page_size(50).build(),
         IntegrationMode::Active,
     );
     w.run();
@@ -485,7 +486,9 @@ fn leave_unmapped_creates_nothing_and_says_why() {
     let w = World::new(
         ninja,
         snow,
-        Policy::default().unmatched(UnmatchedPolicy::LeaveUnmapped),
+        Policy::builder()
+            .unmatched(UnmatchedPolicy::LeaveUnmapped)
+            .build(),
         IntegrationMode::Active,
     );
 
@@ -511,7 +514,7 @@ fn leave_unmapped_creates_nothing_and_says_why() {
 fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
     let ninja = FakeNinjaOne::builder().organizations(3).build();
     let snow = FakeServiceNow::builder().companies(3).build();
-    let full = Policy::default().report(ReportDetail::Full);
+    let full = Policy::builder().report(ReportDetail::Full).build();
     let w = World::new(ninja, snow, full, IntegrationMode::Active);
     w.run();
     let before: Vec<SyncConfig> = w.configs();
@@ -883,6 +886,16 @@ impl NinjaOneApi for RejectingNinja {
     ) -> Result<Vec<Alert>, ApiError> {
         self.inner.device_alerts(device).await
     }
+
+    async fn devices_detailed(
+        &self,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::DetailedDevice>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.inner.devices_detailed(page).await
+    }
 }
 
 #[test]
@@ -1190,7 +1203,7 @@ fn a_dry_run_returns_the_plan_and_writes_nothing() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::builder().companies(3).build(),
-        Policy::default().report(ReportDetail::Full),
+        Policy::builder().report(ReportDetail::Full).build(),
         IntegrationMode::Active,
     );
     let audit = w.audit_len();
@@ -1236,7 +1249,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::new(),
-        Policy::default().concurrency(1),
+        Policy::builder().concurrency(1).build(),
         IntegrationMode::Active,
     );
     w.snow
@@ -1309,13 +1322,13 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     let admin = Actor::administrator("a");
     let open = || {
         let store = JsonFileStore::open(&path).expect("open the state file");
-        OrganizationSync::new(
+        OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store),
             Arc::new(clock.clone()),
-        )
-        .with_policy(Policy::default().page_size(7).store_batch(4))
+        ))
+        .policy(Policy::builder().page_size(7).store_batch(4))
     };
     {
         let sync = open();
@@ -1392,7 +1405,7 @@ fn full_detail_lists_unchanged_organizations_and_keeps_the_plan() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(20).build(),
         FakeServiceNow::builder().companies(20).build(),
-        Policy::default().report(ReportDetail::Full),
+        Policy::builder().report(ReportDetail::Full).build(),
         IntegrationMode::Active,
     );
     assert_eq!(w.run().matched, 20);

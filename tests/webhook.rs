@@ -18,7 +18,7 @@ use ninjaone_servicenow::http::{
 };
 use ninjaone_servicenow::model::activity::{Activity, ActivityError, ActivityType, StatusCode};
 use ninjaone_servicenow::model::{Alert, Device, IncidentState, TicketRecord};
-use ninjaone_servicenow::ports::ConfigStore;
+use ninjaone_servicenow::ports::{ConfigStore, Ports};
 use ninjaone_servicenow::testing::{Api, FakeServer, LoggedRequest};
 use serde_json::{Value, json};
 use world::{World, world};
@@ -36,7 +36,9 @@ struct Tenant {
 async fn tenant(orgs: usize, devices: usize, alerts: usize) -> Tenant {
     let world = world(orgs, devices, alerts);
     let server = FakeServer::start(world.ninja.clone(), world.snow.clone()).await;
-    let options = HttpOptions::default().timeout(std::time::Duration::from_secs(5));
+    let options = HttpOptions::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build();
     let ninja = NinjaOneConfig::new(
         &server.ninjaone_origin(),
         FakeServer::NINJAONE_CLIENT_ID,
@@ -54,10 +56,12 @@ async fn tenant(orgs: usize, devices: usize, alerts: usize) -> Tenant {
     .and_then(ServiceNowClient::new)
     .expect("ServiceNow client");
     let router = IncidentRouter::new(
-        Arc::new(ninja),
-        Arc::new(snow),
-        world.store.clone(),
-        Arc::new(world.clock.clone()),
+        Ports::new(
+            Arc::new(ninja),
+            Arc::new(snow),
+            world.store.clone(),
+            Arc::new(world.clock.clone()),
+        ),
         world.settings(),
     );
     let receiver = WebhookReceiver::new(

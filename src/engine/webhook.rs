@@ -16,10 +16,12 @@
 //! use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
 //! # futures::executor::block_on(async {
 //! let router = IncidentRouter::new(
-//!     Arc::new(FakeNinjaOne::new()),
-//!     Arc::new(FakeServiceNow::new()),
-//!     Arc::new(MemoryStore::new()),
-//!     Arc::new(ManualClock::new(fixed_time())),
+//!     ninjaone_servicenow::ports::Ports::new(
+//!         Arc::new(FakeNinjaOne::new()),
+//!         Arc::new(FakeServiceNow::new()),
+//!         Arc::new(MemoryStore::new()),
+//!         Arc::new(ManualClock::new(fixed_time())),
+//!     ),
 //!     IncidentSettings::new("acme")?,
 //! );
 //! let secret = WebhookSecret::from("a-long-random-secret".to_owned());

@@ -3,7 +3,7 @@
 //! [`ServiceNowApi`](crate::ports::ServiceNowApi).
 //!
 //! Both run on reqwest with rustls (ring, bundled Mozilla roots plus any
-//! [extra roots](HttpOptions::root_certificate_pem)) and need a tokio runtime with timers.
+//! [extra roots](HttpOptionsBuilder::root_certificate_pem)) and need a tokio runtime with timers.
 //! What they share:
 //!
 //! - **Origins are checked before anything is sent**: https only, except plain http on loopback
@@ -39,7 +39,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let ninjaone = NinjaOneClient::new(
 //!     NinjaOneConfig::new("eu", "client-id", Secret::new("client-secret"))?
-//!         .options(HttpOptions::default().concurrency(4)),
+//!         .options(HttpOptions::builder().concurrency(4)),
 //! )?;
 //! let servicenow = ServiceNowClient::new(ServiceNowConfig::basic(
 //!     "acme",
@@ -67,7 +67,7 @@ mod webhook;
 
 pub use error::ConfigError;
 pub use ninjaone::{NinjaOneClient, NinjaOneConfig};
-pub use options::HttpOptions;
+pub use options::{HttpOptions, HttpOptionsBuilder};
 pub use proxy::ProxyPolicy;
 pub use query::{EncodedQuery, Plugin, QueryError};
 pub use retry::ClientStats;

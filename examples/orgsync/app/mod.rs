@@ -27,6 +27,7 @@ use ninjaone_servicenow::engine::{
 use ninjaone_servicenow::http::Secret;
 use ninjaone_servicenow::model::{AuditFilter, CiMapping, SyncStatus, TicketKind};
 use ninjaone_servicenow::plan::Policy;
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiErrorKind, ConfigStore, NinjaOneApi, Remote, ServiceNowApi, StoreError, StoreErrorKind,
 };
@@ -420,7 +421,7 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
     } else {
         ReportDetail::Compact
     };
-    let mut incident_settings = IncidentSettings::new(integration_id).map_err(|err| {
+    let incident_settings = IncidentSettings::new(integration_id).map_err(|err| {
         Failed::new(
             Exit::Usage,
             format!("ORGSYNC_INTEGRATION_ID is refused: {err}"),
@@ -431,16 +432,23 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
         .open_store(&path)
         .map_err(|err| store_failure(&path, &err))?;
     let clock = env.clock();
-    incident_settings.report = detail;
+    let incident_settings = incident_settings.to_builder().report(detail).build();
     let router = IncidentRouter::new(
-        Arc::clone(&remotes.ninjaone),
-        Arc::clone(&remotes.servicenow),
-        Arc::clone(&store),
-        Arc::clone(&clock),
+        Ports::new(
+            Arc::clone(&remotes.ninjaone),
+            Arc::clone(&remotes.servicenow),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+        ),
         incident_settings,
     );
-    let sync = OrganizationSync::new(remotes.ninjaone, remotes.servicenow, store, clock)
-        .with_policy(Policy::default().report(detail));
+    let sync = OrganizationSync::new(Ports::new(
+        remotes.ninjaone,
+        remotes.servicenow,
+        store,
+        clock,
+    ))
+    .policy(Policy::builder().report(detail));
     let ctx = Ctx {
         sync,
         router,

@@ -34,9 +34,7 @@ use crate::plan::{
     ListedTicket, ListedTickets, RouteDecision, RoutingIndex, TicketInputs, TicketListing,
     digest_matches, plan_tickets, route,
 };
-use crate::ports::{
-    ApiError, IncidentQuery, Listing, PageRequest, Remote, StoreErrorKind, collect_all,
-};
+use crate::ports::{ApiError, IncidentQuery, Listing, PageRequest, Remote, collect_all};
 
 /// Who may touch which alert's records right now (in this process).
 #[derive(Default)]
@@ -488,9 +486,7 @@ impl IncidentRouter {
         match self.store.ci_records().await {
             Ok(records) => records,
             Err(err) => {
-                if err.kind() != StoreErrorKind::Unsupported {
-                    tracing::warn!(error = %err, "could not read the CI records; the ticket goes without cmdb_ci");
-                }
+                tracing::warn!(error = %err, "could not read the CI records; the ticket goes without cmdb_ci");
                 Vec::new()
             }
         }
