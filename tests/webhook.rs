@@ -567,11 +567,12 @@ fn a_body_without_a_usable_series_uid_or_status_code_says_which_field() {
 fn the_secret_is_redacted_and_the_options_clamp() {
     let secret = WebhookSecret::from(SECRET.to_owned());
     assert!(!format!("{secret:?}").contains(SECRET));
-    let options = ReceiverOptions::new(secret)
+    let options = ReceiverOptions::builder(secret)
         .header_name("bad header")
-        .max_body_bytes(usize::MAX);
-    assert_eq!(options.header(), HEADER);
-    assert_eq!(options.body_limit(), 16 * 1024 * 1024);
+        .max_body_bytes(usize::MAX)
+        .build();
+    assert_eq!(options.header_name(), HEADER);
+    assert_eq!(options.max_body_bytes(), 16 * 1024 * 1024);
     assert!(!format!("{options:?}").contains(SECRET));
     assert!(options.secret().is_strong());
     assert!(!WebhookSecret::from(String::new()).is_strong());

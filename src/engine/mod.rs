@@ -51,7 +51,8 @@ pub use report::{
 };
 pub use service::{Added, ConfigChanges, ConfigDraft};
 pub use webhook::{
-    Delivery, DeliveryOutcome, ReceiverOptions, Refusal, WebhookReceiver, WebhookSecret,
+    Delivery, DeliveryOutcome, ReceiverOptions, ReceiverOptionsBuilder, Refusal, WebhookReceiver,
+    WebhookSecret,
 };
 pub use worker::{WorkPlan, WorkerOptions, WorkerOptionsBuilder, WorkerReport};
 

@@ -92,15 +92,18 @@ impl WebhookSecret {
     }
 }
 
-/// How a [`WebhookReceiver`] checks deliveries.
+/// How a [`WebhookReceiver`] checks deliveries: read with the bare-name getters, set through
+/// [`ReceiverOptions::builder`] (the crate's options vocabulary: a getter and a setter cannot
+/// share a name on one type, so setters live on the builder).
 ///
 /// ```
 /// use ninjaone_servicenow::engine::webhook::{ReceiverOptions, WebhookSecret};
-/// let options = ReceiverOptions::new(WebhookSecret::from("s3cret-s3cret-s3cret".to_owned()))
+/// let options = ReceiverOptions::builder(WebhookSecret::from("s3cret-s3cret-s3cret".to_owned()))
 ///     .header_name("X-NinjaOne-Secret")
-///     .max_body_bytes(10); // clamped to 1 KiB
-/// assert_eq!(options.header(), "x-ninjaone-secret");
-/// assert_eq!(options.body_limit(), 1024);
+///     .max_body_bytes(10) // clamped to 1 KiB
+///     .build();
+/// assert_eq!(options.header_name(), "x-ninjaone-secret");
+/// assert_eq!(options.max_body_bytes(), 1024);
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReceiverOptions {
@@ -121,6 +124,46 @@ impl ReceiverOptions {
         }
     }
 
+    /// A builder starting from [`ReceiverOptions::new`]`(secret)`.
+    #[must_use]
+    pub fn builder(secret: WebhookSecret) -> ReceiverOptionsBuilder {
+        ReceiverOptionsBuilder {
+            options: Self::new(secret),
+        }
+    }
+
+    /// A builder starting from these options, to change some of them.
+    #[must_use]
+    pub fn to_builder(&self) -> ReceiverOptionsBuilder {
+        ReceiverOptionsBuilder {
+            options: self.clone(),
+        }
+    }
+
+    /// The secret.
+    pub fn secret(&self) -> &WebhookSecret {
+        &self.secret
+    }
+
+    /// The secret header's name (lowercase).
+    pub fn header_name(&self) -> &str {
+        &self.header_name
+    }
+
+    /// The largest body accepted, in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+}
+
+/// Sets [`ReceiverOptions`]: each setter is the setting's bare name, `#[must_use]`, and clamps
+/// or ignores a value out of range (said in the setter's docs).
+#[derive(Debug, Clone)]
+pub struct ReceiverOptionsBuilder {
+    options: ReceiverOptions,
+}
+
+impl ReceiverOptionsBuilder {
     /// The header that carries the secret, matched case-insensitively (lowercased here). A
     /// name that is not an HTTP token (empty, spaces, separators) keeps the previous one.
     #[must_use]
@@ -131,7 +174,7 @@ impl ReceiverOptions {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if token {
-            self.header_name = name;
+            self.options.header_name = name;
         }
         self
     }
@@ -139,27 +182,20 @@ impl ReceiverOptions {
     /// The largest body accepted, clamped to [`MIN_MAX_BODY_BYTES`]..=[`MAX_MAX_BODY_BYTES`].
     #[must_use]
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.max_body_bytes = bytes.clamp(MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
+        self.options.max_body_bytes = bytes.clamp(MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
         self
     }
 
-    /// The secret.
-    pub fn secret(&self) -> &WebhookSecret {
-        &self.secret
+    /// The options.
+    #[must_use]
+    pub fn build(self) -> ReceiverOptions {
+        self.options
     }
+}
 
-    /// The secret header's name (lowercase).
-    ///
-    /// (Named apart from the [`header_name`](Self::header_name) setter: Rust has one method
-    /// per name.)
-    pub fn header(&self) -> &str {
-        &self.header_name
-    }
-
-    /// The body cap, in bytes (named apart from the [`max_body_bytes`](Self::max_body_bytes)
-    /// setter).
-    pub fn body_limit(&self) -> usize {
-        self.max_body_bytes
+impl From<ReceiverOptionsBuilder> for ReceiverOptions {
+    fn from(builder: ReceiverOptionsBuilder) -> Self {
+        builder.build()
     }
 }
 
@@ -377,8 +413,11 @@ pub struct WebhookReceiver {
 impl WebhookReceiver {
     /// A receiver handing deliveries to `router`.
     #[must_use]
-    pub fn new(router: IncidentRouter, options: ReceiverOptions) -> Self {
-        Self { router, options }
+    pub fn new(router: IncidentRouter, options: impl Into<ReceiverOptions>) -> Self {
+        Self {
+            router,
+            options: options.into(),
+        }
     }
 
     /// The options.
@@ -404,7 +443,7 @@ impl WebhookReceiver {
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
         body: &[u8],
     ) -> Result<Activity, Refusal> {
-        let header = self.options.header();
+        let header = self.options.header_name();
         let value = headers
             .into_iter()
             .find(|(name, _)| name.trim().eq_ignore_ascii_case(header))
@@ -419,7 +458,7 @@ impl WebhookReceiver {
                 header: header.to_owned(),
             });
         }
-        let limit = self.options.body_limit();
+        let limit = self.options.max_body_bytes();
         if body.len() > limit {
             return Err(Refusal::TooLarge { limit });
         }

@@ -203,7 +203,7 @@ async fn webhook(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     {
         return refused(&shared, &refusal);
     }
-    let limit = shared.receiver.options().body_limit();
+    let limit = shared.receiver.options().max_body_bytes();
     let Ok(bytes) = axum::body::to_bytes(Body::new(body), limit).await else {
         // Over the cap, or the client stopped sending: either way nothing is handled.
         return refused(&shared, &Refusal::TooLarge { limit });
