@@ -25,6 +25,7 @@ use ninjaone_servicenow::model::{
     OrganizationId, SysId,
 };
 use ninjaone_servicenow::plan::Policy;
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, IncidentQuery, NinjaOneApi, Page, PageRequest, ServiceNowApi,
 };
@@ -81,6 +82,17 @@ impl NinjaOneApi for Slow<FakeNinjaOne> {
     async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
         self.wait().await;
         self.0.alerts().await
+    }
+
+    async fn devices_detailed(
+        &self,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::DetailedDevice>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.wait().await;
+        self.0.devices_detailed(page).await
     }
 }
 
@@ -163,6 +175,54 @@ impl ServiceNowApi for Slow<FakeServiceNow> {
         self.wait().await;
         self.0.user(id).await
     }
+
+    async fn cases(
+        &self,
+        query: &ninjaone_servicenow::ports::IncidentQuery,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.wait().await;
+        self.0.cases(query, page).await
+    }
+
+    async fn create_case(
+        &self,
+        case: &ninjaone_servicenow::model::NewCase,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.wait().await;
+        self.0.create_case(case).await
+    }
+
+    async fn update_case(
+        &self,
+        id: &ninjaone_servicenow::model::SysId,
+        update: &ninjaone_servicenow::model::CaseUpdate,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.wait().await;
+        self.0.update_case(id, update).await
+    }
+
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[ninjaone_servicenow::model::CiItem],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.wait().await;
+        self.0.identify_reconcile_query(data_source, items).await
+    }
+
+    async fn ci_owners(
+        &self,
+        ids: &[ninjaone_servicenow::model::SysId],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.wait().await;
+        self.0.ci_owners(ids).await
+    }
 }
 
 /// What one 5 ms sleep really takes on this runtime (mean of 200, one after another).
@@ -180,13 +240,13 @@ async fn calibrate() -> Duration {
 async fn pass(concurrency: usize) -> Result<(Duration, usize, usize), Box<dyn std::error::Error>> {
     let ninja = FakeNinjaOne::builder().organizations(ORGANIZATIONS).build();
     let snow = FakeServiceNow::builder().build();
-    let sync = OrganizationSync::new(
+    let sync = OrganizationSync::new(Ports::new(
         Arc::new(Slow(ninja.clone())),
         Arc::new(Slow(snow.clone())),
         Arc::new(MemoryStore::new()),
         Arc::new(ManualClock::new(fixed_time())),
-    )
-    .with_policy(Policy::default().concurrency(concurrency));
+    ))
+    .policy(Policy::builder().concurrency(concurrency));
     sync.set_mode(&Actor::administrator("bench"), IntegrationMode::Active)
         .await?;
 

@@ -27,6 +27,7 @@ use ninjaone_servicenow::model::{
     OrganizationId, SysId,
 };
 use ninjaone_servicenow::plan::Policy;
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
 
@@ -55,13 +56,13 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .build();
     let clock = ManualClock::new(fixed_time());
     let store = MemoryStore::new();
-    let sync = OrganizationSync::new(
+    let sync = OrganizationSync::new(Ports::new(
         Arc::new(ninja.clone()),
         Arc::new(snow.clone()),
         Arc::new(store.clone()),
         Arc::new(clock.clone()),
-    )
-    .with_policy(Policy::default().page_size(5));
+    ))
+    .policy(Policy::builder().page_size(5));
 
     let alice = Actor::administrator("alice");
     let bob = Actor::technician("bob")
@@ -129,10 +130,12 @@ async fn incidents(demo: &Demo, store: MemoryStore) -> Result<(), Box<dyn Error>
         ninja.raise_alert(device.id, message, clock.now());
     }
     let router = IncidentRouter::new(
-        Arc::new(ninja.clone()),
-        Arc::new(snow.clone()),
-        Arc::new(store),
-        Arc::new(clock.clone()),
+        Ports::new(
+            Arc::new(ninja.clone()),
+            Arc::new(snow.clone()),
+            Arc::new(store),
+            Arc::new(clock.clone()),
+        ),
         IncidentSettings::new("demo")?,
     );
     let report = router.run_once(ApplyMode::Apply).await?;
@@ -330,8 +333,8 @@ async fn inactive_mode(demo: &Demo) -> Result<(), Box<dyn Error>> {
     println!("\n== Inactive mode: organizations are added by hand");
     sync.set_mode(alice, IntegrationMode::Inactive).await?;
     println!(
-        "can_add() = {} (the \"Add\" button is shown)",
-        sync.can_add().await?
+        "can_add(alice) = {} (the \"Add\" button is shown)",
+        sync.can_add(alice).await?
     );
     let mut servers = CiMapping::new("servers".parse()?);
     servers.set_rule("9".parse()?, "cmdb_ci_win_server".parse()?);

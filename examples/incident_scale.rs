@@ -17,6 +17,7 @@ use ninjaone_servicenow::engine::incidents::{IncidentReport, IncidentRouter, Inc
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncConfig};
 use ninjaone_servicenow::ports::ConfigStore;
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, Faults, fixed_time};
 
@@ -54,10 +55,12 @@ async fn run() -> Result<(), Box<dyn Error>> {
         store.write_config(config).await?;
     }
     let router = IncidentRouter::new(
-        Arc::new(ninja.clone()),
-        Arc::new(snow.clone()),
-        Arc::new(store),
-        Arc::new(ManualClock::new(fixed_time())),
+        Ports::new(
+            Arc::new(ninja.clone()),
+            Arc::new(snow.clone()),
+            Arc::new(store),
+            Arc::new(ManualClock::new(fixed_time())),
+        ),
         IncidentSettings::new("scale")?,
     );
     println!(

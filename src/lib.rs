@@ -87,6 +87,11 @@ pub mod prelude {
     pub use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
 }
 
+/// The attribute every implementation of the crate's port traits ([`ports::NinjaOneApi`],
+/// [`ports::ServiceNowApi`], [`ports::ConfigStore`], …) carries; re-exported so a host needs no
+/// dependency of its own (see [`ports`] for why, and the E0195 a native `async fn` impl gives).
+pub use async_trait::async_trait;
+
 #[cfg(all(doctest, feature = "test-util", feature = "http"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -16,6 +16,7 @@ use ninjaone_servicenow::model::{
     OrganizationId, SyncStatus, SysId,
 };
 use ninjaone_servicenow::plan::{CiSkipReason, CmdbSettings, Policy};
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, ServiceNowApi};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
@@ -77,13 +78,13 @@ impl World {
             .build();
         let snow = FakeServiceNow::builder().companies(orgs).build();
         let store = MemoryStore::new();
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(ManualClock::new(fixed_time())),
-        )
-        .with_policy(policy);
+        ))
+        .policy(policy);
         let admin = Actor::administrator("alice");
         block_on(async {
             sync.set_mode(&admin, IntegrationMode::Inactive)
@@ -186,9 +187,10 @@ fn cmdb(report: &Report) -> &CiReport {
 }
 
 fn policy(page: u32, batch: usize) -> Policy {
-    Policy::default()
+    Policy::builder()
         .page_size(page)
-        .cmdb(CmdbSettings::default().batch_size(batch))
+        .cmdb(CmdbSettings::builder().batch_size(batch))
+        .build()
 }
 
 // ---- request counts and values ----
@@ -295,8 +297,8 @@ fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
 
 #[test]
 fn the_data_source_is_configurable() {
-    let settings = CmdbSettings::default().data_source("NinjaOne RMM");
-    let w = World::new(1, Policy::default().cmdb(settings));
+    let settings = CmdbSettings::builder().data_source("NinjaOne RMM");
+    let w = World::new(1, Policy::builder().cmdb(settings).build());
     w.add_all(1);
     let report = w.run();
     assert_eq!(cmdb(&report).data_source, "NinjaOne RMM");
@@ -306,8 +308,8 @@ fn the_data_source_is_configurable() {
 
 #[test]
 fn a_blank_data_source_sends_nothing_and_says_so() {
-    let settings = CmdbSettings::default().data_source("  ");
-    let w = World::new(1, Policy::default().cmdb(settings));
+    let settings = CmdbSettings::builder().data_source("  ");
+    let w = World::new(1, Policy::builder().cmdb(settings).build());
     w.add_all(1);
     let report = w.run();
     let problem = cmdb(&report).problem.as_deref().expect("a problem");

@@ -96,7 +96,7 @@ fn look_alike_hosts_fool_neither_the_instance_name_nor_the_allow_list() {
     }
     let allow = |instance: &str| {
         ServiceNowConfig::basic(instance, "u", Secret::new("pw"))
-            .and_then(|c| c.allowed_hosts(["*.service-now.com".to_owned()]))
+            .and_then(|c| c.allowed_hosts(["*.service-now.com"]))
     };
     assert!(allow("acme").is_ok());
     assert!(allow("https://acme.service-now.com").is_ok());
@@ -431,7 +431,7 @@ fn the_proxy_in_use_is_logged_once_at_info_without_its_credentials() {
     assert!(text.contains("without a proxy"), "{text}");
 }
 
-fn ninja_with(origin: &str, options: HttpOptions) -> NinjaOneClient {
+fn ninja_with(origin: &str, options: impl Into<HttpOptions>) -> NinjaOneClient {
     NinjaOneClient::new(
         NinjaOneConfig::new(origin, "client", Secret::new(NINJA_SECRET))
             .unwrap()

@@ -15,6 +15,7 @@ use ninjaone_servicenow::model::{
     AlertUid, CaseState, FilterRefusal, IncidentState, IntegrationMode, Level, MinSeverity,
     Priority, Severity, SysId, TicketRecordState, TicketTemplate,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiErrorKind, ConfigStore, IncidentQuery, PageRequest, ServiceNowApi,
 };
@@ -72,8 +73,8 @@ fn two_passes_create_each_incident_once_with_the_company() {
 fn request_counts_are_paged_and_never_per_alert() {
     // 5 organizations × 8 devices = 40 devices, 60 alerts; pages of 7.
     let w = world(5, 8, 60);
-    let settings = w.settings().with_page_size(7);
-    let router = w.router_with(settings);
+    let settings = w.settings().to_builder().page_size(7);
+    let router = w.router_with(settings.build());
     w.faults.reset_counts();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.created, 60);
@@ -195,7 +196,7 @@ fn a_cleared_alert_resolves_exactly_its_incident_once() {
 fn a_crash_between_create_and_record_does_not_duplicate() {
     for k in [0, 1, 3, 7] {
         let w = world(2, 3, 8);
-        let router = w.router_with(w.settings().with_concurrency(3));
+        let router = w.router_with(w.settings().to_builder().concurrency(3).build());
         w.faults.stall_after_writes(k);
         let crashed = router.run_once(ApplyMode::Apply).now_or_never();
         assert!(crashed.is_none(), "k={k}: the pass should be stuck");
@@ -294,7 +295,7 @@ fn a_failed_or_incomplete_listing_creates_and_resolves_nothing() {
 #[test]
 fn refused_credentials_stop_the_writes() {
     let w = world(1, 1, 4);
-    let router = w.router_with(w.settings().with_concurrency(1));
+    let router = w.router_with(w.settings().to_builder().concurrency(1).build());
     w.faults
         .fail_next("create_incident", 1, ApiErrorKind::Unauthorized);
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
@@ -312,7 +313,7 @@ fn refused_credentials_stop_the_writes() {
 #[test]
 fn rate_limits_defer_and_the_next_pass_finishes() {
     let w = world(1, 2, 6);
-    let router = w.router_with(w.settings().with_concurrency(1));
+    let router = w.router_with(w.settings().to_builder().concurrency(1).build());
     w.faults.fail_next(
         "create_incident",
         1,
@@ -429,10 +430,12 @@ fn two_integrations_on_one_servicenow_never_touch_each_other() {
         c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()));
     });
     let b = ninjaone_servicenow::engine::incidents::IncidentRouter::new(
-        std::sync::Arc::new(w.ninja.clone()),
-        std::sync::Arc::new(w.snow.clone()),
-        other.store.clone(),
-        std::sync::Arc::new(w.clock.clone()),
+        Ports::new(
+            std::sync::Arc::new(w.ninja.clone()),
+            std::sync::Arc::new(w.snow.clone()),
+            other.store.clone(),
+            std::sync::Arc::new(w.clock.clone()),
+        ),
         IncidentSettings::new("alpha-2").unwrap(),
     );
     let report = block_on(b.run_once(ApplyMode::Apply)).unwrap();
@@ -557,12 +560,12 @@ fn configurations_choose_cases_only_with_an_account_and_customer_service_managem
     };
     use ninjaone_servicenow::model::{OrganizationId, TicketKind};
     let w = world(2, 0, 0);
-    let sync = OrganizationSync::new(
+    let sync = OrganizationSync::new(Ports::new(
         std::sync::Arc::new(w.ninja.clone()),
         std::sync::Arc::new(w.snow.clone()),
         w.store.clone(),
         std::sync::Arc::new(w.clock.clone()),
-    );
+    ));
     let alice = Actor::administrator("alice");
     let one = OrganizationId::new(1).unwrap();
     // No account: refused with the problem named.
@@ -621,8 +624,9 @@ fn an_alert_from_the_far_past_does_not_overflow_the_listing_window() {
     w.ninja.add_alert(ancient);
     let settings = w
         .settings()
-        .with_window_margin(TimeDelta::days(365 * 20_000));
-    let report = block_on(w.router_with(settings).run_once(ApplyMode::Apply)).unwrap();
+        .to_builder()
+        .window_margin(TimeDelta::days(365 * 20_000));
+    let report = block_on(w.router_with(settings.build()).run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.alerts, report.created), (1, 1));
 }
 
@@ -632,7 +636,7 @@ fn an_alert_from_the_far_past_does_not_overflow_the_listing_window() {
 fn a_re_triggered_alert_gets_one_work_note_and_an_unchanged_pass_writes_nothing() {
     // 2 organizations × 3 devices, 6 alerts; pages of 4.
     let w = world(2, 3, 6);
-    let router = w.router_with(w.settings().with_page_size(4));
+    let router = w.router_with(w.settings().to_builder().page_size(4).build());
     block_on(router.run_once(ApplyMode::Apply)).unwrap();
     let alerts = w.ninja.all_alerts();
     let incident_of = |uid: &ninjaone_servicenow::model::AlertUid| {
@@ -884,7 +888,12 @@ fn resolves_within_the_guard_go_through_and_its_threshold_is_a_setting() {
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.resolved, report.held), (10, 0));
     // 3 of 20 with a floor of 2 and 10 %: held; a dry run shows them held and writes nothing.
-    let strict = w.router_with(w.settings().with_resolve_guard(ResolveGuard::new(2, 10)));
+    let strict = w.router_with(
+        w.settings()
+            .to_builder()
+            .resolve_guard(ResolveGuard::new(2, 10))
+            .build(),
+    );
     for alert in &alerts[10..13] {
         w.ninja.clear_alert(&alert.uid);
     }
@@ -1029,10 +1038,12 @@ fn two_routers_on_one_json_file_create_no_duplicate() {
     });
     let router = |store: Arc<JsonFileStore>| {
         IncidentRouter::new(
-            Arc::new(w.ninja.clone()),
-            Arc::new(w.snow.clone()),
-            store,
-            Arc::new(ManualClock::new(fixed_time())),
+            Ports::new(
+                Arc::new(w.ninja.clone()),
+                Arc::new(w.snow.clone()),
+                store,
+                Arc::new(ManualClock::new(fixed_time())),
+            ),
             w.settings(),
         )
     };

@@ -92,9 +92,11 @@ fn run_seed(seed: u64) -> (usize, usize) {
     let concurrency = 1 + rng.below(4);
     let router = w.router_with(
         w.settings()
-            .with_concurrency(concurrency)
-            .with_page_size(u32::try_from(3 + rng.below(8)).unwrap())
-            .with_store_batch(1 + rng.below(5)),
+            .to_builder()
+            .concurrency(concurrency)
+            .page_size(u32::try_from(3 + rng.below(8)).unwrap())
+            .store_batch(1 + rng.below(5))
+            .build(),
     );
     // Incidents a person finished while their alert was open: never recreated.
     let mut finished_by_person: BTreeSet<String> = BTreeSet::new();

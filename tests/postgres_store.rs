@@ -19,6 +19,7 @@ use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::model::{
     AuditFilter, MinSeverity, OrganizationId, SyncConfig, SyncStatus, TicketTemplate,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WorkQueue};
 use std::time::Duration;
 
@@ -487,7 +488,7 @@ async fn plain_tcp_off_loopback_is_refused_before_anything_is_sent() {
     // Opted in, it tries (and fails to resolve a name that cannot exist).
     let err = PostgresStore::connect_with_options(
         "postgres://orgsync:pw@db.invalid/orgsync?sslmode=disable",
-        PostgresOptions::default().plain_tcp(PlainTcp::Anywhere),
+        PostgresOptions::builder().plain_tcp(PlainTcp::Anywhere),
     )
     .await
     .expect_err("no such host");
@@ -583,7 +584,7 @@ async fn a_held_migration_lock_fails_with_its_name_after_the_lock_timeout() {
         .expect("hold the migration lock");
     let err = PostgresStore::connect_with_options(
         &url,
-        PostgresOptions::default().lock_timeout(Duration::from_millis(200)),
+        PostgresOptions::builder().lock_timeout(Duration::from_millis(200)),
     )
     .await
     .expect_err("the lock is held");
@@ -622,7 +623,7 @@ async fn a_row_held_elsewhere_fails_after_the_lock_or_the_statement_timeout() {
         .expect("hold the row");
     let short_lock = PostgresStore::connect_with_options(
         &url,
-        PostgresOptions::default().lock_timeout(Duration::from_millis(200)),
+        PostgresOptions::builder().lock_timeout(Duration::from_millis(200)),
     )
     .await
     .expect("connect")
@@ -637,7 +638,7 @@ async fn a_row_held_elsewhere_fails_after_the_lock_or_the_statement_timeout() {
     // Lock waits unbounded by their own timeout still end with the statement's.
     let short_statement = PostgresStore::connect_with_options(
         &url,
-        PostgresOptions::default()
+        PostgresOptions::builder()
             .lock_timeout(Duration::from_secs(3600))
             .statement_timeout(Duration::from_millis(200)),
     )
@@ -671,7 +672,7 @@ async fn a_server_that_never_answers_is_a_connect_timeout() {
     });
     let err = PostgresStore::connect_with_options(
         &format!("postgres://orgsync:pw@127.0.0.1:{port}/orgsync"),
-        PostgresOptions::default().connect_timeout(Duration::from_millis(300)),
+        PostgresOptions::builder().connect_timeout(Duration::from_millis(300)),
     )
     .await
     .expect_err("no answer");
@@ -844,10 +845,12 @@ async fn two_routers_on_two_connections_create_no_duplicate() {
     let (ninja, snow, faults) = routed_tenant(&a).await;
     let router = |store: PostgresStore| {
         IncidentRouter::new(
-            Arc::new(ninja.clone()),
-            Arc::new(snow.clone()),
-            Arc::new(store),
-            Arc::new(ManualClock::new(fixed_time())),
+            Ports::new(
+                Arc::new(ninja.clone()),
+                Arc::new(snow.clone()),
+                Arc::new(store),
+                Arc::new(ManualClock::new(fixed_time())),
+            ),
             IncidentSettings::new("acme").expect("id"),
         )
     };

@@ -21,6 +21,7 @@ use ninjaone_servicenow::model::{
 use ninjaone_servicenow::plan::{
     Decision, Observed, Plan, Policy, Snapshot, UnmatchedPolicy, plan,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest,
 };
@@ -70,13 +71,13 @@ impl World {
     ) -> Self {
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             api,
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(clock),
-        )
-        .with_policy(policy);
+        ))
+        .policy(policy);
         let admin = Actor::administrator("a");
         block_on(sync.set_mode(&admin, mode)).expect("set the mode");
         Self {
@@ -158,7 +159,7 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     let w = World::new(
         ninja,
         snow,
-        Policy::default().page_size(page),
+        Policy::builder().page_size(page).build(),
         IntegrationMode::Active,
     );
     let page_rows = usize::try_from(page).expect("a small page");
@@ -217,7 +218,7 @@ fn request_counts_hold_when_listings_are_exact_multiples_of_the_page() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(100).build(),
         FakeServiceNow::builder().companies(100).build(),
-        Policy::default().page_size(50),
+        Policy::builder().page_size(50).build(),
         IntegrationMode::Active,
     );
     w.run();
@@ -474,7 +475,9 @@ fn leave_unmapped_creates_nothing_and_says_why() {
     let w = World::new(
         ninja,
         snow,
-        Policy::default().unmatched(UnmatchedPolicy::LeaveUnmapped),
+        Policy::builder()
+            .unmatched(UnmatchedPolicy::LeaveUnmapped)
+            .build(),
         IntegrationMode::Active,
     );
 
@@ -868,6 +871,16 @@ impl NinjaOneApi for RejectingNinja {
     async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
         self.inner.alerts().await
     }
+
+    async fn devices_detailed(
+        &self,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::DetailedDevice>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.inner.devices_detailed(page).await
+    }
 }
 
 #[test]
@@ -1215,7 +1228,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::new(),
-        Policy::default().concurrency(1),
+        Policy::builder().concurrency(1).build(),
         IntegrationMode::Active,
     );
     w.snow
@@ -1288,13 +1301,13 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     let admin = Actor::administrator("a");
     let open = || {
         let store = JsonFileStore::open(&path).expect("open the state file");
-        OrganizationSync::new(
+        OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store),
             Arc::new(clock.clone()),
-        )
-        .with_policy(Policy::default().page_size(7).store_batch(4))
+        ))
+        .policy(Policy::builder().page_size(7).store_batch(4))
     };
     {
         let sync = open();

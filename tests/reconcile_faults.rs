@@ -26,6 +26,7 @@ use ninjaone_servicenow::model::{
     OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
 };
 use ninjaone_servicenow::plan::Policy;
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ApiErrorKind, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi,
     StoreError, StoreErrorKind, WriteBatch,
@@ -127,13 +128,13 @@ impl Tenant {
             .build();
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(clock.clone()),
-        )
-        .with_policy(policy.clone());
+        ))
+        .policy(policy.clone());
         block_on(sync.set_mode(&Actor::administrator("admin"), IntegrationMode::Active))
             .expect("an administrator sets active mode");
         Self {
@@ -153,13 +154,13 @@ impl Tenant {
         snow: Arc<dyn ServiceNowApi>,
         store: Arc<dyn ConfigStore>,
     ) -> OrganizationSync {
-        OrganizationSync::new(
+        OrganizationSync::new(Ports::new(
             Arc::new(self.ninja.clone()),
             snow,
             store,
             Arc::new(self.clock.clone()),
-        )
-        .with_policy(self.policy.clone())
+        ))
+        .policy(self.policy.clone())
     }
 
     fn configs(&self) -> Vec<SyncConfig> {
@@ -457,7 +458,7 @@ fn run_fault_seed(seed: u64) -> Result<SeedStats, String> {
     let t = Tenant::new(
         FAULT_ORGS,
         FAULT_COMPANIES,
-        Policy::default().page_size(7).concurrency(4),
+        Policy::builder().page_size(7).concurrency(4).build(),
     );
     let initial: HashSet<SysId> = t
         .snow
@@ -679,13 +680,59 @@ impl ServiceNowApi for CountingSnow {
     async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
         self.inner.user(id).await
     }
+
+    async fn cases(
+        &self,
+        query: &ninjaone_servicenow::ports::IncidentQuery,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.inner.cases(query, page).await
+    }
+
+    async fn create_case(
+        &self,
+        case: &ninjaone_servicenow::model::NewCase,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.inner.create_case(case).await
+    }
+
+    async fn update_case(
+        &self,
+        id: &ninjaone_servicenow::model::SysId,
+        update: &ninjaone_servicenow::model::CaseUpdate,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.inner.update_case(id, update).await
+    }
+
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[ninjaone_servicenow::model::CiItem],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.inner
+            .identify_reconcile_query(data_source, items)
+            .await
+    }
+
+    async fn ci_owners(
+        &self,
+        ids: &[ninjaone_servicenow::model::SysId],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.inner.ci_owners(ids).await
+    }
 }
 
 fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
-    Policy::default()
+    Policy::builder()
         .page_size(7)
         .concurrency(concurrency)
         .store_batch(store_batch)
+        .build()
 }
 
 /// The remote writes of an uninterrupted first pass on a fresh crash tenant.
@@ -939,6 +986,36 @@ impl ConfigStore for FailingStore {
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit(filter).await
+    }
+
+    async fn ticket_records(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::TicketRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ticket_records().await
+    }
+
+    async fn write_ticket_records(
+        &self,
+        put: Vec<ninjaone_servicenow::model::TicketRecord>,
+        remove: Vec<ninjaone_servicenow::model::AlertUid>,
+    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
+        self.inner.write_ticket_records(put, remove).await
+    }
+
+    async fn ci_records(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ci_records().await
+    }
+
+    async fn write_ci_records(
+        &self,
+        put: Vec<ninjaone_servicenow::model::CiRecord>,
+        remove: Vec<ninjaone_servicenow::model::DeviceId>,
+    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
+        self.inner.write_ci_records(put, remove).await
     }
 }
 

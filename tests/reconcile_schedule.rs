@@ -13,6 +13,7 @@ use ninjaone_servicenow::engine::{
 };
 use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncConfig, SyncStatus};
 use ninjaone_servicenow::plan::{Policy, RetryPolicy};
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
@@ -41,13 +42,13 @@ impl World {
         let snow = FakeServiceNow::new();
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(clock.clone()),
-        )
-        .with_policy(policy);
+        ))
+        .policy(policy);
         let admin = Actor::administrator("a");
         block_on(sync.set_mode(&admin, IntegrationMode::Active)).expect("set the mode");
         Self {
@@ -248,19 +249,19 @@ fn the_fifth_failure_is_reported_as_a_quarantine() {
 
 #[test]
 fn backoff_is_capped_at_one_hour() {
-    let policy = Policy::default().retry(RetryPolicy::default().quarantine_after(9));
-    let w = World::new(1, policy);
+    let policy = Policy::builder().retry(RetryPolicy::builder().quarantine_after(9));
+    let w = World::new(1, policy.build());
     let waits = failing_waits(&w, 8);
     assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60].map(minutes));
     assert_eq!(w.config(id(1)).status(), SyncStatus::Pending);
 
     // A custom cap is honoured the same way.
-    let policy = Policy::default().retry(
-        RetryPolicy::default()
+    let policy = Policy::builder().retry(
+        RetryPolicy::builder()
             .initial(Duration::from_secs(30))
             .max(Duration::from_secs(90)),
     );
-    let w = World::new(1, policy);
+    let w = World::new(1, policy.build());
     let waits = failing_waits(&w, 4);
     assert_eq!(
         waits,
@@ -273,7 +274,7 @@ fn backoff_is_capped_at_one_hour() {
 
 #[test]
 fn next_run_is_the_earliest_backoff_while_something_waits() {
-    let w = World::new(1, Policy::default().concurrency(1));
+    let w = World::new(1, Policy::builder().concurrency(1).build());
     let t0 = w.now();
     w.fail_creates(1, ApiErrorKind::Transient);
     assert_eq!(w.run().next_run, NextRun::At(t0 + minutes(1)));
@@ -367,7 +368,7 @@ fn a_rate_limit_defers_one_organization_without_counting_an_attempt() {
 
 #[test]
 fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
-    let w = World::new(4, Policy::default().concurrency(1));
+    let w = World::new(4, Policy::builder().concurrency(1).build());
     let t0 = w.now();
     w.fail_creates(1, rate_limited(120));
 
@@ -411,7 +412,7 @@ fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
 
 #[test]
 fn a_second_rate_limit_after_halving_to_one_defers_the_rest() {
-    let w = World::new(6, Policy::default().concurrency(2));
+    let w = World::new(6, Policy::builder().concurrency(2).build());
     let t0 = w.now();
     w.fail_creates(2, rate_limited(120));
 
@@ -433,7 +434,7 @@ fn a_second_rate_limit_after_halving_to_one_defers_the_rest() {
 
 #[test]
 fn a_create_that_committed_before_failing_is_matched_not_repeated() {
-    let w = World::new(2, Policy::default().concurrency(1));
+    let w = World::new(2, Policy::builder().concurrency(1).build());
     let t0 = w.now();
     w.snow
         .faults()

@@ -16,6 +16,7 @@ use ninjaone_servicenow::model::{
     IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, TicketTemplate,
     TicketTemplateName,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ConfigStore, StoreError, WriteBatch};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{
@@ -103,12 +104,12 @@ impl World {
         store: MemoryStore,
         service_store: Arc<dyn ConfigStore>,
     ) -> Self {
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             service_store,
             Arc::new(ManualClock::new(fixed_time())),
-        );
+        ));
         Self {
             ninja,
             snow,
@@ -664,11 +665,35 @@ fn can_add_only_in_inactive_mode() {
         block_on(world.sync.set_mode(&world.admin, mode)).expect("set the mode");
         assert_eq!(block_on(world.sync.mode()).expect("mode"), mode);
         assert_eq!(
-            block_on(world.sync.can_add()).expect("can_add"),
+            block_on(world.sync.can_add(&world.admin)).expect("can_add"),
             expected,
             "{mode}"
         );
     }
+}
+
+#[test]
+fn can_add_needs_the_integration_permission_and_audits_the_refusal() {
+    let world = World::new(IntegrationMode::Inactive);
+    let viewer = Actor::technician("dave");
+    let permitted = Actor::technician("erin")
+        .with_integration_permission()
+        .seeing_all();
+    assert!(block_on(world.sync.can_add(&permitted)).expect("can_add"));
+    let Err(err) = block_on(world.sync.can_add(&viewer)) else {
+        panic!("an actor without the integration permission may not add");
+    };
+    assert!(matches!(err, SyncError::PermissionDenied { .. }), "{err:?}");
+    let entry = world.last_audit();
+    assert_eq!(entry.actor, "dave");
+    assert_eq!(entry.action, AuditAction::AddConfig);
+    let AuditOutcome::Refused(reason) = entry.outcome else {
+        panic!("the refusal is audited as refused");
+    };
+    assert!(
+        reason.contains("they do not have the integration permission"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -1448,6 +1473,36 @@ impl ConfigStore for PauseBeforeFirstWrite {
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit(filter).await
     }
+
+    async fn ticket_records(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::TicketRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ticket_records().await
+    }
+
+    async fn write_ticket_records(
+        &self,
+        put: Vec<ninjaone_servicenow::model::TicketRecord>,
+        remove: Vec<ninjaone_servicenow::model::AlertUid>,
+    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
+        self.inner.write_ticket_records(put, remove).await
+    }
+
+    async fn ci_records(
+        &self,
+    ) -> Result<Vec<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ci_records().await
+    }
+
+    async fn write_ci_records(
+        &self,
+        put: Vec<ninjaone_servicenow::model::CiRecord>,
+        remove: Vec<ninjaone_servicenow::model::DeviceId>,
+    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
+        self.inner.write_ci_records(put, remove).await
+    }
 }
 
 /// A world whose service writes through a [`PauseBeforeFirstWrite`], and a second service (the
@@ -2221,12 +2276,12 @@ fn the_add_dialog_costs_its_listings_cold_only_the_organizations_warm_and_nothin
     let clock = ManualClock::new(fixed_time());
     let store = MemoryStore::new();
     block_on(store.set_mode(IntegrationMode::Active)).expect("set the mode");
-    let sync = OrganizationSync::new(
+    let sync = OrganizationSync::new(Ports::new(
         Arc::new(ninja.clone()),
         Arc::new(snow.clone()),
         Arc::new(store),
         Arc::new(clock.clone()),
-    )
+    ))
     .directory_max_age(std::time::Duration::from_secs(600));
     let admin = Actor::administrator("alice");
     let counts = || {

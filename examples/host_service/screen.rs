@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{Actor, ApplyMode, ConfigDraft, OrganizationSync};
 use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SysId};
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
 
 use crate::store::HostStore;
@@ -61,12 +62,12 @@ impl Host {
         let ninja = FakeNinjaOne::builder().organizations(organizations).build();
         let snow = FakeServiceNow::builder().companies(companies).build();
         let store = HostStore::new();
-        let sync = OrganizationSync::new(
+        let sync = OrganizationSync::new(Ports::new(
             Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::new(store.clone()),
             Arc::new(ManualClock::new(fixed_time())),
-        );
+        ));
         Self {
             ninja,
             snow,

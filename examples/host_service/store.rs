@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_trait::async_trait;
+use ninjaone_servicenow::async_trait;
 use ninjaone_servicenow::model::{
     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
     IntegrationMode, OrganizationId, SyncConfig, SyncConfigParts, TicketRecord, TicketTemplate,

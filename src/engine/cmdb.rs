@@ -14,7 +14,7 @@ use crate::model::{
     DeviceId, OrganizationId, SyncConfig, SyncStatus, SysId,
 };
 use crate::plan::{CiHeld, CiMappingConflict, CiSkipReason, PlannedCi, plan_cis};
-use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, StoreErrorKind, collect_all};
+use crate::ports::{ApiError, ApiErrorKind, Listing, PageRequest, collect_all};
 
 /// What the CMDB step of a pass did.
 ///
@@ -312,10 +312,6 @@ impl OrganizationSync {
         };
         let records = match self.store.ci_records().await {
             Ok(records) => records,
-            Err(err) if err.kind() == StoreErrorKind::Unsupported => {
-                ci.problem = Some(format!("{err}; no device was sent"));
-                return Ok(());
-            }
             Err(err) => {
                 return Err(SyncError::Store {
                     context: "could not read the device → CI records".to_owned(),

@@ -253,9 +253,9 @@ impl DirectoryCache {
 /// # use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
 /// # futures::executor::block_on(async {
 /// # let snow = FakeServiceNow::builder().companies(3).build();
-/// # let sync = OrganizationSync::new(
+/// # let sync = OrganizationSync::new(ninjaone_servicenow::ports::Ports::new(
 /// #     Arc::new(FakeNinjaOne::new()), Arc::new(snow.clone()),
-/// #     Arc::new(MemoryStore::new()), Arc::new(ManualClock::new(fixed_time())));
+/// #     Arc::new(MemoryStore::new()), Arc::new(ManualClock::new(fixed_time()))));
 /// let admin = Actor::administrator("alice");
 /// let directory = sync.company_directory(&admin).await?; // lists once
 /// let calls = snow.faults().total_calls();
@@ -535,10 +535,10 @@ impl OrganizationSync {
     /// # use ninjaone_servicenow::store::MemoryStore;
     /// # use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
     /// # futures::executor::block_on(async {
-    /// # let sync = OrganizationSync::new(
+    /// # let sync = OrganizationSync::new(ninjaone_servicenow::ports::Ports::new(
     /// #     Arc::new(FakeNinjaOne::builder().organizations(2).build()),
     /// #     Arc::new(FakeServiceNow::builder().companies(2).build()),
-    /// #     Arc::new(MemoryStore::new()), Arc::new(ManualClock::new(fixed_time())));
+    /// #     Arc::new(MemoryStore::new()), Arc::new(ManualClock::new(fixed_time()))));
     /// let admin = Actor::administrator("alice");
     /// sync.set_mode(&admin, IntegrationMode::Inactive).await?;
     /// let dialog = sync.add_dialog(&admin).await?;

@@ -49,12 +49,12 @@ pub use report::{
     ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportCounts, Stop,
 };
 pub use service::{Added, ConfigChanges, ConfigDraft};
-pub use worker::{WorkPlan, WorkerOptions, WorkerReport};
+pub use worker::{WorkPlan, WorkerOptions, WorkerOptionsBuilder, WorkerReport};
 
 use crate::clock::Clock;
 use crate::model::{AuditAction, AuditEntry, OrganizationId, SyncConfig};
 use crate::plan::Policy;
-use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+use crate::ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
 
 /// The actor name the engine records in the audit log for what a pass does.
 pub const SYSTEM_ACTOR: &str = "system:sync";
@@ -70,17 +70,18 @@ pub const SYSTEM_ACTOR: &str = "system:sync";
 /// use ninjaone_servicenow::clock::ManualClock;
 /// use ninjaone_servicenow::engine::{Actor, ApplyMode, OrganizationSync};
 /// use ninjaone_servicenow::model::{IntegrationMode, SyncStatus};
+/// use ninjaone_servicenow::ports::Ports;
 /// use ninjaone_servicenow::store::MemoryStore;
 /// use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
 /// # futures::executor::block_on(async {
 /// let ninja = FakeNinjaOne::builder().organizations(3).build();
 /// let snow = FakeServiceNow::builder().companies(2).build(); // matches organizations 1 and 2
-/// let sync = OrganizationSync::new(
+/// let sync = OrganizationSync::new(Ports::new(
 ///     Arc::new(ninja),
 ///     Arc::new(snow.clone()),
 ///     Arc::new(MemoryStore::new()),
 ///     Arc::new(ManualClock::new(fixed_time())),
-/// );
+/// ));
 /// let admin = Actor::administrator("alice");
 /// sync.set_mode(&admin, IntegrationMode::Active).await?;
 ///
@@ -108,14 +109,11 @@ pub struct OrganizationSync {
 }
 
 impl OrganizationSync {
-    /// A service over the two APIs, a store and a clock, with the default [`Policy`].
+    /// A service over the [`Ports`] (the two APIs, a store and a clock), with the default
+    /// [`Policy`]; [`policy`](Self::policy) sets another.
     #[must_use]
-    pub fn new(
-        ninja: Arc<dyn NinjaOneApi>,
-        snow: Arc<dyn ServiceNowApi>,
-        store: Arc<dyn ConfigStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: Ports) -> Self {
+        let (ninja, snow, store, clock) = ports.into_parts();
         Self {
             ninja,
             snow,
@@ -128,17 +126,12 @@ impl OrganizationSync {
         }
     }
 
-    /// Replaces the policy.
+    /// Replaces the policy (a [`Policy`] or its builder). Both engines take what they need in
+    /// `new` and what has a default through a bare-name `#[must_use]` setter like this one.
     #[must_use]
-    pub fn with_policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
+    pub fn policy(mut self, policy: impl Into<Policy>) -> Self {
+        self.policy = policy.into();
         self
-    }
-
-    /// The policy in use.
-    #[must_use]
-    pub fn policy(&self) -> &Policy {
-        &self.policy
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -215,12 +215,50 @@ impl OrganizationSync {
             .map_err(SyncError::store("could not read the integration mode"))
     }
 
-    /// Whether organizations may be added by hand — only in inactive mode. Decides whether an
-    /// "Add" button is shown.
+    /// Whether `actor` may add organizations by hand: they hold the integration permission
+    /// (what [`add`](Self::add) needs before it looks at an organization) and the mode is
+    /// inactive. Decides whether an "Add" button is shown.
+    ///
+    /// ```
+    /// # #[cfg(feature = "test-util")] {
+    /// use std::sync::Arc;
+    /// use ninjaone_servicenow::clock::ManualClock;
+    /// use ninjaone_servicenow::engine::{Actor, OrganizationSync, SyncError};
+    /// use ninjaone_servicenow::model::IntegrationMode;
+    /// use ninjaone_servicenow::ports::Ports;
+    /// use ninjaone_servicenow::store::MemoryStore;
+    /// use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
+    ///
+    /// let sync = OrganizationSync::new(Ports::new(
+    ///     Arc::new(FakeNinjaOne::new()),
+    ///     Arc::new(FakeServiceNow::new()),
+    ///     Arc::new(MemoryStore::new()),
+    ///     Arc::new(ManualClock::new(fixed_time())),
+    /// ));
+    /// let admin = Actor::administrator("alice");
+    /// futures::executor::block_on(async {
+    ///     sync.set_mode(&admin, IntegrationMode::Inactive).await?;
+    ///     assert!(sync.can_add(&admin).await?);
+    ///     let err = sync.can_add(&Actor::technician("bob")).await.unwrap_err();
+    ///     assert!(matches!(err, SyncError::PermissionDenied { .. }));
+    ///     Ok::<_, SyncError>(())
+    /// })?;
+    /// # }
+    /// # Ok::<_, ninjaone_servicenow::engine::SyncError>(())
+    /// ```
     ///
     /// # Errors
-    /// [`SyncError::Store`] when the store cannot be read.
-    pub async fn can_add(&self) -> Result<bool, SyncError> {
+    /// [`SyncError::PermissionDenied`] (audited, like every refusal) when the actor lacks the
+    /// integration permission; [`SyncError::Store`] when the store cannot be read.
+    pub async fn can_add(&self, actor: &Actor) -> Result<bool, SyncError> {
+        self.require(
+            actor.read_refusal(),
+            actor,
+            "add organizations",
+            AuditAction::AddConfig,
+            None,
+        )
+        .await?;
         Ok(self.mode().await? == IntegrationMode::Inactive)
     }
 

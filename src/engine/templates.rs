@@ -44,16 +44,17 @@ impl OrganizationSync {
     /// use ninjaone_servicenow::clock::ManualClock;
     /// use ninjaone_servicenow::engine::{Actor, OrganizationSync, Problem, SyncError};
     /// use ninjaone_servicenow::model::TicketTemplate;
+    /// use ninjaone_servicenow::ports::Ports;
     /// use ninjaone_servicenow::store::MemoryStore;
     /// use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
     /// # futures::executor::block_on(async {
     /// let snow = FakeServiceNow::builder().user_group("Service Desk").build();
-    /// let sync = OrganizationSync::new(
+    /// let sync = OrganizationSync::new(Ports::new(
     ///     Arc::new(FakeNinjaOne::new()),
     ///     Arc::new(snow.clone()),
     ///     Arc::new(MemoryStore::new()),
     ///     Arc::new(ManualClock::new(fixed_time())),
-    /// );
+    /// ));
     /// let admin = Actor::administrator("alice");
     /// let mut template = TicketTemplate::new("servers".parse()?);
     /// template.set_assignment_group(Some("0000000000000000000000000000dead".parse()?));

@@ -39,7 +39,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let ninjaone = NinjaOneClient::new(
 //!     NinjaOneConfig::new("eu", "client-id", Secret::new("client-secret"))?
-//!         .options(HttpOptions::default().concurrency(4)),
+//!         .options(HttpOptions::builder().concurrency(4)),
 //! )?;
 //! let servicenow = ServiceNowClient::new(ServiceNowConfig::basic(
 //!     "acme",
@@ -66,7 +66,7 @@ mod transport;
 
 pub use error::ConfigError;
 pub use ninjaone::{NinjaOneClient, NinjaOneConfig};
-pub use options::HttpOptions;
+pub use options::{HttpOptions, HttpOptionsBuilder};
 pub use proxy::ProxyPolicy;
 pub use query::{EncodedQuery, Plugin, QueryError};
 pub use retry::ClientStats;

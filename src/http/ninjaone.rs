@@ -91,8 +91,8 @@ impl NinjaOneConfig {
 
     /// Transport options.
     #[must_use]
-    pub fn options(mut self, options: HttpOptions) -> Self {
-        self.options = options;
+    pub fn options(mut self, options: impl Into<HttpOptions>) -> Self {
+        self.options = options.into();
         self
     }
 

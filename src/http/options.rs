@@ -17,11 +17,24 @@ use super::proxy::ProxyPolicy;
 /// ```
 /// use std::time::Duration;
 /// use ninjaone_servicenow::http::HttpOptions;
-/// let options = HttpOptions::default()
+/// let options = HttpOptions::builder()
 ///     .timeout(Duration::from_secs(20))
 ///     .max_attempts(3)
-///     .concurrency(4);
-/// assert_eq!(options.get_timeout(), Duration::from_secs(20));
+///     .concurrency(0) // clamped to 1
+///     .build();
+/// assert_eq!(options.timeout(), Duration::from_secs(20));
+/// assert_eq!(options.concurrency(), 1);
+/// ```
+///
+/// Like every options type of the crate: private fields, bare-name getters on the options, and
+/// bare-name `#[must_use]` setters that clamp on its builder ([`HttpOptions::builder`],
+/// [`HttpOptions::to_builder`]); anything that takes options takes `impl Into<HttpOptions>`, so a
+/// builder can be passed as it is:
+///
+/// ```
+/// # use ninjaone_servicenow::http::HttpOptions;
+/// let options: HttpOptions = HttpOptions::builder().concurrency(4).into();
+/// # assert_eq!(options.concurrency(), 4);
 /// ```
 #[derive(Clone)]
 pub struct HttpOptions {
@@ -53,17 +66,89 @@ impl Default for HttpOptions {
 }
 
 impl HttpOptions {
+    /// The proxy policy.
+    #[must_use]
+    pub fn proxy(&self) -> &ProxyPolicy {
+        &self.proxy
+    }
+
+    /// The timeout of one request.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// How many times one call may be sent in all.
+    #[must_use]
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The longest `Retry-After` waited out within a call.
+    #[must_use]
+    pub fn max_retry_wait(&self) -> Duration {
+        self.max_retry_wait
+    }
+
+    /// How many requests may be in flight at once.
+    #[must_use]
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// The largest response body read.
+    #[must_use]
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
+    }
+
+    /// The backoff between attempts: the first wait and the cap.
+    #[must_use]
+    pub fn backoff(&self) -> (Duration, Duration) {
+        (self.backoff_min, self.backoff_max)
+    }
+
+    /// How many extra root certificates are trusted.
+    #[must_use]
+    pub fn root_certificates(&self) -> usize {
+        self.root_certificates.len()
+    }
+
+    /// A builder starting from the defaults; [`HttpOptionsBuilder::build`] (or `.into()`) makes
+    /// the options.
+    #[must_use]
+    pub fn builder() -> HttpOptionsBuilder {
+        HttpOptionsBuilder::default()
+    }
+
+    /// A builder starting from these options, to change some of them.
+    #[must_use]
+    pub fn to_builder(&self) -> HttpOptionsBuilder {
+        HttpOptionsBuilder {
+            options: self.clone(),
+        }
+    }
+}
+
+/// Sets [`HttpOptions`]: each setter is the option's bare name, `#[must_use]`, and clamps a
+/// value out of range into it (the range is in the setter's docs).
+#[derive(Clone, Debug, Default)]
+pub struct HttpOptionsBuilder {
+    options: HttpOptions,
+}
+
+impl HttpOptionsBuilder {
     /// The timeout of one request, connection to last byte (at least 1 ms).
     #[must_use]
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = d.max(Duration::from_millis(1));
+        self.options.timeout = d.max(Duration::from_millis(1));
         self
     }
 
     /// How many times one call may be sent in all, the first attempt included (at least 1).
     #[must_use]
     pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n.max(1);
+        self.options.max_attempts = n.max(1);
         self
     }
 
@@ -72,7 +157,7 @@ impl HttpOptions {
     /// carrying the server's hint, so the host can defer the work instead of blocking.
     #[must_use]
     pub fn max_retry_wait(mut self, d: Duration) -> Self {
-        self.max_retry_wait = d;
+        self.options.max_retry_wait = d;
         self
     }
 
@@ -80,15 +165,15 @@ impl HttpOptions {
     /// wait and the cap. A random jitter of up to the current wait is added to each.
     #[must_use]
     pub fn backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.backoff_min = first;
-        self.backoff_max = max.max(first);
+        self.options.backoff_min = first;
+        self.options.backoff_max = max.max(first);
         self
     }
 
     /// How many requests one client (and its clones) may have in flight at once (at least 1).
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
+        self.options.concurrency = n.max(1);
         self
     }
 
@@ -96,7 +181,7 @@ impl HttpOptions {
     /// [`InvalidResponse`](crate::ports::ApiErrorKind::InvalidResponse) (at least 1 KiB).
     #[must_use]
     pub fn max_response_bytes(mut self, n: usize) -> Self {
-        self.max_response_bytes = n.max(1024);
+        self.options.max_response_bytes = n.max(1024);
         self
     }
 
@@ -115,7 +200,7 @@ impl HttpOptions {
                 reason: "no certificate found in the PEM data".to_owned(),
             });
         }
-        self.root_certificates.extend(certificates);
+        self.options.root_certificates.extend(certificates);
         Ok(self)
     }
 
@@ -123,44 +208,20 @@ impl HttpOptions {
     /// URL. A loopback origin is always reached directly. See [`ProxyPolicy`].
     #[must_use]
     pub fn proxy(mut self, policy: ProxyPolicy) -> Self {
-        self.proxy = policy;
+        self.options.proxy = policy;
         self
     }
 
-    /// The proxy policy.
+    /// The options.
     #[must_use]
-    pub fn get_proxy(&self) -> &ProxyPolicy {
-        &self.proxy
+    pub fn build(self) -> HttpOptions {
+        self.options
     }
+}
 
-    /// The timeout of one request.
-    #[must_use]
-    pub fn get_timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// How many times one call may be sent in all.
-    #[must_use]
-    pub fn get_max_attempts(&self) -> u32 {
-        self.max_attempts
-    }
-
-    /// The longest `Retry-After` waited out within a call.
-    #[must_use]
-    pub fn get_max_retry_wait(&self) -> Duration {
-        self.max_retry_wait
-    }
-
-    /// How many requests may be in flight at once.
-    #[must_use]
-    pub fn get_concurrency(&self) -> usize {
-        self.concurrency
-    }
-
-    /// The largest response body read.
-    #[must_use]
-    pub fn get_max_response_bytes(&self) -> usize {
-        self.max_response_bytes
+impl From<HttpOptionsBuilder> for HttpOptions {
+    fn from(builder: HttpOptionsBuilder) -> Self {
+        builder.build()
     }
 }
 
@@ -187,31 +248,32 @@ mod tests {
     #[test]
     fn defaults_match_the_documentation() {
         let o = HttpOptions::default();
-        assert_eq!(o.get_timeout(), Duration::from_secs(30));
-        assert_eq!(o.get_max_attempts(), 4);
-        assert_eq!(o.get_max_retry_wait(), Duration::from_secs(60));
-        assert_eq!(o.get_concurrency(), 8);
-        assert_eq!(o.get_max_response_bytes(), 64 * 1024 * 1024);
+        assert_eq!(o.timeout(), Duration::from_secs(30));
+        assert_eq!(o.max_attempts(), 4);
+        assert_eq!(o.max_retry_wait(), Duration::from_secs(60));
+        assert_eq!(o.concurrency(), 8);
+        assert_eq!(o.max_response_bytes(), 64 * 1024 * 1024);
     }
 
     #[test]
     fn builders_clamp_nonsense() {
-        let o = HttpOptions::default()
+        let o = HttpOptions::builder()
             .max_attempts(0)
             .concurrency(0)
             .max_response_bytes(1)
-            .timeout(Duration::ZERO);
-        assert_eq!(o.get_max_attempts(), 1);
-        assert_eq!(o.get_concurrency(), 1);
-        assert_eq!(o.get_max_response_bytes(), 1024);
-        assert!(o.get_timeout() > Duration::ZERO);
+            .timeout(Duration::ZERO)
+            .build();
+        assert_eq!(o.max_attempts(), 1);
+        assert_eq!(o.concurrency(), 1);
+        assert_eq!(o.max_response_bytes(), 1024);
+        assert!(o.timeout() > Duration::ZERO);
     }
 
     #[test]
     fn bad_pem_is_refused() {
-        assert!(HttpOptions::default().root_certificate_pem(b"").is_err());
+        assert!(HttpOptions::builder().root_certificate_pem(b"").is_err());
         assert!(
-            HttpOptions::default()
+            HttpOptions::builder()
                 .root_certificate_pem(
                     b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
                 )

@@ -28,8 +28,8 @@ use super::secret::Secret;
 ///
 /// ```
 /// use ninjaone_servicenow::http::{HttpOptions, ProxyPolicy};
-/// let direct = HttpOptions::default().proxy(ProxyPolicy::none());
-/// let corporate = HttpOptions::default().proxy(ProxyPolicy::url("http://proxy.corp.example:3128")?);
+/// let direct = HttpOptions::builder().proxy(ProxyPolicy::none()).build();
+/// let corporate = HttpOptions::builder().proxy(ProxyPolicy::url("http://proxy.corp.example:3128")?).build();
 /// assert!(ProxyPolicy::url("ftp://proxy.corp.example").is_err());
 /// # let _ = (direct, corporate);
 /// # Ok::<(), ninjaone_servicenow::http::ConfigError>(())

@@ -168,13 +168,13 @@ fn not_empty(value: &str, what: &'static str) -> Result<(), ConfigError> {
 /// ```
 /// use ninjaone_servicenow::http::{Secret, ServiceNowConfig};
 /// let config = ServiceNowConfig::basic("acme", "integration", Secret::new("pw"))?
-///     .allowed_hosts(["*.service-now.com".to_owned()])?;
+///     .allowed_hosts(["*.service-now.com"])?;
 /// assert_eq!(config.origin().as_str(), "https://acme.service-now.com/");
 /// // A look-alike is neither a bare instance name nor an allowed host.
 /// assert!(ServiceNowConfig::basic("acme.service-now.com.evil.com", "u", Secret::new("pw")).is_err());
 /// assert!(
 ///     ServiceNowConfig::basic("https://evilservice-now.com", "u", Secret::new("pw"))?
-///         .allowed_hosts(["*.service-now.com".to_owned()])
+///         .allowed_hosts(["*.service-now.com"])
 ///         .is_err()
 /// );
 /// # Ok::<(), ninjaone_servicenow::http::ConfigError>(())
@@ -284,8 +284,8 @@ impl ServiceNowConfig {
 
     /// Transport options.
     #[must_use]
-    pub fn options(mut self, options: HttpOptions) -> Self {
-        self.options = options;
+    pub fn options(mut self, options: impl Into<HttpOptions>) -> Self {
+        self.options = options.into();
         self
     }
 
@@ -298,9 +298,9 @@ impl ServiceNowConfig {
     /// the origin's host is not in the list.
     pub fn allowed_hosts(
         mut self,
-        hosts: impl IntoIterator<Item = String>,
+        hosts: impl IntoIterator<Item = impl Into<String>>,
     ) -> Result<Self, ConfigError> {
-        let allowed = AllowedHosts::parse(hosts)?;
+        let allowed = AllowedHosts::parse(hosts.into_iter().map(Into::into))?;
         allowed.check(&self.origin)?;
         self.allowed_hosts = allowed;
         Ok(self)

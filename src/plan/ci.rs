@@ -21,11 +21,11 @@ pub const DEFAULT_CI_BATCH: usize = 100;
 ///
 /// ```
 /// use ninjaone_servicenow::plan::{CmdbSettings, Policy};
-/// let settings = CmdbSettings::default().data_source("NinjaOne RMM").batch_size(50);
-/// assert_eq!((settings.data_source.as_str(), settings.batch_size), ("NinjaOne RMM", 50));
-/// let policy = Policy::default().cmdb(settings);
-/// assert_eq!(policy.cmdb.batch_size, 50);
-/// assert_eq!(Policy::default().cmdb.data_source, "NinjaOne");
+/// let settings = CmdbSettings::builder().data_source("NinjaOne RMM").batch_size(50).build();
+/// assert_eq!((settings.data_source(), settings.batch_size()), ("NinjaOne RMM", 50));
+/// let policy = Policy::builder().cmdb(settings).build();
+/// assert_eq!(policy.cmdb().batch_size(), 50);
+/// assert_eq!(Policy::default().cmdb().data_source(), "NinjaOne");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -33,9 +33,9 @@ pub struct CmdbSettings {
     /// The data source sent with every request (`sysparm_data_source`): one of the choices of
     /// `cmdb_ci.discovery_source` on the instance (default [`DEFAULT_CI_DATA_SOURCE`]). It also
     /// goes into every item's digest, so changing it sends every device again.
-    pub data_source: String,
+    pub(crate) data_source: String,
     /// Items per request (default [`DEFAULT_CI_BATCH`]; at least 1).
-    pub batch_size: usize,
+    pub(crate) batch_size: usize,
 }
 
 impl Default for CmdbSettings {
@@ -48,19 +48,66 @@ impl Default for CmdbSettings {
 }
 
 impl CmdbSettings {
+    /// The data source sent with every request (`sysparm_data_source`).
+    #[must_use]
+    pub fn data_source(&self) -> &str {
+        &self.data_source
+    }
+
+    /// Items per request.
+    #[must_use]
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// A builder starting from the defaults; [`CmdbSettingsBuilder::build`] (or `.into()`)
+    /// makes the settings.
+    #[must_use]
+    pub fn builder() -> CmdbSettingsBuilder {
+        CmdbSettingsBuilder::default()
+    }
+
+    /// A builder starting from these settings, to change some of them.
+    #[must_use]
+    pub fn to_builder(&self) -> CmdbSettingsBuilder {
+        CmdbSettingsBuilder {
+            options: self.clone(),
+        }
+    }
+}
+
+/// Sets [`CmdbSettings`]: bare-name `#[must_use]` setters that clamp.
+#[derive(Debug, Clone, Default)]
+pub struct CmdbSettingsBuilder {
+    options: CmdbSettings,
+}
+
+impl CmdbSettingsBuilder {
     /// Sets the data source. It must be one of the instance's `cmdb_ci.discovery_source`
     /// choices; a blank one is refused by the pass (reported, nothing sent).
     #[must_use]
     pub fn data_source(mut self, data_source: impl Into<String>) -> Self {
-        self.data_source = data_source.into();
+        self.options.data_source = data_source.into();
         self
     }
 
     /// Sets the number of items per request (at least 1).
     #[must_use]
     pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size.max(1);
+        self.options.batch_size = batch_size.max(1);
         self
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn build(self) -> CmdbSettings {
+        self.options
+    }
+}
+
+impl From<CmdbSettingsBuilder> for CmdbSettings {
+    fn from(builder: CmdbSettingsBuilder) -> Self {
+        builder.build()
     }
 }
 

@@ -34,10 +34,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use ci::{
-    CiHeld, CiMappingConflict, CiPlan, CiSkipReason, CmdbSettings, DEFAULT_CI_BATCH,
-    DEFAULT_CI_DATA_SOURCE, PlannedCi, ci_fingerprint, ci_identity, ci_internal_id, plan_cis,
+    CiHeld, CiMappingConflict, CiPlan, CiSkipReason, CmdbSettings, CmdbSettingsBuilder,
+    DEFAULT_CI_BATCH, DEFAULT_CI_DATA_SOURCE, PlannedCi, ci_fingerprint, ci_identity,
+    ci_internal_id, plan_cis,
 };
-pub use policy::{DeletionGuard, Policy, RetryPolicy, UnmatchedPolicy};
+pub use policy::{
+    DeletionGuard, Policy, PolicyBuilder, RetryPolicy, RetryPolicyBuilder, UnmatchedPolicy,
+};
 pub use snapshot::{Observed, Snapshot};
 pub use tickets::{
     ListedTicket, ListedTickets, PlannedTicket, ResolveGuard, ResolveGuardState, RouteDecision,

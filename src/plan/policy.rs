@@ -28,14 +28,14 @@ pub enum UnmatchedPolicy {
 #[non_exhaustive]
 pub struct RetryPolicy {
     /// The wait after the first failure (default 1 minute).
-    pub initial: Duration,
+    pub(crate) initial: Duration,
     /// The longest wait (default 1 hour).
-    pub max: Duration,
+    pub(crate) max: Duration,
     /// Failures in a row before quarantine (default 5; at least 1).
-    pub quarantine_after: u32,
+    pub(crate) quarantine_after: u32,
     /// The longest wait a server's `Retry-After` may impose (default 24 hours), so a buggy
     /// header cannot park a configuration for years.
-    pub max_server_wait: Duration,
+    pub(crate) max_server_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -61,7 +61,7 @@ impl RetryPolicy {
     /// assert_eq!(retry.backoff(3, None), Duration::from_secs(240));
     /// assert_eq!(retry.backoff(30, None), Duration::from_secs(3600));
     /// assert_eq!(retry.backoff(1, Some(Duration::from_secs(600))), Duration::from_secs(600));
-    /// assert_eq!(retry.backoff(1, Some(Duration::MAX)), retry.max_server_wait);
+    /// assert_eq!(retry.backoff(1, Some(Duration::MAX)), retry.max_server_wait());
     /// ```
     #[must_use]
     pub fn backoff(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
@@ -74,7 +74,7 @@ impl RetryPolicy {
         retry_after.map_or(wait, |server| wait.max(self.server_wait(server)))
     }
 
-    /// A server's requested wait, capped at [`max_server_wait`](Self::max_server_wait).
+    /// A server's requested wait, capped at [`max_server_wait`](Self::max_server_wait()).
     #[must_use]
     pub fn server_wait(&self, requested: Duration) -> Duration {
         requested.min(self.max_server_wait)
@@ -87,11 +87,11 @@ impl RetryPolicy {
 #[non_exhaustive]
 pub struct DeletionGuard {
     /// The limit is never below this (default 10).
-    pub floor: usize,
+    pub(crate) floor: usize,
     /// The limit is this percentage of the live configurations, rounded up (default 10).
-    pub percent: usize,
+    pub(crate) percent: usize,
     /// The limit is never above this (default 500).
-    pub ceiling: usize,
+    pub(crate) ceiling: usize,
 }
 
 impl Default for DeletionGuard {
@@ -126,31 +126,32 @@ impl DeletionGuard {
 ///
 /// ```
 /// use ninjaone_servicenow::plan::{Policy, UnmatchedPolicy};
-/// let policy = Policy::default()
+/// let policy = Policy::builder()
 ///     .unmatched(UnmatchedPolicy::LeaveUnmapped)
-///     .concurrency(4);
-/// assert_eq!(policy.concurrency, 4);
+///     .concurrency(4)
+///     .build();
+/// assert_eq!(policy.concurrency(), 4);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Policy {
     /// What to do with organizations that match no company (active mode).
-    pub unmatched: UnmatchedPolicy,
+    pub(crate) unmatched: UnmatchedPolicy,
     /// Backoff and quarantine.
-    pub retry: RetryPolicy,
+    pub(crate) retry: RetryPolicy,
     /// The deletion guard.
-    pub deletion_guard: DeletionGuard,
+    pub(crate) deletion_guard: DeletionGuard,
     /// Remote writes in flight at once (default 8; at least 1).
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Rows per listing page (default [`DEFAULT_PAGE_SIZE`]).
-    pub page_size: u32,
+    pub(crate) page_size: u32,
     /// Pages a listing may take before it is refused as endless (default
     /// [`DEFAULT_MAX_PAGES`]).
-    pub max_pages: usize,
+    pub(crate) max_pages: usize,
     /// Configurations per store write while a pass records results (default 100; at least 1).
-    pub store_batch: usize,
+    pub(crate) store_batch: usize,
     /// How devices are pushed into the CMDB (data source, batch size).
-    pub cmdb: CmdbSettings,
+    pub(crate) cmdb: CmdbSettings,
 }
 
 impl Default for Policy {
@@ -169,94 +170,254 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// What to do with organizations that match no company (active mode).
+    #[must_use]
+    pub fn unmatched(&self) -> UnmatchedPolicy {
+        self.unmatched
+    }
+
+    /// Backoff and quarantine.
+    #[must_use]
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The deletion guard.
+    #[must_use]
+    pub fn deletion_guard(&self) -> &DeletionGuard {
+        &self.deletion_guard
+    }
+
+    /// Remote writes in flight at once.
+    #[must_use]
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Rows per listing page.
+    #[must_use]
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// Pages a listing may take before it is refused as endless.
+    #[must_use]
+    pub fn max_pages(&self) -> usize {
+        self.max_pages
+    }
+
+    /// Configurations per store write while a pass records results.
+    #[must_use]
+    pub fn store_batch(&self) -> usize {
+        self.store_batch
+    }
+
+    /// How devices are pushed into the CMDB.
+    #[must_use]
+    pub fn cmdb(&self) -> &CmdbSettings {
+        &self.cmdb
+    }
+
+    /// A builder starting from the defaults; [`PolicyBuilder::build`] (or `.into()`) makes the
+    /// policy.
+    #[must_use]
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// A builder starting from these settings, to change some of them.
+    #[must_use]
+    pub fn to_builder(&self) -> PolicyBuilder {
+        PolicyBuilder {
+            options: self.clone(),
+        }
+    }
+}
+
+/// Sets a [`Policy`]: each setter is the setting's bare name, `#[must_use]`, and clamps a value
+/// out of range into it (the range is in the setter's docs).
+#[derive(Debug, Clone, Default)]
+pub struct PolicyBuilder {
+    options: Policy,
+}
+
+impl PolicyBuilder {
     /// Sets what to do with unmatched organizations.
     #[must_use]
     pub fn unmatched(mut self, unmatched: UnmatchedPolicy) -> Self {
-        self.unmatched = unmatched;
+        self.options.unmatched = unmatched;
         self
     }
 
     /// Sets the retry policy.
     #[must_use]
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+    pub fn retry(mut self, retry: impl Into<RetryPolicy>) -> Self {
+        self.options.retry = retry.into();
         self
     }
 
     /// Sets the deletion guard.
     #[must_use]
     pub fn deletion_guard(mut self, guard: DeletionGuard) -> Self {
-        self.deletion_guard = guard;
+        self.options.deletion_guard = guard;
         self
     }
 
     /// Sets how many remote writes may be in flight at once (at least 1).
     #[must_use]
     pub fn concurrency(mut self, concurrency: usize) -> Self {
-        self.concurrency = concurrency.max(1);
+        self.options.concurrency = concurrency.max(1);
         self
     }
 
     /// Sets the listing page size (at least 1).
     #[must_use]
     pub fn page_size(mut self, page_size: u32) -> Self {
-        self.page_size = page_size.max(1);
+        self.options.page_size = page_size.max(1);
         self
     }
 
-    /// Sets how many pages a listing may take.
+    /// Sets how many pages a listing may take (at least 1).
     #[must_use]
     pub fn max_pages(mut self, max_pages: usize) -> Self {
-        self.max_pages = max_pages.max(1);
+        self.options.max_pages = max_pages.max(1);
         self
     }
 
-    /// Sets how many configurations go into one store write while results are recorded.
+    /// Sets how many configurations go into one store write while results are recorded (at
+    /// least 1).
     #[must_use]
     pub fn store_batch(mut self, store_batch: usize) -> Self {
-        self.store_batch = store_batch.max(1);
+        self.options.store_batch = store_batch.max(1);
         self
     }
 
     /// Sets how devices are pushed into the CMDB.
     #[must_use]
-    pub fn cmdb(mut self, cmdb: CmdbSettings) -> Self {
-        self.cmdb = cmdb;
+    pub fn cmdb(mut self, cmdb: impl Into<CmdbSettings>) -> Self {
+        self.options.cmdb = cmdb.into();
         self
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn build(self) -> Policy {
+        self.options
+    }
+}
+
+impl From<PolicyBuilder> for Policy {
+    fn from(builder: PolicyBuilder) -> Self {
+        builder.build()
     }
 }
 
 impl RetryPolicy {
+    /// The wait after the first failure.
+    #[must_use]
+    pub fn initial(&self) -> Duration {
+        self.initial
+    }
+
+    /// The longest wait.
+    #[must_use]
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// Failures in a row before quarantine.
+    #[must_use]
+    pub fn quarantine_after(&self) -> u32 {
+        self.quarantine_after
+    }
+
+    /// The longest wait a server's `Retry-After` may impose.
+    #[must_use]
+    pub fn max_server_wait(&self) -> Duration {
+        self.max_server_wait
+    }
+
+    /// A builder starting from the defaults; [`RetryPolicyBuilder::build`] (or `.into()`) makes the
+    /// retry policy.
+    #[must_use]
+    pub fn builder() -> RetryPolicyBuilder {
+        RetryPolicyBuilder::default()
+    }
+
+    /// A builder starting from these settings, to change some of them.
+    #[must_use]
+    pub fn to_builder(&self) -> RetryPolicyBuilder {
+        RetryPolicyBuilder { options: *self }
+    }
+}
+
+/// Sets a [`RetryPolicy`]: bare-name `#[must_use]` setters that clamp.
+#[derive(Debug, Clone, Default)]
+pub struct RetryPolicyBuilder {
+    options: RetryPolicy,
+}
+
+impl RetryPolicyBuilder {
     /// Sets the first wait.
     #[must_use]
     pub fn initial(mut self, initial: Duration) -> Self {
-        self.initial = initial;
+        self.options.initial = initial;
         self
     }
 
     /// Sets the longest wait.
     #[must_use]
     pub fn max(mut self, max: Duration) -> Self {
-        self.max = max;
+        self.options.max = max;
         self
     }
 
     /// Sets the longest wait a server's `Retry-After` may impose.
     #[must_use]
     pub fn max_server_wait(mut self, cap: Duration) -> Self {
-        self.max_server_wait = cap;
+        self.options.max_server_wait = cap;
         self
     }
 
     /// Sets the failures in a row before quarantine (at least 1).
     #[must_use]
     pub fn quarantine_after(mut self, attempts: u32) -> Self {
-        self.quarantine_after = attempts.max(1);
+        self.options.quarantine_after = attempts.max(1);
         self
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn build(self) -> RetryPolicy {
+        self.options
+    }
+}
+
+impl From<RetryPolicyBuilder> for RetryPolicy {
+    fn from(builder: RetryPolicyBuilder) -> Self {
+        builder.build()
     }
 }
 
 impl DeletionGuard {
+    /// The limit is never below this.
+    #[must_use]
+    pub fn floor(&self) -> usize {
+        self.floor
+    }
+
+    /// The limit is this percentage of the live configurations, rounded up.
+    #[must_use]
+    pub fn percent(&self) -> usize {
+        self.percent
+    }
+
+    /// The limit is never above this.
+    #[must_use]
+    pub fn ceiling(&self) -> usize {
+        self.ceiling
+    }
+
     /// A guard with the given floor, percentage and ceiling.
     #[must_use]
     pub fn new(floor: usize, percent: usize, ceiling: usize) -> Self {

@@ -146,9 +146,6 @@ pub enum StoreErrorKind {
     Unavailable,
     /// The request itself is invalid.
     Invalid,
-    /// The store does not implement this operation (a method added to
-    /// [`ConfigStore`](super::ConfigStore) after the store was written).
-    Unsupported,
 }
 
 impl fmt::Display for StoreErrorKind {
@@ -160,7 +157,6 @@ impl fmt::Display for StoreErrorKind {
             Self::Locked => "store locked",
             Self::Unavailable => "store unavailable",
             Self::Invalid => "invalid request",
-            Self::Unsupported => "not supported by this store",
         })
     }
 }

@@ -1,21 +1,31 @@
 //! Ports: the async traits hosts implement or plug in — [`NinjaOneApi`], [`ServiceNowApi`] and
-//! [`ConfigStore`].
+//! [`ConfigStore`] (and [`WorkQueue`] for several workers).
 //!
-//! All three are object safe, `Send + Sync + Debug`, and meant to be held as `Arc<dyn …>`. Methods
-//! added in later versions come with default bodies only where the default is real behaviour
-//! (reading one by one, say); a method no default can honour — the ticket template storage, the
-//! user and group lookups — must be implemented, so a host learns of it from the compiler
-//! rather than from a failure at run time.
+//! They are [`#[async_trait]`](macro@async_trait) traits — object safe, `Send + Sync + Debug`,
+//! meant to be held as `Arc<dyn …>` — so an implementation carries `#[async_trait]` too (this
+//! module and the crate root re-export it). A native `async fn` in the `impl` block without the
+//! attribute gives error E0195 for every method; add the attribute. Each trait's docs show an
+//! implementation, and [`ConfigStore`]'s states [the store rules](ConfigStore#rules) once.
+//!
+//! Methods have default bodies only where the default is real behaviour (reading one by one,
+//! say); every other method — the ticket and CI records, the case methods, the CMDB dry run and
+//! owner lookups, the detailed device listing — is required, so a host learns of a missing one
+//! from the compiler rather than from a failure at run time. They stay on the three traits
+//! rather than in traits of their own: both engines need every one of them (the router reads
+//! the CI records for `cmdb_ci`, the sync writes them), so a split would only add bounds to
+//! carry around.
 
+mod bundle;
 mod error;
 mod page;
 mod queue;
 
 use std::fmt::Debug;
 
-use async_trait::async_trait;
+pub use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use bundle::Ports;
 pub use error::{ApiError, ApiErrorKind, StoreError, StoreErrorKind};
 pub use page::{
     Cursor, DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE, Listing, Page, PageRequest, collect_all,
@@ -26,12 +36,83 @@ pub use queue::{Claim, PlannerGuard, QueueCounts, WorkItem, WorkQueue, WorkResul
 use crate::model::{
     Alert, AlertUid, AuditEntry, AuditFilter, Case, CaseUpdate, CiItem, CiItemResult, CiMapping,
     CiMappingName, CiOwner, CiRecord, Company, CorrelationId, CustomerAccount, DetailedDevice,
-    Device, DeviceDetails, DeviceId, DeviceRole, Incident, IncidentUpdate, IntegrationMode,
-    NewCase, NewCompany, NewIncident, Organization, OrganizationDetailed, OrganizationId,
-    SyncConfig, SysId, TicketRecord, TicketTemplate, TicketTemplateName, User, UserGroup,
+    Device, DeviceId, DeviceRole, Incident, IncidentUpdate, IntegrationMode, NewCase, NewCompany,
+    NewIncident, Organization, OrganizationDetailed, OrganizationId, SyncConfig, SysId,
+    TicketRecord, TicketTemplate, TicketTemplateName, User, UserGroup,
 };
 
 /// The NinjaOne public API v2, as far as the sync needs it.
+///
+/// This is an [`#[async_trait]`](macro@async_trait) trait, like every port here: put
+/// `#[async_trait]` ([`ports::async_trait`](macro@crate::ports::async_trait)) on the `impl` block,
+/// or each method fails with E0195 (see [`ConfigStore`]). Every method is required.
+/// [`http::NinjaOneClient`](crate::http) (feature `http`) implements it; a host mostly writes
+/// wrappers, such as one that counts requests:
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// use ninjaone_servicenow::model::{
+///     Alert, DetailedDevice, Device, DeviceRole, Organization, OrganizationDetailed,
+///     OrganizationId,
+/// };
+/// use ninjaone_servicenow::ports::{ApiError, NinjaOneApi, Page, PageRequest, async_trait};
+///
+/// #[derive(Debug)]
+/// struct Counted {
+///     inner: Arc<dyn NinjaOneApi>,
+///     requests: AtomicUsize,
+/// }
+///
+/// impl Counted {
+///     fn count(&self) {
+///         self.requests.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// #[async_trait]
+/// impl NinjaOneApi for Counted {
+///     async fn organizations(&self, page: PageRequest) -> Result<Page<Organization>, ApiError> {
+///         self.count();
+///         self.inner.organizations(page).await
+///     }
+///     async fn organization(
+///         &self,
+///         id: OrganizationId,
+///     ) -> Result<Option<OrganizationDetailed>, ApiError> {
+///         self.count();
+///         self.inner.organization(id).await
+///     }
+///     async fn device_roles(&self) -> Result<Page<DeviceRole>, ApiError> {
+///         self.count();
+///         self.inner.device_roles().await
+///     }
+///     async fn devices(&self, page: PageRequest) -> Result<Page<Device>, ApiError> {
+///         self.count();
+///         self.inner.devices(page).await
+///     }
+///     async fn organization_devices(
+///         &self,
+///         organization: OrganizationId,
+///         page: PageRequest,
+///     ) -> Result<Page<Device>, ApiError> {
+///         self.count();
+///         self.inner.organization_devices(organization, page).await
+///     }
+///     async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
+///         self.count();
+///         self.inner.alerts().await
+///     }
+///     async fn devices_detailed(
+///         &self,
+///         page: PageRequest,
+///     ) -> Result<Page<DetailedDevice>, ApiError> {
+///         self.count();
+///         self.inner.devices_detailed(page).await
+///     }
+/// }
+/// ```
 ///
 /// Paged methods follow NinjaOne's `pageSize`/`after` paging: an implementation returns
 /// `next = None` only when it knows the listing has ended (a short or empty page).
@@ -68,13 +149,12 @@ pub trait NinjaOneApi: Send + Sync + Debug {
     /// are odd still decodes (the details it could not read are left out); a row whose device
     /// fields do not decode is a rejected row of the page, never a failed page.
     ///
-    /// The default body lists [`devices`](Self::devices) and returns them with empty details
-    /// (no serial number): an implementation written before details were read keeps working,
-    /// and its devices are identified by the NinjaOne id and the name only.
-    async fn devices_detailed(&self, page: PageRequest) -> Result<Page<DetailedDevice>, ApiError> {
-        let page = self.devices(page).await?;
-        Ok(page.map(|device| DetailedDevice::new(device, DeviceDetails::default())))
-    }
+    ///
+    /// Required: an implementation that reads no details may answer its
+    /// [`devices`](Self::devices) with [`DeviceDetails::default()`](crate::model::DeviceDetails) (no serial number), and its
+    /// devices are then identified by the NinjaOne id and the name only — a choice the
+    /// implementation makes visibly, not a default it inherits.
+    async fn devices_detailed(&self, page: PageRequest) -> Result<Page<DetailedDevice>, ApiError>;
 }
 
 /// Which incidents (or cases) to list: those whose `correlation_id` starts with `prefix`,
@@ -109,6 +189,57 @@ impl IncidentQuery {
 
 /// The ServiceNow Table API (and the Identification and Reconciliation API), as far as the sync
 /// and the incident router need it.
+///
+/// This is an [`#[async_trait]`](macro@async_trait) trait: put `#[async_trait]`
+/// ([`ports::async_trait`](macro@crate::ports::async_trait)) on the `impl` block, or each method
+/// fails with E0195 (see [`ConfigStore`]). Every method is required — the case methods, the
+/// dry run and the CI owners too, so an implementation that lacks one does not compile instead
+/// of failing the first incident or CMDB pass; an implementation for an instance without a
+/// feature answers [`ApiErrorKind::NotFound`] there, as the instance does. A wrapper forwards
+/// each method (shortened here; [`NinjaOneApi`] shows a whole one):
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use ninjaone_servicenow::model::{Company, NewCompany, SysId};
+/// use ninjaone_servicenow::ports::{ApiError, Page, PageRequest, ServiceNowApi, async_trait};
+/// # use ninjaone_servicenow::model::*;
+/// # use ninjaone_servicenow::ports::IncidentQuery;
+///
+/// #[derive(Debug)]
+/// struct ReadOnly(Arc<dyn ServiceNowApi>);
+///
+/// #[async_trait]
+/// impl ServiceNowApi for ReadOnly {
+///     async fn companies(&self, page: PageRequest) -> Result<Page<Company>, ApiError> {
+///         self.0.companies(page).await
+///     }
+///     async fn company(&self, id: &SysId) -> Result<Option<Company>, ApiError> {
+///         self.0.company(id).await
+///     }
+///     async fn create_company(&self, _: &NewCompany) -> Result<Company, ApiError> {
+///         Err(ApiError::new(
+///             ninjaone_servicenow::ports::ApiErrorKind::Forbidden,
+///             "this integration is read-only; use the full client to create companies",
+///         ))
+///     }
+/// #   async fn customer_service_management(&self) -> Result<bool, ApiError> { self.0.customer_service_management().await }
+/// #   async fn customer_accounts(&self, page: PageRequest) -> Result<Page<CustomerAccount>, ApiError> { self.0.customer_accounts(page).await }
+/// #   async fn customer_account(&self, id: &SysId) -> Result<Option<CustomerAccount>, ApiError> { self.0.customer_account(id).await }
+/// #   async fn incidents(&self, q: &IncidentQuery, page: PageRequest) -> Result<Page<Incident>, ApiError> { self.0.incidents(q, page).await }
+/// #   async fn create_incident(&self, i: &NewIncident) -> Result<Incident, ApiError> { self.0.create_incident(i).await }
+/// #   async fn update_incident(&self, id: &SysId, u: &IncidentUpdate) -> Result<Incident, ApiError> { self.0.update_incident(id, u).await }
+/// #   async fn identify_reconcile(&self, d: &str, i: &[CiItem]) -> Result<Vec<CiItemResult>, ApiError> { self.0.identify_reconcile(d, i).await }
+/// #   async fn cases(&self, q: &IncidentQuery, page: PageRequest) -> Result<Page<Case>, ApiError> { self.0.cases(q, page).await }
+/// #   async fn create_case(&self, c: &NewCase) -> Result<Case, ApiError> { self.0.create_case(c).await }
+/// #   async fn update_case(&self, id: &SysId, u: &CaseUpdate) -> Result<Case, ApiError> { self.0.update_case(id, u).await }
+/// #   async fn identify_reconcile_query(&self, d: &str, i: &[CiItem]) -> Result<Vec<CiItemResult>, ApiError> { self.0.identify_reconcile_query(d, i).await }
+/// #   async fn ci_owners(&self, ids: &[SysId]) -> Result<Vec<CiOwner>, ApiError> { self.0.ci_owners(ids).await }
+/// #   async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError> { self.0.user_group(id).await }
+/// #   async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError> { self.0.user(id).await }
+///     // … every other method forwards the same way.
+/// }
+/// ```
 ///
 /// Paged methods must page stably (by `sys_id`), so rows written meanwhile are neither skipped nor
 /// repeated.
@@ -167,32 +298,15 @@ pub trait ServiceNowApi: Send + Sync + Debug {
     /// One page of Customer Service Management cases (`sn_customerservice_case`) matching
     /// `query`, ordered by `sys_id`.
     ///
-    /// The default body answers [`ApiErrorKind::NotFound`]: an implementation written before
-    /// cases were supported has none.
-    async fn cases(
-        &self,
-        query: &IncidentQuery,
-        page: PageRequest,
-    ) -> Result<Page<Case>, ApiError> {
-        let _ = (query, page);
-        Err(cases_unsupported())
-    }
+    /// An instance without Customer Service Management answers [`ApiErrorKind::NotFound`].
+    async fn cases(&self, query: &IncidentQuery, page: PageRequest)
+    -> Result<Page<Case>, ApiError>;
 
     /// Creates a case and returns the created row. Not idempotent.
-    ///
-    /// The default body answers [`ApiErrorKind::NotFound`].
-    async fn create_case(&self, case: &NewCase) -> Result<Case, ApiError> {
-        let _ = case;
-        Err(cases_unsupported())
-    }
+    async fn create_case(&self, case: &NewCase) -> Result<Case, ApiError>;
 
     /// Changes a case and returns the updated row.
-    ///
-    /// The default body answers [`ApiErrorKind::NotFound`].
-    async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
-        let _ = (id, update);
-        Err(cases_unsupported())
-    }
+    async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError>;
 
     /// Runs identification for `items` **without committing anything**
     /// (`POST /api/now/identifyreconcile/query`), returning one result per item in the order
@@ -200,29 +314,23 @@ pub trait ServiceNowApi: Send + Sync + Debug {
     /// write would do and the sys_id of the CI it would update (`None` for an insert). Items the
     /// API refused carry their errors, also when it answered HTTP 400 with item errors.
     ///
-    /// The default body answers [`ApiErrorKind::NotFound`]: without a dry run the CMDB step
-    /// cannot tell whether a first write would take over another company's CI, so it sends no
-    /// device that needs one (see [`CiReport`](crate::engine::CiReport)).
+    /// An answer of kind [`ApiErrorKind::NotFound`] (an instance without the dry run) is not a
+    /// failure of the pass: without a dry run the CMDB step cannot tell whether a first write
+    /// would take over another company's CI, so it sends no device that needs one (see
+    /// [`CiReport`](crate::engine::CiReport)).
     async fn identify_reconcile_query(
         &self,
         data_source: &str,
         items: &[CiItem],
-    ) -> Result<Vec<CiItemResult>, ApiError> {
-        let _ = (data_source, items);
-        Err(unsupported("the Identification and Reconciliation dry run"))
-    }
+    ) -> Result<Vec<CiItemResult>, ApiError>;
 
     /// The owner (`company`) of each CI in `ids` that exists, read with Table API queries on
     /// `cmdb_ci` by validated sys_ids (`sys_idIN...`; the HTTP client asks 100 per query, and the
     /// CMDB step never passes more than 100 at once), in any order; CIs that do not exist (or
     /// that the user may not read) are missing from the answer.
     ///
-    /// The default body answers [`ApiErrorKind::NotFound`] (then nothing that needs the check is
-    /// sent).
-    async fn ci_owners(&self, ids: &[SysId]) -> Result<Vec<CiOwner>, ApiError> {
-        let _ = ids;
-        Err(unsupported("reading CI owners"))
-    }
+    /// An answer of kind [`ApiErrorKind::NotFound`] sends nothing that needs the check.
+    async fn ci_owners(&self, ids: &[SysId]) -> Result<Vec<CiOwner>, ApiError>;
 
     /// One group (`sys_user_group`), such as a ticket template's assignment group; `None` when
     /// no row has this sys_id (or the integration user may not read it: ServiceNow answers 404
@@ -232,21 +340,6 @@ pub trait ServiceNowApi: Send + Sync + Debug {
     /// One user (`sys_user`), such as a ticket template's caller; `None` when no row has this
     /// sys_id (or the integration user may not read it).
     async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError>;
-}
-
-fn unsupported(what: &str) -> ApiError {
-    ApiError::new(
-        ApiErrorKind::NotFound,
-        format!("{what} is not supported by this ServiceNowApi implementation; implement it"),
-    )
-}
-
-fn cases_unsupported() -> ApiError {
-    ApiError::new(
-        ApiErrorKind::NotFound,
-        "this ServiceNowApi implementation does not support Customer Service Management cases; \
-         implement cases, create_case and update_case, or map the organization to incidents",
-    )
 }
 
 /// A held incident-router lock ([`ConfigStore::lock_router`]). Dropping it without
@@ -261,20 +354,8 @@ pub trait RouterGuard: Send + Sync + Debug {
     async fn release(self: Box<Self>) -> Result<(), StoreError>;
 }
 
-fn records_unsupported(what: &str) -> StoreError {
-    StoreError::new(
-        StoreErrorKind::Unsupported,
-        format!(
-            "this ConfigStore does not keep {what}; implement the {what} methods of ConfigStore \
-             (see testing::store_contract)"
-        ),
-    )
-}
-
-/// A set of changes a [`ConfigStore`] writes all together or not at all.
-///
-/// A configuration with version 0 is inserted and must not exist yet (one configuration per
-/// organization); any other must carry the stored version. Audit entries are appended in order.
+/// A set of changes a [`ConfigStore`] writes all together or not at all, under
+/// [the store's rules](ConfigStore#rules) (version 0 inserts, any other version updates).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WriteBatch {
@@ -319,7 +400,7 @@ impl WriteBatch {
     }
 
     /// Checks what every store must refuse before touching anything: two writes of one
-    /// organization in the same batch.
+    /// organization in the same batch ([the duplicate-key rule](ConfigStore#duplicate-keys)).
     ///
     /// # Errors
     /// [`StoreErrorKind::Invalid`] naming the organization.
@@ -343,16 +424,193 @@ impl WriteBatch {
 /// Where configurations, the mode, CI mappings, ticket templates, the audit log, and the
 /// alert → ticket and device → CI records live.
 ///
-/// # Guarantees every implementation gives
-/// - Optimistic versioning: a write of a configuration whose version is not the stored one is a
-///   [`StoreErrorKind::Conflict`], never a lost update; inserting a configuration for an
-///   organization that already has one is a `Conflict` too.
-/// - [`write`](Self::write) is atomic: all of the batch or none of it.
-/// - The audit log is append-only; entries get increasing `seq` numbers.
-/// - At most one ticket template is the default.
+/// This is an [`#[async_trait]`](macro@async_trait) trait (object safe, held as
+/// `Arc<dyn ConfigStore>`): put `#[async_trait]` — re-exported as
+/// [`ports::async_trait`](macro@crate::ports::async_trait) — on your `impl` block too. A native
+/// `async fn` impl without it fails with error E0195 ("lifetime parameters or bounds on method
+/// do not match the trait declaration") once per method; the fix is the attribute, nothing else.
+/// Every method is required except [`configs_of`](Self::configs_of),
+/// [`write_config`](Self::write_config) and [`append_audit`](Self::append_audit), whose default
+/// bodies are real behaviour built on the required ones: a store that lacks a method is a
+/// compile error, never an `Unsupported` answer in the middle of a pass.
 ///
-/// [`testing::store_contract`](crate::testing::store_contract) (feature `test-util`) checks an
-/// implementation against these rules.
+/// The rules below are stated here once; the methods, [`WriteBatch`] and the crate's stores
+/// link to them, and [`testing::store_contract`](crate::testing::store_contract) (feature
+/// `test-util`) checks every one of them against an implementation.
+///
+/// # Rules
+///
+/// ## Versions
+/// Optimistic versioning, never a lost update. In a [`write`](Self::write):
+/// - a configuration with version 0 is an **insert**: refused with
+///   [`StoreErrorKind::Conflict`] when the organization already has a configuration (one per
+///   organization);
+/// - any other version is an **update** and must be the stored version: a different one is a
+///   [`StoreErrorKind::Conflict`];
+/// - an **update of a configuration that was never stored** (version > 0, nothing stored for the
+///   organization) is a [`StoreErrorKind::Conflict`] too, not `NotFound`: the writer's copy is
+///   stale (it was read from another store, or the row went away), and the fix is the same as
+///   for a stale version — read again and re-apply the change. Nothing is created.
+///
+/// ## Duplicate keys
+/// A batch that names one key twice is refused whole with [`StoreErrorKind::Invalid`] before
+/// anything is touched: one organization twice in a [`WriteBatch`] (checked by
+/// [`WriteBatch::validate`]); one alert uid (or device id) twice in the `put` list of
+/// [`write_ticket_records`](Self::write_ticket_records)
+/// ([`write_ci_records`](Self::write_ci_records)), or in both `put` and `remove`. Removing a key
+/// that has no record is not an error.
+///
+/// ## Atomic writes and what `write` returns
+/// [`write`](Self::write) is all of the batch or none of it, audit entries included: a batch with
+/// one refused item writes nothing. On success it returns the configurations **as stored** —
+/// each with its version plus one (an insert comes back with version 1) — in the batch's order.
+///
+/// ## Records
+/// [`write_ticket_records`](Self::write_ticket_records) and
+/// [`write_ci_records`](Self::write_ci_records) insert or replace by key and remove, all together
+/// or not at all, under [the duplicate-key rule](#duplicate-keys). Listings come back ordered by
+/// key.
+///
+/// ## The rest
+/// - The audit log is append-only; entries get increasing `seq` numbers, in the order given.
+/// - At most one ticket template is the default: putting a new default takes the flag from the
+///   old one in the same write.
+/// - Listings are ordered: configurations by organization, CI mappings and ticket templates by
+///   name, audit entries oldest first.
+///
+/// # Implementing it
+///
+/// A store over its own tables keeps the configurations itself; this one holds them in a
+/// `futures` async `Mutex<BTreeMap<…>>`, held across the whole write like a database transaction
+/// (a database would use one, and a `version` column), and shows
+/// the rules, delegating the other parts to a [`MemoryStore`](crate::store::MemoryStore):
+///
+/// ```
+/// use std::collections::BTreeMap;
+///
+/// use futures::lock::Mutex;
+/// use ninjaone_servicenow::model::{
+///     AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
+///     IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate,
+///     TicketTemplateName,
+/// };
+/// use ninjaone_servicenow::ports::{
+///     ConfigStore, RouterGuard, StoreError, StoreErrorKind, WriteBatch, async_trait,
+/// };
+/// use ninjaone_servicenow::store::MemoryStore;
+///
+/// #[derive(Debug, Default)]
+/// struct TableStore {
+///     configs: Mutex<BTreeMap<OrganizationId, SyncConfig>>,
+///     rest: MemoryStore,
+/// }
+///
+/// fn conflict(message: String) -> StoreError {
+///     StoreError::new(StoreErrorKind::Conflict, message)
+/// }
+///
+/// #[async_trait]
+/// impl ConfigStore for TableStore {
+///     async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError> {
+///         let table = self.configs.lock().await;
+///         Ok(table.values().cloned().collect()) // a BTreeMap is ordered by organization
+///     }
+///
+///     async fn config(&self, org: OrganizationId) -> Result<Option<SyncConfig>, StoreError> {
+///         Ok(self.configs.lock().await.get(&org).cloned())
+///     }
+///
+///     async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
+///         batch.validate()?; // duplicate keys: Invalid, before anything is touched
+///         let mut table = self.configs.lock().await;
+///         for config in &batch.configs {
+///             let org = config.organization();
+///             match (table.get(&org).map(SyncConfig::version), config.version()) {
+///                 (None, 0) => {}
+///                 (Some(_), 0) => return Err(conflict(format!("{org} already has one"))),
+///                 // The never-stored update: Conflict, like a stale version.
+///                 (None, v) => return Err(conflict(format!("{org} has none, expected {v}"))),
+///                 (Some(stored), v) if stored != v => {
+///                     return Err(conflict(format!("{org} is at {stored}, expected {v}")));
+///                 }
+///                 (Some(_), _) => {}
+///             }
+///         }
+///         // Every check passed: now write all of it (a database: in one transaction).
+///         self.rest.append_audit(batch.audit).await?;
+///         let mut stored = Vec::with_capacity(batch.configs.len());
+///         for mut config in batch.configs {
+///             config.set_version(config.version() + 1);
+///             table.insert(config.organization(), config.clone());
+///             stored.push(config); // as stored, in the batch's order
+///         }
+///         Ok(stored)
+///     }
+///
+///     async fn mode(&self) -> Result<IntegrationMode, StoreError> {
+///         self.rest.mode().await
+///     }
+///     async fn set_mode(&self, mode: IntegrationMode) -> Result<(), StoreError> {
+///         self.rest.set_mode(mode).await
+///     }
+///     async fn ci_mappings(&self) -> Result<Vec<CiMapping>, StoreError> {
+///         self.rest.ci_mappings().await
+///     }
+///     async fn put_ci_mapping(&self, mapping: CiMapping) -> Result<(), StoreError> {
+///         self.rest.put_ci_mapping(mapping).await
+///     }
+///     async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError> {
+///         self.rest.delete_ci_mapping(name).await
+///     }
+///     async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError> {
+///         self.rest.ticket_templates().await
+///     }
+///     async fn put_ticket_template(&self, template: TicketTemplate) -> Result<(), StoreError> {
+///         self.rest.put_ticket_template(template).await
+///     }
+///     async fn delete_ticket_template(
+///         &self,
+///         name: &TicketTemplateName,
+///     ) -> Result<bool, StoreError> {
+///         self.rest.delete_ticket_template(name).await
+///     }
+///     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+///         self.rest.audit(filter).await
+///     }
+///     async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
+///         self.rest.ticket_records().await
+///     }
+///     async fn write_ticket_records(
+///         &self,
+///         put: Vec<TicketRecord>,
+///         remove: Vec<AlertUid>,
+///     ) -> Result<(), StoreError> {
+///         self.rest.write_ticket_records(put, remove).await
+///     }
+///     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
+///         self.rest.ci_records().await
+///     }
+///     async fn write_ci_records(
+///         &self,
+///         put: Vec<CiRecord>,
+///         remove: Vec<DeviceId>,
+///     ) -> Result<(), StoreError> {
+///         self.rest.write_ci_records(put, remove).await
+///     }
+///     async fn lock_router(
+///         &self,
+///         integration_id: &str,
+///     ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
+///         self.rest.lock_router(integration_id).await
+///     }
+/// }
+///
+/// // The contract suite (feature `test-util`) checks every rule above.
+/// # #[cfg(feature = "test-util")]
+/// futures::executor::block_on(ninjaone_servicenow::testing::store_contract(
+///     &TableStore::default(),
+/// ));
+/// ```
 #[async_trait]
 pub trait ConfigStore: Send + Sync + Debug {
     /// Every configuration, ordered by organization.
@@ -382,7 +640,8 @@ pub trait ConfigStore: Send + Sync + Debug {
     }
 
     /// Writes a batch atomically and returns the configurations as stored (with their new
-    /// versions), in the batch's order.
+    /// versions), in the batch's order; see [the rules](Self#rules) (versions, duplicate keys,
+    /// atomic writes).
     async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError>;
 
     /// The integration mode; [`IntegrationMode::Disabled`] until one is set.
@@ -433,46 +692,26 @@ pub trait ConfigStore: Send + Sync + Debug {
     }
 
     /// Every alert → ticket record, ordered by alert uid.
-    ///
-    /// The default body answers [`StoreErrorKind::Unsupported`].
-    async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
-        Err(records_unsupported("ticket records"))
-    }
+    async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError>;
 
     /// Inserts or replaces (by alert uid) the records in `put` and removes those of the alerts
-    /// in `remove`, all together or not at all. Removing an alert that has no record is not an
-    /// error. An alert in both lists is refused with [`StoreErrorKind::Invalid`].
-    ///
-    /// The default body answers [`StoreErrorKind::Unsupported`].
+    /// in `remove`, all together or not at all; see [the record rules](Self#records).
     async fn write_ticket_records(
         &self,
         put: Vec<TicketRecord>,
         remove: Vec<AlertUid>,
-    ) -> Result<(), StoreError> {
-        let _ = (put, remove);
-        Err(records_unsupported("ticket records"))
-    }
+    ) -> Result<(), StoreError>;
 
     /// Every device → configuration item record, ordered by device id.
-    ///
-    /// The default body answers [`StoreErrorKind::Unsupported`].
-    async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
-        Err(records_unsupported("CI records"))
-    }
+    async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError>;
 
     /// Inserts or replaces (by device id) the records in `put` and removes those of the devices
-    /// in `remove`, all together or not at all; as
-    /// [`write_ticket_records`](Self::write_ticket_records).
-    ///
-    /// The default body answers [`StoreErrorKind::Unsupported`].
+    /// in `remove`, all together or not at all; see [the record rules](Self#records).
     async fn write_ci_records(
         &self,
         put: Vec<CiRecord>,
         remove: Vec<DeviceId>,
-    ) -> Result<(), StoreError> {
-        let _ = (put, remove);
-        Err(records_unsupported("CI records"))
-    }
+    ) -> Result<(), StoreError>;
 
     /// Takes the incident router's lock of `integration_id` without waiting: `None` when another
     /// router holds it. While the guard lives, no other

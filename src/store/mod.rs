@@ -25,6 +25,7 @@ pub use json_file::JsonFileStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{
-    MIGRATIONS, MIGRATIONS_TABLE, PlainTcp, PostgresOptions, PostgresStore, TenantId,
+    MIGRATIONS, MIGRATIONS_TABLE, PlainTcp, PostgresOptions, PostgresOptionsBuilder, PostgresStore,
+    TenantId,
 };
 pub use queue::MemoryQueue;

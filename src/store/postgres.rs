@@ -43,7 +43,7 @@ use tokio_postgres::{Client, Config, NoTls, Row};
 mod connect;
 
 use connect::{Connector, connector};
-pub use connect::{PlainTcp, PostgresOptions};
+pub use connect::{PlainTcp, PostgresOptions, PostgresOptionsBuilder};
 
 use super::queue::lost;
 use crate::model::{
@@ -544,7 +544,7 @@ impl PostgresStore {
     pub async fn connect_with(url: &str, max_connections: usize) -> Result<Self, StoreError> {
         Self::connect_with_options(
             url,
-            PostgresOptions::default().max_connections(max_connections),
+            PostgresOptions::builder().max_connections(max_connections),
         )
         .await
     }
@@ -556,7 +556,7 @@ impl PostgresStore {
     /// use std::time::Duration;
     /// use ninjaone_servicenow::store::{PostgresOptions, PostgresStore};
     /// # async fn demo() -> Result<(), ninjaone_servicenow::ports::StoreError> {
-    /// let options = PostgresOptions::default()
+    /// let options = PostgresOptions::builder()
     ///     .ca_file("/etc/orgsync/db-ca.pem")?
     ///     .lock_timeout(Duration::from_secs(5));
     /// let store =
@@ -573,8 +573,9 @@ impl PostgresStore {
     /// the migration lock longer than the lock timeout.
     pub async fn connect_with_options(
         url: &str,
-        options: PostgresOptions,
+        options: impl Into<PostgresOptions>,
     ) -> Result<Self, StoreError> {
+        let options = options.into();
         let connector = connector(url, &options)?;
         let pool = Arc::new(Pool {
             target: describe(&connector.config),

@@ -2,8 +2,8 @@
 //!
 //! [`MemoryStore`](super::MemoryStore) keeps a [`StoreState`] behind a mutex;
 //! [`JsonFileStore`](super::JsonFileStore) keeps one too and persists it as JSON. Both call the
-//! same methods here, so the rules of the [`ConfigStore`](crate::ports::ConfigStore) trait
-//! (optimistic versions, atomic batches, increasing audit numbers) are written once.
+//! same methods here, so [the rules of the `ConfigStore` trait](crate::ports::ConfigStore#rules)
+//! are implemented once for both.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -77,7 +77,8 @@ impl StoreState {
     /// Upserts `put` and removes `remove`, all or nothing; `true` when anything changed.
     ///
     /// # Errors
-    /// [`StoreErrorKind::Invalid`] when one alert is in both lists or twice in `put`.
+    /// [`StoreErrorKind::Invalid`] under
+    /// [the duplicate-key rule](crate::ports::ConfigStore#duplicate-keys).
     pub(crate) fn write_ticket_records(
         &mut self,
         put: Vec<TicketRecord>,
@@ -94,7 +95,8 @@ impl StoreState {
     /// Upserts `put` and removes `remove`, all or nothing; `true` when anything changed.
     ///
     /// # Errors
-    /// [`StoreErrorKind::Invalid`] when one device is in both lists or twice in `put`.
+    /// [`StoreErrorKind::Invalid`] under
+    /// [the duplicate-key rule](crate::ports::ConfigStore#duplicate-keys).
     pub(crate) fn write_ci_records(
         &mut self,
         put: Vec<CiRecord>,
@@ -172,8 +174,8 @@ impl StoreState {
     /// Checks a batch against the state without changing anything.
     ///
     /// # Errors
-    /// [`StoreErrorKind::Invalid`] for an organization written twice, [`StoreErrorKind::Conflict`]
-    /// for an insert of an existing configuration or a version that is not the stored one.
+    /// As [the rules](crate::ports::ConfigStore#rules) say: [`StoreErrorKind::Invalid`] for a
+    /// duplicate key, [`StoreErrorKind::Conflict`] for a version that does not match.
     pub(crate) fn check(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         batch.validate()?;
         for config in &batch.configs {

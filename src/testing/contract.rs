@@ -14,20 +14,21 @@ use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 
 /// Runs the [`ConfigStore`] contract against `store`, which must be new and empty.
 ///
-/// Checks, in order: an empty store reads as empty (no configurations, mode
+/// Checks every rule stated in [`ConfigStore`'s docs](ConfigStore#rules), in order: an empty store reads as empty (no configurations, mode
 /// [`IntegrationMode::Disabled`], no CI mappings, an empty audit log); an insert returns version
 /// 1 and reads back equal; an update with the stored version returns version 2; a stale version
 /// and a second insert for one organization are each a [`StoreErrorKind::Conflict`] that leaves
-/// the stored value as it was; a batch with one conflicting item writes nothing (not even its
-/// audit entries); a batch writing one organization twice is [`StoreErrorKind::Invalid`];
+/// the stored value as it was, and so is an update of a configuration that was never stored
+/// (which creates nothing); a batch with one conflicting item — a second insert, a stale version
+/// or a never-stored update — writes nothing (not even its audit entries); a batch writing one organization twice is [`StoreErrorKind::Invalid`];
 /// configurations come back ordered by organization and the stored ones in the batch's order;
 /// `configs_of` returns the stored ones of the given organizations, once each, in order;
 /// the mode can be set and read; CI mappings are created, replaced, listed by name and deleted;
 /// audit entries keep their order, get increasing sequence numbers and filter by organization,
 /// actor, time and limit; the trait's default [`write_config`](ConfigStore::write_config) and
 /// [`append_audit`](ConfigStore::append_audit) work; alert → ticket and device → CI records are
-/// inserted, replaced by key, removed, listed by key, and a write naming one key twice is
-/// [`StoreErrorKind::Invalid`] and changes nothing; ticket templates are created, replaced,
+/// inserted, replaced by key, removed, listed by key, and a write naming one key twice (put
+/// twice, removed twice, or in both lists) is [`StoreErrorKind::Invalid`] and changes nothing; ticket templates are created, replaced,
 /// listed by name and deleted with every field kept, a new default takes the flag from the old
 /// one (never two defaults), and a configuration keeps the template it names; an incident
 /// router lock ([`lock_router`](ConfigStore::lock_router)) is held once per integration id,
@@ -280,11 +281,9 @@ async fn insert_update_and_conflicts(store: &dyn ConfigStore) {
         "store_contract: a refused insert must leave the stored configuration unchanged"
     );
 
-    // An update of a configuration that was never stored is a conflict.
-    let mut unknown = SyncConfig::new(org(2), None, at(0));
-    unknown.set_version(1);
+    // An update of a configuration that was never stored is a conflict (ConfigStore#versions).
     refused(
-        store.write_config(unknown).await,
+        store.write_config(never_stored(org(2))).await,
         StoreErrorKind::Conflict,
         "an update (version 1) of organization 2, which has no configuration",
     );
@@ -293,6 +292,13 @@ async fn insert_update_and_conflicts(store: &dyn ConfigStore) {
         None,
         "store_contract: a refused update must not create a configuration"
     );
+}
+
+/// A configuration of `organization` that claims to have been stored (version 1) but never was.
+fn never_stored(organization: OrganizationId) -> SyncConfig {
+    let mut config = SyncConfig::new(organization, None, at(0));
+    config.set_version(1);
+    config
 }
 
 async fn batches_are_atomic(store: &dyn ConfigStore) {
@@ -333,6 +339,13 @@ async fn batches_are_atomic(store: &dyn ConfigStore) {
             WriteBatch::new()
                 .config(SyncConfig::new(org(11), None, at(11)))
                 .config(stale)
+                .audit(entry.clone()),
+        ),
+        (
+            "a batch with a valid update and an update of organization 19, which was never stored",
+            WriteBatch::new()
+                .config(edit.clone())
+                .config(never_stored(org(19)))
                 .audit(entry.clone()),
         ),
     ];
@@ -785,6 +798,13 @@ async fn ticket_records(store: &dyn ConfigStore) {
         StoreErrorKind::Invalid,
         "a ticket-record write putting one alert twice",
     );
+    refused(
+        store
+            .write_ticket_records(Vec::new(), vec![alert("b-2"), alert("b-2")])
+            .await,
+        StoreErrorKind::Invalid,
+        "a ticket-record write removing one alert twice",
+    );
     assert_eq!(
         ok(store.ticket_records().await, "listing ticket records"),
         vec![opened, b],
@@ -846,6 +866,20 @@ async fn ci_records(store: &dyn ConfigStore) {
             .await,
         StoreErrorKind::Invalid,
         "a CI-record write naming one device in both lists",
+    );
+    refused(
+        store
+            .write_ci_records(vec![ci(6, "a"), ci(6, "b")], Vec::new())
+            .await,
+        StoreErrorKind::Invalid,
+        "a CI-record write putting one device twice",
+    );
+    refused(
+        store
+            .write_ci_records(Vec::new(), vec![device(12), device(12)])
+            .await,
+        StoreErrorKind::Invalid,
+        "a CI-record write removing one device twice",
     );
     assert_eq!(
         ok(store.ci_records().await, "listing CI records"),

@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ninjaone_servicenow::http::HttpOptions;
+use ninjaone_servicenow::http::{HttpOptions, HttpOptionsBuilder};
 
 /// One recorded request.
 #[derive(Debug, Clone)]
@@ -235,8 +235,8 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
 }
 
 /// Options for tests: millisecond backoff, a short timeout.
-pub fn fast() -> HttpOptions {
-    HttpOptions::default()
+pub fn fast() -> HttpOptionsBuilder {
+    HttpOptions::builder()
         .backoff(Duration::from_millis(1), Duration::from_millis(5))
         .timeout(Duration::from_secs(5))
 }

@@ -14,6 +14,7 @@ use ninjaone_servicenow::model::{
     IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind,
 };
 use ninjaone_servicenow::ports::ConfigStore;
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, Faults, fixed_time};
 
@@ -108,10 +109,12 @@ impl World {
 
     pub fn router_with(&self, settings: IncidentSettings) -> IncidentRouter {
         IncidentRouter::new(
-            Arc::new(self.ninja.clone()),
-            Arc::new(self.snow.clone()),
-            self.store.clone(),
-            Arc::new(self.clock.clone()),
+            Ports::new(
+                Arc::new(self.ninja.clone()),
+                Arc::new(self.snow.clone()),
+                self.store.clone(),
+                Arc::new(self.clock.clone()),
+            ),
             settings,
         )
     }

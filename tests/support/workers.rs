@@ -16,6 +16,7 @@ use ninjaone_servicenow::model::{
     AuditFilter, CiItem, CiItemResult, Company, CustomerAccount, Incident, IncidentUpdate,
     IntegrationMode, NewCompany, NewIncident, SyncStatus, SysId,
 };
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi, WorkQueue,
 };
@@ -64,18 +65,19 @@ impl World {
         snow: Arc<dyn ServiceNowApi>,
     ) -> Worker {
         Worker {
-            sync: OrganizationSync::new(
+            sync: OrganizationSync::new(Ports::new(
                 Arc::new(self.ninja.clone()),
                 snow,
                 store.clone(),
                 Arc::new(self.clock.clone()),
-            ),
+            )),
             store,
             queue,
-            options: WorkerOptions::new(name)
+            options: WorkerOptions::builder(name)
                 .batch(100)
                 .lease(LEASE)
-                .max_batches(1),
+                .max_batches(1)
+                .build(),
         }
     }
 }
@@ -301,6 +303,51 @@ impl ServiceNowApi for Dying {
 
     async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
         self.inner.user(id).await
+    }
+
+    async fn cases(
+        &self,
+        query: &ninjaone_servicenow::ports::IncidentQuery,
+        page: ninjaone_servicenow::ports::PageRequest,
+    ) -> Result<
+        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
+        ninjaone_servicenow::ports::ApiError,
+    > {
+        self.inner.cases(query, page).await
+    }
+
+    async fn create_case(
+        &self,
+        case: &ninjaone_servicenow::model::NewCase,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.inner.create_case(case).await
+    }
+
+    async fn update_case(
+        &self,
+        id: &ninjaone_servicenow::model::SysId,
+        update: &ninjaone_servicenow::model::CaseUpdate,
+    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
+        self.inner.update_case(id, update).await
+    }
+
+    async fn identify_reconcile_query(
+        &self,
+        data_source: &str,
+        items: &[ninjaone_servicenow::model::CiItem],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.inner
+            .identify_reconcile_query(data_source, items)
+            .await
+    }
+
+    async fn ci_owners(
+        &self,
+        ids: &[ninjaone_servicenow::model::SysId],
+    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
+    {
+        self.inner.ci_owners(ids).await
     }
 }
 

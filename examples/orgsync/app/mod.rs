@@ -24,6 +24,7 @@ use ninjaone_servicenow::engine::{
 };
 use ninjaone_servicenow::http::Secret;
 use ninjaone_servicenow::model::{AuditFilter, CiMapping, SyncStatus, TicketKind};
+use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiErrorKind, ConfigStore, NinjaOneApi, ServiceNowApi, StoreError, StoreErrorKind,
 };
@@ -400,13 +401,20 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
         .map_err(|err| store_failure(&path, &err))?;
     let clock = env.clock();
     let router = IncidentRouter::new(
-        Arc::clone(&remotes.ninjaone),
-        Arc::clone(&remotes.servicenow),
-        Arc::clone(&store),
-        Arc::clone(&clock),
+        Ports::new(
+            Arc::clone(&remotes.ninjaone),
+            Arc::clone(&remotes.servicenow),
+            Arc::clone(&store),
+            Arc::clone(&clock),
+        ),
         incident_settings,
     );
-    let sync = OrganizationSync::new(remotes.ninjaone, remotes.servicenow, store, clock);
+    let sync = OrganizationSync::new(Ports::new(
+        remotes.ninjaone,
+        remotes.servicenow,
+        store,
+        clock,
+    ));
     let ctx = Ctx {
         sync,
         router,

@@ -47,12 +47,14 @@ use std::sync::Arc;
 
 pub use crate::plan::{RouteDecision, RoutingIndex, SkipReason, UrgencyImpactTable, route};
 pub use report::{AlertOutcome, IncidentReport, TicketOutcome};
-pub use settings::{IncidentSettings, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN};
+pub use settings::{
+    IncidentSettings, IncidentSettingsBuilder, InvalidIntegrationId, MAX_INTEGRATION_ID_LEN,
+};
 
 use crate::clock::Clock;
 use crate::engine::{Actor, ApplyMode, SyncError};
 use crate::model::{AuditAction, AuditEntry, CiRecord, Device, SyncConfig};
-use crate::ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+use crate::ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
 
 impl RoutingIndex {
     /// Indexes `devices`, `configs` and `ci_records` for `settings`' integration (its
@@ -84,6 +86,7 @@ impl RoutingIndex {
 /// use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
 /// use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncConfig};
 /// use ninjaone_servicenow::ports::ConfigStore;
+/// use ninjaone_servicenow::ports::Ports;
 /// use ninjaone_servicenow::store::MemoryStore;
 /// use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
 /// # futures::executor::block_on(async {
@@ -100,11 +103,11 @@ impl RoutingIndex {
 /// config.apply(SyncEvent::Succeeded, None, fixed_time())?;
 /// store.write_config(config).await?;
 ///
-/// let router = IncidentRouter::new(
+/// let router = IncidentRouter::new(Ports::new(
 ///     Arc::new(ninja.clone()),
 ///     Arc::new(snow.clone()),
 ///     Arc::new(store),
-///     Arc::new(ManualClock::new(fixed_time())),
+///     Arc::new(ManualClock::new(fixed_time()))),
 ///     IncidentSettings::new("acme")?,
 /// );
 /// let report = router.run_once(ApplyMode::Apply).await?;
@@ -131,21 +134,18 @@ pub struct IncidentRouter {
 }
 
 impl IncidentRouter {
-    /// A router over the two APIs, a store and a clock.
+    /// A router over the [`Ports`] (the two APIs, a store and a clock — the same bundle the
+    /// [`OrganizationSync`](crate::engine::OrganizationSync) is built from) with `settings` (an
+    /// [`IncidentSettings`] or its builder; the integration id has no default).
     #[must_use]
-    pub fn new(
-        ninja: Arc<dyn NinjaOneApi>,
-        snow: Arc<dyn ServiceNowApi>,
-        store: Arc<dyn ConfigStore>,
-        clock: Arc<dyn Clock>,
-        settings: IncidentSettings,
-    ) -> Self {
+    pub fn new(ports: Ports, settings: impl Into<IncidentSettings>) -> Self {
+        let (ninja, snow, store, clock) = ports.into_parts();
         Self {
             ninja,
             snow,
             store,
             clock,
-            settings,
+            settings: settings.into(),
         }
     }
 

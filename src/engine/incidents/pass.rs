@@ -22,9 +22,7 @@ use crate::plan::{
     ListedTicket, ListedTickets, PlannedTicket, RoutingIndex, StoreChange, TicketBody,
     TicketDecision, TicketInputs, TicketListing, TicketPlan, plan_tickets,
 };
-use crate::ports::{
-    ApiError, ApiErrorKind, IncidentQuery, PageRequest, StoreErrorKind, collect_all,
-};
+use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, PageRequest, collect_all};
 
 /// The actor of the router's own audit entries.
 pub(crate) const ROUTER_ACTOR: &str = "system:incident-router";
@@ -356,9 +354,7 @@ impl IncidentRouter {
         let ci_records = match self.store.ci_records().await {
             Ok(records) => records,
             Err(err) => {
-                if err.kind() != StoreErrorKind::Unsupported {
-                    tracing::warn!(error = %err, "could not read the CI records; incidents go without cmdb_ci");
-                }
+                tracing::warn!(error = %err, "could not read the CI records; incidents go without cmdb_ci");
                 Vec::new()
             }
         };

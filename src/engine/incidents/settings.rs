@@ -44,36 +44,36 @@ pub struct IncidentSettings {
     prefix: CorrelationId,
     /// `close_code` of an incident resolved because its alert cleared (default
     /// "Solved (Permanently)"; instances rename their choices, so set yours).
-    pub incident_close_code: String,
+    pub(crate) incident_close_code: String,
     /// `close_notes` of such an incident.
-    pub incident_close_notes: String,
+    pub(crate) incident_close_notes: String,
     /// `resolution_code` of a case resolved because its alert cleared (default
     /// "Solution provided").
-    pub case_resolution_code: String,
+    pub(crate) case_resolution_code: String,
     /// `close_notes` (resolution notes) of such a case.
-    pub case_close_notes: String,
+    pub(crate) case_close_notes: String,
     /// Subtracted from the oldest open alert's (or unfinished record's) time to bound the
     /// ticket listing: covers clock skew between NinjaOne, ServiceNow and this host. Default
     /// one day.
-    pub window_margin: TimeDelta,
+    pub(crate) window_margin: TimeDelta,
     /// Urgency and impact from severity and priority.
-    pub urgency_impact: UrgencyImpactTable,
+    pub(crate) urgency_impact: UrgencyImpactTable,
     /// `correlation_display` of the tickets (default "NinjaOne").
-    pub correlation_display: String,
+    pub(crate) correlation_display: String,
     /// How many ticket writes may be in flight (default 8); halved by each rate limit.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Page size of the ticket and device listings.
-    pub page_size: u32,
+    pub(crate) page_size: u32,
     /// The most pages a listing may have before it is refused as endless.
-    pub max_pages: usize,
+    pub(crate) max_pages: usize,
     /// Results are written to the store in batches of this many records.
-    pub store_batch: usize,
+    pub(crate) store_batch: usize,
     /// Waits after a rate limit (the server's `Retry-After`, capped).
-    pub retry: RetryPolicy,
+    pub(crate) retry: RetryPolicy,
     /// The resolve guard: a pass that would resolve more than `max(floor, percent % of the
     /// open tickets)` — by default max(10, 10 %) — resolves none and holds them for an
     /// administrator ([`IncidentRouter::approve_resolves`](super::IncidentRouter::approve_resolves)).
-    pub resolve_guard: ResolveGuard,
+    pub(crate) resolve_guard: ResolveGuard,
 }
 
 impl IncidentSettings {
@@ -143,31 +143,193 @@ impl IncidentSettings {
         crate::plan::tickets::correlation_id(&self.prefix, alert)
     }
 
-    /// Sets the concurrency of ticket writes (at least 1).
+    /// `close_code` of an incident resolved because its alert cleared.
     #[must_use]
-    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
-        self.concurrency = concurrency.max(1);
+    pub fn incident_close_code(&self) -> &str {
+        &self.incident_close_code
+    }
+
+    /// `close_notes` of such an incident.
+    #[must_use]
+    pub fn incident_close_notes(&self) -> &str {
+        &self.incident_close_notes
+    }
+
+    /// `resolution_code` of a case resolved because its alert cleared.
+    #[must_use]
+    pub fn case_resolution_code(&self) -> &str {
+        &self.case_resolution_code
+    }
+
+    /// `close_notes` (resolution notes) of such a case.
+    #[must_use]
+    pub fn case_close_notes(&self) -> &str {
+        &self.case_close_notes
+    }
+
+    /// The listing window's margin (at least zero: negative values count as zero).
+    #[must_use]
+    pub fn window_margin(&self) -> TimeDelta {
+        self.window_margin
+    }
+
+    /// The urgency and impact table.
+    pub fn urgency_impact(&self) -> &UrgencyImpactTable {
+        &self.urgency_impact
+    }
+
+    /// `correlation_display` of the tickets.
+    #[must_use]
+    pub fn correlation_display(&self) -> &str {
+        &self.correlation_display
+    }
+
+    /// How many ticket writes may be in flight (at least 1).
+    #[must_use]
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// The page size of the ticket and device listings (at least 1).
+    #[must_use]
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// The most pages a listing may have (at least 1).
+    #[must_use]
+    pub fn max_pages(&self) -> usize {
+        self.max_pages
+    }
+
+    /// Records per store write (at least 1).
+    #[must_use]
+    pub fn store_batch(&self) -> usize {
+        self.store_batch
+    }
+
+    /// The waits after a rate limit.
+    #[must_use]
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The resolve guard.
+    #[must_use]
+    pub fn resolve_guard(&self) -> &ResolveGuard {
+        &self.resolve_guard
+    }
+
+    /// A builder for the integration `integration_id`, starting from the defaults;
+    /// [`IncidentSettingsBuilder::build`] (or `.into()`) makes the settings.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn builder(
+        integration_id: impl Into<String>,
+    ) -> Result<IncidentSettingsBuilder, InvalidIntegrationId> {
+        Self::new(integration_id).map(|options| IncidentSettingsBuilder { options })
+    }
+
+    /// A builder starting from these settings, to change some of them.
+    #[must_use]
+    pub fn to_builder(&self) -> IncidentSettingsBuilder {
+        IncidentSettingsBuilder {
+            options: self.clone(),
+        }
+    }
+}
+
+/// Sets [`IncidentSettings`]: each setter is the setting's bare name, `#[must_use]`, and clamps a
+/// value out of range into it (the range is in the setter's docs). The integration id is fixed
+/// by [`IncidentSettings::builder`].
+#[derive(Debug, Clone)]
+pub struct IncidentSettingsBuilder {
+    options: IncidentSettings,
+}
+
+impl IncidentSettingsBuilder {
+    /// Sets `close_code` of an incident resolved because its alert cleared.
+    #[must_use]
+    pub fn incident_close_code(mut self, value: impl Into<String>) -> Self {
+        self.options.incident_close_code = value.into();
         self
     }
 
-    /// Sets the page size of the listings (at least 1).
+    /// Sets `close_notes` of such an incident.
     #[must_use]
-    pub fn with_page_size(mut self, page_size: u32) -> Self {
-        self.page_size = page_size.max(1);
+    pub fn incident_close_notes(mut self, value: impl Into<String>) -> Self {
+        self.options.incident_close_notes = value.into();
         self
     }
 
-    /// Sets the store batch size (at least 1).
+    /// Sets `resolution_code` of a case resolved because its alert cleared.
     #[must_use]
-    pub fn with_store_batch(mut self, store_batch: usize) -> Self {
-        self.store_batch = store_batch.max(1);
+    pub fn case_resolution_code(mut self, value: impl Into<String>) -> Self {
+        self.options.case_resolution_code = value.into();
+        self
+    }
+
+    /// Sets `close_notes` (resolution notes) of such a case.
+    #[must_use]
+    pub fn case_close_notes(mut self, value: impl Into<String>) -> Self {
+        self.options.case_close_notes = value.into();
+        self
+    }
+
+    /// Sets the listing window's margin (at least zero: negative values count as zero).
+    #[must_use]
+    pub fn window_margin(mut self, value: TimeDelta) -> Self {
+        self.options.window_margin = value.max(TimeDelta::zero());
         self
     }
 
     /// Sets the urgency and impact table.
     #[must_use]
-    pub fn with_urgency_impact(mut self, table: UrgencyImpactTable) -> Self {
-        self.urgency_impact = table;
+    pub fn urgency_impact(mut self, value: UrgencyImpactTable) -> Self {
+        self.options.urgency_impact = value;
+        self
+    }
+
+    /// Sets `correlation_display` of the tickets.
+    #[must_use]
+    pub fn correlation_display(mut self, value: impl Into<String>) -> Self {
+        self.options.correlation_display = value.into();
+        self
+    }
+
+    /// Sets how many ticket writes may be in flight (at least 1).
+    #[must_use]
+    pub fn concurrency(mut self, value: usize) -> Self {
+        self.options.concurrency = value.max(1);
+        self
+    }
+
+    /// Sets the page size of the ticket and device listings (at least 1).
+    #[must_use]
+    pub fn page_size(mut self, value: u32) -> Self {
+        self.options.page_size = value.max(1);
+        self
+    }
+
+    /// Sets the most pages a listing may have (at least 1).
+    #[must_use]
+    pub fn max_pages(mut self, value: usize) -> Self {
+        self.options.max_pages = value.max(1);
+        self
+    }
+
+    /// Sets records per store write (at least 1).
+    #[must_use]
+    pub fn store_batch(mut self, value: usize) -> Self {
+        self.options.store_batch = value.max(1);
+        self
+    }
+
+    /// Sets the waits after a rate limit.
+    #[must_use]
+    pub fn retry(mut self, value: impl Into<RetryPolicy>) -> Self {
+        self.options.retry = value.into();
         self
     }
 
@@ -176,21 +338,28 @@ impl IncidentSettings {
     /// ```
     /// use ninjaone_servicenow::engine::incidents::IncidentSettings;
     /// use ninjaone_servicenow::plan::ResolveGuard;
-    /// let settings = IncidentSettings::new("acme")?.with_resolve_guard(ResolveGuard::new(25, 20));
-    /// assert_eq!(settings.resolve_guard.limit(200), 40);
+    /// let settings = IncidentSettings::builder("acme")?
+    ///     .resolve_guard(ResolveGuard::new(25, 20))
+    ///     .build();
+    /// assert_eq!(settings.resolve_guard().limit(200), 40);
     /// # Ok::<(), ninjaone_servicenow::engine::incidents::InvalidIntegrationId>(())
     /// ```
     #[must_use]
-    pub fn with_resolve_guard(mut self, guard: ResolveGuard) -> Self {
-        self.resolve_guard = guard;
+    pub fn resolve_guard(mut self, value: ResolveGuard) -> Self {
+        self.options.resolve_guard = value;
         self
     }
 
-    /// Sets the listing window's margin (negative values count as zero).
+    /// The settings.
     #[must_use]
-    pub fn with_window_margin(mut self, margin: TimeDelta) -> Self {
-        self.window_margin = margin.max(TimeDelta::zero());
-        self
+    pub fn build(self) -> IncidentSettings {
+        self.options
+    }
+}
+
+impl From<IncidentSettingsBuilder> for IncidentSettings {
+    fn from(builder: IncidentSettingsBuilder) -> Self {
+        builder.build()
     }
 }
 

@@ -67,9 +67,9 @@ use text::{DESCRIPTION_MAX, multi_line, truncate};
 #[non_exhaustive]
 pub struct ResolveGuard {
     /// The limit is never below this (default 10).
-    pub floor: usize,
+    pub(crate) floor: usize,
     /// The limit is this percentage of the open tickets, rounded up (default 10).
-    pub percent: usize,
+    pub(crate) percent: usize,
 }
 
 impl Default for ResolveGuard {
@@ -82,6 +82,18 @@ impl Default for ResolveGuard {
 }
 
 impl ResolveGuard {
+    /// The limit is never below this.
+    #[must_use]
+    pub fn floor(&self) -> usize {
+        self.floor
+    }
+
+    /// The limit is this percentage of the open tickets, rounded up.
+    #[must_use]
+    pub fn percent(&self) -> usize {
+        self.percent
+    }
+
     /// A guard with the given floor and percentage.
     #[must_use]
     pub fn new(floor: usize, percent: usize) -> Self {

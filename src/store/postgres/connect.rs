@@ -60,12 +60,13 @@ pub enum PlainTcp {
 /// ```
 /// use std::time::Duration;
 /// use ninjaone_servicenow::store::{PlainTcp, PostgresOptions};
-/// let options = PostgresOptions::default()
+/// let options = PostgresOptions::builder()
 ///     .max_connections(4)
 ///     .statement_timeout(Duration::from_secs(60))
-///     .plain_tcp(PlainTcp::LoopbackOnly);
-/// assert_eq!(options.get_statement_timeout(), Duration::from_secs(60));
-/// assert!(PostgresOptions::default().root_certificate_pem(b"not a certificate").is_err());
+///     .plain_tcp(PlainTcp::LoopbackOnly)
+///     .build();
+/// assert_eq!(options.statement_timeout(), Duration::from_secs(60));
+/// assert!(PostgresOptions::builder().root_certificate_pem(b"not a certificate").is_err());
 /// ```
 #[derive(Clone)]
 pub struct PostgresOptions {
@@ -116,12 +117,71 @@ fn millis(d: Duration) -> u128 {
 }
 
 impl PostgresOptions {
+    /// The connect timeout.
+    #[must_use]
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// The statement timeout.
+    #[must_use]
+    pub fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
+    }
+
+    /// The lock timeout.
+    #[must_use]
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    /// The most connections opened.
+    #[must_use]
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+    /// Whether plain TCP is allowed to hosts that are not loopback.
+    #[must_use]
+    pub fn plain_tcp(&self) -> PlainTcp {
+        self.plain_tcp
+    }
+
+    /// How many CA certificates are trusted instead of the bundled roots (0: the bundled ones).
+    #[must_use]
+    pub fn ca_certificates(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// A builder starting from the defaults; [`PostgresOptionsBuilder::build`] (or `.into()`) makes the
+    /// options.
+    #[must_use]
+    pub fn builder() -> PostgresOptionsBuilder {
+        PostgresOptionsBuilder::default()
+    }
+
+    /// A builder starting from these options, to change some of them.
+    #[must_use]
+    pub fn to_builder(&self) -> PostgresOptionsBuilder {
+        PostgresOptionsBuilder {
+            options: self.clone(),
+        }
+    }
+}
+
+/// Sets [`PostgresOptions`]: each setter is the option's bare name, `#[must_use]`, and clamps a value out
+/// of range into it (the range is in the setter's docs).
+#[derive(Clone, Debug, Default)]
+pub struct PostgresOptionsBuilder {
+    options: PostgresOptions,
+}
+
+impl PostgresOptionsBuilder {
     /// Connections opened at most (at least 1) for reads and writes; a held planner or
     /// incident-router lock keeps a session of its own on top, so a pass under the lock
     /// always has the pool's connections.
     #[must_use]
     pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n.max(1);
+        self.options.max_connections = n.max(1);
         self
     }
 
@@ -129,7 +189,7 @@ impl PostgresOptions {
     /// least 1 ms).
     #[must_use]
     pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = clamp(d);
+        self.options.connect_timeout = clamp(d);
         self
     }
 
@@ -137,7 +197,7 @@ impl PostgresOptions {
     /// at least 1 ms). Migrations run without it.
     #[must_use]
     pub fn statement_timeout(mut self, d: Duration) -> Self {
-        self.statement_timeout = clamp(d);
+        self.options.statement_timeout = clamp(d);
         self
     }
 
@@ -146,7 +206,7 @@ impl PostgresOptions {
     /// [`Locked`](StoreErrorKind::Locked) (`lock_timeout`, at least 1 ms).
     #[must_use]
     pub fn lock_timeout(mut self, d: Duration) -> Self {
-        self.lock_timeout = clamp(d);
+        self.options.lock_timeout = clamp(d);
         self
     }
 
@@ -154,7 +214,7 @@ impl PostgresOptions {
     /// [`PlainTcp::LoopbackOnly`]).
     #[must_use]
     pub fn plain_tcp(mut self, policy: PlainTcp) -> Self {
-        self.plain_tcp = policy;
+        self.options.plain_tcp = policy;
         self
     }
 
@@ -164,7 +224,8 @@ impl PostgresOptions {
     /// # Errors
     /// [`StoreErrorKind::Invalid`] when `pem` holds no certificate or cannot be parsed.
     pub fn root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, StoreError> {
-        self.roots
+        self.options
+            .roots
             .extend(parse_pem(pem, "the CA certificates given")?);
         Ok(self)
     }
@@ -175,28 +236,20 @@ impl PostgresOptions {
     /// # Errors
     /// [`StoreErrorKind::Invalid`] when the file cannot be read or holds no certificate.
     pub fn ca_file(mut self, path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        self.roots.extend(read_ca_file(path.as_ref())?);
+        self.options.roots.extend(read_ca_file(path.as_ref())?);
         Ok(self)
     }
 
-    /// The connect timeout.
-    pub fn get_connect_timeout(&self) -> Duration {
-        self.connect_timeout
+    /// The options.
+    #[must_use]
+    pub fn build(self) -> PostgresOptions {
+        self.options
     }
+}
 
-    /// The statement timeout.
-    pub fn get_statement_timeout(&self) -> Duration {
-        self.statement_timeout
-    }
-
-    /// The lock timeout.
-    pub fn get_lock_timeout(&self) -> Duration {
-        self.lock_timeout
-    }
-
-    /// The most connections opened.
-    pub fn get_max_connections(&self) -> usize {
-        self.max_connections
+impl From<PostgresOptionsBuilder> for PostgresOptions {
+    fn from(builder: PostgresOptionsBuilder) -> Self {
+        builder.build()
     }
 }
 
@@ -474,7 +527,7 @@ mod tests {
             "{err}"
         );
         assert!(!err.message().contains(":p@"), "{err}");
-        let opted_in = o.clone().plain_tcp(PlainTcp::Anywhere);
+        let opted_in = o.to_builder().plain_tcp(PlainTcp::Anywhere).build();
         assert!(
             !plan("postgres://u:p@db.example.com/x?sslmode=disable", &opted_in)
                 .unwrap()
@@ -503,9 +556,10 @@ mod tests {
 
     #[test]
     fn tls_requires_channel_binding_and_sets_the_timeouts() {
-        let o = PostgresOptions::default()
+        let o = PostgresOptions::builder()
             .statement_timeout(Duration::from_millis(1500))
-            .lock_timeout(Duration::from_secs(2));
+            .lock_timeout(Duration::from_secs(2))
+            .build();
         let c = plan(
             "postgres://u:p@db.example.com/x?options=-c%20search_path%3Dapp",
             &o,
@@ -552,18 +606,19 @@ mod tests {
 
     #[test]
     fn options_clamp_nonsense() {
-        let o = PostgresOptions::default()
+        let o = PostgresOptions::builder()
             .max_connections(0)
             .statement_timeout(Duration::ZERO)
-            .lock_timeout(Duration::MAX);
-        assert_eq!(o.get_max_connections(), 1);
-        assert_eq!(o.get_statement_timeout(), Duration::from_millis(1));
+            .lock_timeout(Duration::MAX)
+            .build();
+        assert_eq!(o.max_connections(), 1);
+        assert_eq!(o.statement_timeout(), Duration::from_millis(1));
         assert_eq!(
-            o.get_lock_timeout(),
+            o.lock_timeout(),
             Duration::from_millis(i32::MAX.unsigned_abs().into())
         );
         assert!(
-            PostgresOptions::default()
+            PostgresOptions::builder()
                 .root_certificate_pem(b"")
                 .is_err()
         );
