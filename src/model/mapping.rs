@@ -16,6 +16,10 @@ use super::template::TicketTemplateName;
 ///
 /// Changes only through [`SyncConfig::apply`], which follows the table in
 /// [`machine`](crate::machine).
+///
+/// A store keeping it in a text column writes the serde names — `pending`, `in_queue`,
+/// `active`, `inactive`, `deleted` — not [`label`](Self::label) (which says "in queue"), and
+/// maps them back itself (iterate [`ALL`](Self::ALL)); there is no `FromStr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncStatus {

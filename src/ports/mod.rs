@@ -345,6 +345,9 @@ pub trait ServiceNowApi: Send + Sync + Debug {
 /// A held incident-router lock ([`ConfigStore::lock_router`]). Dropping it without
 /// [`release`](Self::release) frees it too (for PostgreSQL, by closing the session that holds
 /// the advisory lock), only less promptly.
+///
+/// A guard that frees its lock in `Drop` as well must remember that `release` already did: by
+/// the time the released guard is dropped, another router may hold the lock.
 #[async_trait]
 pub trait RouterGuard: Send + Sync + Debug {
     /// Frees the lock.
