@@ -3,7 +3,7 @@
 //! [`ServiceNowApi`](crate::ports::ServiceNowApi).
 //!
 //! Both run on reqwest with rustls (ring, bundled Mozilla roots plus any
-//! [extra roots](HttpOptions::root_certificate_pem)) and need a tokio runtime with timers.
+//! [extra roots](HttpOptionsBuilder::root_certificate_pem)) and need a tokio runtime with timers.
 //! What they share:
 //!
 //! - **Origins are checked before anything is sent**: https only, except plain http on loopback

@@ -5,6 +5,14 @@ use std::sync::Arc;
 use super::{ConfigStore, NinjaOneApi, ServiceNowApi};
 use crate::clock::Clock;
 
+/// The four ports taken apart, for the engines' constructors.
+pub(crate) type Parts = (
+    Arc<dyn NinjaOneApi>,
+    Arc<dyn ServiceNowApi>,
+    Arc<dyn ConfigStore>,
+    Arc<dyn Clock>,
+);
+
 /// The ports an engine works through — NinjaOne, ServiceNow, the store and the clock — built
 /// once and handed to both engines:
 /// [`OrganizationSync::new(ports)`](crate::engine::OrganizationSync::new) and
@@ -84,16 +92,8 @@ impl Ports {
         &self.clock
     }
 
-    /// The four ports, to take apart.
-    #[must_use]
-    pub fn into_parts(
-        self,
-    ) -> (
-        Arc<dyn NinjaOneApi>,
-        Arc<dyn ServiceNowApi>,
-        Arc<dyn ConfigStore>,
-        Arc<dyn Clock>,
-    ) {
+    /// The four ports, taken apart.
+    pub(crate) fn into_parts(self) -> Parts {
         (self.ninja, self.snow, self.store, self.clock)
     }
 }

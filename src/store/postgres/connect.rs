@@ -52,8 +52,8 @@ pub enum PlainTcp {
 /// TLS always verifies like libpq's `verify-full`: the server's certificate must chain to a
 /// trusted root **and** name the host of the URL (a DNS name or an IP address in its subject
 /// alternative names). Trusted roots are the bundled Mozilla roots, or, when a CA is given
-/// (`sslrootcert=/path/ca.pem` in the URL, [`ca_file`](Self::ca_file) or
-/// [`root_certificate_pem`](Self::root_certificate_pem)), only those CAs. With TLS on,
+/// (`sslrootcert=/path/ca.pem` in the URL, [`ca_file`](PostgresOptionsBuilder::ca_file) or
+/// [`root_certificate_pem`](PostgresOptionsBuilder::root_certificate_pem)), only those CAs. With TLS on,
 /// SCRAM channel binding is required (`channel_binding=require`): the server must
 /// authenticate with `scram-sha-256`, and a relay between two TLS sessions is detected.
 ///
