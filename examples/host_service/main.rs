@@ -84,9 +84,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let (view, _) = cold?;
     println!("\n== Add dialog, cold open: {cold_cost}");
     println!(
-        "{} free organizations, {} CI mappings, {} companies to search",
+        "{} free organizations, CI mappings {:?}, {} companies to search",
         view.organizations.len(),
-        view.ci_mappings.len(),
+        view.ci_mappings,
         view.companies
     );
     for (organization, suggested) in &view.organizations {
@@ -180,6 +180,7 @@ mod tests {
                 "every free organization has a company of its name: {view:?}"
             );
             assert_eq!(view.companies, COMPANIES);
+            assert_eq!(view.ci_mappings, ["servers"]);
 
             // Warm open: the organization page only.
             let (warm, cost) = host.measure(open_add_dialog(&host)).await;

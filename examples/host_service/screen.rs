@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{Actor, ApplyMode, ConfigDraft, OrganizationSync};
-use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SysId};
+use ninjaone_servicenow::model::{CiMapping, IntegrationMode, OrganizationId, SysId};
 use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
 
@@ -89,11 +89,14 @@ impl Host {
         (value, requests)
     }
 
-    /// Inactive mode (where people add organizations), then the first `n` organizations of the
+    /// Inactive mode (where people add organizations), a CI mapping "servers", then the first `n` organizations of the
     /// Add dialog added with their suggested companies, then one applied pass.
     pub async fn add_first(&self, n: usize) -> Result<(), Box<dyn Error>> {
         self.sync
             .set_mode(&self.admin, IntegrationMode::Inactive)
+            .await?;
+        self.sync
+            .put_ci_mapping(&self.admin, CiMapping::new("servers".parse()?))
             .await?;
         let dialog = self.sync.add_dialog(&self.admin).await?;
         for org in dialog.organizations().iter().take(n) {
