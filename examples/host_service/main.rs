@@ -128,6 +128,40 @@ mod tests {
     }
 
     #[test]
+    fn a_row_with_an_unknown_status_reads_as_corrupt_and_is_kept() -> Result<(), Box<dyn Error>> {
+        use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind};
+        futures::executor::block_on(async {
+            let host = Host::new(2, 2);
+            host.add_first(1).await?;
+            let organization = OrganizationId::new(1)?;
+            host.store.with_tables_mut(|t| {
+                if let Some(row) = t.sync_configs.get_mut(&organization.get()) {
+                    row.status = "archived".to_owned(); // written by a newer host version
+                }
+            })?;
+            let err = host
+                .store
+                .config(organization)
+                .await
+                .err()
+                .ok_or("a corrupt row must not read")?;
+            assert_eq!(err.kind(), StoreErrorKind::Corrupt);
+            assert!(err.to_string().contains("archived"), "{err}");
+            let kept = host.store.with_tables(|t| {
+                t.sync_configs
+                    .get(&organization.get())
+                    .map(|r| r.status.clone())
+            })?;
+            assert_eq!(
+                kept.as_deref(),
+                Some("archived"),
+                "the row is left for a person to fix"
+            );
+            Ok(())
+        })
+    }
+
+    #[test]
     fn the_screen_and_the_add_dialog_cost_what_the_docs_say() -> Result<(), Box<dyn Error>> {
         futures::executor::block_on(async {
             let host = Host::new(ORGANIZATIONS, COMPANIES);

@@ -43,6 +43,15 @@ impl HostStore {
         })
     }
 
+    /// Changes the tables behind the library's back (a migration, a hand edit): for tests.
+    #[cfg(test)]
+    pub fn with_tables_mut<T>(
+        &self,
+        change: impl FnOnce(&mut Tables) -> T,
+    ) -> Result<T, StoreError> {
+        Ok(change(&mut *self.tables()?))
+    }
+
     /// Reads the tables directly, as the host's own code (reports, admin pages) would.
     pub fn with_tables<T>(&self, read: impl FnOnce(&Tables) -> T) -> Result<T, StoreError> {
         Ok(read(&*self.tables()?))
