@@ -476,6 +476,8 @@ impl WriteBatch {
 ///
 /// ## The rest
 /// - The audit log is append-only; entries get increasing `seq` numbers, in the order given.
+/// - The store keeps every other field of a configuration as written: `created_at`,
+///   `updated_at`, names and the retry state are the engine's to set; only the version moves.
 /// - At most one ticket template is the default: putting a new default takes the flag from the
 ///   old one in the same write.
 /// - Listings are ordered: configurations by organization, CI mappings and ticket templates by
