@@ -497,7 +497,9 @@ impl AddDialog {
 impl OrganizationSync {
     /// Sets how long the company directory is used before an open lists ServiceNow again
     /// (default [`DEFAULT_DIRECTORY_MAX_AGE`]; `Duration::ZERO`: every open lists). Starts an
-    /// empty cache.
+    /// empty cache. The age is measured on the engine's [`Clock`](crate::clock::Clock): under a
+    /// `ManualClock` (tests, the fakes) the listing stays fresh until the clock is advanced,
+    /// whatever the wall time.
     #[must_use]
     pub fn directory_max_age(mut self, max_age: Duration) -> Self {
         self.directory = Arc::new(DirectoryCache::new(max_age));

@@ -559,7 +559,10 @@ impl OrganizationSync {
     /// The configurations the actor may see, ordered by organization (tombstones included):
     /// the rows of an "Organization Sync" screen. Each carries the organization's and the
     /// company's (and account's) names as last seen ([`SyncConfig::organization_name`],
-    /// [`SyncConfig::company_name`]), its status, reason, options and CI mappings.
+    /// [`SyncConfig::company_name`]), its status, reason, options and CI mappings. The screen's
+    /// "reason" column is [`SyncConfig::status_reason`] (why it is inactive or deleted, such as
+    /// "paused by alice"), or else [`SyncConfig::last_error`] (what the last pass's attempt
+    /// failed on); a name is `None` only until an add, an update or a pass has seen it.
     ///
     /// # Costs
     /// One store read; **no remote request**: the names were recorded by the add, the update

@@ -16,6 +16,17 @@ use super::template::TicketTemplateName;
 ///
 /// Changes only through [`SyncConfig::apply`], which follows the table in
 /// [`machine`](crate::machine).
+///
+/// A store keeping it in a text column writes [`as_str`](Self::as_str) — the serde names
+/// `pending`, `in_queue`, `active`, `inactive`, `deleted` — not [`label`](Self::label) (which
+/// says "in queue"), and reads them back with [`FromStr`](std::str::FromStr):
+///
+/// ```
+/// use ninjaone_servicenow::model::SyncStatus;
+/// assert_eq!(SyncStatus::InQueue.as_str(), "in_queue");
+/// assert_eq!("in_queue".parse::<SyncStatus>(), Ok(SyncStatus::InQueue));
+/// assert!("in queue".parse::<SyncStatus>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -41,6 +52,19 @@ impl SyncStatus {
         Self::Inactive,
         Self::Deleted,
     ];
+
+    /// The stored name, as serde writes it: "pending", "in_queue", "active", "inactive",
+    /// "deleted" (what [`FromStr`](std::str::FromStr) reads).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InQueue => "in_queue",
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Deleted => "deleted",
+        }
+    }
 
     /// The status as shown to people: "pending", "in queue", "active", "inactive", "deleted".
     #[must_use]
@@ -150,6 +174,27 @@ impl FromStr for TicketKind {
             "case" | "cases" => Ok(Self::Case),
             _ => Err(UnknownTicketKind(super::ids::quote_prefix(s))),
         }
+    }
+}
+
+/// A string that is not a stored [`SyncStatus`] name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown sync status {0:?}: expected pending, in_queue, active, inactive or deleted (the \
+     names SyncStatus::as_str writes)"
+)]
+pub struct UnknownStatus(String);
+
+impl FromStr for SyncStatus {
+    type Err = UnknownStatus;
+
+    /// Reads a stored name ([`SyncStatus::as_str`]), exactly: a store that finds anything else
+    /// has a corrupt row.
+    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownStatus(super::ids::quote_prefix(s)))
     }
 }
 

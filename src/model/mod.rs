@@ -24,7 +24,7 @@ pub use ids::{
 };
 pub use mapping::{
     CiMapping, CiMappingName, IntegrationMode, InvalidConfig, SyncConfig, SyncConfigParts,
-    SyncStatus, TicketKind, UnknownMode, UnknownTicketKind,
+    SyncStatus, TicketKind, UnknownMode, UnknownStatus, UnknownTicketKind,
 };
 pub use names::normalize_name;
 pub(crate) use names::normalize_name_into;

@@ -358,6 +358,9 @@ pub trait ServiceNowApi: Send + Sync + Debug {
 /// A held incident-router lock ([`ConfigStore::lock_router`]). Dropping it without
 /// [`release`](Self::release) frees it too (for PostgreSQL, by closing the session that holds
 /// the advisory lock), only less promptly.
+///
+/// A guard that frees its lock in `Drop` as well must remember that `release` already did: by
+/// the time the released guard is dropped, another router may hold the lock.
 #[async_trait]
 pub trait RouterGuard: Send + Sync + Debug {
     /// Frees the lock.
@@ -486,6 +489,8 @@ impl WriteBatch {
 ///
 /// ## The rest
 /// - The audit log is append-only; entries get increasing `seq` numbers, in the order given.
+/// - The store keeps every other field of a configuration as written: `created_at`,
+///   `updated_at`, names and the retry state are the engine's to set; only the version moves.
 /// - At most one ticket template is the default: putting a new default takes the flag from the
 ///   old one in the same write.
 /// - Listings are ordered: configurations by organization, CI mappings and ticket templates by
