@@ -255,20 +255,17 @@ impl IncidentRouter {
             return Ok(ignored("the integration is disabled".to_owned()));
         }
         let _turn = self.events.enter(&uid).await;
-        let records = self.store.ticket_records().await.map_err(SyncError::store(
-            "could not read the alert → ticket records",
-        ))?;
-        let open_tickets = records
-            .iter()
-            .filter(|r| r.state == TicketRecordState::Open)
-            .count();
-        let record = records.into_iter().find(|r| r.alert == uid);
+        // A point read: what a delivery reads must not grow with the tickets made.
+        let record = self
+            .store
+            .ticket_record(&uid)
+            .await
+            .map_err(SyncError::store("could not read the alert's ticket record"))?;
         let mut cost = Cost::default();
         let outcome = if code == StatusCode::Triggered {
             self.triggered(activity, record, &mut cost).await?
         } else {
-            self.reset(activity, record, open_tickets, &mut cost)
-                .await?
+            self.reset(activity, record, &mut cost).await?
         };
         let mut delivery = Delivery::new(uid, code, outcome);
         delivery.servicenow_requests = cost.servicenow;
@@ -299,22 +296,29 @@ impl IncidentRouter {
                 });
             }
         }
-        let configs = self
-            .store
-            .configs()
-            .await
-            .map_err(SyncError::store("could not read the configurations"))?;
         let devices = self
             .device_of(activity, record.as_ref(), cost)
             .await?
             .into_iter()
             .collect::<Vec<_>>();
+        // Only the configurations the decision looks at: the device's organization (routing)
+        // and the record's (a cleared record's status), by key.
+        let organizations: Vec<OrganizationId> = devices
+            .iter()
+            .map(|d| d.organization_id)
+            .chain(record.as_ref().map(|r| r.organization))
+            .collect();
+        let configs = self
+            .store
+            .configs_of(&organizations)
+            .await
+            .map_err(SyncError::store("could not read the configurations"))?;
         let templates = self
             .store
             .ticket_templates()
             .await
             .map_err(SyncError::store("could not read the ticket templates"))?;
-        let ci_records = self.ci_records().await;
+        let ci_records = self.ci_record(devices.first()).await;
         let organization = devices.first().map(|d| d.organization_id);
         let config = organization.and_then(|o| configs.iter().find(|c| c.organization() == o));
         let uses_cases = config.is_some_and(|c| c.tickets() == TicketKind::Case)
@@ -353,7 +357,6 @@ impl IncidentRouter {
         &self,
         activity: &Activity,
         record: Option<TicketRecord>,
-        open_tickets: usize,
         cost: &mut Cost,
     ) -> Result<DeliveryOutcome, SyncError> {
         let Some(record) = record else {
@@ -385,6 +388,18 @@ impl IncidentRouter {
         if open.iter().any(|a| a.uid == record.alert) {
             return Ok(DeliveryOutcome::StillOpen);
         }
+        // The guard's limit depends on how many tickets are open: the one listing a delivery
+        // reads, and only for a reset NinjaOne confirmed (a trigger never reads it).
+        let open_tickets = self
+            .store
+            .ticket_records()
+            .await
+            .map_err(SyncError::store(
+                "could not read the alert → ticket records",
+            ))?
+            .iter()
+            .filter(|r| r.state == TicketRecordState::Open)
+            .count();
         let limit = self.settings.resolve_guard.limit(open_tickets);
         if !self.events.reserve_resolve(limit) {
             return Ok(DeliveryOutcome::Held {
@@ -395,11 +410,13 @@ impl IncidentRouter {
                 ),
             });
         }
-        let configs = self
+        let configs: Vec<SyncConfig> = self
             .store
-            .configs()
+            .config(record.organization)
             .await
-            .map_err(SyncError::store("could not read the configurations"))?;
+            .map_err(SyncError::store("could not read the configuration"))?
+            .into_iter()
+            .collect();
         let uses_cases = record.kind == TicketKind::Case;
         let result = async {
             let csm = self.csm(uses_cases, cost).await?;
@@ -482,9 +499,13 @@ impl IncidentRouter {
         Ok(listing.items.into_iter().find(|d| d.id == id))
     }
 
-    async fn ci_records(&self) -> Vec<crate::model::CiRecord> {
-        match self.store.ci_records().await {
-            Ok(records) => records,
+    /// The device's CI record (a point read), for the ticket's `cmdb_ci`.
+    async fn ci_record(&self, device: Option<&Device>) -> Vec<crate::model::CiRecord> {
+        let Some(device) = device else {
+            return Vec::new();
+        };
+        match self.store.ci_record(device.id).await {
+            Ok(record) => record.into_iter().collect(),
             Err(err) => {
                 tracing::warn!(error = %err, "could not read the CI records; the ticket goes without cmdb_ci");
                 Vec::new()
