@@ -196,11 +196,8 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &[u8])> {
 
 async fn webhook(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    // The secret first, before a byte of the body is read: `accept` checks it before the body,
-    // and an empty body can only be refused as malformed once the secret matched.
-    if let Err(refusal @ (Refusal::MissingSecret { .. } | Refusal::WrongSecret { .. })) =
-        shared.receiver.accept(header_pairs(&parts.headers), &[])
-    {
+    // The secret first, before a byte of the body is read.
+    if let Err(refusal) = shared.receiver.check_secret(header_pairs(&parts.headers)) {
         return refused(&shared, &refusal);
     }
     let limit = shared.receiver.options().max_body_bytes();
