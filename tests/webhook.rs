@@ -867,3 +867,69 @@ async fn a_trigger_reads_its_own_records_by_key_and_lists_nothing_that_grows_wit
     );
     assert_eq!(store.take(), ["ticket_records"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_is_checked_on_its_own_before_any_body_and_never_echoed() {
+    let t = tenant(1, 1, 1).await;
+    let r = &t.receiver;
+    assert!(matches!(
+        r.check_secret([("content-type", &b"application/json"[..])]),
+        Err(Refusal::MissingSecret { .. })
+    ));
+    let sent = "a-guess-that-is-not-the-secret";
+    let wrong = r
+        .check_secret([(HEADER, sent.as_bytes())])
+        .expect_err("a wrong secret");
+    assert!(matches!(wrong, Refusal::WrongSecret { .. }));
+    assert_eq!(wrong.http_status(), 403);
+    for text in [wrong.to_string(), format!("{wrong:?}")] {
+        assert!(!text.contains(sent) && !text.contains(SECRET), "{text}");
+    }
+    // The first occurrence counts, whatever the case of its name and the spaces around it.
+    r.check_secret([
+        (
+            "X-OrgSync-Webhook-Secret",
+            format!("  {SECRET} ").as_bytes(),
+        ),
+        (HEADER, &b"later-and-wrong"[..]),
+    ])
+    .expect("the right secret");
+    // `accept` refuses the secret before it looks at the body: an empty body with a wrong
+    // secret is a 403, not a 400.
+    assert!(matches!(
+        r.accept([(HEADER, sent.as_bytes())], b""),
+        Err(Refusal::WrongSecret { .. })
+    ));
+    assert!(t.server.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_time_unlike_the_deliverys_costs_at_most_one_note_and_repeats_none() {
+    // Whether an alert's `updateTime` equals its trigger's `activityTime` is not documented:
+    // take the worst case, the listing 1.5 s later than the delivery.
+    let t = tenant(1, 1, 1).await;
+    let (alert, device) = t.alerts().remove(0);
+    let delivered = activity(&alert, &device, "TRIGGERED");
+    let mut listed = alert.clone();
+    listed.update_time = alert
+        .update_time
+        .map(|at| at + chrono::TimeDelta::milliseconds(1500));
+    assert!(t.world.ninja.clear_alert(&alert.uid));
+    t.world.ninja.add_alert(listed);
+    assert!(matches!(
+        t.deliver(&delivered).await.unwrap().outcome,
+        DeliveryOutcome::Created { .. }
+    ));
+    let mut notes = 0;
+    for round in 0..3 {
+        // NinjaOne retries the delivery (say, its 2xx was lost), then a pass runs.
+        let again = t.deliver(&delivered).await.unwrap();
+        notes += usize::from(matches!(again.outcome, DeliveryOutcome::Noted { .. }));
+        let report = t.router.run_once(ApplyMode::Apply).await.unwrap();
+        assert_eq!(report.created, 0, "round {round}: {report:?}");
+        notes += report.noted;
+    }
+    let ticket = t.world.snow.all_incidents().remove(0).sys_id;
+    assert_eq!(t.world.snow.work_notes(&ticket).len(), notes);
+    assert!(notes <= 1, "{notes} notes for one trigger");
+}
