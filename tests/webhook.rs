@@ -933,3 +933,65 @@ async fn a_listing_time_unlike_the_deliverys_costs_at_most_one_note_and_repeats_
     assert_eq!(t.world.snow.work_notes(&ticket).len(), notes);
     assert!(notes <= 1, "{notes} notes for one trigger");
 }
+
+/// `body` with its `activityTime` moved by `ms` milliseconds.
+fn shifted(body: &[u8], ms: i64) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(body).unwrap();
+    #[allow(clippy::cast_precision_loss)]
+    let moved = value["activityTime"].as_f64().unwrap() + ms as f64 / 1e3;
+    value["activityTime"] = json!(moved);
+    serde_json::to_vec(&value).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_arriving_after_its_reset_creates_nothing() {
+    let t = tenant(1, 2, 2).await;
+    let alerts = t.alerts();
+    // A trigger, its reset, then the trigger again (NinjaOne retries it, late).
+    let (alert, device) = &alerts[0];
+    let trigger = activity(alert, device, "TRIGGERED");
+    t.deliver(&trigger).await.unwrap();
+    assert!(t.world.ninja.clear_alert(&alert.uid));
+    let reset = shifted(&activity(alert, device, "RESET"), 60_000);
+    let resolved = t.deliver(&reset).await.unwrap();
+    assert!(
+        matches!(resolved.outcome, DeliveryOutcome::Resolved { .. }),
+        "{}",
+        resolved.outcome
+    );
+    let late = t.deliver(&trigger).await.unwrap();
+    assert!(
+        matches!(late.outcome, DeliveryOutcome::Ignored { .. }),
+        "{}",
+        late.outcome
+    );
+    // A reset that overtakes its trigger: the trigger, older than the reset, creates nothing.
+    let (alert, device) = &alerts[1];
+    assert!(t.world.ninja.clear_alert(&alert.uid));
+    let trigger = activity(alert, device, "TRIGGERED");
+    let reset = shifted(&activity(alert, device, "RESET"), 60_000);
+    let first = t.deliver(&reset).await.unwrap();
+    assert!(
+        matches!(first.outcome, DeliveryOutcome::Ignored { .. }),
+        "{}",
+        first.outcome
+    );
+    let overtaken = t.deliver(&trigger).await.unwrap();
+    assert!(
+        matches!(overtaken.outcome, DeliveryOutcome::Ignored { .. }),
+        "{}",
+        overtaken.outcome
+    );
+    let incidents = t.world.snow.all_incidents();
+    assert_eq!(incidents.len(), 1, "only the first alert's, resolved");
+    assert_eq!(incidents[0].state, IncidentState::Resolved);
+    assert!(t.records().await.is_empty());
+    // A trigger after the reset (a new firing) is news again.
+    t.world.ninja.add_alert(alert.clone());
+    let refired = t.deliver(&shifted(&trigger, 120_000)).await.unwrap();
+    assert!(
+        matches!(refired.outcome, DeliveryOutcome::Created { .. }),
+        "{}",
+        refired.outcome
+    );
+}

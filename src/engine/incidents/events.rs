@@ -7,6 +7,13 @@
 //!   `creating` record is stored before the create, the `open` record after it) and creates
 //!   nothing. An applied pass waits for the deliveries in hand and holds new ones until it
 //!   ends, so a pass never decides from a listing a delivery is about to change.
+//! - **Out of order**, by `activityTime`: the latest RESET of each alert is remembered (in
+//!   this process, the last few thousand alerts), and a TRIGGERED no later than it — a late
+//!   retry of a trigger already resolved, or a trigger its reset overtook — is
+//!   [`DeliveryOutcome::Ignored`]: no ticket for a condition that has reset. A stale
+//!   TRIGGERED of an open ticket writes no note either
+//!   ([`digest_matches`](crate::plan::digest_matches) orders by time). What the memory
+//!   misses (a restart in between), the next pass resolves.
 //! - **Across restarts**, the store's records and the look-before-create by correlation id
 //!   (one ServiceNow query) make a redelivery adopt what an earlier, interrupted one created.
 //! - **Limits**: deliveries handled by several processes for one alert at the same moment,
@@ -17,6 +24,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex as SyncMutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
 
 use futures_util::lock::{Mutex, OwnedMutexGuard};
 
@@ -50,7 +59,14 @@ struct GateState {
     alerts: HashMap<AlertUid, Arc<Mutex<()>>>,
     /// Resolves made by deliveries since the last applied pass (the resolve guard's count).
     resolves: usize,
+    /// The latest RESET seen of each alert (by `activityTime`), so a TRIGGERED older than it
+    /// — a late retry, or a trigger the reset overtook — creates nothing. At most
+    /// [`RESETS_KEPT`] alerts, the oldest resets forgotten first.
+    resets: HashMap<AlertUid, DateTime<Utc>>,
 }
+
+/// How many alerts' latest resets an [`EventGate`] remembers (a few hundred KiB at most).
+const RESETS_KEPT: usize = 4096;
 
 impl std::fmt::Debug for EventGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,6 +178,28 @@ impl EventGate {
         true
     }
 
+    /// Remembers that `uid` reset at `at` (keeping the latest).
+    fn note_reset(&self, uid: &AlertUid, at: DateTime<Utc>) {
+        let mut state = self.lock();
+        if !state.resets.contains_key(uid)
+            && state.resets.len() >= RESETS_KEPT
+            && let Some(oldest) = state
+                .resets
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(uid, _)| uid.clone())
+        {
+            state.resets.remove(&oldest);
+        }
+        let latest = state.resets.entry(uid.clone()).or_insert(at);
+        *latest = (*latest).max(at);
+    }
+
+    /// The latest reset remembered of `uid`.
+    fn reset_at(&self, uid: &AlertUid) -> Option<DateTime<Utc>> {
+        self.lock().resets.get(uid).copied()
+    }
+
     fn release_resolve(&self) {
         let mut state = self.lock();
         state.resolves = state.resolves.saturating_sub(1);
@@ -210,6 +248,8 @@ impl IncidentRouter {
     ///   planner's rules and the resolve guard (deliveries since the last applied pass count
     ///   against [`IncidentSettings::resolve_guard`](super::IncidentSettings) like one pass;
     ///   beyond it the resolve is left to the pass, [`DeliveryOutcome::Held`]).
+    /// - A `TRIGGERED` whose `activityTime` is no later than the alert's last `RESET` seen
+    ///   here is [`DeliveryOutcome::Ignored`] (out of order; see the [module](super) docs).
     /// - Any other activity is [`DeliveryOutcome::Ignored`], and so is everything while the
     ///   integration is disabled.
     ///
@@ -255,6 +295,19 @@ impl IncidentRouter {
             return Ok(ignored("the integration is disabled".to_owned()));
         }
         let _turn = self.events.enter(&uid).await;
+        let at = activity.activity_time();
+        if code == StatusCode::Reset
+            && let Some(at) = at
+        {
+            self.events.note_reset(&uid, at);
+        } else if let (Some(at), Some(reset)) = (at, self.events.reset_at(&uid))
+            && at <= reset
+        {
+            // Out of order: the condition reset after this trigger fired.
+            return Ok(ignored(format!(
+                "a trigger of {at} arrived after the alert's reset of {reset}: nothing to create"
+            )));
+        }
         // A point read: what a delivery reads must not grow with the tickets made.
         let record = self
             .store
