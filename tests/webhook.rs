@@ -995,3 +995,31 @@ async fn a_trigger_arriving_after_its_reset_creates_nothing() {
         refired.outcome
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_without_a_device_is_answered_2xx_and_resolves_nothing() {
+    let t = tenant(1, 1, 1).await;
+    let (alert, device) = t.alerts().remove(0);
+    t.deliver(&activity(&alert, &device, "TRIGGERED"))
+        .await
+        .unwrap();
+    assert!(t.world.ninja.clear_alert(&alert.uid));
+    let mut body: Value = serde_json::from_slice(&activity(&alert, &device, "RESET")).unwrap();
+    let object = body.as_object_mut().unwrap();
+    object.remove("deviceId");
+    object.remove("device");
+    // A retry of the same payload could never be confirmed: no 503 for NinjaOne to repeat.
+    let delivery = t
+        .deliver(&serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(delivery.outcome, DeliveryOutcome::Ignored { .. }),
+        "{}",
+        delivery.outcome
+    );
+    assert_eq!(t.world.snow.all_incidents()[0].state, IncidentState::New);
+    // The pass, which lists NinjaOne's alerts, resolves it.
+    let report = t.router.run_once(ApplyMode::Apply).await.unwrap();
+    assert_eq!(report.resolved, 1, "{report:?}");
+}

@@ -424,11 +424,12 @@ impl IncidentRouter {
             });
         }
         let Some(device) = activity.device_id() else {
-            return Ok(DeliveryOutcome::Other(TicketOutcome::Unknown {
+            // Not a 503: NinjaOne would retry the same payload, which never names one.
+            return Ok(DeliveryOutcome::Ignored {
                 reason:
                     "the reset names no device, so it cannot be confirmed; the next pass decides"
                         .to_owned(),
-            }));
+            });
         };
         cost.ninjaone += 1;
         let open = self
