@@ -376,6 +376,12 @@ fn incidents_by_prefix_and_since() {
     }))
     .unwrap();
     assert_eq!(all.items.len(), 3);
+    // Paged in sys_id order (the order created), across correlation ids, as an index keeps it.
+    let ids: Vec<_> = all.items.iter().map(|i| i.sys_id.clone()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    assert_eq!(ids[..2], [a.sys_id.clone(), b.sys_id.clone()]);
     let recent = IncidentQuery::with_prefix(prefix).created_since(t0 + TimeDelta::minutes(30));
     let recent = block_on(collect_all(PageRequest::first(2), 10, |r| {
         sn.incidents(&recent, r)
@@ -383,6 +389,14 @@ fn incidents_by_prefix_and_since() {
     .unwrap();
     assert_eq!(recent.items.len(), 2);
     assert!(recent.items.iter().all(|i| i.created_on > Some(t0)));
+    // One alert's id is a prefix of another's ("…:1" of "…:10"): both match, as in ServiceNow.
+    block_on(sn.create_incident(&new_incident("ninjaone:acme:alert:10"))).unwrap();
+    let one = IncidentQuery::with_prefix("ninjaone:acme:alert:1".parse().unwrap());
+    let ones = block_on(collect_all(PageRequest::first(1), 10, |r| {
+        sn.incidents(&one, r)
+    }))
+    .unwrap();
+    assert_eq!(ones.items.len(), 2);
 }
 
 #[test]

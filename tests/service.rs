@@ -1482,6 +1482,16 @@ impl ConfigStore for PauseBeforeFirstWrite {
         self.inner.ticket_records().await
     }
 
+    async fn ticket_record(
+        &self,
+        alert: &ninjaone_servicenow::model::AlertUid,
+    ) -> Result<
+        Option<ninjaone_servicenow::model::TicketRecord>,
+        ninjaone_servicenow::ports::StoreError,
+    > {
+        self.inner.ticket_record(alert).await
+    }
+
     async fn write_ticket_records(
         &self,
         put: Vec<ninjaone_servicenow::model::TicketRecord>,
@@ -1495,6 +1505,14 @@ impl ConfigStore for PauseBeforeFirstWrite {
     ) -> Result<Vec<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
     {
         self.inner.ci_records().await
+    }
+
+    async fn ci_record(
+        &self,
+        device: ninjaone_servicenow::model::DeviceId,
+    ) -> Result<Option<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
+    {
+        self.inner.ci_record(device).await
     }
 
     async fn write_ci_records(

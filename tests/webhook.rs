@@ -679,3 +679,347 @@ async fn a_trigger_without_the_device_expansion_looks_the_device_up_and_other_ac
     }
     assert!(t.server.requests().is_empty());
 }
+
+// ---- what a delivery reads ----
+
+/// A store that counts the listings (every configuration, every ticket record, every CI
+/// record): what grows with the tenant.
+#[derive(Debug, Default)]
+struct ListingCounter {
+    inner: ninjaone_servicenow::store::MemoryStore,
+    listings: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl ListingCounter {
+    fn listed(&self, what: &'static str) {
+        self.listings.lock().unwrap().push(what);
+    }
+
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.listings.lock().unwrap())
+    }
+}
+
+mod counted {
+    use ninjaone_servicenow::model::{
+        AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
+        IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate,
+        TicketTemplateName,
+    };
+    use ninjaone_servicenow::ports::{
+        ConfigStore, RouterGuard, StoreError, WriteBatch, async_trait,
+    };
+
+    use super::ListingCounter;
+
+    #[async_trait]
+    impl ConfigStore for ListingCounter {
+        async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError> {
+            self.listed("configs");
+            self.inner.configs().await
+        }
+        async fn config(&self, o: OrganizationId) -> Result<Option<SyncConfig>, StoreError> {
+            self.inner.config(o).await
+        }
+        async fn configs_of(&self, o: &[OrganizationId]) -> Result<Vec<SyncConfig>, StoreError> {
+            self.inner.configs_of(o).await
+        }
+        async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
+            self.inner.write(batch).await
+        }
+        async fn mode(&self) -> Result<IntegrationMode, StoreError> {
+            self.inner.mode().await
+        }
+        async fn set_mode(&self, mode: IntegrationMode) -> Result<(), StoreError> {
+            self.inner.set_mode(mode).await
+        }
+        async fn ci_mappings(&self) -> Result<Vec<CiMapping>, StoreError> {
+            self.inner.ci_mappings().await
+        }
+        async fn put_ci_mapping(&self, m: CiMapping) -> Result<(), StoreError> {
+            self.inner.put_ci_mapping(m).await
+        }
+        async fn delete_ci_mapping(&self, n: &CiMappingName) -> Result<bool, StoreError> {
+            self.inner.delete_ci_mapping(n).await
+        }
+        async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError> {
+            self.inner.ticket_templates().await
+        }
+        async fn put_ticket_template(&self, t: TicketTemplate) -> Result<(), StoreError> {
+            self.inner.put_ticket_template(t).await
+        }
+        async fn delete_ticket_template(&self, n: &TicketTemplateName) -> Result<bool, StoreError> {
+            self.inner.delete_ticket_template(n).await
+        }
+        async fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+            self.inner.audit(f).await
+        }
+        async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
+            self.listed("ticket_records");
+            self.inner.ticket_records().await
+        }
+        async fn ticket_record(&self, a: &AlertUid) -> Result<Option<TicketRecord>, StoreError> {
+            self.inner.ticket_record(a).await
+        }
+        async fn write_ticket_records(
+            &self,
+            put: Vec<TicketRecord>,
+            remove: Vec<AlertUid>,
+        ) -> Result<(), StoreError> {
+            self.inner.write_ticket_records(put, remove).await
+        }
+        async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
+            self.listed("ci_records");
+            self.inner.ci_records().await
+        }
+        async fn ci_record(&self, d: DeviceId) -> Result<Option<CiRecord>, StoreError> {
+            self.inner.ci_record(d).await
+        }
+        async fn write_ci_records(
+            &self,
+            put: Vec<CiRecord>,
+            remove: Vec<DeviceId>,
+        ) -> Result<(), StoreError> {
+            self.inner.write_ci_records(put, remove).await
+        }
+        async fn lock_router(&self, id: &str) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
+            self.inner.lock_router(id).await
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_reads_its_own_records_by_key_and_lists_nothing_that_grows_with_the_tenant() {
+    let w = world(2, 3, 6);
+    let store = Arc::new(ListingCounter::default());
+    // The world's configurations, seeded into the counted store.
+    for config in w.store.configs().await.unwrap() {
+        let seeded = world::config(
+            config.organization(),
+            config.company().cloned(),
+            config.status(),
+            config.allow_incidents(),
+        );
+        store.inner.write_config(seeded).await.unwrap();
+    }
+    store
+        .inner
+        .set_mode(w.store.mode().await.unwrap())
+        .await
+        .unwrap();
+    let router = IncidentRouter::new(
+        Ports::new(
+            Arc::new(w.ninja.clone()),
+            Arc::new(w.snow.clone()),
+            store.clone(),
+            Arc::new(w.clock.clone()),
+        ),
+        w.settings(),
+    );
+    let receiver = WebhookReceiver::new(
+        router.clone(),
+        ReceiverOptions::new(WebhookSecret::from(SECRET.to_owned())),
+    );
+    let devices = w.ninja.all_devices();
+    let mut created = 0;
+    for alert in w.ninja.all_alerts() {
+        let device = devices
+            .iter()
+            .find(|d| Some(d.id) == alert.device_id)
+            .unwrap();
+        let body = activity(&alert, device, "TRIGGERED");
+        for _ in 0..2 {
+            let delivery = receiver
+                .receive([(HEADER, SECRET.as_bytes())], &body)
+                .await
+                .unwrap();
+            created += usize::from(matches!(delivery.outcome, DeliveryOutcome::Created { .. }));
+        }
+    }
+    assert_eq!(created, 6);
+    assert_eq!(
+        store.take(),
+        Vec::<&str>::new(),
+        "triggers and their repeats read point records only"
+    );
+    // A confirmed reset counts the open tickets for the resolve guard: one listing.
+    let (alert, device) = {
+        let alert = w.ninja.all_alerts().remove(0);
+        let device = devices
+            .iter()
+            .find(|d| Some(d.id) == alert.device_id)
+            .unwrap()
+            .clone();
+        (alert, device)
+    };
+    assert!(w.ninja.clear_alert(&alert.uid));
+    let reset = receiver
+        .receive(
+            [(HEADER, SECRET.as_bytes())],
+            &activity(&alert, &device, "RESET"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(reset.outcome, DeliveryOutcome::Resolved { .. }),
+        "{}",
+        reset.outcome
+    );
+    assert_eq!(store.take(), ["ticket_records"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_is_checked_on_its_own_before_any_body_and_never_echoed() {
+    let t = tenant(1, 1, 1).await;
+    let r = &t.receiver;
+    assert!(matches!(
+        r.check_secret([("content-type", &b"application/json"[..])]),
+        Err(Refusal::MissingSecret { .. })
+    ));
+    let sent = "a-guess-that-is-not-the-secret";
+    let wrong = r
+        .check_secret([(HEADER, sent.as_bytes())])
+        .expect_err("a wrong secret");
+    assert!(matches!(wrong, Refusal::WrongSecret { .. }));
+    assert_eq!(wrong.http_status(), 403);
+    for text in [wrong.to_string(), format!("{wrong:?}")] {
+        assert!(!text.contains(sent) && !text.contains(SECRET), "{text}");
+    }
+    // The first occurrence counts, whatever the case of its name and the spaces around it.
+    r.check_secret([
+        (
+            "X-OrgSync-Webhook-Secret",
+            format!("  {SECRET} ").as_bytes(),
+        ),
+        (HEADER, &b"later-and-wrong"[..]),
+    ])
+    .expect("the right secret");
+    // `accept` refuses the secret before it looks at the body: an empty body with a wrong
+    // secret is a 403, not a 400.
+    assert!(matches!(
+        r.accept([(HEADER, sent.as_bytes())], b""),
+        Err(Refusal::WrongSecret { .. })
+    ));
+    assert!(t.server.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_time_unlike_the_deliverys_costs_at_most_one_note_and_repeats_none() {
+    // Whether an alert's `updateTime` equals its trigger's `activityTime` is not documented:
+    // take the worst case, the listing 1.5 s later than the delivery.
+    let t = tenant(1, 1, 1).await;
+    let (alert, device) = t.alerts().remove(0);
+    let delivered = activity(&alert, &device, "TRIGGERED");
+    let mut listed = alert.clone();
+    listed.update_time = alert
+        .update_time
+        .map(|at| at + chrono::TimeDelta::milliseconds(1500));
+    assert!(t.world.ninja.clear_alert(&alert.uid));
+    t.world.ninja.add_alert(listed);
+    assert!(matches!(
+        t.deliver(&delivered).await.unwrap().outcome,
+        DeliveryOutcome::Created { .. }
+    ));
+    let mut notes = 0;
+    for round in 0..3 {
+        // NinjaOne retries the delivery (say, its 2xx was lost), then a pass runs.
+        let again = t.deliver(&delivered).await.unwrap();
+        notes += usize::from(matches!(again.outcome, DeliveryOutcome::Noted { .. }));
+        let report = t.router.run_once(ApplyMode::Apply).await.unwrap();
+        assert_eq!(report.created, 0, "round {round}: {report:?}");
+        notes += report.noted;
+    }
+    let ticket = t.world.snow.all_incidents().remove(0).sys_id;
+    assert_eq!(t.world.snow.work_notes(&ticket).len(), notes);
+    assert!(notes <= 1, "{notes} notes for one trigger");
+}
+
+/// `body` with its `activityTime` moved by `ms` milliseconds.
+fn shifted(body: &[u8], ms: i64) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(body).unwrap();
+    #[allow(clippy::cast_precision_loss)]
+    let moved = value["activityTime"].as_f64().unwrap() + ms as f64 / 1e3;
+    value["activityTime"] = json!(moved);
+    serde_json::to_vec(&value).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_arriving_after_its_reset_creates_nothing() {
+    let t = tenant(1, 2, 2).await;
+    let alerts = t.alerts();
+    // A trigger, its reset, then the trigger again (NinjaOne retries it, late).
+    let (alert, device) = &alerts[0];
+    let trigger = activity(alert, device, "TRIGGERED");
+    t.deliver(&trigger).await.unwrap();
+    assert!(t.world.ninja.clear_alert(&alert.uid));
+    let reset = shifted(&activity(alert, device, "RESET"), 60_000);
+    let resolved = t.deliver(&reset).await.unwrap();
+    assert!(
+        matches!(resolved.outcome, DeliveryOutcome::Resolved { .. }),
+        "{}",
+        resolved.outcome
+    );
+    let late = t.deliver(&trigger).await.unwrap();
+    assert!(
+        matches!(late.outcome, DeliveryOutcome::Ignored { .. }),
+        "{}",
+        late.outcome
+    );
+    // A reset that overtakes its trigger: the trigger, older than the reset, creates nothing.
+    let (alert, device) = &alerts[1];
+    assert!(t.world.ninja.clear_alert(&alert.uid));
+    let trigger = activity(alert, device, "TRIGGERED");
+    let reset = shifted(&activity(alert, device, "RESET"), 60_000);
+    let first = t.deliver(&reset).await.unwrap();
+    assert!(
+        matches!(first.outcome, DeliveryOutcome::Ignored { .. }),
+        "{}",
+        first.outcome
+    );
+    let overtaken = t.deliver(&trigger).await.unwrap();
+    assert!(
+        matches!(overtaken.outcome, DeliveryOutcome::Ignored { .. }),
+        "{}",
+        overtaken.outcome
+    );
+    let incidents = t.world.snow.all_incidents();
+    assert_eq!(incidents.len(), 1, "only the first alert's, resolved");
+    assert_eq!(incidents[0].state, IncidentState::Resolved);
+    assert!(t.records().await.is_empty());
+    // A trigger after the reset (a new firing) is news again.
+    t.world.ninja.add_alert(alert.clone());
+    let refired = t.deliver(&shifted(&trigger, 120_000)).await.unwrap();
+    assert!(
+        matches!(refired.outcome, DeliveryOutcome::Created { .. }),
+        "{}",
+        refired.outcome
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_without_a_device_is_answered_2xx_and_resolves_nothing() {
+    let t = tenant(1, 1, 1).await;
+    let (alert, device) = t.alerts().remove(0);
+    t.deliver(&activity(&alert, &device, "TRIGGERED"))
+        .await
+        .unwrap();
+    assert!(t.world.ninja.clear_alert(&alert.uid));
+    let mut body: Value = serde_json::from_slice(&activity(&alert, &device, "RESET")).unwrap();
+    let object = body.as_object_mut().unwrap();
+    object.remove("deviceId");
+    object.remove("device");
+    // A retry of the same payload could never be confirmed: no 503 for NinjaOne to repeat.
+    let delivery = t
+        .deliver(&serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(delivery.outcome, DeliveryOutcome::Ignored { .. }),
+        "{}",
+        delivery.outcome
+    );
+    assert_eq!(t.world.snow.all_incidents()[0].state, IncidentState::New);
+    // The pass, which lists NinjaOne's alerts, resolves it.
+    let report = t.router.run_once(ApplyMode::Apply).await.unwrap();
+    assert_eq!(report.resolved, 1, "{report:?}");
+}

@@ -430,19 +430,18 @@ impl WebhookReceiver {
         &self.router
     }
 
-    /// Checks a delivery without handling it: the secret header (first occurrence, matched
-    /// case-insensitively, surrounding whitespace ignored, compared in constant time), the
-    /// body's size, then decodes it. Synchronous, so a host can refuse before reading more.
+    /// Checks only the secret header (first occurrence, matched case-insensitively,
+    /// surrounding whitespace ignored, compared in constant time): what a host calls before it
+    /// reads a byte of the body, so a request without the secret learns nothing about the
+    /// body's rules and costs no buffering. [`accept`](Self::accept) runs it first.
     ///
     /// # Errors
-    /// [`Refusal::MissingSecret`], [`Refusal::WrongSecret`], [`Refusal::TooLarge`],
-    /// [`Refusal::Malformed`], in that order: a request without the secret learns nothing
-    /// about the body's rules.
-    pub fn accept<'a>(
+    /// [`Refusal::MissingSecret`] (401) or [`Refusal::WrongSecret`] (403); the refusal names
+    /// the header, never the secret or the value sent.
+    pub fn check_secret<'a>(
         &self,
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-        body: &[u8],
-    ) -> Result<Activity, Refusal> {
+    ) -> Result<(), Refusal> {
         let header = self.options.header_name();
         let value = headers
             .into_iter()
@@ -458,6 +457,23 @@ impl WebhookReceiver {
                 header: header.to_owned(),
             });
         }
+        Ok(())
+    }
+
+    /// Checks a delivery without handling it: the secret header
+    /// ([`check_secret`](Self::check_secret)), the body's size, then decodes it. Synchronous,
+    /// so a host can refuse before reading more.
+    ///
+    /// # Errors
+    /// [`Refusal::MissingSecret`], [`Refusal::WrongSecret`], [`Refusal::TooLarge`],
+    /// [`Refusal::Malformed`], in that order: a request without the secret learns nothing
+    /// about the body's rules.
+    pub fn accept<'a>(
+        &self,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        body: &[u8],
+    ) -> Result<Activity, Refusal> {
+        self.check_secret(headers)?;
         let limit = self.options.max_body_bytes();
         if body.len() > limit {
             return Err(Refusal::TooLarge { limit });

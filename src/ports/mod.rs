@@ -598,6 +598,9 @@ impl WriteBatch {
 ///     async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
 ///         self.rest.ticket_records().await
 ///     }
+///     async fn ticket_record(&self, alert: &AlertUid) -> Result<Option<TicketRecord>, StoreError> {
+///         self.rest.ticket_record(alert).await
+///     }
 ///     async fn write_ticket_records(
 ///         &self,
 ///         put: Vec<TicketRecord>,
@@ -607,6 +610,9 @@ impl WriteBatch {
 ///     }
 ///     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
 ///         self.rest.ci_records().await
+///     }
+///     async fn ci_record(&self, device: DeviceId) -> Result<Option<CiRecord>, StoreError> {
+///         self.rest.ci_record(device).await
 ///     }
 ///     async fn write_ci_records(
 ///         &self,
@@ -712,6 +718,15 @@ pub trait ConfigStore: Send + Sync + Debug {
     /// Every alert → ticket record, ordered by alert uid.
     async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError>;
 
+    /// One alert's ticket record, if any: the record [`ticket_records`](Self::ticket_records)
+    /// lists for `alert`.
+    ///
+    /// A webhook delivery reads only its alert's record, so this must be a point read (a
+    /// primary-key lookup), not a filtered listing: a delivery's cost must not grow with the
+    /// tickets made. Required (no default body): a default over the listing would be exactly
+    /// that growing cost.
+    async fn ticket_record(&self, alert: &AlertUid) -> Result<Option<TicketRecord>, StoreError>;
+
     /// Inserts or replaces (by alert uid) the records in `put` and removes those of the alerts
     /// in `remove`, all together or not at all; see [the record rules](Self#records).
     async fn write_ticket_records(
@@ -722,6 +737,11 @@ pub trait ConfigStore: Send + Sync + Debug {
 
     /// Every device → configuration item record, ordered by device id.
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError>;
+
+    /// One device's configuration item record, if any: the record
+    /// [`ci_records`](Self::ci_records) lists for `device`. A point read, for the same reason as
+    /// [`ticket_record`](Self::ticket_record).
+    async fn ci_record(&self, device: DeviceId) -> Result<Option<CiRecord>, StoreError>;
 
     /// Inserts or replaces (by device id) the records in `put` and removes those of the devices
     /// in `remove`, all together or not at all; see [the record rules](Self#records).

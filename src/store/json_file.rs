@@ -293,6 +293,10 @@ impl ConfigStore for JsonFileStore {
         Ok(self.state().ticket_records())
     }
 
+    async fn ticket_record(&self, alert: &AlertUid) -> Result<Option<TicketRecord>, StoreError> {
+        Ok(self.state().ticket_record(alert))
+    }
+
     async fn write_ticket_records(
         &self,
         put: Vec<TicketRecord>,
@@ -312,6 +316,10 @@ impl ConfigStore for JsonFileStore {
 
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
         Ok(self.state().ci_records())
+    }
+
+    async fn ci_record(&self, device: DeviceId) -> Result<Option<CiRecord>, StoreError> {
+        Ok(self.state().ci_record(device))
     }
 
     async fn write_ci_records(

@@ -134,6 +134,10 @@ impl ConfigStore for MemoryStore {
         Ok(self.state().ticket_records())
     }
 
+    async fn ticket_record(&self, alert: &AlertUid) -> Result<Option<TicketRecord>, StoreError> {
+        Ok(self.state().ticket_record(alert))
+    }
+
     async fn write_ticket_records(
         &self,
         put: Vec<TicketRecord>,
@@ -152,6 +156,10 @@ impl ConfigStore for MemoryStore {
 
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
         Ok(self.state().ci_records())
+    }
+
+    async fn ci_record(&self, device: DeviceId) -> Result<Option<CiRecord>, StoreError> {
+        Ok(self.state().ci_record(device))
     }
 
     async fn write_ci_records(

@@ -843,6 +843,25 @@ impl PostgresStore {
         rows.iter().map(|row| from_row(row, "body", what)).collect()
     }
 
+    /// The body stored under `key` in one of the keyed record tables (a primary-key lookup).
+    async fn body_by_key<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        what: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let rows = self
+            .query(
+                &format!("could not read the {what} of {key}"),
+                &format!("SELECT body FROM {table} WHERE tenant = $1 AND key = $2"),
+                &[&self.tenant.as_str(), &key],
+            )
+            .await?;
+        rows.first()
+            .map(|row| from_row(row, "body", what))
+            .transpose()
+    }
+
     /// Upserts `put` and removes `remove` by key in one of the keyed record tables.
     async fn write_keyed<V: Serialize>(
         &self,
@@ -1256,6 +1275,12 @@ impl ConfigStore for PostgresStore {
         Ok(records)
     }
 
+    /// A primary-key lookup of (tenant, alert uid).
+    async fn ticket_record(&self, alert: &AlertUid) -> Result<Option<TicketRecord>, StoreError> {
+        self.body_by_key("ticket_records", "ticket record", alert.as_str())
+            .await
+    }
+
     async fn write_ticket_records(
         &self,
         put: Vec<TicketRecord>,
@@ -1297,6 +1322,12 @@ impl ConfigStore for PostgresStore {
             .await?;
         records.sort_by_key(|r| r.device);
         Ok(records)
+    }
+
+    /// A primary-key lookup of (tenant, device id).
+    async fn ci_record(&self, device: DeviceId) -> Result<Option<CiRecord>, StoreError> {
+        self.body_by_key("ci_records", "CI record", &device.to_string())
+            .await
     }
 
     async fn write_ci_records(

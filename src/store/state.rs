@@ -74,6 +74,11 @@ impl StoreState {
         self.tickets.values().cloned().collect()
     }
 
+    /// One alert's record.
+    pub(crate) fn ticket_record(&self, alert: &AlertUid) -> Option<TicketRecord> {
+        self.tickets.get(alert).cloned()
+    }
+
     /// Upserts `put` and removes `remove`, all or nothing; `true` when anything changed.
     ///
     /// # Errors
@@ -90,6 +95,11 @@ impl StoreState {
     /// Every device → CI record, ordered by device id.
     pub(crate) fn ci_records(&self) -> Vec<CiRecord> {
         self.cis.values().cloned().collect()
+    }
+
+    /// One device's CI record.
+    pub(crate) fn ci_record(&self, device: DeviceId) -> Option<CiRecord> {
+        self.cis.get(&device).cloned()
     }
 
     /// Upserts `put` and removes `remove`, all or nothing; `true` when anything changed.

@@ -783,6 +783,30 @@ async fn ticket_records(store: &dyn ConfigStore) {
         vec![opened.clone(), b.clone()],
         "store_contract: a put replaces the record by alert uid and a remove deletes it"
     );
+    assert_eq!(
+        ok(
+            store.ticket_record(&alert("a-1")).await,
+            "reading one ticket record"
+        ),
+        Some(opened.clone()),
+        "store_contract: ticket_record reads the record stored (and replaced) for its alert"
+    );
+    assert_eq!(
+        ok(
+            store.ticket_record(&alert("c-3")).await,
+            "reading a removed ticket record"
+        ),
+        None,
+        "store_contract: ticket_record of a removed record is None"
+    );
+    assert_eq!(
+        ok(
+            store.ticket_record(&alert("a")).await,
+            "reading a ticket record that never existed"
+        ),
+        None,
+        "store_contract: ticket_record matches the uid exactly (not a prefix of one stored)"
+    );
 
     refused(
         store
@@ -859,6 +883,27 @@ async fn ci_records(store: &dyn ConfigStore) {
         ok(store.ci_records().await, "listing CI records"),
         vec![ci(4, "changed"), ci(12, "z")],
         "store_contract: a put replaces the CI record by device and a remove deletes it"
+    );
+    assert_eq!(
+        ok(store.ci_record(device(4)).await, "reading one CI record"),
+        Some(ci(4, "changed")),
+        "store_contract: ci_record reads the record stored (and replaced) for its device"
+    );
+    assert_eq!(
+        ok(
+            store.ci_record(device(30)).await,
+            "reading a removed CI record"
+        ),
+        None,
+        "store_contract: ci_record of a removed record is None"
+    );
+    assert_eq!(
+        ok(
+            store.ci_record(device(1)).await,
+            "reading a CI record that never existed"
+        ),
+        None,
+        "store_contract: ci_record of a device without a record is None"
     );
     refused(
         store

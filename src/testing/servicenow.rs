@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Timelike, Utc};
 
 use super::faults::Faults;
-use super::paging::{after_key, page_of};
+use super::paging::{after_key, keys_with_prefix, page_of, page_of_keys};
 use super::tenant::{customer_name, fixed_time};
 use crate::model::{
     Case, CaseState, CaseUpdate, CiClass, CiItem, CiItemError, CiItemResult, CiOperation, CiOwner,
@@ -101,7 +101,12 @@ struct SnState {
     companies: BTreeMap<SysId, Company>,
     accounts: BTreeMap<SysId, CustomerAccount>,
     incidents: BTreeMap<SysId, Incident>,
+    /// `correlation_id` → the incidents with it (not unique), so a query by correlation id
+    /// costs what ServiceNow's indexed query does rather than a scan of every incident.
+    incidents_by_correlation: BTreeMap<String, BTreeSet<SysId>>,
     cases: BTreeMap<SysId, Case>,
+    /// As `incidents_by_correlation`, for cases.
+    cases_by_correlation: BTreeMap<String, BTreeSet<SysId>>,
     work_notes: BTreeMap<SysId, Vec<String>>,
     cis: BTreeMap<SysId, StoredCi>,
     rejected_cis: BTreeMap<String, String>,
@@ -125,7 +130,9 @@ impl Default for SnState {
             companies: BTreeMap::new(),
             accounts: BTreeMap::new(),
             incidents: BTreeMap::new(),
+            incidents_by_correlation: BTreeMap::new(),
             cases: BTreeMap::new(),
+            cases_by_correlation: BTreeMap::new(),
             work_notes: BTreeMap::new(),
             cis: BTreeMap::new(),
             rejected_cis: BTreeMap::new(),
@@ -759,15 +766,13 @@ impl ServiceNowApi for FakeServiceNow {
         let admission = self.faults.admit(INCIDENTS)?;
         let prefix = query.prefix.as_str();
         let result = after_key::<SysId>(INCIDENTS, &page).map(|after| {
-            page_of(&self.lock().incidents, after.as_ref(), page.limit(), |i| {
-                let prefixed = i
-                    .correlation_id
-                    .as_deref()
-                    .is_some_and(|c| c.starts_with(prefix));
+            let state = self.lock();
+            let keys = keys_with_prefix(&state.incidents_by_correlation, prefix);
+            page_of_keys(&state.incidents, &keys, after.as_ref(), page.limit(), |i| {
                 let recent = query
                     .created_since
                     .is_none_or(|since| i.created_on.is_some_and(|c| c >= since));
-                (prefixed && recent).then(|| i.clone())
+                recent.then(|| i.clone())
             })
         });
         admission.finish(result)
@@ -803,6 +808,11 @@ impl ServiceNowApi for FakeServiceNow {
                 created_on: Some(state.now),
                 updated_on: Some(state.now),
             };
+            state
+                .incidents_by_correlation
+                .entry(incident.correlation_id.as_str().to_owned())
+                .or_default()
+                .insert(row.sys_id.clone());
             state.incidents.insert(row.sys_id.clone(), row.clone());
             row
         };
@@ -868,15 +878,12 @@ impl ServiceNowApi for FakeServiceNow {
             let state = self.lock();
             state.require_cases().and_then(|()| {
                 after_key::<SysId>(CASES, &page).map(|after| {
-                    page_of(&state.cases, after.as_ref(), page.limit(), |c| {
-                        let prefixed = c
-                            .correlation_id
-                            .as_deref()
-                            .is_some_and(|id| id.starts_with(prefix));
+                    let keys = keys_with_prefix(&state.cases_by_correlation, prefix);
+                    page_of_keys(&state.cases, &keys, after.as_ref(), page.limit(), |c| {
                         let recent = query
                             .created_since
                             .is_none_or(|since| c.created_on.is_some_and(|at| at >= since));
-                        (prefixed && recent).then(|| c.clone())
+                        recent.then(|| c.clone())
                     })
                 })
             })
@@ -914,6 +921,11 @@ impl ServiceNowApi for FakeServiceNow {
                     created_on: Some(state.now),
                     updated_on: Some(state.now),
                 };
+                state
+                    .cases_by_correlation
+                    .entry(case.correlation_id.as_str().to_owned())
+                    .or_default()
+                    .insert(row.sys_id.clone());
                 state.cases.insert(row.sys_id.clone(), row.clone());
                 row
             })

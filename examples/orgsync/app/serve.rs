@@ -2,9 +2,10 @@
 //! an incident pass every DURATION.
 //!
 //! - `POST /ninjaone/webhook`: the secret header is checked before a byte of the body is read
-//!   (401 missing, 403 wrong); the body is read through axum's length limit
-//!   ([`axum::body::to_bytes`] with the receiver's cap, so a huge body is never buffered:
-//!   413), decoded (400), and handled on a task of its own, so a client that hangs up does not
+//!   (401 missing, 403 wrong); a `Content-Length` over the receiver's cap is refused before
+//!   the body is read, and a body without one stops being read at the first byte beyond the
+//!   cap (413: a huge body is never buffered); a body that cannot be read (the client hung
+//!   up) is a 400, decoded (400), and handled on a task of its own, so a client that hangs up does not
 //!   cut a delivery short (200 with the delivery as JSON; 503 when NinjaOne should retry).
 //! - The passes run one after the other on the command's own task, so they never overlap;
 //!   deliveries are served by the runtime's other tasks meanwhile. The next round comes after
@@ -194,19 +195,62 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &[u8])> {
         .collect()
 }
 
+/// Why a body was not read.
+enum BodyError {
+    /// Over the cap: said by `Content-Length` before a byte is read, or found while reading
+    /// (a chunked body), when reading stops.
+    TooLarge,
+    /// The stream failed (the client hung up, a broken chunk).
+    Unreadable(axum::Error),
+}
+
+/// Reads at most `limit` bytes of `body`: a `Content-Length` above it is refused before
+/// anything is read, and a body without one stops being read at the first byte beyond it.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+    use futures_util::StreamExt as _;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut bytes =
+        Vec::with_capacity(declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit)));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyError::Unreadable)?;
+        if bytes.len().saturating_add(chunk.len()) > limit {
+            return Err(BodyError::TooLarge);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 async fn webhook(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    // The secret first, before a byte of the body is read: `accept` checks it before the body,
-    // and an empty body can only be refused as malformed once the secret matched.
-    if let Err(refusal @ (Refusal::MissingSecret { .. } | Refusal::WrongSecret { .. })) =
-        shared.receiver.accept(header_pairs(&parts.headers), &[])
-    {
+    // The secret first, before a byte of the body is read.
+    if let Err(refusal) = shared.receiver.check_secret(header_pairs(&parts.headers)) {
         return refused(&shared, &refusal);
     }
     let limit = shared.receiver.options().max_body_bytes();
-    let Ok(bytes) = axum::body::to_bytes(Body::new(body), limit).await else {
-        // Over the cap, or the client stopped sending: either way nothing is handled.
-        return refused(&shared, &Refusal::TooLarge { limit });
+    let bytes = match read_body(&parts.headers, Body::new(body), limit).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => return refused(&shared, &Refusal::TooLarge { limit }),
+        Err(BodyError::Unreadable(err)) => {
+            // The client stopped sending or sent a broken stream: nothing is handled, and
+            // NinjaOne's retry (if it was NinjaOne) is welcome.
+            shared
+                .metrics
+                .deliveries
+                .get_or_create(&[("outcome", "unreadable")])
+                .inc();
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({ "error": format!("the body could not be read: {err}") }),
+            );
+        }
     };
     let activity = match shared.receiver.accept(header_pairs(&parts.headers), &bytes) {
         Ok(activity) => activity,
@@ -471,6 +515,47 @@ impl Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunks(parts: Vec<Result<&'static [u8], std::io::Error>>) -> Body {
+        Body::from_stream(futures_util::stream::iter(parts))
+    }
+
+    fn length(n: usize) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, n.into());
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_refused_before_or_while_reading_and_a_broken_one_is_unreadable()
+    {
+        // Declared too large: refused before the stream is polled (polling it would fail).
+        let broken = || chunks(vec![Err(std::io::Error::other("hung up"))]);
+        assert!(matches!(
+            read_body(&length(2048), broken(), 1024).await,
+            Err(BodyError::TooLarge)
+        ));
+        // Undeclared (chunked): reading stops at the chunk that crosses the cap.
+        let big: &'static [u8] = &[b' '; 700];
+        let endless = chunks(vec![
+            Ok(big),
+            Ok(big),
+            Err(std::io::Error::other("never read")),
+        ]);
+        assert!(matches!(
+            read_body(&HeaderMap::new(), endless, 1024).await,
+            Err(BodyError::TooLarge)
+        ));
+        assert!(matches!(
+            read_body(&HeaderMap::new(), broken(), 1024).await,
+            Err(BodyError::Unreadable(_))
+        ));
+        let fits = chunks(vec![Ok(&b"{\"a\":"[..]), Ok(&b"1}"[..])]);
+        assert_eq!(
+            read_body(&length(7), fits, 1024).await.ok().as_deref(),
+            Some(&b"{\"a\":1}"[..])
+        );
+    }
 
     #[test]
     fn a_retry_hint_shortens_the_wait_within_bounds() {

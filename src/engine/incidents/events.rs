@@ -7,6 +7,13 @@
 //!   `creating` record is stored before the create, the `open` record after it) and creates
 //!   nothing. An applied pass waits for the deliveries in hand and holds new ones until it
 //!   ends, so a pass never decides from a listing a delivery is about to change.
+//! - **Out of order**, by `activityTime`: the latest RESET of each alert is remembered (in
+//!   this process, the last few thousand alerts), and a TRIGGERED no later than it — a late
+//!   retry of a trigger already resolved, or a trigger its reset overtook — is
+//!   [`DeliveryOutcome::Ignored`]: no ticket for a condition that has reset. A stale
+//!   TRIGGERED of an open ticket writes no note either
+//!   ([`digest_matches`](crate::plan::digest_matches) orders by time). What the memory
+//!   misses (a restart in between), the next pass resolves.
 //! - **Across restarts**, the store's records and the look-before-create by correlation id
 //!   (one ServiceNow query) make a redelivery adopt what an earlier, interrupted one created.
 //! - **Limits**: deliveries handled by several processes for one alert at the same moment,
@@ -17,6 +24,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex as SyncMutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
 
 use futures_util::lock::{Mutex, OwnedMutexGuard};
 
@@ -50,7 +59,14 @@ struct GateState {
     alerts: HashMap<AlertUid, Arc<Mutex<()>>>,
     /// Resolves made by deliveries since the last applied pass (the resolve guard's count).
     resolves: usize,
+    /// The latest RESET seen of each alert (by `activityTime`), so a TRIGGERED older than it
+    /// — a late retry, or a trigger the reset overtook — creates nothing. At most
+    /// [`RESETS_KEPT`] alerts, the oldest resets forgotten first.
+    resets: HashMap<AlertUid, DateTime<Utc>>,
 }
+
+/// How many alerts' latest resets an [`EventGate`] remembers (a few hundred KiB at most).
+const RESETS_KEPT: usize = 4096;
 
 impl std::fmt::Debug for EventGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,6 +178,28 @@ impl EventGate {
         true
     }
 
+    /// Remembers that `uid` reset at `at` (keeping the latest).
+    fn note_reset(&self, uid: &AlertUid, at: DateTime<Utc>) {
+        let mut state = self.lock();
+        if !state.resets.contains_key(uid)
+            && state.resets.len() >= RESETS_KEPT
+            && let Some(oldest) = state
+                .resets
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(uid, _)| uid.clone())
+        {
+            state.resets.remove(&oldest);
+        }
+        let latest = state.resets.entry(uid.clone()).or_insert(at);
+        *latest = (*latest).max(at);
+    }
+
+    /// The latest reset remembered of `uid`.
+    fn reset_at(&self, uid: &AlertUid) -> Option<DateTime<Utc>> {
+        self.lock().resets.get(uid).copied()
+    }
+
     fn release_resolve(&self) {
         let mut state = self.lock();
         state.resolves = state.resolves.saturating_sub(1);
@@ -210,6 +248,8 @@ impl IncidentRouter {
     ///   planner's rules and the resolve guard (deliveries since the last applied pass count
     ///   against [`IncidentSettings::resolve_guard`](super::IncidentSettings) like one pass;
     ///   beyond it the resolve is left to the pass, [`DeliveryOutcome::Held`]).
+    /// - A `TRIGGERED` whose `activityTime` is no later than the alert's last `RESET` seen
+    ///   here is [`DeliveryOutcome::Ignored`] (out of order; see the [module](super) docs).
     /// - Any other activity is [`DeliveryOutcome::Ignored`], and so is everything while the
     ///   integration is disabled.
     ///
@@ -255,20 +295,30 @@ impl IncidentRouter {
             return Ok(ignored("the integration is disabled".to_owned()));
         }
         let _turn = self.events.enter(&uid).await;
-        let records = self.store.ticket_records().await.map_err(SyncError::store(
-            "could not read the alert → ticket records",
-        ))?;
-        let open_tickets = records
-            .iter()
-            .filter(|r| r.state == TicketRecordState::Open)
-            .count();
-        let record = records.into_iter().find(|r| r.alert == uid);
+        let at = activity.activity_time();
+        if code == StatusCode::Reset
+            && let Some(at) = at
+        {
+            self.events.note_reset(&uid, at);
+        } else if let (Some(at), Some(reset)) = (at, self.events.reset_at(&uid))
+            && at <= reset
+        {
+            // Out of order: the condition reset after this trigger fired.
+            return Ok(ignored(format!(
+                "a trigger of {at} arrived after the alert's reset of {reset}: nothing to create"
+            )));
+        }
+        // A point read: what a delivery reads must not grow with the tickets made.
+        let record = self
+            .store
+            .ticket_record(&uid)
+            .await
+            .map_err(SyncError::store("could not read the alert's ticket record"))?;
         let mut cost = Cost::default();
         let outcome = if code == StatusCode::Triggered {
             self.triggered(activity, record, &mut cost).await?
         } else {
-            self.reset(activity, record, open_tickets, &mut cost)
-                .await?
+            self.reset(activity, record, &mut cost).await?
         };
         let mut delivery = Delivery::new(uid, code, outcome);
         delivery.servicenow_requests = cost.servicenow;
@@ -299,22 +349,29 @@ impl IncidentRouter {
                 });
             }
         }
-        let configs = self
-            .store
-            .configs()
-            .await
-            .map_err(SyncError::store("could not read the configurations"))?;
         let devices = self
             .device_of(activity, record.as_ref(), cost)
             .await?
             .into_iter()
             .collect::<Vec<_>>();
+        // Only the configurations the decision looks at: the device's organization (routing)
+        // and the record's (a cleared record's status), by key.
+        let organizations: Vec<OrganizationId> = devices
+            .iter()
+            .map(|d| d.organization_id)
+            .chain(record.as_ref().map(|r| r.organization))
+            .collect();
+        let configs = self
+            .store
+            .configs_of(&organizations)
+            .await
+            .map_err(SyncError::store("could not read the configurations"))?;
         let templates = self
             .store
             .ticket_templates()
             .await
             .map_err(SyncError::store("could not read the ticket templates"))?;
-        let ci_records = self.ci_records().await;
+        let ci_records = self.ci_record(devices.first()).await;
         let organization = devices.first().map(|d| d.organization_id);
         let config = organization.and_then(|o| configs.iter().find(|c| c.organization() == o));
         let uses_cases = config.is_some_and(|c| c.tickets() == TicketKind::Case)
@@ -353,7 +410,6 @@ impl IncidentRouter {
         &self,
         activity: &Activity,
         record: Option<TicketRecord>,
-        open_tickets: usize,
         cost: &mut Cost,
     ) -> Result<DeliveryOutcome, SyncError> {
         let Some(record) = record else {
@@ -368,11 +424,12 @@ impl IncidentRouter {
             });
         }
         let Some(device) = activity.device_id() else {
-            return Ok(DeliveryOutcome::Other(TicketOutcome::Unknown {
+            // Not a 503: NinjaOne would retry the same payload, which never names one.
+            return Ok(DeliveryOutcome::Ignored {
                 reason:
                     "the reset names no device, so it cannot be confirmed; the next pass decides"
                         .to_owned(),
-            }));
+            });
         };
         cost.ninjaone += 1;
         let open = self
@@ -385,6 +442,18 @@ impl IncidentRouter {
         if open.iter().any(|a| a.uid == record.alert) {
             return Ok(DeliveryOutcome::StillOpen);
         }
+        // The guard's limit depends on how many tickets are open: the one listing a delivery
+        // reads, and only for a reset NinjaOne confirmed (a trigger never reads it).
+        let open_tickets = self
+            .store
+            .ticket_records()
+            .await
+            .map_err(SyncError::store(
+                "could not read the alert → ticket records",
+            ))?
+            .iter()
+            .filter(|r| r.state == TicketRecordState::Open)
+            .count();
         let limit = self.settings.resolve_guard.limit(open_tickets);
         if !self.events.reserve_resolve(limit) {
             return Ok(DeliveryOutcome::Held {
@@ -395,11 +464,13 @@ impl IncidentRouter {
                 ),
             });
         }
-        let configs = self
+        let configs: Vec<SyncConfig> = self
             .store
-            .configs()
+            .config(record.organization)
             .await
-            .map_err(SyncError::store("could not read the configurations"))?;
+            .map_err(SyncError::store("could not read the configuration"))?
+            .into_iter()
+            .collect();
         let uses_cases = record.kind == TicketKind::Case;
         let result = async {
             let csm = self.csm(uses_cases, cost).await?;
@@ -482,9 +553,13 @@ impl IncidentRouter {
         Ok(listing.items.into_iter().find(|d| d.id == id))
     }
 
-    async fn ci_records(&self) -> Vec<crate::model::CiRecord> {
-        match self.store.ci_records().await {
-            Ok(records) => records,
+    /// The device's CI record (a point read), for the ticket's `cmdb_ci`.
+    async fn ci_record(&self, device: Option<&Device>) -> Vec<crate::model::CiRecord> {
+        let Some(device) = device else {
+            return Vec::new();
+        };
+        match self.store.ci_record(device.id).await {
+            Ok(record) => record.into_iter().collect(),
             Err(err) => {
                 tracing::warn!(error = %err, "could not read the CI records; the ticket goes without cmdb_ci");
                 Vec::new()

@@ -459,4 +459,45 @@ fn digests_compare_to_the_millisecond_and_records_with_the_nanosecond_digest_sti
     changed.message = Some("disk full again".into());
     assert!(!digest_matches(&alert_digest(&listed), &changed));
     assert!(!digest_matches(&v1, &changed));
+    let v2 = alert_digest_v2(&listed);
+    assert!(v2.starts_with("v2:"));
+    assert!(digest_matches(&v2, &delivered));
+    assert!(!digest_matches(&v2, &changed));
+}
+
+#[test]
+fn digests_are_ordered_by_time_so_an_older_view_never_notes() {
+    let at = |secs: f64, message: &str| -> Alert {
+        serde_json::from_value(serde_json::json!({
+            "uid": "u1", "message": message, "updateTime": secs,
+        }))
+        .expect("alert")
+    };
+    let stored = alert_digest(&at(1_742_391_675.556, "disk full"));
+    // The same trigger seen later (a listing whose updateTime is after the activityTime):
+    // news, noted once.
+    assert!(!digest_matches(&stored, &at(1_742_391_676.1, "disk full")));
+    // Seen earlier, whatever its message (a retried or out-of-order delivery): nothing.
+    assert!(digest_matches(&stored, &at(1_742_391_675.0, "disk full")));
+    assert!(digest_matches(
+        &stored,
+        &at(1_742_391_600.0, "an older message")
+    ));
+    // The same millisecond: a note only for another message.
+    assert!(digest_matches(
+        &stored,
+        &at(1_742_391_675.556_9, "disk full")
+    ));
+    assert!(!digest_matches(
+        &stored,
+        &at(1_742_391_675.556, "disk full again")
+    ));
+    // Without a time: message and (missing) time must both agree.
+    let timeless: Alert = serde_json::from_str(r#"{"uid":"u1","message":"m"}"#).expect("alert");
+    assert!(digest_matches(&alert_digest(&timeless), &timeless));
+    assert!(!digest_matches(&alert_digest(&timeless), &at(1.0, "m")));
+    assert!(!digest_matches(&stored, &timeless));
+    // A digest that does not parse matches nothing: one note, then a current digest.
+    assert!(!digest_matches("v3:garbage", &timeless));
+    assert!(!digest_matches("v9:x:1", &timeless));
 }
