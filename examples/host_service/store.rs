@@ -265,6 +265,11 @@ impl ConfigStore for HostStore {
         Ok(self.tables()?.ticket_records.values().cloned().collect())
     }
 
+    async fn ticket_record(&self, alert: &AlertUid) -> Result<Option<TicketRecord>, StoreError> {
+        // The table's primary key: a delivery's read does not grow with the tickets made.
+        Ok(self.tables()?.ticket_records.get(alert.as_str()).cloned())
+    }
+
     async fn write_ticket_records(
         &self,
         put: Vec<TicketRecord>,
@@ -289,6 +294,10 @@ impl ConfigStore for HostStore {
 
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
         Ok(self.tables()?.ci_records.values().cloned().collect())
+    }
+
+    async fn ci_record(&self, device: DeviceId) -> Result<Option<CiRecord>, StoreError> {
+        Ok(self.tables()?.ci_records.get(&device.get()).cloned())
     }
 
     async fn write_ci_records(
