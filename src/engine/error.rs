@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::incidents::IncidentReport;
 use super::report::{Report, Stop};
+use super::worker::{WorkPlan, WorkerReport};
 use crate::machine::TransitionError;
 use crate::model::{CiMappingName, DeviceRoleId, OrganizationId, SysId, TicketTemplateName};
 use crate::ports::{ApiError, Remote, StoreError};
@@ -281,6 +282,13 @@ pub enum StoppedReport {
     Sync(Box<Report>),
     /// An incident pass ([`IncidentRouter::run_once`](super::incidents::IncidentRouter::run_once)).
     Incidents(Box<IncidentReport>),
+    /// The planner half of a distributed pass
+    /// ([`OrganizationSync::plan_work`](super::OrganizationSync::plan_work)): its report and
+    /// what it had enqueued before the stop.
+    Plan(Box<WorkPlan>),
+    /// A worker ([`OrganizationSync::run_worker`](super::OrganizationSync::run_worker)): what
+    /// it claimed, applied and deferred until the stop.
+    Worker(Box<WorkerReport>),
 }
 
 /// `Err(CredentialsRefused)` for a finished sync report stopped by refused credentials.
@@ -305,6 +313,34 @@ pub(crate) fn incident_outcome(report: IncidentReport) -> Result<IncidentReport,
                 remote,
                 message,
                 report: StoppedReport::Incidents(Box::new(report)),
+            },
+        ))),
+        None => Ok(report),
+    }
+}
+
+/// `Err(CredentialsRefused)` for a finished planner pass stopped by refused credentials.
+pub(crate) fn plan_outcome(plan: WorkPlan) -> Result<WorkPlan, SyncError> {
+    match refused(plan.report.stop.as_ref()) {
+        Some((remote, message)) => Err(SyncError::CredentialsRefused(Box::new(
+            CredentialsRefused {
+                remote,
+                message,
+                report: StoppedReport::Plan(Box::new(plan)),
+            },
+        ))),
+        None => Ok(plan),
+    }
+}
+
+/// `Err(CredentialsRefused)` for a worker run stopped by refused credentials.
+pub(crate) fn worker_outcome(report: WorkerReport) -> Result<WorkerReport, SyncError> {
+    match refused(report.stop.as_ref()) {
+        Some((remote, message)) => Err(SyncError::CredentialsRefused(Box::new(
+            CredentialsRefused {
+                remote,
+                message,
+                report: StoppedReport::Worker(Box::new(report)),
             },
         ))),
         None => Ok(report),

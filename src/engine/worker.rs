@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::OrganizationSync;
-use super::error::SyncError;
+use super::error::{SyncError, plan_outcome, worker_outcome};
 use super::pass::{Prepared, status_entry};
 use super::report::{ApplyMode, NextRun, OrganizationOutcome, Outcome, Report, Stop};
 use crate::model::{AuditEntry, IntegrationMode, OrganizationId, SyncConfig};
@@ -195,7 +195,11 @@ impl OrganizationSync {
     /// Returns at once with `planned: false` when another planner holds the lock.
     ///
     /// # Errors
-    /// [`SyncError::Store`] when the store or the queue cannot be read or written.
+    /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
+    ///   (401 or 403), as for [`run_once`](Self::run_once): never an `Ok` with a [`Stop`] to
+    ///   notice. The error carries the plan made until then
+    ///   ([`StoppedReport::Plan`](super::StoppedReport::Plan)).
+    /// - [`SyncError::Store`] when the store or the queue cannot be read or written.
     pub async fn plan_work(&self, queue: &dyn WorkQueue) -> Result<WorkPlan, SyncError> {
         let guard = queue
             .lock_planner()
@@ -214,13 +218,14 @@ impl OrganizationSync {
         if let Err(err) = guard.release().await {
             tracing::warn!(error = %err, "could not release the planner lock; it ends with the session");
         }
-        planned
+        plan_outcome(planned?)
     }
 
     async fn plan_locked(&self, queue: &dyn WorkQueue) -> Result<WorkPlan, SyncError> {
         let (report, planned, configs, next_run, ci_mappings, names) =
             match self.prepare(ApplyMode::Apply, None).await? {
-                Prepared::Finished(report) | Prepared::DryRun { report, .. } => {
+                Prepared::Finished(mut report) | Prepared::DryRun { mut report, .. } => {
+                    report.finish(self.policy.report);
                     return Ok(WorkPlan {
                         planned: true,
                         report,
@@ -325,8 +330,13 @@ impl OrganizationSync {
     /// after [`plan_work`](Self::plan_work)).
     ///
     /// # Errors
-    /// [`SyncError::Store`] when the store or the queue cannot be read or written; the items of
-    /// the batch in hand go back to the queue when their lease ends.
+    /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
+    ///   (401 or 403), as for [`run_once`](Self::run_once): never an `Ok` with a [`Stop`] to
+    ///   notice. The error carries what the worker did until then
+    ///   ([`StoppedReport::Worker`](super::StoppedReport::Worker)); the items it had not
+    ///   applied were deferred back to the queue.
+    /// - [`SyncError::Store`] when the store or the queue cannot be read or written; the items
+    ///   of the batch in hand go back to the queue when their lease ends.
     pub async fn run_worker(
         &self,
         queue: &dyn WorkQueue,
@@ -356,7 +366,7 @@ impl OrganizationSync {
                 break;
             }
         }
-        Ok(report)
+        worker_outcome(report)
     }
 
     async fn work_batch(
