@@ -254,9 +254,10 @@ impl NextRun {
     }
 }
 
-/// How much a pass's report holds. Set on [`Policy::report`](crate::plan::Policy::report)
-/// for [`OrganizationSync`](super::OrganizationSync) and on
-/// [`IncidentSettings::report`](super::incidents::IncidentSettings::report) for the
+/// How much a pass's report holds. Set with
+/// [`PolicyBuilder::report`](crate::plan::PolicyBuilder::report) for
+/// [`OrganizationSync`](super::OrganizationSync) and with
+/// [`IncidentSettingsBuilder::report`](super::incidents::IncidentSettingsBuilder::report) for the
 /// [`IncidentRouter`](super::incidents::IncidentRouter).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
