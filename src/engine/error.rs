@@ -189,7 +189,8 @@ impl fmt::Display for Problem {
 /// [`IncidentRouter`](super::incidents::IncidentRouter)) refused or failed an act.
 ///
 /// Refusals ([`PermissionDenied`](Self::PermissionDenied), [`AddRefused`](Self::AddRefused),
-/// [`Invalid`](Self::Invalid), …) change nothing and are recorded in the audit log.
+/// [`Invalid`](Self::Invalid), …) change nothing and the acts' refusals are recorded in the
+/// audit log (a question such as [`can_add`](super::OrganizationSync::can_add) records none).
 ///
 /// `Display` says what failed, why and what to do, each once: for [`Remote`](Self::Remote) and
 /// [`Store`](Self::Store) the context, then the port's error (its kind, its message and its
