@@ -268,7 +268,7 @@ pub enum SyncError {
 pub struct CredentialsRefused {
     /// The remote that refused the credentials.
     pub remote: Remote,
-    /// The refusal, without secrets.
+    /// The refusal and the one fix that applies, without secrets.
     pub message: String,
     /// What the pass did until it stopped (its `stop` is the [`Stop::Credentials`]).
     pub report: StoppedReport,

@@ -176,11 +176,12 @@ pub enum Stop {
     /// The integration's own credentials were refused (401 or 403). No further write was
     /// started, and no configuration was failed, counted or quarantined for it: those the pass
     /// had queued stay `in_queue` and are picked up by the next pass. Fix the credentials or
-    /// their roles.
+    /// their roles: `message` ends with the one fix that applies (the error's own advice, or
+    /// [`Remote::action`] for its kind), and `Display` adds no other.
     Credentials {
         /// Which API (serialised as "NinjaOne" or "ServiceNow").
         api: Remote,
-        /// The error, without secrets.
+        /// The error and what to do about it, without secrets.
         message: String,
     },
     /// Another incident router holds the lock of this integration id (see
@@ -209,7 +210,7 @@ impl fmt::Display for Stop {
             Self::Credentials { api, message } => write!(
                 f,
                 "the {api} credentials were refused ({message}); the pass stopped its writes and \
-                 changed no status for it: fix the credentials or their roles"
+                 changed no status for it"
             ),
             Self::RouterBusy { integration_id } => write!(
                 f,
