@@ -206,6 +206,9 @@ async fn a_planner_and_a_worker_stopped_by_refused_credentials_are_errors() {
     assert!(plan.planned);
     assert_eq!(plan.enqueued, 0);
     assert!(plan.report.stop.is_some());
+    let line = plan.to_string();
+    assert!(line.starts_with("planner: 0 enqueued; sync: "), "{line}");
+    assert!(line.ends_with("; stopped: credentials"), "{line}");
 
     // The next planner pass enqueues the ten; the worker's first create is refused.
     let plan = sync.plan_work(&queue).await.expect("plan");

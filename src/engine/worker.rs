@@ -185,6 +185,66 @@ pub struct WorkerReport {
     pub outcomes: Vec<OrganizationOutcome>,
 }
 
+impl std::fmt::Display for WorkPlan {
+    /// One line, for logs: `planner: 10 enqueued; sync: …` (the [`Report`]'s line), or
+    /// `planner: another planner holds the lock`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.planned {
+            write!(
+                f,
+                "planner: {} enqueued; {}",
+                super::report::Thousands(self.enqueued),
+                self.report
+            )
+        } else {
+            f.write_str("planner: another planner holds the lock")
+        }
+    }
+}
+
+impl std::fmt::Display for WorkerReport {
+    /// One line, for logs, with the same words as [`Report`]'s:
+    /// `worker: 2 batches, 100 claimed, 98 applied, 0 failed, 98 remote writes` (then the
+    /// other counts that are not zero, and the stop).
+    ///
+    /// ```
+    /// use ninjaone_servicenow::engine::WorkerReport;
+    /// assert_eq!(
+    ///     WorkerReport::default().to_string(),
+    ///     "worker: 0 batches, 0 claimed, 0 applied, 0 failed, 0 remote writes"
+    /// );
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use super::report::Thousands;
+        write!(
+            f,
+            "worker: {} batches, {} claimed, {} applied, {} failed",
+            Thousands(self.batches),
+            Thousands(self.claimed),
+            Thousands(self.applied),
+            Thousands(self.failed),
+        )?;
+        for (count, what) in [
+            (self.skipped, "skipped"),
+            (self.deferred, "deferred"),
+            (self.lost, "lost"),
+            (self.reclaimed, "reclaimed"),
+        ] {
+            if count > 0 {
+                write!(f, ", {} {what}", Thousands(count))?;
+            }
+        }
+        write!(f, ", {} remote writes", Thousands(self.remote_writes))?;
+        if self.disabled {
+            f.write_str("; the integration is disabled")?;
+        }
+        if let Some(stop) = &self.stop {
+            write!(f, "; stopped: {}", stop.label())?;
+        }
+        Ok(())
+    }
+}
+
 impl OrganizationSync {
     /// The planner half of a distributed pass: under the queue's planner lock, takes the
     /// snapshot, plans, applies the changes that need no remote write and no company (failures,
