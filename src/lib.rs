@@ -74,7 +74,7 @@ pub use model::{
 pub use ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
 
 /// The common imports of a host: the entry points and the [`Ports`] bundle they are built
-/// from, the domain types, the port traits (and [`async_trait`] for implementing them), the
+/// from, the domain types, the port traits (and [`async_trait`](macro@crate::async_trait) for implementing them), the
 /// policy and settings, the reports, the errors and [`ErrorChain`](crate::engine::ErrorChain)
 /// to log them.
 ///
@@ -101,8 +101,8 @@ pub mod prelude {
     };
     pub use crate::plan::Policy;
     pub use crate::ports::{
-        ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Ports, Remote, ServiceNowApi,
-        StoreError, StoreErrorKind,
+        ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Ports, Remote, ServiceNowApi, StoreError,
+        StoreErrorKind,
     };
     pub use async_trait::async_trait;
 }
