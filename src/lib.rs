@@ -12,7 +12,7 @@
 //! integration mode, one [`SyncConfig`] per organization with permission checks and an audit
 //! trail, and the reconcile pass ([`OrganizationSync::run_once`]) that maps organizations to
 //! companies and pushes devices into the CMDB. Then [`IncidentRouter`], which turns NinjaOne
-//! alerts into tickets. Both are built over three ports and a clock:
+//! alerts into tickets. Both are built from one [`Ports`] bundle — three ports and a clock:
 //!
 //! - [`NinjaOneApi`] and [`ServiceNowApi`]: the remote APIs. `http` (feature `http`) has ready
 //!   clients; `testing` (feature `test-util`) has in-memory fakes that behave like the real
@@ -22,8 +22,13 @@
 //!   a host with its own database implements the trait;
 //! - [`clock::Clock`]: time, so that tests control it.
 //!
-//! `use ninjaone_servicenow::prelude::*;` brings the entry points, the domain types and the
-//! port traits into scope.
+//! A pass returns a compact report ([`engine::Report`], one-line `Display`;
+//! [`engine::ReportDetail::Full`] lists every line). A pass stopped by refused credentials is an
+//! `Err` ([`engine::SyncError::CredentialsRefused`]), never a quiet `Ok`; log every error with
+//! [`engine::ErrorChain`], which says what failed and what to do, each once.
+//!
+//! `use ninjaone_servicenow::prelude::*;` brings the entry points, the [`Ports`] bundle, the
+//! domain types, the port traits, the reports and [`engine::ErrorChain`] into scope.
 //!
 //! ## Modules
 //!
@@ -66,25 +71,39 @@ pub use model::{
     Company, CustomerAccount, DeviceRole, IntegrationMode, Organization, OrganizationId,
     SyncConfig, SyncStatus, SysId,
 };
-pub use ports::{ConfigStore, NinjaOneApi, ServiceNowApi};
+pub use ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
 
-/// The common imports: the entry points, the domain types and the port traits.
+/// The common imports of a host: the entry points and the [`Ports`] bundle they are built
+/// from, the domain types, the port traits (and [`async_trait`](macro@crate::async_trait) for implementing them), the
+/// policy and settings, the reports, the errors and [`ErrorChain`](crate::engine::ErrorChain)
+/// to log them.
 ///
 /// ```
 /// use ninjaone_servicenow::prelude::*;
 /// let id = OrganizationId::new(7)?;
 /// assert_eq!(id.get(), 7);
+/// let policy = Policy::builder().report(ReportDetail::Full).build();
+/// assert_eq!(policy.report(), ReportDetail::Full);
+/// let err = SyncError::NotConfigured(id);
+/// assert!(ErrorChain(&err).to_string().starts_with("organization 7 has no sync configuration"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub mod prelude {
     pub use crate::clock::{Clock, SystemClock};
-    pub use crate::engine::incidents::{IncidentRouter, IncidentSettings};
-    pub use crate::engine::{Actor, ApplyMode, OrganizationSync, SyncError};
+    pub use crate::engine::incidents::{IncidentReport, IncidentRouter, IncidentSettings};
+    pub use crate::engine::{
+        Actor, ApplyMode, ErrorChain, NextRun, OrganizationSync, Report, ReportDetail, Stop,
+        SyncError,
+    };
     pub use crate::model::{
         Company, CustomerAccount, DeviceRole, IntegrationMode, Organization, OrganizationId,
         SyncConfig, SyncStatus, SysId,
     };
-    pub use crate::ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
+    pub use crate::plan::Policy;
+    pub use crate::ports::{
+        ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Ports, Remote, ServiceNowApi, StoreError,
+        StoreErrorKind,
+    };
     pub use async_trait::async_trait;
 }
 

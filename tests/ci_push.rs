@@ -323,6 +323,11 @@ fn a_blank_data_source_sends_nothing_and_says_so() {
     let report = w.run();
     let problem = cmdb(&report).problem.as_deref().expect("a problem");
     assert!(problem.contains("data source is blank"), "{problem}");
+    // The fix names the setter where it is (the builder), not the getter.
+    assert!(
+        problem.contains("set CmdbSettingsBuilder::data_source"),
+        "{problem}"
+    );
     assert_eq!(w.reconcile_calls(), 0);
     assert!(w.records().is_empty());
 }

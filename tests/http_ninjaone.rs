@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use ninjaone_servicenow::http::{ClientStats, NinjaOneClient, NinjaOneConfig, Secret, USER_AGENT};
 use ninjaone_servicenow::model::OrganizationId;
-use ninjaone_servicenow::ports::{ApiErrorKind, Cursor, NinjaOneApi, PageRequest, collect_all};
+use ninjaone_servicenow::ports::{
+    ApiErrorKind, Cursor, NinjaOneApi, PageRequest, Remote, collect_all,
+};
 use serde_json::json;
 use support::{Reply, Request, Server, fast};
 
@@ -221,6 +223,13 @@ async fn a_token_refused_twice_is_unauthorized_after_exactly_one_renewal() {
         .unwrap_err();
     assert_eq!(err.kind(), ApiErrorKind::Unauthorized);
     assert!(err.message().contains("Invalid token"), "{err}");
+    // The fix is the one every layer names for this remote and kind, kept apart from the
+    // message, so a report of the error adds no second one.
+    assert_eq!(
+        err.advice(),
+        Remote::NinjaOne.action(ApiErrorKind::Unauthorized)
+    );
+    assert!(!err.message().contains("check the"), "{err}");
     assert_eq!(server.count("POST", "/ws/oauth/token"), 2);
     assert_eq!(server.count("GET", "/v2/organizations"), 2);
 }
@@ -646,4 +655,32 @@ async fn a_management_scope_the_app_lacks_is_forbidden_naming_it_and_the_secret_
     assert!(!format!("{err:?}").contains(HOOK_SECRET));
     assert_eq!(server.count("PUT", "/v2/webhook"), 1);
     assert_eq!(client.stats().token_requests, 1);
+}
+
+#[tokio::test]
+async fn a_refused_webhook_registration_names_the_management_scope_as_its_one_fix() {
+    let server = Server::start(|r: &Request| match r.path.as_str() {
+        "/ws/oauth/token" => token_reply("tok"),
+        _ => Reply::json(
+            403,
+            json!({"resultCode": "FAILURE", "errorMessage": "Forbidden"}),
+        ),
+    });
+    let err = client(&server)
+        .register_webhook(&registration())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ApiErrorKind::Forbidden);
+    // The fix is advice, not part of the message: a `SyncError` or a stop built from it adds
+    // no second, general one.
+    assert!(
+        err.advice().is_some_and(|a| a.contains("management scope")),
+        "{err}"
+    );
+    assert!(!err.message().contains("management scope"), "{err}");
+    assert_eq!(
+        err.to_string().matches("management scope").count(),
+        1,
+        "{err}"
+    );
 }

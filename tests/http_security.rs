@@ -417,7 +417,10 @@ fn the_proxy_in_use_is_logged_once_at_info_without_its_credentials() {
         text.contains("proxy=http://proxy.corp.example:3128"),
         "{text}"
     );
-    assert!(text.contains("from=\"HttpOptions::proxy\""), "{text}");
+    assert!(
+        text.contains("from=\"HttpOptionsBuilder::proxy\""),
+        "{text}"
+    );
     let shown = format!("{text} {client:?} {options:?}");
     assert!(
         !shown.contains("proxy-pass") && !shown.contains("proxy-user"),

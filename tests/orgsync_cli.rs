@@ -326,6 +326,14 @@ fn a_wrong_password_is_exit_1_and_changes_nothing() {
     let (code, _, err) = setup.run("sync");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("credentials"), "{err}");
+    // Each cause and its fix once: the client's advice, not a second, general one.
+    assert_eq!(
+        err.matches("check the ServiceNow user name and password")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("fix the credentials"), "{err}");
     assert!(!err.contains("not-the-password"));
     assert!(setup.server.requests().iter().all(|r| !r.is_write()));
     assert!(setup.runtime.block_on(async {

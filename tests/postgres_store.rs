@@ -590,7 +590,11 @@ async fn a_held_migration_lock_fails_with_its_name_after_the_lock_timeout() {
     .expect_err("the lock is held");
     assert_eq!(err.kind(), StoreErrorKind::Locked, "{err}");
     assert!(err.message().contains("the migration lock"), "{err}");
-    assert!(err.message().contains("lock_timeout"), "{err}");
+    assert!(
+        err.message()
+            .contains("PostgresOptionsBuilder::lock_timeout"),
+        "{err}"
+    );
     holder
         .execute(
             "SELECT pg_advisory_unlock($1)",
@@ -651,6 +655,11 @@ async fn a_row_held_elsewhere_fails_after_the_lock_or_the_statement_timeout() {
         .expect_err("row held");
     assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
     assert!(err.message().contains("statement timeout"), "{err}");
+    assert!(
+        err.message()
+            .contains("raise PostgresOptionsBuilder::statement_timeout"),
+        "{err}"
+    );
     holder.batch_execute("ROLLBACK").await.expect("rollback");
     // Nothing was written meanwhile; the edit goes through once the row is free.
     assert_eq!(store.config(org(3)).await.unwrap().unwrap(), saved);
@@ -678,6 +687,11 @@ async fn a_server_that_never_answers_is_a_connect_timeout() {
     .expect_err("no answer");
     assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
     assert!(err.message().contains("no session within 300 ms"), "{err}");
+    assert!(
+        err.message()
+            .contains("raise PostgresOptionsBuilder::connect_timeout"),
+        "{err}"
+    );
     silent.abort();
 }
 

@@ -1441,8 +1441,18 @@ fn a_loop_that_only_logs_errors_sees_refused_credentials() {
         "{}",
         logged[0]
     );
+    // One fix, the one for this remote and kind, not a second general one.
+    assert_eq!(
+        logged[0]
+            .matches("check the ServiceNow user name and password")
+            .count(),
+        1,
+        "{}",
+        logged[0]
+    );
+    assert!(!logged[0].contains("fix the credentials"), "{}", logged[0]);
     assert!(
-        logged[0].ends_with("fix the credentials or their roles"),
+        logged[0].ends_with("the pass stopped its writes and changed no status for it"),
         "{}",
         logged[0]
     );

@@ -674,27 +674,46 @@ fn can_add_only_in_inactive_mode() {
 }
 
 #[test]
-fn can_add_needs_the_integration_permission_and_audits_the_refusal() {
+fn can_add_needs_the_integration_permission_and_is_a_question_that_audits_nothing() {
     let world = World::new(IntegrationMode::Inactive);
+    let before = world.audit().len();
     let viewer = Actor::technician("dave");
     let permitted = Actor::technician("erin")
         .with_integration_permission()
         .seeing_all();
     assert!(block_on(world.sync.can_add(&permitted)).expect("can_add"));
-    let Err(err) = block_on(world.sync.can_add(&viewer)) else {
+    // A screen asks on every view: each answer is a refusal, none is an audit entry.
+    for _ in 0..3 {
+        let Err(err) = block_on(world.sync.can_add(&viewer)) else {
+            panic!("an actor without the integration permission may not add");
+        };
+        let SyncError::PermissionDenied { actor, reason, .. } = &err else {
+            panic!("not a permission refusal: {err:?}");
+        };
+        assert_eq!(actor, "dave");
+        assert!(
+            reason.contains("they do not have the integration permission"),
+            "{reason}"
+        );
+    }
+    assert_eq!(
+        world.audit().len(),
+        before,
+        "can_add wrote to the audit log"
+    );
+    // The act itself is still refused and audited.
+    let Err(err) = block_on(
+        world
+            .sync
+            .add(&viewer, ConfigDraft::new(org(1), world.company(1))),
+    ) else {
         panic!("an actor without the integration permission may not add");
     };
     assert!(matches!(err, SyncError::PermissionDenied { .. }), "{err:?}");
     let entry = world.last_audit();
     assert_eq!(entry.actor, "dave");
     assert_eq!(entry.action, AuditAction::AddConfig);
-    let AuditOutcome::Refused(reason) = entry.outcome else {
-        panic!("the refusal is audited as refused");
-    };
-    assert!(
-        reason.contains("they do not have the integration permission"),
-        "{reason}"
-    );
+    assert!(matches!(entry.outcome, AuditOutcome::Refused(_)));
 }
 
 #[test]

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use ninjaone_servicenow::model::OrganizationId;
+use ninjaone_servicenow::engine::{Actor, StoppedReport, SyncError};
+use ninjaone_servicenow::model::{IntegrationMode, OrganizationId};
 use ninjaone_servicenow::ports::{
-    ConfigStore, StoreErrorKind, WorkItem, WorkQueue, WorkResult, WorkTask,
+    ApiErrorKind, ConfigStore, Remote, StoreErrorKind, WorkItem, WorkQueue, WorkResult, WorkTask,
 };
 use ninjaone_servicenow::store::{MemoryQueue, MemoryStore};
 use ninjaone_servicenow::testing::fixed_time;
@@ -173,4 +174,65 @@ async fn a_locked_out_planner_does_nothing() {
     assert_eq!(plan.enqueued, 0);
     assert_eq!(world.ninja.faults().total_calls(), 0);
     guard.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_planner_and_a_worker_stopped_by_refused_credentials_are_errors() {
+    let world = World::new(10);
+    let (store, queue) = (MemoryStore::new(), MemoryQueue::new());
+    let workers = workers(&world, &store, &queue, 1);
+    let sync = &workers[0].sync;
+    sync.set_mode(&Actor::administrator("alice"), IntegrationMode::Active)
+        .await
+        .unwrap();
+
+    // The planner's listing is refused: an `Err` that carries the plan, never a quiet `Ok`.
+    world
+        .ninja
+        .faults()
+        .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
+    let err = sync
+        .plan_work(&queue)
+        .await
+        .expect_err("a dead integration");
+    assert!(!err.is_refusal());
+    let SyncError::CredentialsRefused(refused) = &err else {
+        panic!("not a credentials stop: {err}");
+    };
+    assert_eq!(refused.remote, Remote::NinjaOne);
+    let StoppedReport::Plan(plan) = &refused.report else {
+        panic!("not the plan: {:?}", refused.report);
+    };
+    assert!(plan.planned);
+    assert_eq!(plan.enqueued, 0);
+    assert!(plan.report.stop.is_some());
+    let line = plan.to_string();
+    assert!(line.starts_with("planner: 0 enqueued; sync: "), "{line}");
+    assert!(line.ends_with("; stopped: credentials"), "{line}");
+
+    // The next planner pass enqueues the ten; the worker's first create is refused.
+    let plan = sync.plan_work(&queue).await.expect("plan");
+    assert_eq!(plan.enqueued, 10);
+    world
+        .snow
+        .faults()
+        .fail_next("create_company", 1, ApiErrorKind::Forbidden);
+    let err = sync
+        .run_worker(&queue, &workers[0].options)
+        .await
+        .expect_err("a dead integration");
+    let SyncError::CredentialsRefused(refused) = &err else {
+        panic!("not a credentials stop: {err}");
+    };
+    assert_eq!(refused.remote, Remote::ServiceNow);
+    let StoppedReport::Worker(report) = &refused.report else {
+        panic!("not the worker's report: {:?}", refused.report);
+    };
+    assert_eq!(report.claimed, 10);
+    assert!(report.stop.is_some());
+    assert_eq!(report.applied + report.deferred + report.failed, 10);
+    assert_eq!(
+        report.failed, 0,
+        "refused credentials fail no configuration"
+    );
 }

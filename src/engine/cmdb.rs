@@ -301,7 +301,7 @@ impl OrganizationSync {
         let data_source = self.policy.cmdb.data_source.trim().to_owned();
         if data_source.is_empty() {
             ci.problem = Some(
-                "the CMDB data source is blank: set CmdbSettings::data_source to a choice of \
+                "the CMDB data source is blank: set CmdbSettingsBuilder::data_source to a choice of \
                  cmdb_ci.discovery_source; no device was sent"
                     .to_owned(),
             );

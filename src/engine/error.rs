@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::incidents::IncidentReport;
 use super::report::{Report, Stop};
+use super::worker::{WorkPlan, WorkerReport};
 use crate::machine::TransitionError;
 use crate::model::{CiMappingName, DeviceRoleId, OrganizationId, SysId, TicketTemplateName};
 use crate::ports::{ApiError, Remote, StoreError};
@@ -188,7 +189,8 @@ impl fmt::Display for Problem {
 /// [`IncidentRouter`](super::incidents::IncidentRouter)) refused or failed an act.
 ///
 /// Refusals ([`PermissionDenied`](Self::PermissionDenied), [`AddRefused`](Self::AddRefused),
-/// [`Invalid`](Self::Invalid), …) change nothing and are recorded in the audit log.
+/// [`Invalid`](Self::Invalid), …) change nothing and the acts' refusals are recorded in the
+/// audit log (a question such as [`can_add`](super::OrganizationSync::can_add) records none).
 ///
 /// `Display` says what failed, why and what to do, each once: for [`Remote`](Self::Remote) and
 /// [`Store`](Self::Store) the context, then the port's error (its kind, its message and its
@@ -266,7 +268,7 @@ pub enum SyncError {
 pub struct CredentialsRefused {
     /// The remote that refused the credentials.
     pub remote: Remote,
-    /// The refusal, without secrets.
+    /// The refusal and the one fix that applies, without secrets.
     pub message: String,
     /// What the pass did until it stopped (its `stop` is the [`Stop::Credentials`]).
     pub report: StoppedReport,
@@ -281,6 +283,13 @@ pub enum StoppedReport {
     Sync(Box<Report>),
     /// An incident pass ([`IncidentRouter::run_once`](super::incidents::IncidentRouter::run_once)).
     Incidents(Box<IncidentReport>),
+    /// The planner half of a distributed pass
+    /// ([`OrganizationSync::plan_work`](super::OrganizationSync::plan_work)): its report and
+    /// what it had enqueued before the stop.
+    Plan(Box<WorkPlan>),
+    /// A worker ([`OrganizationSync::run_worker`](super::OrganizationSync::run_worker)): what
+    /// it claimed, applied and deferred until the stop.
+    Worker(Box<WorkerReport>),
 }
 
 /// `Err(CredentialsRefused)` for a finished sync report stopped by refused credentials.
@@ -305,6 +314,34 @@ pub(crate) fn incident_outcome(report: IncidentReport) -> Result<IncidentReport,
                 remote,
                 message,
                 report: StoppedReport::Incidents(Box::new(report)),
+            },
+        ))),
+        None => Ok(report),
+    }
+}
+
+/// `Err(CredentialsRefused)` for a finished planner pass stopped by refused credentials.
+pub(crate) fn plan_outcome(plan: WorkPlan) -> Result<WorkPlan, SyncError> {
+    match refused(plan.report.stop.as_ref()) {
+        Some((remote, message)) => Err(SyncError::CredentialsRefused(Box::new(
+            CredentialsRefused {
+                remote,
+                message,
+                report: StoppedReport::Plan(Box::new(plan)),
+            },
+        ))),
+        None => Ok(plan),
+    }
+}
+
+/// `Err(CredentialsRefused)` for a worker run stopped by refused credentials.
+pub(crate) fn worker_outcome(report: WorkerReport) -> Result<WorkerReport, SyncError> {
+    match refused(report.stop.as_ref()) {
+        Some((remote, message)) => Err(SyncError::CredentialsRefused(Box::new(
+            CredentialsRefused {
+                remote,
+                message,
+                report: StoppedReport::Worker(Box::new(report)),
             },
         ))),
         None => Ok(report),

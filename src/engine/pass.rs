@@ -57,7 +57,7 @@ impl OrganizationSync {
     ///   and the next pass converges from what was saved.
     ///
     /// Other stops and per-organization failures are in the `Ok` report, which is compact by
-    /// default ([`Policy::report`](crate::plan::Policy::report)).
+    /// default (set with [`PolicyBuilder::report`](crate::plan::PolicyBuilder::report)).
     pub async fn run_once(&self, mode: ApplyMode) -> Result<Report, SyncError> {
         self.pass(mode, None).await
     }

@@ -176,11 +176,12 @@ pub enum Stop {
     /// The integration's own credentials were refused (401 or 403). No further write was
     /// started, and no configuration was failed, counted or quarantined for it: those the pass
     /// had queued stay `in_queue` and are picked up by the next pass. Fix the credentials or
-    /// their roles.
+    /// their roles: `message` ends with the one fix that applies (the error's own advice, or
+    /// [`Remote::action`] for its kind), and `Display` adds no other.
     Credentials {
         /// Which API (serialised as "NinjaOne" or "ServiceNow").
         api: Remote,
-        /// The error, without secrets.
+        /// The error and what to do about it, without secrets.
         message: String,
     },
     /// Another incident router holds the lock of this integration id (see
@@ -209,7 +210,7 @@ impl fmt::Display for Stop {
             Self::Credentials { api, message } => write!(
                 f,
                 "the {api} credentials were refused ({message}); the pass stopped its writes and \
-                 changed no status for it: fix the credentials or their roles"
+                 changed no status for it"
             ),
             Self::RouterBusy { integration_id } => write!(
                 f,
@@ -254,9 +255,10 @@ impl NextRun {
     }
 }
 
-/// How much a pass's report holds. Set on [`Policy::report`](crate::plan::Policy::report)
-/// for [`OrganizationSync`](super::OrganizationSync) and on
-/// [`IncidentSettings::report`](super::incidents::IncidentSettings::report) for the
+/// How much a pass's report holds. Set with
+/// [`PolicyBuilder::report`](crate::plan::PolicyBuilder::report) for
+/// [`OrganizationSync`](super::OrganizationSync) and with
+/// [`IncidentSettingsBuilder::report`](super::incidents::IncidentSettingsBuilder::report) for the
 /// [`IncidentRouter`](super::incidents::IncidentRouter).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

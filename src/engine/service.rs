@@ -248,18 +248,20 @@ impl OrganizationSync {
     /// # Ok::<_, ninjaone_servicenow::engine::SyncError>(())
     /// ```
     ///
+    /// It is a question, not an act: a screen asks it on every view, so it writes nothing,
+    /// not even a refusal to the audit log ([`add`](Self::add) audits its own).
+    ///
     /// # Errors
-    /// [`SyncError::PermissionDenied`] (audited, like every refusal) when the actor lacks the
-    /// integration permission; [`SyncError::Store`] when the store cannot be read.
+    /// [`SyncError::PermissionDenied`] (not audited) when the actor lacks the integration
+    /// permission; [`SyncError::Store`] when the store cannot be read.
     pub async fn can_add(&self, actor: &Actor) -> Result<bool, SyncError> {
-        self.require(
-            actor.read_refusal(),
-            actor,
-            "add organizations",
-            AuditAction::AddConfig,
-            None,
-        )
-        .await?;
+        if let Some(reason) = actor.read_refusal() {
+            return Err(SyncError::PermissionDenied {
+                actor: actor.name().to_owned(),
+                act: "add organizations".to_owned(),
+                reason,
+            });
+        }
         Ok(self.mode().await? == IntegrationMode::Inactive)
     }
 

@@ -62,12 +62,15 @@ impl Throttle {
     }
 }
 
-/// The stop of a pass whose credentials `api` refused.
+/// The stop of a pass whose credentials `api` refused. Its message is the error with exactly
+/// one fix: the error's own advice when it has one (the HTTP clients attach it), otherwise the
+/// remote's [`action`](Remote::action) for the kind.
 pub(crate) fn credentials(api: Remote, err: &ApiError) -> Stop {
-    Stop::Credentials {
-        api,
-        message: err.to_string(),
-    }
+    let message = match (err.advice(), api.action(err.kind())) {
+        (None, Some(action)) => format!("{err}; {action}"),
+        _ => err.to_string(),
+    };
+    Stop::Credentials { api, message }
 }
 
 /// `at + wait`, saturating at the latest representable time.

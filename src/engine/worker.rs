@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::OrganizationSync;
-use super::error::SyncError;
+use super::error::{SyncError, plan_outcome, worker_outcome};
 use super::pass::{Prepared, status_entry};
 use super::report::{ApplyMode, NextRun, OrganizationOutcome, Outcome, Report, Stop};
 use crate::model::{AuditEntry, IntegrationMode, OrganizationId, SyncConfig};
@@ -185,6 +185,66 @@ pub struct WorkerReport {
     pub outcomes: Vec<OrganizationOutcome>,
 }
 
+impl std::fmt::Display for WorkPlan {
+    /// One line, for logs: `planner: 10 enqueued; sync: …` (the [`Report`]'s line), or
+    /// `planner: another planner holds the lock`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.planned {
+            write!(
+                f,
+                "planner: {} enqueued; {}",
+                super::report::Thousands(self.enqueued),
+                self.report
+            )
+        } else {
+            f.write_str("planner: another planner holds the lock")
+        }
+    }
+}
+
+impl std::fmt::Display for WorkerReport {
+    /// One line, for logs, with the same words as [`Report`]'s:
+    /// `worker: 2 batches, 100 claimed, 98 applied, 0 failed, 98 remote writes` (then the
+    /// other counts that are not zero, and the stop).
+    ///
+    /// ```
+    /// use ninjaone_servicenow::engine::WorkerReport;
+    /// assert_eq!(
+    ///     WorkerReport::default().to_string(),
+    ///     "worker: 0 batches, 0 claimed, 0 applied, 0 failed, 0 remote writes"
+    /// );
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use super::report::Thousands;
+        write!(
+            f,
+            "worker: {} batches, {} claimed, {} applied, {} failed",
+            Thousands(self.batches),
+            Thousands(self.claimed),
+            Thousands(self.applied),
+            Thousands(self.failed),
+        )?;
+        for (count, what) in [
+            (self.skipped, "skipped"),
+            (self.deferred, "deferred"),
+            (self.lost, "lost"),
+            (self.reclaimed, "reclaimed"),
+        ] {
+            if count > 0 {
+                write!(f, ", {} {what}", Thousands(count))?;
+            }
+        }
+        write!(f, ", {} remote writes", Thousands(self.remote_writes))?;
+        if self.disabled {
+            f.write_str("; the integration is disabled")?;
+        }
+        if let Some(stop) = &self.stop {
+            write!(f, "; stopped: {}", stop.label())?;
+        }
+        Ok(())
+    }
+}
+
 impl OrganizationSync {
     /// The planner half of a distributed pass: under the queue's planner lock, takes the
     /// snapshot, plans, applies the changes that need no remote write and no company (failures,
@@ -195,7 +255,11 @@ impl OrganizationSync {
     /// Returns at once with `planned: false` when another planner holds the lock.
     ///
     /// # Errors
-    /// [`SyncError::Store`] when the store or the queue cannot be read or written.
+    /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
+    ///   (401 or 403), as for [`run_once`](Self::run_once): never an `Ok` with a [`Stop`] to
+    ///   notice. The error carries the plan made until then
+    ///   ([`StoppedReport::Plan`](super::StoppedReport::Plan)).
+    /// - [`SyncError::Store`] when the store or the queue cannot be read or written.
     pub async fn plan_work(&self, queue: &dyn WorkQueue) -> Result<WorkPlan, SyncError> {
         let guard = queue
             .lock_planner()
@@ -214,13 +278,14 @@ impl OrganizationSync {
         if let Err(err) = guard.release().await {
             tracing::warn!(error = %err, "could not release the planner lock; it ends with the session");
         }
-        planned
+        plan_outcome(planned?)
     }
 
     async fn plan_locked(&self, queue: &dyn WorkQueue) -> Result<WorkPlan, SyncError> {
         let (report, planned, configs, next_run, ci_mappings, names) =
             match self.prepare(ApplyMode::Apply, None).await? {
-                Prepared::Finished(report) | Prepared::DryRun { report, .. } => {
+                Prepared::Finished(mut report) | Prepared::DryRun { mut report, .. } => {
+                    report.finish(self.policy.report);
                     return Ok(WorkPlan {
                         planned: true,
                         report,
@@ -325,8 +390,13 @@ impl OrganizationSync {
     /// after [`plan_work`](Self::plan_work)).
     ///
     /// # Errors
-    /// [`SyncError::Store`] when the store or the queue cannot be read or written; the items of
-    /// the batch in hand go back to the queue when their lease ends.
+    /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
+    ///   (401 or 403), as for [`run_once`](Self::run_once): never an `Ok` with a [`Stop`] to
+    ///   notice. The error carries what the worker did until then
+    ///   ([`StoppedReport::Worker`](super::StoppedReport::Worker)); the items it had not
+    ///   applied were deferred back to the queue.
+    /// - [`SyncError::Store`] when the store or the queue cannot be read or written; the items
+    ///   of the batch in hand go back to the queue when their lease ends.
     pub async fn run_worker(
         &self,
         queue: &dyn WorkQueue,
@@ -356,7 +426,7 @@ impl OrganizationSync {
                 break;
             }
         }
-        Ok(report)
+        worker_outcome(report)
     }
 
     async fn work_batch(

@@ -416,18 +416,21 @@ impl NinjaOneClient {
 fn decode_management_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
     let status = reply.status.as_u16();
     let (kind, detail) = api_error_detail(reply, scrub);
-    let advice = match kind {
-        ApiErrorKind::Unauthorized => "; check the API application's client id and secret",
-        ApiErrorKind::Forbidden => {
-            "; webhooks need the management scope: allow it on the API application (a system \
-             administrator's)"
-        }
-        _ => "",
-    };
-    ApiError::new(
+    let error = ApiError::new(
         kind,
-        format!("NinjaOne answered {status} to {what}: {detail}{advice}"),
-    )
+        format!("NinjaOne answered {status} to {what}: {detail}"),
+    );
+    // As advice, not in the message: whoever reports the error adds no second fix.
+    match kind {
+        ApiErrorKind::Forbidden => error.with_advice(
+            "webhooks need the management scope: allow it on the API application (a system \
+             administrator's)",
+        ),
+        _ => match Remote::NinjaOne.action(kind) {
+            Some(advice) if kind.is_auth() => error.with_advice(advice),
+            _ => error,
+        },
+    }
 }
 
 /// [`decode_oauth_error`] for the management token: a refused scope says which one to allow.
@@ -489,13 +492,9 @@ fn decode_api_error(reply: &Reply, scrub: &Scrubber, what: &str) -> ApiError {
         kind,
         format!("NinjaOne answered {status} to {what}: {detail}"),
     );
-    match kind {
-        ApiErrorKind::Unauthorized => {
-            error.with_advice("check the API application's client id and secret")
-        }
-        ApiErrorKind::Forbidden => {
-            error.with_advice("give the API application the scopes it needs (monitoring for reads)")
-        }
+    // The fix for refused credentials is the one every layer names (`Remote::action`).
+    match Remote::NinjaOne.action(kind) {
+        Some(advice) if kind.is_auth() => error.with_advice(advice),
         _ => error,
     }
 }

@@ -151,7 +151,7 @@ impl ProxyPolicy {
         }
         match &self.0 {
             Policy::None => Ok(None),
-            Policy::Given(url) => Ok(Some((url.clone(), "HttpOptions::proxy"))),
+            Policy::Given(url) => Ok(Some((url.clone(), "HttpOptionsBuilder::proxy"))),
             Policy::Environment => {
                 let get = |upper: &'static str, lower: &'static str| {
                     var(upper)
@@ -444,7 +444,7 @@ mod tests {
         let given = ProxyPolicy::url("https://user:p%40ss@proxy.example:8443").unwrap();
         assert_eq!(
             chosen(&given, origin, &[("NO_PROXY", "*")]).as_deref(),
-            Some("https://proxy.example:8443 from HttpOptions::proxy")
+            Some("https://proxy.example:8443 from HttpOptionsBuilder::proxy")
         );
         let Policy::Given(url) = &given.0 else {
             panic!("a given proxy")

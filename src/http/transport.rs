@@ -512,7 +512,7 @@ impl Transport {
                 ApiErrorKind::InvalidResponse,
                 format!("{service} answered {what} with more than {cap} bytes"),
             )
-            .with_advice("raise HttpOptions::max_response_bytes or ask for smaller pages"),
+            .with_advice("raise HttpOptionsBuilder::max_response_bytes or ask for smaller pages"),
             hint: RetryHint::Never,
             status: Some(status),
         };

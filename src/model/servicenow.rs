@@ -923,7 +923,16 @@ open_enum! {
 }
 
 /// An error (or warning) the Identification and Reconciliation API reported for one item.
+///
+/// Read from the remote, so it may grow: build one with [`new`](Self::new).
+///
+/// ```
+/// use ninjaone_servicenow::model::CiItemError;
+/// let err = CiItemError::new("MISSING_MATCHING_ATTRIBUTES", "no serial number");
+/// assert_eq!((err.kind.as_str(), err.message.as_str()), ("MISSING_MATCHING_ATTRIBUTES", "no serial number"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CiItemError {
     /// The error's type, such as `MISSING_MATCHING_ATTRIBUTES`.
     #[serde(default, rename = "error", alias = "warning", with = "lenient_string")]
@@ -938,8 +947,12 @@ pub struct CiItemError {
 /// Read as ServiceNow documents it: `sysId` is `"Unknown"` (read as `None`) when nothing was
 /// identified; `operation` is `""` (read as `None`) when the item was not processed;
 /// `relatedSysIds` may hold `null`s (dropped); `partialSysIds` come with `INSERT_AS_PARTIAL`.
+///
+/// Read from the remote, so it may grow: build one with [`new`](Self::new) (or `default()`)
+/// and set the fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CiItemResult {
     /// The class the item was identified as.
     #[serde(default)]
@@ -977,6 +990,17 @@ pub struct CiItemResult {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub related_sys_ids: Vec<SysId>,
+}
+
+impl CiItemError {
+    /// An error (or warning) of `kind` (such as `MISSING_MATCHING_ATTRIBUTES`) with its message.
+    #[must_use]
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl CiItemResult {

@@ -348,7 +348,7 @@ impl Pool {
             let hint = if connector.uses_tls() {
                 "check that the server runs, accepts this user over TLS with scram-sha-256 \
                  (channel binding is required), and that its certificate chains to the CA \
-                 given (sslrootcert in the URL or PostgresOptions::ca_file; the bundled \
+                 given (sslrootcert in the URL or PostgresOptionsBuilder::ca_file; the bundled \
                  Mozilla roots otherwise) and names the host of the URL"
             } else {
                 "check that the server runs and accepts this user"
@@ -368,7 +368,7 @@ impl Pool {
                 format!(
                     "could not connect to PostgreSQL at {}: no session within {} ms (TCP, TLS \
                      and authentication); check that the server answers, or raise \
-                     PostgresOptions::connect_timeout",
+                     PostgresOptionsBuilder::connect_timeout",
                     self.target,
                     within.as_millis()
                 ),
@@ -450,7 +450,7 @@ fn db_error(context: &str, err: tokio_postgres::Error) -> StoreError {
                 StoreErrorKind::Unavailable,
                 format!(
                     "{context}: the statement was cancelled, most likely by the statement timeout; \
-                     retry later, and raise PostgresOptions::statement_timeout if the database \
+                     retry later, and raise PostgresOptionsBuilder::statement_timeout if the database \
                      is just slow"
                 ),
             )
@@ -485,7 +485,7 @@ fn lock_error(lock: &str, key: i64, err: tokio_postgres::Error) -> StoreError {
                 "{lock} (PostgreSQL advisory lock {key}) was not free within the lock timeout: \
                  another process holds it (a worker applying migrations, or a stuck session: \
                  see pg_locks where locktype = 'advisory'); try again, or raise \
-                 PostgresOptions::lock_timeout"
+                 PostgresOptionsBuilder::lock_timeout"
             ),
         )
         .with_source(err);

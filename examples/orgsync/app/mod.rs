@@ -517,28 +517,23 @@ fn sync_failure(err: &SyncError) -> Failed {
 
 /// What to do about a failed remote call.
 fn remote_hint(remote: Remote, kind: ApiErrorKind) -> String {
-    let (vars, api) = if remote == Remote::ServiceNow {
-        (
+    let (vars, origin) = match remote {
+        Remote::ServiceNow => (
             "the ServiceNow credentials (SERVICENOW_USERNAME and SERVICENOW_PASSWORD, or \
              SERVICENOW_CLIENT_ID and SERVICENOW_CLIENT_SECRET)",
-            "ServiceNow",
-        )
-    } else {
-        ("NINJAONE_CLIENT_ID and NINJAONE_CLIENT_SECRET", "NinjaOne")
+            "SERVICENOW_INSTANCE",
+        ),
+        Remote::NinjaOne => (
+            "NINJAONE_CLIENT_ID and NINJAONE_CLIENT_SECRET",
+            "NINJAONE_BASE_URL",
+        ),
     };
     if kind.is_auth() {
-        format!("check {vars} and the roles or scopes the {api} account has")
+        format!("check {vars} and the roles or scopes the {remote} account has")
     } else if kind.is_transient() {
-        format!("{api} is busy or unreachable; try again later")
+        format!("{remote} is busy or unreachable; try again later")
     } else {
-        format!(
-            "check the {api} instance ({})",
-            if api == "NinjaOne" {
-                "NINJAONE_BASE_URL"
-            } else {
-                "SERVICENOW_INSTANCE"
-            }
-        )
+        format!("check the {remote} instance ({origin})")
     }
 }
 

@@ -214,7 +214,8 @@ impl IncidentRouter {
     ///   converges from what was saved.
     ///
     /// [`Stop::RouterBusy`](crate::engine::Stop::RouterBusy) stays an `Ok`: the other router is
-    /// working. The report is compact by default ([`IncidentSettings::report`]).
+    /// working. The report is compact by default (set with
+    /// [`IncidentSettingsBuilder::report`](super::incidents::IncidentSettingsBuilder::report)).
     pub async fn run_once(&self, mode: ApplyMode) -> Result<IncidentReport, SyncError> {
         self.pass(mode, None)
             .await

@@ -168,7 +168,8 @@ pub struct AlertOutcome {
 ///
 /// The counts are fields (as on [`Report`](crate::engine::Report)), one per
 /// [`TicketOutcome`], over every line whether or not it is listed: with
-/// [`ReportDetail::Compact`] (the default, [`IncidentSettings::report`](super::IncidentSettings::report))
+/// [`ReportDetail::Compact`] (the default; set with
+/// [`IncidentSettingsBuilder::report`](super::IncidentSettingsBuilder::report))
 /// unchanged lines are counted, not listed. `Display` is one line:
 ///
 /// ```text

@@ -279,7 +279,7 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, StoreError>
             StoreErrorKind::Invalid,
             format!(
                 "the PostgreSQL CA file {} cannot be read ({err}); check the path \
-                 (sslrootcert in the URL, or PostgresOptions::ca_file)",
+                 (sslrootcert in the URL, or PostgresOptionsBuilder::ca_file)",
                 path.display()
             ),
         )
@@ -411,7 +411,7 @@ pub(super) fn connector(url: &str, options: &PostgresOptions) -> Result<Connecto
                     "plain TCP to {} refused: sslmode=disable is allowed only for loopback hosts \
                      and Unix sockets, since anyone on the path could read the password exchange \
                      and every row; remove sslmode=disable (TLS is the default there), or opt in \
-                     with PostgresOptions::plain_tcp(PlainTcp::Anywhere) on a network you trust \
+                     with PostgresOptionsBuilder::plain_tcp(PlainTcp::Anywhere) on a network you trust \
                      end to end",
                     super::describe(&config)
                 ),
