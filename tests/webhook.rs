@@ -1023,3 +1023,41 @@ async fn a_reset_without_a_device_is_answered_2xx_and_resolves_nothing() {
     let report = t.router.run_once(ApplyMode::Apply).await.unwrap();
     assert_eq!(report.resolved, 1, "{report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_whose_create_is_refused_for_credentials_is_the_same_err_as_a_pass() {
+    let t = tenant(1, 1, 1).await;
+    let (alert, device) = t.alerts().remove(0);
+    t.world.snow.faults().fail_next(
+        "create_incident",
+        1,
+        ninjaone_servicenow::ports::ApiErrorKind::Unauthorized,
+    );
+    let refusal = t
+        .deliver(&activity(&alert, &device, "TRIGGERED"))
+        .await
+        .expect_err("refused credentials are not a handled delivery");
+    assert!(
+        matches!(
+            &refusal,
+            Refusal::Failed(ninjaone_servicenow::engine::SyncError::CredentialsRefused(
+                _
+            ))
+        ),
+        "{refusal:?}"
+    );
+    assert_eq!(refusal.http_status(), 503, "NinjaOne retries it");
+    assert!(t.world.snow.all_incidents().is_empty());
+
+    // Once the credentials work again, the retried delivery creates the one incident.
+    let delivery = t
+        .deliver(&activity(&alert, &device, "TRIGGERED"))
+        .await
+        .expect("handled");
+    assert!(
+        matches!(delivery.outcome, DeliveryOutcome::Created { .. }),
+        "{}",
+        delivery.outcome
+    );
+    assert_eq!(t.world.snow.all_incidents().len(), 1);
+}

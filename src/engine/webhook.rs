@@ -223,7 +223,7 @@ pub enum Refusal {
     },
     /// The body is larger than the cap (413).
     #[error(
-        "the body is larger than {limit} bytes; raise ReceiverOptions::max_body_bytes if \
+        "the body is larger than {limit} bytes; raise ReceiverOptionsBuilder::max_body_bytes if \
          NinjaOne's deliveries really are that large"
     )]
     TooLarge {

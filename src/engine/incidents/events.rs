@@ -515,6 +515,9 @@ impl IncidentRouter {
         self.apply(split(plan), ApplyMode::Apply, &mut report)
             .await?;
         cost.servicenow += report.remote_writes;
+        // Refused credentials are an `Err` here as from a pass (`Refusal::Failed`, 503: NinjaOne
+        // retries), not a deferred line a host's log would miss.
+        let mut report = crate::engine::error::incident_outcome(report)?;
         Ok(match report.outcomes.pop() {
             Some(line) => outcome_of(line),
             None => DeliveryOutcome::Other(TicketOutcome::Unchanged),
