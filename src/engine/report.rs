@@ -435,33 +435,65 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "sync{}: {} organizations, {} created, {} matched, {} failed",
-            if self.apply_mode == ApplyMode::DryRun {
-                " (dry run)"
-            } else {
-                ""
-            },
-            Thousands(self.organizations()),
-            Thousands(self.created),
-            Thousands(self.matched),
-            Thousands(self.failed),
-        )?;
-        for (count, what) in [
-            (self.activated, "activated"),
-            (self.deferred, "deferred"),
-            (self.held, "held"),
-            (self.deleted, "deleted"),
-            (self.unknown, "unknown"),
-            (self.planned, "planned"),
-        ] {
-            if count > 0 {
-                write!(f, ", {} {what}", Thousands(count))?;
-            }
+        SummaryLine {
+            subject: "sync",
+            dry_run: self.apply_mode == ApplyMode::DryRun,
+            always: &[
+                (self.organizations(), "organizations"),
+                (self.created, "created"),
+                (self.matched, "matched"),
+                (self.failed, "failed"),
+            ],
+            if_any: &[
+                (self.activated, "activated"),
+                (self.deferred, "deferred"),
+                (self.held, "held"),
+                (self.deleted, "deleted"),
+                (self.unknown, "unknown"),
+                (self.planned, "planned"),
+            ],
+            remote_writes: self.remote_writes,
+            note: None,
+            stop: self.stop.as_ref(),
         }
-        write!(f, ", {} remote writes", Thousands(self.remote_writes))?;
-        if let Some(stop) = &self.stop {
+        .fmt(f)
+    }
+}
+
+/// The one-line summary every report prints, in the same words:
+/// `subject[ (dry run)]: N what, … [, N other, …], N remote writes[; note][; stopped: …]`,
+/// where the `if_any` counts appear only when not zero.
+pub(crate) struct SummaryLine<'a> {
+    pub(crate) subject: &'a str,
+    pub(crate) dry_run: bool,
+    pub(crate) always: &'a [(usize, &'a str)],
+    pub(crate) if_any: &'a [(usize, &'a str)],
+    pub(crate) remote_writes: usize,
+    pub(crate) note: Option<&'a str>,
+    pub(crate) stop: Option<&'a Stop>,
+}
+
+impl fmt::Display for SummaryLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.subject)?;
+        if self.dry_run {
+            f.write_str(" (dry run)")?;
+        }
+        f.write_str(":")?;
+        let counts = self
+            .always
+            .iter()
+            .chain(self.if_any.iter().filter(|(n, _)| *n > 0));
+        for (i, (count, what)) in counts.enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}{} {what}", Thousands(*count))?;
+        }
+        let sep = if self.always.is_empty() { " " } else { ", " };
+        write!(f, "{sep}{} remote writes", Thousands(self.remote_writes))?;
+        if let Some(note) = self.note {
+            write!(f, "; {note}")?;
+        }
+        if let Some(stop) = self.stop {
             write!(f, "; stopped: {}", stop.label())?;
         }
         Ok(())

@@ -20,7 +20,9 @@ use serde::Serialize;
 use super::OrganizationSync;
 use super::error::{SyncError, plan_outcome, worker_outcome};
 use super::pass::{Prepared, status_entry};
-use super::report::{ApplyMode, NextRun, OrganizationOutcome, Outcome, Report, Stop};
+use super::report::{
+    ApplyMode, NextRun, OrganizationOutcome, Outcome, Report, Stop, SummaryLine, Thousands,
+};
 use crate::model::{AuditEntry, IntegrationMode, OrganizationId, SyncConfig};
 use crate::plan::{Decision, Plan, PlanItem};
 use crate::ports::{Claim, StoreErrorKind, WorkItem, WorkQueue, WorkResult, WorkTask};
@@ -193,7 +195,7 @@ impl std::fmt::Display for WorkPlan {
             write!(
                 f,
                 "planner: {} enqueued; {}",
-                super::report::Thousands(self.enqueued),
+                Thousands(self.enqueued),
                 self.report
             )
         } else {
@@ -215,33 +217,26 @@ impl std::fmt::Display for WorkerReport {
     /// );
     /// ```
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use super::report::Thousands;
-        write!(
-            f,
-            "worker: {} batches, {} claimed, {} applied, {} failed",
-            Thousands(self.batches),
-            Thousands(self.claimed),
-            Thousands(self.applied),
-            Thousands(self.failed),
-        )?;
-        for (count, what) in [
-            (self.skipped, "skipped"),
-            (self.deferred, "deferred"),
-            (self.lost, "lost"),
-            (self.reclaimed, "reclaimed"),
-        ] {
-            if count > 0 {
-                write!(f, ", {} {what}", Thousands(count))?;
-            }
+        SummaryLine {
+            subject: "worker",
+            dry_run: false,
+            always: &[
+                (self.batches, "batches"),
+                (self.claimed, "claimed"),
+                (self.applied, "applied"),
+                (self.failed, "failed"),
+            ],
+            if_any: &[
+                (self.skipped, "skipped"),
+                (self.deferred, "deferred"),
+                (self.lost, "lost"),
+                (self.reclaimed, "reclaimed"),
+            ],
+            remote_writes: self.remote_writes,
+            note: self.disabled.then_some("the integration is disabled"),
+            stop: self.stop.as_ref(),
         }
-        write!(f, ", {} remote writes", Thousands(self.remote_writes))?;
-        if self.disabled {
-            f.write_str("; the integration is disabled")?;
-        }
-        if let Some(stop) = &self.stop {
-            write!(f, "; stopped: {}", stop.label())?;
-        }
-        Ok(())
+        .fmt(f)
     }
 }
 

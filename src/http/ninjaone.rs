@@ -16,7 +16,7 @@ use super::retry::{ClientStats, Counted, Replay};
 use super::secret::{Scrubber, Secret};
 use super::token::{Token, TokenCache};
 use super::transport::{
-    Auth, Body, Call, Reply, Transport, encode_pairs, reply_kind, text_snippet,
+    Auth, Body, Call, DecodeError, Reply, Transport, encode_pairs, reply_kind, text_snippet,
 };
 use super::webhook::WebhookRegistration;
 use crate::model::{
@@ -182,29 +182,7 @@ impl NinjaOneClient {
         let inner = &self.inner;
         inner
             .tokens
-            .get(|_refresh| async move {
-                let form = encode_pairs([
-                    ("grant_type", "client_credentials"),
-                    ("client_id", inner.client_id.as_str()),
-                    ("client_secret", inner.client_secret.expose()),
-                    ("scope", inner.scope.as_str()),
-                ]);
-                let call = Call {
-                    method: Method::POST,
-                    path: TOKEN_PATH.to_owned(),
-                    query: Vec::new(),
-                    body: Body::Form(form),
-                    counted: Counted::Token,
-                    replay: Replay::Safe,
-                    not_found_ok: false,
-                };
-                let reply = inner
-                    .transport
-                    .send(&call, Auth::None, decode_oauth_error)
-                    .await?;
-                let value = reply.json(SERVICE, &call.describe())?;
-                Token::from_response(&value, SERVICE)
-            })
+            .get(|_refresh| request_token(inner, &inner.scope, decode_oauth_error))
             .await
     }
 
@@ -365,29 +343,7 @@ impl NinjaOneClient {
         let inner = &self.inner;
         inner
             .management_tokens
-            .get(|_refresh| async move {
-                let form = encode_pairs([
-                    ("grant_type", "client_credentials"),
-                    ("client_id", inner.client_id.as_str()),
-                    ("client_secret", inner.client_secret.expose()),
-                    ("scope", MANAGEMENT_SCOPE),
-                ]);
-                let call = Call {
-                    method: Method::POST,
-                    path: TOKEN_PATH.to_owned(),
-                    query: Vec::new(),
-                    body: Body::Form(form),
-                    counted: Counted::Token,
-                    replay: Replay::Safe,
-                    not_found_ok: false,
-                };
-                let reply = inner
-                    .transport
-                    .send(&call, Auth::None, decode_management_oauth_error)
-                    .await?;
-                let value = reply.json(SERVICE, &call.describe())?;
-                Token::from_response(&value, SERVICE)
-            })
+            .get(|_refresh| request_token(inner, MANAGEMENT_SCOPE, decode_management_oauth_error))
             .await
     }
 
@@ -410,6 +366,29 @@ impl NinjaOneClient {
             other => other,
         }
     }
+}
+
+/// One client-credentials token request for `scope`; refusals are decoded by `decode` (which
+/// names the scope to allow).
+async fn request_token(inner: &Inner, scope: &str, decode: DecodeError) -> Result<Token, ApiError> {
+    let form = encode_pairs([
+        ("grant_type", "client_credentials"),
+        ("client_id", inner.client_id.as_str()),
+        ("client_secret", inner.client_secret.expose()),
+        ("scope", scope),
+    ]);
+    let call = Call {
+        method: Method::POST,
+        path: TOKEN_PATH.to_owned(),
+        query: Vec::new(),
+        body: Body::Form(form),
+        counted: Counted::Token,
+        replay: Replay::Safe,
+        not_found_ok: false,
+    };
+    let reply = inner.transport.send(&call, Auth::None, decode).await?;
+    let value = reply.json(SERVICE, &call.describe())?;
+    Token::from_response(&value, SERVICE)
 }
 
 /// [`decode_api_error`] for the webhook calls: a refusal names the management scope.

@@ -7,7 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::engine::report::Thousands;
+use crate::engine::report::SummaryLine;
 use crate::engine::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop};
 use crate::model::{AlertUid, OrganizationId, SysId, TicketKind};
 use crate::plan::{ResolveGuardState, SkipReason};
@@ -322,37 +322,29 @@ impl IncidentReport {
 
 impl fmt::Display for IncidentReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "incidents{}: {} alerts, {} created, {} resolved, {} failed",
-            if self.apply_mode == ApplyMode::DryRun {
-                " (dry run)"
-            } else {
-                ""
-            },
-            Thousands(self.alerts),
-            Thousands(self.created),
-            Thousands(self.resolved),
-            Thousands(self.failed),
-        )?;
-        for (count, what) in [
-            (self.adopted, "adopted"),
-            (self.noted, "noted"),
-            (self.held, "held"),
-            (self.finished_elsewhere, "finished elsewhere"),
-            (self.deferred, "deferred"),
-            (self.unknown, "unknown"),
-            (self.pruned, "pruned"),
-            (self.planned, "planned"),
-        ] {
-            if count > 0 {
-                write!(f, ", {} {what}", Thousands(count))?;
-            }
+        SummaryLine {
+            subject: "incidents",
+            dry_run: self.apply_mode == ApplyMode::DryRun,
+            always: &[
+                (self.alerts, "alerts"),
+                (self.created, "created"),
+                (self.resolved, "resolved"),
+                (self.failed, "failed"),
+            ],
+            if_any: &[
+                (self.adopted, "adopted"),
+                (self.noted, "noted"),
+                (self.held, "held"),
+                (self.finished_elsewhere, "finished elsewhere"),
+                (self.deferred, "deferred"),
+                (self.unknown, "unknown"),
+                (self.pruned, "pruned"),
+                (self.planned, "planned"),
+            ],
+            remote_writes: self.remote_writes,
+            note: None,
+            stop: self.stop.as_ref(),
         }
-        write!(f, ", {} remote writes", Thousands(self.remote_writes))?;
-        if let Some(stop) = &self.stop {
-            write!(f, "; stopped: {}", stop.label())?;
-        }
-        Ok(())
+        .fmt(f)
     }
 }
