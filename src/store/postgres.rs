@@ -287,15 +287,7 @@ impl Pool {
                     "the connection pool was closed",
                 )
             })?;
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let client = match idle {
-            Some(client) if !client.is_closed() => client,
-            _ => self.open().await?,
-        };
+        let client = self.idle_or_open().await?;
         Ok(Conn {
             client: Some(client),
             pool: Arc::clone(self),
@@ -310,21 +302,26 @@ impl Pool {
     /// pass would wait for ever, still holding the lock. So a store opens at most
     /// `max_connections` plus one per lock it holds at once.
     async fn get_for_lock(self: &Arc<Self>) -> Result<Conn, StoreError> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let client = match idle {
-            Some(client) if !client.is_closed() => client,
-            _ => self.open().await?,
-        };
+        let client = self.idle_or_open().await?;
         Ok(Conn {
             client: Some(client),
             pool: Arc::clone(self),
             _permit: None,
             discard: false,
         })
+    }
+
+    /// An idle connection that is still open, else a new one.
+    async fn idle_or_open(&self) -> Result<Client, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(client) if !client.is_closed() => Ok(client),
+            _ => self.open().await,
+        }
     }
 
     async fn open(&self) -> Result<Client, StoreError> {
