@@ -249,13 +249,14 @@ pub async fn run(args: &[String], env: &dyn Environment, io: &mut Io<'_>) -> Exi
         }
     };
     let result = match &cli.command {
-        Command::Help(topic) => match args::help(topic.as_deref()) {
-            Ok(text) => {
-                let _ = io.out.write_all(text.as_bytes());
-                Ok(Exit::Done)
-            }
-            Err(err) => Err(Failed::new(Exit::Usage, err.0)),
-        },
+        Command::Help(text) => {
+            let _ = io.out.write_all(text.as_bytes());
+            Ok(Exit::Done)
+        }
+        Command::Completions(shell) => {
+            clap_complete::generate(*shell, &mut args::command(), "orgsync", io.out);
+            Ok(Exit::Done)
+        }
         Command::Version => {
             let _ = writeln!(
                 io.out,
@@ -653,6 +654,7 @@ impl Ctx {
             // only it holds (serve's secret).
             Command::Help(_)
             | Command::Version
+            | Command::Completions(_)
             | Command::Serve { .. }
             | Command::WebhookRegister { .. }
             | Command::WebhookDelete { .. } => Ok(Exit::Done),
