@@ -15,6 +15,8 @@ use ninjaone_servicenow::engine::{CiReport, Outcome, Report};
 use ninjaone_servicenow::model::{AuditEntry, AuditOutcome, SyncConfig};
 use serde::Serialize;
 
+use super::{Exit, Failed, Io};
+
 /// One configuration, as `status --json` prints it.
 #[derive(Debug, Serialize)]
 pub struct ConfigRow {
@@ -404,4 +406,11 @@ mod tests {
         assert_eq!(lines[2], "1     active");
         assert_eq!(lines[3], "1234  -");
     }
+}
+
+pub(super) fn json_line(io: &mut Io<'_>, value: &impl Serialize) -> Result<(), Failed> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failed::new(Exit::Failure, format!("could not write JSON: {e}")))?;
+    let _ = writeln!(io.out, "{text}");
+    Ok(())
 }

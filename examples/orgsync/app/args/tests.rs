@@ -1,4 +1,4 @@
-//! The command line's parsing: values either way, globals anywhere, mistakes worded as before, the generated help.
+//! Parsing: values either way, globals anywhere, mistakes worded as before, generated help.
 
 use super::*;
 
