@@ -149,16 +149,24 @@ pub trait Environment {
 }
 
 /// Reads the remote settings; a missing variable is a usage error naming it.
+/// The variable `name`, which must be set and not blank; otherwise a usage error saying to set
+/// it to `what`.
+pub(super) fn required_var(
+    env: &dyn Environment,
+    name: &str,
+    what: &str,
+) -> Result<String, Failed> {
+    env.var(name)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| {
+            Failed::new(Exit::Usage, format!("{name} is not set")).hint(format!(
+                "set {name} to {what} (see `orgsync --help`, section Environment)"
+            ))
+        })
+}
+
 pub(super) fn settings(env: &dyn Environment) -> Result<RemoteSettings, Failed> {
-    let var = |name: &str, what: &str| {
-        env.var(name)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| {
-                Failed::new(Exit::Usage, format!("{name} is not set")).hint(format!(
-                    "set {name} to {what} (see `orgsync --help`, section Environment)"
-                ))
-            })
-    };
+    let var = |name: &str, what: &str| required_var(env, name, what);
     Ok(RemoteSettings {
         ninjaone_base: var(
             "NINJAONE_BASE_URL",

@@ -387,6 +387,14 @@ pub fn or_dash(text: Option<&str>) -> String {
     text.filter(|t| !t.is_empty()).unwrap_or("-").to_owned()
 }
 
+/// Prints `value` as pretty JSON on standard output.
+pub(super) fn json_line(io: &mut Io<'_>, value: &impl Serialize) -> Result<(), Failed> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failed::new(Exit::Failure, format!("could not write JSON: {e}")))?;
+    let _ = writeln!(io.out, "{text}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,11 +414,4 @@ mod tests {
         assert_eq!(lines[2], "1     active");
         assert_eq!(lines[3], "1234  -");
     }
-}
-
-pub(super) fn json_line(io: &mut Io<'_>, value: &impl Serialize) -> Result<(), Failed> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failed::new(Exit::Failure, format!("could not write JSON: {e}")))?;
-    let _ = writeln!(io.out, "{text}");
-    Ok(())
 }

@@ -9,6 +9,17 @@ use super::output::{SyncJson, or_dash, table};
 use super::{Ctx, Exit, Failed, Io, Verbosity, json_line, output, sync_failure};
 
 impl Ctx {
+    /// Shows "orgsync: running `what`…" on standard error while a pass runs: on a terminal only,
+    /// never with JSON or `-q`. Returns whether it is shown, for [`clear_progress`].
+    fn show_progress(&self, what: &str, json: bool, io: &mut Io<'_>) -> bool {
+        let shown = self.terminal && !json && self.verbosity != Verbosity::Quiet;
+        if shown {
+            let _ = write!(io.err, "orgsync: running {what}…");
+            let _ = io.err.flush();
+        }
+        shown
+    }
+
     pub(super) async fn run_sync(
         &self,
         dry_run: bool,
@@ -16,11 +27,7 @@ impl Ctx {
         json: bool,
         io: &mut Io<'_>,
     ) -> Result<Exit, Failed> {
-        let progress = self.terminal && !json && self.verbosity != Verbosity::Quiet;
-        if progress {
-            let _ = write!(io.err, "orgsync: running a sync pass…");
-            let _ = io.err.flush();
-        }
+        let progress = self.show_progress("a sync pass", json, io);
         let result = if approve {
             self.sync.approve_deletions(&self.actor).await
         } else {
@@ -31,9 +38,7 @@ impl Ctx {
             };
             self.sync.run_once(mode).await
         };
-        if progress {
-            let _ = write!(io.err, "\r\x1b[K");
-        }
+        clear_progress(progress, io);
         // A pass stopped by refused credentials is an `Err` carrying its report: print the
         // report, then the stop, as for any other stop.
         let report = match result {
@@ -125,11 +130,7 @@ impl Ctx {
         json: bool,
         io: &mut Io<'_>,
     ) -> Result<Exit, Failed> {
-        let progress = self.terminal && !json && self.verbosity != Verbosity::Quiet;
-        if progress {
-            let _ = write!(io.err, "orgsync: running an incident pass…");
-            let _ = io.err.flush();
-        }
+        let progress = self.show_progress("an incident pass", json, io);
         let mode = if dry_run {
             ApplyMode::DryRun
         } else {
@@ -140,9 +141,7 @@ impl Ctx {
         } else {
             self.router.run_once(mode).await
         };
-        if progress {
-            let _ = write!(io.err, "\r\x1b[K");
-        }
+        clear_progress(progress, io);
         let report = match result {
             Ok(report) => report,
             Err(SyncError::CredentialsRefused(refused)) => match refused.report {
@@ -308,5 +307,12 @@ impl Ctx {
                 at.format("%Y-%m-%d %H:%M:%S")
             );
         }
+    }
+}
+
+/// Erases the line [`Ctx::show_progress`] wrote, if it wrote one.
+fn clear_progress(shown: bool, io: &mut Io<'_>) {
+    if shown {
+        let _ = write!(io.err, "\r\x1b[K");
     }
 }
