@@ -192,3 +192,19 @@ fn audit_lists_changes_and_refusals() {
     assert_eq!(code, 0);
     assert!(out.contains("ACTION") && out.contains("refused: "), "{out}");
 }
+
+#[test]
+fn completions_need_no_environment_and_name_every_command() {
+    let mut env = TestEnv::new();
+    env.vars.clear();
+    for shell in ["bash", "elvish", "fish", "powershell", "zsh"] {
+        let (code, out, err) = env.run(&format!("completions {shell}"));
+        assert_eq!(code, 0, "{shell}: {err}");
+        for word in ["ticket-template", "approve-deletions", "webhook"] {
+            assert!(out.contains(word), "{shell} completes {word}");
+        }
+    }
+    let (code, _, err) = env.run("completions tcsh");
+    assert_eq!(code, 2);
+    assert!(err.contains("not a valid shell"), "{err}");
+}
