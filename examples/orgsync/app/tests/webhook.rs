@@ -2,6 +2,7 @@
 
 use super::{
     ApiErrorKind, Arc, NINJA_SECRET, NinjaOneSettings, RecordingAdmin, StoreErrorKind, TestEnv,
+    keys,
 };
 
 const HOOK_SECRET: &str = "hook-secret-0123456789-do-not-print";
@@ -35,14 +36,10 @@ fn webhook_commands_need_a_strong_secret_open_no_state_file_and_never_print_it()
         "{out2}"
     );
     let json = env.json(&format!("webhook register --url {url} --json"));
-    let mut keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ["action", "expand", "header", "status_codes", "url"]);
+    assert_eq!(
+        keys(&json),
+        ["action", "expand", "header", "status_codes", "url"]
+    );
     assert_eq!(
         json["status_codes"],
         serde_json::json!(["TRIGGERED", "RESET"])
