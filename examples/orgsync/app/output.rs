@@ -15,6 +15,8 @@ use ninjaone_servicenow::engine::{CiReport, Outcome, Report};
 use ninjaone_servicenow::model::{AuditEntry, AuditOutcome, SyncConfig};
 use serde::Serialize;
 
+use super::{Exit, Failed, Io};
+
 /// One configuration, as `status --json` prints it.
 #[derive(Debug, Serialize)]
 pub struct ConfigRow {
@@ -383,6 +385,14 @@ pub fn cmdb_rows(ci: &CiReport) -> Vec<Vec<String>> {
 /// `text`, or "-" when empty.
 pub fn or_dash(text: Option<&str>) -> String {
     text.filter(|t| !t.is_empty()).unwrap_or("-").to_owned()
+}
+
+/// Prints `value` as pretty JSON on standard output.
+pub(super) fn json_line(io: &mut Io<'_>, value: &impl Serialize) -> Result<(), Failed> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failed::new(Exit::Failure, format!("could not write JSON: {e}")))?;
+    let _ = writeln!(io.out, "{text}");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use ninjaone_servicenow::http::{
 use ninjaone_servicenow::ports::{ApiError, ApiErrorKind};
 use serde::Serialize;
 
+use super::environment::required_var;
 use super::{Environment, Exit, Failed, Io, SetupError, Verbosity, json_line};
 
 /// The variable that holds the webhook secret.
@@ -89,15 +90,7 @@ pub(super) fn secret(env: &dyn Environment) -> Result<WebhookSecret, Failed> {
 }
 
 fn ninjaone_settings(env: &dyn Environment) -> Result<NinjaOneSettings, Failed> {
-    let var = |name: &str, what: &str| {
-        env.var(name)
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| {
-                Failed::new(Exit::Usage, format!("{name} is not set")).hint(format!(
-                    "set {name} to {what} (see `orgsync --help`, section Environment)"
-                ))
-            })
-    };
+    let var = |name: &str, what: &str| required_var(env, name, what);
     Ok(NinjaOneSettings {
         base: var(
             "NINJAONE_BASE_URL",
