@@ -223,6 +223,7 @@ pub fn parse(args: &[String]) -> Result<Cli, UsageError> {
             verbosity,
         });
     }
+    let args = &action_first(args);
     let line = match Line::try_parse_from(
         std::iter::once("orgsync").chain(args.iter().map(String::as_str)),
     ) {
@@ -253,6 +254,56 @@ pub fn parse(args: &[String]) -> Result<Cli, UsageError> {
         command: top.into_command()?,
         verbosity,
     })
+}
+
+/// The options of `ticket-template` and `webhook` that take a value, by command.
+const VALUE_OPTIONS: [(&str, &[&str]); 2] = [
+    (
+        "ticket-template",
+        &[
+            "--assignment-group",
+            "--caller",
+            "--category",
+            "--subcategory",
+            "--contact-type",
+            "--source-types",
+            "--min-severity",
+        ],
+    ),
+    ("webhook", &["--url"]),
+];
+
+/// The line with the action of `ticket-template` or `webhook` moved right after the command
+/// word, so that options may come before the action as they always could
+/// (`ticket-template --json list`, `webhook --url URL register`); clap reads a subcommand's
+/// options only after it. Every other line is returned as it is.
+fn action_first(args: &[String]) -> Vec<String> {
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let Some(at) = args[..end].iter().position(|a| !a.starts_with('-')) else {
+        return args.to_vec();
+    };
+    let Some((_, takes_value)) = VALUE_OPTIONS.iter().find(|(name, _)| *name == args[at]) else {
+        return args.to_vec();
+    };
+    let mut i = at + 1;
+    while i < end {
+        let arg = &args[i];
+        if !arg.starts_with('-') {
+            break;
+        }
+        i += if takes_value.contains(&arg.as_str()) {
+            2
+        } else {
+            1
+        };
+    }
+    if i <= at + 1 || i >= end {
+        return args.to_vec();
+    }
+    let mut line = args.to_vec();
+    let action = line.remove(i);
+    line.insert(at + 1, action);
+    line
 }
 
 /// The verbosity a line asks for when clap did not read it (help, version): the last of `-v`

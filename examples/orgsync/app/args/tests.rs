@@ -447,3 +447,46 @@ fn completions_name_a_shell() {
     let err = parse(&args("completions tcsh")).unwrap_err();
     assert!(err.0.contains("not a valid shell"), "{err}");
 }
+
+#[test]
+fn options_of_ticket_template_and_webhook_may_come_before_the_action_as_they_always_could() {
+    assert_eq!(
+        parse(&args("ticket-template --json list")).unwrap().command,
+        Command::TicketTemplateList { json: true }
+    );
+    assert_eq!(
+        parse(&args(
+            "-q webhook --url https://hooks.example.com/ninjaone/webhook --json register"
+        ))
+        .unwrap()
+        .command,
+        Command::WebhookRegister {
+            url: "https://hooks.example.com/ninjaone/webhook".to_owned(),
+            json: true,
+        }
+    );
+    assert_eq!(
+        parse(&args("webhook --json delete")).unwrap().command,
+        Command::WebhookDelete { json: true }
+    );
+    let Command::TicketTemplateSet(set) = parse(&args(
+        "ticket-template --category hardware --default set servers",
+    ))
+    .unwrap()
+    .command
+    else {
+        panic!("not ticket-template set")
+    };
+    assert_eq!(set.name.as_str(), "servers");
+    assert_eq!(set.category.as_ref().map(|c| c.as_str()), Some("hardware"));
+    assert!(set.default);
+    // A value that names an action is still a value.
+    let Command::TicketTemplateSet(set) =
+        parse(&args("ticket-template set servers --category list"))
+            .unwrap()
+            .command
+    else {
+        panic!("not ticket-template set")
+    };
+    assert_eq!(set.category.as_ref().map(|c| c.as_str()), Some("list"));
+}
