@@ -21,6 +21,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::rng::SplitMix64;
 use crate::ports::{ApiError, ApiErrorKind};
 
 /// Fault injection and call counting for the fakes. `Clone` shares the state, so a test keeps a
@@ -122,7 +123,7 @@ impl Faults {
         };
         self.lock().rate = Some(RateFault {
             only,
-            rng: SplitMix64(seed),
+            rng: SplitMix64::new(seed),
             rate,
             kind,
         });
@@ -288,26 +289,6 @@ impl Admission {
             Self::Proceed => result,
             Self::CommitThenFail(err) => result.and(Err(err)),
         }
-    }
-}
-
-/// `SplitMix64`: a tiny, well-distributed, deterministic PRNG (Steele, Lea and Flood, 2014).
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform value in `[0, 1)`.
-    #[allow(clippy::cast_precision_loss)]
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
