@@ -1,8 +1,7 @@
 //! Work distribution on the in-memory `WorkQueue`: planner lock, claims, leases, reclaim, and
 //! the four-worker and crashed-worker scenarios without a database.
 
-#[path = "support/workers.rs"]
-mod support;
+use crate::support::workers as support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -22,8 +22,7 @@ use ninjaone_servicenow::ports::{
 };
 use ninjaone_servicenow::testing::fixed_time;
 
-#[path = "support/incident_world.rs"]
-mod support;
+use crate::support::incident_world as support;
 use support::{INTEGRATION, world};
 
 #[test]

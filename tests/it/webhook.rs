@@ -2,8 +2,7 @@
 //! event path, over the fake tenant HTTP server (`testing::FakeServer`) and the real HTTP
 //! clients; and the activity decoder.
 
-#[path = "support/incident_world.rs"]
-mod world;
+use crate::support::incident_world as world;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

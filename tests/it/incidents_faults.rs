@@ -16,8 +16,7 @@ use ninjaone_servicenow::engine::ApplyMode;
 use ninjaone_servicenow::model::{AlertUid, IncidentState};
 use ninjaone_servicenow::ports::ApiErrorKind;
 
-#[path = "support/incident_world.rs"]
-mod support;
+use crate::support::incident_world as support;
 use support::{INTEGRATION, world};
 
 const DEFAULT_FAULT_SEEDS: u64 = 150;
