@@ -20,7 +20,9 @@ mod servicenow;
 mod tenant;
 
 pub use contract::store_contract;
-pub use faults::Faults;
+pub use faults::{
+    Call, FaultKind, Faults, Method, NinjaOneMethod, ServiceNowMethod, StoreMethod, Verdict,
+};
 #[cfg(feature = "http")]
 pub use http_server::{Api, FakeServer, FakeServerBuilder, LoggedRequest, ServerFault};
 pub use ninjaone::{FakeNinjaOne, FakeNinjaOneBuilder, standard_roles};
