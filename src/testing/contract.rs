@@ -23,7 +23,7 @@ use self::records::{ci_records, ticket_records};
 /// Runs the [`ConfigStore`] contract against `store`, which must be new and empty.
 ///
 /// Checks every rule stated in [`ConfigStore`'s docs](ConfigStore#rules), in order: an empty store reads as empty (no configurations, mode
-/// [`IntegrationMode::Disabled`], no CI mappings, an empty audit log); an insert returns version
+/// [`IntegrationMode::Disabled`](crate::model::IntegrationMode::Disabled), no CI mappings, an empty audit log); an insert returns version
 /// 1 and reads back equal; an update with the stored version returns version 2; a stale version
 /// and a second insert for one organization are each a [`StoreErrorKind::Conflict`] that leaves
 /// the stored value as it was, and so is an update of a configuration that was never stored

@@ -107,7 +107,7 @@ impl LoggedRequest {
 ///
 /// Every API request is answered by calling the fakes' trait methods, so their
 /// [`Faults`](super::Faults), call counts and state apply unchanged; a fault's
-/// [`ApiErrorKind`] becomes the status the real API gives (404, 401, 403, 429 with
+/// [`ApiErrorKind`](crate::ports::ApiErrorKind) becomes the status the real API gives (404, 401, 403, 429 with
 /// `Retry-After`, 503, 409, 400; `InvalidResponse` becomes a malformed JSON body).
 /// Server-side faults ([`fail_next`](Self::fail_next)) answer 429, a 5xx, an HTML page or a
 /// truncated body without (or, for truncation, after) calling the fakes.

@@ -23,19 +23,19 @@ pub use self::builder::{FakeNinjaOneBuilder, standard_roles};
 use self::builder::{alert, class_of, detailed, device, next_id, plain_organization};
 use self::details::detailed_row;
 
-/// An in-memory [`NinjaOneApi`].
+/// An in-memory [`NinjaOneApi`](crate::ports::NinjaOneApi).
 ///
 /// - Paging is NinjaOne's: rows ordered by id, the cursor is the last id of the previous page,
 ///   `next` is set whenever a page is full — so a listing that is an exact multiple of the page
 ///   size ends with one extra, empty page. A cursor that is not an id is an
 ///   [`ApiErrorKind::Other`](crate::ports::ApiErrorKind::Other).
-/// - [`device_roles`](NinjaOneApi::device_roles) and [`alerts`](NinjaOneApi::alerts) answer one
+/// - [`device_roles`](crate::ports::NinjaOneApi::device_roles) and [`alerts`](crate::ports::NinjaOneApi::alerts) answer one
 ///   page with no `next`.
 /// - `Clone` shares the state: keep a clone to change the tenant or inspect it while the code
 ///   under test holds another (for example as `Arc<dyn NinjaOneApi>`).
 /// - Every call goes through [`Faults`] ([`faults`](Self::faults)), under its
 ///   [`NinjaOneMethod`] (every one in [`NinjaOneMethod::ALL`]).
-/// - [`devices_detailed`](NinjaOneApi::devices_detailed) serves each device with details shaped
+/// - [`devices_detailed`](crate::ports::NinjaOneApi::devices_detailed) serves each device with details shaped
 ///   as NinjaOne sends them: agent devices nested (`system`, `os`, `memory`, `processors`,
 ///   `volumes`, `ipAddresses`, `macAddresses` with a repeated entry, `lastLoggedInUser`), VMware
 ///   hosts flat (`serviceTag`, `vendor`, `model`, `cpuModel`, `cpuMhz`, `memorySize`). They are
@@ -281,7 +281,7 @@ impl FakeNinjaOne {
     // ---- devices ----
 
     /// Adds a device to `organization` with the next free id and returns the id. The device's
-    /// class is its role's, or [`NodeClass::WindowsWorkstation`] without a (known) role. The
+    /// class is its role's, or [`NodeClass::WindowsWorkstation`](crate::model::NodeClass::WindowsWorkstation) without a (known) role. The
     /// organization need not exist, to model a device left behind by a deleted organization.
     /// `None` only when every int32 id is taken.
     pub fn add_device(

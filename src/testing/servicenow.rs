@@ -16,28 +16,29 @@ mod tables;
 
 pub use self::cmdb::{DEFAULT_DATA_SOURCES, StoredCi};
 
-/// An in-memory [`ServiceNowApi`].
+/// An in-memory [`ServiceNowApi`](crate::ports::ServiceNowApi).
 ///
 /// - Companies, customer accounts and incidents are paged in `sys_id` order; the cursor is the
 ///   last `sys_id` of the previous page and `next` is set whenever a page is full. A cursor that
-///   is not a `sys_id` is an [`ApiErrorKind::Other`].
+///   is not a `sys_id` is an [`ApiErrorKind::Other`](crate::ports::ApiErrorKind::Other).
 /// - `sys_ids` are generated from a counter as 32 lowercase hex digits, so rows created later sort
 ///   later. Company names are not unique (ServiceNow does not enforce it), nor are incidents'
 ///   `correlation_id`s.
 /// - Groups (`sys_user_group`) and users (`sys_user`) are read one by one, as ticket templates
 ///   need them; an inactive one is still read (with `active: false`), an unknown one is `None`.
 /// - Customer accounts extend `core_company`, as in ServiceNow: each account is also listed as a
-///   company and readable through [`company`](ServiceNowApi::company).
+///   company and readable through [`company`](crate::ports::ServiceNowApi::company).
 /// - Without Customer Service Management (the default), the customer-account and case calls fail
-///   with [`ApiErrorKind::NotFound`] (`invalid table customer_account`).
+///   with [`ApiErrorKind::NotFound`](crate::ports::ApiErrorKind::NotFound) (`invalid table customer_account`).
 /// - Incidents and cases are listed by correlation-id prefix and `created_since` (compared with
 ///   `sys_created_on`, the fake's time when the row was written).
 /// - Time is [`set_now`](Self::set_now)'s (whole seconds, as ServiceNow stores them), starting at
 ///   [`fixed_time`](super::fixed_time); the system clock is never read.
 /// - Every call goes through [`Faults`] ([`faults`](Self::faults)) under its
-///   [`ServiceNowMethod`] (every one in [`ServiceNowMethod::ALL`]); `create_company`,
+///   [`ServiceNowMethod`](super::ServiceNowMethod) (every one in
+///   [`ALL`](super::ServiceNowMethod::ALL)); `create_company`,
 ///   `create_incident`, `update_incident`, `create_case`, `update_case` and
-///   `identify_reconcile` count as writes ([`ServiceNowMethod::is_write`]).
+///   `identify_reconcile` count as writes ([`is_write`](super::ServiceNowMethod::is_write)).
 /// - The CMDB identifies as ServiceNow's hardware rule does: `sys_object_source_info` first (the
 ///   source's native key names the CI it last wrote), then `serial_number`, then `name`
 ///   (compared without case, as ServiceNow's database compares strings), and a miss **falls

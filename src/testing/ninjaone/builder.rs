@@ -17,7 +17,7 @@ use crate::testing::tenant::{customer_name, fixed_time, fixed_time_plus};
 /// Builds a [`FakeNinjaOne`] with a realistic tenant.
 ///
 /// Generated records come first (organizations `1..=n` named by
-/// [`customer_name`](super::customer_name), devices numbered from 1, roles from
+/// [`customer_name`](crate::testing::customer_name), devices numbered from 1, roles from
 /// [`standard_roles`]), then explicit records are added or replace them by id.
 #[derive(Debug, Clone, Default)]
 #[must_use]
@@ -34,7 +34,7 @@ pub struct FakeNinjaOneBuilder {
 }
 
 impl FakeNinjaOneBuilder {
-    /// `n` organizations with ids `1..=n`, named [`customer_name`](super::customer_name)`(id)`,
+    /// `n` organizations with ids `1..=n`, named [`customer_name`](crate::testing::customer_name)`(id)`,
     /// each with one location (id = the organization's id) and, with roles, one policy per role.
     pub fn organizations(mut self, n: usize) -> Self {
         self.organizations = n;
@@ -91,7 +91,7 @@ impl FakeNinjaOneBuilder {
         self
     }
 
-    /// Uses `faults` (for example one shared with a [`FakeServiceNow`](super::FakeServiceNow)).
+    /// Uses `faults` (for example one shared with a [`FakeServiceNow`](crate::testing::FakeServiceNow)).
     pub fn faults(mut self, faults: Faults) -> Self {
         self.faults = Some(faults);
         self

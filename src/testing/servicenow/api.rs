@@ -163,15 +163,8 @@ impl ServiceNowApi for FakeServiceNow {
                 row.clone()
             });
             // A journal: each PATCH with a value appends one entry; an empty one adds none.
-            if let (Some(_), Some(note)) = (
-                &updated,
-                update.work_notes.as_ref().filter(|n| !n.is_empty()),
-            ) {
-                state
-                    .work_notes
-                    .entry(id.clone())
-                    .or_default()
-                    .push(note.clone());
+            if updated.is_some() {
+                state.journal(id, update.work_notes.as_deref());
             }
             updated.ok_or_else(|| {
                 ApiError::new(
@@ -273,15 +266,8 @@ impl ServiceNowApi for FakeServiceNow {
                     row.updated_on = Some(now);
                     row.clone()
                 });
-                if let (Some(_), Some(note)) = (
-                    &updated,
-                    update.work_notes.as_ref().filter(|n| !n.is_empty()),
-                ) {
-                    state
-                        .work_notes
-                        .entry(id.clone())
-                        .or_default()
-                        .push(note.clone());
+                if updated.is_some() {
+                    state.journal(id, update.work_notes.as_deref());
                 }
                 updated.ok_or_else(|| {
                     ApiError::new(ApiErrorKind::NotFound, format!("no case has sys_id {id}"))

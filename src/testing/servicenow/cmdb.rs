@@ -203,7 +203,7 @@ impl FakeServiceNow {
         self.lock().cis.values().cloned().collect()
     }
 
-    /// Makes [`identify_reconcile`](ServiceNowApi::identify_reconcile) refuse items whose `name`
+    /// Makes [`identify_reconcile`](crate::ports::ServiceNowApi::identify_reconcile) refuse items whose `name`
     /// is `name`, with an `INVALID_INPUT_DATA` error carrying `message` (for that item only).
     pub fn reject_ci(&self, name: impl Into<String>, message: impl Into<String>) {
         self.lock().rejected_cis.insert(name.into(), message.into());
@@ -216,7 +216,7 @@ impl FakeServiceNow {
 
     /// Adds a CI as another tool or a person would (data source `Manual Entry`, no source key),
     /// without faults or counts, and returns its `sys_id`. Its `company` value is what
-    /// [`ci_owners`](ServiceNowApi::ci_owners) reads.
+    /// [`ci_owners`](crate::ports::ServiceNowApi::ci_owners) reads.
     pub fn add_ci(&self, class_name: CiClass, values: BTreeMap<String, String>) -> SysId {
         let mut state = self.lock();
         let sys_id = state.next_sys_id();

@@ -7,6 +7,17 @@ use crate::model::{
 use crate::ports::{ApiError, ApiErrorKind};
 
 impl SnState {
+    /// Appends a non-empty work note to the journal of the incident or case `id` (an empty
+    /// one adds none), as each PATCH with a value does in ServiceNow.
+    pub(super) fn journal(&mut self, id: &SysId, note: Option<&str>) {
+        if let Some(note) = note.filter(|n| !n.is_empty()) {
+            self.work_notes
+                .entry(id.clone())
+                .or_default()
+                .push(note.to_owned());
+        }
+    }
+
     pub(super) fn add_company(&mut self, name: String, customer: bool) -> Company {
         let company = Company {
             sys_id: self.next_sys_id(),
@@ -136,7 +147,7 @@ impl FakeServiceNow {
     }
 
     /// Whether Customer Service Management is on (without counting a call or injecting a
-    /// fault, unlike [`customer_service_management`](ServiceNowApi::customer_service_management)).
+    /// fault, unlike [`customer_service_management`](crate::ports::ServiceNowApi::customer_service_management)).
     pub fn has_customer_service_management(&self) -> bool {
         self.lock().csm
     }
