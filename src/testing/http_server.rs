@@ -4,23 +4,25 @@
 mod http1;
 mod ninjaone;
 mod servicenow;
+mod state;
+#[cfg(test)]
+mod tests;
 mod webhook;
 
 pub use self::webhook::RegisteredWebhook;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use serde_json::json;
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use self::http1::{ReadError, Request, Response};
+use self::http1::ReadError;
 use super::{FakeNinjaOne, FakeServiceNow};
-use crate::ports::{ApiError, ApiErrorKind};
+
+use self::state::{Auth, Shared, api_error_response, base64_decode, error_response, strip_scheme};
 
 /// Which of the two APIs a request went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,251 +101,13 @@ impl LoggedRequest {
     }
 }
 
-/// Credentials and token settings of a [`FakeServer`].
-#[derive(Debug, Clone)]
-struct Auth {
-    ninjaone_client_id: String,
-    ninjaone_client_secret: String,
-    servicenow_username: String,
-    servicenow_password: String,
-    servicenow_client_id: String,
-    servicenow_client_secret: String,
-    /// Whether `/oauth_token.do` grants `client_credentials` (off by default, as on a real
-    /// instance until its administrator enables it).
-    servicenow_client_credentials: bool,
-    token_lifetime: Duration,
-    /// The scopes the NinjaOne API application may ask for.
-    ninjaone_scopes: Vec<String>,
-}
-
-#[derive(Debug)]
-struct Token {
-    api: Api,
-    expires: Instant,
-    revoked: bool,
-}
-
-#[derive(Debug, Default)]
-struct ServerState {
-    tokens: HashMap<String, Token>,
-    refresh_tokens: Vec<String>,
-    token_counter: u64,
-    log: Vec<LoggedRequest>,
-    faults: BTreeMap<Api, VecDeque<ServerFault>>,
-    /// The scopes each NinjaOne access token was issued with.
-    scopes: HashMap<String, String>,
-    /// What `PUT /v2/webhook` registered last (`DELETE` clears it).
-    webhook: Option<RegisteredWebhook>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    ninjaone: FakeNinjaOne,
-    servicenow: FakeServiceNow,
-    auth: Auth,
-    /// Added to every answer (the builder's `latency`).
-    latency: Duration,
-    state: Mutex<ServerState>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, ServerState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Issues an access token for `api`.
-    fn issue_token(&self, api: Api) -> String {
-        let mut state = self.lock();
-        state.token_counter += 1;
-        let token = format!(
-            "fake-{}-access-{:06}-{:08x}",
-            api_key(api),
-            state.token_counter,
-            mix(state.token_counter)
-        );
-        state.tokens.insert(
-            token.clone(),
-            Token {
-                api,
-                // A host-chosen lifetime, but saturating all the same (`Duration::MAX` means
-                // "never expires" here, not a panic).
-                expires: Instant::now()
-                    .checked_add(self.auth.token_lifetime)
-                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
-                revoked: false,
-            },
-        );
-        token
-    }
-
-    /// Issues a NinjaOne access token with `scope` (space separated).
-    fn issue_scoped_token(&self, scope: &str) -> String {
-        let token = self.issue_token(Api::NinjaOne);
-        self.lock().scopes.insert(token.clone(), scope.to_owned());
-        token
-    }
-
-    /// The scopes of the NinjaOne token `request` carries, when the server issued it.
-    fn token_scope(&self, request: &Request) -> Option<String> {
-        let token = request
-            .header("authorization")
-            .and_then(|v| strip_scheme(v, "bearer"))?;
-        self.lock().scopes.get(token).cloned()
-    }
-
-    /// Issues a ServiceNow refresh token.
-    fn issue_refresh_token(&self) -> String {
-        let mut state = self.lock();
-        state.token_counter += 1;
-        let token = format!(
-            "fake-servicenow-refresh-{:06}-{:08x}",
-            state.token_counter,
-            mix(state.token_counter.rotate_left(17))
-        );
-        state.refresh_tokens.push(token.clone());
-        token
-    }
-
-    fn knows_refresh_token(&self, token: &str) -> bool {
-        self.lock().refresh_tokens.iter().any(|t| t == token)
-    }
-
-    /// Whether `request` carries `Authorization: Bearer <a live token of api>`.
-    fn bearer_ok(&self, api: Api, request: &Request) -> bool {
-        let Some(token) = request
-            .header("authorization")
-            .and_then(|v| strip_scheme(v, "bearer"))
-        else {
-            return false;
-        };
-        self.lock()
-            .tokens
-            .get(token)
-            .is_some_and(|t| t.api == api && !t.revoked && Instant::now() < t.expires)
-    }
-
-    fn take_fault(&self, api: Api) -> Option<ServerFault> {
-        self.lock()
-            .faults
-            .get_mut(&api)
-            .and_then(VecDeque::pop_front)
-    }
-
-    async fn answer(&self, api: Api, request: &Request) -> Response {
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
-        }
-        let fault = self.take_fault(api);
-        let mut response = match &fault {
-            Some(ServerFault::TooManyRequests { retry_after }) => {
-                let mut r = error_response(
-                    api,
-                    429,
-                    "Too Many Requests",
-                    "the fake server was told to rate-limit this request",
-                );
-                r.retry_after = *retry_after;
-                return r;
-            }
-            Some(ServerFault::Status(status)) => {
-                return error_response(
-                    api,
-                    *status,
-                    "Server error",
-                    "the fake server was told to fail this request",
-                );
-            }
-            Some(ServerFault::Html) => {
-                return Response::raw(200, "text/html;charset=UTF-8", HIBERNATING_PAGE);
-            }
-            Some(ServerFault::Truncated) | None => match api {
-                Api::NinjaOne => ninjaone::route(self, request).await,
-                Api::ServiceNow => servicenow::route(self, request).await,
-            },
-        };
-        if fault == Some(ServerFault::Truncated) {
-            response.truncate = true;
-        }
-        response
-    }
-}
-
-const HIBERNATING_PAGE: &str = "<!DOCTYPE html><html><head><title>Instance Hibernating page</title>\
-</head><body><p>Your instance is hibernating. Sign in to wake it up.</p></body></html>";
-
-fn api_key(api: Api) -> &'static str {
-    match api {
-        Api::NinjaOne => "ninjaone",
-        Api::ServiceNow => "servicenow",
-    }
-}
-
-/// A cheap bijective scramble so tokens do not look sequential.
-fn mix(n: u64) -> u32 {
-    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    #[allow(clippy::cast_possible_truncation)]
-    let low = (z ^ (z >> 31)) as u32;
-    low
-}
-
-/// The credentials after `scheme ` (case-insensitive scheme).
-fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
-    let (given, rest) = value.trim().split_once(' ')?;
-    given
-        .eq_ignore_ascii_case(scheme)
-        .then(|| rest.trim())
-        .filter(|r| !r.is_empty())
-}
-
-/// The error body of `api` with `status`.
-fn error_response(api: Api, status: u16, message: &str, detail: &str) -> Response {
-    match api {
-        Api::NinjaOne => Response::json(
-            status,
-            &json!({ "resultCode": "FAILURE", "errorMessage": format!("{message}: {detail}") }),
-        ),
-        Api::ServiceNow => Response::json(
-            status,
-            &json!({ "error": { "message": message, "detail": detail }, "status": "failure" }),
-        ),
-    }
-}
-
-/// The HTTP answer to a fake's error: the status the real API gives for that kind of failure.
-fn api_error_response(api: Api, err: &ApiError) -> Response {
-    let detail = err.message();
-    let (status, message) = match err.kind() {
-        ApiErrorKind::NotFound => (404, "No Record found"),
-        ApiErrorKind::Unauthorized => (401, "User Not Authenticated"),
-        ApiErrorKind::Forbidden => (403, "Operation Failed"),
-        ApiErrorKind::RateLimited { retry_after } => {
-            let mut r = error_response(api, 429, "Too Many Requests", detail);
-            r.retry_after = Some(retry_after.map_or(1, |d| d.as_secs().max(1)));
-            return r;
-        }
-        ApiErrorKind::Transient => (503, "Service Unavailable"),
-        ApiErrorKind::InvalidResponse => {
-            let body = match api {
-                Api::NinjaOne => r#"[{"id":1,"name":"#,
-                Api::ServiceNow => r#"{"result":[{"sys_id":"#,
-            };
-            return Response::raw(200, "application/json;charset=UTF-8", body);
-        }
-        ApiErrorKind::Conflict => (409, "Conflict"),
-        _ => (400, "Invalid request"),
-    };
-    error_response(api, status, message, detail)
-}
-
 /// A fake NinjaOne and a fake ServiceNow served over HTTP/1.1, each on its own loopback port,
 /// as the HTTP clients (feature `http`) expect them: OAuth token endpoints, key paging, error
 /// bodies, and the Table API's rules (no free text in `sysparm_query`).
 ///
 /// Every API request is answered by calling the fakes' trait methods, so their
 /// [`Faults`](super::Faults), call counts and state apply unchanged; a fault's
-/// [`ApiErrorKind`] becomes the status the real API gives (404, 401, 403, 429 with
+/// [`ApiErrorKind`](crate::ports::ApiErrorKind) becomes the status the real API gives (404, 401, 403, 429 with
 /// `Retry-After`, 503, 409, 400; `InvalidResponse` becomes a malformed JSON body).
 /// Server-side faults ([`fail_next`](Self::fail_next)) answer 429, a 5xx, an HTML page or a
 /// truncated body without (or, for truncation, after) calling the fakes.
@@ -667,92 +431,5 @@ async fn connection(stream: TcpStream, api: Api, shared: Arc<Shared>) {
         if written.is_err() || close || response.truncate {
             return;
         }
-    }
-}
-
-/// Decodes standard base64 (with or without padding); `None` when malformed.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
-    let bytes = text.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= value(c)? << (18 - 6 * i);
-        }
-        let [_, a, b, c] = acc.to_be_bytes();
-        out.push(a);
-        if chunk.len() > 2 {
-            out.push(b);
-        }
-        if chunk.len() > 3 {
-            out.push(c);
-        }
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_round_trips_known_values() {
-        assert_eq!(
-            base64_decode("dXNlcjpwYXNz").as_deref(),
-            Some(&b"user:pass"[..])
-        );
-        assert_eq!(base64_decode("YQ==").as_deref(), Some(&b"a"[..]));
-        assert_eq!(base64_decode("YWI=").as_deref(), Some(&b"ab"[..]));
-        assert_eq!(base64_decode("YWJj").as_deref(), Some(&b"abc"[..]));
-        assert_eq!(base64_decode("Y"), None);
-        assert_eq!(base64_decode("Y!=="), None);
-    }
-
-    #[test]
-    fn scheme_is_case_insensitive_and_needs_credentials() {
-        assert_eq!(strip_scheme("Bearer abc", "bearer"), Some("abc"));
-        assert_eq!(strip_scheme("bearer  abc ", "bearer"), Some("abc"));
-        assert_eq!(strip_scheme("Basic abc", "bearer"), None);
-        assert_eq!(strip_scheme("Bearer", "bearer"), None);
-    }
-
-    #[test]
-    fn fault_kinds_map_to_statuses() {
-        let status = |kind| api_error_response(Api::ServiceNow, &ApiError::new(kind, "x")).status;
-        assert_eq!(status(ApiErrorKind::NotFound), 404);
-        assert_eq!(status(ApiErrorKind::Unauthorized), 401);
-        assert_eq!(status(ApiErrorKind::Forbidden), 403);
-        assert_eq!(status(ApiErrorKind::Transient), 503);
-        assert_eq!(status(ApiErrorKind::Conflict), 409);
-        assert_eq!(status(ApiErrorKind::Other), 400);
-        let limited = api_error_response(
-            Api::NinjaOne,
-            &ApiError::new(
-                ApiErrorKind::RateLimited {
-                    retry_after: Some(Duration::from_secs(7)),
-                },
-                "x",
-            ),
-        );
-        assert_eq!((limited.status, limited.retry_after), (429, Some(7)));
-        let invalid = api_error_response(
-            Api::ServiceNow,
-            &ApiError::new(ApiErrorKind::InvalidResponse, "x"),
-        );
-        assert_eq!(invalid.status, 200);
-        assert!(serde_json::from_slice::<serde_json::Value>(&invalid.body).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! `incidents` over the fakes: one ticket per alert, resolves, the resolve guard, integration id.
 
 use super::{ConfigStore, TestEnv, Value, fixed_time, org};
+use ninjaone_servicenow::testing::NinjaOneMethod;
 
 #[test]
 fn incidents_creates_once_per_alert_with_the_company_and_resolves_on_clear() {
@@ -146,5 +147,5 @@ fn a_refused_integration_id_is_a_usage_error_before_any_request() {
     let (code, _, err) = env.run("incidents");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("ORGSYNC_INTEGRATION_ID"), "{err}");
-    assert_eq!(env.ninja.faults().calls("alerts"), 0);
+    assert_eq!(env.ninja.faults().calls(NinjaOneMethod::Alerts), 0);
 }

@@ -4,6 +4,7 @@ use super::{
     ApiErrorKind, ConfigStore, FakeNinjaOne, FakeServiceNow, SyncStatus, TestEnv, Value, keys, org,
     sorted,
 };
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 
 #[test]
 fn sync_json_then_a_second_sync_writes_nothing() {
@@ -141,7 +142,7 @@ fn sync_with_failures_exits_4_and_refused_credentials_exit_1() {
     env.run("mode active");
     env.snow
         .faults()
-        .fail_next("create_company", 2, ApiErrorKind::Other);
+        .fail_next(ServiceNowMethod::CreateCompany, 2, ApiErrorKind::Other);
     let (code, _, err) = env.run("sync");
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("retried by the next pass"), "{err}");
@@ -163,7 +164,7 @@ fn sync_with_failures_exits_4_and_refused_credentials_exit_1() {
     env.run("mode active");
     env.ninja
         .faults()
-        .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Unauthorized);
     let (code, out, err) = env.run("sync --json");
     assert_eq!(code, 1);
     assert!(err.contains("credentials were refused"), "{err}");
@@ -185,7 +186,7 @@ fn a_listing_that_fails_is_a_runtime_failure() {
     env.run("mode active");
     env.snow
         .faults()
-        .fail_next("companies", 1, ApiErrorKind::Transient);
+        .fail_next(ServiceNowMethod::Companies, 1, ApiErrorKind::Transient);
     let (code, _, err) = env.run("sync");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("could not read everything"), "{err}");
@@ -195,7 +196,7 @@ fn a_listing_that_fails_is_a_runtime_failure() {
     env.clock.advance(chrono::Duration::minutes(5));
     env.ninja
         .faults()
-        .fail_next("organizations", 1, ApiErrorKind::Transient);
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Transient);
     let (code, _, err) = env.run("sync");
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -218,7 +219,7 @@ fn a_remote_failure_while_adding_exits_1_and_says_what_to_do() {
     env.run("mode inactive");
     env.ninja
         .faults()
-        .fail_next("organization", 1, ApiErrorKind::Unauthorized);
+        .fail_next(NinjaOneMethod::Organization, 1, ApiErrorKind::Unauthorized);
     let (code, _, err) = env.run(&format!("add --org 1 --company {}", env.company(0)));
     assert_eq!(code, 1);
     assert!(
