@@ -2,6 +2,7 @@
 //! mappings into the CMDB — request counts, values, unchanged devices, skips, per-item errors,
 //! failed batches, dry runs, record upkeep.
 
+use ninjaone_servicenow::testing::ids::{org, role};
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,8 +15,7 @@ use ninjaone_servicenow::engine::{
     StoppedReport, SyncError,
 };
 use ninjaone_servicenow::model::{
-    CiMapping, CiOperation, CiRecord, Device, DeviceId, DeviceRoleId, IntegrationMode,
-    OrganizationId, SyncStatus, SysId,
+    CiMapping, CiOperation, CiRecord, Device, DeviceId, IntegrationMode, SyncStatus, SysId,
 };
 use ninjaone_servicenow::plan::{CiSkipReason, CmdbSettings, Policy};
 use ninjaone_servicenow::ports::Ports;
@@ -30,14 +30,6 @@ const PER_ORG: usize = 7;
 /// Of those, mapped by [`all_mapping`]: roles 1, 2, 9, 11, 13 (10 Mac and 15 Linux
 /// Workstation are not).
 const MAPPED_PER_ORG: usize = 5;
-
-fn org(n: u32) -> OrganizationId {
-    OrganizationId::new(n).expect("a valid organization id")
-}
-
-fn role(n: u32) -> DeviceRoleId {
-    DeviceRoleId::new(n).expect("a valid role id")
-}
 
 fn mapping(name: &str, rules: &[(u32, &str)]) -> CiMapping {
     let mut m = CiMapping::new(name.parse().expect("a valid mapping name"));

@@ -15,13 +15,14 @@ use ninjaone_servicenow::engine::{ApplyMode, ErrorChain, Stop, StoppedReport, Sy
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
     AlertUid, CaseState, FilterRefusal, IncidentState, IntegrationMode, Level, MinSeverity,
-    Priority, Severity, SysId, TicketRecordState, TicketTemplate,
+    Priority, Severity, TicketRecordState, TicketTemplate,
 };
 use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiErrorKind, ConfigStore, IncidentQuery, PageRequest, Remote, ServiceNowApi,
 };
 use ninjaone_servicenow::testing::fixed_time;
+use ninjaone_servicenow::testing::ids::sys_id;
 
 use crate::support::incident_world as support;
 use support::{INTEGRATION, world};
@@ -1128,10 +1129,6 @@ fn template(name: &str, default: bool) -> TicketTemplate {
     let mut t = TicketTemplate::new(name.parse().unwrap());
     t.set_default(default);
     t
-}
-
-fn sys_id(n: u8) -> SysId {
-    format!("{n:032x}").parse().unwrap()
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The `OrganizationSync` service API: permissions (the `Actor` table), modes, validation of
 //! manual adds, the status flow of edits, CI mappings, edits racing a pass, and what refusals say.
 
+use ninjaone_servicenow::testing::ids::org;
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -26,10 +27,6 @@ use ninjaone_servicenow::testing::{
 use serde_json::{Value, json};
 
 // ---- harness ----
-
-fn org(n: u32) -> OrganizationId {
-    OrganizationId::new(n).expect("a valid organization id")
-}
 
 fn mapping_name(name: &str) -> CiMappingName {
     name.parse().expect("a valid CI mapping name")
