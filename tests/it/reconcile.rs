@@ -2,11 +2,10 @@
 //! renames, removals, the deletion guard, unknown listings, modes, Customer Service Management,
 //! dry runs and refused credentials.
 
+use ninjaone_servicenow::testing::ids::org as id;
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
@@ -16,24 +15,18 @@ use ninjaone_servicenow::engine::{
 };
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
-    Alert, AuditAction, AuditFilter, AuditOutcome, Company, Device, DeviceRole, IntegrationMode,
-    Organization, OrganizationDetailed, OrganizationId, RowError, SyncConfig, SyncStatus, SysId,
+    AuditAction, AuditFilter, AuditOutcome, Company, IntegrationMode, Organization, OrganizationId,
+    RowError, SyncConfig, SyncStatus, SysId,
 };
 use ninjaone_servicenow::plan::{
     Decision, Observed, Plan, Policy, Snapshot, UnmatchedPolicy, plan,
 };
 use ninjaone_servicenow::ports::Ports;
-use ninjaone_servicenow::ports::{
-    ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Page, PageRequest, Remote,
-};
+use ninjaone_servicenow::ports::{ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Remote};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
 
 // ---- harness ----
-
-fn id(n: u32) -> OrganizationId {
-    OrganizationId::new(n).expect("a valid organization id")
-}
 
 fn index(n: usize) -> OrganizationId {
     id(u32::try_from(n).expect("a small index"))
@@ -843,91 +836,20 @@ fn a_failed_organization_listing_is_unknown_never_absent() {
     ));
 }
 
-/// A NinjaOne whose organization listing can be made to carry one row that failed to decode.
-#[derive(Debug)]
-struct RejectingNinja {
-    inner: FakeNinjaOne,
-    reject: AtomicBool,
-}
-
-#[async_trait]
-impl NinjaOneApi for RejectingNinja {
-    async fn organizations(&self, request: PageRequest) -> Result<Page<Organization>, ApiError> {
-        let first = request.after().is_none();
-        let page = self.inner.organizations(request).await?;
-        if first && self.reject.load(Ordering::SeqCst) {
-            return Ok(page.with_rejected(vec![RowError {
-                index: 0,
-                id_prefix: Some("2".to_owned()),
-                message: "invalid type: map, expected a string at line 1 column 20".to_owned(),
-            }]));
-        }
-        Ok(page)
-    }
-
-    async fn organization(
-        &self,
-        id: OrganizationId,
-    ) -> Result<Option<OrganizationDetailed>, ApiError> {
-        self.inner.organization(id).await
-    }
-
-    async fn device_roles(&self) -> Result<Page<DeviceRole>, ApiError> {
-        self.inner.device_roles().await
-    }
-
-    async fn devices(&self, page: PageRequest) -> Result<Page<Device>, ApiError> {
-        self.inner.devices(page).await
-    }
-
-    async fn organization_devices(
-        &self,
-        organization: OrganizationId,
-        page: PageRequest,
-    ) -> Result<Page<Device>, ApiError> {
-        self.inner.organization_devices(organization, page).await
-    }
-
-    async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
-        self.inner.alerts().await
-    }
-
-    async fn device_alerts(
-        &self,
-        device: ninjaone_servicenow::model::DeviceId,
-    ) -> Result<Vec<Alert>, ApiError> {
-        self.inner.device_alerts(device).await
-    }
-
-    async fn devices_detailed(
-        &self,
-        page: ninjaone_servicenow::ports::PageRequest,
-    ) -> Result<
-        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::DetailedDevice>,
-        ninjaone_servicenow::ports::ApiError,
-    > {
-        self.inner.devices_detailed(page).await
-    }
-}
-
 #[test]
 fn an_incomplete_organization_listing_is_unknown_never_absent() {
-    // The fake never rejects rows itself, so a thin wrapper adds one undecodable row.
-    let ninja = FakeNinjaOne::builder().organizations(4).build();
-    let api = Arc::new(RejectingNinja {
-        inner: ninja.clone(),
-        reject: AtomicBool::new(false),
-    });
-    let w = World::with_api(
-        api.clone(),
-        ninja,
+    // The fake's first organization page carries one undecodable row while it is told to.
+    let w = World::active(
+        FakeNinjaOne::builder().organizations(4).build(),
         FakeServiceNow::builder().companies(4).build(),
-        Policy::default(),
-        IntegrationMode::Active,
     );
     w.run();
     w.ninja.remove_organization(id(2)); // the row that "failed to decode"
-    api.reject.store(true, Ordering::SeqCst);
+    w.ninja.reject_organization_rows(vec![RowError {
+        index: 0,
+        id_prefix: Some("2".to_owned()),
+        message: "invalid type: map, expected a string at line 1 column 20".to_owned(),
+    }]);
     let before = w.configs();
 
     let report = w.run();
@@ -942,7 +864,7 @@ fn an_incomplete_organization_listing_is_unknown_never_absent() {
     // for (a failed listing asks for one; see the test above).
     assert_eq!(report.next_run, NextRun::Regular);
 
-    api.reject.store(false, Ordering::SeqCst);
+    w.ninja.reject_organization_rows(Vec::new());
     assert_eq!(outcome(&w.run(), id(2)), &Outcome::Deleted);
 }
 

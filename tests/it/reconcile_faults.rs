@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::TimeDelta;
 use futures::FutureExt;
 use futures::executor::block_on;
@@ -22,18 +21,15 @@ use ninjaone_servicenow::engine::{
     Actor, ApplyMode, FailureKind, OrganizationSync, Outcome, Report, SyncError,
 };
 use ninjaone_servicenow::model::{
-    AuditEntry, AuditFilter, CiItem, CiItemResult, CiMapping, CiMappingName, Company,
-    CustomerAccount, Incident, IncidentUpdate, IntegrationMode, NewCompany, NewIncident,
-    OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
+    Company, IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
 };
 use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::Ports;
-use ninjaone_servicenow::ports::{
-    ApiError, ApiErrorKind, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi,
-    StoreError, StoreErrorKind, WriteBatch,
-};
+use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, ServiceNowApi, StoreErrorKind};
 use ninjaone_servicenow::store::MemoryStore;
-use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, Faults, fixed_time};
+use ninjaone_servicenow::testing::{
+    FakeNinjaOne, FakeServiceNow, Faults, SplitMix64, StoreMethod, Verdict, fixed_time,
+};
 
 // ---- knobs ----
 
@@ -74,30 +70,27 @@ const RERUN: &str = "cargo test --all-features --test reconcile_faults random_fa
 
 // ---- a deterministic PRNG for the test's own choices ----
 
-/// SplitMix64: every choice of a seed's run comes from it, so a seed reproduces exactly.
-struct Rng(u64);
+/// `testing::rng::SplitMix64` with this test's seed spread: every choice of a seed's run comes
+/// from it, so a seed reproduces exactly.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn new(seed: u64) -> Self {
         // Spread neighbouring seeds apart before the first draw.
-        Self(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+        Self(SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_4E5B))
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A value in `0..n` (n ≤ u32::MAX).
     fn below(&mut self, n: u32) -> u32 {
-        u32::try_from(self.next_u64() % u64::from(n)).expect("below n")
+        u32::try_from(self.0.below(u64::from(n))).expect("below n")
     }
 
     fn coin(&mut self) -> bool {
-        self.next_u64() & 1 == 1
+        self.0.coin()
     }
 }
 
@@ -610,129 +603,6 @@ fn the_same_seed_gives_the_same_run() {
 
 // ---- 2. crash injection ----
 
-/// A `ServiceNowApi` that counts the creates started (a create stuck on a stall counts too, so
-/// `started - committed` is how many were in flight when the pass was dropped).
-#[derive(Debug, Clone)]
-struct CountingSnow {
-    inner: FakeServiceNow,
-    creates_started: Arc<AtomicUsize>,
-}
-
-#[async_trait]
-impl ServiceNowApi for CountingSnow {
-    async fn companies(&self, page: PageRequest) -> Result<Page<Company>, ApiError> {
-        self.inner.companies(page).await
-    }
-
-    async fn company(&self, id: &SysId) -> Result<Option<Company>, ApiError> {
-        self.inner.company(id).await
-    }
-
-    async fn create_company(&self, company: &NewCompany) -> Result<Company, ApiError> {
-        self.creates_started.fetch_add(1, Ordering::SeqCst);
-        self.inner.create_company(company).await
-    }
-
-    async fn customer_service_management(&self) -> Result<bool, ApiError> {
-        self.inner.customer_service_management().await
-    }
-
-    async fn customer_accounts(
-        &self,
-        page: PageRequest,
-    ) -> Result<Page<CustomerAccount>, ApiError> {
-        self.inner.customer_accounts(page).await
-    }
-
-    async fn customer_account(&self, id: &SysId) -> Result<Option<CustomerAccount>, ApiError> {
-        self.inner.customer_account(id).await
-    }
-
-    async fn incidents(
-        &self,
-        query: &IncidentQuery,
-        page: PageRequest,
-    ) -> Result<Page<Incident>, ApiError> {
-        self.inner.incidents(query, page).await
-    }
-
-    async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, ApiError> {
-        self.inner.create_incident(incident).await
-    }
-
-    async fn update_incident(
-        &self,
-        id: &SysId,
-        update: &IncidentUpdate,
-    ) -> Result<Incident, ApiError> {
-        self.inner.update_incident(id, update).await
-    }
-
-    async fn identify_reconcile(
-        &self,
-        data_source: &str,
-        items: &[CiItem],
-    ) -> Result<Vec<CiItemResult>, ApiError> {
-        self.inner.identify_reconcile(data_source, items).await
-    }
-
-    async fn user_group(
-        &self,
-        id: &SysId,
-    ) -> Result<Option<ninjaone_servicenow::model::UserGroup>, ApiError> {
-        self.inner.user_group(id).await
-    }
-
-    async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
-        self.inner.user(id).await
-    }
-
-    async fn cases(
-        &self,
-        query: &ninjaone_servicenow::ports::IncidentQuery,
-        page: ninjaone_servicenow::ports::PageRequest,
-    ) -> Result<
-        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
-        ninjaone_servicenow::ports::ApiError,
-    > {
-        self.inner.cases(query, page).await
-    }
-
-    async fn create_case(
-        &self,
-        case: &ninjaone_servicenow::model::NewCase,
-    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
-        self.inner.create_case(case).await
-    }
-
-    async fn update_case(
-        &self,
-        id: &ninjaone_servicenow::model::SysId,
-        update: &ninjaone_servicenow::model::CaseUpdate,
-    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
-        self.inner.update_case(id, update).await
-    }
-
-    async fn identify_reconcile_query(
-        &self,
-        data_source: &str,
-        items: &[ninjaone_servicenow::model::CiItem],
-    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
-    {
-        self.inner
-            .identify_reconcile_query(data_source, items)
-            .await
-    }
-
-    async fn ci_owners(
-        &self,
-        ids: &[ninjaone_servicenow::model::SysId],
-    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
-    {
-        self.inner.ci_owners(ids).await
-    }
-}
-
 fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
     Policy::builder()
         .page_size(7)
@@ -767,14 +637,17 @@ struct Crash {
 /// passes converge. Checks the converged state and that recovery created exactly `w - k`.
 fn crash_after(k: usize, w: usize, policy: &Policy) -> Result<Crash, String> {
     let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
+    // The creates started, counted by the call hook before any stall (a create stuck on one
+    // counts too, so `started - committed` is how many were in flight when the pass was dropped).
     let started = Arc::new(AtomicUsize::new(0));
-    let sync = t.sync_over(
-        Arc::new(CountingSnow {
-            inner: t.snow.clone(),
-            creates_started: started.clone(),
-        }),
-        Arc::new(t.store.clone()),
-    );
+    let counter = Arc::clone(&started);
+    t.faults.on_call(move |call| {
+        if call.is(ServiceNowMethod::CreateCompany) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+        Verdict::Proceed
+    });
+    let sync = t.sync_over(Arc::new(t.snow.clone()), Arc::new(t.store.clone()));
     t.faults.stall_after_writes(k);
     // The fakes and the store complete at once, so one poll drives the pass until it is stuck
     // on write k + 1; dropping it there is a crash after exactly k remote writes.
@@ -913,136 +786,6 @@ fn a_crash_with_several_creates_in_flight_converges() {
 
 // ---- a store that fails ----
 
-/// A `ConfigStore` over a `MemoryStore` whose `fail_at`-th `write` (counting from 1, 0 for
-/// never) fails as unavailable without writing anything.
-#[derive(Debug, Clone)]
-struct FailingStore {
-    inner: MemoryStore,
-    writes: Arc<AtomicUsize>,
-    fail_at: usize,
-}
-
-#[async_trait]
-impl ConfigStore for FailingStore {
-    async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError> {
-        self.inner.configs().await
-    }
-
-    async fn config(&self, organization: OrganizationId) -> Result<Option<SyncConfig>, StoreError> {
-        self.inner.config(organization).await
-    }
-
-    async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
-        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
-        if n == self.fail_at {
-            return Err(StoreError::new(
-                StoreErrorKind::Unavailable,
-                format!("injected failure of store write {n}"),
-            ));
-        }
-        self.inner.write(batch).await
-    }
-
-    async fn mode(&self) -> Result<IntegrationMode, StoreError> {
-        self.inner.mode().await
-    }
-
-    async fn set_mode(&self, mode: IntegrationMode) -> Result<(), StoreError> {
-        self.inner.set_mode(mode).await
-    }
-
-    async fn ci_mappings(&self) -> Result<Vec<CiMapping>, StoreError> {
-        self.inner.ci_mappings().await
-    }
-
-    async fn put_ci_mapping(&self, mapping: CiMapping) -> Result<(), StoreError> {
-        self.inner.put_ci_mapping(mapping).await
-    }
-
-    async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError> {
-        self.inner.delete_ci_mapping(name).await
-    }
-
-    async fn ticket_templates(
-        &self,
-    ) -> Result<Vec<ninjaone_servicenow::model::TicketTemplate>, StoreError> {
-        self.inner.ticket_templates().await
-    }
-
-    async fn lock_router(
-        &self,
-        integration_id: &str,
-    ) -> Result<Option<Box<dyn ninjaone_servicenow::ports::RouterGuard>>, StoreError> {
-        self.inner.lock_router(integration_id).await
-    }
-
-    async fn put_ticket_template(
-        &self,
-        template: ninjaone_servicenow::model::TicketTemplate,
-    ) -> Result<(), StoreError> {
-        self.inner.put_ticket_template(template).await
-    }
-
-    async fn delete_ticket_template(
-        &self,
-        name: &ninjaone_servicenow::model::TicketTemplateName,
-    ) -> Result<bool, StoreError> {
-        self.inner.delete_ticket_template(name).await
-    }
-
-    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-        self.inner.audit(filter).await
-    }
-
-    async fn ticket_records(
-        &self,
-    ) -> Result<Vec<ninjaone_servicenow::model::TicketRecord>, ninjaone_servicenow::ports::StoreError>
-    {
-        self.inner.ticket_records().await
-    }
-
-    async fn ticket_record(
-        &self,
-        alert: &ninjaone_servicenow::model::AlertUid,
-    ) -> Result<
-        Option<ninjaone_servicenow::model::TicketRecord>,
-        ninjaone_servicenow::ports::StoreError,
-    > {
-        self.inner.ticket_record(alert).await
-    }
-
-    async fn write_ticket_records(
-        &self,
-        put: Vec<ninjaone_servicenow::model::TicketRecord>,
-        remove: Vec<ninjaone_servicenow::model::AlertUid>,
-    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
-        self.inner.write_ticket_records(put, remove).await
-    }
-
-    async fn ci_records(
-        &self,
-    ) -> Result<Vec<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
-    {
-        self.inner.ci_records().await
-    }
-
-    async fn ci_record(
-        &self,
-        device: ninjaone_servicenow::model::DeviceId,
-    ) -> Result<Option<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
-    {
-        self.inner.ci_record(device).await
-    }
-
-    async fn write_ci_records(
-        &self,
-        put: Vec<ninjaone_servicenow::model::CiRecord>,
-        remove: Vec<ninjaone_servicenow::model::DeviceId>,
-    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
-        self.inner.write_ci_records(put, remove).await
-    }
-}
-
 /// A first pass over a store whose `fail_at`-th write fails (0: none); returns the pass's
 /// result, the tenant, and how many store writes the pass attempted.
 fn pass_over_failing_store(
@@ -1050,17 +793,13 @@ fn pass_over_failing_store(
     fail_at: usize,
 ) -> (Result<Report, SyncError>, Tenant, usize) {
     let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
-    let writes = Arc::new(AtomicUsize::new(0));
-    let sync = t.sync_over(
-        Arc::new(t.snow.clone()),
-        Arc::new(FailingStore {
-            inner: t.store.clone(),
-            writes: writes.clone(),
-            fail_at,
-        }),
-    );
-    let result = block_on(sync.run_once(ApplyMode::Apply));
-    let attempted = writes.load(Ordering::SeqCst);
+    // The pass's `fail_at`-th store write (counting from 1, 0 for never) fails as unavailable
+    // without writing anything.
+    let faults = t.store.faults();
+    faults.reset_counts();
+    faults.fail_nth(StoreMethod::Write, fail_at, StoreErrorKind::Unavailable);
+    let result = block_on(t.sync.run_once(ApplyMode::Apply));
+    let attempted = faults.calls(StoreMethod::Write);
     (result, t, attempted)
 }
 

@@ -2,10 +2,9 @@
 //! manual adds, the status flow of edits, CI mappings, edits racing a pass, and what refusals say.
 
 use ninjaone_servicenow::testing::ids::org;
-use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod, StoreMethod, Verdict};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use async_trait::async_trait;
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
@@ -18,8 +17,8 @@ use ninjaone_servicenow::model::{
     IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, TicketTemplate,
     TicketTemplateName,
 };
+use ninjaone_servicenow::ports::ConfigStore;
 use ninjaone_servicenow::ports::Ports;
-use ninjaone_servicenow::ports::{ConfigStore, StoreError, WriteBatch};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{
     FakeNinjaOne, FakeServiceNow, customer_name, fixed_time, standard_roles,
@@ -1406,152 +1405,43 @@ fn delete_ci_mapping_says_whether_there_was_one() {
 
 // ---- 6. edits racing a pass ----
 
-/// A store that, just before the first `write` it is asked for after being armed, lets a person
-/// pause an organization (straight through the inner store), then delegates.
-#[derive(Debug)]
+/// The store's call hook, armed: just before the first `write` it sees after [`arm`], a
+/// person pauses an organization (through another service over the same store, while that
+/// write waits), then the write goes on.
+#[derive(Debug, Default)]
 struct PauseBeforeFirstWrite {
-    inner: MemoryStore,
-    armed: Mutex<Option<(OrganizationSync, Actor, OrganizationId)>>,
-    paused: Mutex<Option<SyncConfig>>,
+    armed: Arc<Mutex<Option<(OrganizationSync, Actor, OrganizationId)>>>,
+    paused: Arc<Mutex<Option<SyncConfig>>>,
 }
 
-#[async_trait]
-impl ConfigStore for PauseBeforeFirstWrite {
-    async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError> {
-        self.inner.configs().await
-    }
-
-    async fn config(&self, organization: OrganizationId) -> Result<Option<SyncConfig>, StoreError> {
-        self.inner.config(organization).await
-    }
-
-    async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
-        let armed = self
-            .armed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some((person, actor, organization)) = armed {
-            let paused = person
+/// A world whose store pauses an organization before the first write after [`arm`], and a
+/// second service (the person's) over the same memory.
+fn racing_world(mode: IntegrationMode) -> (World, PauseBeforeFirstWrite, OrganizationSync) {
+    let plain = World::new(mode);
+    let racing = PauseBeforeFirstWrite::default();
+    let (armed, paused) = (Arc::clone(&racing.armed), Arc::clone(&racing.paused));
+    plain.store.faults().on_call(move |call| {
+        if !call.is(StoreMethod::Write) {
+            return Verdict::Proceed;
+        }
+        let Some((person, actor, organization)) =
+            armed.lock().unwrap_or_else(PoisonError::into_inner).take()
+        else {
+            return Verdict::Proceed;
+        };
+        let paused = Arc::clone(&paused);
+        Verdict::then(async move {
+            let config = person
                 .pause(&actor, organization)
                 .await
                 .expect("the person's pause");
-            *self.paused.lock().unwrap_or_else(PoisonError::into_inner) = Some(paused);
-        }
-        self.inner.write(batch).await
-    }
-
-    async fn mode(&self) -> Result<IntegrationMode, StoreError> {
-        self.inner.mode().await
-    }
-
-    async fn set_mode(&self, mode: IntegrationMode) -> Result<(), StoreError> {
-        self.inner.set_mode(mode).await
-    }
-
-    async fn ci_mappings(&self) -> Result<Vec<CiMapping>, StoreError> {
-        self.inner.ci_mappings().await
-    }
-
-    async fn put_ci_mapping(&self, mapping: CiMapping) -> Result<(), StoreError> {
-        self.inner.put_ci_mapping(mapping).await
-    }
-
-    async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError> {
-        self.inner.delete_ci_mapping(name).await
-    }
-
-    async fn ticket_templates(
-        &self,
-    ) -> Result<Vec<ninjaone_servicenow::model::TicketTemplate>, StoreError> {
-        self.inner.ticket_templates().await
-    }
-
-    async fn lock_router(
-        &self,
-        integration_id: &str,
-    ) -> Result<Option<Box<dyn ninjaone_servicenow::ports::RouterGuard>>, StoreError> {
-        self.inner.lock_router(integration_id).await
-    }
-
-    async fn put_ticket_template(
-        &self,
-        template: ninjaone_servicenow::model::TicketTemplate,
-    ) -> Result<(), StoreError> {
-        self.inner.put_ticket_template(template).await
-    }
-
-    async fn delete_ticket_template(
-        &self,
-        name: &ninjaone_servicenow::model::TicketTemplateName,
-    ) -> Result<bool, StoreError> {
-        self.inner.delete_ticket_template(name).await
-    }
-
-    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-        self.inner.audit(filter).await
-    }
-
-    async fn ticket_records(
-        &self,
-    ) -> Result<Vec<ninjaone_servicenow::model::TicketRecord>, ninjaone_servicenow::ports::StoreError>
-    {
-        self.inner.ticket_records().await
-    }
-
-    async fn ticket_record(
-        &self,
-        alert: &ninjaone_servicenow::model::AlertUid,
-    ) -> Result<
-        Option<ninjaone_servicenow::model::TicketRecord>,
-        ninjaone_servicenow::ports::StoreError,
-    > {
-        self.inner.ticket_record(alert).await
-    }
-
-    async fn write_ticket_records(
-        &self,
-        put: Vec<ninjaone_servicenow::model::TicketRecord>,
-        remove: Vec<ninjaone_servicenow::model::AlertUid>,
-    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
-        self.inner.write_ticket_records(put, remove).await
-    }
-
-    async fn ci_records(
-        &self,
-    ) -> Result<Vec<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
-    {
-        self.inner.ci_records().await
-    }
-
-    async fn ci_record(
-        &self,
-        device: ninjaone_servicenow::model::DeviceId,
-    ) -> Result<Option<ninjaone_servicenow::model::CiRecord>, ninjaone_servicenow::ports::StoreError>
-    {
-        self.inner.ci_record(device).await
-    }
-
-    async fn write_ci_records(
-        &self,
-        put: Vec<ninjaone_servicenow::model::CiRecord>,
-        remove: Vec<ninjaone_servicenow::model::DeviceId>,
-    ) -> Result<(), ninjaone_servicenow::ports::StoreError> {
-        self.inner.write_ci_records(put, remove).await
-    }
-}
-
-/// A world whose service writes through a [`PauseBeforeFirstWrite`], and a second service (the
-/// person's) straight over the same memory.
-fn racing_world(mode: IntegrationMode) -> (World, Arc<PauseBeforeFirstWrite>, OrganizationSync) {
-    let plain = World::new(mode);
-    let racing = Arc::new(PauseBeforeFirstWrite {
-        inner: plain.store.clone(),
-        armed: Mutex::new(None),
-        paused: Mutex::new(None),
+            *paused.lock().unwrap_or_else(PoisonError::into_inner) = Some(config);
+            Verdict::Proceed
+        })
     });
     let person = plain.sync.clone();
-    let world = World::over(plain.ninja, plain.snow, plain.store, racing.clone());
+    let service_store = Arc::new(plain.store.clone());
+    let world = World::over(plain.ninja, plain.snow, plain.store, service_store);
     (world, racing, person)
 }
 

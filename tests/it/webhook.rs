@@ -3,7 +3,7 @@
 //! clients; and the activity decoder.
 
 use crate::support::incident_world as world;
-use ninjaone_servicenow::testing::ServiceNowMethod;
+use ninjaone_servicenow::testing::{ServiceNowMethod, StoreMethod};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -682,136 +682,25 @@ async fn a_trigger_without_the_device_expansion_looks_the_device_up_and_other_ac
 
 // ---- what a delivery reads ----
 
-/// A store that counts the listings (every configuration, every ticket record, every CI
-/// record): what grows with the tenant.
-#[derive(Debug, Default)]
-struct ListingCounter {
-    inner: ninjaone_servicenow::store::MemoryStore,
-    listings: std::sync::Mutex<Vec<&'static str>>,
-}
-
-impl ListingCounter {
-    fn listed(&self, what: &'static str) {
-        self.listings.lock().unwrap().push(what);
-    }
-
-    fn take(&self) -> Vec<&'static str> {
-        std::mem::take(&mut *self.listings.lock().unwrap())
-    }
-}
-
-mod counted {
-    use ninjaone_servicenow::model::{
-        AlertUid, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
-        IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate,
-        TicketTemplateName,
-    };
-    use ninjaone_servicenow::ports::{
-        ConfigStore, RouterGuard, StoreError, WriteBatch, async_trait,
-    };
-
-    use super::ListingCounter;
-
-    #[async_trait]
-    impl ConfigStore for ListingCounter {
-        async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError> {
-            self.listed("configs");
-            self.inner.configs().await
-        }
-        async fn config(&self, o: OrganizationId) -> Result<Option<SyncConfig>, StoreError> {
-            self.inner.config(o).await
-        }
-        async fn configs_of(&self, o: &[OrganizationId]) -> Result<Vec<SyncConfig>, StoreError> {
-            self.inner.configs_of(o).await
-        }
-        async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
-            self.inner.write(batch).await
-        }
-        async fn mode(&self) -> Result<IntegrationMode, StoreError> {
-            self.inner.mode().await
-        }
-        async fn set_mode(&self, mode: IntegrationMode) -> Result<(), StoreError> {
-            self.inner.set_mode(mode).await
-        }
-        async fn ci_mappings(&self) -> Result<Vec<CiMapping>, StoreError> {
-            self.inner.ci_mappings().await
-        }
-        async fn put_ci_mapping(&self, m: CiMapping) -> Result<(), StoreError> {
-            self.inner.put_ci_mapping(m).await
-        }
-        async fn delete_ci_mapping(&self, n: &CiMappingName) -> Result<bool, StoreError> {
-            self.inner.delete_ci_mapping(n).await
-        }
-        async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError> {
-            self.inner.ticket_templates().await
-        }
-        async fn put_ticket_template(&self, t: TicketTemplate) -> Result<(), StoreError> {
-            self.inner.put_ticket_template(t).await
-        }
-        async fn delete_ticket_template(&self, n: &TicketTemplateName) -> Result<bool, StoreError> {
-            self.inner.delete_ticket_template(n).await
-        }
-        async fn audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-            self.inner.audit(f).await
-        }
-        async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
-            self.listed("ticket_records");
-            self.inner.ticket_records().await
-        }
-        async fn ticket_record(&self, a: &AlertUid) -> Result<Option<TicketRecord>, StoreError> {
-            self.inner.ticket_record(a).await
-        }
-        async fn write_ticket_records(
-            &self,
-            put: Vec<TicketRecord>,
-            remove: Vec<AlertUid>,
-        ) -> Result<(), StoreError> {
-            self.inner.write_ticket_records(put, remove).await
-        }
-        async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
-            self.listed("ci_records");
-            self.inner.ci_records().await
-        }
-        async fn ci_record(&self, d: DeviceId) -> Result<Option<CiRecord>, StoreError> {
-            self.inner.ci_record(d).await
-        }
-        async fn write_ci_records(
-            &self,
-            put: Vec<CiRecord>,
-            remove: Vec<DeviceId>,
-        ) -> Result<(), StoreError> {
-            self.inner.write_ci_records(put, remove).await
-        }
-        async fn lock_router(&self, id: &str) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
-            self.inner.lock_router(id).await
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trigger_reads_its_own_records_by_key_and_lists_nothing_that_grows_with_the_tenant() {
     let w = world(2, 3, 6);
-    let store = Arc::new(ListingCounter::default());
-    // The world's configurations, seeded into the counted store.
-    for config in w.store.configs().await.unwrap() {
-        let seeded = world::config(
-            config.organization(),
-            config.company().cloned(),
-            config.status(),
-            config.allow_incidents(),
-        );
-        store.inner.write_config(seeded).await.unwrap();
-    }
-    store
-        .inner
-        .set_mode(w.store.mode().await.unwrap())
-        .await
-        .unwrap();
+    // The listings (every configuration, every ticket record, every CI record) are what grows
+    // with the tenant: the store's call counts of each, from here on.
+    w.store.faults().reset_counts();
+    let listings = || {
+        [
+            StoreMethod::Configs,
+            StoreMethod::TicketRecords,
+            StoreMethod::CiRecords,
+        ]
+        .map(|method| w.store.faults().calls(method))
+    };
     let router = IncidentRouter::new(
         Ports::new(
             Arc::new(w.ninja.clone()),
             Arc::new(w.snow.clone()),
-            store.clone(),
+            w.store.clone(),
             Arc::new(w.clock.clone()),
         ),
         w.settings(),
@@ -838,8 +727,8 @@ async fn a_trigger_reads_its_own_records_by_key_and_lists_nothing_that_grows_wit
     }
     assert_eq!(created, 6);
     assert_eq!(
-        store.take(),
-        Vec::<&str>::new(),
+        listings(),
+        [0, 0, 0],
         "triggers and their repeats read point records only"
     );
     // A confirmed reset counts the open tickets for the resolve guard: one listing.
@@ -865,7 +754,7 @@ async fn a_trigger_reads_its_own_records_by_key_and_lists_nothing_that_grows_wit
         "{}",
         reset.outcome
     );
-    assert_eq!(store.take(), ["ticket_records"]);
+    assert_eq!(listings(), [0, 1, 0], "configs, ticket records, CI records");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
