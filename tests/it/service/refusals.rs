@@ -113,5 +113,9 @@ fn refused_transitions_say_what_to_do() {
         "{err}"
     );
     let err = block_on(world.sync.pause(&world.admin, org(3))).expect_err("refused");
+    assert!(
+        matches!(err, SyncError::NotConfigured(o) if o == org(3)),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("add it"), "{err}");
 }
