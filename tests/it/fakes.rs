@@ -1,6 +1,7 @@
 //! The in-memory fakes behave like the real APIs: paging, fault injection, counts, Customer
 //! Service Management, incidents and the Identification and Reconciliation API.
 
+use ninjaone_servicenow::testing::ids::org;
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use chrono::TimeDelta;
 use futures::executor::block_on;
 use ninjaone_servicenow::model::{
     CiItem, CiOperation, CorrelationId, DeviceRoleId, IncidentState, IncidentUpdate, Level,
-    NewCompany, NewIncident, OrganizationId, SysId,
+    NewCompany, NewIncident, SysId,
 };
 use ninjaone_servicenow::ports::{
     ApiErrorKind, Cursor, IncidentQuery, NinjaOneApi, PageRequest, ServiceNowApi, collect_all,
@@ -17,10 +18,6 @@ use ninjaone_servicenow::ports::{
 use ninjaone_servicenow::testing::{
     FakeNinjaOne, FakeServiceNow, Faults, customer_name, fixed_time,
 };
-
-fn org(n: u32) -> OrganizationId {
-    OrganizationId::new(n).unwrap()
-}
 
 fn new_company(name: &str) -> NewCompany {
     NewCompany {

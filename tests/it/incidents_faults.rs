@@ -7,7 +7,7 @@
 //! Rerun one seed with `FAULT_SEED=<n> cargo test --all-features --test incidents_faults`; run
 //! more (or fewer) seeds with `FAULT_SEEDS=<count>`.
 
-use ninjaone_servicenow::testing::ServiceNowMethod;
+use ninjaone_servicenow::testing::{ServiceNowMethod, SplitMix64};
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::TimeDelta;
@@ -24,27 +24,22 @@ const DEFAULT_FAULT_SEEDS: u64 = 150;
 const ROUNDS: usize = 6;
 const MAX_CLEAN_PASSES: usize = 3;
 
-struct Rng(u64);
+/// `testing::rng::SplitMix64` with this test's seed spread, drawing `usize`s.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Self(SplitMix64::new(
+            seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03,
+        ))
     }
 
     fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n.max(1) as u64).unwrap()
+        usize::try_from(self.0.below(n as u64)).unwrap()
     }
 
     fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.0.chance(percent)
     }
 }
 

@@ -4,6 +4,10 @@
 //! gates keep a plain `cargo test` (no features) running the tests that need none. Two tests
 //! stay binaries of their own because they start processes (see `Cargo.toml`).
 
+// The topic modules of an area (tests/it/<area>/<topic>.rs) take its harness and imports
+// with `use super::*;`.
+#![allow(clippy::wildcard_imports)]
+
 mod support;
 
 #[cfg(feature = "test-util")]

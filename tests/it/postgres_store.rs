@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::model::{
-    AuditFilter, MinSeverity, OrganizationId, SyncConfig, SyncStatus, TicketTemplate,
+    AuditFilter, MinSeverity, SyncConfig, SyncStatus, TicketTemplate,
 };
 use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind, WorkQueue};
@@ -25,6 +25,7 @@ use std::time::Duration;
 use ninjaone_servicenow::store::{
     MIGRATIONS, MIGRATIONS_TABLE, PlainTcp, PostgresOptions, PostgresStore, TenantId,
 };
+use ninjaone_servicenow::testing::ids::org;
 use ninjaone_servicenow::testing::{fixed_time, store_contract};
 use support::{World, dying, four_workers, kill_one_worker};
 
@@ -60,10 +61,6 @@ async fn tenant_store(url: &str, test: &str) -> PostgresStore {
     let store = store.for_tenant(tenant);
     store.purge_tenant().await.expect("purge the tenant");
     store
-}
-
-fn org(id: u32) -> OrganizationId {
-    OrganizationId::new(id).expect("a valid id")
 }
 
 #[tokio::test]

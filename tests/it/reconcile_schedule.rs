@@ -2,6 +2,7 @@
 //! quarantine and resume, the next-run hint, rate limits and creates that committed before they
 //! failed.
 
+use ninjaone_servicenow::testing::ids::org as id;
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +19,6 @@ use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
-
-fn id(n: u32) -> OrganizationId {
-    OrganizationId::new(n).expect("a valid organization id")
-}
 
 fn minutes(n: i64) -> TimeDelta {
     TimeDelta::minutes(n)
