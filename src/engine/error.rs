@@ -4,7 +4,8 @@
 use std::fmt;
 
 use super::incidents::IncidentReport;
-use super::report::{Report, Stop};
+use super::outcome::Stop;
+use super::report::Report;
 use super::worker::{WorkPlan, WorkerReport};
 use crate::machine::TransitionError;
 use crate::model::{CiMappingName, DeviceRoleId, OrganizationId, SysId, TicketTemplateName};

@@ -25,6 +25,7 @@ mod cmdb;
 mod directory;
 mod error;
 pub mod incidents;
+mod outcome;
 mod pass;
 pub(crate) mod report;
 mod seen;
@@ -46,9 +47,8 @@ pub use directory::{
     DirectoryMatch,
 };
 pub use error::{AddRefusal, CredentialsRefused, ErrorChain, Problem, StoppedReport, SyncError};
-pub use report::{
-    ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportDetail, Stop,
-};
+pub use outcome::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop};
+pub use report::{OrganizationOutcome, Outcome, Report};
 pub use service::{Added, ConfigChanges, ConfigDraft};
 pub use webhook::{
     Delivery, DeliveryOutcome, ReceiverOptions, ReceiverOptionsBuilder, Refusal, WebhookReceiver,

@@ -10,7 +10,8 @@ use tracing::Instrument;
 
 use super::actor::Actor;
 use super::error::{SyncError, sync_outcome};
-use super::report::{ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, Stop};
+use super::outcome::{ApplyMode, FailureKind, NextRun, Stop};
+use super::report::{OrganizationOutcome, Outcome, Report};
 use super::seen::SeenNames;
 use super::throttle::{Throttle, after, credentials};
 use super::{OrganizationSync, system_entry};
