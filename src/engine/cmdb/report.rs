@@ -14,7 +14,7 @@ use crate::plan::{CiHeld, CiMappingConflict, CiSkipReason, PlannedCi};
 /// pushes the devices of **active** configurations that name a CI mapping into the CMDB through
 /// the Identification and Reconciliation API, and keeps a device → CI record
 /// ([`CiRecord`](crate::model::CiRecord)) with the CI's sys_id, which the incident router uses
-/// for `cmdb_ci`. The report is in [`Report::ci`] when some active configuration names a CI
+/// for `cmdb_ci`. The report is in [`Report::ci`](crate::engine::Report::ci) when some active configuration names a CI
 /// mapping, and `None` otherwise (then devices are not even listed). A pass stopped by refused
 /// credentials before this step skips it.
 ///
@@ -60,7 +60,7 @@ use crate::plan::{CiHeld, CiMappingConflict, CiSkipReason, PlannedCi};
 ///
 /// A request that fails leaves its devices for the next pass ([`failed_batches`]); after a rate
 /// limit the remaining requests wait for the next pass too ([`deferred`]), and the pass's
-/// [`NextRun`] honours the server's `Retry-After`. Refused credentials stop the step
+/// [`NextRun`](crate::engine::NextRun) honours the server's `Retry-After`. Refused credentials stop the step
 /// ([`Stop::Credentials`]). A [`ServiceNowApi`] implementation without the dry run (the default
 /// body) fails the dry-run requests, so devices that need one are not sent (they are reported
 /// in [`failed_batches`]). Sending again is safe: the API identifies before it inserts (the
@@ -84,7 +84,7 @@ use crate::plan::{CiHeld, CiMappingConflict, CiSkipReason, PlannedCi};
 /// [`PlannedCi::check`]: crate::plan::PlannedCi::check
 /// [`failed_batches`]: Self::failed_batches
 /// [`deferred`]: Self::deferred
-/// [`Stop::Credentials`]: super::Stop::Credentials
+/// [`Stop::Credentials`]: crate::engine::Stop::Credentials
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct CiReport {

@@ -39,7 +39,7 @@ impl OrganizationSync {
     ///   company it finds rather than creating another.
     /// - One organization's failure is recorded on its configuration; the pass goes on with
     ///   the others. An authentication or permission failure of the integration's own
-    ///   credentials stops the pass's writes at once and changes no status ([`Stop`]).
+    ///   credentials stops the pass's writes at once and changes no status ([`Stop`](super::Stop)).
     /// - The engine never sleeps: see [`Report::next_run`].
     /// - Then the devices of active configurations that name a CI mapping go into the CMDB:
     ///   one paged device listing, batched requests, nothing sent twice (see
@@ -47,7 +47,7 @@ impl OrganizationSync {
     ///
     /// # Errors
     /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
-    ///   (401 or 403): a dead integration is an `Err`, never an `Ok` with a [`Stop`] to notice,
+    ///   (401 or 403): a dead integration is an `Err`, never an `Ok` with a [`Stop`](super::Stop) to notice,
     ///   so a host loop that only logs its errors logs it. The error carries the report of what
     ///   the pass did until then ([`StoppedReport::Sync`](super::StoppedReport::Sync)).
     /// - [`SyncError::Store`] when the store cannot be read or written; the pass stops there,
