@@ -1,7 +1,8 @@
 //! How close the engine's bounded concurrency gets to the ideal when every remote call is slow:
 //! a tenant of 1,000 NinjaOne organizations and no ServiceNow companies, in active mode, so one
 //! pass creates 1,000 companies. Every call to either fake — reads and writes, ServiceNow and
-//! NinjaOne — first sleeps 5 ms (`tokio::time::sleep`), then answers.
+//! NinjaOne — first sleeps 5 ms (`tokio::time::sleep`, through the fakes' call hook), then
+//! answers.
 //!
 //! ```text
 //! cargo run --release --features test-util --example apply_latency
@@ -16,221 +17,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{Actor, ApplyMode, OrganizationSync};
-use ninjaone_servicenow::model::{
-    Alert, CiItem, CiItemResult, Company, CustomerAccount, Device, DeviceRole, Incident,
-    IncidentUpdate, IntegrationMode, NewCompany, NewIncident, Organization, OrganizationDetailed,
-    OrganizationId, SysId,
-};
+use ninjaone_servicenow::model::IntegrationMode;
 use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::Ports;
-use ninjaone_servicenow::ports::{
-    ApiError, IncidentQuery, NinjaOneApi, Page, PageRequest, ServiceNowApi,
-};
 use ninjaone_servicenow::store::MemoryStore;
-use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
+use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, Faults, Verdict, fixed_time};
 
 const LATENCY: Duration = Duration::from_millis(5);
 const ORGANIZATIONS: usize = 1_000;
 
-/// A fake that waits [`LATENCY`] before each call, as a remote API would.
-#[derive(Debug)]
-struct Slow<T>(T);
-
-impl<T> Slow<T> {
-    async fn wait(&self) {
-        tokio::time::sleep(LATENCY).await;
-    }
-}
-
-#[async_trait]
-impl NinjaOneApi for Slow<FakeNinjaOne> {
-    async fn organizations(&self, page: PageRequest) -> Result<Page<Organization>, ApiError> {
-        self.wait().await;
-        self.0.organizations(page).await
-    }
-
-    async fn organization(
-        &self,
-        id: OrganizationId,
-    ) -> Result<Option<OrganizationDetailed>, ApiError> {
-        self.wait().await;
-        self.0.organization(id).await
-    }
-
-    async fn device_roles(&self) -> Result<Page<DeviceRole>, ApiError> {
-        self.wait().await;
-        self.0.device_roles().await
-    }
-
-    async fn devices(&self, page: PageRequest) -> Result<Page<Device>, ApiError> {
-        self.wait().await;
-        self.0.devices(page).await
-    }
-
-    async fn organization_devices(
-        &self,
-        organization: OrganizationId,
-        page: PageRequest,
-    ) -> Result<Page<Device>, ApiError> {
-        self.wait().await;
-        self.0.organization_devices(organization, page).await
-    }
-
-    async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
-        self.wait().await;
-        self.0.alerts().await
-    }
-
-    async fn device_alerts(
-        &self,
-        device: ninjaone_servicenow::model::DeviceId,
-    ) -> Result<Vec<Alert>, ApiError> {
-        self.wait().await;
-        self.0.device_alerts(device).await
-    }
-
-    async fn devices_detailed(
-        &self,
-        page: ninjaone_servicenow::ports::PageRequest,
-    ) -> Result<
-        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::DetailedDevice>,
-        ninjaone_servicenow::ports::ApiError,
-    > {
-        self.wait().await;
-        self.0.devices_detailed(page).await
-    }
-}
-
-#[async_trait]
-impl ServiceNowApi for Slow<FakeServiceNow> {
-    async fn companies(&self, page: PageRequest) -> Result<Page<Company>, ApiError> {
-        self.wait().await;
-        self.0.companies(page).await
-    }
-
-    async fn company(&self, id: &SysId) -> Result<Option<Company>, ApiError> {
-        self.wait().await;
-        self.0.company(id).await
-    }
-
-    async fn create_company(&self, company: &NewCompany) -> Result<Company, ApiError> {
-        self.wait().await;
-        self.0.create_company(company).await
-    }
-
-    async fn customer_service_management(&self) -> Result<bool, ApiError> {
-        self.wait().await;
-        self.0.customer_service_management().await
-    }
-
-    async fn customer_accounts(
-        &self,
-        page: PageRequest,
-    ) -> Result<Page<CustomerAccount>, ApiError> {
-        self.wait().await;
-        self.0.customer_accounts(page).await
-    }
-
-    async fn customer_account(&self, id: &SysId) -> Result<Option<CustomerAccount>, ApiError> {
-        self.wait().await;
-        self.0.customer_account(id).await
-    }
-
-    async fn incidents(
-        &self,
-        query: &IncidentQuery,
-        page: PageRequest,
-    ) -> Result<Page<Incident>, ApiError> {
-        self.wait().await;
-        self.0.incidents(query, page).await
-    }
-
-    async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, ApiError> {
-        self.wait().await;
-        self.0.create_incident(incident).await
-    }
-
-    async fn update_incident(
-        &self,
-        id: &SysId,
-        update: &IncidentUpdate,
-    ) -> Result<Incident, ApiError> {
-        self.wait().await;
-        self.0.update_incident(id, update).await
-    }
-
-    async fn identify_reconcile(
-        &self,
-        data_source: &str,
-        items: &[CiItem],
-    ) -> Result<Vec<CiItemResult>, ApiError> {
-        self.wait().await;
-        self.0.identify_reconcile(data_source, items).await
-    }
-
-    async fn user_group(
-        &self,
-        id: &SysId,
-    ) -> Result<Option<ninjaone_servicenow::model::UserGroup>, ApiError> {
-        self.wait().await;
-        self.0.user_group(id).await
-    }
-
-    async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
-        self.wait().await;
-        self.0.user(id).await
-    }
-
-    async fn cases(
-        &self,
-        query: &ninjaone_servicenow::ports::IncidentQuery,
-        page: ninjaone_servicenow::ports::PageRequest,
-    ) -> Result<
-        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
-        ninjaone_servicenow::ports::ApiError,
-    > {
-        self.wait().await;
-        self.0.cases(query, page).await
-    }
-
-    async fn create_case(
-        &self,
-        case: &ninjaone_servicenow::model::NewCase,
-    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
-        self.wait().await;
-        self.0.create_case(case).await
-    }
-
-    async fn update_case(
-        &self,
-        id: &ninjaone_servicenow::model::SysId,
-        update: &ninjaone_servicenow::model::CaseUpdate,
-    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
-        self.wait().await;
-        self.0.update_case(id, update).await
-    }
-
-    async fn identify_reconcile_query(
-        &self,
-        data_source: &str,
-        items: &[ninjaone_servicenow::model::CiItem],
-    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
-    {
-        self.wait().await;
-        self.0.identify_reconcile_query(data_source, items).await
-    }
-
-    async fn ci_owners(
-        &self,
-        ids: &[ninjaone_servicenow::model::SysId],
-    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
-    {
-        self.wait().await;
-        self.0.ci_owners(ids).await
-    }
+/// Every call of the fake behind `faults` first sleeps [`LATENCY`], as a remote API would.
+fn slow(faults: &Faults) {
+    faults.on_call(|_| Verdict::stall_until(tokio::time::sleep(LATENCY)));
 }
 
 /// What one 5 ms sleep really takes on this runtime (mean of 200, one after another).
@@ -248,9 +48,11 @@ async fn calibrate() -> Duration {
 async fn pass(concurrency: usize) -> Result<(Duration, usize, usize), Box<dyn std::error::Error>> {
     let ninja = FakeNinjaOne::builder().organizations(ORGANIZATIONS).build();
     let snow = FakeServiceNow::builder().build();
+    slow(ninja.faults());
+    slow(snow.faults());
     let sync = OrganizationSync::new(Ports::new(
-        Arc::new(Slow(ninja.clone())),
-        Arc::new(Slow(snow.clone())),
+        Arc::new(ninja.clone()),
+        Arc::new(snow.clone()),
         Arc::new(MemoryStore::new()),
         Arc::new(ManualClock::new(fixed_time())),
     ))

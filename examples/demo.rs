@@ -13,6 +13,7 @@
 //! Finally alerts are raised on a few devices and one incident pass turns them into incidents
 //! of the mapped companies.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::error::Error;
 use std::sync::Arc;
 
@@ -424,9 +425,9 @@ async fn active_mode(demo: &Demo) -> Result<(), Box<dyn Error>> {
     println!(
         "\nrequests: NinjaOne organizations x{}, ServiceNow companies x{}, companies created {}; \
          no request per organization",
-        ninja.faults().calls("organizations"),
-        snow.faults().calls("companies"),
-        snow.faults().writes_of("create_company")
+        ninja.faults().calls(NinjaOneMethod::Organizations),
+        snow.faults().calls(ServiceNowMethod::Companies),
+        snow.faults().writes_of(ServiceNowMethod::CreateCompany)
     );
 
     Ok(())

@@ -7,6 +7,7 @@
 //! cargo run --release --features test-util --example incident_scale
 //! ```
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::error::Error;
 use std::sync::Arc;
 use std::time::Instant;
@@ -99,11 +100,11 @@ async fn timed(
         report.resolved,
         report.outcomes.len() - report.created - report.resolved,
         report.remote_writes,
-        faults.calls("alerts"),
-        faults.calls("devices"),
-        faults.calls("incidents"),
-        faults.calls("create_incident"),
-        faults.calls("update_incident"),
+        faults.calls(NinjaOneMethod::Alerts),
+        faults.calls(NinjaOneMethod::Devices),
+        faults.calls(ServiceNowMethod::Incidents),
+        faults.calls(ServiceNowMethod::CreateIncident),
+        faults.calls(ServiceNowMethod::UpdateIncident),
     );
     Ok(report)
 }

@@ -12,12 +12,44 @@ use crate::model::{
     IntegrationMode, OrganizationId, SyncConfig, TicketRecord, TicketTemplate, TicketTemplateName,
 };
 use crate::ports::{ConfigStore, RouterGuard, StoreError, WriteBatch};
+#[cfg(feature = "test-util")]
+use crate::testing::Faults;
+
+/// Runs `$body` (the call's work) behind the store's [`Faults`] under `StoreMethod::$method`
+/// when the feature `test-util` is on; just `$body` otherwise.
+macro_rules! faulted {
+    ($self:ident, $method:ident, $body:expr) => {{
+        #[cfg(feature = "test-util")]
+        let admission = $self
+            .faults
+            .admit(crate::testing::StoreMethod::$method)
+            .await?;
+        #[cfg(not(feature = "test-util"))]
+        let admission = NoFaults;
+        admission.finish($body)
+    }};
+}
+
+/// Without the feature `test-util` there are no faults: every call just does its work.
+#[cfg(not(feature = "test-util"))]
+struct NoFaults;
+
+#[cfg(not(feature = "test-util"))]
+impl NoFaults {
+    #[allow(clippy::unused_self)]
+    fn finish<T>(self, result: T) -> T {
+        result
+    }
+}
 
 /// A [`ConfigStore`] that keeps everything in memory and forgets it when the last clone is
 /// dropped.
 ///
 /// Clones share one state, so a test can hand one clone to the engine and inspect another.
-/// Every call finishes without waiting; no lock is held across an `.await`.
+/// Every call finishes without waiting; no lock is held across an `.await`. With the feature
+/// `test-util`, every call goes through the store's [`Faults`](crate::testing::Faults)
+/// ([`faults`](Self::faults)) under its [`StoreMethod`](crate::testing::StoreMethod), as the
+/// fakes' calls do: a test can count, stall or fail any call without a forwarding wrapper.
 ///
 /// ```
 /// use chrono::Utc;
@@ -38,6 +70,8 @@ use crate::ports::{ConfigStore, RouterGuard, StoreError, WriteBatch};
 pub struct MemoryStore {
     state: Arc<Mutex<StoreState>>,
     routers: RouterLocks,
+    #[cfg(feature = "test-util")]
+    faults: Faults,
 }
 
 impl MemoryStore {
@@ -46,6 +80,40 @@ impl MemoryStore {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The fault injection and call counts of this store (shared by its clones; feature
+    /// `test-util`).
+    ///
+    /// ```
+    /// use ninjaone_servicenow::ports::{ConfigStore, StoreErrorKind};
+    /// use ninjaone_servicenow::store::MemoryStore;
+    /// use ninjaone_servicenow::testing::StoreMethod;
+    /// # futures::executor::block_on(async {
+    /// let store = MemoryStore::new();
+    /// store.faults().fail_next(StoreMethod::Configs, 1, StoreErrorKind::Unavailable);
+    /// assert!(store.configs().await.is_err());
+    /// assert!(store.configs().await?.is_empty());
+    /// assert_eq!(store.faults().calls(StoreMethod::Configs), 2);
+    /// # Ok::<(), ninjaone_servicenow::ports::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The same store (changes show on both sides, its router locks too) behind another fault
+    /// injection: for example one per worker process (feature `test-util`).
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub fn with_faults(&self, faults: Faults) -> Self {
+        Self {
+            state: Arc::clone(&self.state),
+            routers: self.routers.clone(),
+            faults,
+        }
     }
 
     /// The state, even if another thread panicked while holding it: every change is made
@@ -73,69 +141,83 @@ impl fmt::Debug for MemoryStore {
 #[async_trait]
 impl ConfigStore for MemoryStore {
     async fn configs(&self) -> Result<Vec<SyncConfig>, StoreError> {
-        Ok(self.state().configs())
+        faulted!(self, Configs, Ok(self.state().configs()))
     }
 
     async fn config(&self, organization: OrganizationId) -> Result<Option<SyncConfig>, StoreError> {
-        Ok(self.state().config(organization))
+        faulted!(self, Config, Ok(self.state().config(organization)))
     }
 
     async fn configs_of(
         &self,
         organizations: &[OrganizationId],
     ) -> Result<Vec<SyncConfig>, StoreError> {
-        Ok(self.state().configs_of(organizations))
+        faulted!(self, ConfigsOf, Ok(self.state().configs_of(organizations)))
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<Vec<SyncConfig>, StoreError> {
-        self.state().apply(batch)
+        faulted!(self, Write, self.state().apply(batch))
     }
 
     async fn mode(&self) -> Result<IntegrationMode, StoreError> {
-        Ok(self.state().mode())
+        faulted!(self, Mode, Ok(self.state().mode()))
     }
 
     async fn set_mode(&self, mode: IntegrationMode) -> Result<(), StoreError> {
-        self.state().set_mode(mode);
-        Ok(())
+        faulted!(self, SetMode, {
+            self.state().set_mode(mode);
+            Ok(())
+        })
     }
 
     async fn ci_mappings(&self) -> Result<Vec<CiMapping>, StoreError> {
-        Ok(self.state().ci_mappings())
+        faulted!(self, CiMappings, Ok(self.state().ci_mappings()))
     }
 
     async fn put_ci_mapping(&self, mapping: CiMapping) -> Result<(), StoreError> {
-        self.state().put_ci_mapping(mapping);
-        Ok(())
+        faulted!(self, PutCiMapping, {
+            self.state().put_ci_mapping(mapping);
+            Ok(())
+        })
     }
 
     async fn delete_ci_mapping(&self, name: &CiMappingName) -> Result<bool, StoreError> {
-        Ok(self.state().delete_ci_mapping(name))
+        faulted!(
+            self,
+            DeleteCiMapping,
+            Ok(self.state().delete_ci_mapping(name))
+        )
     }
 
     async fn ticket_templates(&self) -> Result<Vec<TicketTemplate>, StoreError> {
-        Ok(self.state().ticket_templates())
+        faulted!(self, TicketTemplates, Ok(self.state().ticket_templates()))
     }
 
     async fn put_ticket_template(&self, template: TicketTemplate) -> Result<(), StoreError> {
-        self.state().put_ticket_template(template);
-        Ok(())
+        faulted!(self, PutTicketTemplate, {
+            self.state().put_ticket_template(template);
+            Ok(())
+        })
     }
 
     async fn delete_ticket_template(&self, name: &TicketTemplateName) -> Result<bool, StoreError> {
-        Ok(self.state().delete_ticket_template(name))
+        faulted!(
+            self,
+            DeleteTicketTemplate,
+            Ok(self.state().delete_ticket_template(name))
+        )
     }
 
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(self.state().audit(filter))
+        faulted!(self, Audit, Ok(self.state().audit(filter)))
     }
 
     async fn ticket_records(&self) -> Result<Vec<TicketRecord>, StoreError> {
-        Ok(self.state().ticket_records())
+        faulted!(self, TicketRecords, Ok(self.state().ticket_records()))
     }
 
     async fn ticket_record(&self, alert: &AlertUid) -> Result<Option<TicketRecord>, StoreError> {
-        Ok(self.state().ticket_record(alert))
+        faulted!(self, TicketRecord, Ok(self.state().ticket_record(alert)))
     }
 
     async fn write_ticket_records(
@@ -143,7 +225,11 @@ impl ConfigStore for MemoryStore {
         put: Vec<TicketRecord>,
         remove: Vec<AlertUid>,
     ) -> Result<(), StoreError> {
-        self.state().write_ticket_records(put, &remove).map(drop)
+        faulted!(
+            self,
+            WriteTicketRecords,
+            self.state().write_ticket_records(put, &remove).map(drop)
+        )
     }
 
     /// A flag shared by the store's clones (one process).
@@ -151,15 +237,15 @@ impl ConfigStore for MemoryStore {
         &self,
         integration_id: &str,
     ) -> Result<Option<Box<dyn RouterGuard>>, StoreError> {
-        Ok(self.routers.try_lock(integration_id))
+        faulted!(self, LockRouter, Ok(self.routers.try_lock(integration_id)))
     }
 
     async fn ci_records(&self) -> Result<Vec<CiRecord>, StoreError> {
-        Ok(self.state().ci_records())
+        faulted!(self, CiRecords, Ok(self.state().ci_records()))
     }
 
     async fn ci_record(&self, device: DeviceId) -> Result<Option<CiRecord>, StoreError> {
-        Ok(self.state().ci_record(device))
+        faulted!(self, CiRecord, Ok(self.state().ci_record(device)))
     }
 
     async fn write_ci_records(
@@ -167,7 +253,11 @@ impl ConfigStore for MemoryStore {
         put: Vec<CiRecord>,
         remove: Vec<DeviceId>,
     ) -> Result<(), StoreError> {
-        self.state().write_ci_records(put, &remove).map(drop)
+        faulted!(
+            self,
+            WriteCiRecords,
+            self.state().write_ci_records(put, &remove).map(drop)
+        )
     }
 }
 

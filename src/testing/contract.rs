@@ -4,11 +4,11 @@ use std::fmt::Debug;
 
 use chrono::{DateTime, Utc};
 
+use super::ids::{device, org, sys_id};
 use crate::model::{
-    AlertUid, AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord, DeviceId,
+    AlertUid, AuditAction, AuditEntry, AuditFilter, CiMapping, CiMappingName, CiRecord,
     DeviceRoleId, IntegrationMode, MinSeverity, OrganizationId, SyncConfig, SyncConfigParts,
-    SyncStatus, SysId, TicketKind, TicketRecord, TicketRecordState, TicketTemplate,
-    TicketTemplateName,
+    SyncStatus, TicketKind, TicketRecord, TicketRecordState, TicketTemplate, TicketTemplateName,
 };
 use crate::ports::{ConfigStore, StoreError, StoreErrorKind, WriteBatch};
 
@@ -88,16 +88,6 @@ async fn router_locks(store: &dyn ConfigStore) {
 /// A fixed time, `secs` seconds after 2024-01-01T00:00:00Z.
 fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_704_067_200 + secs, 0).expect("store_contract: a valid timestamp")
-}
-
-fn org(id: u32) -> OrganizationId {
-    OrganizationId::new(id).expect("store_contract: a valid organization id")
-}
-
-fn sys_id(n: u8) -> SysId {
-    format!("{n:032x}")
-        .parse()
-        .expect("store_contract: a valid sys_id")
 }
 
 fn name(s: &str) -> CiMappingName {
@@ -836,10 +826,6 @@ async fn ticket_records(store: &dyn ConfigStore) {
     );
 }
 
-fn device(id: u32) -> DeviceId {
-    DeviceId::new(id).expect("store_contract: a valid device id")
-}
-
 fn ci(id: u32, fingerprint: &str) -> CiRecord {
     CiRecord::new(
         device(id),
@@ -847,7 +833,7 @@ fn ci(id: u32, fingerprint: &str) -> CiRecord {
         "cmdb_ci_win_server"
             .parse()
             .expect("store_contract: a valid CI class"),
-        Some(sys_id(u8::try_from(id % 200).unwrap_or(1))),
+        Some(sys_id(u64::from(id % 200))),
         fingerprint,
         at(i64::from(id)),
     )

@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use self::http1::{ReadError, Request, Response};
+use super::rng::SplitMix64;
 use super::{FakeNinjaOne, FakeServiceNow};
 use crate::ports::{ApiError, ApiErrorKind};
 
@@ -280,11 +281,8 @@ fn api_key(api: Api) -> &'static str {
 
 /// A cheap bijective scramble so tokens do not look sequential.
 fn mix(n: u64) -> u32 {
-    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     #[allow(clippy::cast_possible_truncation)]
-    let low = (z ^ (z >> 31)) as u32;
+    let low = SplitMix64::scramble(n) as u32;
     low
 }
 

@@ -7,13 +7,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::faults::Faults;
+use super::faults::{Faults, NinjaOneMethod};
 use super::paging::{after_key, page_of};
 use super::tenant::{customer_name, fixed_time, fixed_time_plus};
 use crate::model::{
     Alert, AlertUid, ChassisType, DetailedDevice, Device, DeviceId, DeviceRole, DeviceRoleId,
     Location, LocationId, NodeApprovalMode, NodeClass, Organization, OrganizationDetailed,
-    OrganizationId, PolicyAssignment, PolicyId, decode_rows,
+    OrganizationId, PolicyAssignment, PolicyId, RowError, decode_rows,
 };
 use crate::ports::{ApiError, NinjaOneApi, Page, PageRequest};
 
@@ -27,8 +27,8 @@ use crate::ports::{ApiError, NinjaOneApi, Page, PageRequest};
 ///   page with no `next`.
 /// - `Clone` shares the state: keep a clone to change the tenant or inspect it while the code
 ///   under test holds another (for example as `Arc<dyn NinjaOneApi>`).
-/// - Every call goes through [`Faults`] ([`faults`](Self::faults)), under the method names in
-///   [`METHODS`](Self::METHODS).
+/// - Every call goes through [`Faults`] ([`faults`](Self::faults)), under its
+///   [`NinjaOneMethod`] (every one in [`NinjaOneMethod::ALL`]).
 /// - [`devices_detailed`](NinjaOneApi::devices_detailed) serves each device with details shaped
 ///   as NinjaOne sends them: agent devices nested (`system`, `os`, `memory`, `processors`,
 ///   `volumes`, `ipAddresses`, `macAddresses` with a repeated entry, `lastLoggedInUser`), VMware
@@ -40,7 +40,7 @@ use crate::ports::{ApiError, NinjaOneApi, Page, PageRequest};
 ///
 /// ```
 /// use ninjaone_servicenow::ports::{NinjaOneApi, PageRequest, collect_all};
-/// use ninjaone_servicenow::testing::FakeNinjaOne;
+/// use ninjaone_servicenow::testing::{FakeNinjaOne, NinjaOneMethod};
 /// # futures::executor::block_on(async {
 /// let ninja = FakeNinjaOne::builder()
 ///     .organizations(5)
@@ -50,7 +50,7 @@ use crate::ports::{ApiError, NinjaOneApi, Page, PageRequest};
 /// let listing = collect_all(PageRequest::first(2), 100, |req| ninja.organizations(req)).await?;
 /// assert_eq!(listing.items.len(), 5);
 /// assert_eq!(listing.items[0].name, "Contoso Dental 0001");
-/// assert_eq!(ninja.faults().calls("organizations"), 3);
+/// assert_eq!(ninja.faults().calls(NinjaOneMethod::Organizations), 3);
 ///
 /// ninja.rename_organization(listing.items[0].id, "Contoso Dental Group");
 /// let detailed = ninja.organization(listing.items[0].id).await?.expect("exists");
@@ -73,6 +73,7 @@ struct NinjaState {
     alerts: Vec<Alert>,
     alert_counter: u64,
     details: BTreeMap<DeviceId, Value>,
+    rejected_organizations: Vec<RowError>,
 }
 
 impl NinjaState {
@@ -99,28 +100,7 @@ impl NinjaState {
     }
 }
 
-const ORGANIZATIONS: &str = "organizations";
-const ORGANIZATION: &str = "organization";
-const DEVICE_ROLES: &str = "device_roles";
-const DEVICES: &str = "devices";
-const ORGANIZATION_DEVICES: &str = "organization_devices";
-const ALERTS: &str = "alerts";
-const DEVICES_DETAILED: &str = "devices_detailed";
-const DEVICE_ALERTS: &str = "device_alerts";
-
 impl FakeNinjaOne {
-    /// The method names [`Faults`] knows this fake's calls by (the [`NinjaOneApi`] methods).
-    pub const METHODS: [&'static str; 8] = [
-        ORGANIZATIONS,
-        ORGANIZATION,
-        DEVICE_ROLES,
-        DEVICES,
-        ORGANIZATION_DEVICES,
-        ALERTS,
-        DEVICES_DETAILED,
-        DEVICE_ALERTS,
-    ];
-
     /// An empty tenant.
     #[must_use]
     pub fn new() -> Self {
@@ -136,6 +116,41 @@ impl FakeNinjaOne {
     #[must_use]
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    /// The same tenant (changes show on both sides) behind another fault injection: for
+    /// example one per worker process, so one worker's calls can be stalled or failed while
+    /// another's go through.
+    #[must_use]
+    pub fn with_faults(&self, faults: Faults) -> Self {
+        Self {
+            state: Arc::clone(&self.state),
+            faults,
+        }
+    }
+
+    /// From now on the first page of every organization listing also carries `rows` as rows
+    /// that failed to decode ([`Page::rejected`]), as a NinjaOne answer with an undecodable row
+    /// would; an empty `rows` stops it. The decoded rows are unchanged.
+    ///
+    /// ```
+    /// use ninjaone_servicenow::model::RowError;
+    /// use ninjaone_servicenow::ports::{NinjaOneApi, PageRequest};
+    /// use ninjaone_servicenow::testing::FakeNinjaOne;
+    /// # futures::executor::block_on(async {
+    /// let ninja = FakeNinjaOne::builder().organizations(2).build();
+    /// ninja.reject_organization_rows(vec![RowError {
+    ///     index: 0,
+    ///     id_prefix: Some("9".to_owned()),
+    ///     message: "invalid type".to_owned(),
+    /// }]);
+    /// let page = ninja.organizations(PageRequest::first(10)).await?;
+    /// assert_eq!((page.items.len(), page.rejected.len()), (2, 1));
+    /// # Ok::<(), ninjaone_servicenow::ports::ApiError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn reject_organization_rows(&self, rows: Vec<RowError>) {
+        self.lock().rejected_organizations = rows;
     }
 
     fn lock(&self) -> MutexGuard<'_, NinjaState> {
@@ -339,12 +354,12 @@ impl FakeNinjaOne {
 
     /// One page of `devices-detailed` rows as JSON, under the fault name `devices_detailed`
     /// (what the HTTP fake server serves).
-    pub(crate) fn devices_detailed_rows(
+    pub(crate) async fn devices_detailed_rows(
         &self,
         page: &PageRequest,
     ) -> Result<Page<Value>, ApiError> {
-        let admission = self.faults.admit(DEVICES_DETAILED)?;
-        let result = after_key::<DeviceId>(DEVICES_DETAILED, page).map(|after| {
+        let admission = self.faults.admit(NinjaOneMethod::DevicesDetailed).await?;
+        let result = after_key::<DeviceId>(NinjaOneMethod::DevicesDetailed, page).map(|after| {
             let state = self.lock();
             page_of(&state.devices, after.as_ref(), page.limit(), |d| {
                 Some(detailed_row(d, state.details.get(&d.id)))
@@ -406,15 +421,20 @@ impl FakeNinjaOne {
 #[async_trait]
 impl NinjaOneApi for FakeNinjaOne {
     async fn organizations(&self, page: PageRequest) -> Result<Page<Organization>, ApiError> {
-        let admission = self.faults.admit(ORGANIZATIONS)?;
-        let result = after_key::<OrganizationId>(ORGANIZATIONS, &page).map(|after| {
-            page_of(
-                &self.lock().organizations,
-                after.as_ref(),
-                page.limit(),
-                |o| Some(o.organization.clone()),
-            )
-        });
+        let admission = self.faults.admit(NinjaOneMethod::Organizations).await?;
+        let first = page.after().is_none();
+        let result =
+            after_key::<OrganizationId>(NinjaOneMethod::Organizations, &page).map(|after| {
+                let state = self.lock();
+                let listed = page_of(&state.organizations, after.as_ref(), page.limit(), |o| {
+                    Some(o.organization.clone())
+                });
+                if first && !state.rejected_organizations.is_empty() {
+                    listed.with_rejected(state.rejected_organizations.clone())
+                } else {
+                    listed
+                }
+            });
         admission.finish(result)
     }
 
@@ -422,20 +442,20 @@ impl NinjaOneApi for FakeNinjaOne {
         &self,
         id: OrganizationId,
     ) -> Result<Option<OrganizationDetailed>, ApiError> {
-        let admission = self.faults.admit(ORGANIZATION)?;
+        let admission = self.faults.admit(NinjaOneMethod::Organization).await?;
         let result = self.lock().organizations.get(&id).cloned();
         admission.finish(Ok(result))
     }
 
     async fn device_roles(&self) -> Result<Page<DeviceRole>, ApiError> {
-        let admission = self.faults.admit(DEVICE_ROLES)?;
+        let admission = self.faults.admit(NinjaOneMethod::DeviceRoles).await?;
         let roles = self.all_device_roles();
         admission.finish(Ok(Page::new(roles, None)))
     }
 
     async fn devices(&self, page: PageRequest) -> Result<Page<Device>, ApiError> {
-        let admission = self.faults.admit(DEVICES)?;
-        let result = after_key::<DeviceId>(DEVICES, &page).map(|after| {
+        let admission = self.faults.admit(NinjaOneMethod::Devices).await?;
+        let result = after_key::<DeviceId>(NinjaOneMethod::Devices, &page).map(|after| {
             page_of(&self.lock().devices, after.as_ref(), page.limit(), |d| {
                 Some(d.clone())
             })
@@ -448,23 +468,27 @@ impl NinjaOneApi for FakeNinjaOne {
         organization: OrganizationId,
         page: PageRequest,
     ) -> Result<Page<Device>, ApiError> {
-        let admission = self.faults.admit(ORGANIZATION_DEVICES)?;
-        let result = after_key::<DeviceId>(ORGANIZATION_DEVICES, &page).map(|after| {
-            page_of(&self.lock().devices, after.as_ref(), page.limit(), |d| {
-                (d.organization_id == organization).then(|| d.clone())
-            })
-        });
+        let admission = self
+            .faults
+            .admit(NinjaOneMethod::OrganizationDevices)
+            .await?;
+        let result =
+            after_key::<DeviceId>(NinjaOneMethod::OrganizationDevices, &page).map(|after| {
+                page_of(&self.lock().devices, after.as_ref(), page.limit(), |d| {
+                    (d.organization_id == organization).then(|| d.clone())
+                })
+            });
         admission.finish(result)
     }
 
     async fn alerts(&self) -> Result<Page<Alert>, ApiError> {
-        let admission = self.faults.admit(ALERTS)?;
+        let admission = self.faults.admit(NinjaOneMethod::Alerts).await?;
         let alerts = self.all_alerts();
         admission.finish(Ok(Page::new(alerts, None)))
     }
 
     async fn device_alerts(&self, device: DeviceId) -> Result<Vec<Alert>, ApiError> {
-        let admission = self.faults.admit(DEVICE_ALERTS)?;
+        let admission = self.faults.admit(NinjaOneMethod::DeviceAlerts).await?;
         let alerts = self
             .all_alerts()
             .into_iter()
@@ -474,7 +498,7 @@ impl NinjaOneApi for FakeNinjaOne {
     }
 
     async fn devices_detailed(&self, page: PageRequest) -> Result<Page<DetailedDevice>, ApiError> {
-        let rows = self.devices_detailed_rows(&page)?;
+        let rows = self.devices_detailed_rows(&page).await?;
         let (items, rejected) = decode_rows::<DetailedDevice>(Value::Array(rows.items));
         Ok(Page::new(items, rows.next).with_rejected(rejected))
     }

@@ -12,7 +12,10 @@ use crate::ports::{ApiError, ApiErrorKind, Cursor, Page, PageRequest};
 
 /// Parses the request's cursor as a key; a cursor that is not a valid key is an
 /// [`ApiErrorKind::Other`] (the real APIs answer 400).
-pub(crate) fn after_key<K>(method: &str, request: &PageRequest) -> Result<Option<K>, ApiError>
+pub(crate) fn after_key<K>(
+    method: impl std::fmt::Display,
+    request: &PageRequest,
+) -> Result<Option<K>, ApiError>
 where
     K: FromStr<Err = IdError>,
 {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Timelike, Utc};
 
-use super::faults::Faults;
+use super::faults::{Faults, ServiceNowMethod};
 use super::paging::{after_key, keys_with_prefix, page_of, page_of_keys};
 use super::tenant::{customer_name, fixed_time};
 use crate::model::{
@@ -35,9 +35,10 @@ use crate::ports::{ApiError, ApiErrorKind, IncidentQuery, Page, PageRequest, Ser
 ///   `sys_created_on`, the fake's time when the row was written).
 /// - Time is [`set_now`](Self::set_now)'s (whole seconds, as ServiceNow stores them), starting at
 ///   [`fixed_time`](super::fixed_time); the system clock is never read.
-/// - Every call goes through [`Faults`] ([`faults`](Self::faults)) under the names in
-///   [`METHODS`](Self::METHODS); `create_company`, `create_incident`, `update_incident`,
-///   `create_case`, `update_case` and `identify_reconcile` count as writes.
+/// - Every call goes through [`Faults`] ([`faults`](Self::faults)) under its
+///   [`ServiceNowMethod`] (every one in [`ServiceNowMethod::ALL`]); `create_company`,
+///   `create_incident`, `update_incident`, `create_case`, `update_case` and
+///   `identify_reconcile` count as writes ([`ServiceNowMethod::is_write`]).
 /// - The CMDB identifies as ServiceNow's hardware rule does: `sys_object_source_info` first (the
 ///   source's native key names the CI it last wrote), then `serial_number`, then `name`
 ///   (compared without case, as ServiceNow's database compares strings), and a miss **falls
@@ -399,24 +400,6 @@ impl SnState {
     }
 }
 
-const COMPANIES: &str = "companies";
-const COMPANY: &str = "company";
-const CREATE_COMPANY: &str = "create_company";
-const CUSTOMER_SERVICE_MANAGEMENT: &str = "customer_service_management";
-const CUSTOMER_ACCOUNTS: &str = "customer_accounts";
-const CUSTOMER_ACCOUNT: &str = "customer_account";
-const INCIDENTS: &str = "incidents";
-const CREATE_INCIDENT: &str = "create_incident";
-const UPDATE_INCIDENT: &str = "update_incident";
-const IDENTIFY_RECONCILE: &str = "identify_reconcile";
-const IDENTIFY_RECONCILE_QUERY: &str = "identify_reconcile_query";
-const CI_OWNERS: &str = "ci_owners";
-const CASES: &str = "cases";
-const CREATE_CASE: &str = "create_case";
-const UPDATE_CASE: &str = "update_case";
-const USER_GROUP: &str = "user_group";
-const USER: &str = "user";
-
 impl FakeServiceNow {
     /// Identifies `items` as the hardware rule does (committing them when `commit`): the whole
     /// payload is refused when two items share a serial or a name, as ServiceNow does.
@@ -430,27 +413,6 @@ impl FakeServiceNow {
             .map(|item| state.reconcile(data_source, item, commit))
             .collect()
     }
-
-    /// The method names [`Faults`] knows this fake's calls by (the [`ServiceNowApi`] methods).
-    pub const METHODS: [&'static str; 17] = [
-        COMPANIES,
-        COMPANY,
-        CREATE_COMPANY,
-        CUSTOMER_SERVICE_MANAGEMENT,
-        CUSTOMER_ACCOUNTS,
-        CUSTOMER_ACCOUNT,
-        INCIDENTS,
-        CREATE_INCIDENT,
-        UPDATE_INCIDENT,
-        IDENTIFY_RECONCILE,
-        CASES,
-        CREATE_CASE,
-        UPDATE_CASE,
-        IDENTIFY_RECONCILE_QUERY,
-        CI_OWNERS,
-        USER_GROUP,
-        USER,
-    ];
 
     /// An empty instance without Customer Service Management.
     #[must_use]
@@ -467,6 +429,17 @@ impl FakeServiceNow {
     #[must_use]
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    /// The same instance (changes show on both sides) behind another fault injection: for
+    /// example one per worker process, so one worker's calls can be stalled or failed while
+    /// another's go through.
+    #[must_use]
+    pub fn with_faults(&self, faults: Faults) -> Self {
+        Self {
+            state: Arc::clone(&self.state),
+            faults,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, SnState> {
@@ -698,8 +671,8 @@ impl FakeServiceNow {
 #[async_trait]
 impl ServiceNowApi for FakeServiceNow {
     async fn companies(&self, page: PageRequest) -> Result<Page<Company>, ApiError> {
-        let admission = self.faults.admit(COMPANIES)?;
-        let result = after_key::<SysId>(COMPANIES, &page).map(|after| {
+        let admission = self.faults.admit(ServiceNowMethod::Companies).await?;
+        let result = after_key::<SysId>(ServiceNowMethod::Companies, &page).map(|after| {
             page_of(&self.lock().companies, after.as_ref(), page.limit(), |c| {
                 Some(c.clone())
             })
@@ -708,23 +681,25 @@ impl ServiceNowApi for FakeServiceNow {
     }
 
     async fn company(&self, id: &SysId) -> Result<Option<Company>, ApiError> {
-        let admission = self.faults.admit(COMPANY)?;
+        let admission = self.faults.admit(ServiceNowMethod::Company).await?;
         let result = self.lock().companies.get(id).cloned();
         admission.finish(Ok(result))
     }
 
     async fn create_company(&self, company: &NewCompany) -> Result<Company, ApiError> {
-        self.faults.stall_if_due().await;
-        let admission = self.faults.admit(CREATE_COMPANY)?;
+        let admission = self.faults.admit(ServiceNowMethod::CreateCompany).await?;
         let created = self
             .lock()
             .add_company(company.name.clone(), company.customer);
-        self.faults.record_write(CREATE_COMPANY);
+        self.faults.record_write(ServiceNowMethod::CreateCompany);
         admission.finish(Ok(created))
     }
 
     async fn customer_service_management(&self) -> Result<bool, ApiError> {
-        let admission = self.faults.admit(CUSTOMER_SERVICE_MANAGEMENT)?;
+        let admission = self
+            .faults
+            .admit(ServiceNowMethod::CustomerServiceManagement)
+            .await?;
         let csm = self.lock().csm;
         admission.finish(Ok(csm))
     }
@@ -733,11 +708,14 @@ impl ServiceNowApi for FakeServiceNow {
         &self,
         page: PageRequest,
     ) -> Result<Page<CustomerAccount>, ApiError> {
-        let admission = self.faults.admit(CUSTOMER_ACCOUNTS)?;
+        let admission = self
+            .faults
+            .admit(ServiceNowMethod::CustomerAccounts)
+            .await?;
         let result = {
             let state = self.lock();
             state.require_csm().and_then(|()| {
-                after_key::<SysId>(CUSTOMER_ACCOUNTS, &page).map(|after| {
+                after_key::<SysId>(ServiceNowMethod::CustomerAccounts, &page).map(|after| {
                     page_of(&state.accounts, after.as_ref(), page.limit(), |a| {
                         Some(a.clone())
                     })
@@ -748,7 +726,7 @@ impl ServiceNowApi for FakeServiceNow {
     }
 
     async fn customer_account(&self, id: &SysId) -> Result<Option<CustomerAccount>, ApiError> {
-        let admission = self.faults.admit(CUSTOMER_ACCOUNT)?;
+        let admission = self.faults.admit(ServiceNowMethod::CustomerAccount).await?;
         let result = {
             let state = self.lock();
             state
@@ -763,9 +741,9 @@ impl ServiceNowApi for FakeServiceNow {
         query: &IncidentQuery,
         page: PageRequest,
     ) -> Result<Page<Incident>, ApiError> {
-        let admission = self.faults.admit(INCIDENTS)?;
+        let admission = self.faults.admit(ServiceNowMethod::Incidents).await?;
         let prefix = query.prefix.as_str();
-        let result = after_key::<SysId>(INCIDENTS, &page).map(|after| {
+        let result = after_key::<SysId>(ServiceNowMethod::Incidents, &page).map(|after| {
             let state = self.lock();
             let keys = keys_with_prefix(&state.incidents_by_correlation, prefix);
             page_of_keys(&state.incidents, &keys, after.as_ref(), page.limit(), |i| {
@@ -779,8 +757,7 @@ impl ServiceNowApi for FakeServiceNow {
     }
 
     async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, ApiError> {
-        self.faults.stall_if_due().await;
-        let admission = self.faults.admit(CREATE_INCIDENT)?;
+        let admission = self.faults.admit(ServiceNowMethod::CreateIncident).await?;
         let created = {
             let mut state = self.lock();
             state.incident_counter += 1;
@@ -816,7 +793,7 @@ impl ServiceNowApi for FakeServiceNow {
             state.incidents.insert(row.sys_id.clone(), row.clone());
             row
         };
-        self.faults.record_write(CREATE_INCIDENT);
+        self.faults.record_write(ServiceNowMethod::CreateIncident);
         admission.finish(Ok(created))
     }
 
@@ -825,8 +802,7 @@ impl ServiceNowApi for FakeServiceNow {
         id: &SysId,
         update: &IncidentUpdate,
     ) -> Result<Incident, ApiError> {
-        self.faults.stall_if_due().await;
-        let admission = self.faults.admit(UPDATE_INCIDENT)?;
+        let admission = self.faults.admit(ServiceNowMethod::UpdateIncident).await?;
         let result = {
             let mut state = self.lock();
             let now = state.now;
@@ -862,7 +838,7 @@ impl ServiceNowApi for FakeServiceNow {
             })
         };
         if result.is_ok() {
-            self.faults.record_write(UPDATE_INCIDENT);
+            self.faults.record_write(ServiceNowMethod::UpdateIncident);
         }
         admission.finish(result)
     }
@@ -872,12 +848,12 @@ impl ServiceNowApi for FakeServiceNow {
         query: &IncidentQuery,
         page: PageRequest,
     ) -> Result<Page<Case>, ApiError> {
-        let admission = self.faults.admit(CASES)?;
+        let admission = self.faults.admit(ServiceNowMethod::Cases).await?;
         let prefix = query.prefix.as_str();
         let result = {
             let state = self.lock();
             state.require_cases().and_then(|()| {
-                after_key::<SysId>(CASES, &page).map(|after| {
+                after_key::<SysId>(ServiceNowMethod::Cases, &page).map(|after| {
                     let keys = keys_with_prefix(&state.cases_by_correlation, prefix);
                     page_of_keys(&state.cases, &keys, after.as_ref(), page.limit(), |c| {
                         let recent = query
@@ -892,8 +868,7 @@ impl ServiceNowApi for FakeServiceNow {
     }
 
     async fn create_case(&self, case: &NewCase) -> Result<Case, ApiError> {
-        self.faults.stall_if_due().await;
-        let admission = self.faults.admit(CREATE_CASE)?;
+        let admission = self.faults.admit(ServiceNowMethod::CreateCase).await?;
         let created = {
             let mut state = self.lock();
             state.require_cases().map(|()| {
@@ -931,14 +906,13 @@ impl ServiceNowApi for FakeServiceNow {
             })
         };
         if created.is_ok() {
-            self.faults.record_write(CREATE_CASE);
+            self.faults.record_write(ServiceNowMethod::CreateCase);
         }
         admission.finish(created)
     }
 
     async fn update_case(&self, id: &SysId, update: &CaseUpdate) -> Result<Case, ApiError> {
-        self.faults.stall_if_due().await;
-        let admission = self.faults.admit(UPDATE_CASE)?;
+        let admission = self.faults.admit(ServiceNowMethod::UpdateCase).await?;
         let result = {
             let mut state = self.lock();
             let now = state.now;
@@ -972,7 +946,7 @@ impl ServiceNowApi for FakeServiceNow {
             })
         };
         if result.is_ok() {
-            self.faults.record_write(UPDATE_CASE);
+            self.faults.record_write(ServiceNowMethod::UpdateCase);
         }
         admission.finish(result)
     }
@@ -982,8 +956,10 @@ impl ServiceNowApi for FakeServiceNow {
         data_source: &str,
         items: &[CiItem],
     ) -> Result<Vec<CiItemResult>, ApiError> {
-        self.faults.stall_if_due().await;
-        let admission = self.faults.admit(IDENTIFY_RECONCILE)?;
+        let admission = self
+            .faults
+            .admit(ServiceNowMethod::IdentifyReconcile)
+            .await?;
         if data_source.trim().is_empty() {
             return admission.finish(Err(ApiError::new(
                 ApiErrorKind::Other,
@@ -991,7 +967,8 @@ impl ServiceNowApi for FakeServiceNow {
             )));
         }
         let results = self.identify(data_source, items, true);
-        self.faults.record_write(IDENTIFY_RECONCILE);
+        self.faults
+            .record_write(ServiceNowMethod::IdentifyReconcile);
         admission.finish(Ok(results))
     }
 
@@ -1000,14 +977,16 @@ impl ServiceNowApi for FakeServiceNow {
         data_source: &str,
         items: &[CiItem],
     ) -> Result<Vec<CiItemResult>, ApiError> {
-        self.faults.stall_if_due().await;
-        let admission = self.faults.admit(IDENTIFY_RECONCILE_QUERY)?;
+        let admission = self
+            .faults
+            .admit(ServiceNowMethod::IdentifyReconcileQuery)
+            .await?;
         let results = self.identify(data_source, items, false);
         admission.finish(Ok(results))
     }
 
     async fn ci_owners(&self, ids: &[SysId]) -> Result<Vec<CiOwner>, ApiError> {
-        let admission = self.faults.admit(CI_OWNERS)?;
+        let admission = self.faults.admit(ServiceNowMethod::CiOwners).await?;
         let owners = {
             let state = self.lock();
             ids.iter()
@@ -1027,13 +1006,13 @@ impl ServiceNowApi for FakeServiceNow {
     }
 
     async fn user_group(&self, id: &SysId) -> Result<Option<UserGroup>, ApiError> {
-        let admission = self.faults.admit(USER_GROUP)?;
+        let admission = self.faults.admit(ServiceNowMethod::UserGroup).await?;
         let found = self.lock().groups.get(id).cloned();
         admission.finish(Ok(found))
     }
 
     async fn user(&self, id: &SysId) -> Result<Option<User>, ApiError> {
-        let admission = self.faults.admit(USER)?;
+        let admission = self.faults.admit(ServiceNowMethod::User).await?;
         let found = self.lock().users.get(id).cloned();
         admission.finish(Ok(found))
     }

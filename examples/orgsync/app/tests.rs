@@ -1,6 +1,7 @@
 //! The orgsync commands over the in-memory fakes: exit codes, output and JSON field names,
 //! what is written where, and that no secret is ever printed.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -515,7 +516,7 @@ fn sync_with_failures_exits_4_and_refused_credentials_exit_1() {
     env.run("mode active");
     env.snow
         .faults()
-        .fail_next("create_company", 2, ApiErrorKind::Other);
+        .fail_next(ServiceNowMethod::CreateCompany, 2, ApiErrorKind::Other);
     let (code, _, err) = env.run("sync");
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("retried by the next pass"), "{err}");
@@ -537,7 +538,7 @@ fn sync_with_failures_exits_4_and_refused_credentials_exit_1() {
     env.run("mode active");
     env.ninja
         .faults()
-        .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Unauthorized);
     let (code, out, err) = env.run("sync --json");
     assert_eq!(code, 1);
     assert!(err.contains("credentials were refused"), "{err}");
@@ -559,7 +560,7 @@ fn a_listing_that_fails_is_a_runtime_failure() {
     env.run("mode active");
     env.snow
         .faults()
-        .fail_next("companies", 1, ApiErrorKind::Transient);
+        .fail_next(ServiceNowMethod::Companies, 1, ApiErrorKind::Transient);
     let (code, _, err) = env.run("sync");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("could not read everything"), "{err}");
@@ -569,7 +570,7 @@ fn a_listing_that_fails_is_a_runtime_failure() {
     env.clock.advance(chrono::Duration::minutes(5));
     env.ninja
         .faults()
-        .fail_next("organizations", 1, ApiErrorKind::Transient);
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Transient);
     let (code, _, err) = env.run("sync");
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -592,7 +593,7 @@ fn a_remote_failure_while_adding_exits_1_and_says_what_to_do() {
     env.run("mode inactive");
     env.ninja
         .faults()
-        .fail_next("organization", 1, ApiErrorKind::Unauthorized);
+        .fail_next(NinjaOneMethod::Organization, 1, ApiErrorKind::Unauthorized);
     let (code, _, err) = env.run(&format!("add --org 1 --company {}", env.company(0)));
     assert_eq!(code, 1);
     assert!(
@@ -821,7 +822,7 @@ fn a_refused_integration_id_is_a_usage_error_before_any_request() {
     let (code, _, err) = env.run("incidents");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("ORGSYNC_INTEGRATION_ID"), "{err}");
-    assert_eq!(env.ninja.faults().calls("alerts"), 0);
+    assert_eq!(env.ninja.faults().calls(NinjaOneMethod::Alerts), 0);
 }
 
 #[test]

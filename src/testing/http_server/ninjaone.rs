@@ -61,7 +61,7 @@ pub(super) async fn route(shared: &Shared, request: &Request) -> Response {
             Err(response) => response,
         },
         ["v2", "devices-detailed"] => match page_request(request) {
-            Ok(page) => items(ninja.devices_detailed_rows(&page)),
+            Ok(page) => items(ninja.devices_detailed_rows(&page).await),
             Err(response) => response,
         },
         ["v2", "roles"] => items(ninja.device_roles().await),

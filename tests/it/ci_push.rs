@@ -2,6 +2,7 @@
 //! mappings into the CMDB — request counts, values, unchanged devices, skips, per-item errors,
 //! failed batches, dry runs, record upkeep.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,15 +163,19 @@ impl World {
     }
 
     fn reconcile_calls(&self) -> usize {
-        self.snow.faults().calls("identify_reconcile")
+        self.snow
+            .faults()
+            .calls(ServiceNowMethod::IdentifyReconcile)
     }
 
     fn dry_run_calls(&self) -> usize {
-        self.snow.faults().calls("identify_reconcile_query")
+        self.snow
+            .faults()
+            .calls(ServiceNowMethod::IdentifyReconcileQuery)
     }
 
     fn listing_calls(&self) -> usize {
-        self.ninja.faults().calls("devices_detailed")
+        self.ninja.faults().calls(NinjaOneMethod::DevicesDetailed)
     }
 
     /// The devices of organization `n`, by id.
@@ -217,14 +222,20 @@ fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
     // Tenant-wide paging of the detailed listing, once: ceil(84 / 10) pages; never per
     // organization or device.
     assert_eq!(w.listing_calls(), devices.div_ceil(10));
-    assert_eq!(w.ninja.faults().calls("devices"), 0);
-    assert_eq!(w.ninja.faults().calls("organization_devices"), 0);
+    assert_eq!(w.ninja.faults().calls(NinjaOneMethod::Devices), 0);
+    assert_eq!(
+        w.ninja.faults().calls(NinjaOneMethod::OrganizationDevices),
+        0
+    );
     // Every device is new: one dry run per batch first, then one write per batch: ceil(60 / 25).
     assert_eq!(w.dry_run_calls(), items.div_ceil(25));
     assert_eq!((ci.dry_runs, ci.checked), (3, items));
     // Nothing would update an existing CI, so no owner is read.
     assert_eq!(
-        (w.snow.faults().calls("ci_owners"), ci.owner_queries),
+        (
+            w.snow.faults().calls(ServiceNowMethod::CiOwners),
+            ci.owner_queries
+        ),
         (0, 0)
     );
     assert_eq!(w.reconcile_calls(), items.div_ceil(25));
@@ -349,7 +360,7 @@ fn a_second_pass_sends_nothing() {
     assert_eq!((ci.to_send, ci.sent, ci.batches), (0, 0, 0));
     // A steady pass makes no dry run either, and reads no owner.
     assert_eq!((w.dry_run_calls(), ci.dry_runs), (0, 0));
-    assert_eq!(w.snow.faults().calls("ci_owners"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CiOwners), 0);
     assert_eq!(ci.unchanged, 4 * MAPPED_PER_ORG);
     // The device listing is still one paged walk: ceil(28 / 10).
     assert_eq!(w.listing_calls(), 3);
@@ -562,7 +573,7 @@ fn only_active_configurations_are_pushed() {
         .collect();
     w.snow
         .faults()
-        .fail_next("companies", 1, ApiErrorKind::Transient);
+        .fail_next(ServiceNowMethod::Companies, 1, ApiErrorKind::Transient);
     w.reset_counts();
 
     let report = w.run();
@@ -620,7 +631,7 @@ fn nothing_is_listed_without_active_configurations_with_mappings() {
     w.reset_counts();
     let report = w.run();
     assert!(report.ci.is_none());
-    assert_eq!(w.ninja.faults().calls("devices"), 0);
+    assert_eq!(w.ninja.faults().calls(NinjaOneMethod::Devices), 0);
     assert_eq!(w.reconcile_calls(), 0);
 }
 
@@ -695,9 +706,11 @@ fn a_dry_run_sends_nothing_and_says_what_it_would_send() {
 fn a_transient_batch_failure_is_retried_by_the_next_pass() {
     let w = World::new(3, policy(100, 5));
     w.add_all(3);
-    w.snow
-        .faults()
-        .fail_next("identify_reconcile", 1, ApiErrorKind::Transient);
+    w.snow.faults().fail_next(
+        ServiceNowMethod::IdentifyReconcile,
+        1,
+        ApiErrorKind::Transient,
+    );
 
     let report = w.run();
     let ci = cmdb(&report);
@@ -732,7 +745,7 @@ fn a_rate_limit_defers_the_rest_and_honours_retry_after() {
     w.add_all(3);
     let wait = Duration::from_secs(600);
     w.snow.faults().fail_next(
-        "identify_reconcile",
+        ServiceNowMethod::IdentifyReconcile,
         1,
         ApiErrorKind::RateLimited {
             retry_after: Some(wait),
@@ -757,9 +770,11 @@ fn a_rate_limit_defers_the_rest_and_honours_retry_after() {
 fn a_timeout_after_commit_is_sent_again_without_a_duplicate() {
     let w = World::new(1, policy(100, 100));
     w.add_all(1);
-    w.snow
-        .faults()
-        .commit_then_fail("identify_reconcile", 1, ApiErrorKind::Transient);
+    w.snow.faults().commit_then_fail(
+        ServiceNowMethod::IdentifyReconcile,
+        1,
+        ApiErrorKind::Transient,
+    );
     let report = w.run();
     assert_eq!(cmdb(&report).failed_batches.len(), 1);
     assert!(w.records().is_empty());
@@ -780,9 +795,11 @@ fn refused_credentials_stop_the_step() {
     let w = World::new(3, policy(100, 5));
     w.add_all(3);
     // Refused on the first dry run: nothing more is asked, nothing written.
-    w.snow
-        .faults()
-        .fail_next("identify_reconcile_query", 1, ApiErrorKind::Forbidden);
+    w.snow.faults().fail_next(
+        ServiceNowMethod::IdentifyReconcileQuery,
+        1,
+        ApiErrorKind::Forbidden,
+    );
     let report = w.run();
     assert!(
         matches!(&report.stop, Some(Stop::Credentials { api, .. }) if *api == Remote::ServiceNow),
@@ -794,9 +811,11 @@ fn refused_credentials_stop_the_step() {
     assert!(w.records().is_empty());
 
     // Refused on the first write: the rest waits.
-    w.snow
-        .faults()
-        .fail_next("identify_reconcile", 1, ApiErrorKind::Forbidden);
+    w.snow.faults().fail_next(
+        ServiceNowMethod::IdentifyReconcile,
+        1,
+        ApiErrorKind::Forbidden,
+    );
     w.reset_counts();
     let report = w.run();
     assert!(matches!(&report.stop, Some(Stop::Credentials { .. })));
@@ -805,9 +824,11 @@ fn refused_credentials_stop_the_step() {
     assert!(w.records().is_empty());
 
     // Refused while listing devices: the step stops before sending anything.
-    w.ninja
-        .faults()
-        .fail_next("devices_detailed", 1, ApiErrorKind::Unauthorized);
+    w.ninja.faults().fail_next(
+        NinjaOneMethod::DevicesDetailed,
+        1,
+        ApiErrorKind::Unauthorized,
+    );
     w.reset_counts();
     let report = w.run();
     assert!(
@@ -828,7 +849,7 @@ fn a_failed_device_listing_sends_nothing_and_asks_for_a_retry() {
         .expect("a device id");
     w.ninja
         .faults()
-        .fail_next("devices_detailed", 1, ApiErrorKind::Transient);
+        .fail_next(NinjaOneMethod::DevicesDetailed, 1, ApiErrorKind::Transient);
     w.reset_counts();
     let report = w.run();
     let problem = cmdb(&report).problem.as_deref().expect("a problem");
@@ -965,7 +986,11 @@ fn a_name_fall_through_takes_over_another_companys_ci_without_the_guard_and_not_
     w.reset_counts();
     let report = w.run();
     let ci = cmdb(&report);
-    assert_eq!(w.snow.faults().calls("ci_owners"), 1, "one owner query");
+    assert_eq!(
+        w.snow.faults().calls(ServiceNowMethod::CiOwners),
+        1,
+        "one owner query"
+    );
     assert_eq!(ci.owner_queries, 1);
     assert_eq!(ci.skipped.get(&CiSkipReason::HeldBack), Some(&1));
     let [held] = ci.held.as_slice() else {
@@ -1049,7 +1074,7 @@ fn an_existing_ci_of_the_same_company_is_adopted_after_one_owner_query() {
     let report = w.run();
     let ci = cmdb(&report);
     // One owner query for both candidates, then one write for everything.
-    assert_eq!(w.snow.faults().calls("ci_owners"), 1);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CiOwners), 1);
     assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 1));
     assert!(ci.held.is_empty(), "{:?}", ci.held);
     assert_eq!(ci.updated, 2);
@@ -1162,7 +1187,7 @@ fn request_counts_of_a_first_and_a_steady_pass() {
     // Dry runs and writes: ceil(150 / 40) each; no owner query (nothing existed).
     assert_eq!(w.dry_run_calls(), items.div_ceil(40));
     assert_eq!(w.reconcile_calls(), items.div_ceil(40));
-    assert_eq!(w.snow.faults().calls("ci_owners"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CiOwners), 0);
     assert_eq!((ci.dry_runs, ci.batches, ci.owner_queries), (4, 4, 0));
     assert_eq!(report.remote_writes, 4, "dry runs are not writes");
 
@@ -1171,7 +1196,7 @@ fn request_counts_of_a_first_and_a_steady_pass() {
     let report = w.run();
     assert_eq!(w.listing_calls(), devices.div_ceil(50));
     assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (0, 0));
-    assert_eq!(w.snow.faults().calls("ci_owners"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CiOwners), 0);
     assert_eq!(cmdb(&report).unchanged, items);
 }
 
@@ -1180,9 +1205,11 @@ fn without_a_dry_run_new_devices_are_not_written() {
     // What a ServiceNowApi without `identify_reconcile_query` (the default body) answers.
     let w = World::new(1, policy(100, 100));
     w.add_all(1);
-    w.snow
-        .faults()
-        .fail_next("identify_reconcile_query", 1, ApiErrorKind::NotFound);
+    w.snow.faults().fail_next(
+        ServiceNowMethod::IdentifyReconcileQuery,
+        1,
+        ApiErrorKind::NotFound,
+    );
     let report = w.run();
     let ci = cmdb(&report);
     assert_eq!(w.reconcile_calls(), 0, "nothing written unchecked");
@@ -1434,7 +1461,7 @@ fn a_dry_run_of_the_pass_shows_the_devices_the_guard_would_hold() {
     let ci = cmdb(&report);
     // Read-only checks only: the identification dry run and the owner query, no write.
     assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (1, 0));
-    assert_eq!(w.snow.faults().calls("ci_owners"), 1);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CiOwners), 1);
     assert_eq!(w.snow.faults().writes(), 0);
     assert_eq!(w.records(), records, "a dry run writes no record");
     // What it says is what the apply does: DC01 is not among the devices it would send.

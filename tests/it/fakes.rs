@@ -1,6 +1,7 @@
 //! The in-memory fakes behave like the real APIs: paging, fault injection, counts, Customer
 //! Service Management, incidents and the Identification and Reconciliation API.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -72,7 +73,7 @@ fn organizations_page_every_record_exactly_once() {
         assert_eq!(ids, expected, "n={n} page={page}");
         // An exact multiple of the page size ends with one empty page, as the real API does.
         assert_eq!(listing.pages, pages, "n={n} page={page}");
-        assert_eq!(ninja.faults().calls("organizations"), pages);
+        assert_eq!(ninja.faults().calls(NinjaOneMethod::Organizations), pages);
     }
 }
 
@@ -176,8 +177,8 @@ fn call_counts_and_fail_next() {
     let ninja = FakeNinjaOne::builder().organizations(3).build();
     ninja
         .faults()
-        .fail_next("organizations", 2, ApiErrorKind::Transient)
-        .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
+        .fail_next(NinjaOneMethod::Organizations, 2, ApiErrorKind::Transient)
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Unauthorized);
     let kinds: Vec<_> = (0..4)
         .map(|_| block_on(ninja.organizations(PageRequest::first(10))).map_err(|e| e.kind()))
         .map(Result::err)
@@ -192,8 +193,8 @@ fn call_counts_and_fail_next() {
         ]
     );
     block_on(ninja.alerts()).unwrap();
-    assert_eq!(ninja.faults().calls("organizations"), 4);
-    assert_eq!(ninja.faults().calls("alerts"), 1);
+    assert_eq!(ninja.faults().calls(NinjaOneMethod::Organizations), 4);
+    assert_eq!(ninja.faults().calls(NinjaOneMethod::Alerts), 1);
     assert_eq!(ninja.faults().total_calls(), 5);
     assert_eq!(ninja.faults().writes(), 0);
     ninja.faults().reset_counts();
@@ -202,12 +203,12 @@ fn call_counts_and_fail_next() {
     let clone = ninja.clone();
     clone
         .faults()
-        .fail_next("alerts", 1, ApiErrorKind::Forbidden);
+        .fail_next(NinjaOneMethod::Alerts, 1, ApiErrorKind::Forbidden);
     assert_eq!(
         block_on(ninja.alerts()).unwrap_err().kind(),
         ApiErrorKind::Forbidden
     );
-    assert_eq!(clone.faults().calls("alerts"), 1);
+    assert_eq!(clone.faults().calls(NinjaOneMethod::Alerts), 1);
 }
 
 #[test]
@@ -227,7 +228,7 @@ fn seeded_fail_rate_is_reproducible() {
 
     let sn = FakeServiceNow::new();
     sn.faults()
-        .fail_rate_on("company", 1, 1.0, ApiErrorKind::Transient);
+        .fail_rate_on(ServiceNowMethod::Company, 1, 1.0, ApiErrorKind::Transient);
     assert!(block_on(sn.companies(PageRequest::first(1))).is_ok());
     let id: SysId = "0123456789abcdef0123456789abcdef".parse().unwrap();
     assert!(block_on(sn.company(&id)).is_err());
@@ -239,14 +240,14 @@ fn seeded_fail_rate_is_reproducible() {
 fn commit_then_fail_commits_and_errors() {
     let sn = FakeServiceNow::new();
     sn.faults()
-        .commit_then_fail("create_company", 1, ApiErrorKind::Transient);
+        .commit_then_fail(ServiceNowMethod::CreateCompany, 1, ApiErrorKind::Transient);
     let err = block_on(sn.create_company(&new_company("Contoso Dental 0001"))).unwrap_err();
     assert_eq!(err.kind(), ApiErrorKind::Transient);
     // It happened anyway: the caller must look before creating again.
     assert_eq!(sn.all_companies().len(), 1);
     assert_eq!(sn.faults().writes(), 1);
     block_on(sn.create_company(&new_company("Contoso Dental 0001"))).unwrap();
-    assert_eq!(sn.faults().writes_of("create_company"), 2);
+    assert_eq!(sn.faults().writes_of(ServiceNowMethod::CreateCompany), 2);
     assert_eq!(
         sn.all_companies().len(),
         2,
@@ -255,7 +256,7 @@ fn commit_then_fail_commits_and_errors() {
 
     // fail_next does nothing before failing.
     sn.faults()
-        .fail_next("create_incident", 1, ApiErrorKind::Transient);
+        .fail_next(ServiceNowMethod::CreateIncident, 1, ApiErrorKind::Transient);
     assert!(block_on(sn.create_incident(&new_incident("ninjaone:a"))).is_err());
     assert!(sn.all_incidents().is_empty());
     assert_eq!(sn.faults().writes(), 2);
@@ -474,7 +475,10 @@ fn identify_reconcile_insert_update_no_change_and_item_errors() {
     let fourth = block_on(sn.identify_reconcile("NinjaOne", &other_class)).unwrap();
     assert_eq!(fourth[0].sys_id, first[0].sys_id);
     assert_eq!(sn.cis().len(), 2);
-    assert_eq!(sn.faults().writes_of("identify_reconcile"), 4);
+    assert_eq!(
+        sn.faults().writes_of(ServiceNowMethod::IdentifyReconcile),
+        4
+    );
     assert_eq!(
         block_on(sn.identify_reconcile("", &changed))
             .unwrap_err()
@@ -575,6 +579,6 @@ fn one_faults_can_serve_both_fakes() {
     block_on(ninja.alerts()).unwrap();
     block_on(sn.customer_service_management()).unwrap();
     assert_eq!(faults.total_calls(), 2);
-    assert!(FakeNinjaOne::METHODS.contains(&"organizations"));
-    assert!(FakeServiceNow::METHODS.contains(&"identify_reconcile"));
+    assert!(NinjaOneMethod::ALL.contains(&NinjaOneMethod::Organizations));
+    assert!(ServiceNowMethod::ALL.contains(&ServiceNowMethod::IdentifyReconcile));
 }

@@ -2,6 +2,7 @@
 //! renames, removals, the deletion guard, unknown listings, modes, Customer Service Management,
 //! dry runs and refused credentials.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -179,21 +180,29 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     let report = w.run();
     let (nf, sf) = (w.ninja.faults(), w.snow.faults());
     assert!(
-        nf.calls("organizations") <= pages(n) + 1,
+        nf.calls(NinjaOneMethod::Organizations) <= pages(n) + 1,
         "{:?}",
         nf.call_counts()
     );
     assert!(
-        sf.calls("companies") <= pages(c) + 1,
+        sf.calls(ServiceNowMethod::Companies) <= pages(c) + 1,
         "{:?}",
         sf.call_counts()
     );
-    assert_eq!(nf.calls("organization"), 0, "no per-organization read");
-    assert_eq!(sf.calls("company"), 0, "no per-company read");
+    assert_eq!(
+        nf.calls(NinjaOneMethod::Organization),
+        0,
+        "no per-organization read"
+    );
+    assert_eq!(
+        sf.calls(ServiceNowMethod::Company),
+        0,
+        "no per-company read"
+    );
     let counts = &report;
     assert_eq!((counts.matched, counts.created), (c, n - c));
-    assert_eq!(sf.writes_of("create_company"), n - c);
-    assert_eq!(sf.calls("create_company"), n - c);
+    assert_eq!(sf.writes_of(ServiceNowMethod::CreateCompany), n - c);
+    assert_eq!(sf.calls(ServiceNowMethod::CreateCompany), n - c);
     assert_eq!(report.remote_writes, n - c);
     assert_eq!(
         w.snow.all_companies().len(),
@@ -210,8 +219,8 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     let again = w.run();
     assert_eq!(again.remote_writes, 0);
     assert_eq!(w.snow.faults().writes(), 0);
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
-    assert!(w.snow.faults().calls("companies") <= pages(n) + 1);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
+    assert!(w.snow.faults().calls(ServiceNowMethod::Companies) <= pages(n) + 1);
     assert_eq!(again.unchanged, n);
     assert_eq!(w.configs(), configs, "no configuration was written again");
     assert_eq!(w.audit_len(), audit, "no audit entry was written");
@@ -233,8 +242,8 @@ fn request_counts_hold_when_listings_are_exact_multiples_of_the_page() {
         IntegrationMode::Active,
     );
     w.run();
-    assert_eq!(w.ninja.faults().calls("organizations"), 3);
-    assert_eq!(w.snow.faults().calls("companies"), 3);
+    assert_eq!(w.ninja.faults().calls(NinjaOneMethod::Organizations), 3);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::Companies), 3);
 }
 
 // ---- matching ----
@@ -271,7 +280,7 @@ fn names_differing_in_case_whitespace_or_width_map_to_the_existing_company() {
 
     let report = w.run();
     assert_eq!(
-        w.snow.faults().calls("create_company"),
+        w.snow.faults().calls(ServiceNowMethod::CreateCompany),
         0,
         "nothing created"
     );
@@ -331,7 +340,7 @@ fn query_syntax_and_unicode_in_names_match_exactly_the_same_name() {
 
     let report = w.run();
     assert_eq!(
-        w.snow.faults().calls("create_company"),
+        w.snow.faults().calls(ServiceNowMethod::CreateCompany),
         0,
         "nothing created"
     );
@@ -385,10 +394,10 @@ fn several_companies_with_the_name_is_an_ambiguity_that_maps_nothing() {
             reason(&config)
         );
     }
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
     // An inactive configuration waits for a person: later passes do not retry it.
     w.run();
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
     assert_eq!(w.config(org).status(), SyncStatus::Inactive);
 }
 
@@ -422,7 +431,10 @@ fn organizations_sharing_a_name_get_no_company() {
             );
         }
         // Only the unrelated organization got a company; never two "Initech"s.
-        assert_eq!(w.snow.faults().writes_of("create_company"), 1);
+        assert_eq!(
+            w.snow.faults().writes_of(ServiceNowMethod::CreateCompany),
+            1
+        );
         assert_eq!(w.config(other).status(), SyncStatus::Active);
         let initechs = w.companies_named("Initech");
         assert_eq!(initechs, existing.into_iter().collect::<Vec<_>>());
@@ -450,7 +462,7 @@ fn a_company_mapped_to_one_organization_is_not_given_to_another_of_the_same_name
         "A keeps its company"
     );
     assert_eq!(w.config(a).status(), SyncStatus::Active);
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
 }
 
 #[test]
@@ -494,7 +506,7 @@ fn leave_unmapped_creates_nothing_and_says_why() {
 
     let report = w.run();
     assert_eq!(report.matched, 1);
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
     assert_eq!(w.snow.all_companies().len(), 1);
     for n in [2, 3] {
         let config = w.config(id(n));
@@ -692,7 +704,7 @@ fn a_company_deleted_in_servicenow_deactivates_the_configuration() {
         reason(&config)
     );
     assert_eq!(
-        w.snow.faults().calls("create_company"),
+        w.snow.faults().calls(ServiceNowMethod::CreateCompany),
         0,
         "no replacement is created"
     );
@@ -806,7 +818,7 @@ fn a_failed_organization_listing_is_unknown_never_absent() {
     w.reset_counts();
     w.ninja
         .faults()
-        .fail_next("organizations", 1, ApiErrorKind::Transient);
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Transient);
 
     let report = w.run();
     assert!(report.stop.is_none());
@@ -817,7 +829,7 @@ fn a_failed_organization_listing_is_unknown_never_absent() {
     }
     assert_eq!(w.configs(), before, "no configuration changed");
     assert_eq!(w.audit_len(), audit);
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
     assert!(!w.has_config(newcomer));
     // The listing is worth retrying soon.
     assert!(matches!(report.next_run, NextRun::At(_)));
@@ -1034,7 +1046,7 @@ fn a_failed_company_listing_never_creates_a_company_or_fails_a_configuration() {
     w.reset_counts();
     w.snow
         .faults()
-        .fail_next("companies", 1, ApiErrorKind::Transient);
+        .fail_next(ServiceNowMethod::Companies, 1, ApiErrorKind::Transient);
 
     let report = w.run();
     assert!(matches!(outcome(&report, id(1)), Outcome::Unknown { .. }));
@@ -1043,7 +1055,7 @@ fn a_failed_company_listing_never_creates_a_company_or_fails_a_configuration() {
         Outcome::Unknown { .. }
     ));
     assert_eq!(report.failed, 0);
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
     assert_eq!(w.configs(), before, "no configuration changed");
     assert!(!w.has_config(newcomer));
 
@@ -1118,9 +1130,9 @@ fn inactive_mode_leaves_unconfigured_organizations_alone_and_activates_added_one
     assert_eq!(config.status(), SyncStatus::Active);
     assert_eq!(config.company(), Some(&company));
     assert_eq!(w.configs().len(), 1, "no configuration for the others");
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
-    assert_eq!(w.ninja.faults().calls("organization"), 0);
-    assert_eq!(w.snow.faults().calls("company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
+    assert_eq!(w.ninja.faults().calls(NinjaOneMethod::Organization), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::Company), 0);
 }
 
 // ---- Customer Service Management ----
@@ -1154,9 +1166,14 @@ fn customer_accounts_need_customer_service_management() {
     let report = w.run();
     assert_eq!(outcome(&report, id(1)), &Outcome::Activated);
     assert_eq!(outcome(&report, id(2)), &Outcome::Activated);
-    assert_eq!(w.snow.faults().calls("customer_service_management"), 1);
     assert_eq!(
-        w.snow.faults().calls("customer_account"),
+        w.snow
+            .faults()
+            .calls(ServiceNowMethod::CustomerServiceManagement),
+        1
+    );
+    assert_eq!(
+        w.snow.faults().calls(ServiceNowMethod::CustomerAccount),
         0,
         "listed, not read one by one"
     );
@@ -1173,8 +1190,13 @@ fn customer_accounts_need_customer_service_management() {
             reason(&config)
         );
     }
-    assert_eq!(w.snow.faults().calls("customer_service_management"), 1);
-    assert_eq!(w.snow.faults().calls("customer_accounts"), 0);
+    assert_eq!(
+        w.snow
+            .faults()
+            .calls(ServiceNowMethod::CustomerServiceManagement),
+        1
+    );
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CustomerAccounts), 0);
 }
 
 #[test]
@@ -1192,8 +1214,13 @@ fn customer_service_management_is_not_detected_without_accounts() {
     block_on(w.sync.add(&w.admin, ConfigDraft::new(id(1), company))).expect("add");
     w.reset_counts();
     assert_eq!(outcome(&w.run(), id(1)), &Outcome::Activated);
-    assert_eq!(w.snow.faults().calls("customer_service_management"), 0);
-    assert_eq!(w.snow.faults().calls("customer_accounts"), 0);
+    assert_eq!(
+        w.snow
+            .faults()
+            .calls(ServiceNowMethod::CustomerServiceManagement),
+        0
+    );
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CustomerAccounts), 0);
 }
 
 // ---- dry run ----
@@ -1223,7 +1250,7 @@ fn a_dry_run_returns_the_plan_and_writes_nothing() {
         .counts();
     assert_eq!((counts.adopt, counts.create_company), (3, 2));
     assert_eq!(report.remote_writes, 0);
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
     assert!(w.configs().is_empty());
     assert_eq!(w.audit_len(), audit);
 
@@ -1252,9 +1279,11 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
         Policy::builder().concurrency(1).build(),
         IntegrationMode::Active,
     );
-    w.snow
-        .faults()
-        .fail_next("create_company", 1, ApiErrorKind::Unauthorized);
+    w.snow.faults().fail_next(
+        ServiceNowMethod::CreateCompany,
+        1,
+        ApiErrorKind::Unauthorized,
+    );
 
     let report = w.run_refused();
     match &report.stop {
@@ -1262,7 +1291,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
         other => panic!("expected a credentials stop, got {other:?}"),
     }
     assert_eq!(
-        w.snow.faults().calls("create_company"),
+        w.snow.faults().calls(ServiceNowMethod::CreateCompany),
         1,
         "one attempt, then stop"
     );
@@ -1296,14 +1325,14 @@ fn refused_credentials_on_a_listing_stop_the_pass_before_any_write() {
     w.reset_counts();
     w.ninja
         .faults()
-        .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Unauthorized);
 
     let report = w.run_refused();
     match &report.stop {
         Some(Stop::Credentials { api, .. }) => assert_eq!(*api, Remote::NinjaOne),
         other => panic!("expected a credentials stop, got {other:?}"),
     }
-    assert_eq!(w.snow.faults().calls("create_company"), 0);
+    assert_eq!(w.snow.faults().calls(ServiceNowMethod::CreateCompany), 0);
     assert_eq!(w.snow.faults().writes(), 0);
     assert_eq!(w.configs(), before, "no status changed");
     assert_eq!(w.audit_len(), audit);
@@ -1345,7 +1374,7 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
     let report = block_on(sync.run_once(ApplyMode::Apply)).expect("a pass after the restart");
     assert_eq!(report.remote_writes, 0);
     assert_eq!(report.unchanged, 30);
-    assert_eq!(snow.faults().writes_of("create_company"), 20);
+    assert_eq!(snow.faults().writes_of(ServiceNowMethod::CreateCompany), 20);
 }
 
 #[test]
@@ -1428,7 +1457,7 @@ fn a_loop_that_only_logs_errors_sees_refused_credentials() {
     );
     w.snow
         .faults()
-        .fail_next("companies", 1, ApiErrorKind::Unauthorized);
+        .fail_next(ServiceNowMethod::Companies, 1, ApiErrorKind::Unauthorized);
     // The host loop of the README: log errors, ignore the `Ok` reports.
     let mut logged = Vec::new();
     if let Err(err) = block_on(w.sync.run_once(ApplyMode::Apply)) {

@@ -8,8 +8,7 @@
 //! always provides one (see `.ci/postgres.sh`): a cluster that takes TCP clients over TLS only,
 //! with `sslmode=verify-full&sslrootcert=<its throwaway CA>` in the URL.
 
-#[path = "support/workers.rs"]
-mod support;
+use crate::support::workers as support;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 //! Rerun one fault seed with `FAULT_SEED=<n> cargo test --all-features --test reconcile_faults`;
 //! run more (or fewer) seeds with `FAULT_SEEDS=<count>`.
 
+use ninjaone_servicenow::testing::ServiceNowMethod;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -168,7 +169,7 @@ impl Tenant {
     }
 
     fn creates(&self) -> usize {
-        self.faults.writes_of("create_company")
+        self.faults.writes_of(ServiceNowMethod::CreateCompany)
     }
 
     /// Whether every organization has an active configuration.
@@ -485,14 +486,19 @@ fn run_fault_seed(seed: u64) -> Result<SeedStats, String> {
         let fault_seed = rng.next_u64();
         match rng.below(3) {
             0 => t.faults.fail_rate(fault_seed, rate, kind),
-            1 => t.faults.fail_rate_on("companies", fault_seed, rate, kind),
+            1 => t
+                .faults
+                .fail_rate_on(ServiceNowMethod::Companies, fault_seed, rate, kind),
             _ => t
                 .faults
-                .fail_rate_on("create_company", fault_seed, rate, kind),
+                .fail_rate_on(ServiceNowMethod::CreateCompany, fault_seed, rate, kind),
         };
         let ghosts = usize::try_from(rng.below(4)).expect("small");
-        t.faults
-            .commit_then_fail("create_company", ghosts, ApiErrorKind::Transient);
+        t.faults.commit_then_fail(
+            ServiceNowMethod::CreateCompany,
+            ghosts,
+            ApiErrorKind::Transient,
+        );
         let report = block_on(t.sync.run_once(ApplyMode::Apply))
             .map_err(|e| format!("fault pass {pass} failed: {e}"))?;
         if let Some(stop) = &report.stop {

@@ -10,8 +10,7 @@ use ninjaone_servicenow::model::{
     SyncConfig, SyncStatus, SysId, TicketKind, TicketTemplate,
 };
 
-#[path = "support/incident_world.rs"]
-mod support;
+use crate::support::incident_world as support;
 use support::config;
 
 fn org() -> OrganizationId {

@@ -5,5 +5,5 @@
 //! example, because cargo does not build an example's runnable binary when it tests it, and
 //! tests/orgsync_cli.rs needs that binary.
 
-#[path = "../examples/orgsync/app/mod.rs"]
+#[path = "../../examples/orgsync/app/mod.rs"]
 mod app;

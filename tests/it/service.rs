@@ -1,6 +1,7 @@
 //! The `OrganizationSync` service API: permissions (the `Actor` table), modes, validation of
 //! manual adds, the status flow of edits, CI mappings, edits racing a pass, and what refusals say.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -2059,7 +2060,7 @@ fn a_failed_group_lookup_is_a_remote_error_and_saves_nothing() {
     let world = World::new(IntegrationMode::Inactive);
     let group = world.snow.add_user_group("Service Desk");
     world.snow.faults().fail_next(
-        "user_group",
+        ServiceNowMethod::UserGroup,
         1,
         ninjaone_servicenow::ports::ApiErrorKind::Transient,
     );
@@ -2324,9 +2325,10 @@ fn the_add_dialog_costs_its_listings_cold_only_the_organizations_warm_and_nothin
     let admin = Actor::administrator("alice");
     let counts = || {
         (
-            ninja.faults().calls("organizations"),
-            snow.faults().calls("companies"),
-            snow.faults().calls("customer_service_management"),
+            ninja.faults().calls(NinjaOneMethod::Organizations),
+            snow.faults().calls(ServiceNowMethod::Companies),
+            snow.faults()
+                .calls(ServiceNowMethod::CustomerServiceManagement),
             ninja.faults().total_calls() + snow.faults().total_calls(),
         )
     };
@@ -2362,7 +2364,7 @@ fn the_add_dialog_costs_its_listings_cold_only_the_organizations_warm_and_nothin
     // A pass that creates a company drops the cache, so the next open lists it.
     ninja.add_organization("Brand New Org");
     block_on(sync.run_once(ApplyMode::Apply)).expect("a pass");
-    assert_eq!(snow.faults().writes_of("create_company"), 1);
+    assert_eq!(snow.faults().writes_of(ServiceNowMethod::CreateCompany), 1);
     let before = counts().1;
     let dialog = block_on(sync.add_dialog(&admin)).expect("open after the pass");
     assert_eq!(counts().1, before + 11, "listed again");

@@ -3,6 +3,7 @@
 //! crash injection, request counts, cases, listing failures, and the configuration states whose
 //! tickets are left alone.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::collections::BTreeSet;
 
 use chrono::TimeDelta;
@@ -22,8 +23,7 @@ use ninjaone_servicenow::ports::{
 };
 use ninjaone_servicenow::testing::fixed_time;
 
-#[path = "support/incident_world.rs"]
-mod support;
+use crate::support::incident_world as support;
 use support::{INTEGRATION, world};
 
 #[test]
@@ -79,19 +79,19 @@ fn request_counts_are_paged_and_never_per_alert() {
     w.faults.reset_counts();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.created, 60);
-    assert_eq!(w.faults.calls("alerts"), 1);
-    assert_eq!(w.faults.calls("devices"), 40usize.div_ceil(7)); // 40 is not a multiple of 7
-    assert_eq!(w.faults.calls("organization_devices"), 0);
-    assert_eq!(w.faults.calls("incidents"), 1); // nothing of ours existed yet
-    assert_eq!(w.faults.calls("create_incident"), 60);
+    assert_eq!(w.faults.calls(NinjaOneMethod::Alerts), 1);
+    assert_eq!(w.faults.calls(NinjaOneMethod::Devices), 40usize.div_ceil(7)); // 40 is not a multiple of 7
+    assert_eq!(w.faults.calls(NinjaOneMethod::OrganizationDevices), 0);
+    assert_eq!(w.faults.calls(ServiceNowMethod::Incidents), 1); // nothing of ours existed yet
+    assert_eq!(w.faults.calls(ServiceNowMethod::CreateIncident), 60);
     assert_eq!(w.faults.writes(), 60);
 
     // Second pass: 60 incidents listed in pages of 7, zero writes.
     w.faults.reset_counts();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.remote_writes, 0);
-    assert_eq!(w.faults.calls("alerts"), 1);
-    assert_eq!(w.faults.calls("incidents"), 60 / 7 + 1);
+    assert_eq!(w.faults.calls(NinjaOneMethod::Alerts), 1);
+    assert_eq!(w.faults.calls(ServiceNowMethod::Incidents), 60 / 7 + 1);
     assert_eq!(w.faults.writes(), 0);
     assert_eq!(w.faults.total_calls(), 1 + 40usize.div_ceil(7) + 60 / 7 + 1);
 }
@@ -173,7 +173,7 @@ fn a_cleared_alert_resolves_exactly_its_incident_once() {
     w.faults.reset_counts();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.resolved, report.remote_writes), (1, 1));
-    assert_eq!(w.faults.calls("update_incident"), 1);
+    assert_eq!(w.faults.calls(ServiceNowMethod::UpdateIncident), 1);
     let correlation = format!("ninjaone:{INTEGRATION}:alert:{cleared}");
     for incident in w.snow.all_incidents() {
         let ours = incident.correlation_id.as_deref() == Some(correlation.as_str());
@@ -191,7 +191,7 @@ fn a_cleared_alert_resolves_exactly_its_incident_once() {
     w.faults.reset_counts();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.resolved, report.remote_writes), (0, 0));
-    assert_eq!(w.faults.calls("update_incident"), 0);
+    assert_eq!(w.faults.calls(ServiceNowMethod::UpdateIncident), 0);
 }
 
 #[test]
@@ -223,7 +223,7 @@ fn a_create_that_committed_then_timed_out_is_adopted_not_repeated() {
     let w = world(1, 1, 3);
     let router = w.router();
     w.faults
-        .commit_then_fail("create_incident", 1, ApiErrorKind::Transient);
+        .commit_then_fail(ServiceNowMethod::CreateIncident, 1, ApiErrorKind::Transient);
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.created, report.failed), (2, 1));
     assert_eq!(w.snow.all_incidents().len(), 3);
@@ -268,7 +268,8 @@ fn a_failed_or_incomplete_listing_creates_and_resolves_nothing() {
         .raise_alert(w.ninja.all_devices()[0].id, "disk full", fixed_time())
         .unwrap();
     w.ninja.clear_alert(&w.ninja.all_alerts()[0].uid);
-    w.faults.fail_next("incidents", 1, ApiErrorKind::Transient);
+    w.faults
+        .fail_next(ServiceNowMethod::Incidents, 1, ApiErrorKind::Transient);
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(
         (report.created, report.resolved, report.remote_writes),
@@ -286,7 +287,8 @@ fn a_failed_or_incomplete_listing_creates_and_resolves_nothing() {
             .all(|o| matches!(o.outcome, TicketOutcome::Unknown { .. }))
     );
     // The alert listing fails: nothing at all happens.
-    w.faults.fail_next("alerts", 1, ApiErrorKind::Transient);
+    w.faults
+        .fail_next(NinjaOneMethod::Alerts, 1, ApiErrorKind::Transient);
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.remote_writes, report.outcomes.len()), (0, 0));
     // Then it converges.
@@ -298,19 +300,23 @@ fn a_failed_or_incomplete_listing_creates_and_resolves_nothing() {
 fn refused_credentials_stop_the_writes() {
     let w = world(1, 1, 4);
     let router = w.router_with(w.settings().to_builder().concurrency(1).build());
-    w.faults
-        .fail_next("create_incident", 1, ApiErrorKind::Unauthorized);
+    w.faults.fail_next(
+        ServiceNowMethod::CreateIncident,
+        1,
+        ApiErrorKind::Unauthorized,
+    );
     let report = refused(
         block_on(router.run_once(ApplyMode::Apply)),
         Remote::ServiceNow,
     );
     assert!(matches!(report.stop, Some(Stop::Credentials { .. })));
-    assert_eq!(w.faults.calls("create_incident"), 1);
+    assert_eq!(w.faults.calls(ServiceNowMethod::CreateIncident), 1);
     assert_eq!(w.snow.all_incidents().len(), 0);
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.created, 4);
     // A refused read stops the pass before any write.
-    w.faults.fail_next("alerts", 1, ApiErrorKind::Forbidden);
+    w.faults
+        .fail_next(NinjaOneMethod::Alerts, 1, ApiErrorKind::Forbidden);
     let report = refused(
         block_on(router.run_once(ApplyMode::Apply)),
         Remote::NinjaOne,
@@ -336,7 +342,8 @@ fn refused(result: Result<IncidentReport, SyncError>, remote: Remote) -> Inciden
 fn a_loop_that_only_logs_errors_sees_refused_credentials() {
     let w = world(1, 1, 2);
     let router = w.router_with(w.settings());
-    w.faults.fail_next("alerts", 1, ApiErrorKind::Unauthorized);
+    w.faults
+        .fail_next(NinjaOneMethod::Alerts, 1, ApiErrorKind::Unauthorized);
     // The host loop of the README: log errors, ignore the `Ok` reports.
     let mut logged = Vec::new();
     if let Err(err) = block_on(router.run_once(ApplyMode::Apply)) {
@@ -355,7 +362,7 @@ fn rate_limits_defer_and_the_next_pass_finishes() {
     let w = world(1, 2, 6);
     let router = w.router_with(w.settings().to_builder().concurrency(1).build());
     w.faults.fail_next(
-        "create_incident",
+        ServiceNowMethod::CreateIncident,
         1,
         ApiErrorKind::RateLimited {
             retry_after: Some(std::time::Duration::from_secs(30)),
@@ -363,7 +370,7 @@ fn rate_limits_defer_and_the_next_pass_finishes() {
     );
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.created, 0, "a 429 at concurrency 1 defers the rest");
-    assert_eq!(w.faults.calls("create_incident"), 1);
+    assert_eq!(w.faults.calls(ServiceNowMethod::CreateIncident), 1);
     assert!(
         report
             .outcomes
@@ -587,7 +594,7 @@ fn cases_without_customer_service_management_are_skipped_and_the_fake_refuses_th
         report.skip_reasons.get("cases_need_customer_service"),
         Some(&1)
     );
-    assert_eq!(w.faults.calls("cases"), 0);
+    assert_eq!(w.faults.calls(ServiceNowMethod::Cases), 0);
     let query = IncidentQuery::with_prefix("ninjaone:".parse().unwrap());
     let err = block_on(w.snow.cases(&query, PageRequest::first(10))).unwrap_err();
     assert_eq!(err.kind(), ApiErrorKind::NotFound);
@@ -703,7 +710,7 @@ fn a_re_triggered_alert_gets_one_work_note_and_an_unchanged_pass_writes_nothing(
         ),
         (1, 0, 0, 1)
     );
-    assert_eq!(w.faults.writes_of("update_incident"), 1);
+    assert_eq!(w.faults.writes_of(ServiceNowMethod::UpdateIncident), 1);
     assert_eq!(w.snow.all_incidents().len(), 6, "never a second ticket");
     let first = incident_of(&alerts[0].uid);
     let notes = w.snow.work_notes(&first.sys_id);
@@ -720,9 +727,9 @@ fn a_re_triggered_alert_gets_one_work_note_and_an_unchanged_pass_writes_nothing(
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.noted, report.remote_writes), (0, 0));
     assert_eq!(w.faults.writes(), 0);
-    assert_eq!(w.faults.calls("alerts"), 1);
-    assert_eq!(w.faults.calls("devices"), 6usize.div_ceil(4));
-    assert_eq!(w.faults.calls("incidents"), 6 / 4 + 1);
+    assert_eq!(w.faults.calls(NinjaOneMethod::Alerts), 1);
+    assert_eq!(w.faults.calls(NinjaOneMethod::Devices), 6usize.div_ceil(4));
+    assert_eq!(w.faults.calls(ServiceNowMethod::Incidents), 6 / 4 + 1);
     assert_eq!(w.faults.total_calls(), 1 + 6usize.div_ceil(4) + 6 / 4 + 1);
 
     // A change of `updateTime` alone is a re-trigger too; two alerts at once, one note each.
@@ -757,7 +764,7 @@ fn a_note_that_committed_then_failed_or_crashed_is_never_written_twice() {
     // The PATCH commits, then its answer is lost (a timeout): counted as failed, never resent.
     w.ninja.retrigger_alert(&uid, "again (1)", at(1));
     w.faults
-        .commit_then_fail("update_incident", 1, ApiErrorKind::Transient);
+        .commit_then_fail(ServiceNowMethod::UpdateIncident, 1, ApiErrorKind::Transient);
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((report.failed, report.noted), (1, 0));
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
@@ -776,7 +783,7 @@ fn a_note_that_committed_then_failed_or_crashed_is_never_written_twice() {
     // Refused before it was applied (a rate limit): the next pass sends it, once.
     w.ninja.retrigger_alert(&uid, "again (3)", at(3));
     w.faults.fail_next(
-        "update_incident",
+        ServiceNowMethod::UpdateIncident,
         1,
         ApiErrorKind::RateLimited { retry_after: None },
     );

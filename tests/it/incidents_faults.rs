@@ -7,6 +7,7 @@
 //! Rerun one seed with `FAULT_SEED=<n> cargo test --all-features --test incidents_faults`; run
 //! more (or fewer) seeds with `FAULT_SEEDS=<count>`.
 
+use ninjaone_servicenow::testing::ServiceNowMethod;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::TimeDelta;
@@ -16,8 +17,7 @@ use ninjaone_servicenow::engine::ApplyMode;
 use ninjaone_servicenow::model::{AlertUid, IncidentState};
 use ninjaone_servicenow::ports::ApiErrorKind;
 
-#[path = "support/incident_world.rs"]
-mod support;
+use crate::support::incident_world as support;
 use support::{INTEGRATION, world};
 
 const DEFAULT_FAULT_SEEDS: u64 = 150;
@@ -131,10 +131,16 @@ fn run_seed(seed: u64) -> (usize, usize) {
         };
         w.faults
             .fail_rate(seed.wrapping_add(round as u64), 0.15, kind);
-        w.faults
-            .commit_then_fail("create_incident", rng.below(3), ApiErrorKind::Transient);
-        w.faults
-            .commit_then_fail("update_incident", rng.below(2), ApiErrorKind::Transient);
+        w.faults.commit_then_fail(
+            ServiceNowMethod::CreateIncident,
+            rng.below(3),
+            ApiErrorKind::Transient,
+        );
+        w.faults.commit_then_fail(
+            ServiceNowMethod::UpdateIncident,
+            rng.below(2),
+            ApiErrorKind::Transient,
+        );
         if rng.chance(30) {
             // A crash after a few remote writes: the pass is dropped where it is stuck.
             w.faults.stall_after_writes(rng.below(5));

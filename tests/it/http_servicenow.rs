@@ -3,8 +3,7 @@
 //! create never after an unknown failure), Customer Service Management detection, cases,
 //! identification and reconciliation, Basic auth and the OAuth password grant with refresh.
 
-#[path = "support/http_server.rs"]
-mod support;
+use crate::support::http_server as support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -668,7 +667,7 @@ async fn incidents_and_cases_are_created_and_updated_on_their_tables() {
 
 #[tokio::test]
 async fn identification_and_reconciliation_returns_one_result_per_item() {
-    let fixture = include_str!("fixtures/servicenow/identify_reconcile.json");
+    let fixture = include_str!("../fixtures/servicenow/identify_reconcile.json");
     // The server always answers with the fixture's three results.
     let server = Server::start(move |_: &Request| Reply::text(200, "application/json", fixture));
     let client = basic(&server);
@@ -726,7 +725,7 @@ fn device_items(n: u32) -> Vec<CiItem> {
 
 #[tokio::test]
 async fn every_documented_identification_answer_is_read_item_by_item() {
-    let fixture = include_str!("fixtures/servicenow/identify_reconcile_shapes.json");
+    let fixture = include_str!("../fixtures/servicenow/identify_reconcile_shapes.json");
     let server = Server::start(move |_: &Request| Reply::text(200, "application/json", fixture));
     let client = basic(&server);
     let items = device_items(6);
@@ -768,7 +767,7 @@ async fn every_documented_identification_answer_is_read_item_by_item() {
 
 #[tokio::test]
 async fn item_errors_in_a_400_result_envelope_are_per_item_failures_with_servicenows_message() {
-    let fixture = include_str!("fixtures/servicenow/identify_reconcile_400.json");
+    let fixture = include_str!("../fixtures/servicenow/identify_reconcile_400.json");
     let server = Server::start(move |request: &Request| {
         match request.param("sysparm_data_source").as_deref() {
             Some("NinjaOne") => Reply::text(400, "application/json", fixture),

@@ -2,6 +2,7 @@
 //! quarantine and resume, the next-run hint, rate limits and creates that committed before they
 //! failed.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,11 +81,13 @@ impl World {
     }
 
     fn creates(&self) -> usize {
-        self.snow.faults().calls("create_company")
+        self.snow.faults().calls(ServiceNowMethod::CreateCompany)
     }
 
     fn fail_creates(&self, n: usize, kind: ApiErrorKind) {
-        self.snow.faults().fail_next("create_company", n, kind);
+        self.snow
+            .faults()
+            .fail_next(ServiceNowMethod::CreateCompany, n, kind);
     }
 
     /// How many companies have exactly this name.
@@ -437,7 +440,7 @@ fn a_create_that_committed_before_failing_is_matched_not_repeated() {
     let t0 = w.now();
     w.snow
         .faults()
-        .commit_then_fail("create_company", 1, ApiErrorKind::Transient);
+        .commit_then_fail(ServiceNowMethod::CreateCompany, 1, ApiErrorKind::Transient);
 
     let report = w.run();
     assert!(is_transient_failure(outcome(&report, id(1))));
@@ -471,7 +474,7 @@ fn a_rate_limited_listing_asks_to_come_back_when_the_server_says() {
     let t0 = w.now();
     w.ninja
         .faults()
-        .fail_next("organizations", 1, rate_limited(300));
+        .fail_next(NinjaOneMethod::Organizations, 1, rate_limited(300));
     let report = w.run();
     assert_eq!(report.next_run, NextRun::At(t0 + TimeDelta::seconds(300)));
     assert_eq!(
@@ -483,7 +486,7 @@ fn a_rate_limited_listing_asks_to_come_back_when_the_server_says() {
     // Any other failure asks for the first backoff step.
     w.ninja
         .faults()
-        .fail_next("organizations", 1, ApiErrorKind::Transient);
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Transient);
     let report = w.run();
     assert_eq!(report.next_run, NextRun::At(t0 + minutes(1)));
     w.run();

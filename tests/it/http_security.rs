@@ -2,8 +2,7 @@
 //! redirects never followed, secrets and tokens absent from `Debug`, errors and `tracing`
 //! output, and the response-size cap.
 
-#[path = "support/http_server.rs"]
-mod support;
+use crate::support::http_server as support;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};

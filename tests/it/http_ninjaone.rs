@@ -2,8 +2,7 @@
 //! expiry mid-run, wrong credentials), `pageSize`/`after` paging, error bodies in every form,
 //! retries and broken bodies.
 
-#[path = "support/http_server.rs"]
-mod support;
+use crate::support::http_server as support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -411,8 +410,8 @@ async fn malformed_truncated_and_html_bodies_are_invalid_responses() {
 
 #[tokio::test]
 async fn unpaged_listings_are_one_request_and_fixtures_decode() {
-    let roles = include_str!("fixtures/ninjaone/roles.json");
-    let alerts = include_str!("fixtures/ninjaone/alerts.json");
+    let roles = include_str!("../fixtures/ninjaone/roles.json");
+    let alerts = include_str!("../fixtures/ninjaone/alerts.json");
     let server = Server::start(move |r: &Request| match r.path.as_str() {
         "/ws/oauth/token" => token_reply("tok"),
         "/v2/roles" => Reply::text(200, "application/json", roles),
@@ -473,7 +472,7 @@ async fn devices_of_an_organization_page_by_after() {
 
 #[tokio::test]
 async fn devices_detailed_reads_agents_flat_vm_hosts_and_odd_rows_without_losing_the_page() {
-    let fixture = include_str!("fixtures/ninjaone/devices_detailed.json");
+    let fixture = include_str!("../fixtures/ninjaone/devices_detailed.json");
     let server = Server::start(move |r: &Request| match r.path.as_str() {
         "/ws/oauth/token" => token_reply("tok-1"),
         "/v2/devices-detailed" => Reply::text(200, "application/json", fixture),

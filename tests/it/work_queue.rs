@@ -1,8 +1,8 @@
 //! Work distribution on the in-memory `WorkQueue`: planner lock, claims, leases, reclaim, and
 //! the four-worker and crashed-worker scenarios without a database.
 
-#[path = "support/workers.rs"]
-mod support;
+use crate::support::workers as support;
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -190,7 +190,7 @@ async fn a_planner_and_a_worker_stopped_by_refused_credentials_are_errors() {
     world
         .ninja
         .faults()
-        .fail_next("organizations", 1, ApiErrorKind::Unauthorized);
+        .fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Unauthorized);
     let err = sync
         .plan_work(&queue)
         .await
@@ -216,7 +216,7 @@ async fn a_planner_and_a_worker_stopped_by_refused_credentials_are_errors() {
     world
         .snow
         .faults()
-        .fail_next("create_company", 1, ApiErrorKind::Forbidden);
+        .fail_next(ServiceNowMethod::CreateCompany, 1, ApiErrorKind::Forbidden);
     let err = sync
         .run_worker(&queue, &workers[0].options)
         .await

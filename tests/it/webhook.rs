@@ -2,8 +2,8 @@
 //! event path, over the fake tenant HTTP server (`testing::FakeServer`) and the real HTTP
 //! clients; and the activity decoder.
 
-#[path = "support/incident_world.rs"]
-mod world;
+use crate::support::incident_world as world;
+use ninjaone_servicenow::testing::ServiceNowMethod;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -1029,7 +1029,7 @@ async fn a_delivery_whose_create_is_refused_for_credentials_is_the_same_err_as_a
     let t = tenant(1, 1, 1).await;
     let (alert, device) = t.alerts().remove(0);
     t.world.snow.faults().fail_next(
-        "create_incident",
+        ServiceNowMethod::CreateIncident,
         1,
         ninjaone_servicenow::ports::ApiErrorKind::Unauthorized,
     );

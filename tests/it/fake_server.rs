@@ -2,6 +2,7 @@
 //! paging, 404s, the Table API's query rules, Customer Service Management, identifyreconcile,
 //! and the fault switches.
 
+use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::time::Duration;
 
 use ninjaone_servicenow::model::IncidentState;
@@ -122,7 +123,13 @@ async fn ninjaone_pages_by_key_until_a_short_page() {
     let log = server.requests();
     assert_eq!(log.len(), 4, "one token request and three pages: {log:?}");
     assert_eq!(log[3].query_value("after"), Some("4"));
-    assert_eq!(server.ninjaone().faults().calls("organizations"), 3);
+    assert_eq!(
+        server
+            .ninjaone()
+            .faults()
+            .calls(NinjaOneMethod::Organizations),
+        3
+    );
     assert!(log.iter().all(|r| r.api == Api::NinjaOne && !r.is_write()));
 
     let (status, roles) = ninja_get(&client, &server, &token, "/v2/roles").await;
@@ -237,7 +244,13 @@ async fn servicenow_pages_companies_by_sys_id() {
             .unwrap()
             .starts_with("sys_id>")
     );
-    assert_eq!(server.servicenow().faults().calls("companies"), 4);
+    assert_eq!(
+        server
+            .servicenow()
+            .faults()
+            .calls(ServiceNowMethod::Companies),
+        4
+    );
 }
 
 #[tokio::test]
@@ -270,7 +283,13 @@ async fn servicenow_refuses_every_query_term_outside_the_contract() {
         StatusCode::BAD_REQUEST
     );
     // Refused before reaching the fake.
-    assert_eq!(server.servicenow().faults().calls("companies"), 0);
+    assert_eq!(
+        server
+            .servicenow()
+            .faults()
+            .calls(ServiceNowMethod::Companies),
+        0
+    );
     // The log keeps the decoded query, so a test can assert what a client sent.
     assert!(server.requests().iter().all(|r| r.status == 400));
     assert_eq!(
@@ -627,9 +646,21 @@ async fn fault_switches_answer_before_the_fakes() {
             .starts_with("text/html")
     );
     assert!(html.text().await.unwrap().contains("hibernating"));
-    assert_eq!(server.servicenow().faults().calls("companies"), 0);
+    assert_eq!(
+        server
+            .servicenow()
+            .faults()
+            .calls(ServiceNowMethod::Companies),
+        0
+    );
     assert_eq!(send().await.unwrap().status(), StatusCode::OK);
-    assert_eq!(server.servicenow().faults().calls("companies"), 1);
+    assert_eq!(
+        server
+            .servicenow()
+            .faults()
+            .calls(ServiceNowMethod::Companies),
+        1
+    );
     let statuses: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 503, 200, 200]);
 
@@ -662,15 +693,19 @@ async fn fake_faults_become_http_statuses() {
     let token = ninja_token(&client, &server).await;
     let faults = server.ninjaone().faults();
     faults.fail_next(
-        "organizations",
+        NinjaOneMethod::Organizations,
         1,
         ApiErrorKind::RateLimited {
             retry_after: Some(Duration::from_secs(5)),
         },
     );
-    faults.fail_next("organizations", 1, ApiErrorKind::Transient);
-    faults.fail_next("organizations", 1, ApiErrorKind::Forbidden);
-    faults.fail_next("organizations", 1, ApiErrorKind::InvalidResponse);
+    faults.fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Transient);
+    faults.fail_next(NinjaOneMethod::Organizations, 1, ApiErrorKind::Forbidden);
+    faults.fail_next(
+        NinjaOneMethod::Organizations,
+        1,
+        ApiErrorKind::InvalidResponse,
+    );
     let get = || {
         client
             .get(format!(
@@ -694,10 +729,11 @@ async fn fake_faults_become_http_statuses() {
     assert_eq!(get().await.unwrap().status(), StatusCode::OK);
 
     // A write committed before its failure: the company exists although the answer was 503.
-    server
-        .servicenow()
-        .faults()
-        .commit_then_fail("create_company", 1, ApiErrorKind::Transient);
+    server.servicenow().faults().commit_then_fail(
+        ServiceNowMethod::CreateCompany,
+        1,
+        ApiErrorKind::Transient,
+    );
     let response = client
         .post(format!(
             "{}/api/now/table/core_company",
@@ -759,7 +795,13 @@ async fn devices_detailed_serves_nested_agent_rows_and_flat_vm_host_rows_paged()
     assert_eq!(flat["deviceType"], "VMHost");
     assert!(flat["serviceTag"].is_string() && flat["memorySize"].is_u64());
     assert!(flat.get("system").is_none() && flat.get("os").is_none());
-    assert_eq!(server.ninjaone().faults().calls("devices_detailed"), 2);
+    assert_eq!(
+        server
+            .ninjaone()
+            .faults()
+            .calls(NinjaOneMethod::DevicesDetailed),
+        2
+    );
 }
 
 fn ninjaone_client(server: &FakeServer) -> ninjaone_servicenow::http::NinjaOneClient {

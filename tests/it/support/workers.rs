@@ -2,6 +2,7 @@
 //! run against any `ConfigStore` + `WorkQueue` pair.
 #![allow(dead_code)] // each test file uses the part it needs
 
+use ninjaone_servicenow::testing::ServiceNowMethod;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -198,7 +199,13 @@ pub async fn four_workers(world: &World, workers: &[Worker], organizations: usiz
         "each item claimed once and applied once"
     );
     let creates = organizations - organizations / 2;
-    assert_eq!(world.snow.faults().writes_of("create_company"), creates);
+    assert_eq!(
+        world
+            .snow
+            .faults()
+            .writes_of(ServiceNowMethod::CreateCompany),
+        creates
+    );
     assert_eq!(total(&reports, |r| r.remote_writes), creates);
     assert_converged(&*workers[0].store, world, organizations).await;
 
@@ -385,7 +392,13 @@ pub async fn kill_one_worker(
         () = stalled.notified() => {}
     }
     drop(doomed); // its connections close; its claims stay held until the lease runs out
-    assert_eq!(world.snow.faults().writes_of("create_company"), allow);
+    assert_eq!(
+        world
+            .snow
+            .faults()
+            .writes_of(ServiceNowMethod::CreateCompany),
+        allow
+    );
 
     let reports = run_all(workers).await;
     assert_eq!(total(&reports, |r| r.claimed), organizations - batch);
@@ -423,7 +436,10 @@ pub async fn kill_one_worker(
     assert_eq!(total(&reports, |r| r.applied), batch);
     assert_eq!(total(&reports, |r| r.remote_writes), batch - allow);
     assert_eq!(
-        world.snow.faults().writes_of("create_company"),
+        world
+            .snow
+            .faults()
+            .writes_of(ServiceNowMethod::CreateCompany),
         organizations - organizations / 2
     );
     assert_converged(&*workers[0].store, world, organizations).await;
