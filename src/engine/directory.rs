@@ -185,8 +185,8 @@ impl OrganizationSync {
     /// [`SyncError::Remote`] when a listing fails; [`SyncError::Store`].
     pub async fn add_dialog(&self, actor: &Actor) -> Result<AddDialog, SyncError> {
         self.require_read(actor, "open the add dialog").await?;
-        let first = PageRequest::first(self.policy.page_size);
-        let max_pages = self.policy.max_pages;
+        let first = PageRequest::first(self.options.page_size);
+        let max_pages = self.options.max_pages;
         let (organizations, directory) = futures_util::future::join(
             collect_all(first, max_pages, |page| self.ninja.organizations(page)),
             self.directory_listing(false),

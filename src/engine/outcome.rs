@@ -134,10 +134,9 @@ impl NextRun {
 }
 
 /// How much a pass's report holds. Set with
-/// [`PolicyBuilder::report`](crate::plan::PolicyBuilder::report) for
-/// [`OrganizationSync`](super::OrganizationSync) and with
-/// [`IncidentSettingsBuilder::report`](super::incidents::IncidentSettingsBuilder::report) for the
-/// [`IncidentRouter`](super::incidents::IncidentRouter).
+/// [`EngineOptionsBuilder::report`](super::EngineOptionsBuilder::report) for
+/// [`OrganizationSync`](super::OrganizationSync) and the
+/// [`IncidentRouter`](super::incidents::IncidentRouter) alike.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportDetail {

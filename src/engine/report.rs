@@ -6,13 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::cmdb::report::CiReport;
-pub(crate) use super::outcome::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop, SummaryLine};
+use super::outcome::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop, SummaryLine};
 use crate::model::{IntegrationMode, OrganizationId, SyncStatus, SysId};
 use crate::plan::{GuardCheck, Plan};
-
-// Until the worker and the incident engine import them from `outcome` (their split lands
-// separately).
-pub(crate) use super::outcome::Thousands;
 
 /// What happened to one organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -22,8 +22,9 @@ use std::collections::HashMap;
 
 use super::OrganizationSync;
 use super::error::{SyncError, plan_outcome, worker_outcome};
+use super::outcome::{ApplyMode, NextRun};
 use super::pass::{Prepared, status_entry};
-use super::report::{ApplyMode, NextRun, OrganizationOutcome, Outcome, Report};
+use super::report::{OrganizationOutcome, Outcome, Report};
 use crate::model::{AuditEntry, IntegrationMode, OrganizationId, SyncConfig};
 use crate::plan::{Decision, Plan, PlanItem};
 use crate::ports::{Claim, StoreErrorKind, WorkItem, WorkQueue, WorkResult, WorkTask};
@@ -71,7 +72,7 @@ impl OrganizationSync {
         let (report, planned, configs, next_run, ci_mappings, names) =
             match self.prepare(ApplyMode::Apply, None).await? {
                 Prepared::Finished(mut report) | Prepared::DryRun { mut report, .. } => {
-                    report.finish(self.policy.report);
+                    report.finish(self.options.report);
                     return Ok(WorkPlan {
                         planned: true,
                         report,
@@ -158,7 +159,7 @@ impl OrganizationSync {
         report.outcomes.extend(lines);
         report.outcomes.sort_by_key(|o| o.organization);
         report.set_plan(planned);
-        report.finish(self.policy.report);
+        report.finish(self.options.report);
         tracing::info!(enqueued, "planned");
         Ok(WorkPlan {
             planned: true,

@@ -11,7 +11,9 @@ use futures::FutureExt;
 use futures::executor::block_on;
 use ninjaone_servicenow::engine::incidents::IncidentReport;
 use ninjaone_servicenow::engine::incidents::{IncidentSettings, SkipReason, TicketOutcome};
-use ninjaone_servicenow::engine::{ApplyMode, ErrorChain, Stop, StoppedReport, SyncError};
+use ninjaone_servicenow::engine::{
+    ApplyMode, EngineOptions, ErrorChain, Stop, StoppedReport, SyncError,
+};
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
     AlertUid, CaseState, FilterRefusal, IncidentState, IntegrationMode, Level, MinSeverity,
@@ -74,8 +76,7 @@ fn two_passes_create_each_incident_once_with_the_company() {
 fn request_counts_are_paged_and_never_per_alert() {
     // 5 organizations × 8 devices = 40 devices, 60 alerts; pages of 7.
     let w = world(5, 8, 60);
-    let settings = w.settings().to_builder().page_size(7);
-    let router = w.router_with(settings.build());
+    let router = w.router().options(EngineOptions::builder().page_size(7));
     w.faults.reset_counts();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.created, 60);
@@ -198,7 +199,7 @@ fn a_cleared_alert_resolves_exactly_its_incident_once() {
 fn a_crash_between_create_and_record_does_not_duplicate() {
     for k in [0, 1, 3, 7] {
         let w = world(2, 3, 8);
-        let router = w.router_with(w.settings().to_builder().concurrency(3).build());
+        let router = w.router().options(EngineOptions::builder().concurrency(3));
         w.faults.stall_after_writes(k);
         let crashed = router.run_once(ApplyMode::Apply).now_or_never();
         assert!(crashed.is_none(), "k={k}: the pass should be stuck");
@@ -299,7 +300,7 @@ fn a_failed_or_incomplete_listing_creates_and_resolves_nothing() {
 #[test]
 fn refused_credentials_stop_the_writes() {
     let w = world(1, 1, 4);
-    let router = w.router_with(w.settings().to_builder().concurrency(1).build());
+    let router = w.router().options(EngineOptions::builder().concurrency(1));
     w.faults.fail_next(
         ServiceNowMethod::CreateIncident,
         1,
@@ -360,7 +361,7 @@ fn a_loop_that_only_logs_errors_sees_refused_credentials() {
 #[test]
 fn rate_limits_defer_and_the_next_pass_finishes() {
     let w = world(1, 2, 6);
-    let router = w.router_with(w.settings().to_builder().concurrency(1).build());
+    let router = w.router().options(EngineOptions::builder().concurrency(1));
     w.faults.fail_next(
         ServiceNowMethod::CreateIncident,
         1,
@@ -683,7 +684,7 @@ fn an_alert_from_the_far_past_does_not_overflow_the_listing_window() {
 fn a_re_triggered_alert_gets_one_work_note_and_an_unchanged_pass_writes_nothing() {
     // 2 organizations × 3 devices, 6 alerts; pages of 4.
     let w = world(2, 3, 6);
-    let router = w.router_with(w.settings().to_builder().page_size(4).build());
+    let router = w.router().options(EngineOptions::builder().page_size(4));
     block_on(router.run_once(ApplyMode::Apply)).unwrap();
     let alerts = w.ninja.all_alerts();
     let incident_of = |uid: &ninjaone_servicenow::model::AlertUid| {
@@ -1446,11 +1447,7 @@ fn the_incident_report_reads_in_one_line_and_counts_unchanged_tickets_without_li
         idle.to_string(),
         "incidents: 4 alerts, 0 created, 0 resolved, 0 failed, 0 remote writes"
     );
-    let full = w
-        .settings()
-        .to_builder()
-        .report(ninjaone_servicenow::engine::ReportDetail::Full)
-        .build();
-    let listed = block_on(w.router_with(full).run_once(ApplyMode::Apply)).unwrap();
+    let full = EngineOptions::builder().report(ninjaone_servicenow::engine::ReportDetail::Full);
+    let listed = block_on(w.router().options(full).run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((listed.unchanged, listed.outcomes.len()), (4, 4));
 }

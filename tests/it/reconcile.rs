@@ -6,13 +6,14 @@ use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::support::setup::Setup;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigDraft, ErrorChain, FailureKind, NextRun, OrganizationSync, Outcome,
-    Report, ReportDetail, Stop, StoppedReport, SyncError,
+    Actor, ApplyMode, ConfigDraft, EngineOptions, ErrorChain, FailureKind, NextRun,
+    OrganizationSync, Outcome, Report, ReportDetail, Stop, StoppedReport, SyncError,
 };
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
@@ -52,10 +53,10 @@ impl World {
     fn new(
         ninja: FakeNinjaOne,
         snow: FakeServiceNow,
-        policy: Policy,
+        setup: impl Into<Setup>,
         mode: IntegrationMode,
     ) -> Self {
-        Self::with_api(Arc::new(ninja.clone()), ninja, snow, policy, mode)
+        Self::with_api(Arc::new(ninja.clone()), ninja, snow, setup, mode)
     }
 
     fn active(ninja: FakeNinjaOne, snow: FakeServiceNow) -> Self {
@@ -67,9 +68,10 @@ impl World {
         api: Arc<dyn NinjaOneApi>,
         ninja: FakeNinjaOne,
         snow: FakeServiceNow,
-        policy: Policy,
+        setup: impl Into<Setup>,
         mode: IntegrationMode,
     ) -> Self {
+        let setup = setup.into();
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
         let sync = OrganizationSync::new(Ports::new(
@@ -78,7 +80,8 @@ impl World {
             Arc::new(store.clone()),
             Arc::new(clock),
         ))
-        .policy(policy);
+        .policy(setup.policy)
+        .options(setup.options);
         let admin = Actor::administrator("a");
         block_on(sync.set_mode(&admin, mode)).expect("set the mode");
         Self {
@@ -171,7 +174,7 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     let w = World::new(
         ninja,
         snow,
-        Policy::builder().page_size(page).build(),
+        EngineOptions::builder().page_size(page).build(),
         IntegrationMode::Active,
     );
     let page_rows = usize::try_from(page).expect("a small page");
@@ -238,7 +241,7 @@ fn request_counts_hold_when_listings_are_exact_multiples_of_the_page() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(100).build(),
         FakeServiceNow::builder().companies(100).build(),
-        Policy::builder().page_size(50).build(),
+        EngineOptions::builder().page_size(50).build(),
         IntegrationMode::Active,
     );
     w.run();
@@ -526,7 +529,7 @@ fn leave_unmapped_creates_nothing_and_says_why() {
 fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
     let ninja = FakeNinjaOne::builder().organizations(3).build();
     let snow = FakeServiceNow::builder().companies(3).build();
-    let full = Policy::builder().report(ReportDetail::Full).build();
+    let full = EngineOptions::builder().report(ReportDetail::Full).build();
     let w = World::new(ninja, snow, full, IntegrationMode::Active);
     w.run();
     let before: Vec<SyncConfig> = w.configs();
@@ -1230,7 +1233,7 @@ fn a_dry_run_returns_the_plan_and_writes_nothing() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::builder().companies(3).build(),
-        Policy::builder().report(ReportDetail::Full).build(),
+        EngineOptions::builder().report(ReportDetail::Full).build(),
         IntegrationMode::Active,
     );
     let audit = w.audit_len();
@@ -1276,7 +1279,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::new(),
-        Policy::builder().concurrency(1).build(),
+        EngineOptions::builder().concurrency(1).build(),
         IntegrationMode::Active,
     );
     w.snow.faults().fail_next(
@@ -1357,7 +1360,7 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
             Arc::new(store),
             Arc::new(clock.clone()),
         ))
-        .policy(Policy::builder().page_size(7).store_batch(4))
+        .options(EngineOptions::builder().page_size(7).store_batch(4))
     };
     {
         let sync = open();
@@ -1434,7 +1437,7 @@ fn full_detail_lists_unchanged_organizations_and_keeps_the_plan() {
     let w = World::new(
         FakeNinjaOne::builder().organizations(20).build(),
         FakeServiceNow::builder().companies(20).build(),
-        Policy::builder().report(ReportDetail::Full).build(),
+        EngineOptions::builder().report(ReportDetail::Full).build(),
         IntegrationMode::Active,
     );
     assert_eq!(w.run().matched, 20);

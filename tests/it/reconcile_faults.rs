@@ -13,20 +13,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::setup::Setup;
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use futures::FutureExt;
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, FailureKind, OrganizationSync, Outcome, Report, SyncError,
+    Actor, ApplyMode, EngineOptions, FailureKind, OrganizationSync, Outcome, Report, SyncError,
 };
 use ninjaone_servicenow::model::{
     AuditEntry, AuditFilter, CiItem, CiItemResult, CiMapping, CiMappingName, Company,
     CustomerAccount, Incident, IncidentUpdate, IntegrationMode, NewCompany, NewIncident,
     OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
 };
-use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ApiErrorKind, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi,
@@ -111,13 +111,14 @@ struct Tenant {
     store: MemoryStore,
     clock: ManualClock,
     sync: OrganizationSync,
-    policy: Policy,
+    setup: Setup,
 }
 
 impl Tenant {
     /// `organizations` organizations, the first `companies` of them already in ServiceNow;
     /// active mode.
-    fn new(organizations: usize, companies: usize, policy: Policy) -> Self {
+    fn new(organizations: usize, companies: usize, setup: impl Into<Setup>) -> Self {
+        let setup = setup.into();
         let faults = Faults::new();
         let ninja = FakeNinjaOne::builder()
             .organizations(organizations)
@@ -135,7 +136,8 @@ impl Tenant {
             Arc::new(store.clone()),
             Arc::new(clock.clone()),
         ))
-        .policy(policy.clone());
+        .policy(setup.policy.clone())
+        .options(setup.options.clone());
         block_on(sync.set_mode(&Actor::administrator("admin"), IntegrationMode::Active))
             .expect("an administrator sets active mode");
         Self {
@@ -145,7 +147,7 @@ impl Tenant {
             store,
             clock,
             sync,
-            policy,
+            setup,
         }
     }
 
@@ -161,7 +163,8 @@ impl Tenant {
             store,
             Arc::new(self.clock.clone()),
         ))
-        .policy(self.policy.clone())
+        .policy(self.setup.policy.clone())
+        .options(self.setup.options.clone())
     }
 
     fn configs(&self) -> Vec<SyncConfig> {
@@ -459,7 +462,7 @@ fn run_fault_seed(seed: u64) -> Result<SeedStats, String> {
     let t = Tenant::new(
         FAULT_ORGS,
         FAULT_COMPANIES,
-        Policy::builder().page_size(7).concurrency(4).build(),
+        EngineOptions::builder().page_size(7).concurrency(4).build(),
     );
     let initial: HashSet<SysId> = t
         .snow
@@ -733,8 +736,8 @@ impl ServiceNowApi for CountingSnow {
     }
 }
 
-fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
-    Policy::builder()
+fn crash_policy(concurrency: usize, store_batch: usize) -> EngineOptions {
+    EngineOptions::builder()
         .page_size(7)
         .concurrency(concurrency)
         .store_batch(store_batch)
@@ -742,7 +745,7 @@ fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
 }
 
 /// The remote writes of an uninterrupted first pass on a fresh crash tenant.
-fn first_pass_writes(policy: &Policy) -> usize {
+fn first_pass_writes(policy: &EngineOptions) -> usize {
     let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
     let report = block_on(t.sync.run_once(ApplyMode::Apply)).expect("a clean first pass");
     assert_eq!(report.remote_writes, t.faults.writes());
@@ -765,7 +768,7 @@ struct Crash {
 
 /// A fresh tenant whose first pass is dropped after exactly `k` remote writes; then clean
 /// passes converge. Checks the converged state and that recovery created exactly `w - k`.
-fn crash_after(k: usize, w: usize, policy: &Policy) -> Result<Crash, String> {
+fn crash_after(k: usize, w: usize, policy: &EngineOptions) -> Result<Crash, String> {
     let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
     let started = Arc::new(AtomicUsize::new(0));
     let sync = t.sync_over(
@@ -1046,7 +1049,7 @@ impl ConfigStore for FailingStore {
 /// A first pass over a store whose `fail_at`-th write fails (0: none); returns the pass's
 /// result, the tenant, and how many store writes the pass attempted.
 fn pass_over_failing_store(
-    policy: &Policy,
+    policy: &EngineOptions,
     fail_at: usize,
 ) -> (Result<Report, SyncError>, Tenant, usize) {
     let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());

@@ -21,12 +21,11 @@ use std::sync::Arc;
 use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::engine::incidents::{IncidentReport, IncidentRouter, IncidentSettings};
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigChanges, ConfigDraft, ErrorChain, NextRun, OrganizationSync, Outcome,
-    Problem, Report, ReportDetail, StoppedReport, SyncError,
+    Actor, ApplyMode, ConfigChanges, ConfigDraft, EngineOptions, ErrorChain, NextRun,
+    OrganizationSync, Outcome, Problem, Report, ReportDetail, StoppedReport, SyncError,
 };
 use ninjaone_servicenow::http::Secret;
 use ninjaone_servicenow::model::{AuditFilter, CiMapping, SyncStatus, TicketKind};
-use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiErrorKind, ConfigStore, NinjaOneApi, Remote, ServiceNowApi, StoreError, StoreErrorKind,
@@ -432,7 +431,7 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
         .open_store(&path)
         .map_err(|err| store_failure(&path, &err))?;
     let clock = env.clock();
-    let incident_settings = incident_settings.to_builder().report(detail).build();
+    let options = EngineOptions::builder().report(detail).build();
     let router = IncidentRouter::new(
         Ports::new(
             Arc::clone(&remotes.ninjaone),
@@ -441,14 +440,15 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
             Arc::clone(&clock),
         ),
         incident_settings,
-    );
+    )
+    .options(options.clone());
     let sync = OrganizationSync::new(Ports::new(
         remotes.ninjaone,
         remotes.servicenow,
         store,
         clock,
     ))
-    .policy(Policy::builder().report(detail));
+    .options(options);
     let ctx = Ctx {
         sync,
         router,

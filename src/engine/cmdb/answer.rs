@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::report::*;
+use super::report::{CiBatchFailure, CiDiverged, CiFailure, CiPartial, CiReport};
 use crate::engine::outcome::FailureKind;
 use crate::model::{CiItemError, CiItemResult, CiOperation, CiRecord, SysId};
 use crate::plan::PlannedCi;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::answer::*;
-use super::report::*;
+use super::answer::{Checked, Steps, batch_failure, dry_answer, failure};
+use super::report::CiReport;
 use crate::engine::OrganizationSync;
 use crate::engine::outcome::FailureKind;
 use crate::engine::report::Report;

@@ -135,8 +135,8 @@ impl OrganizationSync {
         ci: &mut CiReport,
     ) -> Option<Listing<DetailedDevice>> {
         let listing = collect_all(
-            PageRequest::first(self.policy.page_size),
-            self.policy.max_pages,
+            PageRequest::first(self.options.page_size),
+            self.options.max_pages,
             |page| self.ninja.devices_detailed(page),
         )
         .await;

@@ -1,8 +1,8 @@
 //! The CMDB step's writes: the batches sent to Identification and Reconciliation, the dry
 //! run's preview, and a request that failed as a whole.
 
-use super::answer::*;
-use super::report::*;
+use super::answer::{Checked, Steps, batch_failure, take_answer};
+use super::report::{CiPlannedLine, CiReport};
 use crate::engine::OrganizationSync;
 use crate::engine::outcome::FailureKind;
 use crate::engine::report::Report;

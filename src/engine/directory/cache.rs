@@ -79,8 +79,8 @@ impl OrganizationSync {
         if !refresh && let Some(listed) = self.directory.fresh(now) {
             return Ok(listed);
         }
-        let first = PageRequest::first(self.policy.page_size);
-        let max_pages = self.policy.max_pages;
+        let first = PageRequest::first(self.options.page_size);
+        let max_pages = self.options.max_pages;
         let (companies, installed) = futures_util::future::join(
             collect_all(first.clone(), max_pages, |page| self.snow.companies(page)),
             self.snow.customer_service_management(),

@@ -34,8 +34,9 @@ use std::collections::BTreeMap;
 use super::IncidentRouter;
 use super::pass::{listed_rows, split};
 use super::report::{AlertOutcome, IncidentReport, TicketOutcome};
+use crate::engine::SyncError;
+use crate::engine::outcome::{ApplyMode, FailureKind};
 use crate::engine::webhook::{Delivery, DeliveryOutcome};
-use crate::engine::{ApplyMode, FailureKind, SyncError};
 use crate::model::activity::{Activity, StatusCode};
 use crate::model::{Alert, AlertUid, IntegrationMode, SyncConfig, TicketRecord};
 use crate::plan::{
@@ -227,8 +228,8 @@ impl IncidentRouter {
     ) -> Result<TicketListing, SyncError> {
         let query = IncidentQuery::with_prefix(correlation.clone());
         let prefix = self.settings.prefix().as_str();
-        let first = PageRequest::first(self.settings.page_size);
-        let max_pages = self.settings.max_pages;
+        let first = PageRequest::first(self.options.page_size);
+        let max_pages = self.options.max_pages;
         let listing: Listing<ListedTicket> = collect_all(first.clone(), max_pages, |p| {
             let query = &query;
             async move {

@@ -16,8 +16,9 @@ use std::collections::BTreeMap;
 
 use super::IncidentRouter;
 use super::report::IncidentReport;
+use crate::engine::outcome::{ApplyMode, NextRun, Stop};
 use crate::engine::throttle::after;
-use crate::engine::{Actor, ApplyMode, NextRun, Stop, SyncError};
+use crate::engine::{Actor, SyncError};
 use crate::model::{AlertUid, IntegrationMode, SyncStatus, TicketRecord};
 
 pub(super) use read::listed_rows;
@@ -41,7 +42,7 @@ impl IncidentRouter {
             .map_err(SyncError::store("could not read the integration mode"))?;
         if mode == IntegrationMode::Disabled {
             tracing::info!("the integration is disabled: no incident pass");
-            report.finish(self.clock.now(), self.settings.report);
+            report.finish(self.clock.now(), self.options.report);
             return Ok(report);
         }
         // One router at a time: the records are read under the lock, so a second pass cannot
@@ -62,8 +63,8 @@ impl IncidentRouter {
                 report.stop = Some(Stop::RouterBusy {
                     integration_id: id.to_owned(),
                 });
-                report.next_run = NextRun::At(after(started, self.settings.retry.initial));
-                report.finish(self.clock.now(), self.settings.report);
+                report.next_run = NextRun::At(after(started, self.options.retry.initial));
+                report.finish(self.clock.now(), self.options.report);
                 return Ok(report);
             };
             Some(guard)
@@ -85,7 +86,7 @@ impl IncidentRouter {
             tracing::warn!(error = %err, "could not release the incident router lock; it ends with the session");
         }
         result?;
-        report.finish(self.clock.now(), self.settings.report);
+        report.finish(self.clock.now(), self.options.report);
         Ok(report)
     }
 

@@ -138,8 +138,8 @@ impl Applier<'_> {
     }
 
     pub(super) async fn create_companies(&mut self, jobs: Vec<Job>) -> Result<(), SyncError> {
-        let policy = &self.sync.policy;
-        let mut throttle = Throttle::new(policy.concurrency);
+        let options = &self.sync.options;
+        let mut throttle = Throttle::new(options.concurrency);
         let mut queue: VecDeque<Job> = jobs.into();
         let mut in_flight = FuturesUnordered::new();
         let mut pending: Vec<Change> = Vec::new();
@@ -171,7 +171,7 @@ impl Applier<'_> {
             if let Some(change) = change {
                 pending.push(change);
             }
-            if pending.len() >= policy.store_batch.max(1) {
+            if pending.len() >= options.store_batch.max(1) {
                 let batch = std::mem::take(&mut pending);
                 self.record(batch, &mut lines).await?;
             }

@@ -54,7 +54,7 @@ impl OrganizationSync {
     ///   and the next pass converges from what was saved.
     ///
     /// Other stops and per-organization failures are in the `Ok` report, which is compact by
-    /// default (set with [`PolicyBuilder::report`](crate::plan::PolicyBuilder::report)).
+    /// default (set with [`EngineOptionsBuilder::report`](crate::engine::EngineOptionsBuilder::report)).
     pub async fn run_once(&self, mode: ApplyMode) -> Result<Report, SyncError> {
         self.pass(mode, None).await
     }
@@ -79,7 +79,7 @@ impl OrganizationSync {
 
     async fn pass(&self, apply: ApplyMode, approver: Option<&Actor>) -> Result<Report, SyncError> {
         let mut report = self.pass_report(apply, approver).await?;
-        report.finish(self.policy.report);
+        report.finish(self.options.report);
         tracing::info!(%report, "sync pass done");
         sync_outcome(report)
     }

@@ -23,7 +23,7 @@ impl Applier<'_> {
         now: DateTime<Utc>,
         throttle: &mut Throttle,
     ) -> (OrganizationOutcome, Option<Change>) {
-        let policy = &self.sync.policy;
+        let options = &self.sync.options;
         match result {
             Ok(company) => {
                 self.remote_writes += 1;
@@ -54,7 +54,7 @@ impl Applier<'_> {
                             Remote::ServiceNow,
                             &err,
                             retry_after,
-                            &policy.retry,
+                            &options.retry,
                             now,
                         );
                         self.next_run = self.next_run.min(NextRun::At(until));
@@ -82,7 +82,7 @@ impl Applier<'_> {
         err: &ApiError,
         now: DateTime<Utc>,
     ) -> (OrganizationOutcome, Option<Change>) {
-        let retry = &self.sync.policy.retry;
+        let retry = &self.sync.options.retry;
         let mut config = job.queued.clone();
         let message = format!("could not create company {:?}: {err}", job.name);
         // A timeout or an unreadable answer may hide a committed create: retry later, and the

@@ -19,10 +19,10 @@ impl OrganizationSync {
         configs: &[SyncConfig],
         mappings: Vec<CiMapping>,
     ) -> Result<(Snapshot, Option<Duration>), Stop> {
-        let first = PageRequest::first(self.policy.page_size);
+        let first = PageRequest::first(self.options.page_size);
         // How soon a failed read is worth trying again (the earliest over all reads).
         let mut retry: Option<Duration> = None;
-        let max_pages = self.policy.max_pages;
+        let max_pages = self.options.max_pages;
         let (organizations, companies) = futures_util::future::join(
             collect_all(first.clone(), max_pages, |page| {
                 self.ninja.organizations(page)
@@ -112,7 +112,7 @@ impl OrganizationSync {
         err: &ApiError,
         retry: &mut Option<Duration>,
     ) {
-        let policy = &self.policy.retry;
+        let policy = &self.options.retry;
         let wait = match err.kind() {
             ApiErrorKind::RateLimited {
                 retry_after: Some(wait),

@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::engine::report::{OrganizationOutcome, Report, Stop, SummaryLine, Thousands};
+use crate::engine::outcome::{Stop, SummaryLine, Thousands};
+use crate::engine::report::{OrganizationOutcome, Report};
 
 /// What a planner pass did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -108,9 +108,9 @@ impl IncidentRouter {
         if let Some(record) = record {
             return Ok(minimal_device(id.get(), record.organization));
         }
-        let first = PageRequest::first(self.settings.page_size);
+        let first = PageRequest::first(self.options.page_size);
         let pages = std::sync::atomic::AtomicUsize::new(0);
-        let listing = collect_all(first, self.settings.max_pages, |p| {
+        let listing = collect_all(first, self.options.max_pages, |p| {
             pages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.ninja.devices(p)
         })

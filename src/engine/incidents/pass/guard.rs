@@ -6,7 +6,8 @@ use serde_json::json;
 use super::ROUTER_ACTOR;
 use crate::engine::incidents::IncidentRouter;
 use crate::engine::incidents::report::IncidentReport;
-use crate::engine::{Actor, ApplyMode, SyncError};
+use crate::engine::outcome::ApplyMode;
+use crate::engine::{Actor, SyncError};
 use crate::model::{AuditAction, AuditEntry, AuditFilter, SysId};
 use crate::plan::{PlannedTicket, TicketDecision, TicketPlan};
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::engine::incidents::IncidentRouter;
 use crate::engine::incidents::report::IncidentReport;
+use crate::engine::outcome::{NextRun, Stop};
 use crate::engine::throttle::{after, credentials};
-use crate::engine::{NextRun, Stop};
 use crate::model::{
     Alert, AlertUid, Device, SyncConfig, SyncStatus, TicketKind, TicketRecord, TicketRecordState,
     TicketTemplate,
@@ -39,7 +39,7 @@ impl IncidentRouter {
         report: &mut IncidentReport,
     ) -> Result<Option<TicketPlan>, Stop> {
         let now = self.clock.now();
-        let retry_at = || after(now, self.settings.retry.initial);
+        let retry_at = || after(now, self.options.retry.initial);
         let ci_records = match self.store.ci_records().await {
             Ok(records) => records,
             Err(err) => {
@@ -66,8 +66,8 @@ impl IncidentRouter {
         }
         let alerts = page.items;
         report.alerts = alerts.len();
-        let first = PageRequest::first(self.settings.page_size);
-        let max_pages = self.settings.max_pages;
+        let first = PageRequest::first(self.options.page_size);
+        let max_pages = self.options.max_pages;
         let devices: Vec<Device> = if routable && !alerts.is_empty() {
             match collect_all(first.clone(), max_pages, |p| self.ninja.devices(p)).await {
                 Ok(listing) => {
@@ -169,9 +169,9 @@ impl IncidentRouter {
         if let Some(since) = since {
             query = query.created_since(since);
         }
-        let first = PageRequest::first(self.settings.page_size);
-        let max_pages = self.settings.max_pages;
-        let retry_at = after(self.clock.now(), self.settings.retry.initial);
+        let first = PageRequest::first(self.options.page_size);
+        let max_pages = self.options.max_pages;
+        let retry_at = after(self.clock.now(), self.options.retry.initial);
         let prefix = self.settings.prefix().as_str();
         let incidents = collect_all(first.clone(), max_pages, |p| {
             let query = &query;

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use super::write::{Work, describe, record_line, work_line};
 use crate::engine::incidents::IncidentRouter;
 use crate::engine::incidents::report::{AlertOutcome, IncidentReport, TicketOutcome};
+use crate::engine::outcome::{FailureKind, NextRun};
 use crate::engine::throttle::{Throttle, after, credentials};
-use crate::engine::{FailureKind, NextRun};
 use crate::model::{
     AlertUid, CaseState, CaseUpdate, IncidentState, IncidentUpdate, SysId, TicketKind,
     TicketRecord, TicketRecordState,
@@ -173,7 +173,7 @@ impl IncidentRouter {
                     Remote::ServiceNow,
                     &err,
                     retry_after,
-                    &self.settings.retry,
+                    &self.options.retry,
                     now,
                 );
                 report.next_run = report.next_run.min(NextRun::At(until));
@@ -195,7 +195,7 @@ impl IncidentRouter {
                 // creates again; `Open`: it resolves again).
                 let transient = kind.is_transient() || kind == ApiErrorKind::InvalidResponse;
                 let kind = if transient {
-                    let until = after(now, self.settings.retry.initial);
+                    let until = after(now, self.options.retry.initial);
                     report.next_run = report.next_run.min(NextRun::At(until));
                     FailureKind::Transient
                 } else {

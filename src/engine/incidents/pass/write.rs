@@ -8,10 +8,10 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use super::send::unnoted;
-use crate::engine::ApplyMode;
 use crate::engine::SyncError;
 use crate::engine::incidents::IncidentRouter;
 use crate::engine::incidents::report::{AlertOutcome, IncidentReport, TicketOutcome};
+use crate::engine::outcome::ApplyMode;
 use crate::engine::throttle::Throttle;
 use crate::model::{AlertUid, TicketRecord};
 use crate::plan::{PlannedTicket, StoreChange, TicketBody, TicketDecision, TicketPlan};
@@ -156,12 +156,12 @@ impl IncidentRouter {
         work: Vec<Work>,
         report: &mut IncidentReport,
     ) -> Result<(), SyncError> {
-        let mut throttle = Throttle::new(self.settings.concurrency);
+        let mut throttle = Throttle::new(self.options.concurrency);
         let mut queue: VecDeque<Work> = work.into();
         let mut in_flight = FuturesUnordered::new();
         let mut put: Vec<TicketRecord> = Vec::new();
         let mut remove: Vec<AlertUid> = Vec::new();
-        let batch = self.settings.store_batch.max(1);
+        let batch = self.options.store_batch.max(1);
         loop {
             while report.stop.is_none() && throttle.may_start(in_flight.len()) {
                 let Some(work) = queue.pop_front() else { break };
