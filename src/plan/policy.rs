@@ -336,3 +336,38 @@ impl DeletionGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod layer_rule {
+    use std::path::Path;
+
+    /// Every `.rs` file below `dir`, with its text.
+    fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).expect("src/plan is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file reads");
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    #[test]
+    fn the_plan_layer_names_nothing_above_model() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/plan");
+        let mut files = Vec::new();
+        sources(&dir, &mut files);
+        assert!(files.len() > 3, "the plan sources were found");
+        for (path, text) in files {
+            for layer in ["ports", "engine", "store", "http", "testing"] {
+                let needle = format!("crate::{layer}");
+                assert!(
+                    !text.contains(&needle),
+                    "{path} names {needle}: the plan layer imports only model, machine and itself"
+                );
+            }
+        }
+    }
+}
