@@ -16,7 +16,7 @@
 //! own.
 
 mod options;
-mod reports;
+pub(super) mod reports;
 
 use std::collections::HashMap;
 

@@ -55,7 +55,7 @@
 //! process per integration id (as `orgsync serve` does).
 mod events;
 pub(crate) mod pass;
-mod report;
+pub(super) mod report;
 mod settings;
 
 use std::sync::Arc;

@@ -7,8 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::engine::outcome::SummaryLine;
-use crate::engine::outcome::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop};
+use crate::engine::outcome::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop, SummaryLine};
 use crate::model::{AlertUid, OrganizationId, SysId, TicketKind};
 use crate::plan::{ResolveGuardState, SkipReason};
 

@@ -7,43 +7,17 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tracing::Instrument;
 
+use super::applier::{Applier, Change, Job};
 use super::settle::{Step, conflict_outcome, deferred, step};
 use crate::engine::OrganizationSync;
 use crate::engine::error::SyncError;
-use crate::engine::outcome::{FailureKind, NextRun, Stop};
+use crate::engine::outcome::{FailureKind, NextRun};
 use crate::engine::report::{OrganizationOutcome, Outcome};
 use crate::engine::seen::SeenNames;
 use crate::engine::throttle::Throttle;
 use crate::model::{AuditEntry, NewCompany, OrganizationId, SyncConfig, SyncStatus};
 use crate::plan::Plan;
 use crate::ports::{StoreErrorKind, WriteBatch};
-
-/// A company to create for one configuration.
-pub(super) struct Job {
-    pub(super) organization: OrganizationId,
-    pub(super) organization_name: Option<String>,
-    pub(super) name: String,
-    /// The configuration before the pass (`None`: new), for the audit log.
-    pub(super) before: Option<SyncConfig>,
-    /// The configuration as stored `in_queue`.
-    pub(super) queued: SyncConfig,
-}
-
-/// The state of one pass while it applies its plan.
-pub(super) struct Applier<'a> {
-    pub(super) sync: &'a OrganizationSync,
-    pub(super) configs: HashMap<OrganizationId, SyncConfig>,
-    pub(super) outcomes: Vec<OrganizationOutcome>,
-    pub(super) next_run: NextRun,
-    pub(super) remote_writes: usize,
-    pub(super) stop: Option<Stop>,
-}
-
-/// A configuration change and its audit entries, to be written together.
-pub(super) struct Change {
-    pub(super) config: SyncConfig,
-    pub(super) audit: Vec<AuditEntry>,
-}
 
 impl Applier<'_> {
     pub(super) async fn apply(

@@ -14,8 +14,9 @@ use crate::model::{
     AuditAction, AuditEntry, CiMapping, IntegrationMode, OrganizationId, SyncConfig,
 };
 use crate::plan::{Decision, Plan, PlanItem, plan};
-use apply::Applier;
+use applier::Applier;
 
+mod applier;
 mod apply;
 mod settle;
 mod snapshot;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::apply::{Applier, Change, Job};
+use super::applier::{Applier, Change, Job};
 use crate::engine::outcome::{FailureKind, NextRun};
 use crate::engine::report::{OrganizationOutcome, Outcome};
 use crate::engine::system_entry;
