@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::setup::Setup;
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, CiReport, ConfigDraft, FailureKind, NextRun, OrganizationSync, Report, Stop,
-    StoppedReport, SyncError,
+    Actor, ApplyMode, CiReport, ConfigDraft, EngineOptions, FailureKind, NextRun, OrganizationSync,
+    Report, Stop, StoppedReport, SyncError,
 };
 use ninjaone_servicenow::model::{
     CiMapping, CiOperation, CiRecord, Device, DeviceId, IntegrationMode, SyncStatus, SysId,
@@ -70,7 +71,8 @@ struct World {
 impl World {
     /// `orgs` organizations with [`PER_ORG`] devices each, the same companies, the mapping
     /// "all", inactive mode (organizations are added by hand).
-    fn new(orgs: usize, policy: Policy) -> Self {
+    fn new(orgs: usize, setup: impl Into<Setup>) -> Self {
+        let setup = setup.into();
         let ninja = FakeNinjaOne::builder()
             .organizations(orgs)
             .roles_standard()
@@ -84,7 +86,8 @@ impl World {
             Arc::new(store.clone()),
             Arc::new(ManualClock::new(fixed_time())),
         ))
-        .policy(policy);
+        .policy(setup.policy)
+        .options(setup.options);
         let admin = Actor::administrator("alice");
         block_on(async {
             sync.set_mode(&admin, IntegrationMode::Inactive)
@@ -198,11 +201,13 @@ fn cmdb(report: &Report) -> &CiReport {
     report.ci.as_ref().expect("the pass reports its CMDB step")
 }
 
-fn policy(page: u32, batch: usize) -> Policy {
-    Policy::builder()
-        .page_size(page)
-        .cmdb(CmdbSettings::builder().batch_size(batch))
-        .build()
+fn policy(page: u32, batch: usize) -> (Policy, EngineOptions) {
+    (
+        Policy::builder()
+            .cmdb(CmdbSettings::builder().batch_size(batch))
+            .build(),
+        EngineOptions::builder().page_size(page).build(),
+    )
 }
 
 /// `"name" = name, "company" = company` (and a serial when given) for a CI added by hand.

@@ -2,6 +2,7 @@
 //! renames, removals, the deletion guard, unknown listings, modes, Customer Service Management,
 //! dry runs and refused credentials.
 
+use crate::support::setup::Setup;
 use ninjaone_servicenow::testing::ids::org as id;
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::Arc;
@@ -10,8 +11,8 @@ use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigDraft, ErrorChain, FailureKind, NextRun, OrganizationSync, Outcome,
-    Report, ReportDetail, Stop, StoppedReport, SyncError,
+    Actor, ApplyMode, ConfigDraft, EngineOptions, ErrorChain, FailureKind, NextRun,
+    OrganizationSync, Outcome, Report, ReportDetail, Stop, StoppedReport, SyncError,
 };
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
@@ -52,10 +53,10 @@ impl World {
     fn new(
         ninja: FakeNinjaOne,
         snow: FakeServiceNow,
-        policy: Policy,
+        setup: impl Into<Setup>,
         mode: IntegrationMode,
     ) -> Self {
-        Self::with_api(Arc::new(ninja.clone()), ninja, snow, policy, mode)
+        Self::with_api(Arc::new(ninja.clone()), ninja, snow, setup, mode)
     }
 
     fn active(ninja: FakeNinjaOne, snow: FakeServiceNow) -> Self {
@@ -67,9 +68,10 @@ impl World {
         api: Arc<dyn NinjaOneApi>,
         ninja: FakeNinjaOne,
         snow: FakeServiceNow,
-        policy: Policy,
+        setup: impl Into<Setup>,
         mode: IntegrationMode,
     ) -> Self {
+        let setup = setup.into();
         let store = MemoryStore::new();
         let clock = ManualClock::new(fixed_time());
         let sync = OrganizationSync::new(Ports::new(
@@ -78,7 +80,8 @@ impl World {
             Arc::new(store.clone()),
             Arc::new(clock),
         ))
-        .policy(policy);
+        .policy(setup.policy)
+        .options(setup.options);
         let admin = Actor::administrator("a");
         block_on(sync.set_mode(&admin, mode)).expect("set the mode");
         Self {

@@ -6,6 +6,7 @@
 //! Rerun one fault seed with `FAULT_SEED=<n> cargo test --all-features --test reconcile_faults`;
 //! run more (or fewer) seeds with `FAULT_SEEDS=<count>`.
 
+use crate::support::setup::Setup;
 use ninjaone_servicenow::testing::ServiceNowMethod;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -18,12 +19,11 @@ use futures::FutureExt;
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, FailureKind, OrganizationSync, Outcome, Report, SyncError,
+    Actor, ApplyMode, EngineOptions, FailureKind, OrganizationSync, Outcome, Report, SyncError,
 };
 use ninjaone_servicenow::model::{
     Company, IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
 };
-use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, ServiceNowApi, StoreErrorKind};
 use ninjaone_servicenow::store::MemoryStore;
@@ -108,13 +108,14 @@ struct Tenant {
     store: MemoryStore,
     clock: ManualClock,
     sync: OrganizationSync,
-    policy: Policy,
+    setup: Setup,
 }
 
 impl Tenant {
     /// `organizations` organizations, the first `companies` of them already in ServiceNow;
     /// active mode.
-    fn new(organizations: usize, companies: usize, policy: Policy) -> Self {
+    fn new(organizations: usize, companies: usize, setup: impl Into<Setup>) -> Self {
+        let setup = setup.into();
         let faults = Faults::new();
         let ninja = FakeNinjaOne::builder()
             .organizations(organizations)
@@ -132,7 +133,8 @@ impl Tenant {
             Arc::new(store.clone()),
             Arc::new(clock.clone()),
         ))
-        .policy(policy.clone());
+        .policy(setup.policy.clone())
+        .options(setup.options.clone());
         block_on(sync.set_mode(&Actor::administrator("admin"), IntegrationMode::Active))
             .expect("an administrator sets active mode");
         Self {
@@ -142,7 +144,7 @@ impl Tenant {
             store,
             clock,
             sync,
-            policy,
+            setup,
         }
     }
 
@@ -158,7 +160,8 @@ impl Tenant {
             store,
             Arc::new(self.clock.clone()),
         ))
-        .policy(self.policy.clone())
+        .policy(self.setup.policy.clone())
+        .options(self.setup.options.clone())
     }
 
     fn configs(&self) -> Vec<SyncConfig> {
@@ -370,8 +373,8 @@ fn guarded<T>(body: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     }
 }
 
-fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
-    Policy::builder()
+fn crash_policy(concurrency: usize, store_batch: usize) -> EngineOptions {
+    EngineOptions::builder()
         .page_size(7)
         .concurrency(concurrency)
         .store_batch(store_batch)

@@ -7,11 +7,12 @@ use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::setup::Setup;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::{Clock, ManualClock};
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, FailureKind, NextRun, OrganizationSync, Outcome, Report,
+    Actor, ApplyMode, EngineOptions, FailureKind, NextRun, OrganizationSync, Outcome, Report,
 };
 use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncConfig, SyncStatus};
 use ninjaone_servicenow::plan::{Policy, RetryPolicy};
@@ -35,7 +36,8 @@ struct World {
 }
 
 impl World {
-    fn new(organizations: usize, policy: Policy) -> Self {
+    fn new(organizations: usize, setup: impl Into<Setup>) -> Self {
+        let setup = setup.into();
         let ninja = FakeNinjaOne::builder().organizations(organizations).build();
         let snow = FakeServiceNow::new();
         let store = MemoryStore::new();
@@ -46,7 +48,8 @@ impl World {
             Arc::new(store.clone()),
             Arc::new(clock.clone()),
         ))
-        .policy(policy);
+        .policy(setup.policy)
+        .options(setup.options);
         let admin = Actor::administrator("a");
         block_on(sync.set_mode(&admin, IntegrationMode::Active)).expect("set the mode");
         Self {
@@ -248,14 +251,14 @@ fn the_fifth_failure_is_reported_as_a_quarantine() {
 
 #[test]
 fn backoff_is_capped_at_one_hour() {
-    let policy = Policy::builder().retry(RetryPolicy::builder().quarantine_after(9));
+    let policy = EngineOptions::builder().retry(RetryPolicy::builder().quarantine_after(9));
     let w = World::new(1, policy.build());
     let waits = failing_waits(&w, 8);
     assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60].map(minutes));
     assert_eq!(w.config(id(1)).status(), SyncStatus::Pending);
 
     // A custom cap is honoured the same way.
-    let policy = Policy::builder().retry(
+    let policy = EngineOptions::builder().retry(
         RetryPolicy::builder()
             .initial(Duration::from_secs(30))
             .max(Duration::from_secs(90)),
@@ -273,7 +276,7 @@ fn backoff_is_capped_at_one_hour() {
 
 #[test]
 fn next_run_is_the_earliest_backoff_while_something_waits() {
-    let w = World::new(1, Policy::builder().concurrency(1).build());
+    let w = World::new(1, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.fail_creates(1, ApiErrorKind::Transient);
     assert_eq!(w.run().next_run, NextRun::At(t0 + minutes(1)));
@@ -367,7 +370,7 @@ fn a_rate_limit_defers_one_organization_without_counting_an_attempt() {
 
 #[test]
 fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
-    let w = World::new(4, Policy::builder().concurrency(1).build());
+    let w = World::new(4, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.fail_creates(1, rate_limited(120));
 
@@ -411,7 +414,7 @@ fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
 
 #[test]
 fn a_second_rate_limit_after_halving_to_one_defers_the_rest() {
-    let w = World::new(6, Policy::builder().concurrency(2).build());
+    let w = World::new(6, EngineOptions::builder().concurrency(2).build());
     let t0 = w.now();
     w.fail_creates(2, rate_limited(120));
 
@@ -433,7 +436,7 @@ fn a_second_rate_limit_after_halving_to_one_defers_the_rest() {
 
 #[test]
 fn a_create_that_committed_before_failing_is_matched_not_repeated() {
-    let w = World::new(2, Policy::builder().concurrency(1).build());
+    let w = World::new(2, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.snow
         .faults()
