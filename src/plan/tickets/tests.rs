@@ -3,10 +3,12 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
 
+use super::digest::{alert_digest_v1, alert_digest_v2};
+use super::note::retrigger_note;
 use super::text::{DESCRIPTION_MAX, SHORT_DESCRIPTION_MAX};
 use super::*;
 use crate::machine::SyncEvent;
-use crate::model::{CorrelationId, Device};
+use crate::model::{CorrelationId, Device, Incident, SyncConfig, SysId, TicketKind};
 use crate::ports::Listing;
 
 const PREFIX: &str = "ninjaone:test:alert:";
