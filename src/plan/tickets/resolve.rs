@@ -2,7 +2,7 @@
 //! guard, leave, prune or unknown.
 
 use super::{Planner, StoreChange, TicketDecision, adopt};
-use crate::model::{SyncStatus, TicketRecord, TicketRecordState};
+use crate::model::{AlertUid, SyncStatus, TicketRecord, TicketRecordState};
 
 impl Planner<'_, '_> {
     /// What happens to a record whose alert is gone.
@@ -14,19 +14,8 @@ impl Planner<'_, '_> {
         if record.state == TicketRecordState::Creating {
             match tickets.find(record.correlation_id.as_str(), None) {
                 Some(found) => adopt(&mut record, found, self.now),
-                None if tickets.unknown(record.kind).is_none() => {
-                    self.prune(&record);
-                    return;
-                }
                 None => {
-                    let reason = tickets.unknown(record.kind).cloned().unwrap_or_default();
-                    self.push(
-                        Some(&record),
-                        uid,
-                        None,
-                        TicketDecision::Unknown { reason },
-                        keep,
-                    );
+                    self.not_found(&record, uid);
                     return;
                 }
             }
@@ -82,15 +71,23 @@ impl Planner<'_, '_> {
                 );
             }
             Some(_) => self.prune(&record),
-            None if tickets.unknown(record.kind).is_none() => self.prune(&record),
-            None => {
-                let reason = tickets.unknown(record.kind).cloned().unwrap_or_default();
+            None => self.not_found(&record, uid),
+        }
+    }
+
+    /// A cleared record whose ticket the listing does not show: pruned when that kind's
+    /// listing is complete (the ticket is gone), else unknown and kept.
+    fn not_found(&mut self, record: &TicketRecord, uid: &AlertUid) {
+        match self.inputs.tickets.unknown(record.kind) {
+            None => self.prune(record),
+            Some(reason) => {
+                let reason = reason.clone();
                 self.push(
-                    Some(&record),
+                    Some(record),
                     uid,
                     None,
                     TicketDecision::Unknown { reason },
-                    keep,
+                    StoreChange::Keep,
                 );
             }
         }
