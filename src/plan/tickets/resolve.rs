@@ -12,13 +12,11 @@ impl Planner<'_, '_> {
         let mut record = record.clone();
         let keep = StoreChange::Keep;
         if record.state == TicketRecordState::Creating {
-            match tickets.find(record.correlation_id.as_str(), None) {
-                Some(found) => adopt(&mut record, found, self.now),
-                None => {
-                    self.not_found(&record, uid);
-                    return;
-                }
-            }
+            let Some(found) = tickets.find(record.correlation_id.as_str(), None) else {
+                self.not_found(&record, uid);
+                return;
+            };
+            adopt(&mut record, found, self.now);
         }
         if record.state != TicketRecordState::Open {
             // Finished by us or by a person, and the alert is gone: nothing left to track.
