@@ -34,10 +34,9 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
 use tokio_postgres::Row;
 
 mod config_store;
@@ -137,7 +136,7 @@ impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresStore")
             .field("database", &self.pool.target)
-            .field("tls", &self.pool.connector.uses_tls())
+            .field("tls", &self.pool.tls)
             .field("tenant", &self.tenant.as_str())
             .finish_non_exhaustive()
     }
@@ -197,12 +196,8 @@ impl PostgresStore {
     ) -> Result<Self, StoreError> {
         let options = options.into();
         let connector = connector(url, &options)?;
-        let pool = Arc::new(Pool {
-            target: describe(&connector.config),
-            connector,
-            idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(options.max_connections.max(1))),
-        });
+        let target = describe(&connector.config);
+        let pool = Arc::new(Pool::new(connector, target, options.max_connections)?);
         let store = Self {
             pool,
             tenant: TenantId("default".to_owned()),
