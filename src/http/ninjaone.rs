@@ -9,15 +9,14 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
+use super::call::{Auth, Body, Call, DecodeError, Reply, encode_pairs, reply_kind, text_snippet};
 use super::error::ConfigError;
 use super::options::HttpOptions;
 use super::origin::ninjaone_origin;
 use super::retry::{ClientStats, Counted, Replay};
 use super::secret::{Scrubber, Secret};
 use super::token::{Token, TokenCache};
-use super::transport::{
-    Auth, Body, Call, DecodeError, Reply, Transport, encode_pairs, reply_kind, text_snippet,
-};
+use super::transport::Transport;
 use super::webhook::WebhookRegistration;
 use crate::model::{
     Alert, DetailedDevice, Device, DeviceId, DeviceRole, Organization, OrganizationDetailed,

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
+use super::call::{Auth, Body, Call, Reply, encode_pairs, reply_kind, text_snippet};
 use super::error::{ConfigError, prefix};
 use super::ninjaone::json_type;
 use super::options::HttpOptions;
@@ -19,9 +20,7 @@ use super::query::{EncodedQuery, Plugin, QueryError};
 use super::retry::{ClientStats, Counted, Replay};
 use super::secret::{Scrubber, Secret};
 use super::token::{Token, TokenCache};
-use super::transport::{
-    Auth, Body, Call, Reply, Transport, encode_pairs, reply_kind, text_snippet,
-};
+use super::transport::Transport;
 use crate::model::{
     Case, CaseUpdate, CiItem, CiItemError, CiItemResult, CiOwner, Company, CustomerAccount,
     Incident, IncidentUpdate, NewCase, NewCompany, NewIncident, SysId, User, UserGroup,

@@ -19,7 +19,7 @@
 //! beyond the [`DeletionGuard`] limit are all [`Decision::Held`] until approved
 //! ([`Plan::release_held`]).
 //!
-//! Names are compared with [`normalize_name`]; they are matched
+//! Names are compared with [`normalize_name`](crate::model::normalize_name); they are matched
 //! here, locally, and never sent to ServiceNow in a query.
 
 mod ci;

@@ -61,7 +61,7 @@ fn class_for<'a>(mappings: &[&'a CiMapping], role: DeviceRoleId) -> ClassFor<'a>
 /// device id as native key (looked up before any identification rule, so a renamed device keeps
 /// its CI), `internal_id` = `ninjaone-device-<id>` ([`ci_internal_id`]) and the values NinjaOne's
 /// own CMDB sync fills for `cmdb_ci_computer` and its subclasses (its "SCMDB field mapping
-/// reference"), where the device's details ([`DeviceDetails`]) know them:
+/// reference"), where the device's details ([`DeviceDetails`](crate::model::DeviceDetails)) know them:
 ///
 /// | field | from | unit |
 /// |-|-|-|

@@ -180,11 +180,11 @@ pub struct PlannedCi {
     pub organization: OrganizationId,
     /// The item to send.
     pub item: CiItem,
-    /// Its digest ([`ci_fingerprint`]).
+    /// Its digest ([`ci_fingerprint`](super::ci_fingerprint)).
     pub fingerprint: String,
     /// The CI sys_id recorded for the device, when any (the device was sent before and changed).
     pub known: Option<SysId>,
-    /// The digest of what identifies the device ([`ci_identity`]).
+    /// The digest of what identifies the device ([`ci_identity`](super::ci_identity)).
     pub identity: String,
     /// Whether the write must be preceded by a dry run: the device has no CI yet (no record, or
     /// one without a sys_id) or its identity changed since it was last checked.
@@ -213,7 +213,7 @@ impl PlannedCi {
     }
 }
 
-/// What [`plan_cis`] decided.
+/// What [`plan_cis`](super::plan_cis) decided.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct CiPlan {
