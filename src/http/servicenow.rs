@@ -11,9 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use super::call::{Auth, Body, Call, Reply, encode_pairs, reply_kind, text_snippet};
+use super::call::{Auth, Body, Call, Reply, encode_pairs, json_type, reply_kind, text_snippet};
 use super::error::{ConfigError, prefix};
-use super::ninjaone::json_type;
 use super::options::HttpOptions;
 use super::origin::{AllowedHosts, servicenow_origin};
 use super::query::{EncodedQuery, Plugin, QueryError};
