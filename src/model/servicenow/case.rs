@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::ids::SysId;
-use crate::model::wire::{sn_datetime, sn_opt_string, sn_opt_u32, sn_reference};
+use crate::model::wire::{sn_datetime, sn_opt_string, sn_reference};
 
-use super::empty_as_none;
 use super::incident::{CorrelationId, Level};
+use super::{deserialize_code, empty_as_none, serialize_code};
 
 /// A Customer Service Management case's state (`sn_customerservice_case.state`).
 ///
@@ -87,16 +87,13 @@ impl fmt::Display for CaseState {
 
 impl Serialize for CaseState {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.code().to_string())
+        serialize_code(self.code(), s)
     }
 }
 
 impl<'de> Deserialize<'de> for CaseState {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match sn_opt_u32::deserialize(d)? {
-            Some(n) => Ok(Self::from_code(n)),
-            None => Err(serde::de::Error::custom("case state is empty")),
-        }
+        deserialize_code(d, "case state").map(Self::from_code)
     }
 }
 

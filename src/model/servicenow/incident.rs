@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::ids::{IdError, SysId};
-use crate::model::wire::{sn_datetime, sn_opt_string, sn_opt_u32, sn_reference};
+use crate::model::wire::{sn_datetime, sn_opt_string, sn_reference};
 
-use super::empty_as_none;
+use super::{deserialize_code, empty_as_none, serialize_code};
 
 /// An incident's state (`state`). Numbers outside the base system's choices are kept in
 /// [`IncidentState::Other`].
@@ -86,16 +86,13 @@ impl fmt::Display for IncidentState {
 
 impl Serialize for IncidentState {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.code().to_string())
+        serialize_code(self.code(), s)
     }
 }
 
 impl<'de> Deserialize<'de> for IncidentState {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match sn_opt_u32::deserialize(d)? {
-            Some(n) => Ok(Self::from_code(n)),
-            None => Err(serde::de::Error::custom("incident state is empty")),
-        }
+        deserialize_code(d, "incident state").map(Self::from_code)
     }
 }
 
@@ -150,16 +147,13 @@ impl fmt::Display for Level {
 
 impl Serialize for Level {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.code().to_string())
+        serialize_code(self.code(), s)
     }
 }
 
 impl<'de> Deserialize<'de> for Level {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match sn_opt_u32::deserialize(d)? {
-            Some(n) => Ok(Self::from_code(n)),
-            None => Err(serde::de::Error::custom("level is empty")),
-        }
+        deserialize_code(d, "level").map(Self::from_code)
     }
 }
 

@@ -16,7 +16,9 @@ pub use cmdb::{CiClass, CiItem, CiItemError, CiItemResult, CiOperation, CiOwner,
 pub use company::{Company, CustomerAccount, NewCompany};
 pub use incident::{CorrelationId, Incident, IncidentState, IncidentUpdate, Level, NewIncident};
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serializer};
+
+use super::wire::sn_opt_u32;
 
 /// An optional field where ServiceNow sends `""` (or `null`) for none.
 fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
@@ -31,5 +33,18 @@ where
         Some(v) => T::deserialize(v)
             .map(Some)
             .map_err(serde::de::Error::custom),
+    }
+}
+
+/// A choice field's code as ServiceNow stores it: the number as a string.
+fn serialize_code<S: Serializer>(code: u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&code.to_string())
+}
+
+/// A choice field's code (`"6"` or `6`); an empty value is an error that names `what`.
+fn deserialize_code<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<u32, D::Error> {
+    match sn_opt_u32::deserialize(d)? {
+        Some(n) => Ok(n),
+        None => Err(serde::de::Error::custom(format!("{what} is empty"))),
     }
 }
