@@ -16,6 +16,7 @@ use super::error::ConfigError;
 use super::options::HttpOptions;
 use super::retry::{Counters, RetryHint, next_wait};
 use super::secret::{Scrubber, Secret};
+use super::token::TokenCache;
 use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind};
 
@@ -129,6 +130,39 @@ impl Transport {
         decode: DecodeError,
     ) -> Result<Reply, ApiError> {
         self.send_scrubbing(call, auth, decode, None).await
+    }
+
+    /// Sends `call` with a bearer token from `token` (the client's cached token for one scope);
+    /// after a 401, marks that token stale in `tokens`, fetches a new one once and sends the
+    /// call again. `extra` is scrubbed from the answer as in
+    /// [`send_scrubbing`](Self::send_scrubbing). The one rule for every bearer call of both
+    /// clients and both NinjaOne scopes.
+    pub(crate) async fn send_bearer<F, Fut>(
+        &self,
+        call: &Call,
+        tokens: &TokenCache,
+        token: F,
+        decode: DecodeError,
+        extra: Option<&Secret>,
+    ) -> Result<Reply, ApiError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Secret, ApiError>>,
+    {
+        let first = token().await?;
+        match self
+            .send_scrubbing(call, Auth::Bearer(&first), decode, extra)
+            .await
+        {
+            Err(e) if e.kind() == ApiErrorKind::Unauthorized => {
+                tracing::debug!(path = %call.path, "token refused; fetching a new one");
+                tokens.invalidate(&first).await;
+                let fresh = token().await?;
+                self.send_scrubbing(call, Auth::Bearer(&fresh), decode, extra)
+                    .await
+            }
+            other => other,
+        }
     }
 
     /// As [`send`](Self::send), also scrubbing `extra` (a refresh token the call carries in its

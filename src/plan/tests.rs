@@ -1,3 +1,5 @@
+//! Unit tests of the organization planner: matching, statuses, the deletion guard.
+
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};

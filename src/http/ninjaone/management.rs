@@ -5,7 +5,7 @@ use reqwest::Method;
 
 use super::decode::{api_error_detail, oauth_error, request_token};
 use super::{MANAGEMENT_SCOPE, NinjaOneClient, WEBHOOK_PATH};
-use crate::http::call::{Auth, Body, Call, Reply};
+use crate::http::call::{Body, Call, Reply};
 use crate::http::retry::{Counted, Replay};
 use crate::http::secret::{Scrubber, Secret};
 use crate::http::webhook::WebhookRegistration;
@@ -88,22 +88,16 @@ impl NinjaOneClient {
 
     /// As [`api`](Self::api), with a management token; `extra` is scrubbed from the answer.
     async fn management_api(&self, call: &Call, extra: Option<&Secret>) -> Result<Reply, ApiError> {
-        let token = self.management_token().await?;
-        let transport = &self.inner.transport;
-        match transport
-            .send_scrubbing(call, Auth::Bearer(&token), decode_management_error, extra)
+        self.inner
+            .transport
+            .send_bearer(
+                call,
+                &self.inner.management_tokens,
+                || self.management_token(),
+                decode_management_error,
+                extra,
+            )
             .await
-        {
-            Err(e) if e.kind() == ApiErrorKind::Unauthorized => {
-                tracing::debug!(path = %call.path, "management token refused; fetching a new one");
-                self.inner.management_tokens.invalidate(&token).await;
-                let fresh = self.management_token().await?;
-                transport
-                    .send_scrubbing(call, Auth::Bearer(&fresh), decode_management_error, extra)
-                    .await
-            }
-            other => other,
-        }
     }
 }
 

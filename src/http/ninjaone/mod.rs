@@ -11,7 +11,7 @@ use url::Url;
 mod decode;
 mod management;
 
-use super::call::{Auth, Call, Reply};
+use super::call::{Call, Reply};
 use super::error::ConfigError;
 use super::options::HttpOptions;
 use super::origin::ninjaone_origin;
@@ -189,22 +189,16 @@ impl NinjaOneClient {
 
     /// Sends an authenticated call; after a 401, fetches a new token once and sends it again.
     async fn api(&self, call: &Call) -> Result<Reply, ApiError> {
-        let token = self.token().await?;
-        let transport = &self.inner.transport;
-        match transport
-            .send(call, Auth::Bearer(&token), decode_api_error)
+        self.inner
+            .transport
+            .send_bearer(
+                call,
+                &self.inner.tokens,
+                || self.token(),
+                decode_api_error,
+                None,
+            )
             .await
-        {
-            Err(e) if e.kind() == ApiErrorKind::Unauthorized => {
-                tracing::debug!(path = %call.path, "token refused; fetching a new one");
-                self.inner.tokens.invalidate(&token).await;
-                let fresh = self.token().await?;
-                transport
-                    .send(call, Auth::Bearer(&fresh), decode_api_error)
-                    .await
-            }
-            other => other,
-        }
     }
 
     async fn get_value(

@@ -201,21 +201,15 @@ impl ServiceNowClient {
                     .await
             }
             Credentials::OAuthPassword { .. } | Credentials::OAuthClient { .. } => {
-                let token = self.token().await?;
-                match transport
-                    .send(call, Auth::Bearer(&token), decode_error)
+                transport
+                    .send_bearer(
+                        call,
+                        &self.inner.tokens,
+                        || self.token(),
+                        decode_error,
+                        None,
+                    )
                     .await
-                {
-                    Err(e) if e.kind() == ApiErrorKind::Unauthorized => {
-                        tracing::debug!(path = %call.path, "token refused; fetching a new one");
-                        self.inner.tokens.invalidate(&token).await;
-                        let fresh = self.token().await?;
-                        transport
-                            .send(call, Auth::Bearer(&fresh), decode_error)
-                            .await
-                    }
-                    other => other,
-                }
             }
         }
     }

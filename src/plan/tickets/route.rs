@@ -1,4 +1,4 @@
-//! The pure routing decision: which alert becomes which ticket, and why the others do not.//!
+//! The pure routing decision: which alert becomes which ticket, and why the others do not.
 //! The ticket body of a routed alert is in `route/body.rs`.
 
 mod body;

@@ -1,3 +1,5 @@
+//! Unit tests of the ticket planner: routing, creates, notes, resolves and the resolve guard.
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
