@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test file uses the part it needs
 
 use ninjaone_servicenow::testing::ServiceNowMethod;
+
+pub use super::world::World;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,17 +13,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use futures::future::join_all;
-use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{Actor, OrganizationSync, WorkerOptions, WorkerReport};
 use ninjaone_servicenow::model::{
     AuditFilter, CiItem, CiItemResult, Company, CustomerAccount, Incident, IncidentUpdate,
     IntegrationMode, NewCompany, NewIncident, SyncStatus, SysId,
 };
-use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{
     ApiError, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi, WorkQueue,
 };
-use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
+use ninjaone_servicenow::testing::{FakeServiceNow, customer_name};
 use tokio::sync::Notify;
 
 /// The lease the scenarios use.
@@ -35,29 +35,24 @@ pub struct Worker {
     pub options: WorkerOptions,
 }
 
-/// The shared world: both fakes and the clock every worker reads.
-#[derive(Clone)]
-pub struct World {
-    pub ninja: FakeNinjaOne,
-    pub snow: FakeServiceNow,
-    pub clock: ManualClock,
+/// The shared world: both fakes and the clock every worker reads (each worker brings its own
+/// store and queue, see [`World::worker`]). `organizations` organizations; companies already
+/// exist for those numbered above `organizations / 2` (so the first half needs a company
+/// created, the second is adopted).
+pub fn world(organizations: usize) -> World {
+    World::builder()
+        .organizations(organizations)
+        .snow_with(|mut snow| {
+            for i in organizations / 2 + 1..=organizations {
+                snow = snow.company(customer_name(i), true);
+            }
+            snow
+        })
+        .build()
 }
 
 impl World {
-    /// `organizations` organizations; companies already exist for those numbered above
-    /// `organizations / 2` (so the first half needs a company created, the second is adopted).
-    pub fn new(organizations: usize) -> Self {
-        let mut snow = FakeServiceNow::builder();
-        for i in organizations / 2 + 1..=organizations {
-            snow = snow.company(customer_name(i), true);
-        }
-        Self {
-            ninja: FakeNinjaOne::builder().organizations(organizations).build(),
-            snow: snow.build(),
-            clock: ManualClock::new(fixed_time()),
-        }
-    }
-
+    /// A worker over the shared fakes and clock, with its own store, queue and ServiceNow.
     pub fn worker(
         &self,
         name: &str,
@@ -66,12 +61,7 @@ impl World {
         snow: Arc<dyn ServiceNowApi>,
     ) -> Worker {
         Worker {
-            sync: OrganizationSync::new(Ports::new(
-                Arc::new(self.ninja.clone()),
-                snow,
-                store.clone(),
-                Arc::new(self.clock.clone()),
-            )),
+            sync: self.sync_over(snow, store.clone()),
             store,
             queue,
             options: WorkerOptions::builder(name)
