@@ -22,7 +22,7 @@ use ninjaone_servicenow::model::{
     SysId,
 };
 use ninjaone_servicenow::plan::Policy;
-use ninjaone_servicenow::ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
+use ninjaone_servicenow::ports::{ConfigStore, Ports, ServiceNowApi};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::ids::org;
 use ninjaone_servicenow::testing::{
@@ -64,7 +64,6 @@ pub struct WorldBuilder {
     snow: FakeServiceNowBuilder,
     ninja_fake: Option<FakeNinjaOne>,
     snow_fake: Option<FakeServiceNow>,
-    ninja_api: Option<Arc<dyn NinjaOneApi>>,
     store: Option<MemoryStore>,
     engine_store: Option<Arc<dyn ConfigStore>>,
     shared_faults: bool,
@@ -86,7 +85,6 @@ impl World {
             snow: FakeServiceNow::builder(),
             ninja_fake: None,
             snow_fake: None,
-            ninja_api: None,
             store: None,
             engine_store: None,
             shared_faults: false,
@@ -132,15 +130,6 @@ impl WorldBuilder {
         self
     }
 
-    /// Any other seeding of the NinjaOne fake.
-    pub fn ninja_with(
-        mut self,
-        seed: impl FnOnce(FakeNinjaOneBuilder) -> FakeNinjaOneBuilder,
-    ) -> Self {
-        self.ninja = seed(self.ninja);
-        self
-    }
-
     /// Any other seeding of the ServiceNow fake.
     pub fn snow_with(
         mut self,
@@ -159,12 +148,6 @@ impl WorldBuilder {
     /// A ServiceNow fake built by the test (the seeding options above are then ignored for it).
     pub fn snow(mut self, snow: FakeServiceNow) -> Self {
         self.snow_fake = Some(snow);
-        self
-    }
-
-    /// What the engines call for NinjaOne (a wrapper of the fake, say); the fake stays `ninja`.
-    pub fn ninja_api(mut self, api: Arc<dyn NinjaOneApi>) -> Self {
-        self.ninja_api = Some(api);
         self
     }
 
@@ -260,9 +243,8 @@ impl WorldBuilder {
         let store = self.store.unwrap_or_default();
         let engine_store = self.engine_store.unwrap_or_else(|| Arc::new(store.clone()));
         let clock = self.clock;
-        let api = self.ninja_api.unwrap_or_else(|| Arc::new(ninja.clone()));
         let sync = OrganizationSync::new(Ports::new(
-            api,
+            Arc::new(ninja.clone()),
             Arc::new(snow.clone()),
             Arc::clone(&engine_store),
             Arc::new(clock.clone()),
