@@ -18,9 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ninjaone_servicenow::clock::ManualClock;
-use ninjaone_servicenow::engine::{Actor, ApplyMode, OrganizationSync};
+use ninjaone_servicenow::engine::{Actor, ApplyMode, EngineOptions, OrganizationSync};
 use ninjaone_servicenow::model::IntegrationMode;
-use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, Faults, Verdict, fixed_time};
@@ -56,7 +55,7 @@ async fn pass(concurrency: usize) -> Result<(Duration, usize, usize), Box<dyn st
         Arc::new(MemoryStore::new()),
         Arc::new(ManualClock::new(fixed_time())),
     ))
-    .policy(Policy::builder().concurrency(concurrency));
+    .options(EngineOptions::builder().concurrency(concurrency));
     sync.set_mode(&Actor::administrator("bench"), IntegrationMode::Active)
         .await?;
 

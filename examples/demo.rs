@@ -21,14 +21,13 @@ use ninjaone_servicenow::clock::Clock;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigChanges, ConfigDraft, ErrorChain, OrganizationSync, Report,
-    ReportDetail,
+    Actor, ApplyMode, ConfigChanges, ConfigDraft, EngineOptions, ErrorChain, OrganizationSync,
+    Report, ReportDetail,
 };
 use ninjaone_servicenow::model::{
     AuditFilter, AuditOutcome, CiMapping, CiMappingName, IntegrationMode, Organization,
     OrganizationId, SysId,
 };
-use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
@@ -71,7 +70,11 @@ async fn run() -> Result<(), Box<dyn Error>> {
         Arc::new(store.clone()),
         Arc::new(clock.clone()),
     ))
-    .policy(Policy::builder().page_size(5).report(ReportDetail::Full));
+    .options(
+        EngineOptions::builder()
+            .page_size(5)
+            .report(ReportDetail::Full),
+    );
 
     let alice = Actor::administrator("alice");
     let bob = Actor::technician("bob")

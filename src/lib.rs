@@ -75,15 +75,15 @@ pub use ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
 
 /// The common imports of a host: the entry points and the [`Ports`] bundle they are built
 /// from, the domain types, the port traits (and [`async_trait`](macro@crate::async_trait) for implementing them), the
-/// policy and settings, the reports, the errors and [`ErrorChain`](crate::engine::ErrorChain)
+/// policy, settings and engine options, the reports, the errors and [`ErrorChain`](crate::engine::ErrorChain)
 /// to log them.
 ///
 /// ```
 /// use ninjaone_servicenow::prelude::*;
 /// let id = OrganizationId::new(7)?;
 /// assert_eq!(id.get(), 7);
-/// let policy = Policy::builder().report(ReportDetail::Full).build();
-/// assert_eq!(policy.report(), ReportDetail::Full);
+/// let options = EngineOptions::builder().report(ReportDetail::Full).build();
+/// assert_eq!(options.report(), ReportDetail::Full);
 /// let err = SyncError::NotConfigured(id);
 /// assert!(ErrorChain(&err).to_string().starts_with("organization 7 has no sync configuration"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -92,8 +92,8 @@ pub mod prelude {
     pub use crate::clock::{Clock, SystemClock};
     pub use crate::engine::incidents::{IncidentReport, IncidentRouter, IncidentSettings};
     pub use crate::engine::{
-        Actor, ApplyMode, ErrorChain, NextRun, OrganizationSync, Report, ReportDetail, Stop,
-        SyncError,
+        Actor, ApplyMode, EngineOptions, ErrorChain, NextRun, OrganizationSync, Report,
+        ReportDetail, Stop, SyncError,
     };
     pub use crate::model::{
         Company, CustomerAccount, DeviceRole, IntegrationMode, Organization, OrganizationId,

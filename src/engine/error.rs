@@ -3,9 +3,10 @@
 
 use std::fmt;
 
-use super::incidents::IncidentReport;
-use super::report::{Report, Stop};
-use super::worker::{WorkPlan, WorkerReport};
+use super::incidents::report::IncidentReport;
+use super::outcome::Stop;
+use super::report::Report;
+use super::worker::reports::{WorkPlan, WorkerReport};
 use crate::machine::TransitionError;
 use crate::model::{CiMappingName, DeviceRoleId, OrganizationId, SysId, TicketTemplateName};
 use crate::ports::{ApiError, Remote, StoreError};

@@ -8,9 +8,9 @@
 //! 1. every change that needs no remote write (new configurations mapped by name, activations,
 //!    failures, tombstones) and every configuration about to get a company is written to the
 //!    store in one batch — the latter as `in_queue`, before any remote write;
-//! 2. companies are created with bounded concurrency ([`Policy::concurrency`]); a rate limit
+//! 2. companies are created with bounded concurrency ([`EngineOptions::concurrency`]); a rate limit
 //!    halves it for the rest of the pass, and a rate limit at concurrency 1 defers the rest;
-//! 3. results are written in batches of [`Policy::store_batch`] as they come.
+//! 3. results are written in batches of [`EngineOptions::store_batch`] as they come.
 //!
 //! Several workers can share a pass through a [`WorkQueue`](crate::ports::WorkQueue): see
 //! [`OrganizationSync::plan_work`] and [`OrganizationSync::run_worker`].
@@ -25,6 +25,8 @@ mod cmdb;
 mod directory;
 mod error;
 pub mod incidents;
+mod options;
+mod outcome;
 mod pass;
 pub(crate) mod report;
 mod seen;
@@ -46,9 +48,9 @@ pub use directory::{
     DirectoryMatch,
 };
 pub use error::{AddRefusal, CredentialsRefused, ErrorChain, Problem, StoppedReport, SyncError};
-pub use report::{
-    ApplyMode, FailureKind, NextRun, OrganizationOutcome, Outcome, Report, ReportDetail, Stop,
-};
+pub use options::{EngineOptions, EngineOptionsBuilder};
+pub use outcome::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop};
+pub use report::{OrganizationOutcome, Outcome, Report};
 pub use service::{Added, ConfigChanges, ConfigDraft};
 pub use webhook::{
     Delivery, DeliveryOutcome, ReceiverOptions, ReceiverOptionsBuilder, Refusal, WebhookReceiver,
@@ -112,13 +114,15 @@ pub struct OrganizationSync {
     store: Arc<dyn ConfigStore>,
     clock: Arc<dyn Clock>,
     policy: Policy,
+    options: EngineOptions,
     /// The Add dialog's cached company listing, shared by clones.
     directory: Arc<directory::DirectoryCache>,
 }
 
 impl OrganizationSync {
     /// A service over the [`Ports`] (the two APIs, a store and a clock), with the default
-    /// [`Policy`]; [`policy`](Self::policy) sets another.
+    /// [`Policy`] and [`EngineOptions`]; [`policy`](Self::policy) and
+    /// [`options`](Self::options) set others.
     #[must_use]
     pub fn new(ports: Ports) -> Self {
         let (ninja, snow, store, clock) = ports.into_parts();
@@ -128,6 +132,7 @@ impl OrganizationSync {
             store,
             clock,
             policy: Policy::default(),
+            options: EngineOptions::default(),
             directory: Arc::new(directory::DirectoryCache::new(
                 directory::DEFAULT_DIRECTORY_MAX_AGE,
             )),
@@ -139,6 +144,32 @@ impl OrganizationSync {
     #[must_use]
     pub fn policy(mut self, policy: impl Into<Policy>) -> Self {
         self.policy = policy.into();
+        self
+    }
+
+    /// Replaces how passes run: concurrency, paging, store batches, report detail and retries
+    /// (an [`EngineOptions`] or its builder; the [`IncidentRouter`](incidents::IncidentRouter)
+    /// takes the same type).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use ninjaone_servicenow::clock::ManualClock;
+    /// # use ninjaone_servicenow::store::MemoryStore;
+    /// # use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, fixed_time};
+    /// use ninjaone_servicenow::engine::{EngineOptions, OrganizationSync};
+    /// use ninjaone_servicenow::ports::Ports;
+    /// # let ports = Ports::new(
+    /// #     Arc::new(FakeNinjaOne::builder().build()),
+    /// #     Arc::new(FakeServiceNow::builder().build()),
+    /// #     Arc::new(MemoryStore::new()),
+    /// #     Arc::new(ManualClock::new(fixed_time())),
+    /// # );
+    /// let sync = OrganizationSync::new(ports).options(EngineOptions::builder().concurrency(4));
+    /// # let _ = sync;
+    /// ```
+    #[must_use]
+    pub fn options(mut self, options: impl Into<EngineOptions>) -> Self {
+        self.options = options.into();
         self
     }
 

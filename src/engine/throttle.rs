@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::report::Stop;
+use super::outcome::Stop;
 use crate::plan::RetryPolicy;
 use crate::ports::{ApiError, Remote};
 

@@ -11,234 +11,26 @@
 //! saw. Anything else — a person's edit, or a crashed worker that saved the configuration
 //! `in_queue` before its create — is left to the next planner pass, which looks for the
 //! company by name before creating one: a company is never created twice.
+//!
+//! The worker's [`options`] and the planner's and worker's [`reports`] are modules of their
+//! own.
+
+mod options;
+pub(super) mod reports;
 
 use std::collections::HashMap;
-use std::time::Duration;
-
-use serde::Serialize;
 
 use super::OrganizationSync;
 use super::error::{SyncError, plan_outcome, worker_outcome};
+use super::outcome::{ApplyMode, NextRun};
 use super::pass::{Prepared, status_entry};
-use super::report::{
-    ApplyMode, NextRun, OrganizationOutcome, Outcome, Report, Stop, SummaryLine, Thousands,
-};
+use super::report::{OrganizationOutcome, Outcome, Report};
 use crate::model::{AuditEntry, IntegrationMode, OrganizationId, SyncConfig};
 use crate::plan::{Decision, Plan, PlanItem};
 use crate::ports::{Claim, StoreErrorKind, WorkItem, WorkQueue, WorkResult, WorkTask};
 
-/// How a worker claims work.
-///
-/// ```
-/// use std::time::Duration;
-/// use ninjaone_servicenow::engine::WorkerOptions;
-/// let options = WorkerOptions::builder("host-a/1")
-///     .batch(100)
-///     .lease(Duration::from_secs(120))
-///     .build();
-/// assert_eq!((options.worker(), options.batch()), ("host-a/1", 100));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerOptions {
-    worker: String,
-    batch: usize,
-    lease: Duration,
-    max_batches: Option<usize>,
-}
-
-impl WorkerOptions {
-    /// Options for the worker named `worker` (unique per process, shown on its claims):
-    /// batches of 50 items, a lease of 5 minutes, until the queue is empty.
-    #[must_use]
-    pub fn new(worker: impl Into<String>) -> Self {
-        Self {
-            worker: worker.into(),
-            batch: 50,
-            lease: Duration::from_secs(300),
-            max_batches: None,
-        }
-    }
-
-    /// A builder for the worker named `worker`, starting from [`new`](Self::new)'s defaults;
-    /// [`WorkerOptionsBuilder::build`] (or `.into()`) makes the options.
-    #[must_use]
-    pub fn builder(worker: impl Into<String>) -> WorkerOptionsBuilder {
-        WorkerOptionsBuilder {
-            options: Self::new(worker),
-        }
-    }
-
-    /// A builder starting from these options, to change some of them.
-    #[must_use]
-    pub fn to_builder(&self) -> WorkerOptionsBuilder {
-        WorkerOptionsBuilder {
-            options: self.clone(),
-        }
-    }
-
-    /// The worker's name.
-    #[must_use]
-    pub fn worker(&self) -> &str {
-        &self.worker
-    }
-
-    /// Items claimed at a time.
-    #[must_use]
-    pub fn batch(&self) -> usize {
-        self.batch
-    }
-
-    /// How long a claim is held before other workers may reclaim it.
-    #[must_use]
-    pub fn lease(&self) -> Duration {
-        self.lease
-    }
-
-    /// The most batches a run takes; `None`: until the queue is empty.
-    #[must_use]
-    pub fn max_batches(&self) -> Option<usize> {
-        self.max_batches
-    }
-}
-
-/// Sets [`WorkerOptions`]: bare-name `#[must_use]` setters that clamp (the range is in each
-/// setter's docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerOptionsBuilder {
-    options: WorkerOptions,
-}
-
-impl WorkerOptionsBuilder {
-    /// Items claimed at a time (at least 1).
-    #[must_use]
-    pub fn batch(mut self, items: usize) -> Self {
-        self.options.batch = items.max(1);
-        self
-    }
-
-    /// How long a claim is held before other workers may reclaim it (at least 1 s). Choose it
-    /// well above the time one batch takes.
-    #[must_use]
-    pub fn lease(mut self, lease: Duration) -> Self {
-        self.options.lease = lease.max(Duration::from_secs(1));
-        self
-    }
-
-    /// Stops after this many batches (at least 1), even if work is left.
-    #[must_use]
-    pub fn max_batches(mut self, batches: usize) -> Self {
-        self.options.max_batches = Some(batches.max(1));
-        self
-    }
-
-    /// The options.
-    #[must_use]
-    pub fn build(self) -> WorkerOptions {
-        self.options
-    }
-}
-
-impl From<WorkerOptionsBuilder> for WorkerOptions {
-    fn from(builder: WorkerOptionsBuilder) -> Self {
-        builder.build()
-    }
-}
-
-/// What a planner pass did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct WorkPlan {
-    /// `false` when another planner held the lock and this one did nothing.
-    pub planned: bool,
-    /// The pass's report: the outcomes of the changes the planner made itself, and a
-    /// [`Outcome::Planned`] line for each configuration queued for the workers.
-    pub report: Report,
-    /// Items added to the queue (those already queued are not added again).
-    pub enqueued: usize,
-}
-
-/// What a worker did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct WorkerReport {
-    /// Batches claimed.
-    pub batches: usize,
-    /// Items claimed.
-    pub claimed: usize,
-    /// Items applied.
-    pub applied: usize,
-    /// Items left to the next planner pass (their configuration changed since planning).
-    pub skipped: usize,
-    /// Items deferred (rate limit, or the worker stopped).
-    pub deferred: usize,
-    /// Items that failed (recorded on the configuration).
-    pub failed: usize,
-    /// Items whose lease this worker lost before completing them.
-    pub lost: usize,
-    /// Expired leases of other workers this worker returned to the queue.
-    pub reclaimed: usize,
-    /// Remote writes made.
-    pub remote_writes: usize,
-    /// Why the worker stopped early, if it did.
-    pub stop: Option<Stop>,
-    /// `true` when the worker found the integration disabled and released its claims.
-    pub disabled: bool,
-    /// One line per item applied, skipped, deferred or failed.
-    pub outcomes: Vec<OrganizationOutcome>,
-}
-
-impl std::fmt::Display for WorkPlan {
-    /// One line, for logs: `planner: 10 enqueued; sync: …` (the [`Report`]'s line), or
-    /// `planner: another planner holds the lock`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.planned {
-            write!(
-                f,
-                "planner: {} enqueued; {}",
-                Thousands(self.enqueued),
-                self.report
-            )
-        } else {
-            f.write_str("planner: another planner holds the lock")
-        }
-    }
-}
-
-impl std::fmt::Display for WorkerReport {
-    /// One line, for logs, with the same words as [`Report`]'s:
-    /// `worker: 2 batches, 100 claimed, 98 applied, 0 failed, 98 remote writes` (then the
-    /// other counts that are not zero, and the stop).
-    ///
-    /// ```
-    /// use ninjaone_servicenow::engine::WorkerReport;
-    /// assert_eq!(
-    ///     WorkerReport::default().to_string(),
-    ///     "worker: 0 batches, 0 claimed, 0 applied, 0 failed, 0 remote writes"
-    /// );
-    /// ```
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        SummaryLine {
-            subject: "worker",
-            dry_run: false,
-            always: &[
-                (self.batches, "batches"),
-                (self.claimed, "claimed"),
-                (self.applied, "applied"),
-                (self.failed, "failed"),
-            ],
-            if_any: &[
-                (self.skipped, "skipped"),
-                (self.deferred, "deferred"),
-                (self.lost, "lost"),
-                (self.reclaimed, "reclaimed"),
-            ],
-            remote_writes: self.remote_writes,
-            note: self.disabled.then_some("the integration is disabled"),
-            stop: self.stop.as_ref(),
-        }
-        .fmt(f)
-    }
-}
+pub use options::{WorkerOptions, WorkerOptionsBuilder};
+pub use reports::{WorkPlan, WorkerReport};
 
 impl OrganizationSync {
     /// The planner half of a distributed pass: under the queue's planner lock, takes the
@@ -251,7 +43,7 @@ impl OrganizationSync {
     ///
     /// # Errors
     /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
-    ///   (401 or 403), as for [`run_once`](Self::run_once): never an `Ok` with a [`Stop`] to
+    ///   (401 or 403), as for [`run_once`](Self::run_once): never an `Ok` with a [`Stop`](super::Stop) to
     ///   notice. The error carries the plan made until then
     ///   ([`StoppedReport::Plan`](super::StoppedReport::Plan)).
     /// - [`SyncError::Store`] when the store or the queue cannot be read or written.
@@ -280,7 +72,7 @@ impl OrganizationSync {
         let (report, planned, configs, next_run, ci_mappings, names) =
             match self.prepare(ApplyMode::Apply, None).await? {
                 Prepared::Finished(mut report) | Prepared::DryRun { mut report, .. } => {
-                    report.finish(self.policy.report);
+                    report.finish(self.options.report);
                     return Ok(WorkPlan {
                         planned: true,
                         report,
@@ -367,7 +159,7 @@ impl OrganizationSync {
         report.outcomes.extend(lines);
         report.outcomes.sort_by_key(|o| o.organization);
         report.set_plan(planned);
-        report.finish(self.policy.report);
+        report.finish(self.options.report);
         tracing::info!(enqueued, "planned");
         Ok(WorkPlan {
             planned: true,
@@ -386,7 +178,7 @@ impl OrganizationSync {
     ///
     /// # Errors
     /// - [`SyncError::CredentialsRefused`] when the integration's own credentials were refused
-    ///   (401 or 403), as for [`run_once`](Self::run_once): never an `Ok` with a [`Stop`] to
+    ///   (401 or 403), as for [`run_once`](Self::run_once): never an `Ok` with a [`Stop`](super::Stop) to
     ///   notice. The error carries what the worker did until then
     ///   ([`StoppedReport::Worker`](super::StoppedReport::Worker)); the items it had not
     ///   applied were deferred back to the queue.

@@ -5,6 +5,7 @@ pub mod activity;
 mod audit;
 mod details;
 mod ids;
+mod listing;
 mod mapping;
 mod names;
 mod ninjaone;
@@ -22,6 +23,7 @@ pub use details::{DetailedDevice, DeviceDetails, is_placeholder_serial};
 pub use ids::{
     AlertUid, DeviceId, DeviceRoleId, IdError, LocationId, OrganizationId, PolicyId, SysId,
 };
+pub use listing::Listing;
 pub use mapping::{
     CiMapping, CiMappingName, IntegrationMode, InvalidConfig, SyncConfig, SyncConfigParts,
     SyncStatus, TicketKind, UnknownMode, UnknownStatus, UnknownTicketKind,

@@ -1,13 +1,11 @@
-//! The knobs of a pass: what to do with unmatched organizations, retries and quarantine, the
-//! deletion guard, concurrency and paging.
+//! The knobs of the plan: what to do with unmatched organizations, the deletion guard, the
+//! CMDB settings; and the retry policy's type (the engines hold the retry policy itself).
 
-use crate::engine::ReportDetail;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::ci::CmdbSettings;
-use crate::ports::{DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE};
 
 /// What active mode does with an organization whose name matches no ServiceNow company.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -123,55 +121,26 @@ impl DeletionGuard {
     }
 }
 
-/// Everything a pass may be told, with the defaults DESIGN.md gives.
+/// What the sync plan is told, with the defaults DESIGN.md gives: what [`plan`](super::plan)
+/// and [`plan_cis`](super::plan_cis) read. How a pass runs (concurrency, paging, store
+/// batches, report detail, retries) is the engine's `EngineOptions`, a layer up.
 ///
 /// ```
 /// use ninjaone_servicenow::plan::{Policy, UnmatchedPolicy};
 /// let policy = Policy::builder()
 ///     .unmatched(UnmatchedPolicy::LeaveUnmapped)
-///     .concurrency(4)
 ///     .build();
-/// assert_eq!(policy.concurrency(), 4);
+/// assert_eq!(policy.unmatched(), UnmatchedPolicy::LeaveUnmapped);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Policy {
     /// What to do with organizations that match no company (active mode).
     pub(crate) unmatched: UnmatchedPolicy,
-    /// Backoff and quarantine.
-    pub(crate) retry: RetryPolicy,
     /// The deletion guard.
     pub(crate) deletion_guard: DeletionGuard,
-    /// Remote writes in flight at once (default 8; at least 1).
-    pub(crate) concurrency: usize,
-    /// Rows per listing page (default [`DEFAULT_PAGE_SIZE`]).
-    pub(crate) page_size: u32,
-    /// Pages a listing may take before it is refused as endless (default
-    /// [`DEFAULT_MAX_PAGES`]).
-    pub(crate) max_pages: usize,
-    /// Configurations per store write while a pass records results (default 100; at least 1).
-    pub(crate) store_batch: usize,
     /// How devices are pushed into the CMDB (data source, batch size).
     pub(crate) cmdb: CmdbSettings,
-    /// How much a pass's [`Report`](crate::engine::Report) holds (default
-    /// [`ReportDetail::Compact`]: unchanged organizations counted, not listed, and no plan).
-    pub(crate) report: ReportDetail,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            unmatched: UnmatchedPolicy::default(),
-            retry: RetryPolicy::default(),
-            deletion_guard: DeletionGuard::default(),
-            concurrency: 8,
-            page_size: DEFAULT_PAGE_SIZE,
-            max_pages: DEFAULT_MAX_PAGES,
-            store_batch: 100,
-            cmdb: CmdbSettings::default(),
-            report: ReportDetail::default(),
-        }
-    }
 }
 
 impl Policy {
@@ -181,52 +150,16 @@ impl Policy {
         self.unmatched
     }
 
-    /// Backoff and quarantine.
-    #[must_use]
-    pub fn retry(&self) -> &RetryPolicy {
-        &self.retry
-    }
-
     /// The deletion guard.
     #[must_use]
     pub fn deletion_guard(&self) -> &DeletionGuard {
         &self.deletion_guard
     }
 
-    /// Remote writes in flight at once.
-    #[must_use]
-    pub fn concurrency(&self) -> usize {
-        self.concurrency
-    }
-
-    /// Rows per listing page.
-    #[must_use]
-    pub fn page_size(&self) -> u32 {
-        self.page_size
-    }
-
-    /// Pages a listing may take before it is refused as endless.
-    #[must_use]
-    pub fn max_pages(&self) -> usize {
-        self.max_pages
-    }
-
-    /// Configurations per store write while a pass records results.
-    #[must_use]
-    pub fn store_batch(&self) -> usize {
-        self.store_batch
-    }
-
     /// How devices are pushed into the CMDB.
     #[must_use]
     pub fn cmdb(&self) -> &CmdbSettings {
         &self.cmdb
-    }
-
-    /// How much a pass's report holds.
-    #[must_use]
-    pub fn report(&self) -> ReportDetail {
-        self.report
     }
 
     /// A builder starting from the defaults; [`PolicyBuilder::build`] (or `.into()`) makes the
@@ -253,14 +186,6 @@ pub struct PolicyBuilder {
 }
 
 impl PolicyBuilder {
-    /// Sets how much a pass's report holds: [`ReportDetail::Full`] lists unchanged
-    /// organizations and keeps the plan.
-    #[must_use]
-    pub fn report(mut self, detail: ReportDetail) -> Self {
-        self.options.report = detail;
-        self
-    }
-
     /// Sets what to do with unmatched organizations.
     #[must_use]
     pub fn unmatched(mut self, unmatched: UnmatchedPolicy) -> Self {
@@ -268,46 +193,10 @@ impl PolicyBuilder {
         self
     }
 
-    /// Sets the retry policy.
-    #[must_use]
-    pub fn retry(mut self, retry: impl Into<RetryPolicy>) -> Self {
-        self.options.retry = retry.into();
-        self
-    }
-
     /// Sets the deletion guard.
     #[must_use]
     pub fn deletion_guard(mut self, guard: DeletionGuard) -> Self {
         self.options.deletion_guard = guard;
-        self
-    }
-
-    /// Sets how many remote writes may be in flight at once (at least 1).
-    #[must_use]
-    pub fn concurrency(mut self, concurrency: usize) -> Self {
-        self.options.concurrency = concurrency.max(1);
-        self
-    }
-
-    /// Sets the listing page size (at least 1).
-    #[must_use]
-    pub fn page_size(mut self, page_size: u32) -> Self {
-        self.options.page_size = page_size.max(1);
-        self
-    }
-
-    /// Sets how many pages a listing may take (at least 1).
-    #[must_use]
-    pub fn max_pages(mut self, max_pages: usize) -> Self {
-        self.options.max_pages = max_pages.max(1);
-        self
-    }
-
-    /// Sets how many configurations go into one store write while results are recorded (at
-    /// least 1).
-    #[must_use]
-    pub fn store_batch(mut self, store_batch: usize) -> Self {
-        self.options.store_batch = store_batch.max(1);
         self
     }
 
@@ -444,6 +333,41 @@ impl DeletionGuard {
             floor,
             percent,
             ceiling,
+        }
+    }
+}
+
+#[cfg(test)]
+mod layer_rule {
+    use std::path::Path;
+
+    /// Every `.rs` file below `dir`, with its text.
+    fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).expect("src/plan is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file reads");
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    #[test]
+    fn the_plan_layer_names_nothing_above_model() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/plan");
+        let mut files = Vec::new();
+        sources(&dir, &mut files);
+        assert!(files.len() > 3, "the plan sources were found");
+        for (path, text) in files {
+            for layer in ["ports", "engine", "store", "http", "testing"] {
+                let needle = format!("crate::{layer}");
+                assert!(
+                    !text.contains(&needle),
+                    "{path} names {needle}: the plan layer imports only model, machine and itself"
+                );
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiErrorKind};
+pub use crate::model::Listing;
 use crate::model::RowError;
 
 /// Page size used when a caller has no better idea: large enough to keep request counts low,
@@ -129,27 +130,6 @@ impl<T> Page<T> {
             rejected: self.rejected,
             next: self.next,
         }
-    }
-}
-
-/// Every row of a listing, walked by [`collect_all`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Listing<T> {
-    /// The decoded rows, in the order the pages gave them.
-    pub items: Vec<T>,
-    /// Rows that could not be decoded, across all pages.
-    pub rejected: Vec<RowError>,
-    /// How many pages were fetched.
-    pub pages: usize,
-}
-
-impl<T> Listing<T> {
-    /// Whether every row was decoded. An incomplete listing counts as "unknown" for whatever it
-    /// might have held, never as "absent".
-    #[must_use]
-    pub fn is_complete(&self) -> bool {
-        self.rejected.is_empty()
     }
 }
 

@@ -7,9 +7,10 @@ use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::setup::Setup;
 use futures::executor::block_on;
 use ninjaone_servicenow::engine::{
-    ApplyMode, CiReport, ConfigDraft, FailureKind, NextRun, Report, Stop,
+    ApplyMode, CiReport, ConfigDraft, EngineOptions, FailureKind, NextRun, Report, Stop,
 };
 use ninjaone_servicenow::model::{
     CiMapping, CiOperation, CiRecord, Device, DeviceId, IntegrationMode, SyncStatus, SysId,
@@ -58,13 +59,13 @@ fn all_mapping() -> CiMapping {
 
 /// `orgs` organizations with [`PER_ORG`] devices each, the same companies, the mapping
 /// "all", inactive mode (organizations are added by hand).
-fn world(orgs: usize, policy: Policy) -> World {
+fn world(orgs: usize, setup: impl Into<Setup>) -> World {
     World::builder()
         .organizations(orgs)
         .roles_standard()
         .devices_per_organization(PER_ORG)
         .companies(orgs)
-        .policy(policy)
+        .setup(setup)
         .mode(IntegrationMode::Inactive)
         .ci_mapping(all_mapping())
         .build()
@@ -133,11 +134,13 @@ fn cmdb(report: &Report) -> &CiReport {
     report.ci.as_ref().expect("the pass reports its CMDB step")
 }
 
-fn policy(page: u32, batch: usize) -> Policy {
-    Policy::builder()
-        .page_size(page)
-        .cmdb(CmdbSettings::builder().batch_size(batch))
-        .build()
+fn policy(page: u32, batch: usize) -> (Policy, EngineOptions) {
+    (
+        Policy::builder()
+            .cmdb(CmdbSettings::builder().batch_size(batch))
+            .build(),
+        EngineOptions::builder().page_size(page).build(),
+    )
 }
 
 /// `"name" = name, "company" = company` (and a serial when given) for a CI added by hand.

@@ -11,7 +11,9 @@ use futures::FutureExt;
 use futures::executor::block_on;
 use ninjaone_servicenow::engine::incidents::IncidentReport;
 use ninjaone_servicenow::engine::incidents::{IncidentSettings, SkipReason, TicketOutcome};
-use ninjaone_servicenow::engine::{ApplyMode, ErrorChain, Stop, StoppedReport, SyncError};
+use ninjaone_servicenow::engine::{
+    ApplyMode, EngineOptions, ErrorChain, Stop, StoppedReport, SyncError,
+};
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
     AlertUid, CaseState, FilterRefusal, IncidentState, IntegrationMode, Level, MinSeverity,
@@ -83,8 +85,7 @@ fn two_passes_create_each_incident_once_with_the_company() {
 fn request_counts_are_paged_and_never_per_alert() {
     // 5 organizations × 8 devices = 40 devices, 60 alerts; pages of 7.
     let w = world(5, 8, 60);
-    let settings = w.settings().to_builder().page_size(7);
-    let router = w.router_with(settings.build());
+    let router = w.router().options(EngineOptions::builder().page_size(7));
     w.faults.reset_counts();
     let report = block_on(router.run_once(ApplyMode::Apply)).unwrap();
     assert_eq!(report.created, 60);

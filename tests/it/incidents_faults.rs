@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::TimeDelta;
 use futures::FutureExt;
 use futures::executor::block_on;
-use ninjaone_servicenow::engine::ApplyMode;
+use ninjaone_servicenow::engine::{ApplyMode, EngineOptions};
 use ninjaone_servicenow::model::{AlertUid, IncidentState};
 use ninjaone_servicenow::ports::ApiErrorKind;
 
@@ -85,13 +85,11 @@ fn run_seed(seed: u64) -> (usize, usize) {
     let mut rng = Rng::new(seed);
     let w = world(3, 3, 10);
     let concurrency = 1 + rng.below(4);
-    let router = w.router_with(
-        w.settings()
-            .to_builder()
+    let router = w.router().options(
+        EngineOptions::builder()
             .concurrency(concurrency)
             .page_size(u32::try_from(3 + rng.below(8)).unwrap())
-            .store_batch(1 + rng.below(5))
-            .build(),
+            .store_batch(1 + rng.below(5)),
     );
     // Incidents a person finished while their alert was open: never recreated.
     let mut finished_by_person: BTreeSet<String> = BTreeSet::new();

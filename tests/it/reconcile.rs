@@ -2,6 +2,7 @@
 //! renames, removals, the deletion guard, unknown listings, modes, Customer Service Management,
 //! dry runs and refused credentials.
 
+use crate::support::setup::Setup;
 use ninjaone_servicenow::testing::ids::org as id;
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::sync::Arc;
@@ -10,8 +11,8 @@ use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, ConfigDraft, ErrorChain, FailureKind, NextRun, OrganizationSync, Outcome,
-    Report, ReportDetail, Stop, SyncError,
+    Actor, ApplyMode, ConfigDraft, EngineOptions, ErrorChain, FailureKind, NextRun,
+    OrganizationSync, Outcome, Report, ReportDetail, Stop, SyncError,
 };
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
@@ -44,13 +45,13 @@ fn index(n: usize) -> OrganizationId {
 fn world(
     ninja: FakeNinjaOne,
     snow: FakeServiceNow,
-    policy: Policy,
+    setup: impl Into<Setup>,
     mode: IntegrationMode,
 ) -> World {
     World::builder()
         .ninja(ninja)
         .snow(snow)
-        .policy(policy)
+        .setup(setup)
         .admin("a")
         .mode(mode)
         .build()

@@ -6,6 +6,7 @@
 //! Rerun one fault seed with `FAULT_SEED=<n> cargo test --all-features --test reconcile_faults`;
 //! run more (or fewer) seeds with `FAULT_SEEDS=<count>`.
 
+use crate::support::setup::Setup;
 use ninjaone_servicenow::testing::ServiceNowMethod;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,11 +17,12 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use futures::FutureExt;
 use futures::executor::block_on;
-use ninjaone_servicenow::engine::{ApplyMode, FailureKind, Outcome, Report, SyncError};
+use ninjaone_servicenow::engine::{
+    ApplyMode, EngineOptions, FailureKind, Outcome, Report, SyncError,
+};
 use ninjaone_servicenow::model::{
     Company, IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
 };
-use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::{ApiErrorKind, StoreErrorKind};
 use ninjaone_servicenow::testing::{SplitMix64, StoreMethod, Verdict};
 
@@ -97,12 +99,12 @@ impl Rng {
 
 /// `organizations` organizations, the first `companies` of them already in ServiceNow, both
 /// fakes sharing one `Faults`; active mode.
-fn tenant(organizations: usize, companies: usize, policy: Policy) -> World {
+fn tenant(organizations: usize, companies: usize, setup: impl Into<Setup>) -> World {
     World::builder()
         .organizations(organizations)
         .companies(companies)
         .shared_faults()
-        .policy(policy)
+        .setup(setup)
         .admin("admin")
         .mode(IntegrationMode::Active)
         .build()
@@ -315,8 +317,8 @@ fn guarded<T>(body: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     }
 }
 
-fn crash_policy(concurrency: usize, store_batch: usize) -> Policy {
-    Policy::builder()
+fn crash_policy(concurrency: usize, store_batch: usize) -> EngineOptions {
+    EngineOptions::builder()
         .page_size(7)
         .concurrency(concurrency)
         .store_batch(store_batch)

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use futures::executor::block_on;
-use ninjaone_servicenow::engine::{ApplyMode, FailureKind, NextRun, Outcome, Report};
+use ninjaone_servicenow::engine::{
+    ApplyMode, EngineOptions, FailureKind, NextRun, Outcome, Report,
+};
 use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncStatus};
 use ninjaone_servicenow::plan::{Policy, RetryPolicy};
 use ninjaone_servicenow::ports::ApiErrorKind;
 use ninjaone_servicenow::testing::customer_name;
 
+use crate::support::setup::Setup;
 use crate::support::world::World;
 
 fn minutes(n: i64) -> TimeDelta {
@@ -21,10 +24,10 @@ fn minutes(n: i64) -> TimeDelta {
 }
 
 /// `n` organizations without companies, active mode, on a manual clock.
-fn world(organizations: usize, policy: Policy) -> World {
+fn world(organizations: usize, setup: impl Into<Setup>) -> World {
     World::builder()
         .organizations(organizations)
-        .policy(policy)
+        .setup(setup)
         .admin("a")
         .mode(IntegrationMode::Active)
         .build()
@@ -194,14 +197,14 @@ fn the_fifth_failure_is_reported_as_a_quarantine() {
 
 #[test]
 fn backoff_is_capped_at_one_hour() {
-    let policy = Policy::builder().retry(RetryPolicy::builder().quarantine_after(9));
+    let policy = EngineOptions::builder().retry(RetryPolicy::builder().quarantine_after(9));
     let w = world(1, policy.build());
     let waits = failing_waits(&w, 8);
     assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60].map(minutes));
     assert_eq!(w.config(id(1)).status(), SyncStatus::Pending);
 
     // A custom cap is honoured the same way.
-    let policy = Policy::builder().retry(
+    let policy = EngineOptions::builder().retry(
         RetryPolicy::builder()
             .initial(Duration::from_secs(30))
             .max(Duration::from_secs(90)),
@@ -219,7 +222,7 @@ fn backoff_is_capped_at_one_hour() {
 
 #[test]
 fn next_run_is_the_earliest_backoff_while_something_waits() {
-    let w = world(1, Policy::builder().concurrency(1).build());
+    let w = world(1, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.fail_creates(1, ApiErrorKind::Transient);
     assert_eq!(w.run().next_run, NextRun::At(t0 + minutes(1)));
@@ -313,7 +316,7 @@ fn a_rate_limit_defers_one_organization_without_counting_an_attempt() {
 
 #[test]
 fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
-    let w = world(4, Policy::builder().concurrency(1).build());
+    let w = world(4, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.fail_creates(1, rate_limited(120));
 
@@ -357,7 +360,7 @@ fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
 
 #[test]
 fn a_second_rate_limit_after_halving_to_one_defers_the_rest() {
-    let w = world(6, Policy::builder().concurrency(2).build());
+    let w = world(6, EngineOptions::builder().concurrency(2).build());
     let t0 = w.now();
     w.fail_creates(2, rate_limited(120));
 
@@ -379,7 +382,7 @@ fn a_second_rate_limit_after_halving_to_one_defers_the_rest() {
 
 #[test]
 fn a_create_that_committed_before_failing_is_matched_not_repeated() {
-    let w = world(2, Policy::builder().concurrency(1).build());
+    let w = world(2, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.snow
         .faults()

@@ -28,8 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ninjaone_servicenow::engine::incidents::{IncidentRouter, IncidentSettings};
-use ninjaone_servicenow::engine::{Actor, OrganizationSync, ReportDetail};
-use ninjaone_servicenow::plan::Policy;
+use ninjaone_servicenow::engine::{Actor, EngineOptions, OrganizationSync, ReportDetail};
 use ninjaone_servicenow::ports::Ports;
 
 pub use args::Verbosity;
@@ -177,7 +176,7 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
         .open_store(&path)
         .map_err(|err| store_failure(&path, &err))?;
     let clock = env.clock();
-    let incident_settings = incident_settings.to_builder().report(detail).build();
+    let options = EngineOptions::builder().report(detail).build();
     let router = IncidentRouter::new(
         Ports::new(
             Arc::clone(&remotes.ninjaone),
@@ -186,14 +185,15 @@ async fn execute(cli: &Cli, env: &dyn Environment, io: &mut Io<'_>) -> Result<Ex
             Arc::clone(&clock),
         ),
         incident_settings,
-    );
+    )
+    .options(options.clone());
     let sync = OrganizationSync::new(Ports::new(
         remotes.ninjaone,
         remotes.servicenow,
         store,
         clock,
     ))
-    .policy(Policy::builder().report(detail));
+    .options(options);
     let ctx = Ctx {
         sync,
         router,

@@ -21,190 +21,30 @@
 //!   find no record and no ticket and create one each. Run the receiver and the passes in
 //!   one process (as `orgsync serve` does), or route each integration's deliveries to one
 //!   process.
+//!
+//! The [`triggered`] and [`reset`] paths are modules of their own; [`gate`] keeps the
+//! per-alert turns and the memory of resets.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex as SyncMutex, MutexGuard, PoisonError};
+mod gate;
+mod reset;
+mod triggered;
 
-use chrono::{DateTime, Utc};
-
-use futures_util::lock::{Mutex, OwnedMutexGuard};
+use std::collections::BTreeMap;
 
 use super::IncidentRouter;
 use super::pass::{listed_rows, split};
 use super::report::{AlertOutcome, IncidentReport, TicketOutcome};
+use crate::engine::SyncError;
+use crate::engine::outcome::{ApplyMode, FailureKind};
 use crate::engine::webhook::{Delivery, DeliveryOutcome};
-use crate::engine::{ApplyMode, FailureKind, SyncError};
 use crate::model::activity::{Activity, StatusCode};
-use crate::model::{
-    Alert, AlertUid, Device, IntegrationMode, OrganizationId, SyncConfig, TicketKind, TicketRecord,
-    TicketRecordState,
-};
+use crate::model::{Alert, AlertUid, IntegrationMode, SyncConfig, TicketRecord};
 use crate::plan::{
-    ListedTicket, ListedTickets, RouteDecision, RoutingIndex, TicketInputs, TicketListing,
-    digest_matches, plan_tickets, route,
+    ListedTicket, ListedTickets, RoutingIndex, TicketInputs, TicketListing, plan_tickets,
 };
 use crate::ports::{ApiError, IncidentQuery, Listing, PageRequest, Remote, collect_all};
 
-/// Who may touch which alert's records right now (in this process).
-#[derive(Default)]
-pub(crate) struct EventGate {
-    state: SyncMutex<GateState>,
-    /// Held by an applied pass for its whole run.
-    pass: Arc<Mutex<()>>,
-}
-
-#[derive(Default)]
-struct GateState {
-    pass_running: bool,
-    alerts: HashMap<AlertUid, Arc<Mutex<()>>>,
-    /// Resolves made by deliveries since the last applied pass (the resolve guard's count).
-    resolves: usize,
-    /// The latest RESET seen of each alert (by `activityTime`), so a TRIGGERED older than it
-    /// — a late retry, or a trigger the reset overtook — creates nothing. At most
-    /// [`RESETS_KEPT`] alerts, the oldest resets forgotten first.
-    resets: HashMap<AlertUid, DateTime<Utc>>,
-}
-
-/// How many alerts' latest resets an [`EventGate`] remembers (a few hundred KiB at most).
-const RESETS_KEPT: usize = 4096;
-
-impl std::fmt::Debug for EventGate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = self.lock();
-        f.debug_struct("EventGate")
-            .field("pass_running", &state.pass_running)
-            .field("alerts_in_hand", &state.alerts.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// One delivery's turn at one alert.
-pub(crate) struct AlertTurn<'g> {
-    gate: &'g EventGate,
-    uid: AlertUid,
-    guard: Option<OwnedMutexGuard<()>>,
-}
-
-impl Drop for AlertTurn<'_> {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        let mut state = self.gate.lock();
-        if state
-            .alerts
-            .get(&self.uid)
-            .is_some_and(|m| Arc::strong_count(m) == 1)
-        {
-            state.alerts.remove(&self.uid);
-        }
-    }
-}
-
-/// An applied pass's turn: no delivery runs while it lives.
-pub(crate) struct PassTurn<'g> {
-    gate: &'g EventGate,
-    held: Vec<OwnedMutexGuard<()>>,
-    pass: Option<OwnedMutexGuard<()>>,
-}
-
-impl Drop for PassTurn<'_> {
-    fn drop(&mut self) {
-        self.held.clear();
-        {
-            let mut state = self.gate.lock();
-            state.pass_running = false;
-            state.resolves = 0;
-            state.alerts.retain(|_, m| Arc::strong_count(m) > 1);
-        }
-        drop(self.pass.take());
-    }
-}
-
-impl EventGate {
-    fn lock(&self) -> MutexGuard<'_, GateState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits for the alert's turn (after any pass in progress).
-    pub(crate) async fn enter(&self, uid: &AlertUid) -> AlertTurn<'_> {
-        loop {
-            let mutex = {
-                let mut state = self.lock();
-                if state.pass_running {
-                    None
-                } else {
-                    Some(Arc::clone(state.alerts.entry(uid.clone()).or_default()))
-                }
-            };
-            match mutex {
-                Some(mutex) => {
-                    let guard = mutex.lock_owned().await;
-                    return AlertTurn {
-                        gate: self,
-                        uid: uid.clone(),
-                        guard: Some(guard),
-                    };
-                }
-                None => drop(Arc::clone(&self.pass).lock_owned().await),
-            }
-        }
-    }
-
-    /// Waits for the deliveries in hand and holds new ones until the turn is dropped.
-    pub(crate) async fn pass_turn(&self) -> PassTurn<'_> {
-        let pass = Arc::clone(&self.pass).lock_owned().await;
-        let in_hand: Vec<Arc<Mutex<()>>> = {
-            let mut state = self.lock();
-            state.pass_running = true;
-            state.alerts.values().cloned().collect()
-        };
-        let mut held = Vec::with_capacity(in_hand.len());
-        for mutex in in_hand {
-            held.push(mutex.lock_owned().await);
-        }
-        PassTurn {
-            gate: self,
-            held,
-            pass: Some(pass),
-        }
-    }
-
-    /// Reserves one resolve under the guard's `limit`; `false` when the guard would hold it.
-    fn reserve_resolve(&self, limit: usize) -> bool {
-        let mut state = self.lock();
-        if state.resolves >= limit {
-            return false;
-        }
-        state.resolves += 1;
-        true
-    }
-
-    /// Remembers that `uid` reset at `at` (keeping the latest).
-    fn note_reset(&self, uid: &AlertUid, at: DateTime<Utc>) {
-        let mut state = self.lock();
-        if !state.resets.contains_key(uid)
-            && state.resets.len() >= RESETS_KEPT
-            && let Some(oldest) = state
-                .resets
-                .iter()
-                .min_by_key(|(_, at)| **at)
-                .map(|(uid, _)| uid.clone())
-        {
-            state.resets.remove(&oldest);
-        }
-        let latest = state.resets.entry(uid.clone()).or_insert(at);
-        *latest = (*latest).max(at);
-    }
-
-    /// The latest reset remembered of `uid`.
-    fn reset_at(&self, uid: &AlertUid) -> Option<DateTime<Utc>> {
-        self.lock().resets.get(uid).copied()
-    }
-
-    fn release_resolve(&self) {
-        let mut state = self.lock();
-        state.resolves = state.resolves.saturating_sub(1);
-    }
-}
+pub(crate) use gate::EventGate;
 
 /// What one event costs remotely, counted as the calls are made.
 #[derive(Debug, Default, Clone, Copy)]
@@ -326,168 +166,6 @@ impl IncidentRouter {
         Ok(delivery)
     }
 
-    async fn triggered(
-        &self,
-        activity: &Activity,
-        record: Option<TicketRecord>,
-        cost: &mut Cost,
-    ) -> Result<DeliveryOutcome, SyncError> {
-        let alert = activity.to_alert();
-        if let Some(record) = &record {
-            let unchanged = record
-                .alert_digest
-                .as_deref()
-                .is_some_and(|stored| digest_matches(stored, &alert));
-            if record.state != TicketRecordState::Open
-                && record.state != TicketRecordState::Creating
-                || record.state == TicketRecordState::Open && unchanged
-            {
-                // A repeat, or a ticket finished elsewhere: what a pass would leave alone.
-                return Ok(DeliveryOutcome::AlreadyTicketed {
-                    ticket: record.ticket.clone(),
-                    number: record.number.clone(),
-                });
-            }
-        }
-        let devices = self
-            .device_of(activity, record.as_ref(), cost)
-            .await?
-            .into_iter()
-            .collect::<Vec<_>>();
-        // Only the configurations the decision looks at: the device's organization (routing)
-        // and the record's (a cleared record's status), by key.
-        let organizations: Vec<OrganizationId> = devices
-            .iter()
-            .map(|d| d.organization_id)
-            .chain(record.as_ref().map(|r| r.organization))
-            .collect();
-        let configs = self
-            .store
-            .configs_of(&organizations)
-            .await
-            .map_err(SyncError::store("could not read the configurations"))?;
-        let templates = self
-            .store
-            .ticket_templates()
-            .await
-            .map_err(SyncError::store("could not read the ticket templates"))?;
-        let ci_records = self.ci_record(devices.first()).await;
-        let organization = devices.first().map(|d| d.organization_id);
-        let config = organization.and_then(|o| configs.iter().find(|c| c.organization() == o));
-        let uses_cases = config.is_some_and(|c| c.tickets() == TicketKind::Case)
-            || record.as_ref().is_some_and(|r| r.kind == TicketKind::Case);
-        let csm = self.csm(uses_cases, cost).await?;
-        let index = RoutingIndex::new(&self.settings, &devices, &configs, &ci_records, csm)
-            .with_templates(&templates);
-        if record.is_none()
-            && let RouteDecision::Skip(reason) = route(&alert, &index)
-        {
-            // Nothing to look up: a pass writes nothing for a skipped alert without a record.
-            return Ok(DeliveryOutcome::Skipped { reason });
-        }
-        let Some(correlation) = record
-            .as_ref()
-            .map(|r| r.correlation_id.clone())
-            .or_else(|| index.correlation_id(&alert.uid))
-        else {
-            return Ok(DeliveryOutcome::Ignored {
-                reason: "the alert's uid does not fit a correlation id".to_owned(),
-            });
-        };
-        let listing = self.tickets_of(&correlation, uses_cases, csm, cost).await?;
-        self.execute(
-            std::slice::from_ref(&alert),
-            record,
-            &configs,
-            &index,
-            &listing,
-            cost,
-        )
-        .await
-    }
-
-    async fn reset(
-        &self,
-        activity: &Activity,
-        record: Option<TicketRecord>,
-        cost: &mut Cost,
-    ) -> Result<DeliveryOutcome, SyncError> {
-        let Some(record) = record else {
-            return Ok(DeliveryOutcome::Ignored {
-                reason: "no ticket is recorded for the alert".to_owned(),
-            });
-        };
-        if record.state != TicketRecordState::Open && record.state != TicketRecordState::Creating {
-            return Ok(DeliveryOutcome::AlreadyTicketed {
-                ticket: record.ticket.clone(),
-                number: record.number.clone(),
-            });
-        }
-        let Some(device) = activity.device_id() else {
-            // Not a 503: NinjaOne would retry the same payload, which never names one.
-            return Ok(DeliveryOutcome::Ignored {
-                reason:
-                    "the reset names no device, so it cannot be confirmed; the next pass decides"
-                        .to_owned(),
-            });
-        };
-        cost.ninjaone += 1;
-        let open = self
-            .ninja
-            .device_alerts(device)
-            .await
-            .map_err(SyncError::remote(Remote::NinjaOne, format!(
-                "could not read device {device}'s open alerts from NinjaOne to confirm the reset"
-            )))?;
-        if open.iter().any(|a| a.uid == record.alert) {
-            return Ok(DeliveryOutcome::StillOpen);
-        }
-        // The guard's limit depends on how many tickets are open: the one listing a delivery
-        // reads, and only for a reset NinjaOne confirmed (a trigger never reads it).
-        let open_tickets = self
-            .store
-            .ticket_records()
-            .await
-            .map_err(SyncError::store(
-                "could not read the alert → ticket records",
-            ))?
-            .iter()
-            .filter(|r| r.state == TicketRecordState::Open)
-            .count();
-        let limit = self.settings.resolve_guard.limit(open_tickets);
-        if !self.events.reserve_resolve(limit) {
-            return Ok(DeliveryOutcome::Held {
-                reason: format!(
-                    "deliveries resolved {limit} ticket(s) since the last pass, the resolve \
-                     guard's limit for {open_tickets} open ticket(s); the next pass decides, and \
-                     an administrator approves what it holds"
-                ),
-            });
-        }
-        let configs: Vec<SyncConfig> = self
-            .store
-            .config(record.organization)
-            .await
-            .map_err(SyncError::store("could not read the configuration"))?
-            .into_iter()
-            .collect();
-        let uses_cases = record.kind == TicketKind::Case;
-        let result = async {
-            let csm = self.csm(uses_cases, cost).await?;
-            let index = RoutingIndex::new(&self.settings, &[], &configs, &[], csm);
-            let listing = self
-                .tickets_of(&record.correlation_id, uses_cases, csm, cost)
-                .await?;
-            self.execute(&[], Some(record.clone()), &configs, &index, &listing, cost)
-                .await
-        }
-        .await;
-        if !matches!(result, Ok(DeliveryOutcome::Resolved { .. })) {
-            self.events.release_resolve();
-        }
-        result
-    }
-
     /// Plans `alerts` (none or the one) with `record` and executes the plan as a pass does.
     async fn execute(
         &self,
@@ -524,52 +202,6 @@ impl IncidentRouter {
         })
     }
 
-    /// The activity's device: from the payload, else with the record's organization, else
-    /// looked up in NinjaOne's device listing.
-    async fn device_of(
-        &self,
-        activity: &Activity,
-        record: Option<&TicketRecord>,
-        cost: &mut Cost,
-    ) -> Result<Option<Device>, SyncError> {
-        if let Some(device) = activity.to_device() {
-            return Ok(Some(device));
-        }
-        let Some(id) = activity.device_id() else {
-            return Ok(None);
-        };
-        if let Some(record) = record {
-            return Ok(minimal_device(id.get(), record.organization));
-        }
-        let first = PageRequest::first(self.settings.page_size);
-        let pages = std::sync::atomic::AtomicUsize::new(0);
-        let listing = collect_all(first, self.settings.max_pages, |p| {
-            pages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.ninja.devices(p)
-        })
-        .await;
-        cost.ninjaone += pages.into_inner();
-        let listing = listing.map_err(SyncError::remote(
-            Remote::NinjaOne,
-            format!("could not look up device {id} in NinjaOne's device listing"),
-        ))?;
-        Ok(listing.items.into_iter().find(|d| d.id == id))
-    }
-
-    /// The device's CI record (a point read), for the ticket's `cmdb_ci`.
-    async fn ci_record(&self, device: Option<&Device>) -> Vec<crate::model::CiRecord> {
-        let Some(device) = device else {
-            return Vec::new();
-        };
-        match self.store.ci_record(device.id).await {
-            Ok(record) => record.into_iter().collect(),
-            Err(err) => {
-                tracing::warn!(error = %err, "could not read the CI records; the ticket goes without cmdb_ci");
-                Vec::new()
-            }
-        }
-    }
-
     async fn csm(&self, uses_cases: bool, cost: &mut Cost) -> Result<Option<bool>, SyncError> {
         if !uses_cases {
             return Ok(None);
@@ -596,8 +228,8 @@ impl IncidentRouter {
     ) -> Result<TicketListing, SyncError> {
         let query = IncidentQuery::with_prefix(correlation.clone());
         let prefix = self.settings.prefix().as_str();
-        let first = PageRequest::first(self.settings.page_size);
-        let max_pages = self.settings.max_pages;
+        let first = PageRequest::first(self.options.page_size);
+        let max_pages = self.options.max_pages;
         let listing: Listing<ListedTicket> = collect_all(first.clone(), max_pages, |p| {
             let query = &query;
             async move {
@@ -641,15 +273,6 @@ fn remote_query(what: &'static str) -> impl FnOnce(ApiError) -> SyncError {
         Remote::ServiceNow,
         format!("could not look up the alert's {what} in ServiceNow by correlation id"),
     )
-}
-
-fn minimal_device(id: u32, organization: OrganizationId) -> Option<Device> {
-    serde_json::from_value(serde_json::json!({
-        "id": id,
-        "organizationId": organization.get(),
-        "nodeClass": "",
-    }))
-    .ok()
 }
 
 /// Whether a delivery's outcome is worth NinjaOne's retry (a failure or deferral the next

@@ -55,7 +55,7 @@
 //! process per integration id (as `orgsync serve` does).
 mod events;
 pub(crate) mod pass;
-mod report;
+pub(super) mod report;
 mod settings;
 
 use std::sync::Arc;
@@ -68,7 +68,8 @@ pub use settings::{
 };
 
 use crate::clock::Clock;
-use crate::engine::{Actor, ApplyMode, SyncError};
+use crate::engine::outcome::ApplyMode;
+use crate::engine::{Actor, EngineOptions, SyncError};
 use crate::model::{AuditAction, AuditEntry, CiRecord, Device, SyncConfig};
 use crate::ports::{ConfigStore, NinjaOneApi, Ports, ServiceNowApi};
 
@@ -147,6 +148,7 @@ pub struct IncidentRouter {
     store: Arc<dyn ConfigStore>,
     clock: Arc<dyn Clock>,
     settings: IncidentSettings,
+    options: EngineOptions,
     /// Deliveries' and passes' turns in this process (see the event path).
     events: Arc<events::EventGate>,
 }
@@ -164,8 +166,18 @@ impl IncidentRouter {
             store,
             clock,
             settings: settings.into(),
+            options: EngineOptions::default(),
             events: Arc::default(),
         }
+    }
+
+    /// Replaces how passes run: concurrency, paging, store batches, report detail and the
+    /// waits after a rate limit (an [`EngineOptions`] or its builder; the
+    /// [`OrganizationSync`](crate::engine::OrganizationSync) takes the same type).
+    #[must_use]
+    pub fn options(mut self, options: impl Into<EngineOptions>) -> Self {
+        self.options = options.into();
+        self
     }
 
     /// The settings in use.
@@ -193,7 +205,7 @@ impl IncidentRouter {
     ///   what it might hold and no ticket is resolved without being seen open.
     /// - A ticket finished by a person while its alert is open is never reopened or created
     ///   again; a ticket whose alert cleared is resolved once.
-    /// - Creates and resolves run with at most [`IncidentSettings::concurrency`] in flight; a
+    /// - Creates and resolves run with at most [`EngineOptions::concurrency`] in flight; a
     ///   429 halves it and defers the ticket; a 401/403 stops starting writes
     ///   ([`Stop`](crate::engine::Stop)). A pass with nothing to change makes no remote write.
     /// - One router at a time per integration id: an applied pass holds the store's router
@@ -215,7 +227,7 @@ impl IncidentRouter {
     ///
     /// [`Stop::RouterBusy`](crate::engine::Stop::RouterBusy) stays an `Ok`: the other router is
     /// working. The report is compact by default (set with
-    /// [`IncidentSettingsBuilder::report`](super::incidents::IncidentSettingsBuilder::report)).
+    /// [`EngineOptionsBuilder::report`](crate::engine::EngineOptionsBuilder::report)).
     pub async fn run_once(&self, mode: ApplyMode) -> Result<IncidentReport, SyncError> {
         self.pass(mode, None)
             .await

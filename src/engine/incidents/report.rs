@@ -7,8 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::engine::report::SummaryLine;
-use crate::engine::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop};
+use crate::engine::outcome::{ApplyMode, FailureKind, NextRun, ReportDetail, Stop, SummaryLine};
 use crate::model::{AlertUid, OrganizationId, SysId, TicketKind};
 use crate::plan::{ResolveGuardState, SkipReason};
 
@@ -169,7 +168,7 @@ pub struct AlertOutcome {
 /// The counts are fields (as on [`Report`](crate::engine::Report)), one per
 /// [`TicketOutcome`], over every line whether or not it is listed: with
 /// [`ReportDetail::Compact`] (the default; set with
-/// [`IncidentSettingsBuilder::report`](super::IncidentSettingsBuilder::report))
+/// [`EngineOptionsBuilder::report`](crate::engine::EngineOptionsBuilder::report))
 /// unchanged lines are counted, not listed. `Display` is one line:
 ///
 /// ```text

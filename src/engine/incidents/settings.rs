@@ -1,7 +1,6 @@
 //! [`IncidentSettings`]: the integration id behind every correlation id, how tickets are
 //! resolved, the listing window, the [`UrgencyImpactTable`] and the resolve guard.
 
-use crate::engine::ReportDetail;
 use std::fmt;
 
 use chrono::TimeDelta;
@@ -9,8 +8,6 @@ use chrono::TimeDelta;
 use super::UrgencyImpactTable;
 use crate::model::{AlertUid, CorrelationId, IdError};
 use crate::plan::ResolveGuard;
-use crate::plan::RetryPolicy;
-use crate::ports::{DEFAULT_MAX_PAGES, DEFAULT_PAGE_SIZE};
 
 /// The longest integration id: `ninjaone:<id>:alert:` is then at most 48 characters, which leaves
 /// 52 of `correlation_id`'s 100 for the alert's uid — NinjaOne's uids are 36-character UUIDs.
@@ -61,23 +58,10 @@ pub struct IncidentSettings {
     pub(crate) urgency_impact: UrgencyImpactTable,
     /// `correlation_display` of the tickets (default "NinjaOne").
     pub(crate) correlation_display: String,
-    /// How many ticket writes may be in flight (default 8); halved by each rate limit.
-    pub(crate) concurrency: usize,
-    /// Page size of the ticket and device listings.
-    pub(crate) page_size: u32,
-    /// The most pages a listing may have before it is refused as endless.
-    pub(crate) max_pages: usize,
-    /// Results are written to the store in batches of this many records.
-    pub(crate) store_batch: usize,
-    /// Waits after a rate limit (the server's `Retry-After`, capped).
-    pub(crate) retry: RetryPolicy,
     /// The resolve guard: a pass that would resolve more than `max(floor, percent % of the
     /// open tickets)` — by default max(10, 10 %) — resolves none and holds them for an
     /// administrator ([`IncidentRouter::approve_resolves`](super::IncidentRouter::approve_resolves)).
     pub(crate) resolve_guard: ResolveGuard,
-    /// How much a pass's [`IncidentReport`](super::IncidentReport) holds (default
-    /// [`ReportDetail::Compact`]: unchanged tickets counted, not listed).
-    pub(crate) report: ReportDetail,
 }
 
 impl IncidentSettings {
@@ -119,13 +103,7 @@ impl IncidentSettings {
             window_margin: TimeDelta::days(1),
             urgency_impact: UrgencyImpactTable::default(),
             correlation_display: "NinjaOne".to_owned(),
-            concurrency: 8,
-            page_size: DEFAULT_PAGE_SIZE,
-            max_pages: DEFAULT_MAX_PAGES,
-            store_batch: 100,
-            retry: RetryPolicy::default(),
             resolve_guard: ResolveGuard::default(),
-            report: ReportDetail::default(),
         })
     }
 
@@ -189,46 +167,10 @@ impl IncidentSettings {
         &self.correlation_display
     }
 
-    /// How many ticket writes may be in flight (at least 1).
-    #[must_use]
-    pub fn concurrency(&self) -> usize {
-        self.concurrency
-    }
-
-    /// The page size of the ticket and device listings (at least 1).
-    #[must_use]
-    pub fn page_size(&self) -> u32 {
-        self.page_size
-    }
-
-    /// The most pages a listing may have (at least 1).
-    #[must_use]
-    pub fn max_pages(&self) -> usize {
-        self.max_pages
-    }
-
-    /// Records per store write (at least 1).
-    #[must_use]
-    pub fn store_batch(&self) -> usize {
-        self.store_batch
-    }
-
-    /// The waits after a rate limit.
-    #[must_use]
-    pub fn retry(&self) -> &RetryPolicy {
-        &self.retry
-    }
-
     /// The resolve guard.
     #[must_use]
     pub fn resolve_guard(&self) -> &ResolveGuard {
         &self.resolve_guard
-    }
-
-    /// How much a pass's report holds.
-    #[must_use]
-    pub fn report(&self) -> ReportDetail {
-        self.report
     }
 
     /// A builder for the integration `integration_id`, starting from the defaults;
@@ -309,41 +251,6 @@ impl IncidentSettingsBuilder {
         self
     }
 
-    /// Sets how many ticket writes may be in flight (at least 1).
-    #[must_use]
-    pub fn concurrency(mut self, value: usize) -> Self {
-        self.options.concurrency = value.max(1);
-        self
-    }
-
-    /// Sets the page size of the ticket and device listings (at least 1).
-    #[must_use]
-    pub fn page_size(mut self, value: u32) -> Self {
-        self.options.page_size = value.max(1);
-        self
-    }
-
-    /// Sets the most pages a listing may have (at least 1).
-    #[must_use]
-    pub fn max_pages(mut self, value: usize) -> Self {
-        self.options.max_pages = value.max(1);
-        self
-    }
-
-    /// Sets records per store write (at least 1).
-    #[must_use]
-    pub fn store_batch(mut self, value: usize) -> Self {
-        self.options.store_batch = value.max(1);
-        self
-    }
-
-    /// Sets the waits after a rate limit.
-    #[must_use]
-    pub fn retry(mut self, value: impl Into<RetryPolicy>) -> Self {
-        self.options.retry = value.into();
-        self
-    }
-
     /// Sets the resolve guard.
     ///
     /// ```
@@ -358,13 +265,6 @@ impl IncidentSettingsBuilder {
     #[must_use]
     pub fn resolve_guard(mut self, value: ResolveGuard) -> Self {
         self.options.resolve_guard = value;
-        self
-    }
-
-    /// Sets how much a pass's report holds: [`ReportDetail::Full`] lists unchanged tickets.
-    #[must_use]
-    pub fn report(mut self, detail: ReportDetail) -> Self {
-        self.options.report = detail;
         self
     }
 

@@ -5,7 +5,7 @@
 //!
 //! Pure and deterministic like [`plan`](super::plan) and [`plan_cis`](super::plan_cis): no
 //! I/O, no clock (`now` is a parameter). The incident router
-//! ([`IncidentRouter`](crate::engine::incidents::IncidentRouter)) reads both sides, calls
+//! (`engine::incidents::IncidentRouter`, a layer up) reads both sides, calls
 //! [`plan_tickets`] and executes the plan.
 //!
 //! # What the planner decides
@@ -53,16 +53,16 @@ pub use levels::UrgencyImpactTable;
 pub(crate) use route::correlation_id;
 pub use route::{RouteDecision, RoutingIndex, SkipReason, TicketBody, route};
 
+use crate::model::Listing;
 use crate::model::{
     Alert, AlertUid, Case, Incident, OrganizationId, SyncConfig, SyncStatus, SysId, TicketKind,
     TicketRecord, TicketRecordState,
 };
-use crate::ports::Listing;
 use text::{DESCRIPTION_MAX, multi_line, truncate};
 
 /// The resolve guard: a pass that would resolve more tickets than [`limit`](Self::limit) of
 /// the open ones resolves none of them and holds them all until an administrator approves
-/// ([`IncidentRouter::approve_resolves`](crate::engine::incidents::IncidentRouter::approve_resolves)).
+/// (`IncidentRouter::approve_resolves`, in the engine a layer up).
 /// It catches an alert listing that came back empty or narrowed — an outage, a narrowed API
 /// role, credentials of the wrong tenant — before it resolves every open incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

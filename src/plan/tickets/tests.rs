@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use super::text::{DESCRIPTION_MAX, SHORT_DESCRIPTION_MAX};
 use super::*;
 use crate::machine::SyncEvent;
+use crate::model::Listing;
 use crate::model::{CorrelationId, Device};
-use crate::ports::Listing;
 
 const PREFIX: &str = "ninjaone:test:alert:";
 

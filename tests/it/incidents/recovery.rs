@@ -6,7 +6,7 @@ use super::*;
 fn a_crash_between_create_and_record_does_not_duplicate() {
     for k in [0, 1, 3, 7] {
         let w = world(2, 3, 8);
-        let router = w.router_with(w.settings().to_builder().concurrency(3).build());
+        let router = w.router().options(EngineOptions::builder().concurrency(3));
         w.faults.stall_after_writes(k);
         let crashed = router.run_once(ApplyMode::Apply).now_or_never();
         assert!(crashed.is_none(), "k={k}: the pass should be stuck");

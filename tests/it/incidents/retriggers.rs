@@ -6,7 +6,7 @@ use super::*;
 fn a_re_triggered_alert_gets_one_work_note_and_an_unchanged_pass_writes_nothing() {
     // 2 organizations × 3 devices, 6 alerts; pages of 4.
     let w = world(2, 3, 6);
-    let router = w.router_with(w.settings().to_builder().page_size(4).build());
+    let router = w.router().options(EngineOptions::builder().page_size(4));
     block_on(router.run_once(ApplyMode::Apply)).unwrap();
     let alerts = w.ninja.all_alerts();
     let incident_of = |uid: &ninjaone_servicenow::model::AlertUid| {

@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn refused_credentials_stop_the_writes() {
     let w = world(1, 1, 4);
-    let router = w.router_with(w.settings().to_builder().concurrency(1).build());
+    let router = w.router().options(EngineOptions::builder().concurrency(1));
     w.faults.fail_next(
         ServiceNowMethod::CreateIncident,
         1,
@@ -52,7 +52,7 @@ fn a_loop_that_only_logs_errors_sees_refused_credentials() {
 #[test]
 fn rate_limits_defer_and_the_next_pass_finishes() {
     let w = world(1, 2, 6);
-    let router = w.router_with(w.settings().to_builder().concurrency(1).build());
+    let router = w.router().options(EngineOptions::builder().concurrency(1));
     w.faults.fail_next(
         ServiceNowMethod::CreateIncident,
         1,

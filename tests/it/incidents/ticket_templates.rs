@@ -320,11 +320,7 @@ fn the_incident_report_reads_in_one_line_and_counts_unchanged_tickets_without_li
         idle.to_string(),
         "incidents: 4 alerts, 0 created, 0 resolved, 0 failed, 0 remote writes"
     );
-    let full = w
-        .settings()
-        .to_builder()
-        .report(ninjaone_servicenow::engine::ReportDetail::Full)
-        .build();
-    let listed = block_on(w.router_with(full).run_once(ApplyMode::Apply)).unwrap();
+    let full = EngineOptions::builder().report(ninjaone_servicenow::engine::ReportDetail::Full);
+    let listed = block_on(w.router().options(full).run_once(ApplyMode::Apply)).unwrap();
     assert_eq!((listed.unchanged, listed.outcomes.len()), (4, 4));
 }

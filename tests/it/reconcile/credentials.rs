@@ -7,7 +7,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
     let w = world(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::new(),
-        Policy::builder().concurrency(1).build(),
+        EngineOptions::builder().concurrency(1).build(),
         IntegrationMode::Active,
     );
     w.snow.faults().fail_next(
@@ -88,7 +88,7 @@ fn a_pass_on_the_json_file_store_survives_a_restart() {
             Arc::new(store),
             Arc::new(clock.clone()),
         ))
-        .policy(Policy::builder().page_size(7).store_batch(4))
+        .options(EngineOptions::builder().page_size(7).store_batch(4))
     };
     {
         let sync = open();
@@ -164,7 +164,7 @@ fn full_detail_lists_unchanged_organizations_and_keeps_the_plan() {
     let w = world(
         FakeNinjaOne::builder().organizations(20).build(),
         FakeServiceNow::builder().companies(20).build(),
-        Policy::builder().report(ReportDetail::Full).build(),
+        EngineOptions::builder().report(ReportDetail::Full).build(),
         IntegrationMode::Active,
     );
     assert_eq!(w.run().matched, 20);

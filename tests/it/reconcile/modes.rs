@@ -160,7 +160,7 @@ fn a_dry_run_returns_the_plan_and_writes_nothing() {
     let w = world(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::builder().companies(3).build(),
-        Policy::builder().report(ReportDetail::Full).build(),
+        EngineOptions::builder().report(ReportDetail::Full).build(),
         IntegrationMode::Active,
     );
     let audit = w.audit_len();

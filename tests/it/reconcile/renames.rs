@@ -6,7 +6,7 @@ use super::*;
 fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
     let ninja = FakeNinjaOne::builder().organizations(3).build();
     let snow = FakeServiceNow::builder().companies(3).build();
-    let full = Policy::builder().report(ReportDetail::Full).build();
+    let full = EngineOptions::builder().report(ReportDetail::Full).build();
     let w = world(ninja, snow, full, IntegrationMode::Active);
     w.run();
     let before: Vec<SyncConfig> = w.configs();

@@ -10,7 +10,7 @@ fn check_request_counts(n: usize, c: usize, page: u32) {
     let w = world(
         ninja,
         snow,
-        Policy::builder().page_size(page).build(),
+        EngineOptions::builder().page_size(page).build(),
         IntegrationMode::Active,
     );
     let page_rows = usize::try_from(page).expect("a small page");
@@ -77,7 +77,7 @@ fn request_counts_hold_when_listings_are_exact_multiples_of_the_page() {
     let w = world(
         FakeNinjaOne::builder().organizations(100).build(),
         FakeServiceNow::builder().companies(100).build(),
-        Policy::builder().page_size(50).build(),
+        EngineOptions::builder().page_size(50).build(),
         IntegrationMode::Active,
     );
     w.run();

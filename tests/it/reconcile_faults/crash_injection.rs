@@ -3,7 +3,7 @@
 use super::*;
 
 /// The remote writes of an uninterrupted first pass on a fresh crash tenant.
-fn first_pass_writes(policy: &Policy) -> usize {
+fn first_pass_writes(policy: &EngineOptions) -> usize {
     let t = tenant(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
     let report = block_on(t.sync.run_once(ApplyMode::Apply)).expect("a clean first pass");
     assert_eq!(report.remote_writes, t.faults.writes());
@@ -26,7 +26,7 @@ struct Crash {
 
 /// A fresh tenant whose first pass is dropped after exactly `k` remote writes; then clean
 /// passes converge. Checks the converged state and that recovery created exactly `w - k`.
-fn crash_after(k: usize, w: usize, policy: &Policy) -> Result<Crash, String> {
+fn crash_after(k: usize, w: usize, policy: &EngineOptions) -> Result<Crash, String> {
     let t = tenant(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
     // The creates started, counted by the call hook before any stall (a create stuck on one
     // counts too, so `started - committed` is how many were in flight when the pass was dropped).

@@ -5,7 +5,7 @@ use super::*;
 /// A first pass over a store whose `fail_at`-th write fails (0: none); returns the pass's
 /// result, the tenant, and how many store writes the pass attempted.
 fn pass_over_failing_store(
-    policy: &Policy,
+    policy: &EngineOptions,
     fail_at: usize,
 ) -> (Result<Report, SyncError>, World, usize) {
     let t = tenant(CRASH_ORGS, CRASH_COMPANIES, policy.clone());

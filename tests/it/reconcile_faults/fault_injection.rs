@@ -86,7 +86,7 @@ fn run_fault_seed(seed: u64) -> Result<SeedStats, String> {
     let t = tenant(
         FAULT_ORGS,
         FAULT_COMPANIES,
-        Policy::builder().page_size(7).concurrency(4).build(),
+        EngineOptions::builder().page_size(7).concurrency(4).build(),
     );
     let initial: HashSet<SysId> = t
         .snow

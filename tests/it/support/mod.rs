@@ -5,6 +5,8 @@ pub mod http_server;
 #[cfg(feature = "test-util")]
 pub mod incident_world;
 #[cfg(feature = "test-util")]
+pub mod setup;
+#[cfg(feature = "test-util")]
 pub mod workers;
 #[cfg(feature = "test-util")]
 pub mod world;

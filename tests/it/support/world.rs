@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use super::setup::Setup;
 use chrono::{DateTime, Utc};
 use futures::executor::block_on;
 use ninjaone_servicenow::clock::{Clock, ManualClock};
@@ -21,7 +22,6 @@ use ninjaone_servicenow::model::{
     AuditEntry, AuditFilter, CiMapping, IntegrationMode, OrganizationId, SyncConfig, SyncStatus,
     SysId,
 };
-use ninjaone_servicenow::plan::Policy;
 use ninjaone_servicenow::ports::{ConfigStore, Ports, ServiceNowApi};
 use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::ids::org;
@@ -45,7 +45,8 @@ pub struct World {
     /// view of its own that neither fake reports to (use `ninja.faults()` / `snow.faults()`).
     pub faults: Faults,
     pub admin: Actor,
-    pub policy: Policy,
+    /// The plan policy and engine options both engines are built with.
+    pub setup: Setup,
     pub sync: OrganizationSync,
     engine_store: Arc<dyn ConfigStore>,
 }
@@ -69,7 +70,7 @@ pub struct WorldBuilder {
     shared_faults: bool,
     faults: Option<Faults>,
     clock: ManualClock,
-    policy: Policy,
+    setup: Setup,
     admin: String,
     mode: Option<SetMode>,
     ci_mappings: Vec<CiMapping>,
@@ -77,7 +78,7 @@ pub struct WorldBuilder {
 }
 
 impl World {
-    /// No organizations, no companies, default policy, the clock at `fixed_time()`, the
+    /// No organizations, no companies, the default setup, the clock at `fixed_time()`, the
     /// administrator "alice", the mode left as the store starts.
     pub fn builder() -> WorldBuilder {
         WorldBuilder {
@@ -90,7 +91,7 @@ impl World {
             shared_faults: false,
             faults: None,
             clock: ManualClock::new(fixed_time()),
-            policy: Policy::default(),
+            setup: Setup::default(),
             admin: "alice".to_owned(),
             mode: None,
             ci_mappings: Vec::new(),
@@ -190,9 +191,9 @@ impl WorldBuilder {
         self
     }
 
-    /// The policy of the organization sync.
-    pub fn policy(mut self, policy: impl Into<Policy>) -> Self {
-        self.policy = policy.into();
+    /// The plan policy and the engine options (either converts into a [`Setup`]).
+    pub fn setup(mut self, setup: impl Into<Setup>) -> Self {
+        self.setup = setup.into();
         self
     }
 
@@ -249,7 +250,8 @@ impl WorldBuilder {
             Arc::clone(&engine_store),
             Arc::new(clock.clone()),
         ))
-        .policy(self.policy.clone());
+        .policy(self.setup.policy.clone())
+        .options(self.setup.options.clone());
         let world = World {
             ninja,
             snow,
@@ -257,7 +259,7 @@ impl WorldBuilder {
             clock,
             faults,
             admin: Actor::administrator(&self.admin),
-            policy: self.policy,
+            setup: self.setup,
             sync,
             engine_store,
         };
@@ -370,7 +372,8 @@ impl World {
             store,
             Arc::new(self.clock.clone()),
         ))
-        .policy(self.policy.clone())
+        .policy(self.setup.policy.clone())
+        .options(self.setup.options.clone())
     }
 
     /// The incident router's default settings.
@@ -385,7 +388,7 @@ impl World {
 
     /// An incident router with `settings`.
     pub fn router_with(&self, settings: IncidentSettings) -> IncidentRouter {
-        IncidentRouter::new(self.ports(), settings)
+        IncidentRouter::new(self.ports(), settings).options(self.setup.options.clone())
     }
 
     /// The clock's time.
