@@ -32,17 +32,15 @@ mod triggered;
 use std::collections::BTreeMap;
 
 use super::IncidentRouter;
-use super::pass::{listed_rows, split};
+use super::pass::split;
 use super::report::{AlertOutcome, IncidentReport, TicketOutcome};
 use crate::engine::SyncError;
 use crate::engine::outcome::{ApplyMode, FailureKind};
 use crate::engine::webhook::{Delivery, DeliveryOutcome};
 use crate::model::activity::{Activity, StatusCode};
-use crate::model::{Alert, AlertUid, IntegrationMode, SyncConfig, TicketRecord};
-use crate::plan::{
-    ListedTicket, ListedTickets, RoutingIndex, TicketInputs, TicketListing, plan_tickets,
-};
-use crate::ports::{ApiError, IncidentQuery, Listing, PageRequest, Remote, collect_all};
+use crate::model::{Alert, AlertUid, IntegrationMode, SyncConfig, TicketKind, TicketRecord};
+use crate::plan::{ListedTickets, RoutingIndex, TicketInputs, TicketListing, plan_tickets};
+use crate::ports::{ApiError, IncidentQuery, PageRequest, Remote};
 
 pub(crate) use gate::EventGate;
 
@@ -227,36 +225,21 @@ impl IncidentRouter {
         cost: &mut Cost,
     ) -> Result<TicketListing, SyncError> {
         let query = IncidentQuery::with_prefix(correlation.clone());
-        let prefix = self.settings.prefix().as_str();
         let first = PageRequest::first(self.options.page_size);
         let max_pages = self.options.max_pages;
-        let listing: Listing<ListedTicket> = collect_all(first.clone(), max_pages, |p| {
-            let query = &query;
-            async move {
-                self.snow
-                    .incidents(query, p)
-                    .await
-                    .map(|page| listed_rows(page, prefix, ListedTicket::incident))
-            }
-        })
-        .await
-        .map_err(remote_query("incidents"))?;
+        let listing = self
+            .listed_tickets(TicketKind::Incident, &query, first.clone(), max_pages)
+            .await
+            .map_err(remote_query("incidents"))?;
         cost.servicenow += listing.pages.max(1);
         let incidents = ListedTickets::from_listing(listing, "incidents");
         let cases = if !uses_cases {
             ListedTickets::none()
         } else if csm == Some(true) {
-            let listing: Listing<ListedTicket> = collect_all(first, max_pages, |p| {
-                let query = &query;
-                async move {
-                    self.snow
-                        .cases(query, p)
-                        .await
-                        .map(|page| listed_rows(page, prefix, ListedTicket::case))
-                }
-            })
-            .await
-            .map_err(remote_query("cases"))?;
+            let listing = self
+                .listed_tickets(TicketKind::Case, &query, first, max_pages)
+                .await
+                .map_err(remote_query("cases"))?;
             cost.servicenow += listing.pages.max(1);
             ListedTickets::from_listing(listing, "cases")
         } else {

@@ -10,6 +10,8 @@
 mod guard;
 mod read;
 mod send;
+#[cfg(all(test, feature = "test-util"))]
+mod tests;
 mod write;
 
 use std::collections::BTreeMap;
@@ -21,7 +23,6 @@ use crate::engine::throttle::after;
 use crate::engine::{Actor, SyncError};
 use crate::model::{AlertUid, IntegrationMode, SyncStatus, TicketRecord};
 
-pub(super) use read::listed_rows;
 pub(super) use write::split;
 
 /// The actor of the router's own audit entries.

@@ -3,11 +3,12 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
 
+use super::digest::{alert_digest_v1, alert_digest_v2};
+use super::note::retrigger_note;
 use super::text::{DESCRIPTION_MAX, SHORT_DESCRIPTION_MAX};
 use super::*;
 use crate::machine::SyncEvent;
-use crate::model::Listing;
-use crate::model::{CorrelationId, Device};
+use crate::model::{CorrelationId, Device, Incident, Listing, SyncConfig, SysId, TicketKind};
 
 const PREFIX: &str = "ninjaone:test:alert:";
 
@@ -500,4 +501,35 @@ fn digests_are_ordered_by_time_so_an_older_view_never_notes() {
     // A digest that does not parse matches nothing: one note, then a current digest.
     assert!(!digest_matches("v3:garbage", &timeless));
     assert!(!digest_matches("v9:x:1", &timeless));
+}
+
+#[test]
+fn a_cleared_record_without_its_ticket_is_pruned_after_a_complete_listing_and_unknown_otherwise() {
+    for state in [TicketRecordState::Creating, TicketRecordState::Open] {
+        let slots = [Slot {
+            open: false,
+            changed: false,
+            record: Some(state),
+            ticket: None,
+        }];
+        let complete = world(&slots, true, false).plan(no_guard());
+        assert_eq!(complete.items.len(), 1);
+        assert_eq!(
+            complete.items[0].decision,
+            TicketDecision::Prune,
+            "{state:?}"
+        );
+        assert_eq!(complete.items[0].store, StoreChange::Remove, "{state:?}");
+
+        let failed = world(&slots, false, false).plan(no_guard());
+        assert_eq!(failed.items.len(), 1);
+        assert_eq!(
+            failed.items[0].decision,
+            TicketDecision::Unknown {
+                reason: "the listing failed".to_owned()
+            },
+            "{state:?}"
+        );
+        assert_eq!(failed.items[0].store, StoreChange::Keep, "{state:?}");
+    }
 }

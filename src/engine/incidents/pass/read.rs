@@ -15,7 +15,7 @@ use crate::plan::{
     ListedTicket, ListedTickets, RoutingIndex, TicketInputs, TicketListing, TicketPlan,
     plan_tickets,
 };
-use crate::ports::{ApiError, IncidentQuery, PageRequest, Remote, collect_all};
+use crate::ports::{ApiError, IncidentQuery, Listing, PageRequest, Remote, collect_all};
 
 /// Whether a problem with a read stops the pass (credentials) or only leaves things unknown.
 fn read_failure(api: Remote, what: &str, err: &ApiError) -> Result<String, Stop> {
@@ -172,17 +172,9 @@ impl IncidentRouter {
         let first = PageRequest::first(self.options.page_size);
         let max_pages = self.options.max_pages;
         let retry_at = after(self.clock.now(), self.options.retry.initial);
-        let prefix = self.settings.prefix().as_str();
-        let incidents = collect_all(first.clone(), max_pages, |p| {
-            let query = &query;
-            async move {
-                self.snow
-                    .incidents(query, p)
-                    .await
-                    .map(|page| listed_rows(page, prefix, ListedTicket::incident))
-            }
-        })
-        .await;
+        let incidents = self
+            .listed_tickets(TicketKind::Incident, &query, first.clone(), max_pages)
+            .await;
         let incidents = match incidents {
             Ok(listing) => ListedTickets::from_listing(listing, "incidents"),
             Err(err) => {
@@ -194,16 +186,9 @@ impl IncidentRouter {
         let cases = if !uses_cases {
             ListedTickets::none()
         } else if csm == Some(true) {
-            let listing = collect_all(first, max_pages, |p| {
-                let query = &query;
-                async move {
-                    self.snow
-                        .cases(query, p)
-                        .await
-                        .map(|page| listed_rows(page, prefix, ListedTicket::case))
-                }
-            })
-            .await;
+            let listing = self
+                .listed_tickets(TicketKind::Case, &query, first, max_pages)
+                .await;
             match listing {
                 Ok(listing) => ListedTickets::from_listing(listing, "cases"),
                 Err(err) => {
@@ -226,12 +211,40 @@ impl IncidentRouter {
         }
         Ok(TicketListing::new(incidents, cases))
     }
+
+    /// This integration's tickets of `kind` that `query` selects, every page from `first` (at
+    /// most `max_pages`), rows of anyone else's dropped ([`listed_rows`]): the pass's listing
+    /// and a delivery's lookup by correlation id.
+    pub(in crate::engine::incidents) async fn listed_tickets(
+        &self,
+        kind: TicketKind,
+        query: &IncidentQuery,
+        first: PageRequest,
+        max_pages: usize,
+    ) -> Result<Listing<ListedTicket>, ApiError> {
+        let prefix = self.settings.prefix().as_str();
+        collect_all(first, max_pages, |p| async move {
+            match kind {
+                TicketKind::Incident => self
+                    .snow
+                    .incidents(query, p)
+                    .await
+                    .map(|page| listed_rows(page, prefix, ListedTicket::incident)),
+                TicketKind::Case => self
+                    .snow
+                    .cases(query, p)
+                    .await
+                    .map(|page| listed_rows(page, prefix, ListedTicket::case)),
+            }
+        })
+        .await
+    }
 }
 
 /// A page of tickets as [`ListedTicket`]s, keeping only rows whose correlation id starts with
 /// `prefix`: an implementation that ignores the query cannot make this pass adopt someone
 /// else's ticket.
-pub(in crate::engine::incidents) fn listed_rows<T>(
+fn listed_rows<T>(
     page: crate::ports::Page<T>,
     prefix: &str,
     found: fn(T, &str) -> Option<ListedTicket>,
