@@ -52,6 +52,7 @@
 //! # Ok(()) }
 //! ```
 
+mod call;
 mod error;
 mod ninjaone;
 mod options;

@@ -5,7 +5,9 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::machine::SyncEvent;
-use crate::model::{Company, Organization};
+use crate::model::{
+    Company, IntegrationMode, Organization, OrganizationId, SyncConfig, SysId, normalize_name,
+};
 
 fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_704_067_200, 0).unwrap_or_default()

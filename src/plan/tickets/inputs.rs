@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::{ResolveGuard, RoutingIndex, UrgencyImpactTable};
-use crate::model::{Alert, AlertUid, Case, Incident, SyncConfig, SysId, TicketKind, TicketRecord};
 use crate::model::Listing;
+use crate::model::{Alert, AlertUid, Case, Incident, SyncConfig, SysId, TicketKind, TicketRecord};
 
 /// One ticket of this integration found in a ServiceNow listing.
 #[derive(Debug, Clone, PartialEq, Eq)]

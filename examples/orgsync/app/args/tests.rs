@@ -478,7 +478,10 @@ fn options_of_ticket_template_and_webhook_may_come_before_the_action_as_they_alw
         panic!("not ticket-template set")
     };
     assert_eq!(set.name.as_str(), "servers");
-    assert_eq!(set.category.as_ref().map(TicketFieldValue::as_str), Some("hardware"));
+    assert_eq!(
+        set.category.as_ref().map(TicketFieldValue::as_str),
+        Some("hardware")
+    );
     assert!(set.default);
     // A value that names an action is still a value.
     let Command::TicketTemplateSet(set) =
@@ -488,5 +491,8 @@ fn options_of_ticket_template_and_webhook_may_come_before_the_action_as_they_alw
     else {
         panic!("not ticket-template set")
     };
-    assert_eq!(set.category.as_ref().map(TicketFieldValue::as_str), Some("list"));
+    assert_eq!(
+        set.category.as_ref().map(TicketFieldValue::as_str),
+        Some("list")
+    );
 }
