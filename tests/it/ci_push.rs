@@ -5,24 +5,21 @@
 use ninjaone_servicenow::testing::ids::{org, role};
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::setup::Setup;
 use futures::executor::block_on;
-use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, CiReport, ConfigDraft, EngineOptions, FailureKind, NextRun, OrganizationSync,
-    Report, Stop, StoppedReport, SyncError,
+    ApplyMode, CiReport, ConfigDraft, EngineOptions, FailureKind, NextRun, Report, Stop,
 };
 use ninjaone_servicenow::model::{
     CiMapping, CiOperation, CiRecord, Device, DeviceId, IntegrationMode, SyncStatus, SysId,
 };
 use ninjaone_servicenow::plan::{CiSkipReason, CmdbSettings, Policy};
-use ninjaone_servicenow::ports::Ports;
 use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, Remote, ServiceNowApi};
-use ninjaone_servicenow::store::MemoryStore;
-use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
+
+use crate::support::world::World;
+use ninjaone_servicenow::testing::{FakeServiceNow, customer_name, fixed_time};
 
 mod failures;
 mod guard_review;
@@ -60,64 +57,21 @@ fn all_mapping() -> CiMapping {
     )
 }
 
-struct World {
-    ninja: FakeNinjaOne,
-    snow: FakeServiceNow,
-    store: MemoryStore,
-    sync: OrganizationSync,
-    admin: Actor,
+/// `orgs` organizations with [`PER_ORG`] devices each, the same companies, the mapping
+/// "all", inactive mode (organizations are added by hand).
+fn world(orgs: usize, setup: impl Into<Setup>) -> World {
+    World::builder()
+        .organizations(orgs)
+        .roles_standard()
+        .devices_per_organization(PER_ORG)
+        .companies(orgs)
+        .setup(setup)
+        .mode(IntegrationMode::Inactive)
+        .ci_mapping(all_mapping())
+        .build()
 }
 
 impl World {
-    /// `orgs` organizations with [`PER_ORG`] devices each, the same companies, the mapping
-    /// "all", inactive mode (organizations are added by hand).
-    fn new(orgs: usize, setup: impl Into<Setup>) -> Self {
-        let setup = setup.into();
-        let ninja = FakeNinjaOne::builder()
-            .organizations(orgs)
-            .roles_standard()
-            .devices_per_organization(PER_ORG)
-            .build();
-        let snow = FakeServiceNow::builder().companies(orgs).build();
-        let store = MemoryStore::new();
-        let sync = OrganizationSync::new(Ports::new(
-            Arc::new(ninja.clone()),
-            Arc::new(snow.clone()),
-            Arc::new(store.clone()),
-            Arc::new(ManualClock::new(fixed_time())),
-        ))
-        .policy(setup.policy)
-        .options(setup.options);
-        let admin = Actor::administrator("alice");
-        block_on(async {
-            sync.set_mode(&admin, IntegrationMode::Inactive)
-                .await
-                .expect("set the mode");
-            store
-                .put_ci_mapping(all_mapping())
-                .await
-                .expect("store a mapping");
-        });
-        Self {
-            ninja,
-            snow,
-            store,
-            sync,
-            admin,
-        }
-    }
-
-    /// The sys_id of the company named after organization `n`.
-    fn company(&self, n: u32) -> SysId {
-        let name = customer_name(n as usize);
-        self.snow
-            .all_companies()
-            .into_iter()
-            .find(|c| c.name == name)
-            .map(|c| c.sys_id)
-            .expect("the organization's company exists")
-    }
-
     /// Adds a configuration for organization `n` with its company and `mappings`.
     fn add(&self, n: u32, mappings: &[&str]) {
         let draft = mappings
@@ -134,33 +88,12 @@ impl World {
         }
     }
 
-    /// A pass's report; a stop by refused credentials is an `Err` carrying it.
-    fn pass(&self, mode: ApplyMode) -> Report {
-        match block_on(self.sync.run_once(mode)) {
-            Ok(report) => report,
-            Err(SyncError::CredentialsRefused(refused)) => match refused.report {
-                StoppedReport::Sync(report) => *report,
-                other => panic!("a sync report, not {other:?}"),
-            },
-            Err(err) => panic!("a pass: {err}"),
-        }
-    }
-
-    fn run(&self) -> Report {
-        self.pass(ApplyMode::Apply)
-    }
-
     fn records(&self) -> Vec<CiRecord> {
         block_on(self.store.ci_records()).expect("read the CI records")
     }
 
     fn record(&self, device: DeviceId) -> Option<CiRecord> {
         self.records().into_iter().find(|r| r.device == device)
-    }
-
-    fn reset_counts(&self) {
-        self.ninja.faults().reset_counts();
-        self.snow.faults().reset_counts();
     }
 
     fn reconcile_calls(&self) -> usize {

@@ -27,7 +27,7 @@ use ninjaone_servicenow::store::{
 };
 use ninjaone_servicenow::testing::ids::org;
 use ninjaone_servicenow::testing::{fixed_time, store_contract};
-use support::{World, dying, four_workers, kill_one_worker};
+use support::{World, dying, four_workers, kill_one_worker, world};
 
 const URL_VAR: &str = "ORGSYNC_TEST_DATABASE_URL";
 
@@ -431,7 +431,7 @@ async fn four_workers_share_five_thousand_organizations() {
         return;
     };
     let base = tenant_store(&url, "four").await;
-    let world = World::new(5_000);
+    let world = world(5_000);
     let workers = pg_workers(&url, &world, base.tenant(), 4).await;
     four_workers(&world, &workers, 5_000).await;
     let configs = base.configs().await.expect("configs");
@@ -450,7 +450,7 @@ async fn a_killed_worker_s_leases_are_reclaimed_and_the_pass_completes() {
         return;
     };
     let base = tenant_store(&url, "kill").await;
-    let world = World::new(2_000);
+    let world = world(2_000);
     let workers = pg_workers(&url, &world, base.tenant(), 3).await;
     let doomed_store = PostgresStore::connect_with(&url, 2)
         .await

@@ -12,7 +12,7 @@ use futures::executor::block_on;
 use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
     Actor, ApplyMode, ConfigDraft, EngineOptions, ErrorChain, FailureKind, NextRun,
-    OrganizationSync, Outcome, Report, ReportDetail, Stop, StoppedReport, SyncError,
+    OrganizationSync, Outcome, Report, ReportDetail, Stop, SyncError,
 };
 use ninjaone_servicenow::machine::SyncEvent;
 use ninjaone_servicenow::model::{
@@ -23,9 +23,10 @@ use ninjaone_servicenow::plan::{
     Decision, Observed, Plan, Policy, Snapshot, UnmatchedPolicy, plan,
 };
 use ninjaone_servicenow::ports::Ports;
-use ninjaone_servicenow::ports::{ApiError, ApiErrorKind, ConfigStore, NinjaOneApi, Remote};
-use ninjaone_servicenow::store::MemoryStore;
+use ninjaone_servicenow::ports::{ApiError, ApiErrorKind, ConfigStore, Remote};
 use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
+
+use crate::support::world::World;
 
 mod credentials;
 mod matching;
@@ -40,117 +41,24 @@ fn index(n: usize) -> OrganizationId {
     id(u32::try_from(n).expect("a small index"))
 }
 
-/// Both fakes, a store, a manual clock and the service over them.
-struct World {
+/// The reconcile world over `ninja` and `snow`: the administrator "a" sets `mode`.
+fn world(
     ninja: FakeNinjaOne,
     snow: FakeServiceNow,
-    store: MemoryStore,
-    sync: OrganizationSync,
-    admin: Actor,
+    setup: impl Into<Setup>,
+    mode: IntegrationMode,
+) -> World {
+    World::builder()
+        .ninja(ninja)
+        .snow(snow)
+        .setup(setup)
+        .admin("a")
+        .mode(mode)
+        .build()
 }
 
-impl World {
-    fn new(
-        ninja: FakeNinjaOne,
-        snow: FakeServiceNow,
-        setup: impl Into<Setup>,
-        mode: IntegrationMode,
-    ) -> Self {
-        Self::with_api(Arc::new(ninja.clone()), ninja, snow, setup, mode)
-    }
-
-    fn active(ninja: FakeNinjaOne, snow: FakeServiceNow) -> Self {
-        Self::new(ninja, snow, Policy::default(), IntegrationMode::Active)
-    }
-
-    /// `api` is what the service calls; `ninja` is the fake behind it.
-    fn with_api(
-        api: Arc<dyn NinjaOneApi>,
-        ninja: FakeNinjaOne,
-        snow: FakeServiceNow,
-        setup: impl Into<Setup>,
-        mode: IntegrationMode,
-    ) -> Self {
-        let setup = setup.into();
-        let store = MemoryStore::new();
-        let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(Ports::new(
-            api,
-            Arc::new(snow.clone()),
-            Arc::new(store.clone()),
-            Arc::new(clock),
-        ))
-        .policy(setup.policy)
-        .options(setup.options);
-        let admin = Actor::administrator("a");
-        block_on(sync.set_mode(&admin, mode)).expect("set the mode");
-        Self {
-            ninja,
-            snow,
-            store,
-            sync,
-            admin,
-        }
-    }
-
-    fn run(&self) -> Report {
-        block_on(self.sync.run_once(ApplyMode::Apply)).expect("a pass")
-    }
-
-    /// A pass that must stop on refused credentials: the `Err`'s report.
-    fn run_refused(&self) -> Report {
-        match block_on(self.sync.run_once(ApplyMode::Apply)) {
-            Err(SyncError::CredentialsRefused(refused)) => match refused.report {
-                StoppedReport::Sync(report) => *report,
-                other => panic!("a sync report, not {other:?}"),
-            },
-            other => panic!("expected SyncError::CredentialsRefused, got {other:?}"),
-        }
-    }
-
-    fn configs(&self) -> Vec<SyncConfig> {
-        block_on(self.store.configs()).expect("read the configurations")
-    }
-
-    fn config(&self, org: OrganizationId) -> SyncConfig {
-        block_on(self.store.config(org))
-            .expect("read a configuration")
-            .unwrap_or_else(|| panic!("organization {org} has a configuration"))
-    }
-
-    fn has_config(&self, org: OrganizationId) -> bool {
-        block_on(self.store.config(org))
-            .expect("read a configuration")
-            .is_some()
-    }
-
-    fn audit_len(&self) -> usize {
-        block_on(self.store.audit(&AuditFilter::all()))
-            .expect("read the audit log")
-            .len()
-    }
-
-    fn reset_counts(&self) {
-        self.ninja.faults().reset_counts();
-        self.snow.faults().reset_counts();
-    }
-
-    /// Companies in ServiceNow with exactly this name.
-    fn companies_named(&self, name: &str) -> Vec<SysId> {
-        self.snow
-            .all_companies()
-            .into_iter()
-            .filter(|c| c.name == name)
-            .map(|c| c.sys_id)
-            .collect()
-    }
-
-    /// The only company with exactly this name.
-    fn company_named(&self, name: &str) -> SysId {
-        let found = self.companies_named(name);
-        assert_eq!(found.len(), 1, "exactly one company is named {name:?}");
-        found.into_iter().next().expect("one company")
-    }
+fn active(ninja: FakeNinjaOne, snow: FakeServiceNow) -> World {
+    world(ninja, snow, Policy::default(), IntegrationMode::Active)
 }
 
 fn outcome(report: &Report, org: OrganizationId) -> &Outcome {
@@ -166,7 +74,7 @@ fn reason(config: &SyncConfig) -> &str {
 
 /// 200 organizations mapped to 200 companies, all active.
 fn two_hundred() -> World {
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(200).build(),
         FakeServiceNow::builder().companies(200).build(),
     );

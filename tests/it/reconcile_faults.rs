@@ -17,19 +17,16 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use futures::FutureExt;
 use futures::executor::block_on;
-use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, EngineOptions, FailureKind, OrganizationSync, Outcome, Report, SyncError,
+    ApplyMode, EngineOptions, FailureKind, Outcome, Report, SyncError,
 };
 use ninjaone_servicenow::model::{
     Company, IntegrationMode, OrganizationId, SyncConfig, SyncStatus, SysId, normalize_name,
 };
-use ninjaone_servicenow::ports::Ports;
-use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore, ServiceNowApi, StoreErrorKind};
-use ninjaone_servicenow::store::MemoryStore;
-use ninjaone_servicenow::testing::{
-    FakeNinjaOne, FakeServiceNow, Faults, SplitMix64, StoreMethod, Verdict, fixed_time,
-};
+use ninjaone_servicenow::ports::{ApiErrorKind, StoreErrorKind};
+use ninjaone_servicenow::testing::{SplitMix64, StoreMethod, Verdict};
+
+use crate::support::world::World;
 
 mod crash_injection;
 mod failing_store;
@@ -100,75 +97,22 @@ impl Rng {
 
 // ---- the tenant ----
 
-/// Both fakes (sharing one `Faults`), a store, a manual clock and the service over them.
-struct Tenant {
-    ninja: FakeNinjaOne,
-    snow: FakeServiceNow,
-    faults: Faults,
-    store: MemoryStore,
-    clock: ManualClock,
-    sync: OrganizationSync,
-    setup: Setup,
+/// `organizations` organizations, the first `companies` of them already in ServiceNow, both
+/// fakes sharing one `Faults`; active mode.
+fn tenant(organizations: usize, companies: usize, setup: impl Into<Setup>) -> World {
+    World::builder()
+        .organizations(organizations)
+        .companies(companies)
+        .shared_faults()
+        .setup(setup)
+        .admin("admin")
+        .mode(IntegrationMode::Active)
+        .build()
 }
 
-impl Tenant {
-    /// `organizations` organizations, the first `companies` of them already in ServiceNow;
-    /// active mode.
-    fn new(organizations: usize, companies: usize, setup: impl Into<Setup>) -> Self {
-        let setup = setup.into();
-        let faults = Faults::new();
-        let ninja = FakeNinjaOne::builder()
-            .organizations(organizations)
-            .faults(faults.clone())
-            .build();
-        let snow = FakeServiceNow::builder()
-            .companies(companies)
-            .faults(faults.clone())
-            .build();
-        let store = MemoryStore::new();
-        let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(Ports::new(
-            Arc::new(ninja.clone()),
-            Arc::new(snow.clone()),
-            Arc::new(store.clone()),
-            Arc::new(clock.clone()),
-        ))
-        .policy(setup.policy.clone())
-        .options(setup.options.clone());
-        block_on(sync.set_mode(&Actor::administrator("admin"), IntegrationMode::Active))
-            .expect("an administrator sets active mode");
-        Self {
-            ninja,
-            snow,
-            faults,
-            store,
-            clock,
-            sync,
-            setup,
-        }
-    }
-
-    /// A service over this tenant's clock and NinjaOne, with another ServiceNow and store.
-    fn sync_over(
-        &self,
-        snow: Arc<dyn ServiceNowApi>,
-        store: Arc<dyn ConfigStore>,
-    ) -> OrganizationSync {
-        OrganizationSync::new(Ports::new(
-            Arc::new(self.ninja.clone()),
-            snow,
-            store,
-            Arc::new(self.clock.clone()),
-        ))
-        .policy(self.setup.policy.clone())
-        .options(self.setup.options.clone())
-    }
-
-    fn configs(&self) -> Vec<SyncConfig> {
-        block_on(self.store.configs()).expect("the memory store reads")
-    }
-
-    fn creates(&self) -> usize {
+impl World {
+    /// Companies created (writes that reached the fake, committed-then-failed ones too).
+    fn create_writes(&self) -> usize {
         self.faults.writes_of(ServiceNowMethod::CreateCompany)
     }
 

@@ -4,82 +4,37 @@
 
 use ninjaone_servicenow::testing::ids::org as id;
 use ninjaone_servicenow::testing::{NinjaOneMethod, ServiceNowMethod};
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::setup::Setup;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use futures::executor::block_on;
-use ninjaone_servicenow::clock::{Clock, ManualClock};
 use ninjaone_servicenow::engine::{
-    Actor, ApplyMode, EngineOptions, FailureKind, NextRun, OrganizationSync, Outcome, Report,
+    ApplyMode, EngineOptions, FailureKind, NextRun, Outcome, Report,
 };
-use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncConfig, SyncStatus};
+use ninjaone_servicenow::model::{IntegrationMode, OrganizationId, SyncStatus};
 use ninjaone_servicenow::plan::{Policy, RetryPolicy};
-use ninjaone_servicenow::ports::Ports;
-use ninjaone_servicenow::ports::{ApiErrorKind, ConfigStore};
-use ninjaone_servicenow::store::MemoryStore;
-use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
+use ninjaone_servicenow::ports::ApiErrorKind;
+use ninjaone_servicenow::testing::customer_name;
+
+use crate::support::setup::Setup;
+use crate::support::world::World;
 
 fn minutes(n: i64) -> TimeDelta {
     TimeDelta::minutes(n)
 }
 
 /// `n` organizations without companies, active mode, on a manual clock.
-struct World {
-    ninja: FakeNinjaOne,
-    snow: FakeServiceNow,
-    store: MemoryStore,
-    clock: ManualClock,
-    sync: OrganizationSync,
-    admin: Actor,
+fn world(organizations: usize, setup: impl Into<Setup>) -> World {
+    World::builder()
+        .organizations(organizations)
+        .setup(setup)
+        .admin("a")
+        .mode(IntegrationMode::Active)
+        .build()
 }
 
 impl World {
-    fn new(organizations: usize, setup: impl Into<Setup>) -> Self {
-        let setup = setup.into();
-        let ninja = FakeNinjaOne::builder().organizations(organizations).build();
-        let snow = FakeServiceNow::new();
-        let store = MemoryStore::new();
-        let clock = ManualClock::new(fixed_time());
-        let sync = OrganizationSync::new(Ports::new(
-            Arc::new(ninja.clone()),
-            Arc::new(snow.clone()),
-            Arc::new(store.clone()),
-            Arc::new(clock.clone()),
-        ))
-        .policy(setup.policy)
-        .options(setup.options);
-        let admin = Actor::administrator("a");
-        block_on(sync.set_mode(&admin, IntegrationMode::Active)).expect("set the mode");
-        Self {
-            ninja,
-            snow,
-            store,
-            clock,
-            sync,
-            admin,
-        }
-    }
-
-    fn run(&self) -> Report {
-        block_on(self.sync.run_once(ApplyMode::Apply)).expect("a pass")
-    }
-
-    fn config(&self, org: OrganizationId) -> SyncConfig {
-        block_on(self.store.config(org))
-            .expect("read a configuration")
-            .unwrap_or_else(|| panic!("organization {org} has a configuration"))
-    }
-
-    fn configs(&self) -> Vec<SyncConfig> {
-        block_on(self.store.configs()).expect("read the configurations")
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
+    /// Calls to create a company (failed ones too).
     fn creates(&self) -> usize {
         self.snow.faults().calls(ServiceNowMethod::CreateCompany)
     }
@@ -90,15 +45,6 @@ impl World {
             .fail_next(ServiceNowMethod::CreateCompany, n, kind);
     }
 
-    /// How many companies have exactly this name.
-    fn named(&self, name: &str) -> usize {
-        self.snow
-            .all_companies()
-            .iter()
-            .filter(|c| c.name == name)
-            .count()
-    }
-
     /// Every organization has exactly one company of its name, and an active configuration
     /// mapped to it.
     fn assert_converged(&self, organizations: u32) {
@@ -106,7 +52,7 @@ impl World {
         assert_eq!(self.snow.all_companies().len(), count);
         for n in 1..=organizations {
             let name = customer_name(usize::try_from(n).expect("a small index"));
-            assert_eq!(self.named(&name), 1, "organization {n}");
+            assert_eq!(self.companies_named(&name).len(), 1, "organization {n}");
             let config = self.config(id(n));
             assert_eq!(config.status(), SyncStatus::Active, "organization {n}");
             assert!(config.company().is_some());
@@ -134,7 +80,7 @@ fn is_transient_failure(outcome: &Outcome) -> bool {
 
 #[test]
 fn a_transient_create_failure_waits_one_minute_then_retries() {
-    let w = World::new(1, Policy::default());
+    let w = world(1, Policy::default());
     let t0 = w.now();
     w.fail_creates(1, ApiErrorKind::Transient);
 
@@ -196,7 +142,7 @@ fn failing_waits(w: &World, failures: usize) -> Vec<TimeDelta> {
 
 #[test]
 fn backoff_doubles_and_the_fifth_failure_in_a_row_quarantines() {
-    let w = World::new(1, Policy::default());
+    let w = world(1, Policy::default());
     let waits = failing_waits(&w, 5);
     assert_eq!(waits, [1, 2, 4, 8].map(minutes));
 
@@ -231,7 +177,7 @@ fn backoff_doubles_and_the_fifth_failure_in_a_row_quarantines() {
 
 #[test]
 fn the_fifth_failure_is_reported_as_a_quarantine() {
-    let w = World::new(1, Policy::default());
+    let w = world(1, Policy::default());
     w.fail_creates(5, ApiErrorKind::Transient);
     for _ in 0..4 {
         w.run();
@@ -252,7 +198,7 @@ fn the_fifth_failure_is_reported_as_a_quarantine() {
 #[test]
 fn backoff_is_capped_at_one_hour() {
     let policy = EngineOptions::builder().retry(RetryPolicy::builder().quarantine_after(9));
-    let w = World::new(1, policy.build());
+    let w = world(1, policy.build());
     let waits = failing_waits(&w, 8);
     assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60].map(minutes));
     assert_eq!(w.config(id(1)).status(), SyncStatus::Pending);
@@ -263,7 +209,7 @@ fn backoff_is_capped_at_one_hour() {
             .initial(Duration::from_secs(30))
             .max(Duration::from_secs(90)),
     );
-    let w = World::new(1, policy.build());
+    let w = world(1, policy.build());
     let waits = failing_waits(&w, 4);
     assert_eq!(
         waits,
@@ -276,7 +222,7 @@ fn backoff_is_capped_at_one_hour() {
 
 #[test]
 fn next_run_is_the_earliest_backoff_while_something_waits() {
-    let w = World::new(1, EngineOptions::builder().concurrency(1).build());
+    let w = world(1, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.fail_creates(1, ApiErrorKind::Transient);
     assert_eq!(w.run().next_run, NextRun::At(t0 + minutes(1)));
@@ -319,7 +265,7 @@ fn rate_limited(seconds: u64) -> ApiErrorKind {
 
 #[test]
 fn a_rate_limit_defers_one_organization_without_counting_an_attempt() {
-    let w = World::new(3, Policy::default());
+    let w = world(3, Policy::default());
     let t0 = w.now();
     let until = t0 + TimeDelta::seconds(120);
     w.fail_creates(1, rate_limited(120));
@@ -370,7 +316,7 @@ fn a_rate_limit_defers_one_organization_without_counting_an_attempt() {
 
 #[test]
 fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
-    let w = World::new(4, EngineOptions::builder().concurrency(1).build());
+    let w = world(4, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.fail_creates(1, rate_limited(120));
 
@@ -414,7 +360,7 @@ fn a_rate_limit_at_concurrency_one_defers_everything_not_yet_attempted() {
 
 #[test]
 fn a_second_rate_limit_after_halving_to_one_defers_the_rest() {
-    let w = World::new(6, EngineOptions::builder().concurrency(2).build());
+    let w = world(6, EngineOptions::builder().concurrency(2).build());
     let t0 = w.now();
     w.fail_creates(2, rate_limited(120));
 
@@ -436,7 +382,7 @@ fn a_second_rate_limit_after_halving_to_one_defers_the_rest() {
 
 #[test]
 fn a_create_that_committed_before_failing_is_matched_not_repeated() {
-    let w = World::new(2, EngineOptions::builder().concurrency(1).build());
+    let w = world(2, EngineOptions::builder().concurrency(1).build());
     let t0 = w.now();
     w.snow
         .faults()
@@ -445,7 +391,11 @@ fn a_create_that_committed_before_failing_is_matched_not_repeated() {
     let report = w.run();
     assert!(is_transient_failure(outcome(&report, id(1))));
     assert!(matches!(outcome(&report, id(2)), Outcome::Created { .. }));
-    assert_eq!(w.named(&customer_name(1)), 1, "the create did happen");
+    assert_eq!(
+        w.companies_named(&customer_name(1)).len(),
+        1,
+        "the create did happen"
+    );
     let config = w.config(id(1));
     assert_eq!(config.status(), SyncStatus::Pending);
     assert_eq!(config.company(), None);
@@ -470,7 +420,7 @@ fn a_create_that_committed_before_failing_is_matched_not_repeated() {
 
 #[test]
 fn a_rate_limited_listing_asks_to_come_back_when_the_server_says() {
-    let w = World::new(3, Policy::default());
+    let w = world(3, Policy::default());
     let t0 = w.now();
     w.ninja
         .faults()

@@ -23,6 +23,8 @@ use ninjaone_servicenow::store::MemoryStore;
 use ninjaone_servicenow::testing::{
     FakeNinjaOne, FakeServiceNow, customer_name, fixed_time, standard_roles,
 };
+
+use crate::support::world::{World, walk};
 use serde_json::{Value, json};
 
 mod ci_mappings;
@@ -63,121 +65,58 @@ fn unknown_sys_id() -> SysId {
 const GLOBEX: &str = "Globex Holdings";
 const INITECH: &str = "Initech Account";
 
-/// Both fakes, a store, a manual clock and the service over them.
-struct World {
-    ninja: FakeNinjaOne,
-    snow: FakeServiceNow,
-    store: MemoryStore,
-    sync: OrganizationSync,
-    admin: Actor,
-}
-
-impl World {
-    /// Organizations 1..=3 with the standard roles; companies 1..=3 (same names), a company
-    /// named [`GLOBEX`] and, with Customer Service Management, the account [`INITECH`]; the
-    /// CI mapping "servers" (Windows Server); the store in `mode`.
-    fn new(mode: IntegrationMode) -> Self {
-        let ninja = FakeNinjaOne::builder()
+/// Organizations 1..=3 with the standard roles; companies 1..=3 (same names), a company
+/// named [`GLOBEX`] and, with Customer Service Management, the account [`INITECH`]; the
+/// CI mapping "servers" (Windows Server); the store in `mode`.
+fn world(mode: IntegrationMode) -> World {
+    world_with(
+        FakeNinjaOne::builder()
             .organizations(3)
             .roles_standard()
-            .build();
-        let snow = FakeServiceNow::builder()
+            .build(),
+        FakeServiceNow::builder()
             .companies(3)
             .company(GLOBEX, true)
             .customer_service_management(true)
             .customer_account(INITECH)
-            .build();
-        Self::with(ninja, snow, mode)
-    }
+            .build(),
+        mode,
+    )
+}
 
-    fn with(ninja: FakeNinjaOne, snow: FakeServiceNow, mode: IntegrationMode) -> Self {
-        let store = MemoryStore::new();
-        let world = Self::over(ninja, snow, store.clone(), Arc::new(store));
-        block_on(async {
-            world.store.set_mode(mode).await.expect("set the mode");
-            world
-                .store
-                .put_ci_mapping(mapping("servers", &[9]))
-                .await
-                .expect("store a CI mapping");
-        });
-        world
-    }
+/// The service over `ninja` and `snow`, `mode` and the CI mapping "servers" written straight
+/// to the store.
+fn world_with(ninja: FakeNinjaOne, snow: FakeServiceNow, mode: IntegrationMode) -> World {
+    World::builder()
+        .ninja(ninja)
+        .snow(snow)
+        .stored_mode(mode)
+        .ci_mapping(mapping("servers", &[9]))
+        .build()
+}
 
-    /// The service over `service_store`, which is (or wraps) `store`.
-    fn over(
-        ninja: FakeNinjaOne,
-        snow: FakeServiceNow,
-        store: MemoryStore,
-        service_store: Arc<dyn ConfigStore>,
-    ) -> Self {
-        let sync = OrganizationSync::new(Ports::new(
-            Arc::new(ninja.clone()),
-            Arc::new(snow.clone()),
-            service_store,
-            Arc::new(ManualClock::new(fixed_time())),
-        ));
-        Self {
-            ninja,
-            snow,
-            store,
-            sync,
-            admin: Actor::administrator("alice"),
-        }
-    }
-
-    fn company_named(&self, name: &str) -> SysId {
-        self.snow
-            .all_companies()
-            .into_iter()
-            .find(|c| c.name == name)
-            .map_or_else(|| panic!("no company named {name:?}"), |c| c.sys_id)
-    }
-
-    /// Company `i` (named like organization `i`).
-    fn company(&self, i: u32) -> SysId {
-        self.company_named(&customer_name(i as usize))
-    }
-
-    fn account(&self) -> SysId {
-        self.company_named(INITECH)
-    }
-
+impl World {
     /// Writes a configuration of organization `n` mapped to company `n` in `status` straight
     /// to the store (no audit entry).
     fn seed(&self, n: u32, status: SyncStatus) -> SyncConfig {
         let now = fixed_time();
         let mut config = SyncConfig::new(org(n), Some(self.company(n)), now);
-        let events: &[(SyncEvent, Option<&str>)] = match status {
-            SyncStatus::Pending => &[],
-            SyncStatus::InQueue => &[(SyncEvent::Enqueue, None)],
-            SyncStatus::Active => &[(SyncEvent::Enqueue, None), (SyncEvent::Succeeded, None)],
-            SyncStatus::Inactive => &[(SyncEvent::Deactivate, Some("paused by zoe"))],
-            SyncStatus::Deleted => &[(SyncEvent::Delete, Some("deleted by zoe"))],
-            other => panic!("no way to seed {other:?} yet"),
-        };
-        for (event, note) in events {
-            config.apply(*event, *note, now).expect("an allowed event");
-        }
+        walk(
+            &mut config,
+            status,
+            |event| match event {
+                SyncEvent::Deactivate => Some("paused by zoe"),
+                SyncEvent::Delete => Some("deleted by zoe"),
+                _ => None,
+            },
+            now,
+        );
         // With the names a pass would have seen, so an idle pass has nothing to write.
         let mut parts = config.into_parts();
         parts.organization_name = Some(customer_name(n as usize));
         parts.company_name = Some(customer_name(n as usize));
         let config = SyncConfig::from_parts(parts).expect("valid parts");
         block_on(self.store.write_config(config)).expect("seed a configuration")
-    }
-
-    fn config(&self, n: u32) -> Option<SyncConfig> {
-        block_on(self.store.config(org(n))).expect("read a configuration")
-    }
-
-    fn stored(&self, n: u32) -> SyncConfig {
-        self.config(n)
-            .unwrap_or_else(|| panic!("organization {n} has a configuration"))
-    }
-
-    fn audit(&self) -> Vec<AuditEntry> {
-        block_on(self.store.audit(&AuditFilter::all())).expect("read the audit log")
     }
 
     fn last_audit(&self) -> AuditEntry {
@@ -193,10 +132,6 @@ impl World {
                 audit: self.store.audit(&AuditFilter::all()).await.expect("audit"),
             }
         })
-    }
-
-    fn remote_calls(&self) -> usize {
-        self.ninja.faults().total_calls() + self.snow.faults().total_calls()
     }
 }
 

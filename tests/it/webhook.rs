@@ -62,7 +62,7 @@ async fn tenant(orgs: usize, devices: usize, alerts: usize) -> Tenant {
         Ports::new(
             Arc::new(ninja),
             Arc::new(snow),
-            world.store.clone(),
+            world.engine_store(),
             Arc::new(world.clock.clone()),
         ),
         world.settings(),

@@ -15,7 +15,7 @@ use ninjaone_servicenow::ports::{
 };
 use ninjaone_servicenow::store::{MemoryQueue, MemoryStore};
 use ninjaone_servicenow::testing::fixed_time;
-use support::{World, dying, four_workers, kill_one_worker};
+use support::{World, dying, four_workers, kill_one_worker, world};
 
 fn item(org: u32) -> WorkItem {
     WorkItem::new(
@@ -46,14 +46,14 @@ fn workers(
 
 #[tokio::test]
 async fn four_workers_share_five_thousand_organizations() {
-    let world = World::new(5_000);
+    let world = world(5_000);
     let (store, queue) = (MemoryStore::new(), MemoryQueue::new());
     four_workers(&world, &workers(&world, &store, &queue, 4), 5_000).await;
 }
 
 #[tokio::test]
 async fn a_killed_worker_s_leases_are_reclaimed_and_the_pass_completes() {
-    let world = World::new(2_000);
+    let world = world(2_000);
     let (store, queue) = (MemoryStore::new(), MemoryQueue::new());
     let (snow, stalled) = dying(&world, 40);
     let doomed = world.worker(
@@ -161,7 +161,7 @@ async fn one_planner_at_a_time() {
 
 #[tokio::test]
 async fn a_locked_out_planner_does_nothing() {
-    let world = World::new(10);
+    let world = world(10);
     let (store, queue) = (MemoryStore::new(), MemoryQueue::new());
     let workers = workers(&world, &store, &queue, 1);
     let guard = queue
@@ -178,7 +178,7 @@ async fn a_locked_out_planner_does_nothing() {
 
 #[tokio::test]
 async fn a_planner_and_a_worker_stopped_by_refused_credentials_are_errors() {
-    let world = World::new(10);
+    let world = world(10);
     let (store, queue) = (MemoryStore::new(), MemoryQueue::new());
     let workers = workers(&world, &store, &queue, 1);
     let sync = &workers[0].sync;

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn a_transient_batch_failure_is_retried_by_the_next_pass() {
-    let w = World::new(3, policy(100, 5));
+    let w = world(3, policy(100, 5));
     w.add_all(3);
     w.snow.faults().fail_next(
         ServiceNowMethod::IdentifyReconcile,
@@ -41,7 +41,7 @@ fn a_transient_batch_failure_is_retried_by_the_next_pass() {
 
 #[test]
 fn a_rate_limit_defers_the_rest_and_honours_retry_after() {
-    let w = World::new(3, policy(100, 5));
+    let w = world(3, policy(100, 5));
     w.add_all(3);
     let wait = Duration::from_secs(600);
     w.snow.faults().fail_next(
@@ -68,7 +68,7 @@ fn a_rate_limit_defers_the_rest_and_honours_retry_after() {
 
 #[test]
 fn a_timeout_after_commit_is_sent_again_without_a_duplicate() {
-    let w = World::new(1, policy(100, 100));
+    let w = world(1, policy(100, 100));
     w.add_all(1);
     w.snow.faults().commit_then_fail(
         ServiceNowMethod::IdentifyReconcile,
@@ -92,7 +92,7 @@ fn a_timeout_after_commit_is_sent_again_without_a_duplicate() {
 
 #[test]
 fn refused_credentials_stop_the_step() {
-    let w = World::new(3, policy(100, 5));
+    let w = world(3, policy(100, 5));
     w.add_all(3);
     // Refused on the first dry run: nothing more is asked, nothing written.
     w.snow.faults().fail_next(
@@ -100,7 +100,7 @@ fn refused_credentials_stop_the_step() {
         1,
         ApiErrorKind::Forbidden,
     );
-    let report = w.run();
+    let report = w.run_refused();
     assert!(
         matches!(&report.stop, Some(Stop::Credentials { api, .. }) if *api == Remote::ServiceNow),
         "{:?}",
@@ -117,7 +117,7 @@ fn refused_credentials_stop_the_step() {
         ApiErrorKind::Forbidden,
     );
     w.reset_counts();
-    let report = w.run();
+    let report = w.run_refused();
     assert!(matches!(&report.stop, Some(Stop::Credentials { .. })));
     assert_eq!((w.dry_run_calls(), w.reconcile_calls()), (3, 1));
     assert_eq!(cmdb(&report).deferred, 10);
@@ -130,7 +130,7 @@ fn refused_credentials_stop_the_step() {
         ApiErrorKind::Unauthorized,
     );
     w.reset_counts();
-    let report = w.run();
+    let report = w.run_refused();
     assert!(
         matches!(&report.stop, Some(Stop::Credentials { api, .. }) if *api == Remote::NinjaOne),
         "{:?}",
@@ -141,7 +141,7 @@ fn refused_credentials_stop_the_step() {
 
 #[test]
 fn a_failed_device_listing_sends_nothing_and_asks_for_a_retry() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add_all(2);
     w.run();
     w.ninja
@@ -169,7 +169,7 @@ fn a_failed_device_listing_sends_nothing_and_asks_for_a_retry() {
 
 #[test]
 fn records_of_gone_devices_and_deleted_configurations_are_removed() {
-    let w = World::new(3, policy(100, 100));
+    let w = world(3, policy(100, 100));
     w.add_all(3);
     w.run();
     let cis = w.snow.cis().len();

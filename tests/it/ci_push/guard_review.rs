@@ -21,7 +21,7 @@ fn clones(w: &World, serial: &str) -> (DeviceId, DeviceId) {
 
 #[test]
 fn devices_sharing_a_serial_number_are_skipped_not_merged_into_one_ci() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add_all(2);
     let (a, b) = clones(&w, "CLONE-SERIAL-1");
     let report = w.run();
@@ -47,7 +47,7 @@ fn devices_sharing_a_serial_number_are_skipped_not_merged_into_one_ci() {
 
 #[test]
 fn two_devices_whose_dry_runs_name_one_ci_are_both_held() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add(1, &["all"]);
     let a = w.company(1);
     // A's CI has the serial of one device and the name of another: each dry run names it.
@@ -90,7 +90,7 @@ fn two_devices_whose_dry_runs_name_one_ci_are_both_held() {
 
 #[test]
 fn a_ci_without_a_company_is_not_taken_over() {
-    let w = World::new(1, policy(100, 100));
+    let w = world(1, policy(100, 100));
     w.add(1, &["all"]);
     // Another tool's DC01, no company set: it may be any customer's.
     let values = BTreeMap::from([("name".to_owned(), "DC01".to_owned())]);
@@ -123,7 +123,7 @@ fn a_ci_without_a_company_is_not_taken_over() {
 
 #[test]
 fn a_held_device_moved_to_another_company_is_checked_again() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add_all(2);
     let b = w.company(2);
     let theirs = w.snow.add_ci(
@@ -161,7 +161,7 @@ fn a_held_device_moved_to_another_company_is_checked_again() {
 
 #[test]
 fn a_replacement_device_is_not_held_for_the_ci_of_the_device_it_replaces() {
-    let w = World::new(1, policy(100, 100));
+    let w = world(1, policy(100, 100));
     w.add_all(1);
     w.run();
     // The old PC leaves NinjaOne and its replacement is enrolled under the same name, before
@@ -185,7 +185,7 @@ fn a_replacement_device_is_not_held_for_the_ci_of_the_device_it_replaces() {
 
 #[test]
 fn a_dry_run_of_the_pass_shows_the_devices_the_guard_would_hold() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add(1, &["all"]);
     w.run();
     let records = w.records();

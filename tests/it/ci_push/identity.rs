@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn a_renamed_device_keeps_its_ci() {
-    let w = World::new(1, policy(100, 100));
+    let w = world(1, policy(100, 100));
     w.add_all(1);
     w.run();
     let cis = w.snow.cis().len();
@@ -40,7 +40,7 @@ fn a_renamed_device_keeps_its_ci() {
 
 #[test]
 fn a_name_fall_through_takes_over_another_companys_ci_without_the_guard_and_not_with_it() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add(1, &["all"]);
     let (a, b) = (w.company(1), w.company(2));
     // Customer B already has a domain controller DC01 in the CMDB (another tool's CI).
@@ -153,7 +153,7 @@ fn a_name_fall_through_takes_over_another_companys_ci_without_the_guard_and_not_
 
 #[test]
 fn an_existing_ci_of_the_same_company_is_adopted_after_one_owner_query() {
-    let w = World::new(1, policy(100, 100));
+    let w = world(1, policy(100, 100));
     w.add(1, &["all"]);
     let a = w.company(1);
     // Two of A's servers are already in the CMDB by name (entered by hand, no serial).
@@ -192,7 +192,7 @@ fn an_existing_ci_of_the_same_company_is_adopted_after_one_owner_query() {
 
 #[test]
 fn a_write_that_updates_another_ci_is_reported_and_the_record_not_re_pointed() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add(1, &["all"]);
     w.run();
     let b = w.company(2);
@@ -221,7 +221,7 @@ fn a_write_that_updates_another_ci_is_reported_and_the_record_not_re_pointed() {
 
     // Without an identity change the write goes straight out: when it lands on another CI than
     // the recorded one, that is reported and the record keeps its CI.
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add(1, &["all"]);
     w.ninja
         .set_device_details(w.device_with_role(1, 9).id, serde_json::json!({}));
@@ -274,7 +274,7 @@ fn a_write_that_updates_another_ci_is_reported_and_the_record_not_re_pointed() {
 #[test]
 fn request_counts_of_a_first_and_a_steady_pass() {
     // 30 organizations x 7 devices, 150 mapped; pages of 50, batches of 40.
-    let w = World::new(30, policy(50, 40));
+    let w = world(30, policy(50, 40));
     w.add_all(30);
     w.reset_counts();
     let report = w.run();
@@ -301,7 +301,7 @@ fn request_counts_of_a_first_and_a_steady_pass() {
 #[test]
 fn without_a_dry_run_new_devices_are_not_written() {
     // What a ServiceNowApi without `identify_reconcile_query` (the default body) answers.
-    let w = World::new(1, policy(100, 100));
+    let w = world(1, policy(100, 100));
     w.add_all(1);
     w.snow.faults().fail_next(
         ServiceNowMethod::IdentifyReconcileQuery,
@@ -323,7 +323,7 @@ fn without_a_dry_run_new_devices_are_not_written() {
 
 #[test]
 fn a_device_whose_ci_was_deleted_gets_a_new_one_after_a_rename() {
-    let w = World::new(1, policy(100, 100));
+    let w = world(1, policy(100, 100));
     w.add_all(1);
     w.run();
     let mut device = w.device_with_role(1, 9);

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
-    let w = World::new(12, policy(10, 25));
+    let w = world(12, policy(10, 25));
     w.add_all(12);
     w.reset_counts();
 
@@ -111,7 +111,7 @@ fn devices_are_listed_in_pages_and_sent_in_batches_with_the_company() {
 #[test]
 fn the_data_source_is_configurable() {
     let settings = CmdbSettings::builder().data_source("NinjaOne RMM");
-    let w = World::new(1, Policy::builder().cmdb(settings).build());
+    let w = world(1, Policy::builder().cmdb(settings).build());
     w.add_all(1);
     let report = w.run();
     assert_eq!(cmdb(&report).data_source, "NinjaOne RMM");
@@ -122,7 +122,7 @@ fn the_data_source_is_configurable() {
 #[test]
 fn a_blank_data_source_sends_nothing_and_says_so() {
     let settings = CmdbSettings::builder().data_source("  ");
-    let w = World::new(1, Policy::builder().cmdb(settings).build());
+    let w = world(1, Policy::builder().cmdb(settings).build());
     w.add_all(1);
     let report = w.run();
     let problem = cmdb(&report).problem.as_deref().expect("a problem");
@@ -138,7 +138,7 @@ fn a_blank_data_source_sends_nothing_and_says_so() {
 
 #[test]
 fn a_second_pass_sends_nothing() {
-    let w = World::new(4, policy(10, 100));
+    let w = world(4, policy(10, 100));
     w.add_all(4);
     w.run();
     w.reset_counts();
@@ -159,7 +159,7 @@ fn a_second_pass_sends_nothing() {
 
 #[test]
 fn a_changed_device_is_sent_again_alone() {
-    let w = World::new(3, policy(100, 100));
+    let w = world(3, policy(100, 100));
     w.add_all(3);
     w.run();
     let before = w.records();

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn unmapped_and_roleless_devices_are_skipped_with_a_reason() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add_all(2);
     w.ninja
         .add_device(org(1), None, "NO-ROLE-1")
@@ -42,7 +42,7 @@ fn unmapped_and_roleless_devices_are_skipped_with_a_reason() {
 
 #[test]
 fn a_role_two_mappings_map_differently_is_reported_not_guessed() {
-    let w = World::new(1, policy(100, 100));
+    let w = world(1, policy(100, 100));
     block_on(async {
         w.store
             .put_ci_mapping(mapping(
@@ -87,7 +87,7 @@ fn a_role_two_mappings_map_differently_is_reported_not_guessed() {
 
 #[test]
 fn per_item_errors_are_reported_per_device_and_retried() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add_all(2);
     let bad = w.device_with_role(2, 11);
     w.snow.reject_ci(bad.name(), "the host name is not allowed");
@@ -135,7 +135,7 @@ fn per_item_errors_are_reported_per_device_and_retried() {
 
 #[test]
 fn only_active_configurations_are_pushed() {
-    let w = World::new(4, policy(100, 100));
+    let w = world(4, policy(100, 100));
     w.add(1, &["all"]);
     w.add(3, &["all"]);
     w.run();
@@ -206,7 +206,7 @@ fn only_active_configurations_are_pushed() {
 
 #[test]
 fn nothing_is_listed_without_active_configurations_with_mappings() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add(1, &[]);
     w.add(2, &[]);
     w.reset_counts();
@@ -218,7 +218,7 @@ fn nothing_is_listed_without_active_configurations_with_mappings() {
 
 #[test]
 fn a_disabled_integration_does_nothing() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add_all(2);
     w.run();
     block_on(w.sync.set_mode(&w.admin, IntegrationMode::Disabled)).expect("disable");
@@ -234,7 +234,7 @@ fn a_disabled_integration_does_nothing() {
 
 #[test]
 fn a_dry_run_sends_nothing_and_says_what_it_would_send() {
-    let w = World::new(2, policy(100, 100));
+    let w = world(2, policy(100, 100));
     w.add_all(2);
     w.run();
     let records = w.records();

@@ -16,7 +16,7 @@ fn two_integrations_on_one_servicenow_never_touch_each_other() {
         Ports::new(
             std::sync::Arc::new(w.ninja.clone()),
             std::sync::Arc::new(w.snow.clone()),
-            other.store.clone(),
+            other.engine_store(),
             std::sync::Arc::new(w.clock.clone()),
         ),
         IncidentSettings::new("alpha-2").unwrap(),
@@ -146,7 +146,7 @@ fn configurations_choose_cases_only_with_an_account_and_customer_service_managem
     let sync = OrganizationSync::new(Ports::new(
         std::sync::Arc::new(w.ninja.clone()),
         std::sync::Arc::new(w.snow.clone()),
-        w.store.clone(),
+        w.engine_store(),
         std::sync::Arc::new(w.clock.clone()),
     ));
     let alice = Actor::administrator("alice");

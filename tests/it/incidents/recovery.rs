@@ -49,13 +49,13 @@ fn a_lost_store_adopts_every_ticket() {
     block_on(w.router().run_once(ApplyMode::Apply)).unwrap();
     let fresh = support::world(1, 2, 0);
     // Same remote sides, empty store with the same configurations.
-    let w2 = support::World {
-        ninja: w.ninja.clone(),
-        snow: w.snow.clone(),
-        store: fresh.store.clone(),
-        clock: w.clock.clone(),
-        faults: w.faults.clone(),
-    };
+    let w2 = support::World::builder()
+        .ninja(w.ninja.clone())
+        .snow(w.snow.clone())
+        .store(fresh.store.clone())
+        .clock(w.clock.clone())
+        .faults(w.faults.clone())
+        .build();
     w2.edit(1, |c| {
         c.set_company(Some(w.snow.all_companies()[0].sys_id.clone()));
     });

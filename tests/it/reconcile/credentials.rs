@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
-    let w = World::new(
+    let w = world(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::new(),
         EngineOptions::builder().concurrency(1).build(),
@@ -44,7 +44,7 @@ fn refused_credentials_on_a_create_stop_the_pass_and_fail_no_configuration() {
 
 #[test]
 fn refused_credentials_on_a_listing_stop_the_pass_before_any_write() {
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(3).build(),
         FakeServiceNow::builder().companies(2).build(),
     );
@@ -116,7 +116,7 @@ fn a_pass_records_the_names_of_a_stored_configuration_that_has_none() {
         .customer_service_management(true)
         .customer_account("Contoso Account")
         .build();
-    let w = World::new(ninja, snow, Policy::default(), IntegrationMode::Inactive);
+    let w = world(ninja, snow, Policy::default(), IntegrationMode::Inactive);
     let company = w.company_named(&customer_name(1));
     let account = w
         .snow
@@ -161,7 +161,7 @@ fn an_idle_pass_counts_unchanged_organizations_without_listing_them() {
 
 #[test]
 fn full_detail_lists_unchanged_organizations_and_keeps_the_plan() {
-    let w = World::new(
+    let w = world(
         FakeNinjaOne::builder().organizations(20).build(),
         FakeServiceNow::builder().companies(20).build(),
         EngineOptions::builder().report(ReportDetail::Full).build(),
@@ -181,7 +181,7 @@ fn full_detail_lists_unchanged_organizations_and_keeps_the_plan() {
 
 #[test]
 fn a_loop_that_only_logs_errors_sees_refused_credentials() {
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(3).build(),
         FakeServiceNow::builder().companies(3).build(),
     );

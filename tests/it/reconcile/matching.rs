@@ -30,7 +30,7 @@ fn names_differing_in_case_whitespace_or_width_map_to_the_existing_company() {
             (ninja.add_organization(*org).expect("an id"), sys)
         })
         .collect();
-    let w = World::active(ninja, snow);
+    let w = active(ninja, snow);
 
     let report = w.run();
     assert_eq!(
@@ -90,7 +90,7 @@ fn query_syntax_and_unicode_in_names_match_exactly_the_same_name() {
         .collect();
     // Same name in another case still maps to the same company and no other.
     let upper = ninja.add_organization("ACME^beta ").expect("an id");
-    let w = World::active(ninja, snow);
+    let w = active(ninja, snow);
 
     let report = w.run();
     assert_eq!(
@@ -128,7 +128,7 @@ fn several_companies_with_the_name_is_an_ambiguity_that_maps_nothing() {
     let first = snow.add_company("Globex", true);
     let second = snow.add_company(" GLOBEX ", false);
     snow.add_company("Globex Corporation", true);
-    let w = World::active(ninja, snow);
+    let w = active(ninja, snow);
 
     let report = w.run();
     assert!(matches!(
@@ -166,7 +166,7 @@ fn organizations_sharing_a_name_get_no_company() {
             .expect("an id");
         let snow = FakeServiceNow::new();
         let existing = with_company.then(|| snow.add_company("Initech", true));
-        let w = World::active(ninja, snow);
+        let w = active(ninja, snow);
 
         w.run();
         for org in [a, b] {
@@ -201,7 +201,7 @@ fn a_company_mapped_to_one_organization_is_not_given_to_another_of_the_same_name
     let a = ninja.add_organization("Umbrella").expect("an id");
     let snow = FakeServiceNow::new();
     let umbrella = snow.add_company("Umbrella", true);
-    let w = World::active(ninja, snow);
+    let w = active(ninja, snow);
     w.run();
     assert_eq!(w.config(a).company(), Some(&umbrella));
 
@@ -225,7 +225,7 @@ fn a_company_held_by_a_renamed_organization_is_not_taken_by_a_new_one() {
     let a = ninja.add_organization("Umbrella").expect("an id");
     let snow = FakeServiceNow::new();
     let umbrella = snow.add_company("Umbrella", true);
-    let w = World::active(ninja, snow);
+    let w = active(ninja, snow);
     w.run();
     w.ninja.rename_organization(a, "Umbrella Holdings");
     let b = w.ninja.add_organization("Umbrella").expect("an id");
@@ -249,7 +249,7 @@ fn a_company_held_by_a_renamed_organization_is_not_taken_by_a_new_one() {
 fn leave_unmapped_creates_nothing_and_says_why() {
     let ninja = FakeNinjaOne::builder().organizations(3).build();
     let snow = FakeServiceNow::builder().companies(1).build();
-    let w = World::new(
+    let w = world(
         ninja,
         snow,
         Policy::builder()

@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn disabled_mode_makes_no_remote_call_and_changes_nothing() {
     // A new store is disabled.
-    let fresh = World::new(
+    let fresh = world(
         FakeNinjaOne::builder().organizations(3).build(),
         FakeServiceNow::builder().companies(1).build(),
         Policy::default(),
@@ -18,7 +18,7 @@ fn disabled_mode_makes_no_remote_call_and_changes_nothing() {
     assert!(fresh.configs().is_empty());
 
     // Disabled after configurations exist: whatever changed on either side, nothing happens.
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(3).build(),
         FakeServiceNow::builder().companies(3).build(),
     );
@@ -41,7 +41,7 @@ fn disabled_mode_makes_no_remote_call_and_changes_nothing() {
 
 #[test]
 fn inactive_mode_leaves_unconfigured_organizations_alone_and_activates_added_ones() {
-    let w = World::new(
+    let w = world(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::builder().companies(3).build(),
         Policy::default(),
@@ -82,7 +82,7 @@ fn customer_accounts_need_customer_service_management() {
         .into_iter()
         .map(|a| a.sys_id)
         .collect();
-    let w = World::new(
+    let w = world(
         FakeNinjaOne::builder().organizations(3).build(),
         snow,
         Policy::default(),
@@ -133,7 +133,7 @@ fn customer_accounts_need_customer_service_management() {
 
 #[test]
 fn customer_service_management_is_not_detected_without_accounts() {
-    let w = World::new(
+    let w = world(
         FakeNinjaOne::builder().organizations(2).build(),
         FakeServiceNow::builder()
             .companies(2)
@@ -157,7 +157,7 @@ fn customer_service_management_is_not_detected_without_accounts() {
 
 #[test]
 fn a_dry_run_returns_the_plan_and_writes_nothing() {
-    let w = World::new(
+    let w = world(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::builder().companies(3).build(),
         EngineOptions::builder().report(ReportDetail::Full).build(),

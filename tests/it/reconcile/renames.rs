@@ -7,7 +7,7 @@ fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
     let ninja = FakeNinjaOne::builder().organizations(3).build();
     let snow = FakeServiceNow::builder().companies(3).build();
     let full = EngineOptions::builder().report(ReportDetail::Full).build();
-    let w = World::new(ninja, snow, full, IntegrationMode::Active);
+    let w = world(ninja, snow, full, IntegrationMode::Active);
     w.run();
     let before: Vec<SyncConfig> = w.configs();
     let second = w.company_named(&customer_name(2));
@@ -93,7 +93,7 @@ fn renaming_either_side_keeps_the_mapping_and_reports_drift() {
 fn a_pass_refreshes_names_and_writes_a_rename_once() {
     let ninja = FakeNinjaOne::builder().organizations(2).build();
     let snow = FakeServiceNow::builder().companies(2).build();
-    let w = World::active(ninja, snow);
+    let w = active(ninja, snow);
     w.run();
     let first = w.config(id(1));
     assert_eq!(
@@ -131,7 +131,7 @@ fn a_pass_refreshes_names_and_writes_a_rename_once() {
 
 #[test]
 fn an_organization_gone_from_ninjaone_is_tombstoned_without_remote_writes() {
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(3).build(),
         FakeServiceNow::builder().companies(3).build(),
     );
@@ -160,7 +160,7 @@ fn an_organization_gone_from_ninjaone_is_tombstoned_without_remote_writes() {
 
 #[test]
 fn a_company_deleted_in_servicenow_deactivates_the_configuration() {
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(2).build(),
         FakeServiceNow::builder().companies(2).build(),
     );

@@ -7,7 +7,7 @@ use super::*;
 fn check_request_counts(n: usize, c: usize, page: u32) {
     let ninja = FakeNinjaOne::builder().organizations(n).build();
     let snow = FakeServiceNow::builder().companies(c).build();
-    let w = World::new(
+    let w = world(
         ninja,
         snow,
         EngineOptions::builder().page_size(page).build(),
@@ -74,7 +74,7 @@ fn a_pass_reads_whole_pages_and_writes_once_per_created_company() {
 fn request_counts_hold_when_listings_are_exact_multiples_of_the_page() {
     check_request_counts(200, 100, 50);
     // The fakes end such a listing with one empty page, as the real APIs do: exactly +1.
-    let w = World::new(
+    let w = world(
         FakeNinjaOne::builder().organizations(100).build(),
         FakeServiceNow::builder().companies(100).build(),
         EngineOptions::builder().page_size(50).build(),

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn a_failed_organization_listing_is_unknown_never_absent() {
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(5).build(),
         FakeServiceNow::builder().companies(5).build(),
     );
@@ -45,7 +45,7 @@ fn a_failed_organization_listing_is_unknown_never_absent() {
 #[test]
 fn an_incomplete_organization_listing_is_unknown_never_absent() {
     // The fake's first organization page carries one undecodable row while it is told to.
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(4).build(),
         FakeServiceNow::builder().companies(4).build(),
     );
@@ -145,7 +145,7 @@ fn the_planner_concludes_nothing_from_an_incomplete_listing() {
 
 #[test]
 fn a_failed_company_listing_never_creates_a_company_or_fails_a_configuration() {
-    let w = World::active(
+    let w = active(
         FakeNinjaOne::builder().organizations(3).build(),
         FakeServiceNow::builder().companies(3).build(),
     );

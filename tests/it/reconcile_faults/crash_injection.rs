@@ -4,7 +4,7 @@ use super::*;
 
 /// The remote writes of an uninterrupted first pass on a fresh crash tenant.
 fn first_pass_writes(policy: &EngineOptions) -> usize {
-    let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
+    let t = tenant(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
     let report = block_on(t.sync.run_once(ApplyMode::Apply)).expect("a clean first pass");
     assert_eq!(report.remote_writes, t.faults.writes());
     assert_eq!(report.created, t.faults.writes());
@@ -27,7 +27,7 @@ struct Crash {
 /// A fresh tenant whose first pass is dropped after exactly `k` remote writes; then clean
 /// passes converge. Checks the converged state and that recovery created exactly `w - k`.
 fn crash_after(k: usize, w: usize, policy: &EngineOptions) -> Result<Crash, String> {
-    let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
+    let t = tenant(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
     // The creates started, counted by the call hook before any stall (a create stuck on one
     // counts too, so `started - committed` is how many were in flight when the pass was dropped).
     let started = Arc::new(AtomicUsize::new(0));
@@ -82,10 +82,10 @@ fn crash_after(k: usize, w: usize, policy: &EngineOptions) -> Result<Crash, Stri
     t.check_invariants(&mut HashMap::new())
         .map_err(|e| format!("right after the crash: {e}"))?;
     t.faults.clear_faults();
-    let before = t.creates();
+    let before = t.create_writes();
     let reports = t.converge(MAX_RECOVERY_PASSES)?;
     crash.recovery_passes = reports.len();
-    let recreated = t.creates() - before;
+    let recreated = t.create_writes() - before;
     if recreated != w - k {
         return Err(format!(
             "recovery created {recreated} companies, expected {} (the crashed pass made {k})",

@@ -7,8 +7,8 @@ use super::*;
 fn pass_over_failing_store(
     policy: &EngineOptions,
     fail_at: usize,
-) -> (Result<Report, SyncError>, Tenant, usize) {
-    let t = Tenant::new(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
+) -> (Result<Report, SyncError>, World, usize) {
+    let t = tenant(CRASH_ORGS, CRASH_COMPANIES, policy.clone());
     // The pass's `fail_at`-th store write (counting from 1, 0 for never) fails as unavailable
     // without writing anything.
     let faults = t.store.faults();
@@ -50,13 +50,13 @@ fn a_store_write_failing_at_any_point_of_a_pass_converges_without_duplicates() {
                     "{label}: no company is created before the queue is recorded"
                 );
             }
-            let crashed = t.creates();
+            let crashed = t.create_writes();
             t.check_invariants(&mut HashMap::new())
                 .unwrap_or_else(|e| panic!("{label}: right after the failure: {e}"));
             t.converge(MAX_RECOVERY_PASSES)
                 .unwrap_or_else(|e| panic!("{label}: {e}"));
             assert_eq!(
-                t.creates(),
+                t.create_writes(),
                 CRASH_WRITES,
                 "{label}: {crashed} created by the failed pass, the rest by recovery, none twice"
             );

@@ -83,7 +83,7 @@ impl SeedStats {
 /// One seed: `FAULT_PASSES` passes under faults, then clean passes until convergence.
 fn run_fault_seed(seed: u64) -> Result<SeedStats, String> {
     let mut rng = Rng::new(seed);
-    let t = Tenant::new(
+    let t = tenant(
         FAULT_ORGS,
         FAULT_COMPANIES,
         EngineOptions::builder().page_size(7).concurrency(4).build(),
@@ -147,7 +147,7 @@ fn run_fault_seed(seed: u64) -> Result<SeedStats, String> {
     t.check_converged(FAULT_ORGS)?;
     let created: usize =
         reports.iter().map(|r| r.created).sum::<usize>() + stats.created_under_faults;
-    let committed = t.creates();
+    let committed = t.create_writes();
     let missing = FAULT_ORGS - FAULT_COMPANIES;
     if committed != missing {
         return Err(format!(

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn put_ci_mapping_checks_the_device_roles() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let before = world.state();
     let err = block_on(
         world
@@ -56,7 +56,7 @@ fn put_ci_mapping_checks_the_device_roles() {
 
 #[test]
 fn delete_ci_mapping_refuses_a_mapping_in_use() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let servers = mapping_name("servers");
     for (n, status) in [
         (1, SyncStatus::Active),
@@ -98,7 +98,7 @@ fn delete_ci_mapping_refuses_a_mapping_in_use() {
 
 #[test]
 fn delete_ci_mapping_says_whether_there_was_one() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let servers = mapping_name("servers");
     assert!(block_on(world.sync.delete_ci_mapping(&world.admin, &servers)).expect("delete"));
     assert!(world.state().mappings.is_empty());

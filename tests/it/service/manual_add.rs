@@ -9,7 +9,7 @@ fn add_lists_every_problem_at_once_without_customer_service_management() {
         .roles_standard()
         .build();
     let snow = FakeServiceNow::builder().companies(3).build();
-    let world = World::with(ninja, snow, IntegrationMode::Inactive);
+    let world = world_with(ninja, snow, IntegrationMode::Inactive);
     assert!(
         standard_roles().iter().all(|r| r.id.get() != 77),
         "role 77 is one NinjaOne lacks"
@@ -62,7 +62,7 @@ fn add_lists_every_problem_at_once_without_customer_service_management() {
 
 #[test]
 fn add_reports_a_taken_company_and_an_unknown_account() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     world.seed(1, SyncStatus::Active);
     let before = world.state();
     let draft = ConfigDraft::new(org(2), world.company(1)).customer_account(unknown_sys_id());
@@ -98,12 +98,12 @@ fn add_reports_a_taken_company_and_an_unknown_account() {
         Some(org(2)),
         &err,
     );
-    assert_eq!(world.config(2), None, "nothing saved");
+    assert_eq!(world.try_config(org(2)), None, "nothing saved");
 }
 
 #[test]
 fn a_company_held_only_by_a_deleted_config_is_free() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     world.seed(1, SyncStatus::Deleted);
     let draft = ConfigDraft::new(org(2), world.company(1));
     let added = block_on(world.sync.add(&world.admin, draft)).expect("the company is free");
@@ -112,10 +112,10 @@ fn a_company_held_only_by_a_deleted_config_is_free() {
 
 #[test]
 fn a_valid_add_is_pending_confirmed_audited_and_activated_by_the_next_pass() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let globex = world.company_named(GLOBEX);
     let draft = ConfigDraft::new(org(2), globex.clone())
-        .customer_account(world.account())
+        .customer_account(world.company_named(INITECH))
         .ci_mapping(mapping_name("servers"))
         .allow_incidents(true);
     let added = block_on(world.sync.add(&world.admin, draft)).expect("a valid draft");
@@ -124,14 +124,21 @@ fn a_valid_add_is_pending_confirmed_audited_and_activated_by_the_next_pass() {
     assert_eq!(config.status(), SyncStatus::Pending);
     assert_eq!(config.status_reason(), None);
     assert_eq!(config.company(), Some(&globex));
-    assert_eq!(config.customer_account(), Some(&world.account()));
+    assert_eq!(
+        config.customer_account(),
+        Some(&world.company_named(INITECH))
+    );
     assert_eq!(
         config.ci_mappings().iter().collect::<Vec<_>>(),
         [&mapping_name("servers")]
     );
     assert!(config.allow_incidents());
     assert_eq!(config.version(), 1);
-    assert_eq!(world.config(2).as_ref(), Some(config), "returned as stored");
+    assert_eq!(
+        world.try_config(org(2)).as_ref(),
+        Some(config),
+        "returned as stored"
+    );
 
     let confirmation = &added.confirmation;
     assert!(confirmation.contains("Organization 2"), "{confirmation}");
@@ -166,9 +173,9 @@ fn a_valid_add_is_pending_confirmed_audited_and_activated_by_the_next_pass() {
         .outcome(org(2))
         .expect("the pass concerned organization 2");
     assert_eq!(line.outcome, Outcome::Activated, "{}", line.outcome);
-    assert_eq!(world.stored(2).status(), SyncStatus::Active);
+    assert_eq!(world.config(org(2)).status(), SyncStatus::Active);
     assert_eq!(
-        world.config(1),
+        world.try_config(org(1)),
         None,
         "inactive mode adds nothing by itself"
     );
@@ -177,7 +184,7 @@ fn a_valid_add_is_pending_confirmed_audited_and_activated_by_the_next_pass() {
 
 #[test]
 fn a_second_add_of_the_same_organization_is_refused() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     block_on(
         world
             .sync
@@ -206,7 +213,7 @@ fn a_second_add_of_the_same_organization_is_refused() {
 
 #[test]
 fn adding_a_deleted_organization_restores_it_with_the_new_values() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let sync = &world.sync;
     let first = ConfigDraft::new(org(2), world.company(2))
         .ci_mapping(mapping_name("servers"))
@@ -214,13 +221,17 @@ fn adding_a_deleted_organization_restores_it_with_the_new_values() {
     block_on(sync.add(&world.admin, first)).expect("add");
     block_on(sync.delete(&world.admin, org(2))).expect("delete");
     let globex = world.company_named(GLOBEX);
-    let again = ConfigDraft::new(org(2), globex.clone()).customer_account(world.account());
+    let again =
+        ConfigDraft::new(org(2), globex.clone()).customer_account(world.company_named(INITECH));
     let added = block_on(sync.add(&world.admin, again)).expect("add after delete");
     let config = &added.config;
     assert_eq!(config.status(), SyncStatus::Pending);
     assert_eq!(config.status_reason(), None, "the deletion reason is gone");
     assert_eq!(config.company(), Some(&globex));
-    assert_eq!(config.customer_account(), Some(&world.account()));
+    assert_eq!(
+        config.customer_account(),
+        Some(&world.company_named(INITECH))
+    );
     assert!(
         config.ci_mappings().is_empty(),
         "the new values, not the old"

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn can_add_only_in_inactive_mode() {
-    let world = World::new(IntegrationMode::Disabled);
+    let world = world(IntegrationMode::Disabled);
     for (mode, expected) in [
         (IntegrationMode::Disabled, false),
         (IntegrationMode::Inactive, true),
@@ -22,7 +22,7 @@ fn can_add_only_in_inactive_mode() {
 
 #[test]
 fn can_add_needs_the_integration_permission_and_is_a_question_that_audits_nothing() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let before = world.audit().len();
     let viewer = Actor::technician("dave");
     let permitted = Actor::technician("erin")
@@ -77,7 +77,7 @@ fn add_is_refused_outside_inactive_mode() {
             "the integration is disabled",
         ),
     ] {
-        let world = World::new(mode);
+        let world = world(mode);
         let before = world.state();
         let draft = ConfigDraft::new(org(2), world.company(2));
         let err = block_on(world.sync.add(&world.admin, draft)).expect_err("add is refused");
@@ -109,7 +109,7 @@ fn add_is_refused_outside_inactive_mode() {
 
 #[test]
 fn set_mode_is_audited_with_before_and_after() {
-    let world = World::new(IntegrationMode::Disabled);
+    let world = world(IntegrationMode::Disabled);
     block_on(world.sync.set_mode(&world.admin, IntegrationMode::Inactive)).expect("inactive");
     block_on(world.sync.set_mode(&world.admin, IntegrationMode::Active)).expect("active");
     let entries = world.audit();
@@ -149,7 +149,7 @@ fn edits_work_in_every_mode() {
         IntegrationMode::Inactive,
         IntegrationMode::Disabled,
     ] {
-        let world = World::new(mode);
+        let world = world(mode);
         world.seed(1, SyncStatus::Active);
         let sync = &world.sync;
         block_on(async {
@@ -186,7 +186,11 @@ fn edits_work_in_every_mode() {
                 assert_eq!(config.status(), status, "{what} in {mode} mode");
             }
         });
-        assert_eq!(world.stored(1).version(), 6, "{mode}: five saved edits");
+        assert_eq!(
+            world.config(org(1)).version(),
+            6,
+            "{mode}: five saved edits"
+        );
         assert_eq!(world.snow.faults().writes(), 0, "{mode}: no remote write");
     }
 }

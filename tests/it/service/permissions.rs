@@ -95,7 +95,7 @@ fn recorded_as(act: Act) -> (AuditAction, Option<OrganizationId>) {
 /// organization is unconfigured for an add, paused for a resume, deleted for a restore; the CI
 /// mappings "servers" and "legacy"; audit entries about organization 1, organization 2 and none.
 fn matrix_world(act: Act) -> World {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     for n in [1, 2] {
         let status = match act {
             Act::Add(m) if m == n => continue,
@@ -235,7 +235,7 @@ fn check_allowed_change(world: &World, actor: &Actor, act: Act, before: &State) 
         let n = organization.expect("a configuration act").get();
         assert_eq!(status_of(entry.before.as_ref()), from, "{entry:?}");
         assert_eq!(status_of(entry.after.as_ref()), Some(to), "{entry:?}");
-        let stored = world.stored(n);
+        let stored = world.config(org(n));
         assert_eq!(
             json!(stored.status()).as_str(),
             Some(to),
@@ -243,7 +243,7 @@ fn check_allowed_change(world: &World, actor: &Actor, act: Act, before: &State) 
         );
         let other = if n == 1 { 2 } else { 1 };
         assert_eq!(
-            world.config(other),
+            world.try_config(org(other)),
             before
                 .configs
                 .iter()
@@ -347,7 +347,7 @@ fn permission_matrix_follows_the_actor_table() {
                     Done::Added(added) => {
                         check_allowed_change(&world, actor, act, &before);
                         let n = added.config.organization().get();
-                        assert_eq!(world.config(n).as_ref(), Some(&added.config));
+                        assert_eq!(world.try_config(org(n)).as_ref(), Some(&added.config));
                         assert!(added.confirmation.contains(&format!("Organization {n}")));
                     }
                     _ => check_allowed_read(&world, actor, act, &before, &done),

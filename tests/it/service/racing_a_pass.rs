@@ -14,7 +14,7 @@ struct PauseBeforeFirstWrite {
 /// A world whose store pauses an organization before the first write after [`arm`], and a
 /// second service (the person's) over the same memory.
 fn racing_world(mode: IntegrationMode) -> (World, PauseBeforeFirstWrite, OrganizationSync) {
-    let plain = World::new(mode);
+    let plain = world(mode);
     let racing = PauseBeforeFirstWrite::default();
     let (armed, paused) = (Arc::clone(&racing.armed), Arc::clone(&racing.paused));
     plain.store.faults().on_call(move |call| {
@@ -38,7 +38,12 @@ fn racing_world(mode: IntegrationMode) -> (World, PauseBeforeFirstWrite, Organiz
     });
     let person = plain.sync.clone();
     let service_store = Arc::new(plain.store.clone());
-    let world = World::over(plain.ninja, plain.snow, plain.store, service_store);
+    let world = World::builder()
+        .ninja(plain.ninja)
+        .snow(plain.snow)
+        .store(plain.store)
+        .engine_store(service_store)
+        .build();
     (world, racing, person)
 }
 
@@ -88,13 +93,13 @@ fn a_pause_between_snapshot_and_write_is_kept_over_an_activation() {
     let report = block_on(world.sync.run_once(ApplyMode::Apply)).expect("a pass");
     let paused = paused_during_the_pass(&racing);
 
-    let stored = world.stored(1);
+    let stored = world.config(org(1));
     assert_eq!(stored, paused, "the person's pause is what is stored");
     assert_eq!(stored.status(), SyncStatus::Inactive);
     assert_eq!(stored.status_reason(), Some("paused by bob"));
     assert_conflict(&report, 1);
     assert_eq!(
-        world.stored(2).status(),
+        world.config(org(2)).status(),
         SyncStatus::Active,
         "the others go on"
     );
@@ -114,7 +119,7 @@ fn a_pause_between_snapshot_and_write_is_kept_over_an_activation() {
 
     // The next pass takes the new version: a paused configuration stays paused.
     block_on(world.sync.run_once(ApplyMode::Apply)).expect("the next pass");
-    assert_eq!(world.stored(1), paused);
+    assert_eq!(world.config(org(1)), paused);
 }
 
 #[test]
@@ -139,7 +144,7 @@ fn a_pause_between_snapshot_and_write_is_kept_over_a_company_creation() {
     let paused = paused_during_the_pass(&racing);
 
     assert_eq!(
-        world.stored(3),
+        world.config(org(3)),
         paused,
         "the person's pause is what is stored"
     );
@@ -153,7 +158,7 @@ fn a_pause_between_snapshot_and_write_is_kept_over_a_company_creation() {
     assert_eq!(report.remote_writes, 0);
     for n in [1, 2] {
         assert_eq!(
-            world.stored(n).status(),
+            world.config(org(n)).status(),
             SyncStatus::Active,
             "organization {n}"
         );

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn refusals_say_what_went_wrong_and_what_to_do() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     world.seed(1, SyncStatus::Deleted);
     world.seed(2, SyncStatus::Active);
     let sync = &world.sync;
@@ -82,12 +82,12 @@ fn refusals_say_what_went_wrong_and_what_to_do() {
 
 #[test]
 fn resuming_an_active_config_or_deleting_a_deleted_one_saves_nothing() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let active = world.seed(1, SyncStatus::Active);
     let entries = world.audit().len();
     let resumed = block_on(world.sync.resume(&world.admin, org(1))).expect("resume");
     assert_eq!(resumed, active, "nothing changed");
-    assert_eq!(world.stored(1).version(), active.version());
+    assert_eq!(world.config(org(1)).version(), active.version());
     assert_eq!(world.audit().len(), entries, "nothing audited");
 
     let deleted = block_on(world.sync.delete(&world.admin, org(1))).expect("delete");
@@ -101,7 +101,7 @@ fn resuming_an_active_config_or_deleting_a_deleted_one_saves_nothing() {
 
 #[test]
 fn refused_transitions_say_what_to_do() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     world.seed(1, SyncStatus::Deleted);
     let err = block_on(world.sync.pause(&world.admin, org(1))).expect_err("refused");
     assert!(err.to_string().ends_with("; restore it first"), "{err}");

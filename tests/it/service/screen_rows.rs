@@ -4,9 +4,9 @@ use super::*;
 
 #[test]
 fn list_and_get_return_rows_with_names_and_make_no_remote_request() {
-    let w = World::new(IntegrationMode::Inactive);
+    let w = world(IntegrationMode::Inactive);
     let draft = ConfigDraft::new(org(1), w.company(1))
-        .customer_account(w.account())
+        .customer_account(w.company_named(INITECH))
         .ci_mapping(mapping_name("servers"))
         .allow_incidents(true);
     block_on(w.sync.add(&w.admin, draft)).expect("add organization 1");
@@ -32,7 +32,7 @@ fn list_and_get_return_rows_with_names_and_make_no_remote_request() {
 
 #[test]
 fn add_and_update_results_carry_the_names_their_checks_looked_up() {
-    let w = World::new(IntegrationMode::Inactive);
+    let w = world(IntegrationMode::Inactive);
     let added = block_on(w.sync.add(&w.admin, ConfigDraft::new(org(2), w.company(2))))
         .expect("add organization 2");
     assert_eq!(
@@ -40,7 +40,7 @@ fn add_and_update_results_carry_the_names_their_checks_looked_up() {
         Some(customer_name(2).as_str())
     );
     assert_eq!(added.config.company_name(), Some(customer_name(2).as_str()));
-    assert_eq!(added.config, w.stored(2), "the saved row, as stored");
+    assert_eq!(added.config, w.config(org(2)), "the saved row, as stored");
 
     let globex = w.company_named(GLOBEX);
     let updated = block_on(w.sync.update(
@@ -74,7 +74,7 @@ fn add_and_update_results_carry_the_names_their_checks_looked_up() {
 
 /// Organization 1 active on company 1, organization 2 deleted (its company 2 is free again).
 fn dialog_world() -> World {
-    let w = World::new(IntegrationMode::Inactive);
+    let w = world(IntegrationMode::Inactive);
     w.seed(1, SyncStatus::Active);
     w.seed(2, SyncStatus::Deleted);
     w
@@ -155,7 +155,7 @@ fn a_suggestion_needs_exactly_one_free_company_of_the_same_normalised_name() {
         // A second company named like organization 2 (in another case and spacing).
         .company(format!("  {}  ", customer_name(2).to_uppercase()), true)
         .build();
-    let w = World::with(ninja, snow, IntegrationMode::Inactive);
+    let w = world_with(ninja, snow, IntegrationMode::Inactive);
     // Organization 3's company is mapped by organization 1.
     let mut config = SyncConfig::new(org(1), Some(w.company(3)), fixed_time());
     config
@@ -185,7 +185,7 @@ fn directory_search_puts_the_sys_id_then_prefix_then_substring_matches() {
         .company("Big Acme", true)
         .company("ACME", true)
         .build();
-    let w = World::with(FakeNinjaOne::new(), snow, IntegrationMode::Inactive);
+    let w = world_with(FakeNinjaOne::new(), snow, IntegrationMode::Inactive);
     let directory = block_on(w.sync.company_directory(&w.admin)).expect("the directory");
     let calls = w.remote_calls();
     let names = |query: &str, limit: usize| -> Vec<String> {
@@ -290,7 +290,7 @@ fn the_add_dialog_costs_its_listings_cold_only_the_organizations_warm_and_nothin
 #[test]
 fn a_directory_prints_counts_not_every_company_name() {
     let snow = FakeServiceNow::builder().companies(50).build();
-    let w = World::with(FakeNinjaOne::new(), snow, IntegrationMode::Inactive);
+    let w = world_with(FakeNinjaOne::new(), snow, IntegrationMode::Inactive);
     let directory = block_on(w.sync.company_directory(&w.admin)).expect("the directory");
     let printed = format!("{directory:?}");
     assert!(printed.contains("companies: 50"), "{printed}");

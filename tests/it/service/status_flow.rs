@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn update_sends_an_active_config_back_to_pending() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let seeded = world.seed(1, SyncStatus::Active);
     let changes = ConfigChanges::new()
         .company(world.company_named(GLOBEX))
@@ -14,7 +14,7 @@ fn update_sends_an_active_config_back_to_pending() {
     assert_eq!(updated.company(), Some(&world.company_named(GLOBEX)));
     assert!(updated.allow_incidents());
     assert_eq!(updated.version(), seeded.version() + 1);
-    assert_eq!(world.stored(1), updated);
+    assert_eq!(world.config(org(1)), updated);
     let entry = world.last_audit();
     assert_eq!(entry.action, AuditAction::UpdateConfig);
     assert_eq!(entry.actor, "bob");
@@ -28,7 +28,7 @@ fn update_sends_an_active_config_back_to_pending() {
 
 #[test]
 fn update_keeps_a_paused_config_inactive_with_its_reason() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     world.seed(1, SyncStatus::Active);
     let bob = technician();
     let paused = block_on(world.sync.pause(&bob, org(1))).expect("pause");
@@ -44,7 +44,7 @@ fn update_keeps_a_paused_config_inactive_with_its_reason() {
 
 #[test]
 fn update_without_a_real_change_saves_nothing() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let seeded = world.seed(1, SyncStatus::Active);
     let audit = world.audit().len();
     let same = ConfigChanges::new()
@@ -56,15 +56,23 @@ fn update_without_a_real_change_saves_nothing() {
         let result =
             block_on(world.sync.update(&technician(), org(1), changes)).expect("an update");
         assert_eq!(result, seeded, "the stored configuration, unchanged");
-        assert_eq!(world.stored(1).version(), seeded.version(), "nothing saved");
-        assert_eq!(world.stored(1).status(), SyncStatus::Active, "still active");
+        assert_eq!(
+            world.config(org(1)).version(),
+            seeded.version(),
+            "nothing saved"
+        );
+        assert_eq!(
+            world.config(org(1)).status(),
+            SyncStatus::Active,
+            "still active"
+        );
     }
     assert_eq!(world.audit().len(), audit, "nothing to audit");
 }
 
 #[test]
 fn resume_sends_a_paused_config_to_pending() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     world.seed(1, SyncStatus::Inactive);
     let resumed = block_on(world.sync.resume(&technician(), org(1))).expect("resume");
     assert_eq!(resumed.status(), SyncStatus::Pending);
@@ -77,7 +85,7 @@ fn resume_sends_a_paused_config_to_pending() {
 
 #[test]
 fn delete_tombstones_without_touching_servicenow() {
-    let world = World::new(IntegrationMode::Active);
+    let world = world(IntegrationMode::Active);
     world.seed(1, SyncStatus::Active);
     let companies = world.snow.all_companies();
     let deleted = block_on(world.sync.delete(&technician(), org(1))).expect("delete");
@@ -88,7 +96,7 @@ fn delete_tombstones_without_touching_servicenow() {
         Some(&world.company(1)),
         "kept on the tombstone"
     );
-    assert_eq!(world.stored(1), deleted);
+    assert_eq!(world.config(org(1)), deleted);
     assert_eq!(world.snow.all_companies(), companies, "companies unchanged");
     assert_eq!(world.snow.faults().writes(), 0, "no remote write");
     let entry = world.last_audit();
@@ -102,7 +110,7 @@ fn delete_tombstones_without_touching_servicenow() {
 
 #[test]
 fn a_deleted_config_refuses_edits_until_restored() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     world.seed(1, SyncStatus::Deleted);
     let bob = technician();
     let sync = &world.sync;
@@ -154,7 +162,7 @@ fn restore_of_a_config_that_is_not_deleted_is_refused() {
         SyncStatus::Active,
         SyncStatus::Inactive,
     ] {
-        let world = World::new(IntegrationMode::Inactive);
+        let world = world(IntegrationMode::Inactive);
         world.seed(1, status);
         let before = world.state();
         let err = block_on(world.sync.restore(&technician(), org(1))).expect_err("refused");
@@ -175,19 +183,19 @@ fn restore_of_a_config_that_is_not_deleted_is_refused() {
 
 #[test]
 fn an_active_mode_pass_does_not_bring_a_deleted_config_back() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     world.seed(1, SyncStatus::Active);
     let deleted = block_on(world.sync.delete(&technician(), org(1))).expect("delete");
     block_on(world.sync.set_mode(&world.admin, IntegrationMode::Active)).expect("active mode");
     for _ in 0..2 {
         let report = block_on(world.sync.run_once(ApplyMode::Apply)).expect("a pass");
-        assert_eq!(world.stored(1), deleted, "still the same tombstone");
+        assert_eq!(world.config(org(1)), deleted, "still the same tombstone");
         if let Some(line) = report.outcome(org(1)) {
             assert_eq!(line.status, Some(SyncStatus::Deleted), "{}", line.outcome);
             assert_eq!(line.outcome, Outcome::Unchanged, "{}", line.outcome);
         }
         // The other organizations were synced, so the pass did run.
-        assert_eq!(world.stored(2).status(), SyncStatus::Active);
+        assert_eq!(world.config(org(2)).status(), SyncStatus::Active);
     }
     assert_eq!(
         world.snow.all_companies().len(),

@@ -12,7 +12,7 @@ fn templates(world: &World) -> Vec<TicketTemplate> {
 
 #[test]
 fn a_template_is_saved_only_after_servicenow_knows_its_group_and_caller() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let mut template = TicketTemplate::new(template_name("servers"));
     template.set_assignment_group(Some(unknown_sys_id()));
     template.set_caller(Some(
@@ -107,7 +107,7 @@ fn a_template_is_saved_only_after_servicenow_knows_its_group_and_caller() {
 
 #[test]
 fn a_new_default_template_takes_the_flag_and_the_audit_says_so() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     for name in ["a", "b"] {
         let mut t = TicketTemplate::new(template_name(name));
         t.set_default(true);
@@ -131,7 +131,7 @@ fn a_new_default_template_takes_the_flag_and_the_audit_says_so() {
 
 #[test]
 fn deleting_a_template_a_configuration_names_is_refused_and_audited() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let servers = template_name("servers");
     block_on(
         world
@@ -183,7 +183,7 @@ fn deleting_a_template_a_configuration_names_is_refused_and_audited() {
 
 #[test]
 fn a_configuration_may_name_only_an_existing_template() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let draft = ConfigDraft::new(org(1), world.company(1)).ticket_template(template_name("nope"));
     let before = world.state();
     let err = block_on(world.sync.add(&world.admin, draft)).expect_err("unknown template");
@@ -229,7 +229,7 @@ fn a_configuration_may_name_only_an_existing_template() {
     .expect_err("unknown template");
     assert!(matches!(err, SyncError::Invalid(_)), "{err:?}");
     assert_eq!(
-        world.stored(1).ticket_template(),
+        world.config(org(1)).ticket_template(),
         Some(&template_name("servers")),
         "nothing saved"
     );
@@ -237,7 +237,7 @@ fn a_configuration_may_name_only_an_existing_template() {
 
 #[test]
 fn technicians_read_templates_and_only_administrators_change_them() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let bob = technician();
     assert!(
         block_on(world.sync.ticket_templates(&bob))
@@ -265,7 +265,7 @@ fn technicians_read_templates_and_only_administrators_change_them() {
 
 #[test]
 fn a_failed_group_lookup_is_a_remote_error_and_saves_nothing() {
-    let world = World::new(IntegrationMode::Inactive);
+    let world = world(IntegrationMode::Inactive);
     let group = world.snow.add_user_group("Service Desk");
     world.snow.faults().fail_next(
         ServiceNowMethod::UserGroup,

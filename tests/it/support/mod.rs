@@ -1,4 +1,4 @@
-//! Helpers shared by the test modules: a scriptable HTTP server, incident and worker worlds.
+//! Helpers shared by the test modules: a scriptable HTTP server, the one engine `World`, and the worker scenarios over it.
 
 #[cfg(feature = "http")]
 pub mod http_server;
@@ -8,3 +8,5 @@ pub mod incident_world;
 pub mod setup;
 #[cfg(feature = "test-util")]
 pub mod workers;
+#[cfg(feature = "test-util")]
+pub mod world;

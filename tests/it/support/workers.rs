@@ -2,26 +2,20 @@
 //! run against any `ConfigStore` + `WorkQueue` pair.
 #![allow(dead_code)] // each test file uses the part it needs
 
-use ninjaone_servicenow::testing::ServiceNowMethod;
+use ninjaone_servicenow::testing::{ServiceNowMethod, Verdict};
+
+pub use super::world::World;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::TimeDelta;
 use futures::future::join_all;
-use ninjaone_servicenow::clock::ManualClock;
 use ninjaone_servicenow::engine::{Actor, OrganizationSync, WorkerOptions, WorkerReport};
-use ninjaone_servicenow::model::{
-    AuditFilter, CiItem, CiItemResult, Company, CustomerAccount, Incident, IncidentUpdate,
-    IntegrationMode, NewCompany, NewIncident, SyncStatus, SysId,
-};
-use ninjaone_servicenow::ports::Ports;
-use ninjaone_servicenow::ports::{
-    ApiError, ConfigStore, IncidentQuery, Page, PageRequest, ServiceNowApi, WorkQueue,
-};
-use ninjaone_servicenow::testing::{FakeNinjaOne, FakeServiceNow, customer_name, fixed_time};
+use ninjaone_servicenow::model::{AuditFilter, IntegrationMode, SyncStatus, SysId};
+use ninjaone_servicenow::ports::{ConfigStore, ServiceNowApi, WorkQueue};
+use ninjaone_servicenow::testing::customer_name;
 use tokio::sync::Notify;
 
 /// The lease the scenarios use.
@@ -35,29 +29,24 @@ pub struct Worker {
     pub options: WorkerOptions,
 }
 
-/// The shared world: both fakes and the clock every worker reads.
-#[derive(Clone)]
-pub struct World {
-    pub ninja: FakeNinjaOne,
-    pub snow: FakeServiceNow,
-    pub clock: ManualClock,
+/// The shared world: both fakes and the clock every worker reads (each worker brings its own
+/// store and queue, see [`World::worker`]). `organizations` organizations; companies already
+/// exist for those numbered above `organizations / 2` (so the first half needs a company
+/// created, the second is adopted).
+pub fn world(organizations: usize) -> World {
+    World::builder()
+        .organizations(organizations)
+        .snow_with(|mut snow| {
+            for i in organizations / 2 + 1..=organizations {
+                snow = snow.company(customer_name(i), true);
+            }
+            snow
+        })
+        .build()
 }
 
 impl World {
-    /// `organizations` organizations; companies already exist for those numbered above
-    /// `organizations / 2` (so the first half needs a company created, the second is adopted).
-    pub fn new(organizations: usize) -> Self {
-        let mut snow = FakeServiceNow::builder();
-        for i in organizations / 2 + 1..=organizations {
-            snow = snow.company(customer_name(i), true);
-        }
-        Self {
-            ninja: FakeNinjaOne::builder().organizations(organizations).build(),
-            snow: snow.build(),
-            clock: ManualClock::new(fixed_time()),
-        }
-    }
-
+    /// A worker over the shared fakes and clock, with its own store, queue and ServiceNow.
     pub fn worker(
         &self,
         name: &str,
@@ -66,12 +55,7 @@ impl World {
         snow: Arc<dyn ServiceNowApi>,
     ) -> Worker {
         Worker {
-            sync: OrganizationSync::new(Ports::new(
-                Arc::new(self.ninja.clone()),
-                snow,
-                store.clone(),
-                Arc::new(self.clock.clone()),
-            )),
+            sync: self.sync_over(snow, store.clone()),
             store,
             queue,
             options: WorkerOptions::builder(name)
@@ -238,126 +222,6 @@ pub async fn four_workers(world: &World, workers: &[Worker], organizations: usiz
     assert_eq!(workers[0].store.configs().await.expect("configs"), configs);
 }
 
-/// A `ServiceNowApi` that lets `allow` company creates through to the shared fake and then
-/// never answers again, telling `stalled`: a worker process that dies mid-pass.
-#[derive(Debug)]
-pub struct Dying {
-    pub inner: FakeServiceNow,
-    pub allow: AtomicUsize,
-    pub stalled: Arc<Notify>,
-}
-
-#[async_trait]
-impl ServiceNowApi for Dying {
-    async fn companies(&self, page: PageRequest) -> Result<Page<Company>, ApiError> {
-        self.inner.companies(page).await
-    }
-    async fn company(&self, id: &SysId) -> Result<Option<Company>, ApiError> {
-        self.inner.company(id).await
-    }
-    async fn create_company(&self, company: &NewCompany) -> Result<Company, ApiError> {
-        let left = self.allow.load(Ordering::SeqCst);
-        if left == 0 {
-            self.stalled.notify_one();
-            return std::future::pending().await;
-        }
-        self.allow.store(left - 1, Ordering::SeqCst);
-        self.inner.create_company(company).await
-    }
-    async fn customer_service_management(&self) -> Result<bool, ApiError> {
-        self.inner.customer_service_management().await
-    }
-    async fn customer_accounts(
-        &self,
-        page: PageRequest,
-    ) -> Result<Page<CustomerAccount>, ApiError> {
-        self.inner.customer_accounts(page).await
-    }
-    async fn customer_account(&self, id: &SysId) -> Result<Option<CustomerAccount>, ApiError> {
-        self.inner.customer_account(id).await
-    }
-    async fn incidents(
-        &self,
-        query: &IncidentQuery,
-        page: PageRequest,
-    ) -> Result<Page<Incident>, ApiError> {
-        self.inner.incidents(query, page).await
-    }
-    async fn create_incident(&self, incident: &NewIncident) -> Result<Incident, ApiError> {
-        self.inner.create_incident(incident).await
-    }
-    async fn update_incident(
-        &self,
-        id: &SysId,
-        update: &IncidentUpdate,
-    ) -> Result<Incident, ApiError> {
-        self.inner.update_incident(id, update).await
-    }
-    async fn identify_reconcile(
-        &self,
-        data_source: &str,
-        items: &[CiItem],
-    ) -> Result<Vec<CiItemResult>, ApiError> {
-        self.inner.identify_reconcile(data_source, items).await
-    }
-
-    async fn user_group(
-        &self,
-        id: &SysId,
-    ) -> Result<Option<ninjaone_servicenow::model::UserGroup>, ApiError> {
-        self.inner.user_group(id).await
-    }
-
-    async fn user(&self, id: &SysId) -> Result<Option<ninjaone_servicenow::model::User>, ApiError> {
-        self.inner.user(id).await
-    }
-
-    async fn cases(
-        &self,
-        query: &ninjaone_servicenow::ports::IncidentQuery,
-        page: ninjaone_servicenow::ports::PageRequest,
-    ) -> Result<
-        ninjaone_servicenow::ports::Page<ninjaone_servicenow::model::Case>,
-        ninjaone_servicenow::ports::ApiError,
-    > {
-        self.inner.cases(query, page).await
-    }
-
-    async fn create_case(
-        &self,
-        case: &ninjaone_servicenow::model::NewCase,
-    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
-        self.inner.create_case(case).await
-    }
-
-    async fn update_case(
-        &self,
-        id: &ninjaone_servicenow::model::SysId,
-        update: &ninjaone_servicenow::model::CaseUpdate,
-    ) -> Result<ninjaone_servicenow::model::Case, ninjaone_servicenow::ports::ApiError> {
-        self.inner.update_case(id, update).await
-    }
-
-    async fn identify_reconcile_query(
-        &self,
-        data_source: &str,
-        items: &[ninjaone_servicenow::model::CiItem],
-    ) -> Result<Vec<ninjaone_servicenow::model::CiItemResult>, ninjaone_servicenow::ports::ApiError>
-    {
-        self.inner
-            .identify_reconcile_query(data_source, items)
-            .await
-    }
-
-    async fn ci_owners(
-        &self,
-        ids: &[ninjaone_servicenow::model::SysId],
-    ) -> Result<Vec<ninjaone_servicenow::model::CiOwner>, ninjaone_servicenow::ports::ApiError>
-    {
-        self.inner.ci_owners(ids).await
-    }
-}
-
 /// A worker dies mid-pass after `allow` creates (its future and its handles are dropped with
 /// its claims held); the others finish the rest; once the lease has run out its items are
 /// reclaimed and the queue drains; the next planner pass finds the companies the dead worker
@@ -392,6 +256,7 @@ pub async fn kill_one_worker(
         () = stalled.notified() => {}
     }
     drop(doomed); // its connections close; its claims stay held until the lease runs out
+    world.snow.faults().clear_faults(); // the other workers' creates go through
     assert_eq!(
         world
             .snow
@@ -453,13 +318,24 @@ pub async fn kill_one_worker(
     assert_eq!(plan.enqueued, 0);
 }
 
-/// The doomed worker's `ServiceNowApi` and the notice it gives when it stalls.
+/// The doomed worker's `ServiceNowApi` and the notice it gives when it stalls: the shared fake,
+/// whose call hook lets `allow` company creates through and then never answers another,
+/// telling `stalled` (a worker process that dies mid-pass). The doomed worker runs alone until
+/// it stalls; [`kill_one_worker`] clears the hook once it is dropped.
 pub fn dying(world: &World, allow: usize) -> (Arc<dyn ServiceNowApi>, Arc<Notify>) {
     let stalled = Arc::new(Notify::new());
-    let api = Dying {
-        inner: world.snow.clone(),
-        allow: AtomicUsize::new(allow),
-        stalled: Arc::clone(&stalled),
-    };
-    (Arc::new(api), stalled)
+    let notify = Arc::clone(&stalled);
+    let left = AtomicUsize::new(allow);
+    world.snow.faults().on_call(move |call| {
+        if !call.is(ServiceNowMethod::CreateCompany)
+            || left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Verdict::Proceed;
+        }
+        notify.notify_one();
+        Verdict::hang()
+    });
+    (Arc::new(world.snow.clone()), stalled)
 }

@@ -20,7 +20,7 @@ async fn a_trigger_reads_its_own_records_by_key_and_lists_nothing_that_grows_wit
         Ports::new(
             Arc::new(w.ninja.clone()),
             Arc::new(w.snow.clone()),
-            w.store.clone(),
+            w.engine_store(),
             Arc::new(w.clock.clone()),
         ),
         w.settings(),
