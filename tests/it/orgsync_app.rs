@@ -3,7 +3,7 @@
 //!
 //! The module is compiled here through `#[path]` rather than with `test = true` on the
 //! example, because cargo does not build an example's runnable binary when it tests it, and
-//! tests/orgsync_cli.rs needs that binary.
+//! tests/orgsync_cli/ needs that binary.
 
 #[path = "../../examples/orgsync/app/mod.rs"]
 mod app;
