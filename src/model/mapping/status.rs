@@ -1,4 +1,4 @@
-//! The status and kind types: [`SyncStatus`], [`IntegrationMode`], [`TicketKind`] and the errors of parsing them.
+//! The status and kind types ([`SyncStatus`], [`IntegrationMode`], [`TicketKind`]) and their parse errors.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,7 +9,7 @@ use crate::model::ids::quote_prefix;
 
 /// The sync status of one organization's configuration.
 ///
-/// Changes only through [`SyncConfig::apply`], which follows the table in
+/// Changes only through [`SyncConfig::apply`](super::SyncConfig::apply), which follows the table in
 /// [`machine`](crate::machine).
 ///
 /// A store keeping it in a text column writes [`as_str`](Self::as_str) — the serde names
