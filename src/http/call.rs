@@ -208,18 +208,6 @@ pub(crate) fn text_snippet(reply: &Reply, scrub: &Scrubber) -> String {
     )
 }
 
-/// The name of a JSON value's type, for an error that says what came instead.
-pub(crate) fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::open_enum::open_enum;
-use super::wire::epoch_seconds;
+use super::wire::{epoch_seconds, json_type};
 use super::{
     Alert, AlertUid, Device, DeviceId, DeviceRoleId, NodeClass, OrganizationId, Priority, Severity,
 };
@@ -188,17 +188,6 @@ pub struct Activity {
     device: Option<ActivityDevice>,
     #[serde(skip)]
     ignored: Vec<&'static str>,
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// Takes fields out of an object, noting those of the wrong type.

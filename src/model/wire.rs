@@ -11,6 +11,19 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::ids::{SysId, quote_prefix};
 
+/// The name of a JSON value's type, for an error that says what came instead.
+pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// NinjaOne timestamps: epoch seconds as a float (`1707363433.892432`) or an integer.
 pub(crate) mod epoch_seconds {
     use super::{DateTime, Deserialize, Deserializer, Serializer, Utc, de};

@@ -6,11 +6,12 @@ use serde_json::Value;
 
 use super::{DEFAULT_SCOPE, Inner, SERVICE, TOKEN_PATH};
 use crate::http::call::{
-    Auth, Body, Call, DecodeError, Reply, encode_pairs, json_type, reply_kind, text_snippet,
+    Auth, Body, Call, DecodeError, Reply, encode_pairs, reply_kind, text_snippet,
 };
 use crate::http::retry::{Counted, Replay};
 use crate::http::secret::Scrubber;
 use crate::http::token::Token;
+use crate::model::wire::json_type;
 use crate::ports::Remote;
 use crate::ports::{ApiError, ApiErrorKind};
 

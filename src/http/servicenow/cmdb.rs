@@ -7,9 +7,10 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::http::call::{Body, Call, Reply, json_type};
+use crate::http::call::{Body, Call, Reply};
 use crate::http::error::prefix;
 use crate::http::retry::{Counted, Replay};
+use crate::model::wire::json_type;
 use crate::model::{CiItem, CiItemError, CiItemResult};
 use crate::ports::{ApiError, ApiErrorKind};
 

@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
-use crate::http::call::{Reply, json_type, reply_kind, text_snippet};
+use crate::http::call::{Reply, reply_kind, text_snippet};
 use crate::http::secret::Scrubber;
+use crate::model::wire::json_type;
 use crate::ports::{ApiError, ApiErrorKind};
 
 use super::SERVICE;

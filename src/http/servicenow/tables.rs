@@ -6,9 +6,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::http::call::{Body, Call, Reply, json_type};
+use crate::http::call::{Body, Call, Reply};
 use crate::http::query::{EncodedQuery, QueryError};
 use crate::http::retry::{Counted, Replay};
+use crate::model::wire::json_type;
 use crate::model::{SysId, decode_rows};
 use crate::ports::{ApiError, ApiErrorKind, Cursor, Page, PageRequest};
 
