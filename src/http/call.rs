@@ -58,6 +58,20 @@ pub(crate) struct Call {
 }
 
 impl Call {
+    /// An OAuth token request: a form POSTed to `path` (replay-safe: a token request changes
+    /// nothing, so it may be sent again), counted as a token request.
+    pub(crate) fn token(path: &str, form: String) -> Self {
+        Self {
+            method: Method::POST,
+            path: path.to_owned(),
+            query: Vec::new(),
+            body: Body::Form(form),
+            counted: Counted::Token,
+            replay: Replay::Safe,
+            not_found_ok: false,
+        }
+    }
+
     /// A GET (replay-safe, a read).
     pub(crate) fn get(path: String, query: Vec<(&'static str, String)>) -> Self {
         Self {

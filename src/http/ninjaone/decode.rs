@@ -1,14 +1,10 @@
 //! Reading NinjaOne's answers: the client-credentials token request, JSON lists, and the
 //! error bodies of the API and of the token endpoint.
 
-use reqwest::Method;
 use serde_json::Value;
 
 use super::{DEFAULT_SCOPE, Inner, SERVICE, TOKEN_PATH};
-use crate::http::call::{
-    Auth, Body, Call, DecodeError, Reply, encode_pairs, reply_kind, text_snippet,
-};
-use crate::http::retry::{Counted, Replay};
+use crate::http::call::{Auth, Call, DecodeError, Reply, encode_pairs, reply_kind, text_snippet};
 use crate::http::secret::Scrubber;
 use crate::http::token::Token;
 use crate::model::wire::json_type;
@@ -28,15 +24,7 @@ pub(super) async fn request_token(
         ("client_secret", inner.client_secret.expose()),
         ("scope", scope),
     ]);
-    let call = Call {
-        method: Method::POST,
-        path: TOKEN_PATH.to_owned(),
-        query: Vec::new(),
-        body: Body::Form(form),
-        counted: Counted::Token,
-        replay: Replay::Safe,
-        not_found_ok: false,
-    };
+    let call = Call::token(TOKEN_PATH, form);
     let reply = inner.transport.send(&call, Auth::None, decode).await?;
     let value = reply.json(SERVICE, &call.describe())?;
     Token::from_response(&value, SERVICE)

@@ -12,12 +12,11 @@ pub use config::ServiceNowConfig;
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::Method;
 use url::Url;
 
-use super::call::{Auth, Body, Call, Reply, encode_pairs};
+use super::call::{Auth, Call, Reply, encode_pairs};
 use super::error::ConfigError;
-use super::retry::{ClientStats, Counted, Replay};
+use super::retry::ClientStats;
 use super::secret::Secret;
 use super::token::{Token, TokenCache};
 use super::transport::Transport;
@@ -101,15 +100,7 @@ impl ServiceNowClient {
     /// One token request; `refresh` is the refresh token the form carries, if any, so that an
     /// answer echoing it is scrubbed too.
     async fn grant(&self, form: String, refresh: Option<&Secret>) -> Result<Token, ApiError> {
-        let call = Call {
-            method: Method::POST,
-            path: TOKEN_PATH.to_owned(),
-            query: Vec::new(),
-            body: Body::Form(form),
-            counted: Counted::Token,
-            replay: Replay::Safe,
-            not_found_ok: false,
-        };
+        let call = Call::token(TOKEN_PATH, form);
         let reply = self
             .inner
             .transport
